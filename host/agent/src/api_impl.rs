@@ -1,0 +1,224 @@
+//! The agent as the HTTP API sees it: `/v1/agent/*` operations on local state and gossip.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use praetor_api::{AgentApi, AgentError, AgentSelf, MemberInfo, Metric};
+use praetor_config::{CheckDefinition, CheckKind, ServiceDefinition};
+use praetor_gossip::Member;
+use praetor_state::{CheckStatus, HealthCheck, Service};
+use serde_json::json;
+
+use crate::{Shared, VERSION, graceful_leave, resolve_join};
+
+pub struct AgentHandle(pub Arc<Shared>);
+
+pub(crate) fn member_info(m: &Member) -> MemberInfo {
+    MemberInfo { name: m.name.clone(), addr: m.addr, port: m.port, tags: m.tags.clone(), status: m.status.code() }
+}
+
+/// Reloads the config files: services and checks defined there are replaced.
+pub(crate) async fn reload(shared: &Arc<Shared>) -> Result<(), String> {
+    let loaded = praetor_config::load(&shared.config.source_flags).map_err(|e| e.to_string())?;
+    for w in &loaded.warnings {
+        tracing::warn!("{w}");
+    }
+    shared.load_config_definitions(&loaded.config);
+    tracing::info!("configuration reloaded");
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl AgentApi for AgentHandle {
+    fn node_name(&self) -> String {
+        self.0.config.node_name.clone()
+    }
+
+    fn self_info(&self) -> AgentSelf {
+        let s = &self.0;
+        let c = &s.config;
+        let me = s.lan.members().into_iter().find(|m| m.name == c.node_name);
+        let member = me.as_ref().map(member_info).unwrap_or(MemberInfo {
+            name: c.node_name.clone(),
+            addr: c.advertise_addr,
+            port: c.ports.serf_lan,
+            tags: BTreeMap::new(),
+            status: 1,
+        });
+        let mut stats: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        let agent = stats.entry("agent".into()).or_default();
+        agent.insert("checks".into(), s.local.lock().map(|l| l.checks.len()).unwrap_or(0).to_string());
+        agent.insert("services".into(), s.local.lock().map(|l| l.services.len()).unwrap_or(0).to_string());
+        let consul = stats.entry("consul".into()).or_default();
+        consul.insert("server".into(), c.server.to_string());
+        consul.insert("known_servers".into(), s.rpc.servers().len().to_string());
+        if let Some(cons) = &s.consensus {
+            consul.insert("leader".into(), cons.is_leader().to_string());
+            consul.insert("leader_addr".into(), cons.leader().map(|(_, n)| n.rpc_addr).unwrap_or_default());
+            let raft = stats.entry("raft".into()).or_default();
+            raft.insert("applied_index".into(), cons.applied_index().to_string());
+            raft.insert("term".into(), cons.term().to_string());
+            raft.insert("state".into(), if cons.is_leader() { "Leader" } else { "Follower" }.into());
+            raft.insert("num_peers".into(), cons.peers().len().saturating_sub(1).to_string());
+        }
+        let serf = stats.entry("serf_lan".into()).or_default();
+        serf.insert("members".into(), s.lan.members().len().to_string());
+        let rt = stats.entry("runtime".into()).or_default();
+        rt.insert("arch".into(), std::env::consts::ARCH.into());
+        rt.insert("os".into(), std::env::consts::OS.into());
+        rt.insert("version".into(), format!("praetor {VERSION}"));
+        AgentSelf {
+            datacenter: c.datacenter.clone(),
+            primary_datacenter: c.primary_datacenter.clone(),
+            node_name: c.node_name.clone(),
+            node_id: s.node_id.clone(),
+            server: c.server,
+            version: VERSION.into(),
+            revision: String::new(),
+            member,
+            debug_config: json!({
+                "Datacenter": c.datacenter,
+                "NodeName": c.node_name,
+                "ServerMode": c.server,
+                "BindAddr": c.bind_addr.to_string(),
+                "AdvertiseAddrLAN": c.advertise_addr.to_string(),
+                "AdvertiseAddrWAN": c.advertise_addr_wan.to_string(),
+                "ClientAddrs": c.client_addrs.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+                "DNSDomain": c.domain,
+                "HTTPPort": c.ports.http.map(i32::from).unwrap_or(-1),
+                "DNSPort": c.ports.dns.map(i32::from).unwrap_or(-1),
+                "ServerPort": c.ports.server,
+                "SerfPortLAN": c.ports.serf_lan,
+                "SerfPortWAN": c.ports.serf_wan.map(i32::from).unwrap_or(-1),
+                "BootstrapExpect": c.bootstrap_expect,
+                "Bootstrap": c.bootstrap,
+                "DevMode": c.dev,
+                "DataDir": c.data_dir.as_ref().map(|d| d.display().to_string()).unwrap_or_default(),
+                "RetryJoinLAN": c.retry_join,
+                "EnableScriptChecks": c.enable_script_checks,
+            }),
+            stats,
+        }
+    }
+
+    fn members(&self, wan: bool) -> Result<Vec<MemberInfo>, AgentError> {
+        if wan {
+            // The WAN pool arrives with federation; until then it does not exist.
+            return Err(AgentError::Internal("WAN Federation is disabled".into()));
+        }
+        Ok(self.0.lan.members().iter().map(member_info).collect())
+    }
+
+    async fn join(&self, addr: &str, wan: bool) -> Result<usize, AgentError> {
+        if wan {
+            return Err(AgentError::Internal("WAN Federation is disabled".into()));
+        }
+        let addrs = resolve_join(addr, self.0.config.ports.serf_lan).await;
+        if addrs.is_empty() {
+            return Err(AgentError::BadRequest(format!("cannot resolve join address {addr:?}")));
+        }
+        self.0.lan.join(&addrs, Duration::from_secs(10)).await.map_err(|e| AgentError::Internal(e.to_string()))
+    }
+
+    async fn leave(&self) -> Result<(), AgentError> {
+        graceful_leave(&self.0).await;
+        let shared = self.0.clone();
+        // Answer the request first, then stop the agent (as Consul does).
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            shared.request_shutdown();
+        });
+        Ok(())
+    }
+
+    async fn force_leave(&self, node: &str, _prune: bool, wan: bool) -> Result<(), AgentError> {
+        if wan {
+            return Err(AgentError::Internal("WAN Federation is disabled".into()));
+        }
+        self.0.lan.force_leave(node).await.map_err(|e| match e {
+            praetor_gossip::GossipError::NoMember(_) => AgentError::NotFound(format!("agent: No node found with name '{node}'")),
+            e => AgentError::Internal(e.to_string()),
+        })
+    }
+
+    fn services(&self) -> Vec<Service> {
+        self.0.local.lock().map(|l| l.services.values().cloned().collect()).unwrap_or_default()
+    }
+
+    fn checks(&self) -> Vec<HealthCheck> {
+        self.0.local.lock().map(|l| l.catalog_checks()).unwrap_or_default()
+    }
+
+    async fn register_service(&self, def: ServiceDefinition, replace_existing_checks: bool) -> Result<(), AgentError> {
+        for c in &def.checks {
+            reject_disabled(&self.0, c)?;
+        }
+        self.0.add_service(def, replace_existing_checks);
+        Ok(())
+    }
+
+    async fn deregister_service(&self, id: &str) -> Result<(), AgentError> {
+        if self.0.remove_service(id) {
+            Ok(())
+        } else {
+            Err(AgentError::NotFound(format!(
+                "Unknown service ID {id:?}. Ensure that the service ID is passed, not the service name."
+            )))
+        }
+    }
+
+    async fn register_check(&self, def: CheckDefinition) -> Result<(), AgentError> {
+        reject_disabled(&self.0, &def)?;
+        if let Some(sid) = def.service_id.as_deref().filter(|s| !s.is_empty()) {
+            let known = self.0.local.lock().map(|l| l.services.contains_key(sid)).unwrap_or(false);
+            if !known {
+                return Err(AgentError::BadRequest(format!("ServiceID {sid:?} does not exist")));
+            }
+        }
+        self.0.add_check(def);
+        Ok(())
+    }
+
+    async fn deregister_check(&self, id: &str) -> Result<(), AgentError> {
+        if self.0.remove_check(id) {
+            Ok(())
+        } else {
+            Err(AgentError::NotFound(format!(
+                "Unknown check ID {id:?}. Ensure that the check ID is passed, not the check name."
+            )))
+        }
+    }
+
+    async fn update_ttl(&self, id: &str, status: CheckStatus, output: Option<String>) -> Result<(), AgentError> {
+        let is_ttl = self.0.local.lock().map(|l| l.checks.get(id).map(|c| matches!(c.def.kind, CheckKind::Ttl(_)))).ok().flatten();
+        match is_ttl {
+            None => Err(AgentError::NotFound(format!(
+                "Unknown check ID {id:?}. Ensure that the check ID is passed, not the check name."
+            ))),
+            Some(false) => Err(AgentError::Internal(format!("CheckID {id:?} does not have associated TTL"))),
+            Some(true) => {
+                self.0.update_check(id, status, output.unwrap_or_default());
+                let _ = self.0.ttl_updates.send(id.to_string());
+                Ok(())
+            }
+        }
+    }
+
+    async fn reload(&self) -> Result<(), AgentError> {
+        reload(&self.0).await.map_err(AgentError::Internal)
+    }
+
+    fn metrics(&self) -> Vec<Metric> {
+        crate::metrics::collect(&self.0)
+    }
+}
+
+fn reject_disabled(shared: &Shared, def: &CheckDefinition) -> Result<(), AgentError> {
+    if matches!(def.kind, CheckKind::Script(_)) && !shared.config.enable_script_checks {
+        return Err(AgentError::BadRequest(
+            "Scripts are disabled on this agent; to enable, configure 'enable_script_checks' or 'enable_local_script_checks' to true".into(),
+        ));
+    }
+    Ok(())
+}

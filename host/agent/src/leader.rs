@@ -1,0 +1,248 @@
+//! Server duties: bootstrapping raft (`-bootstrap`, `-bootstrap-expect`, `-dev`), and, while
+//! this server leads, reconciling gossip into the catalog (`serfHealth`, the `consul`
+//! service), raft membership into gossip, and expiring sessions whose TTL ran out.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use praetor_consensus::{Consensus, RaftNode};
+use praetor_gossip::{Member, MemberStatus};
+use praetor_state::{CheckStatus, Command, HealthCheck, Node, Query, QueryResult, Service};
+
+use crate::local::SERF_HEALTH;
+use crate::{Shared, is_local_server, raft_id};
+
+/// How often the leader reconciles even without gossip events.
+const RECONCILE_INTERVAL: Duration = Duration::from_secs(1);
+/// Nodes unknown to gossip are reaped only once gossip has had time to learn the cluster.
+const REAP_GRACE: Duration = Duration::from_secs(30);
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+pub async fn run(shared: Arc<Shared>, consensus: Consensus) {
+    let mut events = shared.lan.subscribe();
+    let mut stop = shared.shutdown.subscribe();
+    let mut leader_since: Option<Instant> = None;
+    loop {
+        if let Err(e) = bootstrap(&shared, &consensus).await {
+            tracing::warn!(error = %e, "raft bootstrap failed");
+        }
+        if consensus.is_leader() {
+            let since = *leader_since.get_or_insert_with(|| {
+                tracing::info!("cluster leadership acquired");
+                // Consul resets every session TTL timer when leadership changes hands.
+                shared.rpc.sessions().clear();
+                Instant::now()
+            });
+            if let Err(e) = reconcile(&shared, &consensus, since.elapsed()).await {
+                tracing::warn!(error = %e, "leader reconcile failed");
+            }
+        } else if leader_since.take().is_some() {
+            tracing::info!("cluster leadership lost");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(RECONCILE_INTERVAL) => {}
+            _ = events.recv() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// The servers of this datacenter that gossip reports alive, with their raft ids.
+fn alive_servers(shared: &Shared) -> Vec<(u64, RaftNode, Member)> {
+    shared
+        .lan
+        .members()
+        .into_iter()
+        .filter(|m| m.status == MemberStatus::Alive && is_local_server(&m.tags, &shared.config.datacenter))
+        .filter_map(|m| {
+            let id = raft_id(m.tags.get("id")?)?;
+            let port = m.tags.get("port")?;
+            Some((id, RaftNode { name: m.name.clone(), rpc_addr: format!("{}:{port}", m.addr) }, m))
+        })
+        .collect()
+}
+
+async fn bootstrap(shared: &Shared, consensus: &Consensus) -> Result<(), praetor_consensus::ConsensusError> {
+    if consensus.is_initialized().await {
+        return Ok(());
+    }
+    let cfg = &shared.config;
+    let me = RaftNode {
+        name: cfg.node_name.clone(),
+        rpc_addr: format!("{}:{}", cfg.advertise_addr, cfg.ports.server),
+    };
+    if cfg.bootstrap || cfg.dev {
+        tracing::info!("bootstrapping raft as a single server");
+        return consensus.initialize(BTreeMap::from([(consensus.node_id(), me)])).await;
+    }
+    let expect = cfg.bootstrap_expect as usize;
+    if expect == 0 {
+        return Ok(());
+    }
+    let servers = alive_servers(shared);
+    for (_, node, m) in &servers {
+        if m.tags.get("expect").and_then(|e| e.parse::<usize>().ok()).is_some_and(|e| e != expect) {
+            tracing::error!(server = %node.name, "Member has bootstrap-expect value different from this server's");
+            return Ok(());
+        }
+    }
+    if servers.len() < expect {
+        return Ok(());
+    }
+    // Exactly one server bootstraps: the first by name; the others are added by its leader.
+    let first = servers.iter().map(|(_, n, _)| n.name.as_str()).min();
+    if first != Some(cfg.node_name.as_str()) {
+        return Ok(());
+    }
+    let voters: BTreeMap<u64, RaftNode> = servers.into_iter().map(|(id, n, _)| (id, n)).collect();
+    tracing::info!(servers = voters.len(), "found expected number of servers, bootstrapping raft");
+    consensus.initialize(voters).await
+}
+
+async fn reconcile(shared: &Shared, consensus: &Consensus, leading_for: Duration) -> Result<(), String> {
+    reconcile_raft(shared, consensus).await?;
+    reconcile_catalog(shared, consensus, leading_for).await?;
+    expire_sessions(shared, consensus).await
+}
+
+/// Alive servers become voters; servers that left are removed; a server that came back with
+/// a new id replaces its old entry.
+async fn reconcile_raft(shared: &Shared, consensus: &Consensus) -> Result<(), String> {
+    let peers = consensus.peers();
+    for (id, node, _) in alive_servers(shared) {
+        if !peers.iter().any(|p| p.id == id && p.voter) {
+            if let Some(old) = peers.iter().find(|p| p.node.name == node.name && p.id != id) {
+                consensus.remove_server(old.id).await.map_err(|e| e.to_string())?;
+            }
+            tracing::info!(server = %node, "adding server to raft");
+            consensus.add_voter(id, node).await.map_err(|e| e.to_string())?;
+        }
+    }
+    for m in shared.lan.members() {
+        if m.status == MemberStatus::Left && is_local_server(&m.tags, &shared.config.datacenter) {
+            let id = m.tags.get("id").and_then(|i| raft_id(i));
+            if let Some(p) = peers.iter().find(|p| Some(p.id) == id && p.id != consensus.node_id()) {
+                tracing::info!(server = %p.node, "removing server that left from raft");
+                consensus.remove_server(p.id).await.map_err(|e| e.to_string())?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes what gossip knows about members into the catalog.
+async fn reconcile_catalog(shared: &Shared, consensus: &Consensus, leading_for: Duration) -> Result<(), String> {
+    let store = consensus.store();
+    let dc = &shared.config.datacenter;
+    let members = shared.lan.members();
+    for m in &members {
+        if m.tags.get("dc") != Some(dc) {
+            continue;
+        }
+        let existing = match store.query(&Query::CatalogNode { node: m.name.clone() }).result {
+            QueryResult::NodeServices(n) => n,
+            _ => None,
+        };
+        let checks = match store.query(&Query::HealthNode { node: m.name.clone() }).result {
+            QueryResult::Checks(c) => c,
+            _ => Vec::new(),
+        };
+        let serf = checks.iter().find(|c| c.check_id == SERF_HEALTH);
+        let (status, output) = match m.status {
+            MemberStatus::Alive => (CheckStatus::Passing, "Agent alive and reachable"),
+            MemberStatus::Failed => (CheckStatus::Critical, "Agent not live or unreachable"),
+            MemberStatus::Left => {
+                if existing.is_some() {
+                    tracing::info!(member = %m.name, "deregistering member that left");
+                    write(consensus, Command::Deregister { node: m.name.clone(), service_id: None, check_id: None, now_ms: now_ms() }).await?;
+                }
+                continue;
+            }
+            MemberStatus::Leaving => continue,
+        };
+        let addr = m.addr.to_string();
+        let server_port = if is_local_server(&m.tags, dc) { m.tags.get("port").and_then(|p| p.parse::<u16>().ok()) } else { None };
+        let has_consul_service = existing.as_ref().is_some_and(|(_, s)| s.iter().any(|s| s.id == "consul"));
+        let in_sync = existing.as_ref().is_some_and(|(n, _)| n.address == addr)
+            && serf.is_some_and(|c| c.status == status)
+            && (server_port.is_none() || has_consul_service);
+        if in_sync {
+            continue;
+        }
+        // Keep what the node's own anti-entropy wrote (meta, tagged addresses).
+        let node = match &existing {
+            Some((n, _)) => Node { address: addr.clone(), ..n.clone() },
+            None => Node {
+                id: m.tags.get("id").cloned().unwrap_or_default(),
+                node: m.name.clone(),
+                address: addr.clone(),
+                datacenter: dc.clone(),
+                ..Default::default()
+            },
+        };
+        let service = server_port.map(|port| Service {
+            id: "consul".into(),
+            service: "consul".into(),
+            port,
+            weights: praetor_state::Weights { passing: 1, warning: 1 },
+            ..Default::default()
+        });
+        let check = HealthCheck {
+            node: m.name.clone(),
+            check_id: SERF_HEALTH.into(),
+            name: "Serf Health Status".into(),
+            status,
+            output: output.into(),
+            check_type: String::new(),
+            ..Default::default()
+        };
+        write(consensus, Command::Register { node, service, checks: vec![check], now_ms: now_ms() }).await?;
+    }
+    // Nodes with a serfHealth check that gossip no longer knows were reaped: deregister them.
+    if leading_for >= REAP_GRACE && shared.started.elapsed() >= REAP_GRACE {
+        if let QueryResult::Checks(all) = store.query(&Query::HealthState { state: None }).result {
+            for c in all.iter().filter(|c| c.check_id == SERF_HEALTH) {
+                if !members.iter().any(|m| m.name == c.node) {
+                    tracing::info!(node = %c.node, "reaping node unknown to gossip");
+                    write(consensus, Command::Deregister { node: c.node.clone(), service_id: None, check_id: None, now_ms: now_ms() }).await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn write(consensus: &Consensus, cmd: Command) -> Result<(), String> {
+    match consensus.write(cmd).await.map_err(|e| e.to_string())? {
+        praetor_state::CommandResult::Error(e) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Starts timers for new TTL sessions and destroys the ones that expired.
+async fn expire_sessions(shared: &Shared, consensus: &Consensus) -> Result<(), String> {
+    let timers = shared.rpc.sessions();
+    let QueryResult::Sessions(sessions) = consensus.store().query(&Query::SessionList).result else {
+        return Ok(());
+    };
+    timers.retain(|id| sessions.iter().any(|s| s.id == id));
+    for s in &sessions {
+        if s.ttl.is_empty() || timers.contains(&s.id) {
+            continue;
+        }
+        if let Ok(ttl) = praetor_config::parse_duration(&s.ttl) {
+            if !ttl.is_zero() {
+                timers.reset(&s.id, ttl);
+            }
+        }
+    }
+    for id in timers.take_expired(Instant::now()) {
+        tracing::info!(session = %id, "session TTL expired, invalidating");
+        write(consensus, Command::SessionDestroy { id, now_ms: now_ms() }).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,631 @@
+//! The agent: the composition root. Turns a validated [`Config`] into running subsystems
+//! (gossip, raft and the server RPC port on servers, HTTP API, DNS, health checks,
+//! anti-entropy) and owns their lifecycle: start-up, reload, graceful leave, shutdown.
+
+mod api_impl;
+mod checks;
+mod dns_backend;
+mod leader;
+mod local;
+mod metrics;
+mod sync;
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use praetor_config::{CheckDefinition, CheckKind, Config, ServiceDefinition};
+use praetor_consensus::{Consensus, ConsensusConfig, RaftNode};
+use praetor_gossip::{MemberStatus, Pool, PoolConfig, Profile};
+use praetor_rpc::{Rpc, ServerEntry};
+use praetor_state::{CheckStatus, HealthCheck, Node, Service, ServiceAddress, SharedStore, Weights};
+use tokio::sync::{Notify, broadcast, watch};
+use tokio::task::JoinHandle;
+
+pub use local::{LocalCheck, LocalState};
+
+/// The version praetor reports (`praetor version`, `/v1/agent/self`, gossip `build` tag).
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Errors that stop the agent (the binary prints them and exits non-zero).
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("{0}")]
+    Config(String),
+    #[error("failed to listen on {addr} ({what}): {source}")]
+    Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
+    #[error("data dir {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+    #[error(transparent)]
+    Consensus(#[from] praetor_consensus::ConsensusError),
+    #[error("gossip: {0}")]
+    Gossip(#[from] praetor_gossip::GossipError),
+    #[error("dns: {0}")]
+    Dns(String),
+}
+
+/// State shared by the agent's tasks.
+pub(crate) struct Shared {
+    pub config: Config,
+    pub node_id: String,
+    pub rpc: Rpc,
+    pub consensus: Option<Consensus>,
+    pub lan: Pool,
+    pub local: Mutex<LocalState>,
+    /// Check ids whose definition came from config files (replaced on reload).
+    pub config_checks: Mutex<Vec<String>>,
+    pub config_services: Mutex<Vec<String>>,
+    pub check_tasks: Mutex<HashMap<String, JoinHandle<()>>>,
+    /// Carries the id of a TTL check each time it is updated.
+    pub ttl_updates: broadcast::Sender<String>,
+    /// Wakes anti-entropy.
+    pub sync_now: Notify,
+    /// Flips to true when the agent must stop.
+    pub shutdown: watch::Sender<bool>,
+    pub started: Instant,
+    pub http_addrs: Mutex<Vec<SocketAddr>>,
+}
+
+impl Shared {
+    /// Records a check result; a change wakes anti-entropy.
+    pub fn update_check(&self, id: &str, status: CheckStatus, output: String) {
+        let changed = self.local.lock().map(|mut l| l.set_status(id, status, &output)).ok().flatten();
+        if changed == Some(true) {
+            tracing::debug!(check = id, status = status.as_str(), "check status changed");
+            self.sync_now.notify_one();
+        }
+    }
+
+    /// The worst status among a local service's checks (passing when it has none).
+    pub fn local_service_status(&self, service_id: &str) -> CheckStatus {
+        let Ok(l) = self.local.lock() else { return CheckStatus::Critical };
+        let mut worst = CheckStatus::Passing;
+        for c in l.checks.values().filter(|c| c.check.service_id == service_id) {
+            worst = match (worst, c.check.status) {
+                (_, CheckStatus::Critical) | (CheckStatus::Critical, _) => CheckStatus::Critical,
+                (_, CheckStatus::Maintenance) | (CheckStatus::Maintenance, _) => CheckStatus::Critical,
+                (_, CheckStatus::Warning) | (CheckStatus::Warning, _) => CheckStatus::Warning,
+                _ => CheckStatus::Passing,
+            };
+        }
+        worst
+    }
+
+    /// This agent's node as it should appear in the catalog.
+    pub fn node_registration(&self) -> Node {
+        let c = &self.config;
+        let lan = c.advertise_addr.to_string();
+        let wan = c.advertise_addr_wan.to_string();
+        let mut tagged = BTreeMap::new();
+        tagged.insert("lan".to_string(), lan.clone());
+        tagged.insert("wan".to_string(), wan.clone());
+        tagged.insert(if c.advertise_addr.is_ipv4() { "lan_ipv4" } else { "lan_ipv6" }.to_string(), lan.clone());
+        tagged.insert(if c.advertise_addr_wan.is_ipv4() { "wan_ipv4" } else { "wan_ipv6" }.to_string(), wan);
+        Node {
+            id: self.node_id.clone(),
+            node: c.node_name.clone(),
+            address: lan,
+            datacenter: c.datacenter.clone(),
+            tagged_addresses: tagged,
+            meta: c.node_meta.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// Adds a service and its checks to the local state and starts the checks.
+    pub fn add_service(self: &Arc<Self>, def: ServiceDefinition, replace_checks: bool) {
+        let service = Service {
+            id: def.id.clone(),
+            service: def.name.clone(),
+            tags: def.tags.clone(),
+            address: def.address.clone(),
+            port: def.port,
+            meta: def.meta.clone(),
+            tagged_addresses: def
+                .tagged_addresses
+                .iter()
+                .map(|(k, (a, p))| (k.clone(), ServiceAddress { address: a.clone(), port: *p }))
+                .collect(),
+            enable_tag_override: def.enable_tag_override,
+            weights: Weights { passing: def.weights.0, warning: def.weights.1 },
+            ..Default::default()
+        };
+        let many = def.checks.len() > 1;
+        let mut new_checks = Vec::new();
+        for (i, mut c) in def.checks.into_iter().enumerate() {
+            // Consul's ids and names for service checks defined inline.
+            if c.id.is_empty() || c.id == c.name {
+                c.id = if many { format!("service:{}:{}", def.id, i + 1) } else { format!("service:{}", def.id) };
+            }
+            if c.name.is_empty() {
+                c.name = format!("Service '{}' check", def.name);
+            }
+            c.service_id = Some(def.id.clone());
+            new_checks.push(c);
+        }
+        if let Ok(mut l) = self.local.lock() {
+            if replace_checks {
+                let stale: Vec<String> = l
+                    .checks
+                    .values()
+                    .filter(|c| c.check.service_id == def.id && !new_checks.iter().any(|n| n.id == c.check.check_id))
+                    .map(|c| c.check.check_id.clone())
+                    .collect();
+                for id in stale {
+                    l.remove_check(&id);
+                    self.stop_check(&id);
+                }
+            }
+            l.add_service(service);
+        }
+        for c in new_checks {
+            self.add_check(c);
+        }
+        self.sync_now.notify_one();
+    }
+
+    /// Adds (or replaces) a check and starts running it.
+    pub fn add_check(self: &Arc<Self>, def: CheckDefinition) {
+        let status = match def.status.as_deref() {
+            Some(s) => CheckStatus::parse(s).unwrap_or(CheckStatus::Critical),
+            None => CheckStatus::Critical,
+        };
+        let (check_type, interval, timeout) = match &def.kind {
+            CheckKind::Ttl(_) => ("ttl", String::new(), String::new()),
+            CheckKind::Http { .. } => ("http", fmt_dur(def.interval), fmt_dur(def.timeout)),
+            CheckKind::Tcp(_) => ("tcp", fmt_dur(def.interval), fmt_dur(def.timeout)),
+            CheckKind::Script(_) => ("script", fmt_dur(def.interval), fmt_dur(def.timeout)),
+            CheckKind::Alias(_) => ("alias", String::new(), String::new()),
+        };
+        let check = HealthCheck {
+            node: self.config.node_name.clone(),
+            check_id: def.id.clone(),
+            name: def.name.clone(),
+            status,
+            notes: def.notes.clone(),
+            output: String::new(),
+            service_id: def.service_id.clone().unwrap_or_default(),
+            check_type: check_type.to_string(),
+            interval,
+            timeout,
+            ..Default::default()
+        };
+        let id = def.id.clone();
+        self.stop_check(&id);
+        if let Ok(mut l) = self.local.lock() {
+            l.add_check(LocalCheck { check, def: def.clone() });
+        }
+        let task = checks::spawn(self.clone(), def);
+        if let Ok(mut t) = self.check_tasks.lock() {
+            t.insert(id, task);
+        }
+        self.sync_now.notify_one();
+    }
+
+    pub fn stop_check(&self, id: &str) {
+        if let Some(t) = self.check_tasks.lock().ok().and_then(|mut t| t.remove(id)) {
+            t.abort();
+        }
+    }
+
+    /// Removes a service and its checks; false if unknown.
+    pub fn remove_service(&self, id: &str) -> bool {
+        let removed = self.local.lock().ok().and_then(|mut l| l.remove_service(id));
+        match removed {
+            Some(checks) => {
+                for c in checks {
+                    self.stop_check(&c);
+                }
+                self.sync_now.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn remove_check(&self, id: &str) -> bool {
+        let removed = self.local.lock().map(|mut l| l.remove_check(id)).unwrap_or(false);
+        if removed {
+            self.stop_check(id);
+            self.sync_now.notify_one();
+        }
+        removed
+    }
+
+    /// Registers the services and checks of the config files (again, on reload).
+    pub fn load_config_definitions(self: &Arc<Self>, cfg: &Config) {
+        let old_services = std::mem::take(&mut *self.config_services.lock().unwrap_or_else(|e| e.into_inner()));
+        let old_checks = std::mem::take(&mut *self.config_checks.lock().unwrap_or_else(|e| e.into_inner()));
+        for id in old_services.iter().filter(|id| !cfg.services.iter().any(|s| &s.id == *id)) {
+            self.remove_service(id);
+        }
+        for id in old_checks.iter().filter(|id| !cfg.checks.iter().any(|c| &c.id == *id)) {
+            self.remove_check(id);
+        }
+        for s in &cfg.services {
+            self.add_service(s.clone(), true);
+        }
+        for c in &cfg.checks {
+            self.add_check(c.clone());
+        }
+        *self.config_services.lock().unwrap_or_else(|e| e.into_inner()) = cfg.services.iter().map(|s| s.id.clone()).collect();
+        *self.config_checks.lock().unwrap_or_else(|e| e.into_inner()) = cfg.checks.iter().map(|c| c.id.clone()).collect();
+    }
+
+    /// The local datacenter's servers among the gossip members.
+    pub fn servers(&self) -> Vec<ServerEntry> {
+        self.lan
+            .members()
+            .into_iter()
+            .filter(|m| m.status == MemberStatus::Alive && is_local_server(&m.tags, &self.config.datacenter))
+            .filter_map(|m| {
+                let port: u16 = m.tags.get("port")?.parse().ok()?;
+                Some(ServerEntry { name: m.name.clone(), rpc_addr: SocketAddr::new(m.addr, port) })
+            })
+            .collect()
+    }
+
+    pub fn request_shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+}
+
+fn fmt_dur(d: Option<Duration>) -> String {
+    d.map(praetor_config::format_duration).unwrap_or_default()
+}
+
+/// True for the gossip tags of a server of datacenter `dc`.
+pub(crate) fn is_local_server(tags: &BTreeMap<String, String>, dc: &str) -> bool {
+    tags.get("role").map(String::as_str) == Some("consul") && tags.get("dc").map(String::as_str) == Some(dc)
+}
+
+/// The raft id derived from a node id (a UUID): its first 64 bits.
+pub(crate) fn raft_id(node_id: &str) -> Option<u64> {
+    let hex: String = node_id.chars().filter(|c| c.is_ascii_hexdigit()).take(16).collect();
+    if hex.len() < 16 {
+        return None;
+    }
+    u64::from_str_radix(&hex, 16).ok()
+}
+
+/// The node id: from config, else `<data_dir>/node-id` (created once), else random (`-dev`).
+fn node_id(cfg: &Config) -> Result<String, AgentError> {
+    if let Some(id) = &cfg.node_id {
+        return Ok(id.clone());
+    }
+    let Some(dir) = &cfg.data_dir else { return Ok(uuid::Uuid::new_v4().to_string()) };
+    let dd = |e| AgentError::DataDir { path: dir.display().to_string(), source: e };
+    std::fs::create_dir_all(dir).map_err(dd)?;
+    let path = dir.join("node-id");
+    match std::fs::read_to_string(&path) {
+        Ok(s) if raft_id(s.trim()).is_some() => Ok(s.trim().to_string()),
+        _ => {
+            let id = uuid::Uuid::new_v4().to_string();
+            std::fs::write(&path, &id).map_err(dd)?;
+            Ok(id)
+        }
+    }
+}
+
+fn gossip_tags(cfg: &Config, node_id: &str) -> BTreeMap<String, String> {
+    let mut t = BTreeMap::new();
+    t.insert("role".into(), if cfg.server { "consul" } else { "node" }.into());
+    t.insert("dc".into(), cfg.datacenter.clone());
+    t.insert("id".into(), node_id.to_string());
+    t.insert("vsn".into(), "2".into());
+    t.insert("vsn_min".into(), "2".into());
+    t.insert("vsn_max".into(), "3".into());
+    t.insert("build".into(), format!("{VERSION}:praetor"));
+    t.insert("segment".into(), String::new());
+    if cfg.server {
+        t.insert("port".into(), cfg.ports.server.to_string());
+        t.insert("raft_vsn".into(), "3".into());
+        if cfg.bootstrap_expect > 0 {
+            t.insert("expect".into(), cfg.bootstrap_expect.to_string());
+        }
+        if cfg.bootstrap {
+            t.insert("bootstrap".into(), "1".into());
+        }
+    }
+    t
+}
+
+/// Resolves `host[:port]` join addresses (port defaults to `default_port`).
+pub(crate) async fn resolve_join(addr: &str, default_port: u16) -> Vec<SocketAddr> {
+    let addr = addr.trim();
+    if let Ok(sa) = addr.parse::<SocketAddr>() {
+        return vec![sa];
+    }
+    if let Ok(ip) = addr.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        return vec![SocketAddr::new(ip, default_port)];
+    }
+    let with_port = if addr.contains(':') { addr.to_string() } else { format!("{addr}:{default_port}") };
+    match tokio::net::lookup_host(with_port).await {
+        Ok(it) => it.collect(),
+        Err(e) => {
+            tracing::warn!(addr, error = %e, "cannot resolve join address");
+            Vec::new()
+        }
+    }
+}
+
+/// Runs the agent until it is told to stop (signal, `leave`). Returns after a clean shutdown.
+pub async fn run(config: Config) -> Result<(), AgentError> {
+    let node_id = node_id(&config)?;
+    let lan_bind = SocketAddr::new(config.bind_addr, config.ports.serf_lan);
+    let mut pool_cfg = PoolConfig::new(config.node_name.clone(), lan_bind, Profile::Lan);
+    pool_cfg.advertise = SocketAddr::new(config.advertise_addr, config.ports.serf_lan);
+    pool_cfg.tags = gossip_tags(&config, &node_id);
+
+    // Servers: state, raft and the RPC listener come first, so peers can reach us as soon as
+    // gossip announces us.
+    let (consensus, rpc, rpc_listener) = if config.server {
+        let store = Arc::new(SharedStore::new(praetor_state::Store::new()));
+        let rid = raft_id(&node_id).ok_or_else(|| AgentError::Config(format!("node_id {node_id:?} is not a UUID")))?;
+        let rpc_bind = SocketAddr::new(config.bind_addr, config.ports.server);
+        let listener = tokio::net::TcpListener::bind(rpc_bind)
+            .await
+            .map_err(|e| AgentError::Bind { what: "server RPC", addr: rpc_bind, source: e })?;
+        let cc = ConsensusConfig {
+            node_id: rid,
+            node: RaftNode {
+                name: config.node_name.clone(),
+                rpc_addr: SocketAddr::new(config.advertise_addr, config.ports.server).to_string(),
+            },
+            dir: config.data_dir.as_ref().map(|d| d.join("raft")),
+            raft_multiplier: config.raft_multiplier,
+        };
+        let consensus = Consensus::start(cc, store).await?;
+        let rpc = Rpc::server(&config.datacenter, consensus.clone());
+        (Some(consensus), rpc, Some(listener))
+    } else {
+        (None, Rpc::client(&config.datacenter), None)
+    };
+
+    let lan = Pool::start(pool_cfg).await?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        node_id: node_id.clone(),
+        rpc: rpc.clone(),
+        consensus: consensus.clone(),
+        lan: lan.clone(),
+        local: Mutex::new(LocalState::default()),
+        config_checks: Mutex::new(Vec::new()),
+        config_services: Mutex::new(Vec::new()),
+        check_tasks: Mutex::new(HashMap::new()),
+        ttl_updates: broadcast::channel(1024).0,
+        sync_now: Notify::new(),
+        shutdown: shutdown_tx,
+        started: Instant::now(),
+        http_addrs: Mutex::new(Vec::new()),
+        config,
+    });
+    let cfg = &shared.config;
+
+    let mut tasks: Vec<JoinHandle<()>> = Vec::new();
+    if let (Some(c), Some(listener)) = (&consensus, rpc_listener) {
+        let router = tonic::transport::Server::builder()
+            .add_service(c.service().into_server())
+            .add_service(rpc.service());
+        let mut stop = shutdown_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            let res = router
+                .serve_with_incoming_shutdown(incoming, async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
+            if let Err(e) = res {
+                tracing::error!(error = %e, "server RPC listener failed");
+            }
+        }));
+        tasks.push(tokio::spawn(leader::run(shared.clone(), c.clone())));
+    }
+
+    // HTTP API on every client address.
+    let state = praetor_api::AppState {
+        rpc: rpc.clone(),
+        agent: Arc::new(api_impl::AgentHandle(shared.clone())),
+        http: Default::default(),
+    };
+    let app = praetor_api::router(state);
+    let mut http_addrs = Vec::new();
+    if let Some(port) = cfg.ports.http {
+        for ip in &cfg.client_addrs {
+            let addr = SocketAddr::new(*ip, port);
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| AgentError::Bind { what: "HTTP", addr, source: e })?;
+            http_addrs.push(listener.local_addr().unwrap_or(addr));
+            let app = app.clone();
+            let mut stop = shutdown_rx.clone();
+            tasks.push(tokio::spawn(async move {
+                let res = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await;
+                if let Err(e) = res {
+                    tracing::error!(error = %e, "HTTP listener failed");
+                }
+            }));
+        }
+    }
+    *shared.http_addrs.lock().unwrap_or_else(|e| e.into_inner()) = http_addrs;
+
+    // DNS on every client address.
+    let dns = match cfg.ports.dns {
+        Some(port) => {
+            let dns_cfg = praetor_dns::DnsConfig {
+                bind: cfg.client_addrs.iter().map(|ip| SocketAddr::new(*ip, port)).collect(),
+                domain: cfg.domain.clone(),
+                datacenter: cfg.datacenter.clone(),
+                node_ttl: cfg.dns.node_ttl.as_secs() as u32,
+                service_ttl: cfg.dns.service_ttl.get("*").map(|d| d.as_secs() as u32).unwrap_or(0),
+                a_record_limit: cfg.dns.a_record_limit as usize,
+                udp_answer_limit: cfg.dns.udp_answer_limit as usize,
+            };
+            let backend = Arc::new(dns_backend::DnsBackend { rpc: rpc.clone(), only_passing: cfg.dns.only_passing });
+            Some(praetor_dns::DnsServer::start(dns_cfg, backend).await.map_err(|e| AgentError::Dns(e.to_string()))?)
+        }
+        None => None,
+    };
+
+    banner(&shared, dns.as_ref().map(|d| d.local_addrs()).unwrap_or_default());
+
+    shared.load_config_definitions(cfg);
+    tasks.push(tokio::spawn(sync::run(shared.clone())));
+    tasks.push(tokio::spawn(watch_servers(shared.clone())));
+    tasks.push(tokio::spawn(join_loop(shared.clone())));
+
+    wait_for_stop(&shared, shutdown_rx).await;
+
+    tracing::info!("shutting down");
+    if let Some(d) = dns {
+        d.shutdown().await;
+    }
+    for t in shared.check_tasks.lock().map(|mut t| std::mem::take(&mut *t)).unwrap_or_default().into_values() {
+        t.abort();
+    }
+    lan.shutdown().await;
+    if let Some(c) = &consensus {
+        c.shutdown().await;
+    }
+    for t in tasks {
+        t.abort();
+    }
+    Ok(())
+}
+
+/// Keeps the forwarding point's server list in step with LAN gossip.
+async fn watch_servers(shared: Arc<Shared>) {
+    let mut events = shared.lan.subscribe();
+    loop {
+        shared.rpc.set_servers(shared.servers());
+        match tokio::time::timeout(Duration::from_secs(5), events.recv()).await {
+            Ok(Err(broadcast::error::RecvError::Closed)) => return,
+            _ => {}
+        }
+    }
+}
+
+/// `start_join` once, then `retry_join` until it succeeds (or `retry_max` attempts).
+async fn join_loop(shared: Arc<Shared>) {
+    let cfg = &shared.config;
+    let port = cfg.ports.serf_lan;
+    for addr in &cfg.start_join {
+        let addrs = resolve_join(addr, port).await;
+        if let Err(e) = shared.lan.join(&addrs, Duration::from_secs(10)).await {
+            tracing::warn!(addr, error = %e, "start_join failed");
+        }
+    }
+    if cfg.retry_join.is_empty() {
+        return;
+    }
+    let mut attempt = 0u32;
+    loop {
+        attempt += 1;
+        let mut addrs = Vec::new();
+        for a in &cfg.retry_join {
+            addrs.extend(resolve_join(a, port).await);
+        }
+        addrs.retain(|a| *a != shared.lan.local_addr());
+        match shared.lan.join(&addrs, Duration::from_secs(5)).await {
+            Ok(n) => {
+                tracing::info!(contacted = n, "Join cluster completed. Synced with initial agents");
+                return;
+            }
+            Err(e) => tracing::warn!(attempt, error = %e, "Join cluster failed, will retry"),
+        }
+        if cfg.retry_max > 0 && attempt >= cfg.retry_max {
+            tracing::error!("max join retry exhausted, exiting");
+            shared.request_shutdown();
+            return;
+        }
+        tokio::time::sleep(cfg.retry_interval).await; // Consul's retry_interval between attempts
+    }
+}
+
+async fn wait_for_stop(shared: &Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut hup), Ok(mut int), Ok(mut term)) =
+        (signal(SignalKind::hangup()), signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
+    else {
+        let _ = stop.wait_for(|s| *s).await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                tracing::info!("Caught signal: hangup");
+                if let Err(e) = api_impl::reload(shared).await {
+                    tracing::error!(error = %e, "reload failed");
+                }
+            }
+            _ = int.recv() => {
+                tracing::info!("Caught signal: interrupt");
+                if !shared.config.skip_leave_on_interrupt {
+                    graceful_leave(shared).await;
+                }
+                return;
+            }
+            _ = term.recv() => {
+                tracing::info!("Caught signal: terminated");
+                if shared.config.leave_on_terminate {
+                    graceful_leave(shared).await;
+                }
+                return;
+            }
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+pub(crate) async fn graceful_leave(shared: &Shared) {
+    tracing::info!("Gracefully shutting down agent...");
+    if let Err(e) = shared.lan.leave(Duration::from_secs(5)).await {
+        tracing::warn!(error = %e, "leave failed");
+    }
+}
+
+fn banner(shared: &Shared, dns_addrs: Vec<SocketAddr>) {
+    let c = &shared.config;
+    let http = shared.http_addrs.lock().map(|a| a.clone()).unwrap_or_default();
+    let port = |p: Option<u16>| p.map(|p| p.to_string()).unwrap_or_else(|| "-1".into());
+    println!("==> Starting Praetor agent...");
+    println!("           Version: '{VERSION}'");
+    println!("           Node ID: '{}'", shared.node_id);
+    println!("         Node name: '{}'", c.node_name);
+    println!("        Datacenter: '{}' (Segment: '<all>')", c.datacenter);
+    println!("            Server: {} (Bootstrap: {})", c.server, c.bootstrap);
+    println!(
+        "       Client Addr: {:?} (HTTP: {}, HTTPS: -1, gRPC: -1, DNS: {})",
+        c.client_addrs,
+        port(c.ports.http),
+        port(c.ports.dns)
+    );
+    println!(
+        "      Cluster Addr: {} (LAN: {}, WAN: {})",
+        c.advertise_addr,
+        c.ports.serf_lan,
+        port(c.ports.serf_wan)
+    );
+    println!("         Listening: HTTP {http:?}, DNS {dns_addrs:?}, gossip {}", shared.lan.local_addr());
+    println!("           Encrypt: Gossip: false, TLS-Outgoing: false, TLS-Incoming: false, Auto-Encrypt-TLS: false");
+    println!();
+    println!("==> Log data will now stream in as it occurs:");
+    println!();
+    tracing::info!(node = %c.node_name, dc = %c.datacenter, server = c.server, "agent started");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raft_id_from_uuid() {
+        assert_eq!(raft_id("0123abcd-4567-89ef-0000-000000000000"), Some(0x0123abcd456789ef));
+        assert_eq!(raft_id("nope"), None);
+    }
+}

@@ -1,0 +1,306 @@
+//! `/v1/agent/*`: the local agent (members, join/leave, local services and checks, reload,
+//! metrics). These run on the agent that receives them; nothing is forwarded.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderValue;
+use axum::response::{IntoResponse, Response};
+use praetor_config::{CheckSpec, ServiceSpec, parse_duration};
+use praetor_state::CheckStatus;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::agent_api::{MemberInfo, Metric, MetricKind};
+use crate::error::{ApiError, ApiResult};
+use crate::json::{self, ServiceBody, decode};
+use crate::params::Params;
+use crate::AppState;
+
+type Qs = Query<HashMap<String, String>>;
+
+pub fn member_json(m: &MemberInfo) -> Value {
+    json!({
+        "Name": m.name,
+        "Addr": m.addr.to_string(),
+        "Port": m.port,
+        "Tags": m.tags,
+        "Status": m.status,
+        "ProtocolMin": 1,
+        "ProtocolMax": 5,
+        "ProtocolCur": 2,
+        "DelegateMin": 2,
+        "DelegateMax": 5,
+        "DelegateCur": 4,
+    })
+}
+
+pub async fn self_(State(st): State<AppState>) -> ApiResult<Response> {
+    let s = st.agent.self_info();
+    Ok(axum::Json(json!({
+        "Config": {
+            "Datacenter": s.datacenter,
+            "PrimaryDatacenter": s.primary_datacenter,
+            "NodeName": s.node_name,
+            "NodeID": s.node_id,
+            "Revision": s.revision,
+            "Server": s.server,
+            "Version": s.version,
+            "BuildDate": "",
+        },
+        "DebugConfig": s.debug_config,
+        "Coord": null,
+        "Member": member_json(&s.member),
+        "Stats": s.stats,
+        "Meta": {},
+        "xDS": null,
+    }))
+    .into_response())
+}
+
+pub async fn members(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Response> {
+    let p = Params(p);
+    let members = st.agent.members(p.flag("wan"))?;
+    Ok(axum::Json(members.iter().map(member_json).collect::<Vec<_>>()).into_response())
+}
+
+pub async fn join(State(st): State<AppState>, Path(addr): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+    let p = Params(p);
+    st.agent.join(&addr, p.flag("wan")).await?;
+    Ok(().into_response())
+}
+
+pub async fn leave(State(st): State<AppState>) -> ApiResult<Response> {
+    st.agent.leave().await?;
+    Ok(().into_response())
+}
+
+pub async fn force_leave(State(st): State<AppState>, Path(node): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+    let p = Params(p);
+    st.agent.force_leave(&node, p.flag("prune"), p.flag("wan")).await?;
+    Ok(().into_response())
+}
+
+pub async fn services(State(st): State<AppState>) -> ApiResult<Response> {
+    let dc = st.rpc.datacenter().to_string();
+    let m: BTreeMap<String, Value> =
+        st.agent.services().iter().map(|s| (s.id.clone(), json::agent_service(s, &dc))).collect();
+    Ok(axum::Json(m).into_response())
+}
+
+pub async fn service(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    let dc = st.rpc.datacenter().to_string();
+    match st.agent.services().iter().find(|s| s.id == id) {
+        Some(s) => Ok(axum::Json(json::agent_service(s, &dc)).into_response()),
+        None => Err(ApiError::NotFound(format!("unknown service ID: {id}"))),
+    }
+}
+
+pub async fn checks(State(st): State<AppState>) -> ApiResult<Response> {
+    let m: BTreeMap<String, Value> = st.agent.checks().iter().map(|c| (c.check_id.clone(), json::check(c))).collect();
+    Ok(axum::Json(m).into_response())
+}
+
+/// An agent service registration body: a service plus its checks.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct AgentServiceBody {
+    #[serde(flatten)]
+    service: ServiceBody,
+    check: Option<AgentCheckBody>,
+    checks: Vec<AgentCheckBody>,
+}
+
+/// An agent check definition body (Consul's `CheckType` fields).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct AgentCheckBody {
+    #[serde(rename = "ID", alias = "CheckID")]
+    id: String,
+    name: String,
+    notes: String,
+    #[serde(rename = "ServiceID")]
+    service_id: String,
+    status: String,
+    #[serde(rename = "TTL")]
+    ttl: String,
+    #[serde(rename = "HTTP")]
+    http: String,
+    method: String,
+    header: BTreeMap<String, Vec<String>>,
+    #[serde(rename = "TLSSkipVerify")]
+    tls_skip_verify: bool,
+    #[serde(rename = "TCP")]
+    tcp: String,
+    args: Vec<String>,
+    script_args: Vec<String>,
+    alias_service: String,
+    interval: String,
+    timeout: String,
+    deregister_critical_service_after: String,
+}
+
+fn dur(field: &str, s: &str) -> ApiResult<Option<Duration>> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    parse_duration(s).map(Some).map_err(|_| ApiError::BadRequest(format!("Request decode failed: {field}: invalid duration \"{s}\"")))
+}
+
+fn some(s: String) -> Option<String> {
+    if s.is_empty() { None } else { Some(s) }
+}
+
+/// Turns a JSON check body into the user-level spec that `praetor_config` validates.
+fn check_spec(c: AgentCheckBody) -> ApiResult<CheckSpec> {
+    Ok(CheckSpec {
+        ttl: dur("TTL", &c.ttl)?,
+        interval: dur("Interval", &c.interval)?,
+        timeout: dur("Timeout", &c.timeout)?,
+        deregister_critical_service_after: dur("DeregisterCriticalServiceAfter", &c.deregister_critical_service_after)?,
+        id: some(c.id),
+        name: some(c.name),
+        notes: some(c.notes),
+        service_id: some(c.service_id),
+        status: some(c.status),
+        http: some(c.http),
+        method: some(c.method),
+        header: c.header,
+        tls_skip_verify: c.tls_skip_verify,
+        tcp: some(c.tcp),
+        args: if c.args.is_empty() { c.script_args } else { c.args },
+        alias_service: some(c.alias_service),
+    })
+}
+
+pub async fn register_service(State(st): State<AppState>, Query(p): Qs, body: Bytes) -> ApiResult<Response> {
+    let p = Params(p);
+    let b: AgentServiceBody = decode(&body)?;
+    let s = b.service;
+    let mut checks = Vec::new();
+    for c in b.check.into_iter().chain(b.checks) {
+        checks.push(check_spec(c)?);
+    }
+    let spec = ServiceSpec {
+        id: some(s.id),
+        name: some(s.service),
+        tags: s.tags,
+        address: some(s.address),
+        port: Some(s.port),
+        meta: s.meta,
+        tagged_addresses: s.tagged_addresses.into_iter().map(|(k, a)| (k, (a.address, a.port))).collect(),
+        enable_tag_override: s.enable_tag_override,
+        weights: s.weights.map(|w| (w.passing, w.warning)),
+        checks,
+    };
+    let def = spec.build().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    st.agent.register_service(def, p.flag("replace-existing-checks")).await?;
+    Ok(().into_response())
+}
+
+pub async fn deregister_service(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    st.agent.deregister_service(&id).await?;
+    Ok(().into_response())
+}
+
+pub async fn register_check(State(st): State<AppState>, body: Bytes) -> ApiResult<Response> {
+    let c: AgentCheckBody = decode(&body)?;
+    let def = check_spec(c)?.build().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    st.agent.register_check(def).await?;
+    Ok(().into_response())
+}
+
+pub async fn deregister_check(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+    st.agent.deregister_check(&id).await?;
+    Ok(().into_response())
+}
+
+async fn ttl(st: &AppState, id: &str, status: CheckStatus, note: Option<String>) -> ApiResult<Response> {
+    st.agent.update_ttl(id, status, note).await?;
+    Ok(().into_response())
+}
+
+pub async fn check_pass(State(st): State<AppState>, Path(id): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+    ttl(&st, &id, CheckStatus::Passing, p.get("note").map(String::from)).await
+}
+
+pub async fn check_warn(State(st): State<AppState>, Path(id): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+    ttl(&st, &id, CheckStatus::Warning, p.get("note").map(String::from)).await
+}
+
+pub async fn check_fail(State(st): State<AppState>, Path(id): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+    ttl(&st, &id, CheckStatus::Critical, p.get("note").map(String::from)).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct CheckUpdateBody {
+    status: String,
+    output: String,
+}
+
+pub async fn check_update(State(st): State<AppState>, Path(id): Path<String>, body: Bytes) -> ApiResult<Response> {
+    let b: CheckUpdateBody = decode(&body)?;
+    let status = CheckStatus::parse(&b.status)
+        .map_err(|_| ApiError::BadRequest(format!("Invalid check status: '{}'", b.status)))?;
+    ttl(&st, &id, status, Some(b.output)).await
+}
+
+pub async fn reload(State(st): State<AppState>) -> ApiResult<Response> {
+    st.agent.reload().await?;
+    Ok(().into_response())
+}
+
+pub async fn metrics(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Response> {
+    let mut all = st.agent.metrics();
+    all.extend(st.http.metrics());
+    if p.get("format").map(String::as_str) == Some("prometheus") {
+        let mut r = prometheus_text(&all).into_response();
+        r.headers_mut().insert("Content-Type", HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+        return Ok(r);
+    }
+    Ok(axum::Json(metrics_json(&all)).into_response())
+}
+
+/// Consul's JSON metrics summary (go-metrics `MetricsSummary`).
+fn metrics_json(all: &[Metric]) -> Value {
+    let mut gauges = Vec::new();
+    let mut counters = Vec::new();
+    for m in all {
+        let name = m.name.replace('_', ".");
+        match m.kind {
+            MetricKind::Gauge => gauges.push(json!({"Name": name, "Value": m.value, "Labels": m.labels})),
+            MetricKind::Counter => counters.push(json!({
+                "Name": name, "Count": m.value as u64, "Rate": 0.0, "Sum": m.value, "Min": 0.0, "Max": m.value,
+                "Mean": 0.0, "Stddev": 0.0, "Labels": m.labels,
+            })),
+        }
+    }
+    let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    json!({"Timestamp": ts.to_string(), "Gauges": gauges, "Points": [], "Counters": counters, "Samples": []})
+}
+
+/// Prometheus text exposition format 0.0.4.
+pub fn prometheus_text(all: &[Metric]) -> String {
+    let mut out = String::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for m in all {
+        if seen.insert(m.name.clone()) {
+            let kind = match m.kind {
+                MetricKind::Gauge => "gauge",
+                MetricKind::Counter => "counter",
+            };
+            out.push_str(&format!("# HELP {} {}\n# TYPE {} {}\n", m.name, m.help, m.name, kind));
+        }
+        out.push_str(&m.name);
+        if !m.labels.is_empty() {
+            let labels: Vec<String> =
+                m.labels.iter().map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))).collect();
+            out.push_str(&format!("{{{}}}", labels.join(",")));
+        }
+        out.push_str(&format!(" {}\n", m.value));
+    }
+    out
+}

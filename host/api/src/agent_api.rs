@@ -1,0 +1,95 @@
+//! What the HTTP API needs from the local agent (`/v1/agent/*`). The agent crate implements
+//! [`AgentApi`]; this crate only turns its answers into Consul's JSON.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use praetor_config::{CheckDefinition, ServiceDefinition};
+use praetor_state::{CheckStatus, HealthCheck, Service};
+
+/// A gossip member as `/v1/agent/members` shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemberInfo {
+    pub name: String,
+    pub addr: IpAddr,
+    pub port: u16,
+    pub tags: BTreeMap<String, String>,
+    /// Serf status code: 1 alive, 2 leaving, 3 left, 4 failed.
+    pub status: u8,
+}
+
+/// The facts `/v1/agent/self` reports.
+#[derive(Clone, Debug)]
+pub struct AgentSelf {
+    pub datacenter: String,
+    pub primary_datacenter: String,
+    pub node_name: String,
+    pub node_id: String,
+    pub server: bool,
+    pub version: String,
+    pub revision: String,
+    pub member: MemberInfo,
+    /// Extra configuration facts for `DebugConfig` (addresses, ports, domain, ...).
+    pub debug_config: serde_json::Value,
+    /// Sections of `Stats` (agent, raft, serf_lan, runtime, ...).
+    pub stats: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// One metric sample.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Metric {
+    pub name: String,
+    pub kind: MetricKind,
+    pub value: f64,
+    pub labels: BTreeMap<String, String>,
+    pub help: &'static str,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MetricKind {
+    Gauge,
+    Counter,
+}
+
+/// Errors of agent operations, mapped to 404 / 400 / 500.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<AgentError> for crate::error::ApiError {
+    fn from(e: AgentError) -> Self {
+        match e {
+            AgentError::NotFound(m) => crate::error::ApiError::NotFound(m),
+            AgentError::BadRequest(m) => crate::error::ApiError::BadRequest(m),
+            AgentError::Internal(m) => crate::error::ApiError::Internal(m),
+        }
+    }
+}
+
+/// The local agent as the HTTP API sees it.
+#[async_trait::async_trait]
+pub trait AgentApi: Send + Sync + 'static {
+    fn node_name(&self) -> String;
+    fn self_info(&self) -> AgentSelf;
+    fn members(&self, wan: bool) -> Result<Vec<MemberInfo>, AgentError>;
+    /// Joins gossip through `addr`; returns how many nodes were contacted.
+    async fn join(&self, addr: &str, wan: bool) -> Result<usize, AgentError>;
+    async fn leave(&self) -> Result<(), AgentError>;
+    async fn force_leave(&self, node: &str, prune: bool, wan: bool) -> Result<(), AgentError>;
+    fn services(&self) -> Vec<Service>;
+    fn checks(&self) -> Vec<HealthCheck>;
+    async fn register_service(&self, def: ServiceDefinition, replace_existing_checks: bool) -> Result<(), AgentError>;
+    async fn deregister_service(&self, id: &str) -> Result<(), AgentError>;
+    async fn register_check(&self, def: CheckDefinition) -> Result<(), AgentError>;
+    async fn deregister_check(&self, id: &str) -> Result<(), AgentError>;
+    /// Sets a TTL check's status (pass/warn/fail/update).
+    async fn update_ttl(&self, id: &str, status: CheckStatus, output: Option<String>) -> Result<(), AgentError>;
+    async fn reload(&self) -> Result<(), AgentError>;
+    fn metrics(&self) -> Vec<Metric>;
+}

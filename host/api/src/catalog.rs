@@ -1,0 +1,228 @@
+//! `/v1/catalog/*` and `/v1/health/*`: catalog registration and reads.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use praetor_state::{
+    CheckStatus, Command, CommandResult, HealthCheck, Node, Query as Q, QueryResult, Service, ServiceAddress, Weights,
+};
+use serde_json::{Value, json};
+
+use crate::error::{ApiError, ApiResult};
+use crate::json::{self, DeregisterRequest, RegisterRequest, decode};
+use crate::params::{Params, query_headers};
+use crate::{AppState, now_ms};
+
+type Qs = Query<HashMap<String, String>>;
+
+/// Runs a read and answers it with Consul's headers.
+pub(crate) async fn read(
+    st: &AppState,
+    p: &Params,
+    q: Q,
+    render: impl FnOnce(QueryResult) -> ApiResult<Value>,
+) -> ApiResult<Response> {
+    let resp = st.rpc.query(p.dc(), p.query(q)?).await?;
+    let headers = query_headers(&resp);
+    let body = render(resp.output.result)?;
+    Ok((headers, axum::Json(body)).into_response())
+}
+
+fn unexpected(r: QueryResult) -> ApiError {
+    ApiError::Internal(format!("unexpected result {r:?}"))
+}
+
+pub async fn register(State(st): State<AppState>, Query(p): Qs, body: Bytes) -> ApiResult<Response> {
+    let p = Params(p);
+    let r: RegisterRequest = decode(&body)?;
+    if r.node.is_empty() {
+        return Err(ApiError::BadRequest("Must provide node".into()));
+    }
+    if r.address.is_empty() && !r.skip_node_update {
+        return Err(ApiError::BadRequest("Must provide address if SkipNodeUpdate is not set".into()));
+    }
+    let dc = if r.datacenter.is_empty() { p.dc().map(String::from) } else { Some(r.datacenter.clone()) };
+    let node = Node {
+        id: r.id.clone(),
+        node: r.node.clone(),
+        address: r.address.clone(),
+        datacenter: dc.clone().unwrap_or_else(|| st.rpc.datacenter().to_string()),
+        tagged_addresses: r.tagged_addresses.clone(),
+        meta: r.node_meta.clone(),
+        ..Default::default()
+    };
+    let service = match &r.service {
+        Some(s) => {
+            if s.service.is_empty() {
+                return Err(ApiError::BadRequest("Must provide service name with ID".into()));
+            }
+            Some(service_from_body(s))
+        }
+        None => None,
+    };
+    let mut checks = Vec::new();
+    for c in r.check.iter().chain(r.checks.iter()) {
+        if c.check_id.is_empty() && c.name.is_empty() {
+            return Err(ApiError::BadRequest("Must provide a CheckID or Name".into()));
+        }
+        let status = if c.status.is_empty() {
+            CheckStatus::Critical
+        } else {
+            CheckStatus::parse(&c.status).ok()
+                .ok_or_else(|| ApiError::BadRequest(format!("Invalid check status \"{}\"", c.status)))?
+        };
+        checks.push(HealthCheck {
+            node: r.node.clone(),
+            check_id: if c.check_id.is_empty() { c.name.clone() } else { c.check_id.clone() },
+            name: if c.name.is_empty() { c.check_id.clone() } else { c.name.clone() },
+            status,
+            notes: c.notes.clone(),
+            output: c.output.clone(),
+            service_id: c.service_id.clone(),
+            ..Default::default()
+        });
+    }
+    let cmd = Command::Register { node, service, checks, now_ms: now_ms() };
+    match st.rpc.apply(dc.as_deref(), cmd).await? {
+        CommandResult::Error(e) => Err(ApiError::Internal(e)),
+        _ => Ok(axum::Json(true).into_response()),
+    }
+}
+
+/// Converts a JSON service body into the domain service.
+pub(crate) fn service_from_body(s: &json::ServiceBody) -> Service {
+    Service {
+        id: if s.id.is_empty() { s.service.clone() } else { s.id.clone() },
+        service: s.service.clone(),
+        tags: s.tags.clone(),
+        address: s.address.clone(),
+        port: s.port,
+        meta: s.meta.clone(),
+        tagged_addresses: s
+            .tagged_addresses
+            .iter()
+            .map(|(k, a)| (k.clone(), ServiceAddress { address: a.address.clone(), port: a.port }))
+            .collect(),
+        enable_tag_override: s.enable_tag_override,
+        weights: s.weights.map(|w| Weights { passing: w.passing, warning: w.warning }).unwrap_or_default(),
+        kind: s.kind.clone(),
+        ..Default::default()
+    }
+}
+
+pub async fn deregister(State(st): State<AppState>, Query(p): Qs, body: Bytes) -> ApiResult<Response> {
+    let p = Params(p);
+    let r: DeregisterRequest = decode(&body)?;
+    if r.node.is_empty() {
+        return Err(ApiError::BadRequest("Must provide node".into()));
+    }
+    let dc = if r.datacenter.is_empty() { p.dc().map(String::from) } else { Some(r.datacenter.clone()) };
+    let cmd = Command::Deregister {
+        node: r.node,
+        service_id: Some(r.service_id).filter(|s| !s.is_empty()),
+        check_id: Some(r.check_id).filter(|s| !s.is_empty()),
+        now_ms: now_ms(),
+    };
+    match st.rpc.apply(dc.as_deref(), cmd).await? {
+        CommandResult::Error(e) => Err(ApiError::Internal(e)),
+        _ => Ok(axum::Json(true).into_response()),
+    }
+}
+
+pub async fn datacenters(State(st): State<AppState>) -> ApiResult<Response> {
+    // Federation fills this from the router; today the local datacenter is all there is.
+    Ok(axum::Json(vec![st.rpc.datacenter().to_string()]).into_response())
+}
+
+pub async fn nodes(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Response> {
+    let p = Params(p);
+    read(&st, &p, Q::CatalogNodes, |r| match r {
+        QueryResult::Nodes(n) => Ok(json!(n.iter().map(json::node).collect::<Vec<_>>())),
+        r => Err(unexpected(r)),
+    })
+    .await
+}
+
+pub async fn services(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Response> {
+    let p = Params(p);
+    read(&st, &p, Q::CatalogServices, |r| match r {
+        QueryResult::Services(s) => Ok(json!(s)),
+        r => Err(unexpected(r)),
+    })
+    .await
+}
+
+pub async fn service(State(st): State<AppState>, Path(name): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+    let p = Params(p);
+    let tag = p.get("tag").map(String::from);
+    read(&st, &p, Q::CatalogService { service: name, tag }, |r| match r {
+        QueryResult::ServiceNodes(v) => Ok(json!(v.iter().map(json::service_node).collect::<Vec<_>>())),
+        r => Err(unexpected(r)),
+    })
+    .await
+}
+
+pub async fn node(State(st): State<AppState>, Path(name): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+    let p = Params(p);
+    read(&st, &p, Q::CatalogNode { node: name }, |r| match r {
+        QueryResult::NodeServices(None) => Ok(Value::Null),
+        QueryResult::NodeServices(Some((n, services))) => {
+            let m: BTreeMap<String, Value> = services.iter().map(|s| (s.id.clone(), json::service(s))).collect();
+            Ok(json!({"Node": json::node(&n), "Services": m}))
+        }
+        r => Err(unexpected(r)),
+    })
+    .await
+}
+
+pub async fn node_services(State(st): State<AppState>, Path(name): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+    let p = Params(p);
+    read(&st, &p, Q::CatalogNode { node: name }, |r| match r {
+        QueryResult::NodeServices(None) => Ok(Value::Null),
+        QueryResult::NodeServices(Some((n, services))) => Ok(json!({
+            "Node": json::node(&n),
+            "Services": services.iter().map(json::service).collect::<Vec<_>>(),
+        })),
+        r => Err(unexpected(r)),
+    })
+    .await
+}
+
+fn checks_json(r: QueryResult) -> ApiResult<Value> {
+    match r {
+        QueryResult::Checks(c) => Ok(json!(c.iter().map(json::check).collect::<Vec<_>>())),
+        r => Err(unexpected(r)),
+    }
+}
+
+pub async fn health_node(State(st): State<AppState>, Path(name): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+    let p = Params(p);
+    read(&st, &p, Q::HealthNode { node: name }, checks_json).await
+}
+
+pub async fn health_checks(State(st): State<AppState>, Path(name): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+    let p = Params(p);
+    read(&st, &p, Q::HealthChecks { service: name }, checks_json).await
+}
+
+pub async fn health_state(State(st): State<AppState>, Path(state): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+    let p = Params(p);
+    let state = match state.as_str() {
+        "any" => None,
+        s => Some(CheckStatus::parse(s).ok().ok_or_else(|| ApiError::BadRequest(format!("Invalid check state \"{s}\"")))?),
+    };
+    read(&st, &p, Q::HealthState { state }, checks_json).await
+}
+
+pub async fn health_service(State(st): State<AppState>, Path(name): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+    let p = Params(p);
+    let tag = p.get("tag").map(String::from);
+    let passing_only = p.flag("passing");
+    read(&st, &p, Q::HealthService { service: name, tag, passing_only }, |r| match r {
+        QueryResult::CheckServiceNodes(v) => Ok(json!(v.iter().map(json::check_service_node).collect::<Vec<_>>())),
+        r => Err(unexpected(r)),
+    })
+    .await
+}

@@ -1,0 +1,53 @@
+//! HTTP errors in Consul's shape: a status code and a plain-text body.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use praetor_rpc::RpcError;
+
+/// An error answered to an HTTP client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400 with the reason.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 404 with an optional body (Consul often sends none).
+    #[error("{0}")]
+    NotFound(String),
+    /// 405.
+    #[error("method {0} not allowed")]
+    MethodNotAllowed(String),
+    /// 409 (transactions that failed).
+    #[error("{0}")]
+    Conflict(String),
+    /// 413.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 500 with Consul's message (`No path to datacenter`, `No cluster leader`, ...).
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<RpcError> for ApiError {
+    fn from(e: RpcError) -> Self {
+        match e {
+            RpcError::BadRequest(m) => ApiError::BadRequest(m),
+            e => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = match &self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (code, self.to_string()).into_response()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,136 @@
+//! The Consul HTTP API (port 8500): Consul's paths, JSON, status codes and headers over axum.
+//!
+//! Reads and writes go through the one forwarding point ([`praetor_rpc::Rpc`]); `/v1/agent/*`
+//! goes to the local agent through [`AgentApi`]. Consul's JSON shapes live in [`json`] only.
+
+mod agent;
+mod agent_api;
+mod catalog;
+mod error;
+pub mod json;
+mod kv;
+mod params;
+mod session;
+mod status;
+mod txn;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{any, get, put};
+use praetor_rpc::Rpc;
+
+pub use agent::prometheus_text;
+pub use agent_api::{AgentApi, AgentError, AgentSelf, MemberInfo, Metric, MetricKind};
+pub use error::ApiError;
+pub use kv::MAX_VALUE_SIZE;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub rpc: Rpc,
+    pub agent: Arc<dyn AgentApi>,
+    pub http: Arc<HttpCounters>,
+}
+
+/// HTTP request counters (exported as metrics).
+#[derive(Default, Debug)]
+pub struct HttpCounters {
+    requests: AtomicU64,
+    request_nanos: AtomicU64,
+    errors: AtomicU64,
+}
+
+impl HttpCounters {
+    pub fn metrics(&self) -> Vec<Metric> {
+        let c = |name: &str, v: u64, help: &'static str| Metric {
+            name: name.into(),
+            kind: MetricKind::Counter,
+            value: v as f64,
+            labels: Default::default(),
+            help,
+        };
+        vec![
+            c("consul_http_requests_total", self.requests.load(Ordering::Relaxed), "HTTP requests served"),
+            c(
+                "consul_http_request_duration_seconds_sum",
+                self.request_nanos.load(Ordering::Relaxed) / 1_000_000_000,
+                "Total time spent serving HTTP requests (seconds)",
+            ),
+            c("consul_http_errors_total", self.errors.load(Ordering::Relaxed), "HTTP requests answered 4xx/5xx"),
+        ]
+    }
+}
+
+async fn count(State(c): State<Arc<HttpCounters>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    c.requests.fetch_add(1, Ordering::Relaxed);
+    c.request_nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    if resp.status().is_client_error() || resp.status().is_server_error() {
+        c.errors.fetch_add(1, Ordering::Relaxed);
+    }
+    resp
+}
+
+/// Milliseconds since the Unix epoch: the time stamped on commands by the proposer.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// The whole API as an axum router.
+pub fn router(state: AppState) -> Router {
+    let http = state.http.clone();
+    Router::new()
+        .route("/v1/status/leader", get(status::leader))
+        .route("/v1/status/peers", get(status::peers))
+        .route("/v1/operator/raft/configuration", get(status::raft_configuration))
+        .route("/v1/operator/raft/peer", axum::routing::delete(status::raft_remove_peer))
+        .route("/v1/agent/self", get(agent::self_))
+        .route("/v1/agent/members", get(agent::members))
+        .route("/v1/agent/join/{addr}", put(agent::join))
+        .route("/v1/agent/leave", put(agent::leave))
+        .route("/v1/agent/force-leave/{node}", put(agent::force_leave))
+        .route("/v1/agent/services", get(agent::services))
+        .route("/v1/agent/service/{id}", get(agent::service))
+        .route("/v1/agent/checks", get(agent::checks))
+        .route("/v1/agent/service/register", put(agent::register_service))
+        .route("/v1/agent/service/deregister/{id}", put(agent::deregister_service))
+        .route("/v1/agent/check/register", put(agent::register_check))
+        .route("/v1/agent/check/deregister/{id}", put(agent::deregister_check))
+        .route("/v1/agent/check/pass/{id}", put(agent::check_pass))
+        .route("/v1/agent/check/warn/{id}", put(agent::check_warn))
+        .route("/v1/agent/check/fail/{id}", put(agent::check_fail))
+        .route("/v1/agent/check/update/{id}", put(agent::check_update))
+        .route("/v1/agent/reload", put(agent::reload))
+        .route("/v1/agent/metrics", get(agent::metrics))
+        .route("/v1/catalog/register", put(catalog::register))
+        .route("/v1/catalog/deregister", put(catalog::deregister))
+        .route("/v1/catalog/datacenters", get(catalog::datacenters))
+        .route("/v1/catalog/nodes", get(catalog::nodes))
+        .route("/v1/catalog/services", get(catalog::services))
+        .route("/v1/catalog/service/{name}", get(catalog::service))
+        .route("/v1/catalog/node/{name}", get(catalog::node))
+        .route("/v1/catalog/node-services/{name}", get(catalog::node_services))
+        .route("/v1/health/node/{node}", get(catalog::health_node))
+        .route("/v1/health/checks/{service}", get(catalog::health_checks))
+        .route("/v1/health/service/{service}", get(catalog::health_service))
+        .route("/v1/health/state/{state}", get(catalog::health_state))
+        .route("/v1/kv/", any(kv::kv))
+        .route("/v1/kv/{*key}", any(kv::kv))
+        .route("/v1/session/create", put(session::create))
+        .route("/v1/session/destroy/{id}", put(session::destroy))
+        .route("/v1/session/renew/{id}", put(session::renew))
+        .route("/v1/session/info/{id}", get(session::info))
+        .route("/v1/session/node/{node}", get(session::node))
+        .route("/v1/session/list", get(session::list))
+        .route("/v1/txn", put(txn::txn).post(txn::txn))
+        .layer(DefaultBodyLimit::max(4 << 20))
+        .layer(axum::middleware::from_fn_with_state(http, count))
+        .with_state(state)
+}

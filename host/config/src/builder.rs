@@ -1,0 +1,433 @@
+//! Turning the merged `RawConfig` into a validated `Config`: defaults, dev mode, Consul's checks.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use base64::Engine as _;
+
+use crate::config::{Config, DnsSettings, Ports};
+use crate::definitions::validate_meta;
+use crate::error::ConfigError;
+use crate::flags::Flags;
+use crate::raw::RawConfig;
+
+const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+fn invalid(message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid(message.into())
+}
+
+/// `^[a-z0-9_-]+$`
+fn valid_datacenter(dc: &str) -> bool {
+    !dc.is_empty()
+        && dc
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// The host name, as `node_name` defaults to it.
+pub(crate) fn hostname() -> Option<String> {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .iter()
+        .filter_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .find(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok().filter(|s| !s.is_empty()))
+}
+
+/// Exactly one IP address (Consul's `expandFirstIP` texts).
+fn single_ip(key: &str, value: &str) -> Result<IpAddr, ConfigError> {
+    let parts: Vec<&str> = value.split_whitespace().collect();
+    match parts.as_slice() {
+        [] => Err(invalid(format!("{key}: No address found in {value}"))),
+        [one] => parse_ip(key, one),
+        many => Err(invalid(format!(
+            "{key}: Multiple addresses found: {}",
+            many.join(" ")
+        ))),
+    }
+}
+
+fn parse_ip(key: &str, value: &str) -> Result<IpAddr, ConfigError> {
+    let trimmed = value.trim_start_matches('[').trim_end_matches(']');
+    trimmed
+        .parse()
+        .map_err(|_| invalid(format!("{key}: invalid IP address {value:?}")))
+}
+
+/// A port that may be disabled with -1.
+fn optional_port(
+    key: &str,
+    value: Option<i64>,
+    default: Option<u16>,
+) -> Result<Option<u16>, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(-1) => Ok(None),
+        Some(n) => match u16::try_from(n) {
+            Ok(p) if p > 0 => Ok(Some(p)),
+            _ => Err(invalid(format!(
+                "{key}: invalid port {n}: must be between 1 and 65535, or -1 to disable"
+            ))),
+        },
+    }
+}
+
+/// A port that must be set.
+fn required_port(key: &str, value: Option<i64>, default: u16) -> Result<u16, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(n) => match u16::try_from(n) {
+            Ok(p) if p > 0 => Ok(p),
+            _ => Err(invalid(format!(
+                "{key}: invalid port {n}: must be between 1 and 65535"
+            ))),
+        },
+    }
+}
+
+fn non_negative(key: &str, value: Option<i64>, default: u32) -> Result<u32, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(n) => u32::try_from(n).map_err(|_| {
+            invalid(format!(
+                "{key} cannot be {n}. Must be greater than or equal to zero"
+            ))
+        }),
+    }
+}
+
+fn log_level(value: Option<String>) -> Result<String, ConfigError> {
+    let Some(level) = value else {
+        return Ok("info".to_string());
+    };
+    let normalized = match level.to_ascii_lowercase().as_str() {
+        "trace" => "trace",
+        "debug" => "debug",
+        "info" => "info",
+        "warn" | "warning" => "warn",
+        "err" | "error" => "error",
+        _ => {
+            return Err(invalid(format!(
+                "Invalid log level: {level:?}. Valid log levels are: [TRACE DEBUG INFO WARN ERR]"
+            )));
+        }
+    };
+    Ok(normalized.to_string())
+}
+
+/// Consul's DNS-safe node name rule (a warning, not an error).
+fn dns_safe(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+fn valid_uuid(id: &str) -> bool {
+    let groups: Vec<&str> = id.split('-').collect();
+    let lens = [8, 4, 4, 4, 12];
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip(lens)
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Builds and validates the final configuration.
+pub(crate) fn build(
+    raw: RawConfig,
+    flags: &Flags,
+    host: Option<String>,
+    warnings: &mut Vec<String>,
+) -> Result<Config, ConfigError> {
+    let dev = flags.dev.unwrap_or(false);
+
+    // Datacenters (Consul lower-cases before validating).
+    let datacenter = raw
+        .datacenter
+        .unwrap_or_else(|| "dc1".to_string())
+        .to_lowercase();
+    if datacenter.is_empty() {
+        return Err(invalid("datacenter cannot be empty"));
+    }
+    if !valid_datacenter(&datacenter) {
+        return Err(invalid(format!(
+            "datacenter can only contain lowercase alphanumeric, - or _ characters. received: {datacenter:?}"
+        )));
+    }
+    let primary_datacenter = match raw.primary_datacenter.map(|s| s.to_lowercase()) {
+        Some(p) if !p.is_empty() => {
+            if !valid_datacenter(&p) {
+                return Err(invalid(format!(
+                    "primary_datacenter can only contain lowercase alphanumeric, - or _ characters. received: {p:?}"
+                )));
+            }
+            p
+        }
+        _ => datacenter.clone(),
+    };
+
+    // Data directory.
+    let data_dir = if dev {
+        None
+    } else {
+        let dir = raw.data_dir.filter(|d| !d.is_empty());
+        let Some(dir) = dir else {
+            return Err(invalid("data_dir cannot be empty"));
+        };
+        let path = PathBuf::from(dir);
+        match std::fs::metadata(&path) {
+            Ok(m) if !m.is_dir() => {
+                return Err(invalid(format!(
+                    "data_dir {:?} is not a directory",
+                    path.display().to_string()
+                )));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(invalid(format!("Error getting info on data_dir: {e}"))),
+        }
+        Some(path)
+    };
+
+    // Node identity.
+    let node_name = raw.node_name.filter(|n| !n.is_empty()).or(host);
+    let Some(node_name) = node_name else {
+        return Err(invalid("node_name cannot be empty"));
+    };
+    if !dns_safe(&node_name) {
+        warnings.push(format!(
+            "Node name {node_name:?} will not be discoverable via DNS due to invalid characters. Valid characters include all alpha-numerics and dashes."
+        ));
+    }
+    let node_id = match raw.node_id.filter(|s| !s.is_empty()) {
+        Some(id) => {
+            let id = id.to_lowercase();
+            if !valid_uuid(&id) {
+                return Err(invalid(format!("node_id: {id:?} is not a valid UUID")));
+            }
+            Some(id)
+        }
+        None => None,
+    };
+
+    // Server role (Consul's order of checks).
+    let server = dev || raw.server.unwrap_or(false);
+    let bootstrap = dev || raw.bootstrap.unwrap_or(false);
+    let expect = raw.bootstrap_expect.unwrap_or(0);
+    if bootstrap && !server {
+        return Err(invalid("'bootstrap = true' requires 'server = true'"));
+    }
+    if expect < 0 {
+        return Err(invalid(format!(
+            "bootstrap_expect cannot be {expect}. Must be greater than or equal to zero"
+        )));
+    }
+    if expect > 0 && !server {
+        return Err(invalid("'bootstrap_expect > 0' requires 'server = true'"));
+    }
+    if expect > 0 && dev {
+        return Err(invalid("'bootstrap_expect > 0' not allowed in dev mode"));
+    }
+    if expect > 0 && bootstrap {
+        return Err(invalid(
+            "'bootstrap_expect > 0' and 'bootstrap = true' are mutually exclusive",
+        ));
+    }
+    let bootstrap_expect = u32::try_from(expect)
+        .map_err(|_| invalid(format!("bootstrap_expect cannot be {expect}")))?;
+
+    // Addresses.
+    let bind_addr = match raw.bind_addr.as_deref() {
+        Some(s) => single_ip("bind_addr", s)?,
+        None if dev => LOCALHOST,
+        None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+    };
+    let advertise_addr = match raw.advertise_addr.as_deref() {
+        Some(s) => {
+            let ip = single_ip("advertise_addr", s)?;
+            if ip.is_unspecified() {
+                return Err(invalid("Advertise address cannot be 0.0.0.0, :: or [::]"));
+            }
+            ip
+        }
+        None if bind_addr.is_unspecified() => {
+            warnings.push(format!(
+                "bind_addr is {bind_addr}: advertising 127.0.0.1; set advertise_addr (-advertise) to an address other agents can reach"
+            ));
+            LOCALHOST
+        }
+        None => bind_addr,
+    };
+    let advertise_addr_wan = match raw.advertise_addr_wan.as_deref() {
+        Some(s) => {
+            let ip = single_ip("advertise_addr_wan", s)?;
+            if ip.is_unspecified() {
+                return Err(invalid(
+                    "Advertise WAN address cannot be 0.0.0.0, :: or [::]",
+                ));
+            }
+            ip
+        }
+        None => advertise_addr,
+    };
+    let client_addrs = match raw.client_addr.as_deref() {
+        Some(s) => {
+            let addrs = s
+                .split_whitespace()
+                .map(|a| parse_ip("client_addr", a))
+                .collect::<Result<Vec<_>, _>>()?;
+            if addrs.is_empty() {
+                return Err(invalid(format!("client_addr: No address found in {s}")));
+            }
+            addrs
+        }
+        None => vec![LOCALHOST],
+    };
+
+    // Ports.
+    let ports = Ports {
+        http: optional_port("ports.http", raw.ports.http, Some(8500))?,
+        https: optional_port("ports.https", raw.ports.https, None)?,
+        grpc: optional_port("ports.grpc", raw.ports.grpc, None)?,
+        dns: optional_port("ports.dns", raw.ports.dns, Some(8600))?,
+        server: required_port("ports.server", raw.ports.server, 8300)?,
+        serf_lan: required_port("ports.serf_lan", raw.ports.serf_lan, 8301)?,
+        serf_wan: optional_port("ports.serf_wan", raw.ports.serf_wan, Some(8302))?,
+    };
+
+    // Domain.
+    let mut domain = raw.domain.unwrap_or_else(|| "consul".to_string());
+    domain = domain.trim_start_matches('.').to_string();
+    if domain.is_empty() || domain == "." {
+        return Err(invalid("domain cannot be empty"));
+    }
+    if !domain.ends_with('.') {
+        domain.push('.');
+    }
+
+    // Definitions.
+    let mut services = Vec::with_capacity(raw.services.len());
+    for spec in raw.services {
+        let label = spec.name.clone().unwrap_or_default();
+        let def = spec
+            .build()
+            .map_err(|e| invalid(format!("service {label:?}: {e}")))?;
+        services.push(def);
+    }
+    let mut checks = Vec::with_capacity(raw.checks.len());
+    for spec in raw.checks {
+        let label = spec.name.clone().unwrap_or_default();
+        let def = spec
+            .build()
+            .map_err(|e| invalid(format!("check {label:?}: {e}")))?;
+        checks.push(def);
+    }
+
+    // Performance.
+    let raft_multiplier = match raw.raft_multiplier {
+        None => {
+            if dev {
+                1
+            } else {
+                5
+            }
+        }
+        Some(n) if (1..=10).contains(&n) => n as u32,
+        Some(n) => {
+            return Err(invalid(format!(
+                "performance.raft_multiplier cannot be {n}. Must be between 1 and 10"
+            )));
+        }
+    };
+
+    // Node meta and gossip key.
+    validate_meta(&raw.node_meta, false).map_err(|e| invalid(format!("node_meta invalid: {e}")))?;
+    let encrypt = match raw.encrypt.filter(|k| !k.is_empty()) {
+        Some(key) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(key.as_bytes())
+                .map_err(|e| invalid(format!("encrypt has invalid key: {e}")))?;
+            if ![16, 24, 32].contains(&bytes.len()) {
+                return Err(invalid(format!(
+                    "encrypt has invalid key: key size must be 16, 24 or 32 bytes, got {}",
+                    bytes.len()
+                )));
+            }
+            Some(key)
+        }
+        None => None,
+    };
+
+    // DNS.
+    let dns = DnsSettings {
+        node_ttl: raw.dns.node_ttl.unwrap_or(Duration::ZERO),
+        service_ttl: raw.dns.service_ttl,
+        a_record_limit: non_negative("dns_config.a_record_limit", raw.dns.a_record_limit, 0)?,
+        udp_answer_limit: non_negative(
+            "dns_config.udp_answer_limit",
+            raw.dns.udp_answer_limit,
+            3,
+        )?,
+        only_passing: raw.dns.only_passing.unwrap_or(false),
+    };
+
+    let retry_max = non_negative("retry_max", raw.retry_max, 0)?;
+    let log_level = log_level(raw.log_level)?;
+
+    // Consul's warnings about the server count.
+    if server && !dev && !bootstrap && bootstrap_expect == 2 {
+        warnings.push("bootstrap_expect = 2: A cluster with 2 servers will provide no failure tolerance. See https://www.consul.io/docs/internals/consensus.html#deployment-table".to_string());
+    }
+    if server && !bootstrap && bootstrap_expect > 2 && bootstrap_expect % 2 == 0 {
+        warnings.push("bootstrap_expect is even number: A cluster with an even number of servers does not achieve optimum fault tolerance. See https://www.consul.io/docs/internals/consensus.html#deployment-table".to_string());
+    }
+    if server && bootstrap && bootstrap_expect == 0 && !dev {
+        warnings.push("bootstrap = true: do not enable unless necessary".to_string());
+    }
+    if server && !dev && !bootstrap && bootstrap_expect > 1 {
+        warnings.push(format!(
+            "bootstrap_expect > 0: expecting {bootstrap_expect} servers"
+        ));
+    }
+
+    Ok(Config {
+        datacenter,
+        primary_datacenter,
+        node_name,
+        node_id,
+        server,
+        bootstrap,
+        bootstrap_expect,
+        dev,
+        bind_addr,
+        advertise_addr,
+        advertise_addr_wan,
+        client_addrs,
+        data_dir,
+        retry_join: raw.retry_join,
+        start_join: raw.start_join,
+        retry_join_wan: raw.retry_join_wan,
+        retry_interval: raw.retry_interval.unwrap_or(Duration::from_secs(30)),
+        retry_max,
+        ports,
+        domain,
+        log_level,
+        pid_file: raw.pid_file.filter(|p| !p.is_empty()).map(PathBuf::from),
+        ui: raw.ui_config_enabled.or(raw.ui).unwrap_or(dev),
+        services,
+        checks,
+        enable_script_checks: raw.enable_script_checks.unwrap_or(false),
+        raft_multiplier,
+        leave_on_terminate: raw.leave_on_terminate.unwrap_or(!server),
+        skip_leave_on_interrupt: raw.skip_leave_on_interrupt.unwrap_or(server),
+        rejoin_after_leave: raw.rejoin_after_leave.unwrap_or(false),
+        disable_update_check: raw.disable_update_check.unwrap_or(false),
+        node_meta: raw.node_meta,
+        encrypt,
+        dns,
+        translate_wan_addrs: raw.translate_wan_addrs.unwrap_or(false),
+        source_flags: flags.clone(),
+    })
+}

@@ -1,0 +1,134 @@
+//! `Config`: the typed, validated agent configuration that the rest of praetor reads.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::definitions::{CheckDefinition, ServiceDefinition};
+use crate::flags::Flags;
+
+/// Result of `load`: the configuration plus human-readable warnings (unsupported keys, skipped
+/// files, risky settings) that the caller should log.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub warnings: Vec<String>,
+}
+
+/// Listening ports. `None` = disabled (`-1` in the files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ports {
+    /// HTTP API, default 8500.
+    pub http: Option<u16>,
+    /// HTTPS API, default disabled.
+    pub https: Option<u16>,
+    /// gRPC (xDS), default disabled.
+    pub grpc: Option<u16>,
+    /// DNS (UDP + TCP), default 8600.
+    pub dns: Option<u16>,
+    /// Server RPC, default 8300.
+    pub server: u16,
+    /// LAN gossip, default 8301.
+    pub serf_lan: u16,
+    /// WAN gossip (servers only), default 8302.
+    pub serf_wan: Option<u16>,
+}
+
+impl Default for Ports {
+    fn default() -> Self {
+        Ports {
+            http: Some(8500),
+            https: None,
+            grpc: None,
+            dns: Some(8600),
+            server: 8300,
+            serf_lan: 8301,
+            serf_wan: Some(8302),
+        }
+    }
+}
+
+/// `dns_config` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsSettings {
+    /// TTL of node lookups (default 0).
+    pub node_ttl: Duration,
+    /// Service name (or `*`) -> TTL of service lookups (default none = 0).
+    pub service_ttl: BTreeMap<String, Duration>,
+    /// Max A/AAAA records per answer, 0 = unlimited.
+    pub a_record_limit: u32,
+    /// Max records in a UDP answer (default 3).
+    pub udp_answer_limit: u32,
+    /// Only return instances whose checks are all passing (default false: warning counts).
+    pub only_passing: bool,
+}
+
+impl Default for DnsSettings {
+    fn default() -> Self {
+        DnsSettings {
+            node_ttl: Duration::ZERO,
+            service_ttl: BTreeMap::new(),
+            a_record_limit: 0,
+            udp_answer_limit: 3,
+            only_passing: false,
+        }
+    }
+}
+
+/// The validated agent configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Lower-cased, matches `^[a-z0-9_-]+$`. Default `dc1`.
+    pub datacenter: String,
+    /// Defaults to `datacenter`.
+    pub primary_datacenter: String,
+    /// Default: the host name.
+    pub node_name: String,
+    /// Lower-cased UUID if configured; the agent generates / persists one otherwise.
+    pub node_id: Option<String>,
+    pub server: bool,
+    pub bootstrap: bool,
+    pub bootstrap_expect: u32,
+    pub dev: bool,
+    /// Address the gossip and RPC listeners bind to (default 0.0.0.0; dev 127.0.0.1).
+    pub bind_addr: IpAddr,
+    /// Address other agents reach this one at (LAN).
+    pub advertise_addr: IpAddr,
+    /// Address servers in other datacenters reach this one at (defaults to `advertise_addr`).
+    pub advertise_addr_wan: IpAddr,
+    /// Addresses of the HTTP and DNS listeners (default 127.0.0.1).
+    pub client_addrs: Vec<IpAddr>,
+    /// `None` in dev mode (everything in memory).
+    pub data_dir: Option<PathBuf>,
+    pub retry_join: Vec<String>,
+    pub start_join: Vec<String>,
+    pub retry_join_wan: Vec<String>,
+    /// Default 30s.
+    pub retry_interval: Duration,
+    /// 0 = retry forever.
+    pub retry_max: u32,
+    pub ports: Ports,
+    /// With a trailing dot, default `consul.`.
+    pub domain: String,
+    /// One of trace, debug, info, warn, error. Default info.
+    pub log_level: String,
+    pub pid_file: Option<PathBuf>,
+    pub ui: bool,
+    pub services: Vec<ServiceDefinition>,
+    pub checks: Vec<CheckDefinition>,
+    pub enable_script_checks: bool,
+    /// `performance.raft_multiplier`: 1..=10, default 5 (dev 1).
+    pub raft_multiplier: u32,
+    pub leave_on_terminate: bool,
+    pub skip_leave_on_interrupt: bool,
+    pub rejoin_after_leave: bool,
+    pub disable_update_check: bool,
+    pub node_meta: BTreeMap<String, String>,
+    /// Base64 gossip encryption key (16, 24 or 32 bytes once decoded).
+    pub encrypt: Option<String>,
+    pub dns: DnsSettings,
+    pub translate_wan_addrs: bool,
+    /// The flags this config was built from: `load(&cfg.source_flags)` re-reads the files (reload).
+    pub source_flags: Flags,
+}

@@ -1,0 +1,671 @@
+//! Decoding one parsed source (JSON, or HCL turned into JSON) into a `RawConfig` with Consul's key
+//! names; unknown keys and wrongly typed values are errors naming the key path.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::definitions::{CheckSpec, ServiceSpec};
+use crate::duration::parse_duration;
+use crate::error::ConfigError;
+use crate::keys::{
+    UNSUPPORTED_CHECK, UNSUPPORTED_DNS, UNSUPPORTED_PERFORMANCE, UNSUPPORTED_PORTS,
+    UNSUPPORTED_SERVICE, UNSUPPORTED_TOP_LEVEL, UNSUPPORTED_UI_CONFIG, unsupported_warning,
+};
+use crate::raw::{RawConfig, RawDns, RawPorts};
+
+/// Decoding context for one source: its name (for errors) and where warnings go.
+pub(crate) struct Decoder<'a> {
+    file: &'a str,
+    warnings: &'a mut Vec<String>,
+}
+
+/// How a key is matched against the known names of an object.
+#[derive(Clone, Copy)]
+enum Match {
+    /// Case-insensitive (mapstructure's rule), used for agent settings.
+    CaseInsensitive,
+    /// Case-insensitive and ignoring underscores, used for service and check definitions,
+    /// so `ServiceID`, `service_id` and `serviceid` are all accepted like Consul does.
+    Loose,
+}
+
+fn loose(s: &str) -> String {
+    s.chars()
+        .filter(|c| *c != '_')
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// Finds the canonical name of `key` among `known`, then among `unsupported`.
+fn lookup(key: &str, known: &[&'static str], how: Match) -> Option<&'static str> {
+    match how {
+        Match::CaseInsensitive => known.iter().copied().find(|k| k.eq_ignore_ascii_case(key)),
+        Match::Loose => {
+            let wanted = loose(key);
+            known.iter().copied().find(|k| loose(k) == wanted)
+        }
+    }
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+const TOP_LEVEL: &[&str] = &[
+    "datacenter",
+    "primary_datacenter",
+    "node_name",
+    "node_id",
+    "server",
+    "bootstrap",
+    "bootstrap_expect",
+    "bind_addr",
+    "client_addr",
+    "advertise_addr",
+    "advertise_addr_wan",
+    "data_dir",
+    "retry_join",
+    "retry_interval",
+    "retry_max",
+    "start_join",
+    "retry_join_wan",
+    "ports",
+    "domain",
+    "services",
+    "service",
+    "checks",
+    "check",
+    "log_level",
+    "performance",
+    "enable_script_checks",
+    "leave_on_terminate",
+    "skip_leave_on_interrupt",
+    "node_meta",
+    "encrypt",
+    "ui",
+    "ui_config",
+    "dns_config",
+    "rejoin_after_leave",
+    "pid_file",
+    "disable_update_check",
+    "translate_wan_addrs",
+];
+
+const PORT_KEYS: &[&str] = &[
+    "http", "https", "grpc", "dns", "server", "serf_lan", "serf_wan",
+];
+const DNS_KEYS: &[&str] = &[
+    "node_ttl",
+    "service_ttl",
+    "a_record_limit",
+    "udp_answer_limit",
+    "only_passing",
+];
+const SERVICE_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "tags",
+    "address",
+    "port",
+    "meta",
+    "tagged_addresses",
+    "enable_tag_override",
+    "weights",
+    "check",
+    "checks",
+];
+const CHECK_KEYS: &[&str] = &[
+    "id",
+    "check_id",
+    "name",
+    "notes",
+    "service_id",
+    "status",
+    "ttl",
+    "http",
+    "method",
+    "header",
+    "tls_skip_verify",
+    "tcp",
+    "args",
+    "script_args",
+    "alias_service",
+    "interval",
+    "timeout",
+    "deregister_critical_service_after",
+];
+
+impl<'a> Decoder<'a> {
+    pub fn new(file: &'a str, warnings: &'a mut Vec<String>) -> Self {
+        Decoder { file, warnings }
+    }
+
+    // === errors ===
+
+    fn type_error(&self, key: &str, expected: &'static str) -> ConfigError {
+        ConfigError::Type {
+            file: self.file.to_string(),
+            key: key.to_string(),
+            expected,
+        }
+    }
+
+    fn value_error(&self, key: &str, message: String) -> ConfigError {
+        ConfigError::Value {
+            file: self.file.to_string(),
+            key: key.to_string(),
+            message,
+        }
+    }
+
+    /// Known-but-unsupported keys become a warning; anything else is `invalid config key`.
+    fn other_key(
+        &mut self,
+        prefix: &str,
+        key: &str,
+        unsupported: &[&'static str],
+        how: Match,
+    ) -> Result<(), ConfigError> {
+        match lookup(key, unsupported, how) {
+            Some(name) => {
+                let warning = unsupported_warning(&join(prefix, name));
+                tracing::debug!(file = self.file, %warning, "Ignoring unsupported config key");
+                self.warnings.push(warning);
+                Ok(())
+            }
+            None => Err(ConfigError::InvalidKey {
+                file: self.file.to_string(),
+                key: join(prefix, key),
+            }),
+        }
+    }
+
+    // === scalar decoders ===
+
+    fn string(&self, key: &str, v: &Value) -> Result<String, ConfigError> {
+        v.as_str()
+            .map(str::to_string)
+            .ok_or_else(|| self.type_error(key, "a string"))
+    }
+
+    fn boolean(&self, key: &str, v: &Value) -> Result<bool, ConfigError> {
+        v.as_bool().ok_or_else(|| self.type_error(key, "a boolean"))
+    }
+
+    fn int(&self, key: &str, v: &Value) -> Result<i64, ConfigError> {
+        if let Some(i) = v.as_i64() {
+            return Ok(i);
+        }
+        match v.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => Ok(f as i64),
+            Some(_) => Err(self.type_error(key, "an integer")),
+            None => Err(self.type_error(key, "a number")),
+        }
+    }
+
+    fn port(&self, key: &str, v: &Value) -> Result<u16, ConfigError> {
+        let n = self.int(key, v)?;
+        u16::try_from(n)
+            .map_err(|_| self.value_error(key, format!("invalid port {n}: must be 0-65535")))
+    }
+
+    fn duration(&self, key: &str, v: &Value) -> Result<Duration, ConfigError> {
+        let s = v
+            .as_str()
+            .ok_or_else(|| self.type_error(key, "a duration string"))?;
+        parse_duration(s).map_err(|e| self.value_error(key, format!("invalid duration: {s:?}: {e}")))
+    }
+
+    fn string_list(&self, key: &str, v: &Value) -> Result<Vec<String>, ConfigError> {
+        let items = v
+            .as_array()
+            .ok_or_else(|| self.type_error(key, "a list of strings"))?;
+        items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| self.type_error(key, "a list of strings"))
+            })
+            .collect()
+    }
+
+    fn string_map(&self, key: &str, v: &Value) -> Result<BTreeMap<String, String>, ConfigError> {
+        let mut out = BTreeMap::new();
+        for obj in self.objects(key, v)? {
+            for (k, val) in obj {
+                let s = val
+                    .as_str()
+                    .ok_or_else(|| self.type_error(&join(key, k), "a string"))?;
+                out.insert(k.clone(), s.to_string());
+            }
+        }
+        Ok(out)
+    }
+
+    /// An object, or a list of objects (HCL repeats a block as a list): merged in order.
+    fn objects<'v>(
+        &self,
+        key: &str,
+        v: &'v Value,
+    ) -> Result<Vec<&'v Map<String, Value>>, ConfigError> {
+        match v {
+            Value::Object(m) => Ok(vec![m]),
+            Value::Array(items) => items
+                .iter()
+                .map(|i| i.as_object().ok_or_else(|| self.type_error(key, "an object")))
+                .collect(),
+            _ => Err(self.type_error(key, "an object")),
+        }
+    }
+
+    /// A list of objects, or a single object (one block in HCL).
+    fn object_list<'v>(
+        &self,
+        key: &str,
+        v: &'v Value,
+    ) -> Result<Vec<&'v Map<String, Value>>, ConfigError> {
+        self.objects(key, v)
+            .map_err(|_| self.type_error(key, "a list of objects"))
+    }
+
+    // === top level ===
+
+    /// Decodes a whole source. Its top level must be an object.
+    pub fn config(&mut self, root: &Value) -> Result<RawConfig, ConfigError> {
+        let Some(map) = root.as_object() else {
+            return Err(ConfigError::Syntax {
+                file: self.file.to_string(),
+                message: "the top level must be an object".to_string(),
+            });
+        };
+        let mut raw = RawConfig::default();
+        for (key, v) in map {
+            let Some(name) = lookup(key, TOP_LEVEL, Match::CaseInsensitive) else {
+                self.other_key("", key, UNSUPPORTED_TOP_LEVEL, Match::CaseInsensitive)?;
+                continue;
+            };
+            if v.is_null() {
+                continue;
+            }
+            self.top_level(&mut raw, name, v)?;
+        }
+        Ok(raw)
+    }
+
+    fn top_level(&mut self, raw: &mut RawConfig, name: &str, v: &Value) -> Result<(), ConfigError> {
+        match name {
+            "datacenter" => raw.datacenter = Some(self.string(name, v)?),
+            "primary_datacenter" => raw.primary_datacenter = Some(self.string(name, v)?),
+            "node_name" => raw.node_name = Some(self.string(name, v)?),
+            "node_id" => raw.node_id = Some(self.string(name, v)?),
+            "server" => raw.server = Some(self.boolean(name, v)?),
+            "bootstrap" => raw.bootstrap = Some(self.boolean(name, v)?),
+            "bootstrap_expect" => raw.bootstrap_expect = Some(self.int(name, v)?),
+            "bind_addr" => raw.bind_addr = Some(self.string(name, v)?),
+            "client_addr" => raw.client_addr = Some(self.string(name, v)?),
+            "advertise_addr" => raw.advertise_addr = Some(self.string(name, v)?),
+            "advertise_addr_wan" => raw.advertise_addr_wan = Some(self.string(name, v)?),
+            "data_dir" => raw.data_dir = Some(self.string(name, v)?),
+            "retry_join" => raw.retry_join = self.string_list(name, v)?,
+            "retry_interval" => raw.retry_interval = Some(self.duration(name, v)?),
+            "retry_max" => raw.retry_max = Some(self.int(name, v)?),
+            "start_join" => raw.start_join = self.string_list(name, v)?,
+            "retry_join_wan" => raw.retry_join_wan = self.string_list(name, v)?,
+            "ports" => raw.ports = self.ports(v)?,
+            "domain" => raw.domain = Some(self.string(name, v)?),
+            "services" | "service" => {
+                for (i, obj) in self.object_list(name, v)?.into_iter().enumerate() {
+                    let path = format!("{name}[{i}]");
+                    raw.services.push(self.service(&path, obj)?);
+                }
+            }
+            "checks" | "check" => {
+                for (i, obj) in self.object_list(name, v)?.into_iter().enumerate() {
+                    let path = format!("{name}[{i}]");
+                    raw.checks.push(self.check(&path, obj)?);
+                }
+            }
+            "log_level" => raw.log_level = Some(self.string(name, v)?),
+            "performance" => raw.raft_multiplier = self.performance(v)?,
+            "enable_script_checks" => raw.enable_script_checks = Some(self.boolean(name, v)?),
+            "leave_on_terminate" => raw.leave_on_terminate = Some(self.boolean(name, v)?),
+            "skip_leave_on_interrupt" => {
+                raw.skip_leave_on_interrupt = Some(self.boolean(name, v)?);
+            }
+            "node_meta" => raw.node_meta = self.string_map(name, v)?,
+            "encrypt" => raw.encrypt = Some(self.string(name, v)?),
+            "ui" => raw.ui = Some(self.boolean(name, v)?),
+            "ui_config" => raw.ui_config_enabled = self.ui_config(v)?,
+            "dns_config" => raw.dns = self.dns(v)?,
+            "rejoin_after_leave" => raw.rejoin_after_leave = Some(self.boolean(name, v)?),
+            "pid_file" => raw.pid_file = Some(self.string(name, v)?),
+            "disable_update_check" => raw.disable_update_check = Some(self.boolean(name, v)?),
+            "translate_wan_addrs" => raw.translate_wan_addrs = Some(self.boolean(name, v)?),
+            other => {
+                // TOP_LEVEL and this match are kept in sync; reaching here is a bug, not input.
+                tracing::error!(key = other, "Config key listed but not decoded");
+            }
+        }
+        Ok(())
+    }
+
+    // === blocks ===
+
+    fn ports(&mut self, v: &Value) -> Result<RawPorts, ConfigError> {
+        let mut ports = RawPorts::default();
+        for obj in self.objects("ports", v)? {
+            for (key, val) in obj {
+                let Some(name) = lookup(key, PORT_KEYS, Match::CaseInsensitive) else {
+                    self.other_key("ports", key, UNSUPPORTED_PORTS, Match::CaseInsensitive)?;
+                    continue;
+                };
+                if val.is_null() {
+                    continue;
+                }
+                let n = Some(self.int(&join("ports", name), val)?);
+                match name {
+                    "http" => ports.http = n,
+                    "https" => ports.https = n,
+                    "grpc" => ports.grpc = n,
+                    "dns" => ports.dns = n,
+                    "server" => ports.server = n,
+                    "serf_lan" => ports.serf_lan = n,
+                    _ => ports.serf_wan = n,
+                }
+            }
+        }
+        Ok(ports)
+    }
+
+    fn dns(&mut self, v: &Value) -> Result<RawDns, ConfigError> {
+        let mut dns = RawDns::default();
+        for obj in self.objects("dns_config", v)? {
+            for (key, val) in obj {
+                let Some(name) = lookup(key, DNS_KEYS, Match::CaseInsensitive) else {
+                    self.other_key("dns_config", key, UNSUPPORTED_DNS, Match::CaseInsensitive)?;
+                    continue;
+                };
+                if val.is_null() {
+                    continue;
+                }
+                let path = join("dns_config", name);
+                match name {
+                    "node_ttl" => dns.node_ttl = Some(self.duration(&path, val)?),
+                    "service_ttl" => {
+                        for m in self.objects(&path, val)? {
+                            for (svc, ttl) in m {
+                                let d = self.duration(&join(&path, svc), ttl)?;
+                                dns.service_ttl.insert(svc.clone(), d);
+                            }
+                        }
+                    }
+                    "a_record_limit" => dns.a_record_limit = Some(self.int(&path, val)?),
+                    "udp_answer_limit" => dns.udp_answer_limit = Some(self.int(&path, val)?),
+                    _ => dns.only_passing = Some(self.boolean(&path, val)?),
+                }
+            }
+        }
+        Ok(dns)
+    }
+
+    fn performance(&mut self, v: &Value) -> Result<Option<i64>, ConfigError> {
+        let mut multiplier = None;
+        for obj in self.objects("performance", v)? {
+            for (key, val) in obj {
+                if !key.eq_ignore_ascii_case("raft_multiplier") {
+                    self.other_key(
+                        "performance",
+                        key,
+                        UNSUPPORTED_PERFORMANCE,
+                        Match::CaseInsensitive,
+                    )?;
+                    continue;
+                }
+                if !val.is_null() {
+                    multiplier = Some(self.int("performance.raft_multiplier", val)?);
+                }
+            }
+        }
+        Ok(multiplier)
+    }
+
+    fn ui_config(&mut self, v: &Value) -> Result<Option<bool>, ConfigError> {
+        let mut enabled = None;
+        for obj in self.objects("ui_config", v)? {
+            for (key, val) in obj {
+                if !key.eq_ignore_ascii_case("enabled") {
+                    self.other_key("ui_config", key, UNSUPPORTED_UI_CONFIG, Match::CaseInsensitive)?;
+                    continue;
+                }
+                if !val.is_null() {
+                    enabled = Some(self.boolean("ui_config.enabled", val)?);
+                }
+            }
+        }
+        Ok(enabled)
+    }
+
+    // === definitions ===
+
+    /// A service definition (Consul's config-file format) at `path`.
+    pub fn service(
+        &mut self,
+        path: &str,
+        obj: &Map<String, Value>,
+    ) -> Result<ServiceSpec, ConfigError> {
+        let mut spec = ServiceSpec::default();
+        for (key, v) in obj {
+            let Some(name) = lookup(key, SERVICE_KEYS, Match::Loose) else {
+                self.other_key(path, key, UNSUPPORTED_SERVICE, Match::Loose)?;
+                continue;
+            };
+            if v.is_null() {
+                continue;
+            }
+            let p = join(path, name);
+            match name {
+                "id" => spec.id = Some(self.string(&p, v)?),
+                "name" => spec.name = Some(self.string(&p, v)?),
+                "tags" => spec.tags = self.string_list(&p, v)?,
+                "address" => spec.address = Some(self.string(&p, v)?),
+                "port" => spec.port = Some(self.port(&p, v)?),
+                "meta" => spec.meta = self.string_map(&p, v)?,
+                "tagged_addresses" => spec.tagged_addresses = self.tagged_addresses(&p, v)?,
+                "enable_tag_override" => spec.enable_tag_override = self.boolean(&p, v)?,
+                "weights" => spec.weights = Some(self.weights(&p, v)?),
+                _ => {
+                    // "check" or "checks"
+                    for (i, c) in self.object_list(&p, v)?.into_iter().enumerate() {
+                        let cp = format!("{p}[{i}]");
+                        spec.checks.push(self.check(&cp, c)?);
+                    }
+                }
+            }
+        }
+        Ok(spec)
+    }
+
+    fn tagged_addresses(
+        &self,
+        path: &str,
+        v: &Value,
+    ) -> Result<BTreeMap<String, (String, u16)>, ConfigError> {
+        let mut out = BTreeMap::new();
+        for obj in self.objects(path, v)? {
+            for (tag, addr) in obj {
+                let p = join(path, tag);
+                let mut address = String::new();
+                let mut port = 0;
+                for m in self.objects(&p, addr)? {
+                    for (k, val) in m {
+                        match loose(k).as_str() {
+                            "address" => address = self.string(&join(&p, "address"), val)?,
+                            "port" => port = self.port(&join(&p, "port"), val)?,
+                            _ => {
+                                return Err(ConfigError::InvalidKey {
+                                    file: self.file.to_string(),
+                                    key: join(&p, k),
+                                });
+                            }
+                        }
+                    }
+                }
+                out.insert(tag.clone(), (address, port));
+            }
+        }
+        Ok(out)
+    }
+
+    fn weights(&self, path: &str, v: &Value) -> Result<(i32, i32), ConfigError> {
+        let mut weights = (1, 1);
+        for obj in self.objects(path, v)? {
+            for (k, val) in obj {
+                let p = join(path, k);
+                let n = self.int(&p, val)?;
+                let n = i32::try_from(n)
+                    .map_err(|_| self.value_error(&p, format!("{n} is out of range")))?;
+                match loose(k).as_str() {
+                    "passing" => weights.0 = n,
+                    "warning" => weights.1 = n,
+                    _ => {
+                        return Err(ConfigError::InvalidKey {
+                            file: self.file.to_string(),
+                            key: p,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(weights)
+    }
+
+    /// A check definition (Consul's config-file format) at `path`.
+    pub fn check(&mut self, path: &str, obj: &Map<String, Value>) -> Result<CheckSpec, ConfigError> {
+        let mut spec = CheckSpec::default();
+        for (key, v) in obj {
+            let Some(name) = lookup(key, CHECK_KEYS, Match::Loose) else {
+                self.other_key(path, key, UNSUPPORTED_CHECK, Match::Loose)?;
+                continue;
+            };
+            if v.is_null() {
+                continue;
+            }
+            let p = join(path, name);
+            match name {
+                "id" | "check_id" => spec.id = Some(self.string(&p, v)?),
+                "name" => spec.name = Some(self.string(&p, v)?),
+                "notes" => spec.notes = Some(self.string(&p, v)?),
+                "service_id" => spec.service_id = Some(self.string(&p, v)?),
+                "status" => spec.status = Some(self.string(&p, v)?),
+                "ttl" => spec.ttl = Some(self.duration(&p, v)?),
+                "http" => spec.http = Some(self.string(&p, v)?),
+                "method" => spec.method = Some(self.string(&p, v)?),
+                "header" => spec.header = self.header(&p, v)?,
+                "tls_skip_verify" => spec.tls_skip_verify = self.boolean(&p, v)?,
+                "tcp" => spec.tcp = Some(self.string(&p, v)?),
+                "args" | "script_args" => spec.args = self.string_list(&p, v)?,
+                "alias_service" => spec.alias_service = Some(self.string(&p, v)?),
+                "interval" => spec.interval = Some(self.duration(&p, v)?),
+                "timeout" => spec.timeout = Some(self.duration(&p, v)?),
+                _ => spec.deregister_critical_service_after = Some(self.duration(&p, v)?),
+            }
+        }
+        Ok(spec)
+    }
+
+    fn header(&self, path: &str, v: &Value) -> Result<BTreeMap<String, Vec<String>>, ConfigError> {
+        let mut out = BTreeMap::new();
+        for obj in self.objects(path, v)? {
+            for (name, values) in obj {
+                out.insert(name.clone(), self.string_list(&join(path, name), values)?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn decode(v: Value) -> (Result<RawConfig, ConfigError>, Vec<String>) {
+        let mut warnings = Vec::new();
+        let r = Decoder::new("test.json", &mut warnings).config(&v);
+        (r, warnings)
+    }
+
+    #[test]
+    fn type_errors_name_the_key() {
+        let (r, _) = decode(json!({"ports": {"http": "8500"}}));
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            "failed to parse test.json: ports.http: expected a number"
+        );
+        let (r, _) = decode(json!({"server": "yes"}));
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            "failed to parse test.json: server: expected a boolean"
+        );
+        let (r, _) = decode(json!({"services": [{"name": "a", "checks": [{"ttl": 5}]}]}));
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            "failed to parse test.json: services[0].checks[0].ttl: expected a duration string"
+        );
+        let (r, _) = decode(json!({"retry_interval": "5x"}));
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            "failed to parse test.json: retry_interval: invalid duration: \"5x\": time: unknown unit \"x\" in duration \"5x\""
+        );
+    }
+
+    #[test]
+    fn unknown_and_unsupported_keys() {
+        let (r, _) = decode(json!({"bogus_key": 1}));
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            "failed to parse test.json: invalid config key bogus_key"
+        );
+        let (r, _) = decode(json!({"ports": {"htp": 1}}));
+        assert_eq!(
+            r.unwrap_err().to_string(),
+            "failed to parse test.json: invalid config key ports.htp"
+        );
+        let (r, w) = decode(json!({"telemetry": {"x": 1}, "ports": {"grpc_tls": 8503}}));
+        assert!(r.is_ok());
+        assert_eq!(
+            w,
+            vec![
+                "config key \"ports.grpc_tls\" is not supported by praetor yet; ignored".to_string(),
+                "config key \"telemetry\" is not supported by praetor yet; ignored".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn definitions_accept_consul_key_spellings() {
+        let (r, _) = decode(json!({"service": {
+            "Name": "web", "ID": "web-1", "Port": 80,
+            "Check": {"CheckID": "c1", "ServiceID": "ignored", "HTTP": "http://x", "Interval": "5s",
+                      "DeregisterCriticalServiceAfter": "1m"}
+        }}));
+        let raw = r.expect("valid");
+        let svc = &raw.services[0];
+        assert_eq!(svc.name.as_deref(), Some("web"));
+        assert_eq!(svc.id.as_deref(), Some("web-1"));
+        assert_eq!(svc.port, Some(80));
+        let check = &svc.checks[0];
+        assert_eq!(check.id.as_deref(), Some("c1"));
+        assert_eq!(
+            check.deregister_critical_service_after,
+            Some(Duration::from_secs(60))
+        );
+    }
+}

@@ -1,0 +1,231 @@
+//! `RawConfig`: one source's values (a file or the flags) before defaults, and Consul's merge rules.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::definitions::{CheckSpec, ServiceSpec};
+use crate::duration::parse_duration;
+use crate::error::{ConfigError, FLAGS_SOURCE};
+use crate::flags::Flags;
+
+/// `ports { ... }` as written (`-1` = disabled, validated later).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RawPorts {
+    pub http: Option<i64>,
+    pub https: Option<i64>,
+    pub grpc: Option<i64>,
+    pub dns: Option<i64>,
+    pub server: Option<i64>,
+    pub serf_lan: Option<i64>,
+    pub serf_wan: Option<i64>,
+}
+
+/// `dns_config { ... }` as written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RawDns {
+    pub node_ttl: Option<Duration>,
+    pub service_ttl: BTreeMap<String, Duration>,
+    pub a_record_limit: Option<i64>,
+    pub udp_answer_limit: Option<i64>,
+    pub only_passing: Option<bool>,
+}
+
+/// Every implemented key of one source. Scalars: later source wins; lists concatenate; maps overlay.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RawConfig {
+    pub datacenter: Option<String>,
+    pub primary_datacenter: Option<String>,
+    pub node_name: Option<String>,
+    pub node_id: Option<String>,
+    pub server: Option<bool>,
+    pub bootstrap: Option<bool>,
+    pub bootstrap_expect: Option<i64>,
+    pub bind_addr: Option<String>,
+    pub client_addr: Option<String>,
+    pub advertise_addr: Option<String>,
+    pub advertise_addr_wan: Option<String>,
+    pub data_dir: Option<String>,
+    pub retry_join: Vec<String>,
+    pub start_join: Vec<String>,
+    pub retry_join_wan: Vec<String>,
+    pub retry_interval: Option<Duration>,
+    pub retry_max: Option<i64>,
+    pub ports: RawPorts,
+    pub domain: Option<String>,
+    pub services: Vec<ServiceSpec>,
+    pub checks: Vec<CheckSpec>,
+    pub log_level: Option<String>,
+    pub raft_multiplier: Option<i64>,
+    pub enable_script_checks: Option<bool>,
+    pub leave_on_terminate: Option<bool>,
+    pub skip_leave_on_interrupt: Option<bool>,
+    pub node_meta: BTreeMap<String, String>,
+    pub encrypt: Option<String>,
+    pub ui: Option<bool>,
+    pub ui_config_enabled: Option<bool>,
+    pub dns: RawDns,
+    pub rejoin_after_leave: Option<bool>,
+    pub pid_file: Option<String>,
+    pub disable_update_check: Option<bool>,
+    pub translate_wan_addrs: Option<bool>,
+}
+
+fn overlay<T>(base: &mut Option<T>, later: Option<T>) {
+    if later.is_some() {
+        *base = later;
+    }
+}
+
+impl RawConfig {
+    /// Merges a later source into this one (Consul's `merge.go` rules).
+    pub fn merge(&mut self, later: RawConfig) {
+        overlay(&mut self.datacenter, later.datacenter);
+        overlay(&mut self.primary_datacenter, later.primary_datacenter);
+        overlay(&mut self.node_name, later.node_name);
+        overlay(&mut self.node_id, later.node_id);
+        overlay(&mut self.server, later.server);
+        overlay(&mut self.bootstrap, later.bootstrap);
+        overlay(&mut self.bootstrap_expect, later.bootstrap_expect);
+        overlay(&mut self.bind_addr, later.bind_addr);
+        overlay(&mut self.client_addr, later.client_addr);
+        overlay(&mut self.advertise_addr, later.advertise_addr);
+        overlay(&mut self.advertise_addr_wan, later.advertise_addr_wan);
+        overlay(&mut self.data_dir, later.data_dir);
+        self.retry_join.extend(later.retry_join);
+        self.start_join.extend(later.start_join);
+        self.retry_join_wan.extend(later.retry_join_wan);
+        overlay(&mut self.retry_interval, later.retry_interval);
+        overlay(&mut self.retry_max, later.retry_max);
+        overlay(&mut self.ports.http, later.ports.http);
+        overlay(&mut self.ports.https, later.ports.https);
+        overlay(&mut self.ports.grpc, later.ports.grpc);
+        overlay(&mut self.ports.dns, later.ports.dns);
+        overlay(&mut self.ports.server, later.ports.server);
+        overlay(&mut self.ports.serf_lan, later.ports.serf_lan);
+        overlay(&mut self.ports.serf_wan, later.ports.serf_wan);
+        overlay(&mut self.domain, later.domain);
+        self.services.extend(later.services);
+        self.checks.extend(later.checks);
+        overlay(&mut self.log_level, later.log_level);
+        overlay(&mut self.raft_multiplier, later.raft_multiplier);
+        overlay(&mut self.enable_script_checks, later.enable_script_checks);
+        overlay(&mut self.leave_on_terminate, later.leave_on_terminate);
+        overlay(
+            &mut self.skip_leave_on_interrupt,
+            later.skip_leave_on_interrupt,
+        );
+        self.node_meta.extend(later.node_meta);
+        overlay(&mut self.encrypt, later.encrypt);
+        overlay(&mut self.ui, later.ui);
+        overlay(&mut self.ui_config_enabled, later.ui_config_enabled);
+        overlay(&mut self.dns.node_ttl, later.dns.node_ttl);
+        self.dns.service_ttl.extend(later.dns.service_ttl);
+        overlay(&mut self.dns.a_record_limit, later.dns.a_record_limit);
+        overlay(&mut self.dns.udp_answer_limit, later.dns.udp_answer_limit);
+        overlay(&mut self.dns.only_passing, later.dns.only_passing);
+        overlay(&mut self.rejoin_after_leave, later.rejoin_after_leave);
+        overlay(&mut self.pid_file, later.pid_file);
+        overlay(&mut self.disable_update_check, later.disable_update_check);
+        overlay(&mut self.translate_wan_addrs, later.translate_wan_addrs);
+    }
+
+    /// The command-line flags as the last (highest priority) source.
+    pub fn from_flags(flags: &Flags) -> Result<RawConfig, ConfigError> {
+        let retry_interval = match &flags.retry_interval {
+            Some(s) => Some(parse_duration(s).map_err(|e| ConfigError::Value {
+                file: FLAGS_SOURCE.to_string(),
+                key: "retry_interval".to_string(),
+                message: format!("invalid duration: {s:?}: {e}"),
+            })?),
+            None => None,
+        };
+        let mut node_meta = BTreeMap::new();
+        for pair in &flags.node_meta {
+            let Some((key, value)) = pair.split_once(':') else {
+                return Err(ConfigError::Value {
+                    file: FLAGS_SOURCE.to_string(),
+                    key: "node_meta".to_string(),
+                    message: format!("Missing \":\" in {pair:?}"),
+                });
+            };
+            node_meta.insert(key.to_string(), value.to_string());
+        }
+        let path = |p: &Option<std::path::PathBuf>| p.as_ref().map(|p| p.display().to_string());
+        Ok(RawConfig {
+            datacenter: flags.datacenter.clone(),
+            node_name: flags.node.clone(),
+            node_id: flags.node_id.clone(),
+            server: flags.server,
+            bootstrap: flags.bootstrap,
+            bootstrap_expect: flags.bootstrap_expect,
+            bind_addr: flags.bind.clone(),
+            client_addr: flags.client.clone(),
+            advertise_addr: flags.advertise.clone(),
+            advertise_addr_wan: flags.advertise_wan.clone(),
+            data_dir: path(&flags.data_dir),
+            retry_join: flags.retry_join.clone(),
+            start_join: flags.join.clone(),
+            retry_join_wan: flags.retry_join_wan.clone(),
+            retry_interval,
+            retry_max: flags.retry_max,
+            ports: RawPorts {
+                http: flags.http_port,
+                dns: flags.dns_port,
+                server: flags.server_port,
+                serf_lan: flags.serf_lan_port,
+                serf_wan: flags.serf_wan_port,
+                ..RawPorts::default()
+            },
+            domain: flags.domain.clone(),
+            log_level: flags.log_level.clone(),
+            node_meta,
+            encrypt: flags.encrypt.clone(),
+            ui: flags.ui,
+            pid_file: path(&flags.pid_file),
+            ..RawConfig::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_scalars_win_lists_concatenate_maps_overlay() {
+        let mut a = RawConfig {
+            datacenter: Some("a".into()),
+            node_name: Some("n1".into()),
+            retry_join: vec!["x".into()],
+            node_meta: BTreeMap::from([("k".into(), "1".into()), ("j".into(), "1".into())]),
+            ..RawConfig::default()
+        };
+        a.merge(RawConfig {
+            datacenter: Some("b".into()),
+            retry_join: vec!["y".into()],
+            node_meta: BTreeMap::from([("k".into(), "2".into())]),
+            ..RawConfig::default()
+        });
+        assert_eq!(a.datacenter.as_deref(), Some("b"));
+        assert_eq!(a.node_name.as_deref(), Some("n1"));
+        assert_eq!(a.retry_join, vec!["x".to_string(), "y".to_string()]);
+        assert_eq!(a.node_meta.get("k").map(String::as_str), Some("2"));
+        assert_eq!(a.node_meta.get("j").map(String::as_str), Some("1"));
+    }
+
+    #[test]
+    fn flags_node_meta_needs_colon() {
+        let flags = Flags {
+            node_meta: vec!["rack:r1:x".into()],
+            ..Flags::default()
+        };
+        let raw = RawConfig::from_flags(&flags).expect("valid");
+        assert_eq!(raw.node_meta.get("rack").map(String::as_str), Some("r1:x"));
+        let bad = Flags {
+            node_meta: vec!["rack".into()],
+            ..Flags::default()
+        };
+        let err = RawConfig::from_flags(&bad).unwrap_err().to_string();
+        assert!(err.contains("node_meta"), "{err}");
+    }
+}

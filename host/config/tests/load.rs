@@ -1,0 +1,629 @@
+//! End-to-end tests of `praetor_config::load` over real files in temporary directories.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use praetor_config::{CheckKind, Config, Flags, load, load_service_definitions};
+
+static NEXT_DIR: AtomicUsize = AtomicUsize::new(0);
+
+/// A directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        let n = NEXT_DIR.fetch_add(1, Ordering::SeqCst);
+        let path =
+            std::env::temp_dir().join(format!("praetor-config-test-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, text).expect("write file");
+        path
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn flags_for(files: &[PathBuf]) -> Flags {
+    Flags {
+        config_file: files.to_vec(),
+        ..Flags::default()
+    }
+}
+
+fn load_one(name: &str, text: &str) -> Result<praetor_config::Loaded, String> {
+    let dir = TempDir::new();
+    let file = dir.write(name, text);
+    load(&flags_for(&[file])).map_err(|e| e.to_string())
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().expect("ip")
+}
+
+const SAMPLE_JSON: &str = r#"{
+  "datacenter": "east-1",
+  "primary_datacenter": "east-1",
+  "node_name": "server-1",
+  "server": true,
+  "bootstrap_expect": 3,
+  "data_dir": "/var/lib/praetor-test-nonexistent",
+  "bind_addr": "10.0.0.5",
+  "client_addr": "127.0.0.1 10.0.0.5",
+  "retry_join": ["10.0.0.6", "10.0.0.7"],
+  "retry_interval": "15s",
+  "ports": { "http": 8501, "dns": -1, "serf_wan": 8402 },
+  "domain": "example",
+  "log_level": "DEBUG",
+  "performance": { "raft_multiplier": 2 },
+  "node_meta": { "rack": "r1" },
+  "dns_config": { "node_ttl": "10s", "service_ttl": { "*": "5s" }, "only_passing": true },
+  "ui_config": { "enabled": true },
+  "services": [
+    {
+      "name": "web",
+      "port": 80,
+      "tags": ["v1", "primary"],
+      "meta": { "version": "1" },
+      "checks": [
+        { "http": "http://localhost:80/health", "interval": "10s", "timeout": "1s",
+          "header": { "X-Probe": ["1"] } },
+        { "tcp": "localhost:80", "interval": "5s" }
+      ]
+    }
+  ],
+  "checks": [ { "id": "mem", "name": "Memory", "ttl": "30s" } ]
+}"#;
+
+const SAMPLE_HCL: &str = r#"
+datacenter         = "east-1"
+primary_datacenter = "east-1"
+node_name          = "server-1"
+server             = true
+bootstrap_expect   = 3
+data_dir           = "/var/lib/praetor-test-nonexistent"
+bind_addr          = "10.0.0.5"
+client_addr        = "127.0.0.1 10.0.0.5"
+retry_join         = ["10.0.0.6", "10.0.0.7"]
+retry_interval     = "15s"
+
+ports {
+  http     = 8501
+  dns      = -1
+  serf_wan = 8402
+}
+
+domain    = "example"
+log_level = "DEBUG"
+
+performance {
+  raft_multiplier = 2
+}
+
+node_meta {
+  rack = "r1"
+}
+
+dns_config {
+  node_ttl     = "10s"
+  service_ttl  = { "*" = "5s" }
+  only_passing = true
+}
+
+ui_config {
+  enabled = true
+}
+
+service {
+  name = "web"
+  port = 80
+  tags = ["v1", "primary"]
+  meta = { version = "1" }
+  checks = [
+    {
+      http     = "http://localhost:80/health"
+      interval = "10s"
+      timeout  = "1s"
+      header   = { X-Probe = ["1"] }
+    },
+    {
+      tcp      = "localhost:80"
+      interval = "5s"
+    }
+  ]
+}
+
+check {
+  id   = "mem"
+  name = "Memory"
+  ttl  = "30s"
+}
+"#;
+
+fn without_flags(mut c: Config) -> Config {
+    c.source_flags = Flags::default();
+    c
+}
+
+#[test]
+fn json_and_hcl_forms_give_the_same_config() {
+    let json = load_one("a.json", SAMPLE_JSON).expect("json loads");
+    let hcl = load_one("a.hcl", SAMPLE_HCL).expect("hcl loads");
+    let json = without_flags(json.config);
+    let hcl = without_flags(hcl.config);
+    assert_eq!(json, hcl);
+
+    // And the values are what the files say.
+    assert_eq!(json.datacenter, "east-1");
+    assert_eq!(json.node_name, "server-1");
+    assert!(json.server);
+    assert_eq!(json.bootstrap_expect, 3);
+    assert_eq!(json.bind_addr, ip("10.0.0.5"));
+    assert_eq!(json.advertise_addr, ip("10.0.0.5"));
+    assert_eq!(json.advertise_addr_wan, ip("10.0.0.5"));
+    assert_eq!(json.client_addrs, vec![ip("127.0.0.1"), ip("10.0.0.5")]);
+    assert_eq!(json.retry_interval, Duration::from_secs(15));
+    assert_eq!(json.ports.http, Some(8501));
+    assert_eq!(json.ports.dns, None);
+    assert_eq!(json.ports.serf_wan, Some(8402));
+    assert_eq!(json.ports.server, 8300);
+    assert_eq!(json.domain, "example.");
+    assert_eq!(json.log_level, "debug");
+    assert_eq!(json.raft_multiplier, 2);
+    assert!(json.ui);
+    assert_eq!(json.dns.node_ttl, Duration::from_secs(10));
+    assert_eq!(
+        json.dns.service_ttl.get("*").copied(),
+        Some(Duration::from_secs(5))
+    );
+    assert!(json.dns.only_passing);
+    assert_eq!(json.dns.udp_answer_limit, 3);
+    assert_eq!(json.services.len(), 1);
+    let web = &json.services[0];
+    assert_eq!((web.id.as_str(), web.port), ("web", 80));
+    assert_eq!(web.checks.len(), 2);
+    assert_eq!(web.checks[0].id, "service:web:1");
+    assert!(matches!(&web.checks[0].kind, CheckKind::Http { url, headers, .. }
+        if url == "http://localhost:80/health" && headers["X-Probe"] == vec!["1".to_string()]));
+    assert_eq!(web.checks[1].kind, CheckKind::Tcp("localhost:80".into()));
+    assert_eq!(json.checks.len(), 1);
+    assert_eq!(
+        json.checks[0].kind,
+        CheckKind::Ttl(Duration::from_secs(30))
+    );
+    // Server defaults.
+    assert!(!json.leave_on_terminate);
+    assert!(json.skip_leave_on_interrupt);
+}
+
+#[test]
+fn flags_override_files_and_lists_concatenate() {
+    let dir = TempDir::new();
+    let file = dir.write(
+        "base.json",
+        r#"{"datacenter": "dc1", "node_name": "from-file", "data_dir": "/tmp/x-praetor",
+            "ports": {"http": 8500, "dns": 8600}, "retry_join": ["a"], "log_level": "warn"}"#,
+    );
+    let flags = Flags {
+        config_file: vec![file],
+        datacenter: Some("DC2".into()),
+        node: Some("from-flag".into()),
+        http_port: Some(9500),
+        retry_join: vec!["b".into()],
+        node_meta: vec!["zone:z1".into()],
+        ..Flags::default()
+    };
+    let loaded = load(&flags).expect("loads");
+    let c = loaded.config;
+    assert_eq!(c.datacenter, "dc2");
+    assert_eq!(c.node_name, "from-flag");
+    assert_eq!(c.ports.http, Some(9500));
+    assert_eq!(c.ports.dns, Some(8600));
+    assert_eq!(c.retry_join, vec!["a".to_string(), "b".to_string()]);
+    assert_eq!(c.log_level, "warn");
+    assert_eq!(c.node_meta.get("zone").map(String::as_str), Some("z1"));
+    assert_eq!(c.source_flags, flags);
+}
+
+#[test]
+fn port_minus_one_disables_and_bad_ports_fail() {
+    let c = load_one(
+        "p.json",
+        r#"{"data_dir": "/tmp/p", "ports": {"http": -1, "dns": -1, "serf_wan": -1}}"#,
+    )
+    .expect("loads")
+    .config;
+    assert_eq!(c.ports.http, None);
+    assert_eq!(c.ports.dns, None);
+    assert_eq!(c.ports.serf_wan, None);
+    assert_eq!(c.ports.serf_lan, 8301);
+
+    let err = load_one("p.json", r#"{"data_dir": "/tmp/p", "ports": {"http": 70000}}"#)
+        .unwrap_err();
+    assert!(err.starts_with("ports.http: invalid port 70000"), "{err}");
+    let err = load_one("p.json", r#"{"data_dir": "/tmp/p", "ports": {"server": -1}}"#)
+        .unwrap_err();
+    assert!(err.starts_with("ports.server: invalid port -1"), "{err}");
+    let err =
+        load_one("p.json", r#"{"data_dir": "/tmp/p", "ports": {"dns": 0}}"#).unwrap_err();
+    assert!(err.starts_with("ports.dns: invalid port 0"), "{err}");
+}
+
+#[test]
+fn unknown_key_is_an_error_naming_file_and_key() {
+    let dir = TempDir::new();
+    let file = dir.write("bad.hcl", "data_dir = \"/tmp/x\"\nnot_a_key = 1\n");
+    let err = load(&flags_for(std::slice::from_ref(&file)))
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        err,
+        format!(
+            "failed to parse {}: invalid config key not_a_key",
+            file.display()
+        )
+    );
+    let err = load_one(
+        "bad.json",
+        r#"{"data_dir": "/tmp/x", "services": [{"name": "a", "colour": "red"}]}"#,
+    )
+    .unwrap_err();
+    assert!(err.ends_with("invalid config key services[0].colour"), "{err}");
+}
+
+#[test]
+fn known_unsupported_keys_warn_and_are_ignored() {
+    let loaded = load_one(
+        "acl.hcl",
+        r#"
+data_dir = "/tmp/x"
+acl {
+  enabled        = true
+  default_policy = "deny"
+}
+telemetry {
+  prometheus_retention_time = "30s"
+}
+dns_config {
+  allow_stale = true
+}
+"#,
+    )
+    .expect("loads");
+    for key in ["acl", "telemetry", "dns_config.allow_stale"] {
+        let expected = format!("config key \"{key}\" is not supported by praetor yet; ignored");
+        assert!(
+            loaded.warnings.contains(&expected),
+            "missing {expected:?} in {:?}",
+            loaded.warnings
+        );
+    }
+}
+
+#[test]
+fn type_errors_name_the_key() {
+    let err = load_one("t.json", r#"{"data_dir": "/tmp/x", "ports": {"http": "8500"}}"#)
+        .unwrap_err();
+    assert!(err.ends_with("ports.http: expected a number"), "{err}");
+    let err = load_one("t.hcl", "data_dir = \"/tmp/x\"\nretry_join = \"a\"\n").unwrap_err();
+    assert!(err.ends_with("retry_join: expected a list of strings"), "{err}");
+    let err = load_one("t.json", r#"{"data_dir": "/tmp/x", "retry_interval": "soon"}"#)
+        .unwrap_err();
+    assert!(err.contains("retry_interval: invalid duration"), "{err}");
+    let err = load_one("t.json", "{ not json").unwrap_err();
+    assert!(err.starts_with("failed to parse "), "{err}");
+}
+
+#[test]
+fn datacenter_is_lowercased_and_validated() {
+    let c = load_one("d.json", r#"{"data_dir": "/tmp/x", "datacenter": "EAST_1"}"#)
+        .expect("loads")
+        .config;
+    assert_eq!(c.datacenter, "east_1");
+    assert_eq!(c.primary_datacenter, "east_1");
+    let err = load_one("d.json", r#"{"data_dir": "/tmp/x", "datacenter": "dc.1"}"#).unwrap_err();
+    assert_eq!(
+        err,
+        "datacenter can only contain lowercase alphanumeric, - or _ characters. received: \"dc.1\""
+    );
+}
+
+#[test]
+fn validation_errors_use_consul_texts() {
+    let err = load(&Flags::default()).unwrap_err().to_string();
+    assert_eq!(err, "data_dir cannot be empty");
+
+    let dev_expect = Flags {
+        dev: Some(true),
+        bootstrap_expect: Some(3),
+        ..Flags::default()
+    };
+    assert_eq!(
+        load(&dev_expect).unwrap_err().to_string(),
+        "'bootstrap_expect > 0' not allowed in dev mode"
+    );
+    let client_expect = Flags {
+        data_dir: Some("/tmp/x".into()),
+        bootstrap_expect: Some(3),
+        ..Flags::default()
+    };
+    assert_eq!(
+        load(&client_expect).unwrap_err().to_string(),
+        "'bootstrap_expect > 0' requires 'server = true'"
+    );
+    let both = Flags {
+        data_dir: Some("/tmp/x".into()),
+        server: Some(true),
+        bootstrap: Some(true),
+        bootstrap_expect: Some(3),
+        ..Flags::default()
+    };
+    assert_eq!(
+        load(&both).unwrap_err().to_string(),
+        "'bootstrap_expect > 0' and 'bootstrap = true' are mutually exclusive"
+    );
+    let two_advertise = Flags {
+        data_dir: Some("/tmp/x".into()),
+        advertise: Some("10.0.0.1 10.0.0.2".into()),
+        ..Flags::default()
+    };
+    assert_eq!(
+        load(&two_advertise).unwrap_err().to_string(),
+        "advertise_addr: Multiple addresses found: 10.0.0.1 10.0.0.2"
+    );
+    let any_advertise = Flags {
+        data_dir: Some("/tmp/x".into()),
+        advertise: Some("0.0.0.0".into()),
+        ..Flags::default()
+    };
+    assert_eq!(
+        load(&any_advertise).unwrap_err().to_string(),
+        "Advertise address cannot be 0.0.0.0, :: or [::]"
+    );
+    let bad_key = Flags {
+        data_dir: Some("/tmp/x".into()),
+        encrypt: Some("not base64!".into()),
+        ..Flags::default()
+    };
+    let err = load(&bad_key).unwrap_err().to_string();
+    assert!(err.starts_with("encrypt has invalid key"), "{err}");
+    let bad_check = load_one(
+        "c.json",
+        r#"{"data_dir": "/tmp/x", "checks": [{"name": "h", "http": "http://x"}]}"#,
+    )
+    .unwrap_err();
+    assert_eq!(
+        bad_check,
+        "check \"h\": Interval must be > 0 for Script, HTTP, or TCP checks"
+    );
+}
+
+#[test]
+fn config_dir_is_read_in_name_order() {
+    let dir = TempDir::new();
+    dir.write(
+        "02-b.json",
+        r#"{"datacenter": "b", "retry_join": ["from-b"]}"#,
+    );
+    dir.write(
+        "01-a.hcl",
+        "datacenter = \"a\"\ndata_dir = \"/tmp/x\"\nretry_join = [\"from-a\"]\nnode_name = \"a\"\n",
+    );
+    dir.write("10-c.json", r#"{"node_name": "c"}"#);
+    dir.write("README.md", "not config");
+    std::fs::create_dir(dir.path().join("sub.json")).expect("mkdir");
+    let flags = Flags {
+        config_dir: vec![dir.path().to_path_buf()],
+        ..Flags::default()
+    };
+    let loaded = load(&flags).expect("loads");
+    assert_eq!(loaded.config.datacenter, "b");
+    assert_eq!(loaded.config.node_name, "c");
+    assert_eq!(
+        loaded.config.retry_join,
+        vec!["from-a".to_string(), "from-b".to_string()]
+    );
+    let readme = dir.path().join("README.md");
+    assert!(
+        loaded.warnings.contains(&format!(
+            "skipping file {}, extension must be .hcl or .json, or config format must be set",
+            readme.display()
+        )),
+        "{:?}",
+        loaded.warnings
+    );
+}
+
+#[test]
+fn consul_style_sample_with_acl_block_loads() {
+    let sample = r#"{
+  "datacenter": "dc1",
+  "data_dir": "/opt/consul",
+  "log_level": "INFO",
+  "node_name": "consul-server-1",
+  "server": true,
+  "bootstrap_expect": 3,
+  "encrypt": "pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=",
+  "ui_config": { "enabled": true },
+  "client_addr": "0.0.0.0",
+  "bind_addr": "10.0.1.10",
+  "advertise_addr": "10.0.1.10",
+  "retry_join": ["10.0.1.11", "10.0.1.12", "provider=aws tag_key=consul tag_value=server"],
+  "addresses": { "http": "0.0.0.0" },
+  "ports": { "grpc": 8502, "grpc_tls": 8503, "https": -1 },
+  "connect": { "enabled": true },
+  "acl": {
+    "enabled": true,
+    "default_policy": "deny",
+    "enable_token_persistence": true,
+    "tokens": { "agent": "00000000-0000-0000-0000-000000000000" }
+  },
+  "telemetry": { "prometheus_retention_time": "24h", "disable_hostname": true },
+  "performance": { "raft_multiplier": 1 },
+  "autopilot": { "cleanup_dead_servers": true },
+  "leave_on_terminate": true,
+  "service": {
+    "id": "redis-1",
+    "name": "redis",
+    "tags": ["primary"],
+    "address": "10.0.1.10",
+    "port": 6379,
+    "enable_tag_override": false,
+    "weights": { "passing": 10, "warning": 1 },
+    "tagged_addresses": { "lan": { "address": "10.0.1.10", "port": 6379 } },
+    "check": {
+      "id": "redis-ping",
+      "name": "Redis TCP",
+      "tcp": "localhost:6379",
+      "interval": "10s",
+      "timeout": "1s",
+      "deregister_critical_service_after": "90m"
+    }
+  },
+  "checks": [
+    { "id": "api", "name": "HTTP API", "http": "https://localhost:5000/health",
+      "tls_skip_verify": true, "method": "POST", "interval": "10s", "timeout": "1s" },
+    { "id": "disk", "name": "Disk", "args": ["/usr/local/bin/check_disk", "-w", "10%"],
+      "interval": "30s", "status": "passing" },
+    { "id": "redis-alias", "name": "Redis alias", "alias_service": "redis-1" }
+  ]
+}"#;
+    let loaded = load_one("consul.json", sample).expect("sample loads");
+    let c = &loaded.config;
+    assert_eq!(c.client_addrs, vec![ip("0.0.0.0")]);
+    assert_eq!(c.ports.grpc, Some(8502));
+    assert_eq!(c.ports.https, None);
+    assert!(c.leave_on_terminate);
+    assert_eq!(c.raft_multiplier, 1);
+    assert_eq!(c.retry_join.len(), 3);
+    let redis = &c.services[0];
+    assert_eq!(redis.weights, (10, 1));
+    assert_eq!(
+        redis.tagged_addresses.get("lan"),
+        Some(&("10.0.1.10".to_string(), 6379))
+    );
+    assert_eq!(redis.checks[0].id, "redis-ping");
+    assert_eq!(
+        redis.checks[0].deregister_critical_service_after,
+        Some(Duration::from_secs(90 * 60))
+    );
+    assert_eq!(redis.checks[0].service_id.as_deref(), Some("redis-1"));
+    assert!(matches!(&c.checks[0].kind,
+        CheckKind::Http { method, tls_skip_verify: true, .. } if method == "POST"));
+    assert!(matches!(&c.checks[1].kind, CheckKind::Script(args) if args.len() == 3));
+    assert_eq!(c.checks[2].kind, CheckKind::Alias("redis-1".into()));
+    for key in ["acl", "addresses", "connect", "telemetry", "autopilot", "ports.grpc_tls"] {
+        let expected = format!("config key \"{key}\" is not supported by praetor yet; ignored");
+        assert!(loaded.warnings.contains(&expected), "{:?}", loaded.warnings);
+    }
+}
+
+#[test]
+fn dev_mode_defaults_and_flag_overrides() {
+    let dev = Flags {
+        dev: Some(true),
+        ..Flags::default()
+    };
+    let c = load(&dev).expect("dev loads").config;
+    assert!(c.dev && c.server && c.bootstrap);
+    assert_eq!(c.data_dir, None);
+    assert_eq!(c.bind_addr, ip("127.0.0.1"));
+    assert_eq!(c.advertise_addr, ip("127.0.0.1"));
+    assert_eq!(c.client_addrs, vec![ip("127.0.0.1")]);
+    assert!(c.ui);
+    assert_eq!(c.raft_multiplier, 1);
+    assert!(!c.node_name.is_empty());
+
+    let overridden = Flags {
+        dev: Some(true),
+        bind: Some("127.0.9.1".into()),
+        client: Some("127.0.9.1 127.0.9.2".into()),
+        data_dir: Some("/tmp/ignored-in-dev".into()),
+        ..Flags::default()
+    };
+    let c = load(&overridden).expect("loads").config;
+    assert_eq!(c.bind_addr, ip("127.0.9.1"));
+    assert_eq!(c.advertise_addr, ip("127.0.9.1"));
+    assert_eq!(c.client_addrs, vec![ip("127.0.9.1"), ip("127.0.9.2")]);
+    assert_eq!(c.data_dir, None);
+}
+
+#[test]
+fn client_defaults_and_unspecified_bind_warning() {
+    let flags = Flags {
+        data_dir: Some("/tmp/x".into()),
+        ..Flags::default()
+    };
+    let loaded = load(&flags).expect("loads");
+    let c = &loaded.config;
+    assert!(!c.server);
+    assert!(c.leave_on_terminate);
+    assert!(!c.skip_leave_on_interrupt);
+    assert_eq!(c.bind_addr, ip("0.0.0.0"));
+    assert_eq!(c.advertise_addr, ip("127.0.0.1"));
+    assert!(
+        loaded.warnings.iter().any(|w| w.starts_with("bind_addr is 0.0.0.0")),
+        "{:?}",
+        loaded.warnings
+    );
+    assert_eq!(c.ports.http, Some(8500));
+    assert_eq!(c.ports.dns, Some(8600));
+    assert_eq!(c.ports.serf_wan, Some(8302));
+    assert_eq!(c.domain, "consul.");
+    assert_eq!(c.log_level, "info");
+    assert_eq!(c.retry_interval, Duration::from_secs(30));
+    assert_eq!(c.retry_max, 0);
+    assert_eq!(c.raft_multiplier, 5);
+    assert!(!c.ui);
+}
+
+#[test]
+fn reload_with_source_flags_sees_file_changes() {
+    let dir = TempDir::new();
+    let file = dir.write("a.json", r#"{"data_dir": "/tmp/x", "node_name": "one"}"#);
+    let first = load(&flags_for(&[file])).expect("loads").config;
+    assert_eq!(first.node_name, "one");
+    dir.write("a.json", r#"{"data_dir": "/tmp/x", "node_name": "two"}"#);
+    let second = load(&first.source_flags).expect("reloads").config;
+    assert_eq!(second.node_name, "two");
+}
+
+#[test]
+fn missing_config_file_names_the_path() {
+    let flags = flags_for(&[PathBuf::from("/nonexistent/praetor.json")]);
+    let err = load(&flags).unwrap_err().to_string();
+    assert!(
+        err.starts_with("Error reading '/nonexistent/praetor.json'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn service_definition_files_for_the_cli() {
+    let dir = TempDir::new();
+    let file = dir.write(
+        "web.hcl",
+        "service {\n  name = \"web\"\n  port = 8080\n  check {\n    ttl = \"10s\"\n  }\n}\n",
+    );
+    let defs = load_service_definitions(&file).expect("loads");
+    assert_eq!(defs.len(), 1);
+    assert_eq!(defs[0].name, "web");
+    assert_eq!(defs[0].checks[0].id, "service:web");
+    let other = dir.write("x.json", r#"{"datacenter": "dc1"}"#);
+    assert!(load_service_definitions(&other).is_err());
+}

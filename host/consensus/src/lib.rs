@@ -1,0 +1,291 @@
+//! Raft for one datacenter's servers: openraft with a durable redb log, an in-memory state
+//! machine snapshotted to a file, and gRPC transport on the server RPC port.
+//!
+//! Every openraft type stays inside this crate; callers see [`Consensus`], [`RaftNode`] and
+//! typed errors, so an openraft upgrade touches only this crate.
+
+mod log_store;
+mod network;
+mod state_machine;
+mod types;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use openraft::error::{ClientWriteError, RaftError};
+use openraft::{ChangeMembers, Config, ServerState, SnapshotPolicy};
+use praetor_state::{Command, CommandResult, SharedStore};
+
+pub use network::{RaftService, channel};
+pub use types::RaftNode;
+
+use crate::log_store::LogStore;
+use crate::network::NetworkFactory;
+use crate::state_machine::StateMachine;
+use crate::types::Raft;
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsensusError {
+    #[error("raft storage: {0}")]
+    Storage(String),
+    #[error("raft snapshot: {0}")]
+    Snapshot(String),
+    #[error("raft config: {0}")]
+    Config(String),
+    /// This server is not the leader; the leader (if known) is attached.
+    #[error("not the leader")]
+    ForwardToLeader(Option<(u64, RaftNode)>),
+    /// Consul's `ErrNoLeader`.
+    #[error("No cluster leader")]
+    NoLeader,
+    #[error("raft: {0}")]
+    Raft(String),
+}
+
+/// How a server's raft is set up.
+#[derive(Clone, Debug)]
+pub struct ConsensusConfig {
+    pub node_id: u64,
+    pub node: RaftNode,
+    /// `<data_dir>/raft`; `None` keeps log and snapshots in memory (`-dev`).
+    pub dir: Option<PathBuf>,
+    /// Consul's `performance.raft_multiplier` (1 = fastest timings, 5 = Consul's production default).
+    pub raft_multiplier: u32,
+}
+
+/// Counters the agent exports as metrics.
+#[derive(Default, Debug)]
+pub struct RaftCounters {
+    pub applies: AtomicU64,
+    pub apply_nanos: AtomicU64,
+    pub commits: AtomicU64,
+    pub commit_nanos: AtomicU64,
+    pub leader_changes: AtomicU64,
+}
+
+impl RaftCounters {
+    fn observe_apply(&self, d: Duration) {
+        self.applies.fetch_add(1, Ordering::Relaxed);
+        self.apply_nanos.fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
+    }
+}
+
+/// One peer of the raft configuration, as `/v1/operator/raft/configuration` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Peer {
+    pub id: u64,
+    pub node: RaftNode,
+    pub voter: bool,
+    pub leader: bool,
+}
+
+/// The running raft of this server.
+#[derive(Clone)]
+pub struct Consensus {
+    raft: Raft,
+    node_id: u64,
+    store: Arc<SharedStore>,
+    last_contact: Arc<std::sync::Mutex<Option<Instant>>>,
+    counters: Arc<RaftCounters>,
+}
+
+impl Consensus {
+    /// Opens the log and snapshot under `cfg.dir` and starts raft. A server with existing state
+    /// rejoins its cluster on its own; a fresh one waits for [`Consensus::initialize`] or for a
+    /// leader to add it.
+    pub async fn start(cfg: ConsensusConfig, store: Arc<SharedStore>) -> Result<Self, ConsensusError> {
+        let m = u64::from(cfg.raft_multiplier.max(1));
+        let config = Config {
+            cluster_name: "praetor".into(),
+            heartbeat_interval: 50 * m,
+            election_timeout_min: 200 * m,
+            election_timeout_max: 400 * m,
+            install_snapshot_timeout: 10_000,
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(10_000),
+            max_in_snapshot_log_to_keep: 1_000,
+            ..Default::default()
+        };
+        let config = Arc::new(config.validate().map_err(|e| ConsensusError::Config(e.to_string()))?);
+        if let Some(dir) = &cfg.dir {
+            std::fs::create_dir_all(dir).map_err(|e| ConsensusError::Storage(format!("{}: {e}", dir.display())))?;
+        }
+        let log = LogStore::open(cfg.dir.as_ref().map(|d| d.join("raft.db")).as_deref())
+            .map_err(|e| ConsensusError::Storage(e.to_string()))?;
+        let counters = Arc::new(RaftCounters::default());
+        let sm = StateMachine::open(store.clone(), cfg.dir.clone(), counters.clone())?;
+        let raft = Raft::new(cfg.node_id, config, NetworkFactory, log, sm)
+            .await
+            .map_err(|e| ConsensusError::Raft(e.to_string()))?;
+        let me = Consensus {
+            raft,
+            node_id: cfg.node_id,
+            store,
+            last_contact: Arc::new(std::sync::Mutex::new(None)),
+            counters,
+        };
+        me.spawn_leader_watch();
+        Ok(me)
+    }
+
+    fn spawn_leader_watch(&self) {
+        let mut rx = self.raft.metrics();
+        let counters = self.counters.clone();
+        tokio::spawn(async move {
+            let mut leader = rx.borrow().current_leader;
+            while rx.changed().await.is_ok() {
+                let now = rx.borrow().current_leader;
+                if now != leader {
+                    counters.leader_changes.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(leader = ?now, "raft leader changed");
+                    leader = now;
+                }
+            }
+        });
+    }
+
+    /// The tonic service that receives this server's raft traffic.
+    pub fn service(&self) -> RaftService {
+        RaftService::new(self.raft.clone(), self.last_contact.clone())
+    }
+
+    pub fn node_id(&self) -> u64 {
+        self.node_id
+    }
+
+    pub fn store(&self) -> &Arc<SharedStore> {
+        &self.store
+    }
+
+    pub fn counters(&self) -> &Arc<RaftCounters> {
+        &self.counters
+    }
+
+    /// True once this server has a raft configuration (bootstrapped, or joined by a leader).
+    pub async fn is_initialized(&self) -> bool {
+        self.raft.is_initialized().await.unwrap_or(false)
+    }
+
+    /// Bootstraps a new cluster with these voters. Call on one server only.
+    pub async fn initialize(&self, voters: BTreeMap<u64, RaftNode>) -> Result<(), ConsensusError> {
+        self.raft.initialize(voters).await.map_err(|e| ConsensusError::Raft(e.to_string()))
+    }
+
+    /// Replicates a command and returns its result once applied on this (leader) server.
+    pub async fn write(&self, cmd: Command) -> Result<CommandResult, ConsensusError> {
+        let started = Instant::now();
+        match self.raft.client_write(cmd).await {
+            Ok(resp) => {
+                self.counters.commits.fetch_add(1, Ordering::Relaxed);
+                self.counters.commit_nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                Ok(resp.data)
+            }
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
+                Err(ConsensusError::ForwardToLeader(f.leader_id.zip(f.leader_node)))
+            }
+            Err(e) => Err(ConsensusError::Raft(e.to_string())),
+        }
+    }
+
+    /// Confirms leadership with a quorum round (read-index) and waits until this server has
+    /// applied up to it: a read after this is linearizable (`?consistent`).
+    pub async fn read_barrier(&self) -> Result<(), ConsensusError> {
+        match self.raft.ensure_linearizable().await {
+            Ok(_) => Ok(()),
+            Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
+                Err(ConsensusError::ForwardToLeader(f.leader_id.zip(f.leader_node)))
+            }
+            Err(e) => Err(ConsensusError::Raft(e.to_string())),
+        }
+    }
+
+    /// The current leader, if known, with its address.
+    pub fn leader(&self) -> Option<(u64, RaftNode)> {
+        let m = self.raft.metrics().borrow().clone();
+        let id = m.current_leader?;
+        let node = m.membership_config.membership().get_node(&id).cloned()?;
+        Some((id, node))
+    }
+
+    pub fn is_leader(&self) -> bool {
+        let m = self.raft.metrics().borrow().clone();
+        m.state == ServerState::Leader
+    }
+
+    /// Time since the leader last contacted this follower (zero on the leader), for
+    /// `X-Consul-LastContact`. `None` when there has been no contact.
+    pub fn last_contact(&self) -> Option<Duration> {
+        if self.is_leader() {
+            return Some(Duration::ZERO);
+        }
+        self.last_contact.lock().ok().and_then(|lc| lc.map(|t| t.elapsed()))
+    }
+
+    /// Last log index applied to the state machine on this server.
+    pub fn applied_index(&self) -> u64 {
+        self.raft.metrics().borrow().last_applied.map(|l| l.index).unwrap_or(0)
+    }
+
+    pub fn term(&self) -> u64 {
+        self.raft.metrics().borrow().current_term
+    }
+
+    /// The raft configuration: voters and learners.
+    pub fn peers(&self) -> Vec<Peer> {
+        let m = self.raft.metrics().borrow().clone();
+        let membership = m.membership_config.membership();
+        let voters: BTreeSet<u64> = membership.voter_ids().collect();
+        membership
+            .nodes()
+            .map(|(id, node)| Peer { id: *id, node: node.clone(), voter: voters.contains(id), leader: m.current_leader == Some(*id) })
+            .collect()
+    }
+
+    /// Adds a server as a voter (learner first, promoted once it has caught up). Leader only.
+    pub async fn add_voter(&self, id: u64, node: RaftNode) -> Result<(), ConsensusError> {
+        if self.peers().iter().any(|p| p.id == id && p.voter && p.node == node) {
+            return Ok(());
+        }
+        self.raft.add_learner(id, node, true).await.map_err(map_membership_err)?;
+        self.raft
+            .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
+            .await
+            .map_err(map_membership_err)?;
+        Ok(())
+    }
+
+    /// Removes a server from the raft configuration. Leader only.
+    pub async fn remove_server(&self, id: u64) -> Result<(), ConsensusError> {
+        if !self.peers().iter().any(|p| p.id == id) {
+            return Ok(());
+        }
+        let voters: BTreeSet<u64> = BTreeSet::from([id]);
+        self.raft
+            .change_membership(ChangeMembers::RemoveVoters(voters.clone()), false)
+            .await
+            .map_err(map_membership_err)?;
+        self.raft.change_membership(ChangeMembers::RemoveNodes(voters), false).await.map_err(map_membership_err)?;
+        Ok(())
+    }
+
+    /// Takes a snapshot now (and lets raft purge the log behind it).
+    pub async fn snapshot(&self) -> Result<(), ConsensusError> {
+        self.raft.trigger().snapshot().await.map_err(|e| ConsensusError::Raft(e.to_string()))
+    }
+
+    pub async fn shutdown(&self) {
+        let _ = self.raft.shutdown().await;
+    }
+}
+
+fn map_membership_err(e: RaftError<u64, ClientWriteError<u64, RaftNode>>) -> ConsensusError {
+    match e {
+        RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
+            ConsensusError::ForwardToLeader(f.leader_id.zip(f.leader_node))
+        }
+        e => ConsensusError::Raft(e.to_string()),
+    }
+}

@@ -1,0 +1,190 @@
+//! Raft transport over gRPC on the server RPC port: the client half openraft calls to reach
+//! peers, and the tonic service that receives their calls.
+//!
+//! openraft messages are postcard-encoded into `RaftRequest.data`; replies carry the remote
+//! `Result` the same way, so a remote raft error comes back typed.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
+use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
+    VoteResponse,
+};
+use praetor_proto::raft::raft_client::RaftClient;
+use praetor_proto::raft::raft_server::{Raft as RaftSvc, RaftServer};
+use praetor_proto::raft::{RaftReply, RaftRequest};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::types::{Raft, RaftNode, TypeConfig};
+
+/// Dial timeout for a peer's RPC port (Consul's pool uses 10s; raft wants to give up sooner).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Opens a (lazily connecting, multiplexed, self-reconnecting) gRPC channel to `addr`.
+pub fn channel(addr: &str) -> Result<Channel, tonic::transport::Error> {
+    Ok(Endpoint::from_shared(format!("http://{addr}"))?
+        .connect_timeout(CONNECT_TIMEOUT)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(10))
+        .connect_lazy())
+}
+
+/// Creates one connection object per peer.
+#[derive(Clone, Default)]
+pub struct NetworkFactory;
+
+impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
+    type Network = PeerConnection;
+
+    async fn new_client(&mut self, target: u64, node: &RaftNode) -> PeerConnection {
+        PeerConnection { target, node: node.clone(), client: None }
+    }
+}
+
+/// The connection to one raft peer.
+pub struct PeerConnection {
+    target: u64,
+    node: RaftNode,
+    client: Option<RaftClient<Channel>>,
+}
+
+type RpcErr<E = openraft::error::Infallible> = RPCError<u64, RaftNode, RaftError<u64, E>>;
+
+impl PeerConnection {
+    fn client(&mut self) -> Result<RaftClient<Channel>, Unreachable> {
+        if let Some(c) = &self.client {
+            return Ok(c.clone());
+        }
+        let ch = channel(&self.node.rpc_addr).map_err(|e| Unreachable::new(&e))?;
+        let c = RaftClient::new(ch).max_decoding_message_size(64 << 20).max_encoding_message_size(64 << 20);
+        self.client = Some(c.clone());
+        Ok(c)
+    }
+
+    async fn call<Req, Resp, E>(&mut self, kind: Kind, req: &Req, ttl: Duration) -> Result<Resp, RpcErr<E>>
+    where
+        Req: Serialize,
+        Resp: DeserializeOwned,
+        E: std::error::Error + DeserializeOwned,
+    {
+        let data = postcard::to_allocvec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let mut client = self.client().map_err(RPCError::Unreachable)?;
+        let mut request = tonic::Request::new(RaftRequest { data: data.into() });
+        request.set_timeout(ttl);
+        let reply = match kind {
+            Kind::Append => client.append_entries(request).await,
+            Kind::Vote => client.vote(request).await,
+            Kind::Snapshot => client.install_snapshot(request).await,
+        };
+        let reply = match reply {
+            Ok(r) => r.into_inner(),
+            Err(status) => {
+                // Connection-level failures: let openraft back off instead of hammering.
+                return Err(match status.code() {
+                    tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
+                        RPCError::Unreachable(Unreachable::new(&status))
+                    }
+                    _ => RPCError::Network(NetworkError::new(&status)),
+                });
+            }
+        };
+        if !reply.error.is_empty() {
+            let e = std::io::Error::other(reply.error);
+            return Err(RPCError::Network(NetworkError::new(&e)));
+        }
+        let res: Result<Resp, RaftError<u64, E>> =
+            postcard::from_bytes(&reply.data).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        res.map_err(|e| RPCError::RemoteError(RemoteError::new_with_node(self.target, self.node.clone(), e)))
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Append,
+    Vote,
+    Snapshot,
+}
+
+impl RaftNetwork<TypeConfig> for PeerConnection {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<u64>, RpcErr> {
+        self.call(Kind::Append, &rpc, option.hard_ttl()).await
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<InstallSnapshotResponse<u64>, RpcErr<InstallSnapshotError>> {
+        self.call(Kind::Snapshot, &rpc, option.hard_ttl()).await
+    }
+
+    async fn vote(&mut self, rpc: VoteRequest<u64>, option: RPCOption) -> Result<VoteResponse<u64>, RpcErr> {
+        self.call(Kind::Vote, &rpc, option.hard_ttl()).await
+    }
+}
+
+/// Receives raft RPCs from peers and hands them to the local raft.
+#[derive(Clone)]
+pub struct RaftService {
+    raft: Raft,
+    last_contact: Arc<std::sync::Mutex<Option<Instant>>>,
+}
+
+impl RaftService {
+    pub(crate) fn new(raft: Raft, last_contact: Arc<std::sync::Mutex<Option<Instant>>>) -> Self {
+        RaftService { raft, last_contact }
+    }
+
+    /// The tonic service to mount on the server RPC listener.
+    pub fn into_server(self) -> RaftServer<RaftService> {
+        RaftServer::new(self).max_decoding_message_size(64 << 20).max_encoding_message_size(64 << 20)
+    }
+}
+
+fn decode<T: DeserializeOwned>(req: &RaftRequest) -> Result<T, tonic::Status> {
+    postcard::from_bytes(&req.data).map_err(|e| tonic::Status::invalid_argument(format!("bad raft message: {e}")))
+}
+
+fn reply<T: Serialize>(v: &T) -> Result<tonic::Response<RaftReply>, tonic::Status> {
+    let data = postcard::to_allocvec(v).map_err(|e| tonic::Status::internal(e.to_string()))?;
+    Ok(tonic::Response::new(RaftReply { data: data.into(), error: String::new() }))
+}
+
+#[tonic::async_trait]
+impl RaftSvc for RaftService {
+    async fn append_entries(
+        &self,
+        request: tonic::Request<RaftRequest>,
+    ) -> Result<tonic::Response<RaftReply>, tonic::Status> {
+        let req: AppendEntriesRequest<TypeConfig> = decode(request.get_ref())?;
+        let res = self.raft.append_entries(req).await;
+        if res.is_ok() {
+            if let Ok(mut lc) = self.last_contact.lock() {
+                *lc = Some(Instant::now());
+            }
+        }
+        reply(&res)
+    }
+
+    async fn vote(&self, request: tonic::Request<RaftRequest>) -> Result<tonic::Response<RaftReply>, tonic::Status> {
+        let req: VoteRequest<u64> = decode(request.get_ref())?;
+        reply(&self.raft.vote(req).await)
+    }
+
+    async fn install_snapshot(
+        &self,
+        request: tonic::Request<RaftRequest>,
+    ) -> Result<tonic::Response<RaftReply>, tonic::Status> {
+        let req: InstallSnapshotRequest<TypeConfig> = decode(request.get_ref())?;
+        reply(&self.raft.install_snapshot(req).await)
+    }
+}

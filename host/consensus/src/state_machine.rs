@@ -1,0 +1,181 @@
+//! The raft state machine: applies committed entries to the in-memory store and keeps the
+//! latest snapshot in a file (`<data_dir>/raft/snapshot.bin`), so a restart is snapshot + log replay.
+
+use std::io::Cursor;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, StorageIOError};
+use praetor_state::{CommandResult, SharedStore, StoreSnapshot};
+use serde::{Deserialize, Serialize};
+
+use crate::types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, TypeConfig};
+
+/// What a snapshot file holds.
+#[derive(Serialize, Deserialize)]
+struct SnapshotFile {
+    meta: SnapshotMeta,
+    data: Vec<u8>,
+}
+
+/// The state machine handed to openraft.
+pub struct StateMachine {
+    store: Arc<SharedStore>,
+    applied: Option<LogId>,
+    membership: StoredMembership,
+    snapshot_path: Option<PathBuf>,
+    /// The latest snapshot (also on disk when there is a data dir).
+    current: Option<(SnapshotMeta, Vec<u8>)>,
+    snapshot_seq: u64,
+    metrics: Arc<crate::RaftCounters>,
+}
+
+fn sm_err(e: impl std::error::Error + 'static) -> StorageError {
+    StorageIOError::write_state_machine(&e).into()
+}
+
+fn snap_err(e: impl std::error::Error + 'static) -> StorageError {
+    StorageIOError::write_snapshot(None, &e).into()
+}
+
+impl StateMachine {
+    /// Opens the state machine, restoring the store from the snapshot file if there is one.
+    pub(crate) fn open(
+        store: Arc<SharedStore>,
+        dir: Option<PathBuf>,
+        metrics: Arc<crate::RaftCounters>,
+    ) -> Result<Self, crate::ConsensusError> {
+        let snapshot_path = dir.map(|d| d.join("snapshot.bin"));
+        let mut sm = StateMachine {
+            store,
+            applied: None,
+            membership: StoredMembership::default(),
+            snapshot_path,
+            current: None,
+            snapshot_seq: 0,
+            metrics,
+        };
+        if let Some(path) = &sm.snapshot_path {
+            if path.exists() {
+                let bytes = std::fs::read(path).map_err(|e| crate::ConsensusError::Snapshot(e.to_string()))?;
+                let file: SnapshotFile =
+                    postcard::from_bytes(&bytes).map_err(|e| crate::ConsensusError::Snapshot(e.to_string()))?;
+                sm.install(&file.meta, &file.data).map_err(|e| crate::ConsensusError::Snapshot(e.to_string()))?;
+                sm.current = Some((file.meta, file.data));
+                tracing::info!(applied = ?sm.applied, "restored state from snapshot");
+            }
+        }
+        Ok(sm)
+    }
+
+    fn install(&mut self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), postcard::Error> {
+        let snap: StoreSnapshot = postcard::from_bytes(data)?;
+        self.store.restore(snap);
+        self.applied = meta.last_log_id;
+        self.membership = meta.last_membership.clone();
+        Ok(())
+    }
+
+    fn persist(&self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), StorageError> {
+        let Some(path) = &self.snapshot_path else { return Ok(()) };
+        let file = SnapshotFile { meta: meta.clone(), data: data.to_vec() };
+        let bytes = postcard::to_allocvec(&file).map_err(snap_err)?;
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, &bytes).map_err(snap_err)?;
+        std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(snap_err)?;
+        std::fs::rename(&tmp, path).map_err(snap_err)?;
+        Ok(())
+    }
+}
+
+/// Builds a snapshot from a consistent copy of the store.
+pub struct SnapshotBuilder {
+    data: Vec<u8>,
+    meta: SnapshotMeta,
+    snapshot_path: Option<PathBuf>,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        if let Some(path) = &self.snapshot_path {
+            let file = SnapshotFile { meta: self.meta.clone(), data: self.data.clone() };
+            let bytes = postcard::to_allocvec(&file).map_err(snap_err)?;
+            let path = path.clone();
+            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                let tmp = path.with_extension("tmp");
+                std::fs::write(&tmp, &bytes)?;
+                std::fs::File::open(&tmp)?.sync_all()?;
+                std::fs::rename(&tmp, &path)
+            })
+            .await
+            .map_err(snap_err)?
+            .map_err(snap_err)?;
+        }
+        Ok(Snapshot { meta: self.meta.clone(), snapshot: Box::new(Cursor::new(self.data.clone())) })
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), StorageError> {
+        Ok((self.applied, self.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<CommandResult>, StorageError>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut out = Vec::new();
+        for entry in entries {
+            let started = Instant::now();
+            self.applied = Some(entry.log_id);
+            let res = match entry.payload {
+                EntryPayload::Blank => CommandResult::Ok,
+                EntryPayload::Normal(cmd) => self.store.apply(entry.log_id.index, cmd),
+                EntryPayload::Membership(m) => {
+                    self.membership = StoredMembership::new(Some(entry.log_id), m);
+                    CommandResult::Ok
+                }
+            };
+            self.metrics.observe_apply(started.elapsed());
+            out.push(res);
+        }
+        Ok(out)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
+        self.snapshot_seq += 1;
+        // Serialising here keeps the copy consistent with `applied` (apply is not running now).
+        let data = postcard::to_allocvec(&self.store.snapshot()).unwrap_or_default();
+        let snapshot_id = match self.applied {
+            Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, self.snapshot_seq),
+            None => format!("0-0-{}", self.snapshot_seq),
+        };
+        let meta = SnapshotMeta { last_log_id: self.applied, last_membership: self.membership.clone(), snapshot_id };
+        self.current = Some((meta.clone(), data.clone()));
+        SnapshotBuilder { data, meta, snapshot_path: self.snapshot_path.clone() }
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: Box<Cursor<Vec<u8>>>) -> Result<(), StorageError> {
+        let data = snapshot.into_inner();
+        self.install(meta, &data).map_err(sm_err)?;
+        self.persist(meta, &data)?;
+        self.current = Some((meta.clone(), data));
+        Ok(())
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
+        Ok(self
+            .current
+            .as_ref()
+            .map(|(meta, data)| Snapshot { meta: meta.clone(), snapshot: Box::new(Cursor::new(data.clone())) }))
+    }
+}

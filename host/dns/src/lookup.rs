@@ -1,0 +1,262 @@
+//! Resolving one question against the backend into an `Answer` (sections + rcode), Consul's `dispatch`.
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
+use rand::seq::SliceRandom;
+use tracing::{debug, warn};
+
+use crate::backend::{Backend, Instance, LookupError};
+use crate::parse::{ParseError, Parsed, ServiceForm, ServiceQuery, parse_query};
+use crate::records::{self, Zone};
+
+/// Consul returns at most three name servers.
+const MAX_NAME_SERVERS: usize = 3;
+/// The catalog service the servers register as.
+const CONSUL_SERVICE: &str = "consul";
+
+/// The sections and code of a response, before size limits are applied.
+#[derive(Debug, Clone)]
+pub(crate) struct Answer {
+    pub rcode: ResponseCode,
+    pub authoritative: bool,
+    pub answers: Vec<Record>,
+    pub authorities: Vec<Record>,
+    pub additionals: Vec<Record>,
+}
+
+impl Answer {
+    /// A response code with no records (REFUSED, FORMERR, SERVFAIL, NOTIMP).
+    pub fn error(rcode: ResponseCode, authoritative: bool) -> Self {
+        Self {
+            rcode,
+            authoritative,
+            answers: Vec::new(),
+            authorities: Vec::new(),
+            additionals: Vec::new(),
+        }
+    }
+
+    fn negative(rcode: ResponseCode, soa: Record) -> Self {
+        Self {
+            authorities: vec![soa],
+            ..Self::error(rcode, true)
+        }
+    }
+
+    fn records(answers: Vec<Record>, additionals: Vec<Record>) -> Self {
+        Self {
+            answers,
+            additionals,
+            ..Self::error(ResponseCode::NoError, true)
+        }
+    }
+}
+
+/// Answers questions for one zone from a backend.
+pub(crate) struct Resolver {
+    pub zone: Zone,
+    pub backend: Arc<dyn Backend>,
+}
+
+impl Resolver {
+    /// Resolves `qname`/`qtype`. `qname` is used as the owner name of answers (original case kept).
+    pub async fn resolve(&self, qname: &Name, qtype: RecordType, qclass: DNSClass) -> Answer {
+        let labels: Vec<String> = qname
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect();
+        let parsed = match parse_query(&labels, &self.zone.domain_labels) {
+            Ok(parsed) => parsed,
+            Err(ParseError::OutsideDomain) => return Answer::error(ResponseCode::Refused, false),
+            Err(ParseError::Invalid(why)) => {
+                debug!(%qname, why, "query name invalid");
+                return self.nxdomain();
+            }
+        };
+        if qclass != DNSClass::IN && qclass != DNSClass::ANY {
+            return Answer::error(ResponseCode::Refused, true);
+        }
+        if matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
+            return Answer::error(ResponseCode::NotImp, true);
+        }
+        match parsed {
+            Parsed::Apex => self.apex(qname, qtype).await,
+            Parsed::Service(query) => self.service(qname, qtype, query).await,
+            Parsed::Node { node, datacenter } => self.node(qname, qtype, &node, datacenter).await,
+            Parsed::Addr { ip, .. } => self.addr(qname, qtype, ip),
+        }
+    }
+
+    fn nxdomain(&self) -> Answer {
+        Answer::negative(ResponseCode::NXDomain, self.zone.soa())
+    }
+
+    fn nodata(&self) -> Answer {
+        Answer::negative(ResponseCode::NoError, self.zone.soa())
+    }
+
+    /// Consul's `rCodeFromError`: no path to the datacenter is NXDOMAIN, anything else SERVFAIL.
+    fn failed(&self, error: LookupError) -> Answer {
+        match error {
+            LookupError::NoPathToDatacenter => self.nxdomain(),
+            LookupError::Unavailable(reason) => {
+                warn!(%reason, "DNS lookup failed");
+                Answer::error(ResponseCode::ServFail, true)
+            }
+        }
+    }
+
+    /// The datacenter argument for the backend: None for the local one.
+    fn dc_arg<'a>(&self, dc: &'a Option<String>) -> Option<&'a str> {
+        dc.as_deref()
+            .filter(|dc| !dc.eq_ignore_ascii_case(&self.zone.datacenter))
+    }
+
+    async fn apex(&self, qname: &Name, qtype: RecordType) -> Answer {
+        match qtype {
+            RecordType::SOA => {
+                let (ns, glue) = self.name_servers().await;
+                Answer {
+                    authorities: ns,
+                    ..Answer::records(vec![self.zone.soa()], glue)
+                }
+            }
+            RecordType::NS => {
+                let (ns, glue) = self.name_servers().await;
+                if ns.is_empty() {
+                    return self.nodata();
+                }
+                Answer::records(ns, glue)
+            }
+            RecordType::ANY => {
+                let (ns, glue) = self.name_servers().await;
+                let mut answers = vec![self.zone.soa()];
+                answers.extend(ns);
+                Answer::records(answers, glue)
+            }
+            _ => {
+                debug!(%qname, %qtype, "no such record at the apex");
+                self.nodata()
+            }
+        }
+    }
+
+    /// NS records for up to three servers (instances of the `consul` service) plus their address glue.
+    async fn name_servers(&self) -> (Vec<Record>, Vec<Record>) {
+        let mut servers = match self
+            .backend
+            .service_instances(None, CONSUL_SERVICE, None)
+            .await
+        {
+            Ok(servers) => servers,
+            Err(error) => {
+                warn!(%error, "unable to list servers for NS records");
+                return (Vec::new(), Vec::new());
+            }
+        };
+        servers.shuffle(&mut rand::rng());
+        let mut seen = HashSet::new();
+        let (mut ns, mut glue) = (Vec::new(), Vec::new());
+        for server in &servers {
+            if ns.len() >= MAX_NAME_SERVERS {
+                break;
+            }
+            let Ok(ip) = server.node_address.parse::<IpAddr>() else {
+                continue;
+            };
+            let dc = if server.datacenter.is_empty() {
+                &self.zone.datacenter
+            } else {
+                &server.datacenter
+            };
+            let Some(target) = self.zone.node_target(&server.node.to_ascii_lowercase(), dc) else {
+                warn!(node = %server.node, "skipping server whose name is not a valid DNS name");
+                continue;
+            };
+            if !seen.insert(target.clone()) {
+                continue;
+            }
+            glue.push(records::address_record(&target, self.zone.node_ttl, ip));
+            ns.push(self.zone.ns(target));
+        }
+        (ns, glue)
+    }
+
+    async fn service(&self, qname: &Name, qtype: RecordType, query: ServiceQuery) -> Answer {
+        if query.form == ServiceForm::Rfc2782NoServiceLabel && qtype != RecordType::SRV {
+            return self.nxdomain();
+        }
+        let dc_arg = self.dc_arg(&query.datacenter);
+        let lookup = self
+            .backend
+            .service_instances(dc_arg, &query.service, query.tag.as_deref())
+            .await;
+        let mut instances: Vec<Instance> = match lookup {
+            Ok(instances) => instances,
+            Err(error) => return self.failed(error),
+        };
+        if instances.is_empty() {
+            return self.nxdomain();
+        }
+        instances.shuffle(&mut rand::rng());
+        let dc = dc_arg.unwrap_or(&self.zone.datacenter);
+        let (answers, additionals) = match qtype {
+            RecordType::SRV => records::service_srv_records(&self.zone, qname, &instances, dc),
+            RecordType::A | RecordType::AAAA | RecordType::ANY => (
+                records::service_address_records(&self.zone, qname, qtype, &instances),
+                Vec::new(),
+            ),
+            _ => (Vec::new(), Vec::new()),
+        };
+        if answers.is_empty() {
+            return self.nodata();
+        }
+        Answer::records(answers, additionals)
+    }
+
+    async fn node(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        node: &str,
+        dc: Option<String>,
+    ) -> Answer {
+        let record = match self.backend.node(self.dc_arg(&dc), node).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return self.nxdomain(),
+            Err(error) => return self.failed(error),
+        };
+        let ttl = self.zone.node_ttl;
+        let answers: Vec<Record> = match record.address.parse::<IpAddr>() {
+            Ok(ip) => records::ip_record(qname, ttl, ip, qtype)
+                .into_iter()
+                .collect(),
+            Err(_)
+                if matches!(
+                    qtype,
+                    RecordType::A | RecordType::AAAA | RecordType::ANY | RecordType::CNAME
+                ) =>
+            {
+                records::cname_record(qname, ttl, &record.address)
+                    .into_iter()
+                    .collect()
+            }
+            Err(_) => Vec::new(),
+        };
+        if answers.is_empty() {
+            return self.nodata();
+        }
+        Answer::records(answers, Vec::new())
+    }
+
+    fn addr(&self, qname: &Name, qtype: RecordType, ip: IpAddr) -> Answer {
+        match records::ip_record(qname, self.zone.node_ttl, ip, qtype) {
+            Some(record) => Answer::records(vec![record], Vec::new()),
+            None => self.nodata(),
+        }
+    }
+}

@@ -1,0 +1,449 @@
+//! Pure parsing of query names inside the DNS domain into lookups (Consul's `dispatch` name grammar).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// What a query name asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    /// The domain apex itself (`consul.`): SOA and NS live here.
+    Apex,
+    /// A service lookup.
+    Service(ServiceQuery),
+    /// `<node>.node[.<dc>].<domain>`.
+    Node {
+        /// Node name (labels re-joined with `.`).
+        node: String,
+        /// Requested datacenter, if any.
+        datacenter: Option<String>,
+    },
+    /// `<hex-ip>.addr[.<dc>].<domain>`: answered without the backend.
+    Addr {
+        /// The decoded address.
+        ip: IpAddr,
+        /// Requested datacenter, if any.
+        datacenter: Option<String>,
+    },
+}
+
+/// A parsed service lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceQuery {
+    /// Service name.
+    pub service: String,
+    /// Tag filter, if any.
+    pub tag: Option<String>,
+    /// Requested datacenter, if any.
+    pub datacenter: Option<String>,
+    /// Which spelling the name used.
+    pub form: ServiceForm,
+}
+
+/// The spelling of a service query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceForm {
+    /// `[<tag>.]<svc>.service[.<dc>].<domain>`.
+    Plain,
+    /// RFC 2782: `_<svc>._<tag>.service[.<dc>].<domain>`.
+    Rfc2782,
+    /// RFC 2782 without the `service` label: `_<svc>._<tag>[.<dc>].<domain>`; Consul honours it for SRV only.
+    Rfc2782NoServiceLabel,
+}
+
+/// Why a name could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// The name is not inside the configured domain (answered REFUSED).
+    #[error("name is outside the DNS domain")]
+    OutsideDomain,
+    /// The name is inside the domain but means nothing (answered NXDOMAIN).
+    #[error("invalid query name: {0}")]
+    Invalid(&'static str),
+}
+
+/// Query kinds Consul knows but this server does not serve (answered NXDOMAIN).
+const UNSUPPORTED_KINDS: &[&str] = &[
+    "connect",
+    "virtual",
+    "ingress",
+    "query",
+    "ap",
+    "peer",
+    "sameness-group",
+];
+
+/// Parses the labels of a query name (left to right, without the root) against the domain's labels.
+/// Matching is case-insensitive; returned names are lowercase.
+pub fn parse_query<L: AsRef<str>, D: AsRef<str>>(
+    labels: &[L],
+    domain: &[D],
+) -> Result<Parsed, ParseError> {
+    let labels: Vec<String> = labels
+        .iter()
+        .map(|l| l.as_ref().to_ascii_lowercase())
+        .collect();
+    if labels.len() < domain.len() {
+        return Err(ParseError::OutsideDomain);
+    }
+    let split = labels.len() - domain.len();
+    let in_domain = labels[split..]
+        .iter()
+        .zip(domain)
+        .all(|(l, d)| l.eq_ignore_ascii_case(d.as_ref()));
+    if !in_domain {
+        return Err(ParseError::OutsideDomain);
+    }
+    let rest = &labels[..split];
+    if rest.is_empty() {
+        return Ok(Parsed::Apex);
+    }
+
+    // Like Consul, the right-most known kind label decides; a `_x` label there means bare RFC 2782.
+    for i in (0..rest.len()).rev() {
+        let label = rest[i].as_str();
+        let parts = &rest[..i];
+        let suffixes = &rest[i + 1..];
+        match label {
+            "service" => return parse_service(parts, suffixes, false),
+            "node" => return parse_node(parts, suffixes),
+            "addr" => return parse_addr(parts, suffixes),
+            kind if UNSUPPORTED_KINDS.contains(&kind) => {
+                return Err(ParseError::Invalid("unsupported query kind"));
+            }
+            l if l.starts_with('_') => return parse_service(&rest[..=i], suffixes, true),
+            _ => {}
+        }
+    }
+    Err(ParseError::Invalid("no query kind"))
+}
+
+/// `[.<dc>]` or `[.<dc>.dc]` after the kind label.
+fn parse_datacenter(suffixes: &[String]) -> Result<Option<String>, ParseError> {
+    match suffixes {
+        [] => Ok(None),
+        [dc] => Ok(Some(dc.clone())),
+        [dc, kind] if kind == "dc" => Ok(Some(dc.clone())),
+        _ => Err(ParseError::Invalid("bad datacenter suffix")),
+    }
+}
+
+fn parse_service(parts: &[String], suffixes: &[String], bare: bool) -> Result<Parsed, ParseError> {
+    let datacenter = parse_datacenter(suffixes)?;
+    let (service, tag, form) = match parts {
+        [] => return Err(ParseError::Invalid("missing service name")),
+        [svc, tag] if svc.starts_with('_') && tag.starts_with('_') => {
+            let tag = &tag[1..];
+            let tag = match tag {
+                "" | "tcp" | "udp" => None,
+                t => Some(t.to_string()),
+            };
+            let form = if bare {
+                ServiceForm::Rfc2782NoServiceLabel
+            } else {
+                ServiceForm::Rfc2782
+            };
+            (svc[1..].to_string(), tag, form)
+        }
+        [tags @ .., svc] => {
+            let tag = if tags.is_empty() {
+                None
+            } else {
+                Some(tags.join("."))
+            };
+            let form = if bare {
+                ServiceForm::Rfc2782NoServiceLabel
+            } else {
+                ServiceForm::Plain
+            };
+            (svc.clone(), tag, form)
+        }
+    };
+    if service.is_empty() {
+        return Err(ParseError::Invalid("missing service name"));
+    }
+    Ok(Parsed::Service(ServiceQuery {
+        service,
+        tag,
+        datacenter,
+        form,
+    }))
+}
+
+fn parse_node(parts: &[String], suffixes: &[String]) -> Result<Parsed, ParseError> {
+    if parts.is_empty() {
+        return Err(ParseError::Invalid("missing node name"));
+    }
+    let datacenter = parse_datacenter(suffixes)?;
+    Ok(Parsed::Node {
+        node: parts.join("."),
+        datacenter,
+    })
+}
+
+fn parse_addr(parts: &[String], suffixes: &[String]) -> Result<Parsed, ParseError> {
+    let [hex] = parts else {
+        return Err(ParseError::Invalid("addr needs exactly one label"));
+    };
+    let datacenter = parse_datacenter(suffixes)?;
+    let ip = decode_hex_ip(hex).ok_or(ParseError::Invalid("bad hex address"))?;
+    Ok(Parsed::Addr { ip, datacenter })
+}
+
+/// Decodes 8 hex digits to IPv4 or 32 to IPv6.
+pub(crate) fn decode_hex_ip(hex: &str) -> Option<IpAddr> {
+    let bytes = decode_hex(hex)?;
+    match bytes.len() {
+        4 => {
+            let octets: [u8; 4] = bytes.try_into().ok()?;
+            Some(IpAddr::V4(Ipv4Addr::from(octets)))
+        }
+        16 => {
+            let octets: [u8; 16] = bytes.try_into().ok()?;
+            Some(IpAddr::V6(Ipv6Addr::from(octets)))
+        }
+        _ => None,
+    }
+}
+
+fn decode_hex(hex: &str) -> Option<Vec<u8>> {
+    if !hex.len().is_multiple_of(2) || !hex.is_ascii() {
+        return None;
+    }
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Encodes an address the way Consul names `<hex>.addr` targets: 8 hex digits for IPv4 (also IPv4-mapped), 32 for IPv6.
+pub(crate) fn encode_hex_ip(ip: IpAddr) -> String {
+    let bytes: Vec<u8> = match ip {
+        IpAddr::V4(v4) => v4.octets().to_vec(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.octets().to_vec(),
+            None => v6.octets().to_vec(),
+        },
+    };
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DOMAIN: &[&str] = &["consul"];
+
+    fn parse(name: &str) -> Result<Parsed, ParseError> {
+        let labels: Vec<&str> = name
+            .trim_end_matches('.')
+            .split('.')
+            .filter(|l| !l.is_empty())
+            .collect();
+        parse_query(&labels, DOMAIN)
+    }
+
+    fn svc(service: &str, tag: Option<&str>, dc: Option<&str>, form: ServiceForm) -> Parsed {
+        Parsed::Service(ServiceQuery {
+            service: service.to_string(),
+            tag: tag.map(str::to_string),
+            datacenter: dc.map(str::to_string),
+            form,
+        })
+    }
+
+    #[test]
+    fn apex_and_outside() {
+        assert_eq!(parse("consul."), Ok(Parsed::Apex));
+        assert_eq!(parse("CONSUL"), Ok(Parsed::Apex));
+        assert_eq!(parse("example.com."), Err(ParseError::OutsideDomain));
+        assert_eq!(
+            parse("web.service.consul.com."),
+            Err(ParseError::OutsideDomain)
+        );
+        assert_eq!(parse("."), Err(ParseError::OutsideDomain));
+    }
+
+    #[test]
+    fn multi_label_domain() {
+        let labels = ["web", "service", "dc2", "My", "Domain"];
+        assert_eq!(
+            parse_query(&labels, &["my", "domain"]),
+            Ok(svc("web", None, Some("dc2"), ServiceForm::Plain))
+        );
+        assert_eq!(
+            parse_query(&["web", "service", "domain"], &["my", "domain"]),
+            Err(ParseError::OutsideDomain)
+        );
+    }
+
+    #[test]
+    fn service_forms() {
+        assert_eq!(
+            parse("web.service.consul"),
+            Ok(svc("web", None, None, ServiceForm::Plain))
+        );
+        assert_eq!(
+            parse("WEB.Service.DC2.consul"),
+            Ok(svc("web", None, Some("dc2"), ServiceForm::Plain))
+        );
+        assert_eq!(
+            parse("web.service.dc2.dc.consul"),
+            Ok(svc("web", None, Some("dc2"), ServiceForm::Plain))
+        );
+        assert_eq!(
+            parse("v1.web.service.consul"),
+            Ok(svc("web", Some("v1"), None, ServiceForm::Plain))
+        );
+        assert_eq!(
+            parse("a.b.web.service.consul"),
+            Ok(svc("web", Some("a.b"), None, ServiceForm::Plain))
+        );
+        assert_eq!(
+            parse("service.consul"),
+            Err(ParseError::Invalid("missing service name"))
+        );
+        assert!(matches!(
+            parse("web.service.a.b.consul"),
+            Err(ParseError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse("web.service.dc2.peer.consul"),
+            Err(ParseError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn rfc2782_forms() {
+        assert_eq!(
+            parse("_web._tcp.service.consul"),
+            Ok(svc("web", None, None, ServiceForm::Rfc2782))
+        );
+        assert_eq!(
+            parse("_web._udp.service.dc1.consul"),
+            Ok(svc("web", None, Some("dc1"), ServiceForm::Rfc2782))
+        );
+        assert_eq!(
+            parse("_web._v1.service.consul"),
+            Ok(svc("web", Some("v1"), None, ServiceForm::Rfc2782))
+        );
+        assert_eq!(
+            parse("_web._v1.consul"),
+            Ok(svc(
+                "web",
+                Some("v1"),
+                None,
+                ServiceForm::Rfc2782NoServiceLabel
+            ))
+        );
+        assert_eq!(
+            parse("_web._tcp.dc2.consul"),
+            Ok(svc(
+                "web",
+                None,
+                Some("dc2"),
+                ServiceForm::Rfc2782NoServiceLabel
+            ))
+        );
+        assert!(matches!(
+            parse("_._tcp.service.consul"),
+            Err(ParseError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn node_forms() {
+        assert_eq!(
+            parse("foo.node.consul"),
+            Ok(Parsed::Node {
+                node: "foo".into(),
+                datacenter: None
+            })
+        );
+        assert_eq!(
+            parse("Foo.Bar.node.dc2.consul"),
+            Ok(Parsed::Node {
+                node: "foo.bar".into(),
+                datacenter: Some("dc2".into())
+            })
+        );
+        assert!(matches!(parse("node.consul"), Err(ParseError::Invalid(_))));
+        // The right-most kind label wins, as in Consul.
+        assert_eq!(
+            parse("web.service.node.consul"),
+            Ok(Parsed::Node {
+                node: "web.service".into(),
+                datacenter: None
+            })
+        );
+    }
+
+    #[test]
+    fn addr_forms() {
+        assert_eq!(
+            parse("7f000001.addr.dc1.consul"),
+            Ok(Parsed::Addr {
+                ip: "127.0.0.1".parse().unwrap(),
+                datacenter: Some("dc1".into())
+            })
+        );
+        assert_eq!(
+            parse("7F000001.addr.consul"),
+            Ok(Parsed::Addr {
+                ip: "127.0.0.1".parse().unwrap(),
+                datacenter: None
+            })
+        );
+        assert_eq!(
+            parse("20010db8000000000000000000000001.addr.dc1.consul"),
+            Ok(Parsed::Addr {
+                ip: "2001:db8::1".parse().unwrap(),
+                datacenter: Some("dc1".into())
+            })
+        );
+        assert!(matches!(
+            parse("7f0000.addr.dc1.consul"),
+            Err(ParseError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse("zz000001.addr.dc1.consul"),
+            Err(ParseError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse("a.7f000001.addr.dc1.consul"),
+            Err(ParseError::Invalid(_))
+        ));
+        assert!(matches!(parse("addr.consul"), Err(ParseError::Invalid(_))));
+        assert!(matches!(
+            parse("7f00000\u{e9}.addr.consul"),
+            Err(ParseError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn unknown_names() {
+        assert_eq!(
+            parse("bogus.consul"),
+            Err(ParseError::Invalid("no query kind"))
+        );
+        assert_eq!(
+            parse("web.connect.consul"),
+            Err(ParseError::Invalid("unsupported query kind"))
+        );
+        assert_eq!(
+            parse("x.query.consul"),
+            Err(ParseError::Invalid("unsupported query kind"))
+        );
+    }
+
+    #[test]
+    fn hex_round_trip() {
+        for ip in ["10.1.2.3", "2001:db8::ff", "::1"] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(decode_hex_ip(&encode_hex_ip(ip)), Some(ip));
+        }
+        assert_eq!(encode_hex_ip("127.0.0.2".parse().unwrap()), "7f000002");
+        assert_eq!(
+            encode_hex_ip("::ffff:127.0.0.2".parse().unwrap()),
+            "7f000002"
+        );
+    }
+}

@@ -1,0 +1,320 @@
+//! Record semantics over real UDP/TCP packets: service A/AAAA/SRV, tags, RFC 2782, node, addr, negative answers.
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hickory_proto::op::{Message, OpCode, Query, ResponseCode};
+use hickory_proto::rr::{Name, RData, RecordType};
+use support::{answer_data, catalog, config, start, tcp, udp, udp_raw};
+
+/// Asserts NXDOMAIN or NODATA shape: no answers, Consul's SOA alone in the authority section.
+fn assert_negative(msg: &Message, rcode: ResponseCode) {
+    assert_eq!(msg.metadata.response_code, rcode, "{msg}");
+    assert!(msg.metadata.authoritative);
+    assert!(msg.answers.is_empty(), "{msg}");
+    assert_eq!(msg.authorities.len(), 1, "{msg}");
+    let soa = &msg.authorities[0];
+    assert_eq!(soa.name.to_string(), "consul.");
+    let RData::SOA(s) = &soa.data else {
+        panic!("authority is not a SOA: {msg}")
+    };
+    assert_eq!(s.mname.to_string(), "ns.consul.");
+    assert_eq!(s.rname.to_string(), "hostmaster.consul.");
+    assert_eq!(
+        (s.refresh, s.retry, s.expire, s.minimum),
+        (3600, 600, 86400, 0)
+    );
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    assert!(
+        (i64::from(s.serial) - now).abs() < 120,
+        "serial {} is not unix time",
+        s.serial
+    );
+}
+
+#[tokio::test]
+async fn service_a_records() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    let (msg, _) = udp(addr, "web.service.consul.", RecordType::A, None).await;
+    assert_eq!(msg.metadata.response_code, ResponseCode::NoError);
+    assert!(msg.metadata.authoritative);
+    assert!(!msg.metadata.truncation);
+    // Service address when set, else node address.
+    assert_eq!(answer_data(&msg), vec!["10.0.0.1", "10.0.1.2"]);
+    assert!(
+        msg.answers
+            .iter()
+            .all(|r| r.ttl == 22 && r.name.to_string() == "web.service.consul.")
+    );
+
+    let (msg, _) = udp(addr, "web.service.dc2.consul.", RecordType::A, None).await;
+    assert_eq!(answer_data(&msg), vec!["10.2.0.1"]);
+    let (msg, _) = udp(addr, "web.service.dc1.dc.consul.", RecordType::A, None).await;
+    assert_eq!(answer_data(&msg), vec!["10.0.0.1", "10.0.1.2"]);
+    // Case-insensitive, answer owner keeps the question's spelling.
+    let (msg, _) = udp(addr, "WEB.Service.CONSUL.", RecordType::A, None).await;
+    assert_eq!(answer_data(&msg), vec!["10.0.0.1", "10.0.1.2"]);
+    let msg = tcp(addr, "web.service.consul.", RecordType::A).await;
+    assert_eq!(answer_data(&msg), vec!["10.0.0.1", "10.0.1.2"]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn service_aaaa_records_and_family_nodata() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    let (msg, _) = udp(addr, "v6only.service.consul.", RecordType::AAAA, None).await;
+    assert_eq!(msg.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(answer_data(&msg), vec!["2001:db8::6"]);
+    assert_eq!(msg.answers[0].record_type(), RecordType::AAAA);
+    // The service exists but has no IPv4 address: NODATA.
+    let (msg, _) = udp(addr, "v6only.service.consul.", RecordType::A, None).await;
+    assert_negative(&msg, ResponseCode::NoError);
+    let (msg, _) = udp(addr, "web.service.consul.", RecordType::AAAA, None).await;
+    assert_negative(&msg, ResponseCode::NoError);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn srv_records_with_additionals() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    let (msg, _) = udp(addr, "web.service.consul.", RecordType::SRV, None).await;
+    assert_eq!(msg.metadata.response_code, ResponseCode::NoError);
+    // node1 answers with its node address -> node target; node2's service has its own IP -> addr target.
+    assert_eq!(
+        answer_data(&msg),
+        vec![
+            "1 1 8080 node1.node.dc1.consul.",
+            "1 1 8081 0a000102.addr.dc1.consul."
+        ]
+    );
+    let mut extra: Vec<String> = msg
+        .additionals
+        .iter()
+        .map(|r| format!("{} {} {}", r.name, r.record_type(), r.data))
+        .collect();
+    extra.sort();
+    assert_eq!(
+        extra,
+        vec![
+            "0a000102.addr.dc1.consul. A 10.0.1.2",
+            "node1.node.dc1.consul. A 10.0.0.1"
+        ]
+    );
+    // Remote datacenter targets name that datacenter.
+    let (msg, _) = udp(addr, "web.service.dc2.consul.", RecordType::SRV, None).await;
+    assert_eq!(answer_data(&msg), vec!["1 1 80 remote1.node.dc2.consul."]);
+    assert_eq!(msg.additionals.len(), 1);
+    // IPv6 additional is an AAAA.
+    let (msg, _) = udp(addr, "v6only.service.consul.", RecordType::SRV, None).await;
+    assert_eq!(msg.additionals[0].record_type(), RecordType::AAAA);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn tag_filter() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    let (msg, _) = udp(addr, "v1.web.service.consul.", RecordType::A, None).await;
+    assert_eq!(answer_data(&msg), vec!["10.0.0.1"]);
+    let (msg, _) = udp(addr, "v2.web.service.consul.", RecordType::SRV, None).await;
+    assert_eq!(
+        answer_data(&msg),
+        vec!["1 1 8081 0a000102.addr.dc1.consul."]
+    );
+    let (msg, _) = udp(addr, "v3.web.service.consul.", RecordType::A, None).await;
+    assert_negative(&msg, ResponseCode::NXDomain);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn rfc2782_forms() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    let all = vec![
+        "1 1 8080 node1.node.dc1.consul.",
+        "1 1 8081 0a000102.addr.dc1.consul.",
+    ];
+    let (msg, _) = udp(addr, "_web._tcp.service.consul.", RecordType::SRV, None).await;
+    assert_eq!(answer_data(&msg), all);
+    let (msg, _) = udp(addr, "_web._udp.service.dc1.consul.", RecordType::SRV, None).await;
+    assert_eq!(answer_data(&msg), all);
+    let (msg, _) = udp(addr, "_web._v1.service.consul.", RecordType::SRV, None).await;
+    assert_eq!(answer_data(&msg), vec!["1 1 8080 node1.node.dc1.consul."]);
+    // Without the "service" label: SRV only.
+    let (msg, _) = udp(addr, "_web._tcp.consul.", RecordType::SRV, None).await;
+    assert_eq!(answer_data(&msg), all);
+    let (msg, _) = udp(addr, "_web._tcp.consul.", RecordType::A, None).await;
+    assert_negative(&msg, ResponseCode::NXDomain);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn node_lookup() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    for name in ["node1.node.consul.", "NODE1.node.dc1.consul."] {
+        let (msg, _) = udp(addr, name, RecordType::A, None).await;
+        assert_eq!(msg.metadata.response_code, ResponseCode::NoError);
+        assert!(msg.metadata.authoritative);
+        assert_eq!(answer_data(&msg), vec!["10.0.0.1"]);
+        assert_eq!(msg.answers[0].ttl, 11);
+    }
+    let (msg, _) = udp(addr, "remote1.node.dc2.consul.", RecordType::A, None).await;
+    assert_eq!(answer_data(&msg), vec!["10.2.0.1"]);
+    let (msg, _) = udp(addr, "node6.node.consul.", RecordType::AAAA, None).await;
+    assert_eq!(answer_data(&msg), vec!["2001:db8::6"]);
+    let (msg, _) = udp(addr, "node1.node.consul.", RecordType::AAAA, None).await;
+    assert_negative(&msg, ResponseCode::NoError);
+    let (msg, _) = udp(addr, "ext.node.consul.", RecordType::A, None).await;
+    assert_eq!(msg.answers.len(), 1);
+    assert_eq!(msg.answers[0].record_type(), RecordType::CNAME);
+    assert_eq!(msg.answers[0].data.to_string(), "db.example.com.");
+    let (msg, _) = udp(addr, "missing.node.consul.", RecordType::A, None).await;
+    assert_negative(&msg, ResponseCode::NXDomain);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn addr_lookup_without_backend() {
+    let backend = Arc::new(catalog());
+    let (server, addr) = start(config(), backend.clone()).await;
+    let calls = backend.calls();
+    let (msg, _) = udp(addr, "0a000001.addr.dc1.consul.", RecordType::A, None).await;
+    assert_eq!(msg.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(answer_data(&msg), vec!["10.0.0.1"]);
+    assert_eq!(msg.answers[0].name.to_string(), "0a000001.addr.dc1.consul.");
+    let (msg, _) = udp(
+        addr,
+        "20010db8000000000000000000000001.addr.dc1.consul.",
+        RecordType::AAAA,
+        None,
+    )
+    .await;
+    assert_eq!(answer_data(&msg), vec!["2001:db8::1"]);
+    let (msg, _) = udp(addr, "0a000001.addr.dc1.consul.", RecordType::AAAA, None).await;
+    assert_negative(&msg, ResponseCode::NoError);
+    let (msg, _) = udp(addr, "0a0001.addr.dc1.consul.", RecordType::A, None).await;
+    assert_negative(&msg, ResponseCode::NXDomain);
+    assert_eq!(
+        backend.calls(),
+        calls,
+        "addr lookups must not reach the backend"
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn nxdomain_carries_soa() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    for name in [
+        "bogus.consul.",
+        "nope.service.consul.",
+        "web.service.dc9.consul.",
+        "node1.node.dc9.consul.",
+        "web.connect.consul.",
+        "service.consul.",
+    ] {
+        let (msg, _) = udp(addr, name, RecordType::A, None).await;
+        assert_negative(&msg, ResponseCode::NXDomain);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn nodata_for_other_types() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    for (name, qtype) in [
+        ("web.service.consul.", RecordType::TXT),
+        ("web.service.consul.", RecordType::MX),
+        ("node1.node.consul.", RecordType::SRV),
+        ("consul.", RecordType::A),
+    ] {
+        let (msg, _) = udp(addr, name, qtype, None).await;
+        assert_negative(&msg, ResponseCode::NoError);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn backend_failure_is_servfail() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    let (msg, _) = udp(addr, "broken.service.consul.", RecordType::A, None).await;
+    assert_eq!(msg.metadata.response_code, ResponseCode::ServFail);
+    assert!(msg.answers.is_empty());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn outside_domain_refused() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    for name in ["example.com.", "web.service.consul.example.", "."] {
+        let (msg, _) = udp(addr, name, RecordType::A, None).await;
+        assert_eq!(msg.metadata.response_code, ResponseCode::Refused, "{name}");
+        assert!(!msg.metadata.authoritative);
+        assert!(msg.answers.is_empty() && msg.authorities.is_empty());
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn apex_soa_and_ns() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    let (msg, _) = udp(addr, "consul.", RecordType::SOA, None).await;
+    assert_eq!(msg.metadata.response_code, ResponseCode::NoError);
+    assert!(msg.metadata.authoritative);
+    assert_eq!(msg.answers.len(), 1);
+    assert_eq!(msg.answers[0].record_type(), RecordType::SOA);
+    assert_eq!(msg.authorities.len(), 1);
+    assert_eq!(
+        msg.authorities[0].data.to_string(),
+        "server1.node.dc1.consul."
+    );
+
+    let (msg, _) = udp(addr, "Consul.", RecordType::NS, None).await;
+    assert_eq!(answer_data(&msg), vec!["server1.node.dc1.consul."]);
+    assert_eq!(msg.answers[0].name.to_string(), "consul.");
+    assert_eq!(msg.additionals.len(), 1);
+    assert_eq!(
+        msg.additionals[0].name.to_string(),
+        "server1.node.dc1.consul."
+    );
+    assert_eq!(msg.additionals[0].data.to_string(), "127.0.1.1");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn non_query_opcode_not_implemented() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    let mut msg = Message::new(4242, hickory_proto::op::MessageType::Query, OpCode::Notify);
+    msg.add_query(Query::query(
+        Name::from_ascii("consul.").expect("name"),
+        RecordType::SOA,
+    ));
+    let (reply, _) = udp_raw(addr, &msg.to_vec().expect("encode")).await;
+    assert_eq!(reply.metadata.id, 4242);
+    assert_eq!(reply.metadata.response_code, ResponseCode::NotImp);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn custom_domain() {
+    let mut cfg = config();
+    cfg.domain = "My.Domain".to_string();
+    let (server, addr) = start(cfg, Arc::new(catalog())).await;
+    let (msg, _) = udp(addr, "web.service.my.domain.", RecordType::SRV, None).await;
+    assert_eq!(
+        answer_data(&msg),
+        vec![
+            "1 1 8080 node1.node.dc1.my.domain.",
+            "1 1 8081 0a000102.addr.dc1.my.domain."
+        ]
+    );
+    let (msg, _) = udp(addr, "web.service.consul.", RecordType::A, None).await;
+    assert_eq!(msg.metadata.response_code, ResponseCode::Refused);
+    let (msg, _) = udp(addr, "nope.my.domain.", RecordType::A, None).await;
+    assert_eq!(msg.metadata.response_code, ResponseCode::NXDomain);
+    assert_eq!(msg.authorities[0].name.to_string(), "my.domain.");
+    server.shutdown().await;
+}

@@ -1,0 +1,239 @@
+//! Test support: an in-memory fake `Backend`, a server starter, and UDP/TCP DNS clients built on hickory-proto.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{Name, RecordType};
+use praetor_dns::{Backend, DnsConfig, DnsServer, Instance, LookupError, NodeRecord};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpStream, UdpSocket};
+
+/// Every network wait in the tests is bounded by this.
+pub const DEADLINE: Duration = Duration::from_secs(5);
+
+pub struct Registered {
+    pub service: String,
+    pub tags: Vec<String>,
+    pub instance: Instance,
+}
+
+/// In-memory catalog: datacenters dc1 and dc2; service "broken" fails as Unavailable.
+#[derive(Default)]
+pub struct FakeBackend {
+    pub services: Vec<Registered>,
+    pub nodes: Vec<NodeRecord>,
+    pub calls: AtomicUsize,
+}
+
+impl FakeBackend {
+    pub fn register(&mut self, service: &str, tags: &[&str], instance: Instance) {
+        self.services.push(Registered {
+            service: service.to_string(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            instance,
+        });
+    }
+
+    pub fn add_node(&mut self, node: &str, address: &str, dc: &str) {
+        self.nodes.push(NodeRecord {
+            node: node.to_string(),
+            address: address.to_string(),
+            datacenter: dc.to_string(),
+        });
+    }
+
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    fn datacenter(dc: Option<&str>) -> Result<&str, LookupError> {
+        match dc.unwrap_or("dc1") {
+            dc @ ("dc1" | "dc2") => Ok(dc),
+            _ => Err(LookupError::NoPathToDatacenter),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for FakeBackend {
+    async fn service_instances(
+        &self,
+        dc: Option<&str>,
+        service: &str,
+        tag: Option<&str>,
+    ) -> Result<Vec<Instance>, LookupError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let dc = Self::datacenter(dc)?;
+        if service == "broken" {
+            return Err(LookupError::Unavailable("No cluster leader".to_string()));
+        }
+        Ok(self
+            .services
+            .iter()
+            .filter(|r| r.service == service && r.instance.datacenter == dc)
+            .filter(|r| tag.is_none_or(|t| r.tags.iter().any(|x| x == t)))
+            .map(|r| r.instance.clone())
+            .collect())
+    }
+
+    async fn node(&self, dc: Option<&str>, node: &str) -> Result<Option<NodeRecord>, LookupError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let dc = Self::datacenter(dc)?;
+        Ok(self
+            .nodes
+            .iter()
+            .find(|n| n.node == node && n.datacenter == dc)
+            .cloned())
+    }
+}
+
+/// An instance with weight 1; `svc_addr` empty means "node address".
+pub fn instance(node: &str, node_addr: &str, svc_addr: &str, port: u16, dc: &str) -> Instance {
+    Instance {
+        node: node.to_string(),
+        node_address: node_addr.to_string(),
+        service_address: svc_addr.to_string(),
+        port,
+        datacenter: dc.to_string(),
+        weight: 1,
+    }
+}
+
+/// The catalog most tests use.
+pub fn catalog() -> FakeBackend {
+    let mut b = FakeBackend::default();
+    b.register(
+        "web",
+        &["v1"],
+        instance("node1", "10.0.0.1", "", 8080, "dc1"),
+    );
+    b.register(
+        "web",
+        &["v2"],
+        instance("node2", "10.0.0.2", "10.0.1.2", 8081, "dc1"),
+    );
+    b.register("web", &[], instance("remote1", "10.2.0.1", "", 80, "dc2"));
+    b.register(
+        "v6only",
+        &[],
+        instance("node6", "2001:db8::6", "", 90, "dc1"),
+    );
+    b.register(
+        "consul",
+        &[],
+        instance("server1", "127.0.1.1", "", 8300, "dc1"),
+    );
+    for i in 0..40u16 {
+        let node = format!("big-{i}");
+        b.register(
+            "big",
+            &[],
+            instance(&node, &format!("10.1.0.{}", i + 1), "", 9000 + i, "dc1"),
+        );
+    }
+    for i in 0..10u16 {
+        let node = format!("many-{i}");
+        b.register(
+            "many",
+            &[],
+            instance(&node, &format!("10.3.0.{}", i + 1), "", 7000, "dc1"),
+        );
+    }
+    b.add_node("node1", "10.0.0.1", "dc1");
+    b.add_node("node6", "2001:db8::6", "dc1");
+    b.add_node("ext", "db.example.com", "dc1");
+    b.add_node("remote1", "10.2.0.1", "dc2");
+    b
+}
+
+pub fn config() -> DnsConfig {
+    DnsConfig {
+        bind: vec!["127.0.0.1:0".parse().expect("addr")],
+        domain: "consul.".to_string(),
+        datacenter: "dc1".to_string(),
+        node_ttl: 11,
+        service_ttl: 22,
+        a_record_limit: 0,
+        udp_answer_limit: 3,
+    }
+}
+
+/// Starts a server on 127.0.0.1 port 0 over `backend`.
+pub async fn start(cfg: DnsConfig, backend: Arc<FakeBackend>) -> (DnsServer, SocketAddr) {
+    let server = DnsServer::start(cfg, backend)
+        .await
+        .expect("dns server starts");
+    let addr = server.local_addrs()[0];
+    (server, addr)
+}
+
+pub fn query_bytes(name: &str, qtype: RecordType, edns: Option<u16>) -> Vec<u8> {
+    let mut msg = Message::query();
+    msg.metadata.recursion_desired = true;
+    msg.add_query(Query::query(Name::from_ascii(name).expect("name"), qtype));
+    if let Some(size) = edns {
+        let mut e = Edns::new();
+        e.set_max_payload(size);
+        msg.set_edns(e);
+    }
+    msg.to_vec().expect("encode query")
+}
+
+/// Sends `bytes` over UDP and returns the decoded reply and its size on the wire.
+pub async fn udp_raw(addr: SocketAddr, bytes: &[u8]) -> (Message, usize) {
+    let socket = UdpSocket::bind("127.0.0.1:0").await.expect("bind client");
+    socket.send_to(bytes, addr).await.expect("send");
+    let mut buf = vec![0u8; 65535];
+    let (len, _) = tokio::time::timeout(DEADLINE, socket.recv_from(&mut buf))
+        .await
+        .expect("udp reply before deadline")
+        .expect("recv");
+    let reply = Message::from_vec(&buf[..len]).expect("decode reply");
+    (reply, len)
+}
+
+pub async fn udp(
+    addr: SocketAddr,
+    name: &str,
+    qtype: RecordType,
+    edns: Option<u16>,
+) -> (Message, usize) {
+    let bytes = query_bytes(name, qtype, edns);
+    let (reply, len) = udp_raw(addr, &bytes).await;
+    assert_eq!(reply.metadata.message_type, MessageType::Response);
+    assert_eq!(reply.metadata.op_code, OpCode::Query);
+    (reply, len)
+}
+
+/// One query over a fresh TCP connection (2-byte length framing).
+pub async fn tcp(addr: SocketAddr, name: &str, qtype: RecordType) -> Message {
+    let bytes = query_bytes(name, qtype, None);
+    let exchange = async {
+        let mut stream = TcpStream::connect(addr).await.expect("connect");
+        let len = u16::try_from(bytes.len()).expect("small query");
+        stream
+            .write_all(&len.to_be_bytes())
+            .await
+            .expect("write len");
+        stream.write_all(&bytes).await.expect("write query");
+        let mut len = [0u8; 2];
+        stream.read_exact(&mut len).await.expect("read len");
+        let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        stream.read_exact(&mut buf).await.expect("read reply");
+        Message::from_vec(&buf).expect("decode reply")
+    };
+    tokio::time::timeout(DEADLINE, exchange)
+        .await
+        .expect("tcp reply before deadline")
+}
+
+/// Answer data as strings, sorted (e.g. "10.0.0.1", "1 1 80 a.node.dc1.consul.").
+pub fn answer_data(msg: &Message) -> Vec<String> {
+    let mut v: Vec<String> = msg.answers.iter().map(|r| r.data.to_string()).collect();
+    v.sort();
+    v
+}

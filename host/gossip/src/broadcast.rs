@@ -1,0 +1,267 @@
+//! Custom broadcasts carried by foca: versioned member tags and leave intents, the foca
+//! `BroadcastHandler` that decides what is new, and the inbox it fills for the pool task.
+//!
+//! Item wire format: `[item kind u8][postcard body]`; unknown kinds are ignored (not relayed), so
+//! newer versions can add items.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use serde::{Deserialize, Serialize};
+
+use crate::identity::NodeId;
+
+const KIND_TAGS: u8 = 1;
+const KIND_LEAVE: u8 = 2;
+
+/// A broadcast item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Item {
+    /// A member's tags; a higher `version` replaces a lower one.
+    Tags(TagsItem),
+    /// "This member (at this incarnation) leaves": graceful, or a force-leave by an operator.
+    Leave(LeaveItem),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct TagsItem {
+    pub name: String,
+    pub version: u64,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct LeaveItem {
+    pub name: String,
+    pub incarnation: u64,
+    pub forced: bool,
+}
+
+impl Item {
+    pub fn name(&self) -> &str {
+        match self {
+            Item::Tags(t) => &t.name,
+            Item::Leave(l) => &l.name,
+        }
+    }
+
+    fn kind(&self) -> u8 {
+        match self {
+            Item::Tags(_) => KIND_TAGS,
+            Item::Leave(_) => KIND_LEAVE,
+        }
+    }
+
+    fn version(&self) -> u64 {
+        match self {
+            Item::Tags(t) => t.version,
+            Item::Leave(l) => l.incarnation,
+        }
+    }
+
+    pub fn encode(&self) -> Result<Vec<u8>, postcard::Error> {
+        let mut out = vec![self.kind()];
+        let body = match self {
+            Item::Tags(t) => postcard::to_allocvec(t)?,
+            Item::Leave(l) => postcard::to_allocvec(l)?,
+        };
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+
+    /// `Ok(None)` for an item kind this version does not know.
+    pub fn decode(data: &[u8]) -> Result<Option<Item>, postcard::Error> {
+        let Some((kind, body)) = data.split_first() else {
+            return Err(postcard::Error::DeserializeUnexpectedEnd);
+        };
+        match *kind {
+            KIND_TAGS => Ok(Some(Item::Tags(postcard::from_bytes(body)?))),
+            KIND_LEAVE => Ok(Some(Item::Leave(postcard::from_bytes(body)?))),
+            _ => Ok(None),
+        }
+    }
+
+    fn key(&self) -> ItemKey {
+        ItemKey {
+            kind: self.kind(),
+            name: self.name().to_owned(),
+            version: self.version(),
+        }
+    }
+}
+
+/// foca's dissemination key: one live item per (kind, member); a newer (or equal, when re-sent)
+/// version replaces what is still queued.
+#[derive(Debug)]
+pub(crate) struct ItemKey {
+    kind: u8,
+    name: String,
+    version: u64,
+}
+
+impl foca::Invalidates for ItemKey {
+    fn invalidates(&self, other: &Self) -> bool {
+        self.kind == other.kind && self.name == other.name && self.version >= other.version
+    }
+}
+
+/// State shared between the handler (inside foca) and the pool task.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    /// Highest version seen per (item kind, member name).
+    known: HashMap<(u8, String), u64>,
+    /// New items received from peers, to be applied by the pool task.
+    inbox: Vec<Item>,
+}
+
+impl Shared {
+    pub fn take_inbox(&mut self) -> Vec<Item> {
+        std::mem::take(&mut self.inbox)
+    }
+
+    /// Forget versions of members that were reaped.
+    pub fn forget(&mut self, name: &str) {
+        self.known.retain(|(_, n), _| n != name);
+    }
+}
+
+pub(crate) fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A broadcast item that could not be decoded.
+#[derive(Debug, thiserror::Error)]
+#[error("malformed broadcast item: {0}")]
+pub(crate) struct BroadcastError(#[from] postcard::Error);
+
+/// foca's `BroadcastHandler`: accepts (and relays) only items newer than what it has seen.
+pub(crate) struct Handler {
+    own_name: String,
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl Handler {
+    pub fn new(own_name: String, shared: Arc<Mutex<Shared>>) -> Self {
+        Self { own_name, shared }
+    }
+}
+
+impl foca::BroadcastHandler<NodeId> for Handler {
+    type Key = ItemKey;
+    type Error = BroadcastError;
+
+    fn receive_item(
+        &mut self,
+        data: &[u8],
+        sender: Option<&NodeId>,
+    ) -> Result<Option<ItemKey>, BroadcastError> {
+        let Some(item) = Item::decode(data)? else {
+            return Ok(None);
+        };
+        let key = item.key();
+        let mut shared = lock(&self.shared);
+        let slot = (key.kind, key.name.clone());
+        if sender.is_none() {
+            // Added locally (our own tags, our leave, a force-leave): always (re)send it.
+            let known = shared.known.entry(slot).or_insert(0);
+            *known = (*known).max(key.version);
+            return Ok(Some(key));
+        }
+        if item.name() == self.own_name {
+            // Our own (possibly previous-life) data echoed back: we are the authority.
+            return Ok(None);
+        }
+        if shared
+            .known
+            .get(&slot)
+            .is_some_and(|&seen| seen >= key.version)
+        {
+            return Ok(None);
+        }
+        shared.known.insert(slot, key.version);
+        shared.inbox.push(item);
+        Ok(Some(key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use foca::{BroadcastHandler, Invalidates};
+
+    fn tags(name: &str, version: u64) -> Item {
+        Item::Tags(TagsItem {
+            name: name.into(),
+            version,
+            tags: BTreeMap::from([("role".to_string(), "node".to_string())]),
+        })
+    }
+
+    fn peer() -> NodeId {
+        NodeId::new("peer".into(), "127.0.0.1:9".parse().unwrap(), 1)
+    }
+
+    #[test]
+    fn items_round_trip_and_unknown_kind_is_ignored() {
+        let item = tags("a", 3);
+        assert_eq!(Item::decode(&item.encode().unwrap()).unwrap(), Some(item));
+        let leave = Item::Leave(LeaveItem {
+            name: "b".into(),
+            incarnation: 9,
+            forced: true,
+        });
+        assert_eq!(Item::decode(&leave.encode().unwrap()).unwrap(), Some(leave));
+        assert_eq!(Item::decode(&[200, 1, 2, 3]).unwrap(), None);
+        assert!(Item::decode(&[]).is_err());
+        assert!(Item::decode(&[KIND_TAGS, 0xff]).is_err());
+    }
+
+    #[test]
+    fn stale_or_repeated_items_are_not_relayed() {
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let mut h = Handler::new("me".into(), shared.clone());
+        let p = peer();
+        let v2 = tags("a", 2).encode().unwrap();
+        let v1 = tags("a", 1).encode().unwrap();
+        assert!(h.receive_item(&v2, Some(&p)).unwrap().is_some());
+        assert!(h.receive_item(&v2, Some(&p)).unwrap().is_none(), "repeat");
+        assert!(h.receive_item(&v1, Some(&p)).unwrap().is_none(), "stale");
+        let v3 = tags("a", 3).encode().unwrap();
+        assert!(h.receive_item(&v3, Some(&p)).unwrap().is_some());
+        let inbox = lock(&shared).take_inbox();
+        assert_eq!(inbox, vec![tags("a", 2), tags("a", 3)]);
+    }
+
+    #[test]
+    fn own_items_from_peers_are_ignored_but_local_adds_always_go_out() {
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let mut h = Handler::new("me".into(), shared.clone());
+        let mine = tags("me", 5).encode().unwrap();
+        assert!(h.receive_item(&mine, Some(&peer())).unwrap().is_none());
+        assert!(h.receive_item(&mine, None).unwrap().is_some());
+        assert!(h.receive_item(&mine, None).unwrap().is_some(), "re-send");
+        assert!(lock(&shared).take_inbox().is_empty());
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let mut h = Handler::new("me".into(), shared);
+        assert!(h.receive_item(&[KIND_LEAVE, 0xff, 0xff], Some(&peer())).is_err());
+    }
+
+    #[test]
+    fn keys_invalidate_same_kind_and_name_only() {
+        let a2 = tags("a", 2).key();
+        assert!(a2.invalidates(&tags("a", 1).key()));
+        assert!(a2.invalidates(&tags("a", 2).key()));
+        assert!(!a2.invalidates(&tags("a", 3).key()));
+        assert!(!a2.invalidates(&tags("b", 1).key()));
+        let leave = Item::Leave(LeaveItem {
+            name: "a".into(),
+            incarnation: 100,
+            forced: false,
+        });
+        assert!(!leave.key().invalidates(&a2));
+    }
+}

@@ -1,0 +1,231 @@
+//! The public [`Pool`] handle: starts the pool task and sends it commands.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::net::UdpSocket;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tracing::{Instrument, warn};
+
+use crate::config::PoolConfig;
+use crate::envelope::Envelope;
+use crate::error::GossipError;
+use crate::identity::start_incarnation;
+use crate::member::{Member, MemberEvent};
+use crate::stats::{Counters, PoolStats};
+use crate::task::{Command, Outputs, PoolTask, Settings, check_tags};
+
+const COMMAND_QUEUE: usize = 64;
+const EVENT_QUEUE: usize = 1024;
+
+/// Handle to a running gossip pool (cheap to clone). The pool stops on [`Pool::shutdown`] or
+/// when the last handle is dropped.
+#[derive(Clone)]
+pub struct Pool {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    name: String,
+    local_addr: SocketAddr,
+    advertise: SocketAddr,
+    cmds: mpsc::Sender<Command>,
+    events: broadcast::Sender<MemberEvent>,
+    members: watch::Receiver<Vec<Member>>,
+    counters: Arc<Counters>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// Fills an unspecified advertise IP or port from the bound socket.
+fn resolve_advertise(advertise: SocketAddr, local: SocketAddr) -> Result<SocketAddr, GossipError> {
+    let ip = if advertise.ip().is_unspecified() {
+        local.ip()
+    } else {
+        advertise.ip()
+    };
+    if ip.is_unspecified() {
+        return Err(GossipError::InvalidConfig(format!(
+            "advertise address {advertise} must have a specific IP when binding to {local}"
+        )));
+    }
+    let port = if advertise.port() == 0 {
+        local.port()
+    } else {
+        advertise.port()
+    };
+    Ok(SocketAddr::new(ip, port))
+}
+
+impl Pool {
+    /// Binds the UDP socket and starts the pool task (alone until [`Pool::join`]).
+    pub async fn start(cfg: PoolConfig) -> Result<Pool, GossipError> {
+        cfg.validate()?;
+        check_tags(&cfg.tags)?;
+        let bind_err = |source| GossipError::Bind {
+            addr: cfg.bind,
+            source,
+        };
+        let socket = UdpSocket::bind(cfg.bind).await.map_err(bind_err)?;
+        let local_addr = socket.local_addr().map_err(bind_err)?;
+        let advertise = resolve_advertise(cfg.advertise, local_addr)?;
+        let envelope = Envelope::new(cfg.encrypt_key);
+        if envelope.has_key() {
+            warn!(
+                node = %cfg.node_name,
+                "gossip encryption is not implemented yet: the key is ignored and traffic is plaintext"
+            );
+        }
+        let timing = cfg.effective_timing();
+        let counters = Arc::new(Counters::default());
+        let (events, _) = broadcast::channel(EVENT_QUEUE);
+        let (snapshot, members) = watch::channel(Vec::new());
+        let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
+        let settings = Settings {
+            name: cfg.node_name.clone(),
+            local_addr,
+            advertise,
+            profile: cfg.profile,
+            timing,
+            reconnect_timeout: cfg.reconnect_timeout,
+            tombstone_timeout: cfg.tombstone_timeout,
+        };
+        let outputs = Outputs {
+            events: events.clone(),
+            snapshot,
+            counters: counters.clone(),
+        };
+        let task = PoolTask::new(settings, start_incarnation(), cfg.tags, envelope, outputs);
+        let span = tracing::info_span!("gossip", node = %cfg.node_name, profile = ?cfg.profile);
+        let handle = tokio::spawn(task.run(socket, cmd_rx).instrument(span));
+        Ok(Pool {
+            inner: Arc::new(Inner {
+                name: cfg.node_name,
+                local_addr,
+                advertise,
+                cmds: cmd_tx,
+                events,
+                members,
+                counters,
+                task: Mutex::new(Some(handle)),
+            }),
+        })
+    }
+
+    async fn request<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, GossipError>>) -> Command,
+    ) -> Result<T, GossipError> {
+        let (tx, rx) = oneshot::channel();
+        self.inner
+            .cmds
+            .send(make(tx))
+            .await
+            .map_err(|_| GossipError::Closed)?;
+        rx.await.map_err(|_| GossipError::Closed)?
+    }
+
+    /// Announces to each address; `Ok(n)` = how many answered (seen alive) before `timeout`,
+    /// `Err(JoinFailed)` if none did. The addresses are remembered and re-announced to while
+    /// the pool has no alive peer (and every `seed_announce_interval` anyway), also after a
+    /// failed join.
+    pub async fn join(&self, addrs: &[SocketAddr], timeout: Duration) -> Result<usize, GossipError> {
+        let addrs = addrs.to_vec();
+        self.request(|reply| Command::Join {
+            addrs,
+            timeout,
+            reply,
+        })
+        .await
+    }
+
+    /// All known members, the local one included, sorted by name.
+    pub fn members(&self) -> Vec<Member> {
+        self.inner.members.borrow().clone()
+    }
+
+    /// Replaces the local tags and broadcasts them.
+    pub async fn set_tags(&self, tags: BTreeMap<String, String>) -> Result<(), GossipError> {
+        check_tags(&tags)?;
+        self.request(|reply| Command::SetTags { tags, reply }).await
+    }
+
+    /// Graceful leave: broadcasts the leave intent, then leaves, so the others see `left`.
+    /// Returns when done or when `timeout` is over (the leave is completed either way).
+    pub async fn leave(&self, timeout: Duration) -> Result<(), GossipError> {
+        self.request(|reply| Command::Leave { timeout, reply }).await
+    }
+
+    /// Marks a failed member `left` here and tells the pool; unknown name -> `NoMember`.
+    /// A member that is not failed is left alone.
+    pub async fn force_leave(&self, name: &str) -> Result<(), GossipError> {
+        let name = name.to_owned();
+        self.request(|reply| Command::ForceLeave { name, reply })
+            .await
+    }
+
+    /// Membership events from now on (a slow receiver may see `Lagged`).
+    pub fn subscribe(&self) -> broadcast::Receiver<MemberEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Stops the pool without leaving (the others will see it `failed`); returns once the
+    /// socket is closed.
+    pub async fn shutdown(&self) {
+        let _ = self.inner.cmds.send(Command::Shutdown).await;
+        let handle = self
+            .inner
+            .task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(handle) = handle
+            && let Err(error) = handle.await
+        {
+            warn!(%error, "gossip pool task ended abnormally");
+        }
+    }
+
+    /// The bound socket address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local_addr
+    }
+
+    /// The address announced to the other members.
+    pub fn advertise_addr(&self) -> SocketAddr {
+        self.inner.advertise
+    }
+
+    /// This member's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Traffic counters.
+    pub fn stats(&self) -> PoolStats {
+        self.inner.counters.snapshot()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn advertise_is_completed_from_the_socket() {
+        let local: SocketAddr = "127.0.0.1:4567".parse().unwrap();
+        let any: SocketAddr = "0.0.0.0:0".parse().unwrap();
+        assert_eq!(resolve_advertise(any, local).unwrap(), local);
+        let adv: SocketAddr = "10.0.0.1:8301".parse().unwrap();
+        assert_eq!(resolve_advertise(adv, local).unwrap(), adv);
+        let wildcard_local: SocketAddr = "0.0.0.0:4567".parse().unwrap();
+        assert!(resolve_advertise(any, wildcard_local).is_err());
+        let ip_only: SocketAddr = "10.0.0.1:0".parse().unwrap();
+        assert_eq!(
+            resolve_advertise(ip_only, wildcard_local).unwrap(),
+            "10.0.0.1:4567".parse::<SocketAddr>().unwrap()
+        );
+    }
+}

@@ -1,0 +1,58 @@
+//! Traffic counters of a pool, for metrics.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A snapshot of a pool's counters (monotonic since start).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    pub packets_in: u64,
+    pub bytes_in: u64,
+    pub packets_out: u64,
+    pub bytes_out: u64,
+    /// Datagrams dropped: bad envelope (short, wrong version, unknown kind) or rejected by foca
+    /// (malformed, too big, stale or foreign data).
+    pub dropped: u64,
+    /// Datagrams the socket failed to send.
+    pub send_errors: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    packets_in: AtomicU64,
+    bytes_in: AtomicU64,
+    packets_out: AtomicU64,
+    bytes_out: AtomicU64,
+    dropped: AtomicU64,
+    send_errors: AtomicU64,
+}
+
+impl Counters {
+    pub fn received(&self, bytes: usize) {
+        self.packets_in.fetch_add(1, Ordering::Relaxed);
+        self.bytes_in.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub fn sent(&self, bytes: usize) {
+        self.packets_out.fetch_add(1, Ordering::Relaxed);
+        self.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+
+    pub fn dropped(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn send_error(&self) {
+        self.send_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn snapshot(&self) -> PoolStats {
+        PoolStats {
+            packets_in: self.packets_in.load(Ordering::Relaxed),
+            bytes_in: self.bytes_in.load(Ordering::Relaxed),
+            packets_out: self.packets_out.load(Ordering::Relaxed),
+            bytes_out: self.bytes_out.load(Ordering::Relaxed),
+            dropped: self.dropped.load(Ordering::Relaxed),
+            send_errors: self.send_errors.load(Ordering::Relaxed),
+        }
+    }
+}

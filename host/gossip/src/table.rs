@@ -1,0 +1,477 @@
+//! The member table: serf statuses derived from foca's view plus tags and leave intents; emits
+//! the [`MemberEvent`]s and reaps failed/left members. Pure logic, no I/O.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::broadcast::{Item, LeaveItem, TagsItem};
+use crate::identity::NodeId;
+use crate::member::{Member, MemberEvent, MemberStatus};
+
+#[derive(Debug)]
+struct Entry {
+    id: NodeId,
+    status: MemberStatus,
+    since: Instant,
+}
+
+#[derive(Debug)]
+struct TagRecord {
+    version: u64,
+    tags: BTreeMap<String, String>,
+    at: Instant,
+}
+
+#[derive(Debug)]
+struct Intent {
+    incarnation: u64,
+    at: Instant,
+}
+
+/// Peers of the local member, keyed by name.
+#[derive(Debug)]
+pub(crate) struct Table {
+    own_name: String,
+    entries: BTreeMap<String, Entry>,
+    tags: HashMap<String, TagRecord>,
+    intents: HashMap<String, Intent>,
+}
+
+/// `force_leave` of a name the table does not hold.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct NotFound;
+
+fn member_of(name: &str, entry: &Entry, tags: &HashMap<String, TagRecord>) -> Member {
+    Member {
+        name: name.to_owned(),
+        addr: entry.id.addr.ip(),
+        port: entry.id.addr.port(),
+        tags: tags.get(name).map(|r| r.tags.clone()).unwrap_or_default(),
+        status: entry.status,
+        incarnation: entry.id.incarnation,
+    }
+}
+
+impl Table {
+    pub fn new(own_name: String) -> Self {
+        Self {
+            own_name,
+            entries: BTreeMap::new(),
+            tags: HashMap::new(),
+            intents: HashMap::new(),
+        }
+    }
+
+    /// Reconciles with foca's full membership (`(identity, active)` pairs, down ones included).
+    pub fn sync<'a>(
+        &mut self,
+        view: impl IntoIterator<Item = (&'a NodeId, bool)>,
+        now: Instant,
+    ) -> Vec<MemberEvent> {
+        // Best identity per name: active first, then the newest incarnation.
+        let mut best: HashMap<&'a str, (&'a NodeId, bool)> = HashMap::new();
+        for (id, active) in view {
+            if id.name.is_empty() || id.name == self.own_name {
+                continue;
+            }
+            match best.get(id.name.as_str()) {
+                Some(&(cur, cur_active))
+                    if (cur_active, cur.incarnation) >= (active, id.incarnation) => {}
+                _ => {
+                    best.insert(id.name.as_str(), (id, active));
+                }
+            }
+        }
+
+        let mut events = Vec::new();
+        let vanished: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(name, e)| e.status.is_present() && !best.contains_key(name.as_str()))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in vanished {
+            events.extend(self.mark_down(&name, None, now));
+        }
+        for (name, (id, active)) in best {
+            let event = if active {
+                self.mark_up(name, id, now)
+            } else {
+                self.mark_down(name, Some(id), now)
+            };
+            events.extend(event);
+        }
+        events
+    }
+
+    fn mark_up(&mut self, name: &str, id: &NodeId, now: Instant) -> Option<MemberEvent> {
+        let Some(e) = self.entries.get_mut(name) else {
+            let entry = Entry {
+                id: id.clone(),
+                status: MemberStatus::Alive,
+                since: now,
+            };
+            let member = member_of(name, &entry, &self.tags);
+            self.entries.insert(name.to_owned(), entry);
+            return Some(MemberEvent::Join(member));
+        };
+        if e.status.is_present() {
+            if e.id == *id {
+                return None;
+            }
+            if e.id.incarnation != id.incarnation {
+                // A new life of the member: an old leave intent does not apply to it.
+                e.status = MemberStatus::Alive;
+            }
+            e.id = id.clone();
+            return Some(MemberEvent::Update(member_of(name, e, &self.tags)));
+        }
+        e.id = id.clone();
+        e.status = MemberStatus::Alive;
+        e.since = now;
+        Some(MemberEvent::Join(member_of(name, e, &self.tags)))
+    }
+
+    fn mark_down(&mut self, name: &str, id: Option<&NodeId>, now: Instant) -> Option<MemberEvent> {
+        let e = self.entries.get_mut(name)?;
+        if let Some(id) = id
+            && id.incarnation >= e.id.incarnation
+        {
+            e.id = id.clone();
+        }
+        if !e.status.is_present() {
+            return None;
+        }
+        let left = e.status == MemberStatus::Leaving
+            || self
+                .intents
+                .get(name)
+                .is_some_and(|i| i.incarnation == e.id.incarnation);
+        e.status = if left {
+            MemberStatus::Left
+        } else {
+            MemberStatus::Failed
+        };
+        e.since = now;
+        let member = member_of(name, e, &self.tags);
+        Some(if left {
+            MemberEvent::Left(member)
+        } else {
+            MemberEvent::Failed(member)
+        })
+    }
+
+    /// Applies a broadcast item received from a peer.
+    pub fn apply(&mut self, item: Item, now: Instant) -> Option<MemberEvent> {
+        if item.name() == self.own_name {
+            return None;
+        }
+        match item {
+            Item::Tags(t) => self.apply_tags(t, now),
+            Item::Leave(l) => self.apply_leave(l, now),
+        }
+    }
+
+    fn apply_tags(&mut self, t: TagsItem, now: Instant) -> Option<MemberEvent> {
+        let previous = self.tags.get(&t.name);
+        if previous.is_some_and(|r| r.version >= t.version) {
+            return None;
+        }
+        let changed = previous.is_none_or(|r| r.tags != t.tags);
+        self.tags.insert(
+            t.name.clone(),
+            TagRecord {
+                version: t.version,
+                tags: t.tags,
+                at: now,
+            },
+        );
+        let e = self.entries.get(&t.name)?;
+        (changed && e.status.is_present())
+            .then(|| MemberEvent::Update(member_of(&t.name, e, &self.tags)))
+    }
+
+    fn apply_leave(&mut self, l: LeaveItem, now: Instant) -> Option<MemberEvent> {
+        if !l.forced
+            && self
+                .intents
+                .get(&l.name)
+                .is_none_or(|i| i.incarnation <= l.incarnation)
+        {
+            self.intents.insert(
+                l.name.clone(),
+                Intent {
+                    incarnation: l.incarnation,
+                    at: now,
+                },
+            );
+        }
+        let e = self.entries.get_mut(&l.name)?;
+        if e.id.incarnation != l.incarnation {
+            return None;
+        }
+        match e.status {
+            MemberStatus::Alive if !l.forced => {
+                e.status = MemberStatus::Leaving;
+                None
+            }
+            MemberStatus::Failed => {
+                e.status = MemberStatus::Left;
+                e.since = now;
+                Some(MemberEvent::Left(member_of(&l.name, e, &self.tags)))
+            }
+            _ => None,
+        }
+    }
+
+    /// Operator force-leave: a failed member becomes left. Returns the event and the member's
+    /// incarnation (for the intent to broadcast); `Ok(None)` when the member is not failed.
+    pub fn force_leave(
+        &mut self,
+        name: &str,
+        now: Instant,
+    ) -> Result<Option<(MemberEvent, u64)>, NotFound> {
+        let e = self.entries.get_mut(name).ok_or(NotFound)?;
+        if e.status != MemberStatus::Failed {
+            return Ok(None);
+        }
+        e.status = MemberStatus::Left;
+        e.since = now;
+        let event = MemberEvent::Left(member_of(name, e, &self.tags));
+        Ok(Some((event, e.id.incarnation)))
+    }
+
+    /// Forgets failed members older than `reconnect` and left ones older than `tombstone`.
+    pub fn reap(&mut self, now: Instant, reconnect: Duration, tombstone: Duration) -> Vec<MemberEvent> {
+        let expired: Vec<String> = self
+            .entries
+            .iter()
+            .filter(|(_, e)| {
+                let age = now.saturating_duration_since(e.since);
+                match e.status {
+                    MemberStatus::Failed => age >= reconnect,
+                    MemberStatus::Left => age >= tombstone,
+                    MemberStatus::Alive | MemberStatus::Leaving => false,
+                }
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        let mut events = Vec::with_capacity(expired.len());
+        for name in expired {
+            if let Some(e) = self.entries.remove(&name) {
+                events.push(MemberEvent::Reap(member_of(&name, &e, &self.tags)));
+            }
+            self.tags.remove(&name);
+            self.intents.remove(&name);
+        }
+        // Tags and intents of names never seen alive do not live longer than a tombstone.
+        let entries = &self.entries;
+        self.tags.retain(|name, r| {
+            entries.contains_key(name) || now.saturating_duration_since(r.at) < tombstone
+        });
+        self.intents.retain(|name, i| {
+            entries.contains_key(name) || now.saturating_duration_since(i.at) < tombstone
+        });
+        events
+    }
+
+    /// Members alive or leaving.
+    pub fn present_count(&self) -> usize {
+        self.entries
+            .values()
+            .filter(|e| e.status.is_present())
+            .count()
+    }
+
+    /// Whether a present member advertises `addr`.
+    pub fn has_present_addr(&self, addr: SocketAddr) -> bool {
+        self.entries
+            .values()
+            .any(|e| e.status.is_present() && e.id.addr == addr)
+    }
+
+    pub fn members(&self) -> impl Iterator<Item = Member> + '_ {
+        self.entries
+            .iter()
+            .map(|(name, e)| member_of(name, e, &self.tags))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id(name: &str, port: u16, inc: u64) -> NodeId {
+        NodeId::new(name.into(), SocketAddr::from(([127, 0, 0, 1], port)), inc)
+    }
+
+    fn status(t: &Table, name: &str) -> Option<MemberStatus> {
+        t.members().find(|m| m.name == name).map(|m| m.status)
+    }
+
+    fn kinds(events: &[MemberEvent]) -> Vec<(&'static str, String)> {
+        events
+            .iter()
+            .map(|e| {
+                let k = match e {
+                    MemberEvent::Join(_) => "join",
+                    MemberEvent::Update(_) => "update",
+                    MemberEvent::Failed(_) => "failed",
+                    MemberEvent::Left(_) => "left",
+                    MemberEvent::Reap(_) => "reap",
+                };
+                (k, e.member().name.clone())
+            })
+            .collect()
+    }
+
+    fn leave(name: &str, incarnation: u64, forced: bool) -> Item {
+        Item::Leave(LeaveItem {
+            name: name.into(),
+            incarnation,
+            forced,
+        })
+    }
+
+    #[test]
+    fn up_then_down_without_intent_is_failed() {
+        let now = Instant::now();
+        let mut t = Table::new("me".into());
+        let b = id("b", 2, 10);
+        assert_eq!(kinds(&t.sync([(&b, true)], now)), [("join", "b".into())]);
+        assert!(t.sync([(&b, true)], now).is_empty(), "no change, no event");
+        assert_eq!(kinds(&t.sync([(&b, false)], now)), [("failed", "b".into())]);
+        assert_eq!(status(&t, "b"), Some(MemberStatus::Failed));
+        assert_eq!(t.present_count(), 0);
+    }
+
+    #[test]
+    fn graceful_leave_is_left_even_if_intent_and_down_arrive_together() {
+        let now = Instant::now();
+        let mut t = Table::new("me".into());
+        let b = id("b", 2, 10);
+        t.sync([(&b, true)], now);
+        assert_eq!(t.apply(leave("b", 10, false), now), None);
+        assert_eq!(status(&t, "b"), Some(MemberStatus::Leaving));
+        assert_eq!(kinds(&t.sync([(&b, false)], now)), [("left", "b".into())]);
+    }
+
+    #[test]
+    fn intent_after_failure_upgrades_to_left_and_stale_intent_does_not() {
+        let now = Instant::now();
+        let mut t = Table::new("me".into());
+        let b = id("b", 2, 10);
+        t.sync([(&b, true)], now);
+        t.sync([(&b, false)], now);
+        assert_eq!(t.apply(leave("b", 9, false), now), None, "older life");
+        assert_eq!(status(&t, "b"), Some(MemberStatus::Failed));
+        let ev = t.apply(leave("b", 10, false), now).unwrap();
+        assert!(matches!(ev, MemberEvent::Left(ref m) if m.name == "b"));
+    }
+
+    #[test]
+    fn restart_with_newer_incarnation_rejoins() {
+        let now = Instant::now();
+        let mut t = Table::new("me".into());
+        let old = id("b", 2, 10);
+        let new = id("b", 2, 20);
+        t.sync([(&old, true)], now);
+        t.sync([(&old, false)], now);
+        let ev = t.sync([(&old, false), (&new, true)], now);
+        assert_eq!(kinds(&ev), [("join", "b".into())]);
+        assert_eq!(t.members().next().unwrap().incarnation, 20);
+    }
+
+    #[test]
+    fn member_that_vanishes_from_foca_is_failed() {
+        let now = Instant::now();
+        let mut t = Table::new("me".into());
+        let b = id("b", 2, 10);
+        t.sync([(&b, true)], now);
+        assert_eq!(kinds(&t.sync([], now)), [("failed", "b".into())]);
+    }
+
+    #[test]
+    fn own_name_and_seed_placeholders_are_ignored() {
+        let now = Instant::now();
+        let mut t = Table::new("me".into());
+        let me_old = id("me", 1, 1);
+        let seed = NodeId::seed(SocketAddr::from(([127, 0, 0, 1], 5)));
+        assert!(t.sync([(&me_old, false), (&seed, true)], now).is_empty());
+        assert_eq!(t.members().count(), 0);
+    }
+
+    #[test]
+    fn tags_update_alive_members_only_when_newer() {
+        let now = Instant::now();
+        let mut t = Table::new("me".into());
+        let tags = |v: u64, role: &str| {
+            Item::Tags(TagsItem {
+                name: "b".into(),
+                version: v,
+                tags: BTreeMap::from([("role".into(), role.into())]),
+            })
+        };
+        assert_eq!(t.apply(tags(5, "node"), now), None, "not a member yet");
+        let b = id("b", 2, 10);
+        let ev = t.sync([(&b, true)], now);
+        assert_eq!(ev[0].member().tags["role"], "node", "join carries known tags");
+        assert_eq!(t.apply(tags(5, "node"), now), None);
+        assert_eq!(t.apply(tags(4, "consul"), now), None, "stale");
+        let ev = t.apply(tags(6, "consul"), now).unwrap();
+        assert!(matches!(ev, MemberEvent::Update(ref m) if m.tags["role"] == "consul"));
+    }
+
+    #[test]
+    fn force_leave_only_moves_failed_members() {
+        let now = Instant::now();
+        let mut t = Table::new("me".into());
+        let b = id("b", 2, 10);
+        assert_eq!(t.force_leave("b", now), Err(NotFound));
+        t.sync([(&b, true)], now);
+        assert_eq!(t.force_leave("b", now), Ok(None));
+        t.sync([(&b, false)], now);
+        let (ev, inc) = t.force_leave("b", now).unwrap().unwrap();
+        assert!(matches!(ev, MemberEvent::Left(_)));
+        assert_eq!(inc, 10);
+        assert_eq!(status(&t, "b"), Some(MemberStatus::Left));
+    }
+
+    #[test]
+    fn forced_intent_from_peer_moves_failed_not_alive() {
+        let now = Instant::now();
+        let mut t = Table::new("me".into());
+        let b = id("b", 2, 10);
+        t.sync([(&b, true)], now);
+        assert_eq!(t.apply(leave("b", 10, true), now), None);
+        assert_eq!(status(&t, "b"), Some(MemberStatus::Alive));
+        assert_eq!(kinds(&t.sync([(&b, false)], now)), [("failed", "b".into())]);
+        assert!(t.apply(leave("b", 11, true), now).is_none());
+        assert!(matches!(
+            t.apply(leave("b", 10, true), now),
+            Some(MemberEvent::Left(_))
+        ));
+    }
+
+    #[test]
+    fn reaping_honours_reconnect_and_tombstone_timeouts() {
+        let t0 = Instant::now();
+        let mut t = Table::new("me".into());
+        let (b, c, d) = (id("b", 2, 1), id("c", 3, 1), id("d", 4, 1));
+        t.sync([(&b, true), (&c, true), (&d, true)], t0);
+        t.apply(leave("c", 1, false), t0);
+        t.sync([(&b, false), (&c, false), (&d, true)], t0);
+        assert_eq!(status(&t, "b"), Some(MemberStatus::Failed));
+        assert_eq!(status(&t, "c"), Some(MemberStatus::Left));
+        let (reconnect, tombstone) = (Duration::from_secs(100), Duration::from_secs(50));
+        assert!(t.reap(t0 + Duration::from_secs(49), reconnect, tombstone).is_empty());
+        let ev = t.reap(t0 + Duration::from_secs(50), reconnect, tombstone);
+        assert_eq!(kinds(&ev), [("reap", "c".into())]);
+        let ev = t.reap(t0 + Duration::from_secs(100), reconnect, tombstone);
+        assert_eq!(kinds(&ev), [("reap", "b".into())]);
+        assert_eq!(t.members().map(|m| m.name).collect::<Vec<_>>(), ["d"]);
+    }
+}

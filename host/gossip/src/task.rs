@@ -1,0 +1,685 @@
+//! The pool task: one tokio task per pool owns the socket's traffic, the `Foca` instance, its
+//! timers and the member table; the [`crate::Pool`] handle talks to it through commands.
+
+use std::collections::{BTreeMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use foca::{AccumulatingRuntime, Foca, OwnedNotification, PostcardCodec, State, Timer};
+use rand::rngs::StdRng;
+use tokio::net::UdpSocket;
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::time::{Instant, MissedTickBehavior, sleep_until};
+use tracing::{debug, info, warn};
+
+use crate::broadcast::{Handler, Item, LeaveItem, Shared, TagsItem, lock};
+use crate::config::{Profile, Timing, foca_config};
+use crate::envelope::{Envelope, Kind};
+use crate::error::GossipError;
+use crate::identity::NodeId;
+use crate::member::{Member, MemberEvent, MemberStatus};
+use crate::stats::Counters;
+use crate::table::{NotFound, Table};
+use crate::timers::TimerQueue;
+
+/// Largest encoded tags (memberlist's MetaMaxSize).
+pub(crate) const MAX_TAGS_BYTES: usize = 512;
+/// Receive buffer: any UDP datagram fits, oversized ones are then rejected by foca.
+const RECV_BUF: usize = 65_536;
+/// How long a graceful leave waits at most for its intent to spread before leaving.
+const MAX_INTENT_WAIT: Duration = Duration::from_secs(5);
+/// Gossip rounds after `leave_cluster` before `leave` returns.
+const LEAVE_PROPAGATE_ROUNDS: u8 = 2;
+/// How often failed/left members are checked for reaping.
+const REAP_INTERVAL: Duration = Duration::from_secs(1);
+
+type Reply<T> = oneshot::Sender<Result<T, GossipError>>;
+type Swim = Foca<NodeId, PostcardCodec, StdRng, Handler>;
+
+/// Requests from the [`crate::Pool`] handle.
+pub(crate) enum Command {
+    Join {
+        addrs: Vec<SocketAddr>,
+        timeout: Duration,
+        reply: Reply<usize>,
+    },
+    SetTags {
+        tags: BTreeMap<String, String>,
+        reply: Reply<()>,
+    },
+    Leave {
+        timeout: Duration,
+        reply: Reply<()>,
+    },
+    ForceLeave {
+        name: String,
+        reply: Reply<()>,
+    },
+    Shutdown,
+}
+
+/// Fixed settings of a running pool.
+pub(crate) struct Settings {
+    pub name: String,
+    pub local_addr: SocketAddr,
+    pub advertise: SocketAddr,
+    pub profile: Profile,
+    pub timing: Timing,
+    pub reconnect_timeout: Duration,
+    pub tombstone_timeout: Duration,
+}
+
+impl Settings {
+    /// foca forgets down members after the longer of our own retention times.
+    fn forget_down_after(&self) -> Duration {
+        self.reconnect_timeout.max(self.tombstone_timeout)
+    }
+}
+
+/// Channels the task publishes on.
+pub(crate) struct Outputs {
+    pub events: broadcast::Sender<MemberEvent>,
+    pub snapshot: watch::Sender<Vec<Member>>,
+    pub counters: Arc<Counters>,
+}
+
+struct PendingJoin {
+    targets: Vec<SocketAddr>,
+    answered: HashSet<SocketAddr>,
+    timeout: Duration,
+    deadline: Instant,
+    next_retry: Instant,
+    reply: Reply<usize>,
+}
+
+enum LeavePhase {
+    /// The leave intent is being spread; `leave_cluster` comes at `leave_at` or when drained.
+    Intent { leave_at: Instant },
+    /// `leave_cluster` done; a few more gossip rounds before answering.
+    Propagate { rounds_left: u8 },
+}
+
+struct Leaving {
+    phase: LeavePhase,
+    deadline: Instant,
+    replies: Vec<Reply<()>>,
+}
+
+pub(crate) struct PoolTask {
+    s: Settings,
+    foca: Swim,
+    rt: AccumulatingRuntime<NodeId>,
+    timers: TimerQueue<Timer<NodeId>>,
+    shared: Arc<Mutex<Shared>>,
+    table: Table,
+    own_tags: BTreeMap<String, String>,
+    tags_version: u64,
+    own_status: MemberStatus,
+    cluster_size: usize,
+    seeds: Vec<SocketAddr>,
+    joins: Vec<PendingJoin>,
+    leaving: Option<Leaving>,
+    next_tags_at: Instant,
+    next_rejoin_at: Instant,
+    next_seed_announce_at: Instant,
+    next_reap_at: Instant,
+    out: Outputs,
+    envelope: Envelope,
+    send_buf: Vec<u8>,
+    dirty: bool,
+}
+
+/// Encoded size of a tag map, checked against [`MAX_TAGS_BYTES`].
+pub(crate) fn check_tags(tags: &BTreeMap<String, String>) -> Result<(), GossipError> {
+    let size = postcard::to_allocvec(tags)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
+    if size > MAX_TAGS_BYTES {
+        return Err(GossipError::TagsTooLarge {
+            size,
+            max: MAX_TAGS_BYTES,
+        });
+    }
+    Ok(())
+}
+
+impl PoolTask {
+    pub fn new(
+        s: Settings,
+        incarnation: u64,
+        tags: BTreeMap<String, String>,
+        envelope: Envelope,
+        out: Outputs,
+    ) -> Self {
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let id = NodeId::new(s.name.clone(), s.advertise, incarnation);
+        let config = foca_config(s.profile, &s.timing, 1, s.forget_down_after());
+        let rng: StdRng = rand::make_rng();
+        let handler = Handler::new(s.name.clone(), shared.clone());
+        let foca = Foca::with_custom_broadcast(id, config, rng, PostcardCodec, handler);
+        let now = Instant::now();
+        let mut task = Self {
+            table: Table::new(s.name.clone()),
+            foca,
+            rt: AccumulatingRuntime::new(),
+            timers: TimerQueue::new(),
+            shared,
+            own_tags: tags,
+            // Start-time based, so a restarted member's tags beat its previous life's.
+            tags_version: incarnation.saturating_mul(1000),
+            own_status: MemberStatus::Alive,
+            cluster_size: 1,
+            seeds: Vec::new(),
+            joins: Vec::new(),
+            leaving: None,
+            next_tags_at: now + s.timing.tags_interval,
+            next_rejoin_at: now + s.timing.rejoin_interval,
+            next_seed_announce_at: now + s.timing.seed_announce_interval,
+            next_reap_at: now + REAP_INTERVAL,
+            out,
+            envelope,
+            send_buf: Vec::new(),
+            dirty: true,
+            s,
+        };
+        task.advertise_tags();
+        task
+    }
+
+    /// Runs until `Shutdown` or until every [`crate::Pool`] handle is dropped.
+    pub async fn run(mut self, socket: UdpSocket, mut cmds: mpsc::Receiver<Command>) {
+        let mut buf = vec![0u8; RECV_BUF];
+        let mut tick = tokio::time::interval(self.s.timing.tick());
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        info!(advertise = %self.s.advertise, bind = %self.s.local_addr, "gossip pool started");
+        self.publish();
+        loop {
+            let next_timer = self.timers.next_deadline();
+            tokio::select! {
+                cmd = cmds.recv() => match cmd {
+                    None | Some(Command::Shutdown) => break,
+                    Some(cmd) => self.handle_command(cmd),
+                },
+                received = socket.recv_from(&mut buf) => match received {
+                    Ok((len, src)) => self.handle_datagram(&buf[..len], src),
+                    Err(error) => debug!(%error, "gossip socket receive failed"),
+                },
+                () = sleep_until(next_timer.unwrap_or_else(Instant::now)), if next_timer.is_some() => {
+                    self.fire_timers();
+                }
+                _ = tick.tick() => self.housekeeping(Instant::now()),
+            }
+            self.flush(&socket).await;
+        }
+        info!("gossip pool stopped");
+    }
+
+    fn handle_command(&mut self, cmd: Command) {
+        let now = Instant::now();
+        match cmd {
+            Command::Join {
+                addrs,
+                timeout,
+                reply,
+            } => self.start_join(addrs, timeout, reply, now),
+            Command::SetTags { tags, reply } => {
+                let result = self.set_tags(tags);
+                self.publish_if_dirty();
+                let _ = reply.send(result);
+            }
+            Command::Leave { timeout, reply } => self.start_leave(timeout, reply, now),
+            Command::ForceLeave { name, reply } => {
+                let result = self.force_leave(&name, now);
+                self.publish_if_dirty();
+                let _ = reply.send(result);
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    fn handle_datagram(&mut self, data: &[u8], src: SocketAddr) {
+        self.out.counters.received(data.len());
+        let payload = match self.envelope.open(data) {
+            Ok((Kind::Foca, payload)) => payload,
+            Err(reason) => {
+                self.out.counters.dropped();
+                debug!(%src, ?reason, "dropped datagram");
+                return;
+            }
+        };
+        if self.own_status == MemberStatus::Left {
+            return;
+        }
+        match self.foca.handle_data(payload, &mut self.rt) {
+            Ok(()) => {
+                for join in &mut self.joins {
+                    if join.targets.contains(&src) {
+                        join.answered.insert(src);
+                    }
+                }
+            }
+            Err(error) => {
+                self.out.counters.dropped();
+                debug!(%src, %error, "foca rejected datagram");
+            }
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(timer) = self.timers.pop_due(now) {
+            if let Err(error) = self.foca.handle_timer(timer, &mut self.rt) {
+                debug!(%error, "foca timer");
+            }
+        }
+    }
+
+    fn announce(&mut self, addr: SocketAddr) {
+        if let Err(error) = self.foca.announce(NodeId::seed(addr), &mut self.rt) {
+            debug!(%addr, %error, "announce failed");
+        }
+    }
+
+    fn gossip(&mut self) {
+        if let Err(error) = self.foca.gossip(&mut self.rt) {
+            debug!(%error, "gossip failed");
+        }
+    }
+
+    fn add_item(&mut self, item: &Item) {
+        let result = item
+            .encode()
+            .map_err(|e| e.to_string())
+            .and_then(|data| self.foca.add_broadcast(&data).map_err(|e| e.to_string()));
+        if let Err(error) = result {
+            warn!(%error, "could not queue broadcast");
+        }
+    }
+
+    fn advertise_tags(&mut self) {
+        let item = Item::Tags(TagsItem {
+            name: self.s.name.clone(),
+            version: self.tags_version,
+            tags: self.own_tags.clone(),
+        });
+        self.add_item(&item);
+    }
+
+    fn start_join(
+        &mut self,
+        addrs: Vec<SocketAddr>,
+        timeout: Duration,
+        reply: Reply<usize>,
+        now: Instant,
+    ) {
+        if self.own_status != MemberStatus::Alive {
+            let _ = reply.send(Err(GossipError::Left));
+            return;
+        }
+        let mut targets = Vec::with_capacity(addrs.len());
+        for addr in addrs {
+            if addr == self.s.advertise || addr == self.s.local_addr || targets.contains(&addr) {
+                continue;
+            }
+            targets.push(addr);
+        }
+        if targets.is_empty() {
+            let _ = reply.send(Err(GossipError::JoinFailed {
+                addrs: targets,
+                timeout,
+            }));
+            return;
+        }
+        info!(?targets, "joining");
+        for &addr in &targets {
+            if !self.seeds.contains(&addr) {
+                self.seeds.push(addr);
+            }
+            self.announce(addr);
+        }
+        self.joins.push(PendingJoin {
+            targets,
+            answered: HashSet::new(),
+            timeout,
+            deadline: now + timeout,
+            next_retry: now + self.s.timing.probe_period,
+            reply,
+        });
+    }
+
+    fn check_joins(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.joins.len() {
+            let join = &mut self.joins[i];
+            for &addr in &join.targets {
+                if self.table.has_present_addr(addr) {
+                    join.answered.insert(addr);
+                }
+            }
+            if join.answered.len() < join.targets.len() && now < join.deadline {
+                i += 1;
+                continue;
+            }
+            let join = self.joins.swap_remove(i);
+            let answered = join.answered.len();
+            let result = if answered > 0 {
+                info!(answered, tried = join.targets.len(), "join completed");
+                Ok(answered)
+            } else {
+                warn!(addrs = ?join.targets, "join failed: no answer");
+                Err(GossipError::JoinFailed {
+                    addrs: join.targets,
+                    timeout: join.timeout,
+                })
+            };
+            let _ = join.reply.send(result);
+        }
+    }
+
+    fn set_tags(&mut self, tags: BTreeMap<String, String>) -> Result<(), GossipError> {
+        if self.own_status != MemberStatus::Alive {
+            return Err(GossipError::Left);
+        }
+        check_tags(&tags)?;
+        self.own_tags = tags;
+        self.tags_version = self.tags_version.saturating_add(1);
+        self.advertise_tags();
+        self.gossip();
+        self.dirty = true;
+        Ok(())
+    }
+
+    fn start_leave(&mut self, timeout: Duration, reply: Reply<()>, now: Instant) {
+        match self.own_status {
+            MemberStatus::Left => {
+                let _ = reply.send(Ok(()));
+            }
+            MemberStatus::Leaving => match &mut self.leaving {
+                Some(leaving) => leaving.replies.push(reply),
+                None => {
+                    let _ = reply.send(Ok(()));
+                }
+            },
+            MemberStatus::Alive | MemberStatus::Failed => {
+                info!("leaving the pool");
+                self.own_status = MemberStatus::Leaving;
+                self.dirty = true;
+                let item = Item::Leave(LeaveItem {
+                    name: self.s.name.clone(),
+                    incarnation: self.foca.identity().incarnation,
+                    forced: false,
+                });
+                self.add_item(&item);
+                self.gossip();
+                self.leaving = Some(Leaving {
+                    phase: LeavePhase::Intent {
+                        leave_at: now + (timeout / 2).min(MAX_INTENT_WAIT),
+                    },
+                    deadline: now + timeout,
+                    replies: vec![reply],
+                });
+                self.step_leave(now);
+            }
+        }
+    }
+
+    fn step_leave(&mut self, now: Instant) {
+        let Some(leaving) = &mut self.leaving else {
+            return;
+        };
+        match &mut leaving.phase {
+            LeavePhase::Intent { leave_at } => {
+                let alone = self.foca.num_members() == 0;
+                if alone || now >= *leave_at || self.foca.custom_broadcast_backlog() == 0 {
+                    if let Err(error) = self.foca.leave_cluster(&mut self.rt) {
+                        warn!(%error, "leave_cluster failed");
+                    }
+                    leaving.phase = if alone {
+                        LeavePhase::Propagate { rounds_left: 0 }
+                    } else {
+                        LeavePhase::Propagate {
+                            rounds_left: LEAVE_PROPAGATE_ROUNDS,
+                        }
+                    };
+                } else if let Err(error) = self.foca.broadcast(&mut self.rt) {
+                    debug!(%error, "broadcast failed");
+                }
+            }
+            LeavePhase::Propagate { rounds_left } => {
+                if *rounds_left > 0 && now < leaving.deadline {
+                    *rounds_left -= 1;
+                    if let Err(error) = self.foca.gossip(&mut self.rt) {
+                        debug!(%error, "gossip failed");
+                    }
+                    return;
+                }
+                let replies = std::mem::take(&mut leaving.replies);
+                self.leaving = None;
+                self.own_status = MemberStatus::Left;
+                self.dirty = true;
+                info!("left the pool");
+                self.publish_if_dirty();
+                for reply in replies {
+                    let _ = reply.send(Ok(()));
+                }
+                for join in self.joins.drain(..) {
+                    let _ = join.reply.send(Err(GossipError::Left));
+                }
+            }
+        }
+    }
+
+    fn force_leave(&mut self, name: &str, now: Instant) -> Result<(), GossipError> {
+        if self.own_status != MemberStatus::Alive {
+            return Err(GossipError::Left);
+        }
+        if name == self.s.name {
+            return Ok(());
+        }
+        match self.table.force_leave(name, now) {
+            Err(NotFound) => Err(GossipError::NoMember(name.to_owned())),
+            Ok(None) => Ok(()),
+            Ok(Some((event, incarnation))) => {
+                info!(member = name, "force-leave");
+                self.emit(event);
+                let item = Item::Leave(LeaveItem {
+                    name: name.to_owned(),
+                    incarnation,
+                    forced: true,
+                });
+                self.add_item(&item);
+                self.gossip();
+                self.dirty = true;
+                Ok(())
+            }
+        }
+    }
+
+    fn housekeeping(&mut self, now: Instant) {
+        self.step_leave(now);
+        if self.own_status == MemberStatus::Alive {
+            if now >= self.next_tags_at {
+                self.advertise_tags();
+                self.next_tags_at = now + self.s.timing.tags_interval;
+            }
+            let alone = self.foca.num_members() == 0;
+            if !self.seeds.is_empty()
+                && ((alone && now >= self.next_rejoin_at) || now >= self.next_seed_announce_at)
+            {
+                debug!(seeds = ?self.seeds, alone, "re-announcing to join addresses");
+                for seed in self.seeds.clone() {
+                    self.announce(seed);
+                }
+                self.next_rejoin_at = now + self.s.timing.rejoin_interval;
+                self.next_seed_announce_at = now + self.s.timing.seed_announce_interval;
+            }
+            for i in 0..self.joins.len() {
+                let join = &mut self.joins[i];
+                if now < join.next_retry {
+                    continue;
+                }
+                join.next_retry = now + self.s.timing.probe_period;
+                let unanswered: Vec<SocketAddr> = join
+                    .targets
+                    .iter()
+                    .filter(|a| !join.answered.contains(a))
+                    .copied()
+                    .collect();
+                for addr in unanswered {
+                    self.announce(addr);
+                }
+            }
+        }
+        if now >= self.next_reap_at {
+            self.next_reap_at = now + REAP_INTERVAL;
+            let events = self
+                .table
+                .reap(now, self.s.reconnect_timeout, self.s.tombstone_timeout);
+            if !events.is_empty() {
+                {
+                    let mut shared = lock(&self.shared);
+                    for event in &events {
+                        shared.forget(&event.member().name);
+                    }
+                }
+                for event in events {
+                    self.emit(event);
+                }
+                self.dirty = true;
+            }
+        }
+    }
+
+    /// Applies what the last foca call produced: broadcast items, notifications, datagrams
+    /// and timers; then answers finished joins and publishes the member list.
+    async fn flush(&mut self, socket: &UdpSocket) {
+        let now = Instant::now();
+        // Items first: a leave intent arriving in the same packet as the member's down update
+        // must turn it `left`, not `failed`.
+        let items = lock(&self.shared).take_inbox();
+        for item in items {
+            if let Some(event) = self.table.apply(item, now) {
+                self.emit(event);
+            }
+            self.dirty = true;
+        }
+        let mut membership_changed = false;
+        while let Some(notification) = self.rt.to_notify() {
+            match notification {
+                OwnedNotification::MemberUp(_)
+                | OwnedNotification::MemberDown(_)
+                | OwnedNotification::Rename(_, _) => membership_changed = true,
+                OwnedNotification::Rejoin(id) => {
+                    info!(incarnation = id.incarnation, "declared down by the pool; rejoined");
+                    self.dirty = true;
+                    self.advertise_tags();
+                }
+                OwnedNotification::Active => debug!("pool active"),
+                OwnedNotification::Idle => {
+                    info!("no alive peers left");
+                    self.next_rejoin_at = now + self.s.timing.rejoin_interval;
+                }
+                OwnedNotification::Defunct => {
+                    if self.own_status == MemberStatus::Alive {
+                        warn!("declared down by the pool and could not rejoin");
+                    }
+                }
+            }
+        }
+        if membership_changed {
+            self.sync_members(now);
+        }
+        self.publish_if_dirty();
+        self.check_joins(now);
+        while let Some((dst, data)) = self.rt.to_send() {
+            self.send(socket, dst.addr, &data).await;
+        }
+        while let Some((after, timer)) = self.rt.to_schedule() {
+            self.timers.push(now + after, timer);
+        }
+        self.publish_if_dirty();
+    }
+
+    fn sync_members(&mut self, now: Instant) {
+        let view = self
+            .foca
+            .iter_membership_state()
+            .map(|m| (m.id(), m.state() != State::Down));
+        let events = self.table.sync(view, now);
+        let joined = events.iter().any(|e| matches!(e, MemberEvent::Join(_)));
+        for event in events {
+            self.emit(event);
+        }
+        self.dirty = true;
+        let size = self.table.present_count() + 1;
+        if size != self.cluster_size {
+            let config = foca_config(
+                self.s.profile,
+                &self.s.timing,
+                size,
+                self.s.forget_down_after(),
+            );
+            match self.foca.set_config(config) {
+                Ok(()) => self.cluster_size = size,
+                Err(error) => warn!(%error, size, "could not adapt foca config"),
+            }
+        }
+        if joined && self.own_status == MemberStatus::Alive {
+            // Late joiners learn our tags sooner than the periodic re-send.
+            self.advertise_tags();
+        }
+    }
+
+    async fn send(&mut self, socket: &UdpSocket, to: SocketAddr, payload: &[u8]) {
+        self.envelope.seal(Kind::Foca, payload, &mut self.send_buf);
+        match socket.send_to(&self.send_buf, to).await {
+            Ok(len) => self.out.counters.sent(len),
+            Err(error) => {
+                self.out.counters.send_error();
+                debug!(%to, %error, "gossip send failed");
+            }
+        }
+    }
+
+    fn emit(&mut self, event: MemberEvent) {
+        let m = event.member();
+        match &event {
+            MemberEvent::Join(_) => info!(member = %m.name, addr = %m.addr, "member joined"),
+            MemberEvent::Update(_) => debug!(member = %m.name, "member updated"),
+            MemberEvent::Failed(_) => info!(member = %m.name, "member failed"),
+            MemberEvent::Left(_) => info!(member = %m.name, "member left"),
+            MemberEvent::Reap(_) => info!(member = %m.name, status = %m.status, "member reaped"),
+        }
+        // No subscriber is fine.
+        let _ = self.out.events.send(event);
+    }
+
+    fn own_member(&self) -> Member {
+        Member {
+            name: self.s.name.clone(),
+            addr: self.s.advertise.ip(),
+            port: self.s.advertise.port(),
+            tags: self.own_tags.clone(),
+            status: self.own_status,
+            incarnation: self.foca.identity().incarnation,
+        }
+    }
+
+    /// Publishes the member list if it changed; called before answering a command so the
+    /// caller sees its own change.
+    fn publish_if_dirty(&mut self) {
+        if self.dirty {
+            self.publish();
+        }
+    }
+
+    fn publish(&mut self) {
+        let mut list: Vec<Member> = Vec::with_capacity(self.table.present_count() + 1);
+        list.push(self.own_member());
+        list.extend(self.table.members());
+        list.sort_by(|a, b| a.name.cmp(&b.name));
+        self.out.snapshot.send_replace(list);
+        self.dirty = false;
+    }
+}

@@ -1,0 +1,443 @@
+//! End-to-end pool behaviour over real UDP on loopback (127.0.0.1, ports picked by the OS).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use praetor_gossip::{
+    GossipError, Member, MemberEvent, MemberStatus, Pool, PoolConfig, Profile, Timing,
+};
+use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
+use tokio::net::UdpSocket;
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+
+/// Generous bound for conditions that normally hold within a second.
+const WAIT: Duration = Duration::from_secs(15);
+
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
+fn fast_timing() -> Timing {
+    Timing {
+        probe_period: Duration::from_millis(200),
+        probe_rtt: Duration::from_millis(80),
+        suspicion_mult: 3,
+        gossip_interval: Duration::from_millis(50),
+        gossip_nodes: NonZeroUsize::new(3).unwrap(),
+        tags_interval: Duration::from_millis(500),
+        rejoin_interval: Duration::from_millis(300),
+        seed_announce_interval: Duration::from_secs(2),
+    }
+}
+
+fn config(name: &str, bind: SocketAddr, profile: Profile) -> PoolConfig {
+    let mut cfg = PoolConfig::new(name, bind, profile);
+    cfg.timing = Some(fast_timing());
+    cfg.tags = BTreeMap::from([
+        ("role".to_string(), "node".to_string()),
+        ("dc".to_string(), "dc1".to_string()),
+        ("id".to_string(), format!("id-{name}")),
+    ]);
+    cfg
+}
+
+fn loopback() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+async fn start(name: &str) -> Pool {
+    init_tracing();
+    Pool::start(config(name, loopback(), Profile::Lan))
+        .await
+        .expect("pool starts")
+}
+
+fn member(pool: &Pool, name: &str) -> Option<Member> {
+    pool.members().into_iter().find(|m| m.name == name)
+}
+
+fn status(pool: &Pool, name: &str) -> Option<MemberStatus> {
+    member(pool, name).map(|m| m.status)
+}
+
+async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !cond() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {WAIT:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn sees_alive(pool: &Pool, names: &[&str]) -> bool {
+    let members = pool.members();
+    members.len() == names.len()
+        && names.iter().all(|n| {
+            members
+                .iter()
+                .any(|m| m.name == *n && m.status == MemberStatus::Alive)
+        })
+}
+
+fn drain(rx: &mut broadcast::Receiver<MemberEvent>) -> Vec<MemberEvent> {
+    let mut out = Vec::new();
+    while let Ok(event) = rx.try_recv() {
+        out.push(event);
+    }
+    out
+}
+
+/// a, b and c, with b and c joined through a; everybody sees three alive members.
+async fn cluster3() -> (Pool, Pool, Pool) {
+    let a = start("a").await;
+    let b = start("b").await;
+    let c = start("c").await;
+    let seed = [a.local_addr()];
+    assert_eq!(b.join(&seed, WAIT).await.unwrap(), 1);
+    assert_eq!(c.join(&seed, WAIT).await.unwrap(), 1);
+    for p in [&a, &b, &c] {
+        wait_until(&format!("{} to see a, b, c alive", p.name()), || {
+            sees_alive(p, &["a", "b", "c"])
+        })
+        .await;
+    }
+    (a, b, c)
+}
+
+async fn shutdown_all(pools: &[&Pool]) {
+    for p in pools {
+        p.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_pools_join_through_one_seed_and_share_tags() {
+    let (a, b, c) = cluster3().await;
+    for p in [&a, &b, &c] {
+        wait_until(&format!("{} to learn everyone's tags", p.name()), || {
+            p.members()
+                .iter()
+                .all(|m| m.tags.get("id") == Some(&format!("id-{}", m.name)))
+        })
+        .await;
+        let me = member(p, p.name()).unwrap();
+        assert_eq!(me.addr, p.local_addr().ip());
+        assert_eq!(me.port, p.local_addr().port());
+        assert_eq!(me.tags["role"], "node");
+        assert!(me.incarnation > 0);
+    }
+    let names: Vec<String> = a.members().into_iter().map(|m| m.name).collect();
+    assert_eq!(names, ["a", "b", "c"], "sorted by name, self included");
+    shutdown_all(&[&a, &b, &c]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_events_and_tag_update_reach_the_others() {
+    let a = start("a").await;
+    let mut events = a.subscribe();
+    let b = start("b").await;
+    let c = start("c").await;
+    b.join(&[a.local_addr()], WAIT).await.unwrap();
+    c.join(&[a.local_addr()], WAIT).await.unwrap();
+    wait_until("a to see b and c", || sees_alive(&a, &["a", "b", "c"])).await;
+    let joins: Vec<String> = drain(&mut events)
+        .into_iter()
+        .filter_map(|e| match e {
+            MemberEvent::Join(m) => Some(m.name),
+            _ => None,
+        })
+        .collect();
+    assert!(joins.contains(&"b".to_string()) && joins.contains(&"c".to_string()));
+
+    let mut tags = member(&b, "b").unwrap().tags;
+    tags.insert("build".into(), "2.0.0".into());
+    b.set_tags(tags.clone()).await.unwrap();
+    assert_eq!(member(&b, "b").unwrap().tags, tags, "local view at once");
+    for p in [&a, &c] {
+        wait_until(&format!("{} to see b's new tags", p.name()), || {
+            member(p, "b").is_some_and(|m| m.tags.get("build").map(String::as_str) == Some("2.0.0"))
+        })
+        .await;
+    }
+    wait_until("an Update event for b on a", || {
+        drain(&mut events).iter().any(|e| {
+            matches!(e, MemberEvent::Update(m) if m.name == "b" && m.tags.contains_key("build"))
+        })
+    })
+    .await;
+    shutdown_all(&[&a, &b, &c]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_leave_is_seen_as_left_not_failed() {
+    let (a, b, c) = cluster3().await;
+    let mut events = a.subscribe();
+    b.leave(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(status(&b, "b"), Some(MemberStatus::Left));
+    for p in [&a, &c] {
+        wait_until(&format!("{} to see b left", p.name()), || {
+            status(p, "b") == Some(MemberStatus::Left)
+        })
+        .await;
+    }
+    let about_b: Vec<MemberEvent> = drain(&mut events)
+        .into_iter()
+        .filter(|e| e.member().name == "b")
+        .collect();
+    assert!(
+        about_b.iter().any(|e| matches!(e, MemberEvent::Left(_))),
+        "{about_b:?}"
+    );
+    assert!(
+        !about_b.iter().any(|e| matches!(e, MemberEvent::Failed(_))),
+        "{about_b:?}"
+    );
+    assert!(matches!(
+        b.join(&[a.local_addr()], WAIT).await,
+        Err(GossipError::Left)
+    ));
+    // The two others keep working together.
+    assert_eq!(status(&a, "c"), Some(MemberStatus::Alive));
+    assert_eq!(status(&c, "a"), Some(MemberStatus::Alive));
+    shutdown_all(&[&a, &b, &c]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abrupt_stop_is_failed_and_restart_comes_back_alive() {
+    let (a, b, c) = cluster3().await;
+    let c_addr = c.local_addr();
+    let old_incarnation = member(&c, "c").unwrap().incarnation;
+    let mut events = a.subscribe();
+    let stopped = Instant::now();
+    c.shutdown().await;
+    for p in [&a, &b] {
+        wait_until(&format!("{} to see c failed", p.name()), || {
+            status(p, "c") == Some(MemberStatus::Failed)
+        })
+        .await;
+    }
+    // Suspicion is 3 x 200ms here; detection should take a couple of seconds at most.
+    assert!(stopped.elapsed() < Duration::from_secs(10));
+    assert!(
+        drain(&mut events)
+            .iter()
+            .any(|e| matches!(e, MemberEvent::Failed(m) if m.name == "c"))
+    );
+
+    // Same name, same address: a new process life.
+    let c2 = Pool::start(config("c", c_addr, Profile::Lan)).await.unwrap();
+    assert_eq!(c2.local_addr(), c_addr);
+    c2.join(&[a.local_addr()], WAIT).await.unwrap();
+    for p in [&a, &b, &c2] {
+        wait_until(&format!("{} to see a, b, c alive again", p.name()), || {
+            sees_alive(p, &["a", "b", "c"])
+        })
+        .await;
+    }
+    assert!(member(&a, "c").unwrap().incarnation > old_incarnation);
+    wait_until("a Join event for the restarted c", || {
+        drain(&mut events)
+            .iter()
+            .any(|e| matches!(e, MemberEvent::Join(m) if m.name == "c"))
+    })
+    .await;
+    shutdown_all(&[&a, &b, &c2]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn force_leave_turns_a_failed_member_left() {
+    let (a, b, c) = cluster3().await;
+    c.shutdown().await;
+    for p in [&a, &b] {
+        wait_until(&format!("{} to see c failed", p.name()), || {
+            status(p, "c") == Some(MemberStatus::Failed)
+        })
+        .await;
+    }
+    let mut events = a.subscribe();
+    a.force_leave("c").await.unwrap();
+    assert_eq!(status(&a, "c"), Some(MemberStatus::Left));
+    assert!(
+        drain(&mut events)
+            .iter()
+            .any(|e| matches!(e, MemberEvent::Left(m) if m.name == "c"))
+    );
+    wait_until("b to learn c was force-left", || {
+        status(&b, "c") == Some(MemberStatus::Left)
+    })
+    .await;
+
+    match a.force_leave("nope").await {
+        Err(GossipError::NoMember(name)) => assert_eq!(name, "nope"),
+        other => panic!("expected NoMember, got {other:?}"),
+    }
+    // An alive member is not affected.
+    a.force_leave("b").await.unwrap();
+    assert_eq!(status(&a, "b"), Some(MemberStatus::Alive));
+    shutdown_all(&[&a, &b]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbage_datagrams_are_dropped_and_the_pool_keeps_working() {
+    let a = start("a").await;
+    let b = start("b").await;
+    b.join(&[a.local_addr()], WAIT).await.unwrap();
+    wait_until("a and b to see each other", || {
+        sees_alive(&a, &["a", "b"]) && sees_alive(&b, &["a", "b"])
+    })
+    .await;
+
+    let mut datagrams: Vec<Vec<u8>> = vec![
+        vec![],                 // empty
+        vec![1],                // short
+        vec![9, 0, 1, 2, 3],    // unknown envelope version
+        vec![1, 1, 0, 0],       // reserved kind (coordinates), not understood yet
+        vec![1, 200, 5],        // unknown kind
+        vec![1, 0],             // foca kind, no payload
+        vec![1, 0, 0xff, 0xff], // foca kind, garbage
+    ];
+    let mut oversized = vec![1, 0];
+    oversized.resize(4000, 0xab);
+    datagrams.push(oversized);
+    let mut rng = StdRng::seed_from_u64(0x5eed);
+    for _ in 0..200 {
+        let len = rng.random_range(1..600);
+        let mut d = vec![0u8; len];
+        rng.fill(&mut d[..]);
+        if rng.random_bool(0.5) {
+            // Valid envelope, garbage foca payload.
+            d.splice(0..0, [1u8, 0u8]);
+        }
+        datagrams.push(d);
+    }
+
+    let before = a.stats();
+    let attacker = UdpSocket::bind(loopback()).await.unwrap();
+    // Small batches, each waited for, so the kernel's receive buffer never overflows.
+    let mut sent = 0u64;
+    for batch in datagrams.chunks(10) {
+        for d in batch {
+            attacker.send_to(d, a.local_addr()).await.unwrap();
+        }
+        sent += batch.len() as u64;
+        let expected = before.dropped + sent;
+        wait_until(&format!("a to drop {sent} garbage datagrams"), || {
+            a.stats().dropped >= expected
+        })
+        .await;
+    }
+    let after = a.stats();
+    assert!(after.packets_in >= before.packets_in + datagrams.len() as u64);
+    assert!(after.packets_out > 0 && after.bytes_out > 0 && after.bytes_in > 0);
+
+    // Still working: a tag change still travels and both stay alive.
+    let mut tags = member(&a, "a").unwrap().tags;
+    tags.insert("vsn".into(), "3".into());
+    a.set_tags(tags).await.unwrap();
+    wait_until("b to see a's new tag", || {
+        member(&b, "a").is_some_and(|m| m.tags.get("vsn").map(String::as_str) == Some("3"))
+    })
+    .await;
+    assert!(sees_alive(&a, &["a", "b"]) && sees_alive(&b, &["a", "b"]));
+    shutdown_all(&[&a, &b]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn join_counts_answers_and_fails_when_nobody_answers() {
+    let a = start("a").await;
+    let b = start("b").await;
+    // Bound but never read: nobody answers from there.
+    let silent = UdpSocket::bind(loopback()).await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let n = b
+        .join(&[silent_addr, a.local_addr()], Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+
+    let lonely = start("lonely").await;
+    let started = Instant::now();
+    match lonely.join(&[silent_addr], Duration::from_millis(500)).await {
+        Err(GossipError::JoinFailed { addrs, .. }) => assert_eq!(addrs, [silent_addr]),
+        other => panic!("expected JoinFailed, got {other:?}"),
+    }
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    assert!(matches!(
+        lonely.join(&[lonely.local_addr()], Duration::from_millis(100)).await,
+        Err(GossipError::JoinFailed { .. })
+    ));
+    assert_eq!(lonely.members().len(), 1);
+    shutdown_all(&[&a, &b, &lonely]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keeps_re_announcing_to_a_seed_that_starts_later() {
+    init_tracing();
+    // Reserve a free port for the seed, then release it.
+    let seed_addr = UdpSocket::bind(loopback())
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let b = start("b").await;
+    assert!(
+        b.join(&[seed_addr], Duration::from_millis(300))
+            .await
+            .is_err()
+    );
+    let a = Pool::start(config("a", seed_addr, Profile::Lan))
+        .await
+        .unwrap();
+    wait_until("b to reach the late seed", || {
+        sees_alive(&a, &["a", "b"]) && sees_alive(&b, &["a", "b"])
+    })
+    .await;
+    shutdown_all(&[&a, &b]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wan_profile_pools_join() {
+    init_tracing();
+    let a = Pool::start(config("a.dc1", loopback(), Profile::Wan))
+        .await
+        .unwrap();
+    let b = Pool::start(config("b.dc2", loopback(), Profile::Wan))
+        .await
+        .unwrap();
+    assert_eq!(b.join(&[a.local_addr()], WAIT).await.unwrap(), 1);
+    wait_until("WAN members to see each other", || {
+        sees_alive(&a, &["a.dc1", "b.dc2"]) && sees_alive(&b, &["a.dc1", "b.dc2"])
+    })
+    .await;
+    shutdown_all(&[&a, &b]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_tags_are_rejected() {
+    let a = start("a").await;
+    let tags = BTreeMap::from([("big".to_string(), "x".repeat(600))]);
+    assert!(matches!(
+        a.set_tags(tags.clone()).await,
+        Err(GossipError::TagsTooLarge { max: 512, .. })
+    ));
+    let mut cfg = config("z", loopback(), Profile::Lan);
+    cfg.tags = tags;
+    assert!(matches!(
+        Pool::start(cfg).await,
+        Err(GossipError::TagsTooLarge { .. })
+    ));
+    a.shutdown().await;
+    assert!(matches!(
+        a.set_tags(BTreeMap::new()).await,
+        Err(GossipError::Closed)
+    ));
+}

@@ -1,0 +1,543 @@
+//! The clap command definitions: Consul's subcommands and flag names (single-dash forms are
+//! accepted through `argv::rewrite`). Boolean flags follow Go: `-wan`, `-wan=true`, `-wan=false`.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+/// Top-level command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "praetor",
+    version,
+    about = "Praetor: a Consul-compatible service discovery and configuration agent",
+    disable_help_subcommand = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every subcommand.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs a Praetor agent
+    Agent(Box<AgentArgs>),
+    /// Lists the members of a Praetor cluster
+    Members(MembersArgs),
+    /// Tell Praetor agent to join cluster
+    Join(JoinArgs),
+    /// Gracefully leaves the Praetor cluster and shuts down
+    Leave(HttpOnly),
+    /// Forces a member of the cluster to enter the "left" state
+    #[command(name = "force-leave")]
+    ForceLeave(ForceLeaveArgs),
+    /// Triggers the agent to reload configuration files
+    Reload(HttpOnly),
+    /// Provides debugging information for operators
+    Info(HttpOnly),
+    /// Interact with the key-value store
+    #[command(subcommand)]
+    Kv(KvCommand),
+    /// Interact with the catalog
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+    /// Interact with services
+    #[command(subcommand)]
+    Services(ServicesCommand),
+    /// Provides cluster-level tools for operators
+    #[command(subcommand)]
+    Operator(OperatorCommand),
+    /// Prints the Praetor version
+    Version,
+}
+
+/// Flags shared by every command that talks to an agent's HTTP API.
+#[derive(Debug, Clone, Default, Args)]
+pub struct HttpArgs {
+    /// The address and port of the agent HTTP server (env PRAETOR_HTTP_ADDR, CONSUL_HTTP_ADDR)
+    #[arg(long = "http-addr", value_name = "ADDR")]
+    pub http_addr: Option<String>,
+    /// Name of the datacenter to query (default: the agent's)
+    #[arg(long, value_name = "DC")]
+    pub datacenter: Option<String>,
+    /// ACL token to use in the request (env CONSUL_HTTP_TOKEN)
+    #[arg(long, env = "CONSUL_HTTP_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Permit any server to answer, not only the leader
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub stale: bool,
+}
+
+/// A command with only the HTTP flags.
+#[derive(Debug, Args)]
+pub struct HttpOnly {
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+/// `praetor agent`: every `praetor_config::Flags` field.
+#[derive(Debug, Default, Args)]
+pub struct AgentArgs {
+    /// Run the agent in server mode
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set)]
+    pub server: Option<bool>,
+    /// Start the agent in development mode (in-memory single server)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set)]
+    pub dev: Option<bool>,
+    /// Bootstrap mode: this server elects itself leader
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set)]
+    pub bootstrap: Option<bool>,
+    /// Wait for this many servers before bootstrapping the cluster
+    #[arg(long = "bootstrap-expect", value_name = "N", allow_negative_numbers = true)]
+    pub bootstrap_expect: Option<i64>,
+    /// Datacenter of the agent
+    #[arg(long, value_name = "DC")]
+    pub datacenter: Option<String>,
+    /// Name of this node; must be unique in the cluster
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+    /// A unique ID (UUID) for this node across space and time
+    #[arg(long = "node-id", value_name = "UUID")]
+    pub node_id: Option<String>,
+    /// Address to bind cluster communication to
+    #[arg(long, value_name = "IP")]
+    pub bind: Option<String>,
+    /// Address to advertise to the rest of the cluster
+    #[arg(long, value_name = "IP")]
+    pub advertise: Option<String>,
+    /// Address to advertise on the WAN
+    #[arg(long = "advertise-wan", value_name = "IP")]
+    pub advertise_wan: Option<String>,
+    /// Address(es) to bind client interfaces (HTTP, DNS) to, space separated
+    #[arg(long, value_name = "IPS")]
+    pub client: Option<String>,
+    /// Path to a data directory to store agent state
+    #[arg(long = "data-dir", value_name = "PATH")]
+    pub data_dir: Option<PathBuf>,
+    /// Address of an agent to join at start time, retried until it succeeds (repeatable)
+    #[arg(long = "retry-join", value_name = "ADDR")]
+    pub retry_join: Vec<String>,
+    /// Address of a WAN server to join, retried until it succeeds (repeatable)
+    #[arg(long = "retry-join-wan", value_name = "ADDR")]
+    pub retry_join_wan: Vec<String>,
+    /// Address of an agent to join at start time (repeatable)
+    #[arg(long, value_name = "ADDR")]
+    pub join: Vec<String>,
+    /// A JSON or HCL config file (repeatable; a directory is read like -config-dir)
+    #[arg(long = "config-file", value_name = "PATH")]
+    pub config_file: Vec<PathBuf>,
+    /// A directory of *.json / *.hcl config files, read in name order (repeatable)
+    #[arg(long = "config-dir", value_name = "PATH")]
+    pub config_dir: Vec<PathBuf>,
+    /// HTTP API port (-1 disables)
+    #[arg(long = "http-port", value_name = "PORT", allow_negative_numbers = true)]
+    pub http_port: Option<i64>,
+    /// DNS port (-1 disables)
+    #[arg(long = "dns-port", value_name = "PORT", allow_negative_numbers = true)]
+    pub dns_port: Option<i64>,
+    /// Server RPC port
+    #[arg(long = "server-port", value_name = "PORT", allow_negative_numbers = true)]
+    pub server_port: Option<i64>,
+    /// LAN gossip port
+    #[arg(long = "serf-lan-port", value_name = "PORT", allow_negative_numbers = true)]
+    pub serf_lan_port: Option<i64>,
+    /// WAN gossip port (-1 disables)
+    #[arg(long = "serf-wan-port", value_name = "PORT", allow_negative_numbers = true)]
+    pub serf_wan_port: Option<i64>,
+    /// Domain to answer DNS queries for
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Option<String>,
+    /// Log level: trace, debug, info, warn, err
+    #[arg(long = "log-level", value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Path to a file to write the agent's PID to
+    #[arg(long = "pid-file", value_name = "PATH")]
+    pub pid_file: Option<PathBuf>,
+    /// Enable the web UI
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set)]
+    pub ui: Option<bool>,
+    /// Base64 gossip encryption key
+    #[arg(long, value_name = "KEY")]
+    pub encrypt: Option<String>,
+    /// Time to wait between join attempts
+    #[arg(long = "retry-interval", value_name = "DURATION")]
+    pub retry_interval: Option<String>,
+    /// Maximum number of join attempts (0 = forever)
+    #[arg(long = "retry-max", value_name = "N", allow_negative_numbers = true)]
+    pub retry_max: Option<i64>,
+    /// Arbitrary node metadata, key:value (repeatable)
+    #[arg(long = "node-meta", value_name = "KEY:VALUE")]
+    pub node_meta: Vec<String>,
+}
+
+/// `praetor members`
+#[derive(Debug, Args)]
+pub struct MembersArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// List members of the WAN pool instead of the LAN pool
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub wan: bool,
+    /// Show all member tags
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub detailed: bool,
+    /// Only list members whose status matches this regular expression
+    #[arg(long, value_name = "REGEX", default_value = ".*")]
+    pub status: String,
+}
+
+/// `praetor join`
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// Join the WAN pool (servers only)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub wan: bool,
+    /// Addresses of agents to join
+    #[arg(value_name = "ADDRESS")]
+    pub addresses: Vec<String>,
+}
+
+/// `praetor force-leave`
+#[derive(Debug, Args)]
+pub struct ForceLeaveArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// Remove the node from the member list entirely
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub prune: bool,
+    /// Remove the node from the WAN pool (name must be node.dc)
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub wan: bool,
+    /// Name of the node
+    #[arg(value_name = "NODE")]
+    pub node: Option<String>,
+}
+
+/// `praetor kv ...`
+#[derive(Debug, Subcommand)]
+pub enum KvCommand {
+    /// Retrieves or lists data from the KV store
+    Get(KvGetArgs),
+    /// Sets or updates data in the KV store
+    Put(KvPutArgs),
+    /// Removes data from the KV store
+    Delete(KvDeleteArgs),
+}
+
+/// `praetor kv get`
+#[derive(Debug, Args)]
+pub struct KvGetArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// Print all keys with the given prefix and their values
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub recurse: bool,
+    /// List the keys with the given prefix, not values
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub keys: bool,
+    /// Separator for -keys
+    #[arg(long, value_name = "SEP", default_value = "/")]
+    pub separator: String,
+    /// Print the entry's metadata too
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub detailed: bool,
+    /// Print values base64-encoded
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub base64: bool,
+    /// Key (or prefix)
+    #[arg(value_name = "KEY")]
+    pub key: Option<String>,
+}
+
+/// `praetor kv put`
+#[derive(Debug, Args)]
+pub struct KvPutArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// Check-and-set: only write if -modify-index matches
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub cas: bool,
+    /// Index the key must have for -cas
+    #[arg(long = "modify-index", value_name = "INDEX", default_value_t = 0)]
+    pub modify_index: u64,
+    /// Unsigned integer stored with the key
+    #[arg(long, value_name = "FLAGS", default_value_t = 0)]
+    pub flags: u64,
+    /// Acquire the lock on the key with -session
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub acquire: bool,
+    /// Release the lock held with -session
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub release: bool,
+    /// Session ID for -acquire / -release
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+    /// The value is base64-encoded
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub base64: bool,
+    /// Key to write
+    #[arg(value_name = "KEY")]
+    pub key: Option<String>,
+    /// Value, @file to read a file, or - to read stdin
+    #[arg(value_name = "DATA", allow_hyphen_values = true)]
+    pub value: Option<String>,
+    /// Unexpected extra arguments (reported as an error, like Consul)
+    #[arg(hide = true, allow_hyphen_values = true)]
+    pub extra: Vec<String>,
+}
+
+/// `praetor kv delete`
+#[derive(Debug, Args)]
+pub struct KvDeleteArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// Delete every key with the given prefix
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub recurse: bool,
+    /// Check-and-set: only delete if -modify-index matches
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub cas: bool,
+    /// Index the key must have for -cas
+    #[arg(long = "modify-index", value_name = "INDEX", default_value_t = 0)]
+    pub modify_index: u64,
+    /// Key (or prefix)
+    #[arg(value_name = "KEY")]
+    pub key: Option<String>,
+}
+
+/// `praetor catalog ...`
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Lists all known datacenters
+    Datacenters(HttpOnly),
+    /// Lists all nodes in the given datacenter
+    Nodes(CatalogNodesArgs),
+    /// Lists all registered services in a datacenter
+    Services(CatalogServicesArgs),
+}
+
+/// `praetor catalog nodes`
+#[derive(Debug, Args)]
+pub struct CatalogNodesArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// Show tagged addresses and metadata
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub detailed: bool,
+    /// Only nodes providing this service
+    #[arg(long, value_name = "SERVICE")]
+    pub service: Option<String>,
+}
+
+/// `praetor catalog services`
+#[derive(Debug, Args)]
+pub struct CatalogServicesArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// Show the tags of each service
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub tags: bool,
+    /// Only services on this node
+    #[arg(long, value_name = "NODE")]
+    pub node: Option<String>,
+}
+
+/// `praetor services ...`
+#[derive(Debug, Subcommand)]
+pub enum ServicesCommand {
+    /// Register services with the local agent
+    Register(ServicesRegisterArgs),
+    /// Deregister services from the local agent
+    Deregister(ServicesDeregisterArgs),
+}
+
+/// `praetor services register`
+#[derive(Debug, Args)]
+pub struct ServicesRegisterArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// Name of the service
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// ID of the service (default: the name)
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// Address of the service
+    #[arg(long, value_name = "ADDR")]
+    pub address: Option<String>,
+    /// Port of the service
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Tag to add (repeatable)
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+    /// Metadata key=value (repeatable)
+    #[arg(long = "meta", value_name = "KEY=VALUE")]
+    pub meta: Vec<String>,
+    /// Service definition files (JSON or HCL)
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// `praetor services deregister`
+#[derive(Debug, Args)]
+pub struct ServicesDeregisterArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// ID of the service to deregister
+    #[arg(long, value_name = "ID")]
+    pub id: Option<String>,
+    /// Service definition files whose services to deregister
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// `praetor operator ...`
+#[derive(Debug, Subcommand)]
+pub enum OperatorCommand {
+    /// Provides cluster-level tools for the Raft subsystem
+    #[command(subcommand)]
+    Raft(RaftCommand),
+}
+
+/// `praetor operator raft ...`
+#[derive(Debug, Subcommand)]
+pub enum RaftCommand {
+    /// Display the current Raft peer configuration
+    #[command(name = "list-peers")]
+    ListPeers(HttpOnly),
+}
+
+impl AgentArgs {
+    /// The flags as `praetor_config` takes them.
+    pub fn to_flags(&self) -> praetor_config::Flags {
+        praetor_config::Flags {
+            server: self.server,
+            dev: self.dev,
+            bootstrap: self.bootstrap,
+            bootstrap_expect: self.bootstrap_expect,
+            datacenter: self.datacenter.clone(),
+            node: self.node.clone(),
+            node_id: self.node_id.clone(),
+            bind: self.bind.clone(),
+            advertise: self.advertise.clone(),
+            advertise_wan: self.advertise_wan.clone(),
+            client: self.client.clone(),
+            data_dir: self.data_dir.clone(),
+            retry_join: self.retry_join.clone(),
+            retry_join_wan: self.retry_join_wan.clone(),
+            join: self.join.clone(),
+            config_file: self.config_file.clone(),
+            config_dir: self.config_dir.clone(),
+            http_port: self.http_port,
+            dns_port: self.dns_port,
+            server_port: self.server_port,
+            serf_lan_port: self.serf_lan_port,
+            serf_wan_port: self.serf_wan_port,
+            domain: self.domain.clone(),
+            log_level: self.log_level.clone(),
+            pid_file: self.pid_file.clone(),
+            ui: self.ui,
+            encrypt: self.encrypt.clone(),
+            retry_interval: self.retry_interval.clone(),
+            retry_max: self.retry_max,
+            node_meta: self.node_meta.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Cli {
+        let argv = std::iter::once("praetor")
+            .chain(args.iter().copied())
+            .map(std::ffi::OsString::from);
+        Cli::try_parse_from(crate::argv::rewrite(&Cli::command(), argv)).expect("parses")
+    }
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn agent_flags_map_to_config_flags() {
+        let cli = parse(&[
+            "agent",
+            "-server",
+            "-bootstrap-expect=3",
+            "-data-dir",
+            "/tmp/d",
+            "-retry-join=a",
+            "-retry-join",
+            "b",
+            "-http-port=-1",
+            "-dns-port",
+            "-1",
+            "-node-meta=rack:r1",
+            "-ui=false",
+            "-client",
+            "127.0.0.1 10.0.0.1",
+        ]);
+        let Command::Agent(args) = cli.command else {
+            panic!("expected agent");
+        };
+        let flags = args.to_flags();
+        assert_eq!(flags.server, Some(true));
+        assert_eq!(flags.bootstrap_expect, Some(3));
+        assert_eq!(flags.data_dir, Some(PathBuf::from("/tmp/d")));
+        assert_eq!(flags.retry_join, vec!["a".to_string(), "b".to_string()]);
+        assert_eq!(flags.http_port, Some(-1));
+        assert_eq!(flags.dns_port, Some(-1));
+        assert_eq!(flags.node_meta, vec!["rack:r1".to_string()]);
+        assert_eq!(flags.ui, Some(false));
+        assert_eq!(flags.dev, None);
+        assert_eq!(flags.client.as_deref(), Some("127.0.0.1 10.0.0.1"));
+    }
+
+    #[test]
+    fn bool_flags_do_not_swallow_positionals() {
+        let cli = parse(&["kv", "get", "-recurse", "app/"]);
+        let Command::Kv(KvCommand::Get(get)) = cli.command else {
+            panic!("expected kv get");
+        };
+        assert!(get.recurse);
+        assert_eq!(get.key.as_deref(), Some("app/"));
+        assert_eq!(get.separator, "/");
+
+        let cli = parse(&["join", "-wan", "10.0.0.1", "10.0.0.2"]);
+        let Command::Join(join) = cli.command else {
+            panic!("expected join");
+        };
+        assert!(join.wan);
+        assert_eq!(join.addresses.len(), 2);
+    }
+
+    #[test]
+    fn nested_subcommands_parse() {
+        let cli = parse(&["operator", "raft", "list-peers", "-stale"]);
+        assert!(matches!(
+            cli.command,
+            Command::Operator(OperatorCommand::Raft(RaftCommand::ListPeers(HttpOnly {
+                http: HttpArgs { stale: true, .. }
+            })))
+        ));
+        let cli = parse(&["members", "-status=alive|failed", "-detailed"]);
+        let Command::Members(m) = cli.command else {
+            panic!("expected members");
+        };
+        assert_eq!(m.status, "alive|failed");
+        assert!(m.detailed && !m.wan);
+        let cli = parse(&["catalog", "services", "-tags", "-node", "n1"]);
+        assert!(matches!(
+            cli.command,
+            Command::Catalog(CatalogCommand::Services(CatalogServicesArgs { tags: true, node: Some(_), .. }))
+        ));
+    }
+}

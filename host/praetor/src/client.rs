@@ -1,0 +1,397 @@
+//! The one small HTTP client every command uses to talk to an agent: address resolution, the
+//! `dc` / `stale` query parameters, the `X-Consul-Token` header, and Consul's error texts.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use crate::cli::HttpArgs;
+
+/// Default agent address (Consul's).
+pub const DEFAULT_HTTP_ADDR: &str = "http://127.0.0.1:8500";
+
+/// Largest response body read (a big KV recurse or catalog).
+const MAX_BODY: u64 = 256 << 20;
+
+/// Why a request failed, rendered like Consul's Go API client.
+#[derive(Debug)]
+pub enum ClientError {
+    /// No HTTP response (connection refused, DNS, timeout, ...).
+    Transport {
+        method: &'static str,
+        url: String,
+        message: String,
+    },
+    /// A non-2xx answer: `Unexpected response code: 500 (No path to datacenter)`.
+    Status { code: u16, body: String },
+    /// A 2xx answer whose body is not the expected JSON.
+    Decode { url: String, message: String },
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Transport {
+                method,
+                url,
+                message,
+            } => {
+                let mut m = method.to_ascii_lowercase();
+                if let Some(first) = m.get_mut(0..1) {
+                    first.make_ascii_uppercase();
+                }
+                write!(f, "{m} \"{url}\": {message}")
+            }
+            ClientError::Status { code, body } => {
+                write!(f, "Unexpected response code: {code} ({body})")
+            }
+            ClientError::Decode { url, message } => {
+                write!(f, "invalid response from \"{url}\": {message}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// `-http-addr`, else `PRAETOR_HTTP_ADDR`, else `CONSUL_HTTP_ADDR`, else the default; a bare
+/// `host:port` gets `http://`.
+pub fn resolve_addr(
+    flag: Option<&str>,
+    praetor_env: Option<&str>,
+    consul_env: Option<&str>,
+) -> String {
+    let raw = [flag, praetor_env, consul_env]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .find(|s| !s.is_empty())
+        .unwrap_or(DEFAULT_HTTP_ADDR);
+    let with_scheme = if raw.contains("://") {
+        raw.to_string()
+    } else {
+        format!("http://{raw}")
+    };
+    with_scheme.trim_end_matches('/').to_string()
+}
+
+/// Percent-encodes a URL path, keeping `/` (for KV keys).
+pub fn escape_path(s: &str) -> String {
+    escape(s, true)
+}
+
+/// Percent-encodes one path segment (node names, addresses, IDs).
+pub fn escape_segment(s: &str) -> String {
+    escape(s, false)
+}
+
+fn escape(s: &str, keep_slash: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        let unreserved = b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
+        if unreserved || (keep_slash && b == b'/') || matches!(b, b':' | b'@') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A client bound to one agent address and the common query options.
+pub struct Client {
+    base: String,
+    token: Option<String>,
+    datacenter: Option<String>,
+    stale: bool,
+    agent: ureq::Agent,
+}
+
+impl Client {
+    /// Builds a client from the command's HTTP flags and the environment.
+    pub fn from_args(http: &HttpArgs) -> Client {
+        let praetor_env = std::env::var("PRAETOR_HTTP_ADDR").ok();
+        let consul_env = std::env::var("CONSUL_HTTP_ADDR").ok();
+        let base = resolve_addr(
+            http.http_addr.as_deref(),
+            praetor_env.as_deref(),
+            consul_env.as_deref(),
+        );
+        let token = http
+            .token
+            .clone()
+            .or_else(|| std::env::var("PRAETOR_HTTP_TOKEN").ok())
+            .filter(|t| !t.is_empty());
+        Client::new(base, token, http.datacenter.clone(), http.stale)
+    }
+
+    pub fn new(
+        base: String,
+        token: Option<String>,
+        datacenter: Option<String>,
+        stale: bool,
+    ) -> Client {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(10)))
+            .build();
+        Client {
+            base,
+            token,
+            datacenter: datacenter.filter(|d| !d.is_empty()),
+            stale,
+            agent: ureq::Agent::new_with_config(config),
+        }
+    }
+
+    /// The full URL of `path` (already escaped) with the common and extra query parameters.
+    pub fn url(&self, path: &str, query: &[(&str, &str)]) -> String {
+        let mut params: Vec<(String, String)> = Vec::new();
+        if let Some(dc) = &self.datacenter {
+            params.push(("dc".into(), dc.clone()));
+        }
+        if self.stale {
+            params.push(("stale".into(), String::new()));
+        }
+        params.extend(query.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let mut url = format!("{}{path}", self.base);
+        for (i, (k, v)) in params.iter().enumerate() {
+            url.push(if i == 0 { '?' } else { '&' });
+            url.push_str(&escape_segment(k));
+            url.push('=');
+            url.push_str(&escape_segment(v));
+        }
+        url
+    }
+
+    fn send(
+        &self,
+        method: &'static str,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Result<(u16, Vec<u8>), ClientError> {
+        let url = self.url(path, query);
+        tracing::debug!(method, %url, "HTTP request");
+        let transport = |e: ureq::Error| ClientError::Transport {
+            method,
+            url: url.clone(),
+            message: e.to_string(),
+        };
+        let result = match method {
+            "GET" => self.with_token(self.agent.get(&url)).call(),
+            "DELETE" => self.with_token(self.agent.delete(&url)).call(),
+            _ => {
+                let req = self.with_token(self.agent.put(&url));
+                match body {
+                    Some(b) => req.send(b),
+                    None => req.send_empty(),
+                }
+            }
+        };
+        let mut response = result.map_err(transport)?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_vec()
+            .map_err(transport)?;
+        Ok((status, bytes))
+    }
+
+    fn with_token<B>(&self, req: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.token {
+            Some(t) => req.header("X-Consul-Token", t),
+            None => req,
+        }
+    }
+
+    fn check(status: u16, body: Vec<u8>) -> Result<Vec<u8>, ClientError> {
+        if (200..300).contains(&status) {
+            Ok(body)
+        } else {
+            Err(ClientError::Status {
+                code: status,
+                body: String::from_utf8_lossy(&body).trim().to_string(),
+            })
+        }
+    }
+
+    /// GET; non-2xx is an error.
+    pub fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Vec<u8>, ClientError> {
+        let (status, body) = self.send("GET", path, query, None)?;
+        Self::check(status, body)
+    }
+
+    /// GET; 404 is `None` (Consul's "no such key"), other non-2xx an error.
+    pub fn get_optional(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Option<Vec<u8>>, ClientError> {
+        let (status, body) = self.send("GET", path, query, None)?;
+        if status == 404 {
+            return Ok(None);
+        }
+        Self::check(status, body).map(Some)
+    }
+
+    /// GET and decode JSON.
+    pub fn get_json<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<T, ClientError> {
+        let body = self.get(path, query)?;
+        self.decode(path, &body)
+    }
+
+    /// Decodes a JSON body received from `path`.
+    pub fn decode<T: DeserializeOwned>(&self, path: &str, body: &[u8]) -> Result<T, ClientError> {
+        serde_json::from_slice(body).map_err(|e| ClientError::Decode {
+            url: format!("{}{path}", self.base),
+            message: e.to_string(),
+        })
+    }
+
+    /// PUT with an optional body; non-2xx is an error.
+    pub fn put(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Result<Vec<u8>, ClientError> {
+        let (status, bytes) = self.send("PUT", path, query, body)?;
+        Self::check(status, bytes)
+    }
+
+    /// DELETE; non-2xx is an error.
+    pub fn delete(&self, path: &str, query: &[(&str, &str)]) -> Result<Vec<u8>, ClientError> {
+        let (status, body) = self.send("DELETE", path, query, None)?;
+        Self::check(status, body)
+    }
+}
+
+/// A `true` / `false` JSON body (KV writes, CAS deletes).
+pub fn parse_bool_body(body: &[u8]) -> bool {
+    String::from_utf8_lossy(body).trim() == "true"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    #[test]
+    fn address_precedence_and_scheme() {
+        assert_eq!(resolve_addr(None, None, None), "http://127.0.0.1:8500");
+        assert_eq!(
+            resolve_addr(None, None, Some("10.0.0.1:8500")),
+            "http://10.0.0.1:8500"
+        );
+        assert_eq!(
+            resolve_addr(None, Some("127.0.9.1:18500"), Some("10.0.0.1:8500")),
+            "http://127.0.9.1:18500"
+        );
+        assert_eq!(
+            resolve_addr(Some("https://x:8501/"), Some("y:1"), None),
+            "https://x:8501"
+        );
+    }
+
+    #[test]
+    fn urls_carry_dc_stale_and_escaped_values() {
+        let c = Client::new(
+            "http://127.0.0.1:8500".into(),
+            None,
+            Some("dc2".into()),
+            true,
+        );
+        assert_eq!(
+            c.url(&format!("/v1/kv/{}", escape_path("a b/c")), &[("recurse", "")]),
+            "http://127.0.0.1:8500/v1/kv/a%20b/c?dc=dc2&stale=&recurse="
+        );
+        assert_eq!(escape_segment("node/1"), "node%2F1");
+        assert_eq!(escape_segment("10.0.0.1:8301"), "10.0.0.1:8301");
+    }
+
+    #[test]
+    fn status_errors_render_like_consul() {
+        let e = ClientError::Status {
+            code: 500,
+            body: "No path to datacenter".into(),
+        };
+        assert_eq!(
+            e.to_string(),
+            "Unexpected response code: 500 (No path to datacenter)"
+        );
+    }
+
+    /// One canned HTTP response on a loopback socket; returns the request head it saw.
+    fn serve_once(response: &'static str) -> (String, std::thread::JoinHandle<String>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let handle = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().expect("accept");
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 1024];
+            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = stream.read(&mut chunk).expect("read");
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            stream.write_all(response.as_bytes()).expect("write");
+            String::from_utf8_lossy(&buf).to_string()
+        });
+        (addr, handle)
+    }
+
+    #[test]
+    fn sends_token_and_reports_error_bodies() {
+        let (addr, server) = serve_once(
+            "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 21\r\nConnection: close\r\n\r\nNo path to datacenter",
+        );
+        let c = Client::new(format!("http://{addr}"), Some("secret".into()), None, false);
+        let err = c.get("/v1/agent/self", &[]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Unexpected response code: 500 (No path to datacenter)"
+        );
+        let head = server.join().expect("server thread");
+        assert!(head.starts_with("GET /v1/agent/self HTTP/1.1"), "{head}");
+        assert!(
+            head.to_ascii_lowercase().contains("x-consul-token: secret"),
+            "{head}"
+        );
+    }
+
+    #[test]
+    fn not_found_is_none_for_optional_gets() {
+        let (addr, server) = serve_once(
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        );
+        let c = Client::new(format!("http://{addr}"), None, None, false);
+        assert!(matches!(c.get_optional("/v1/kv/missing", &[]), Ok(None)));
+        server.join().expect("server thread");
+    }
+
+    #[test]
+    fn connection_errors_name_the_url() {
+        // Bind then drop to get a port nobody listens on.
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("bind")
+            .port();
+        let c = Client::new(format!("http://127.0.0.1:{port}"), None, None, false);
+        let err = c.get("/v1/agent/self", &[]).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("Get \"http://127.0.0.1:{port}/v1/agent/self\": ")),
+            "{err}"
+        );
+    }
+}

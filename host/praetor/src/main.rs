@@ -1,0 +1,52 @@
+//! praetor: the single binary. `praetor agent` runs an agent; every other subcommand is an HTTP
+//! client of one, with Consul's command names, flags, output and exit codes.
+
+mod agent_cmd;
+mod argv;
+mod cli;
+mod client;
+mod commands;
+mod table;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use cli::{CatalogCommand, Cli, Command, KvCommand, OperatorCommand, RaftCommand, ServicesCommand};
+use commands::{catalog, info, kv, members, membership, operator, services, version};
+
+fn main() -> ExitCode {
+    let argv = argv::rewrite(&Cli::command(), std::env::args_os());
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let outcome = match &cli.command {
+        Command::Agent(args) => Ok(agent_cmd::run(args)),
+        Command::Members(args) => members::run(args),
+        Command::Join(args) => membership::join(args),
+        Command::Leave(args) => membership::leave(args),
+        Command::ForceLeave(args) => membership::force_leave(args),
+        Command::Reload(args) => info::reload(args),
+        Command::Info(args) => info::info(args),
+        Command::Kv(KvCommand::Get(args)) => kv::get(args),
+        Command::Kv(KvCommand::Put(args)) => kv::put(args),
+        Command::Kv(KvCommand::Delete(args)) => kv::delete(args),
+        Command::Catalog(CatalogCommand::Datacenters(args)) => catalog::datacenters(args),
+        Command::Catalog(CatalogCommand::Nodes(args)) => catalog::nodes(args),
+        Command::Catalog(CatalogCommand::Services(args)) => catalog::services(args),
+        Command::Services(ServicesCommand::Register(args)) => services::register(args),
+        Command::Services(ServicesCommand::Deregister(args)) => services::deregister(args),
+        Command::Operator(OperatorCommand::Raft(RaftCommand::ListPeers(args))) => {
+            operator::list_peers(args)
+        }
+        Command::Version => version::run(),
+    };
+    match outcome {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,27 @@
+//! The RPC error type; its messages are Consul's strings, which the HTTP and DNS edges show.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum RpcError {
+    /// Consul's `ErrNoDCPath`.
+    #[error("No path to datacenter")]
+    NoPathToDatacenter,
+    /// Consul's `ErrDCNotAvailable`.
+    #[error("Remote DC has no server currently reachable")]
+    DatacenterUnavailable,
+    /// Consul's `ErrNoLeader`.
+    #[error("No cluster leader")]
+    NoLeader,
+    /// Consul's `ErrNoServers`.
+    #[error("No known Consul servers")]
+    NoServers,
+    /// The request itself is wrong (a 400 at the HTTP edge).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The server could not talk to the server it forwarded to.
+    #[error("rpc error making call: {0}")]
+    Transport(String),
+    #[error("{0}")]
+    Internal(String),
+}

@@ -1,0 +1,99 @@
+//! Tables, their raft indexes, and the `ChangeSet` a command produces (what blocking queries wait on).
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+/// A table of the state store. Blocking queries wait on the tables their query reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Table {
+    Nodes,
+    Services,
+    Checks,
+    Kvs,
+    Sessions,
+    Tombstones,
+}
+
+impl Table {
+    /// Every table, in a fixed order.
+    pub const ALL: [Table; 6] = [
+        Table::Nodes,
+        Table::Services,
+        Table::Checks,
+        Table::Kvs,
+        Table::Sessions,
+        Table::Tombstones,
+    ];
+
+    /// Position of the table in [`Table::ALL`].
+    pub fn slot(self) -> usize {
+        match self {
+            Table::Nodes => 0,
+            Table::Services => 1,
+            Table::Checks => 2,
+            Table::Kvs => 3,
+            Table::Sessions => 4,
+            Table::Tombstones => 5,
+        }
+    }
+}
+
+/// The highest raft index that changed each table (0 = never changed), plus Consul's
+/// "service extinction" index (the last time the last instance of some service went away).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableIndexes {
+    pub nodes: u64,
+    pub services: u64,
+    pub checks: u64,
+    pub kvs: u64,
+    pub sessions: u64,
+    pub tombstones: u64,
+    pub service_extinction: u64,
+}
+
+impl TableIndexes {
+    /// The index of one table.
+    pub fn get(&self, table: Table) -> u64 {
+        match table {
+            Table::Nodes => self.nodes,
+            Table::Services => self.services,
+            Table::Checks => self.checks,
+            Table::Kvs => self.kvs,
+            Table::Sessions => self.sessions,
+            Table::Tombstones => self.tombstones,
+        }
+    }
+
+    /// Raises the index of one table to `index` (never lowers it).
+    pub(crate) fn bump(&mut self, table: Table, index: u64) {
+        let slot = match table {
+            Table::Nodes => &mut self.nodes,
+            Table::Services => &mut self.services,
+            Table::Checks => &mut self.checks,
+            Table::Kvs => &mut self.kvs,
+            Table::Sessions => &mut self.sessions,
+            Table::Tombstones => &mut self.tombstones,
+        };
+        *slot = (*slot).max(index);
+    }
+}
+
+/// What one applied command changed: the tables, and the KV keys written or deleted.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeSet {
+    pub tables: BTreeSet<Table>,
+    pub kv_keys: BTreeSet<String>,
+}
+
+impl ChangeSet {
+    /// True when the command changed nothing.
+    pub fn is_empty(&self) -> bool {
+        self.tables.is_empty()
+    }
+
+    /// True when `table` changed.
+    pub fn contains(&self, table: Table) -> bool {
+        self.tables.contains(&table)
+    }
+}

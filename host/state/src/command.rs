@@ -1,0 +1,209 @@
+//! Raft log entries (`Command`) and what applying them returns (`CommandResult`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::types::{HealthCheck, KvEntry, Node, Service, Session};
+
+/// Consul's KVS operations (`api.KVOp`) for a single-key write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KvOp {
+    /// Plain set; the key's session is kept. As in Consul, the entry is otherwise written as
+    /// given (so `lock_index` is whatever the proposer sent, normally 0).
+    Set,
+    /// Set only if the key's modify index equals `cas_index` (0 = only if absent).
+    Cas,
+    /// Acquire the lock with `entry.session` and set the value.
+    Lock,
+    /// Release the lock held by `entry.session` and set the value.
+    Unlock,
+    /// Delete one key (no-op if absent).
+    Delete,
+    /// Delete only if the key's modify index equals `cas_index` (true if absent).
+    DeleteCas,
+    /// Delete every key starting with `entry.key`.
+    DeleteTree,
+}
+
+/// The verbs of Consul's `/v1/txn` KV operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxnKvVerb {
+    Set,
+    Delete,
+    DeleteCas,
+    DeleteTree,
+    Cas,
+    Lock,
+    Unlock,
+    Get,
+    GetOrEmpty,
+    GetTree,
+    CheckIndex,
+    CheckSession,
+    CheckNotExists,
+}
+
+impl TxnKvVerb {
+    /// Consul's spelling (`set`, `delete-cas`, `check-not-exists`, ...).
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TxnKvVerb::Set => "set",
+            TxnKvVerb::Delete => "delete",
+            TxnKvVerb::DeleteCas => "delete-cas",
+            TxnKvVerb::DeleteTree => "delete-tree",
+            TxnKvVerb::Cas => "cas",
+            TxnKvVerb::Lock => "lock",
+            TxnKvVerb::Unlock => "unlock",
+            TxnKvVerb::Get => "get",
+            TxnKvVerb::GetOrEmpty => "get-or-empty",
+            TxnKvVerb::GetTree => "get-tree",
+            TxnKvVerb::CheckIndex => "check-index",
+            TxnKvVerb::CheckSession => "check-session",
+            TxnKvVerb::CheckNotExists => "check-not-exists",
+        }
+    }
+
+    /// Parses Consul's spelling; `None` for an unknown verb (Consul: `unknown KV verb "x"`).
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "set" => TxnKvVerb::Set,
+            "delete" => TxnKvVerb::Delete,
+            "delete-cas" => TxnKvVerb::DeleteCas,
+            "delete-tree" => TxnKvVerb::DeleteTree,
+            "cas" => TxnKvVerb::Cas,
+            "lock" => TxnKvVerb::Lock,
+            "unlock" => TxnKvVerb::Unlock,
+            "get" => TxnKvVerb::Get,
+            "get-or-empty" => TxnKvVerb::GetOrEmpty,
+            "get-tree" => TxnKvVerb::GetTree,
+            "check-index" => TxnKvVerb::CheckIndex,
+            "check-session" => TxnKvVerb::CheckSession,
+            "check-not-exists" => TxnKvVerb::CheckNotExists,
+            _ => return None,
+        })
+    }
+
+    /// True for verbs that never write (a transaction of only these can be served without raft).
+    pub fn is_read(&self) -> bool {
+        matches!(
+            self,
+            TxnKvVerb::Get
+                | TxnKvVerb::GetOrEmpty
+                | TxnKvVerb::GetTree
+                | TxnKvVerb::CheckIndex
+                | TxnKvVerb::CheckSession
+                | TxnKvVerb::CheckNotExists
+        )
+    }
+}
+
+/// One KV operation of a transaction (Consul `api.KVTxnOp`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxnKvOp {
+    pub verb: TxnKvVerb,
+    pub key: String,
+    pub value: Vec<u8>,
+    pub flags: u64,
+    /// The compared modify index of `cas`, `delete-cas` and `check-index`.
+    pub index: u64,
+    /// The session of `lock`, `unlock` and `check-session`.
+    pub session: Option<String>,
+}
+
+/// One operation of a transaction. Only KV operations exist so far (Consul also has node,
+/// service and check operations).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxnOp {
+    Kv(TxnKvOp),
+}
+
+impl TxnKvOp {
+    /// An operation with an empty value, no flags, index 0 and no session.
+    pub fn new(verb: TxnKvVerb, key: impl Into<String>) -> Self {
+        TxnKvOp {
+            verb,
+            key: key.into(),
+            value: Vec::new(),
+            flags: 0,
+            index: 0,
+            session: None,
+        }
+    }
+}
+
+impl TxnOp {
+    /// True if the operation never writes.
+    pub fn is_read(&self) -> bool {
+        match self {
+            TxnOp::Kv(op) => op.verb.is_read(),
+        }
+    }
+}
+
+impl From<TxnKvOp> for TxnOp {
+    fn from(op: TxnKvOp) -> Self {
+        TxnOp::Kv(op)
+    }
+}
+
+/// A raft log entry. Everything time-dependent carries `now_ms` (milliseconds since the Unix
+/// epoch), stamped by the proposer, so that applying is deterministic.
+// Register is much larger than the other variants; commands are short-lived log entries, so
+// plain fields (no boxing) keep construction simple.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Command {
+    /// Catalog register: upsert the node, then the service, then the checks.
+    Register {
+        node: Node,
+        service: Option<Service>,
+        checks: Vec<HealthCheck>,
+        now_ms: u64,
+    },
+    /// Catalog deregister: a service (with its checks), else a check, else the whole node.
+    Deregister {
+        node: String,
+        service_id: Option<String>,
+        check_id: Option<String>,
+        now_ms: u64,
+    },
+    /// A single-key KV write; `cas_index` is used by `Cas` and `DeleteCas`.
+    KvSet {
+        op: KvOp,
+        entry: KvEntry,
+        cas_index: u64,
+        now_ms: u64,
+    },
+    /// Creates a session with the ID chosen by the proposer.
+    SessionCreate { session: Session, now_ms: u64 },
+    /// Invalidates a session (releasing or deleting its keys).
+    SessionDestroy { id: String, now_ms: u64 },
+    /// An all-or-nothing transaction.
+    Txn { ops: Vec<TxnOp>, now_ms: u64 },
+    /// Forgets KV tombstones whose delete index is `<= up_to_index`.
+    TombstoneReap { up_to_index: u64 },
+}
+
+/// One failed operation of a transaction.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxnError {
+    pub op_index: usize,
+    pub what: String,
+}
+
+/// What a transaction returned: either results (all applied) or errors (nothing applied).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxnResult {
+    pub results: Vec<KvEntry>,
+    pub errors: Vec<TxnError>,
+}
+
+/// The result of applying a command.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CommandResult {
+    #[default]
+    Ok,
+    Bool(bool),
+    Txn(TxnResult),
+    /// The command was rejected and changed nothing; the text is Consul's error message.
+    Error(String),
+}

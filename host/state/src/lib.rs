@@ -1,0 +1,37 @@
+//! praetor's replicated state machine: the catalog (nodes, services, checks), the KV store,
+//! sessions and KV transactions, with Consul's raft-index rules and change notification for
+//! blocking queries.
+//!
+//! Pure and deterministic: no I/O, no clock (time arrives inside commands as `now_ms`), no
+//! configuration. Raft applies [`Command`]s through [`Store::apply`] (or [`SharedStore::apply`],
+//! which also wakes blocking queries); readers run [`Query`]s.
+
+mod catalog;
+mod change;
+mod command;
+mod error;
+mod kv;
+mod notify;
+mod query;
+mod session;
+mod shared;
+mod store;
+mod txn;
+mod types;
+
+#[cfg(test)]
+mod tests;
+
+pub use catalog::SERF_CHECK_ID;
+pub use change::{ChangeSet, Table, TableIndexes};
+pub use command::{Command, CommandResult, KvOp, TxnError, TxnKvOp, TxnKvVerb, TxnOp, TxnResult};
+pub use error::StateError;
+pub use notify::{Notifier, NotifierClosed, Watch};
+pub use query::{Query, QueryOutput, QueryResult};
+pub use session::MAX_LOCK_DELAY_MS;
+pub use shared::SharedStore;
+pub use store::{Store, StoreSnapshot};
+pub use types::{
+    CheckServiceNode, CheckStatus, HealthCheck, KvEntry, Node, Service, ServiceAddress,
+    ServiceCheckRef, ServiceNode, Session, SessionBehavior, Weights,
+};

@@ -1,0 +1,349 @@
+//! Reads: `Query`, its `QueryResult`, and the index each read reports (Consul's rules, so a
+//! blocking query wakes when its answer can have changed and never sees index 0).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::change::Table;
+use crate::store::{Store, eq_fold, fold};
+use crate::types::{
+    CheckServiceNode, CheckStatus, HealthCheck, KvEntry, Node, Service, ServiceNode, Session,
+};
+
+/// A read of the state store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Query {
+    /// One key.
+    KvGet {
+        key: String,
+    },
+    /// Every entry under a prefix, sorted by key.
+    KvList {
+        prefix: String,
+    },
+    /// Keys under a prefix; with a separator, keys are cut after the first separator following
+    /// the prefix and deduplicated (Consul `?keys&separator=`).
+    KvKeys {
+        prefix: String,
+        separator: Option<String>,
+    },
+    CatalogNodes,
+    /// Service name -> union of its instances' tags.
+    CatalogServices,
+    CatalogService {
+        service: String,
+        tag: Option<String>,
+    },
+    CatalogNode {
+        node: String,
+    },
+    HealthNode {
+        node: String,
+    },
+    /// Checks of every instance of a service.
+    HealthChecks {
+        service: String,
+    },
+    /// Checks in one state (None = any).
+    HealthState {
+        state: Option<CheckStatus>,
+    },
+    /// Instances with their node and checks; `passing_only` drops instances with any
+    /// non-passing check (node checks included).
+    HealthService {
+        service: String,
+        tag: Option<String>,
+        passing_only: bool,
+    },
+    SessionInfo {
+        id: String,
+    },
+    SessionNode {
+        node: String,
+    },
+    SessionList,
+}
+
+impl Query {
+    /// The tables whose changes can change this query's answer.
+    pub fn tables(&self) -> &'static [Table] {
+        match self {
+            Query::KvGet { .. } | Query::KvList { .. } | Query::KvKeys { .. } => &[Table::Kvs],
+            Query::CatalogNodes => &[Table::Nodes],
+            Query::CatalogServices => &[Table::Services],
+            Query::CatalogNode { .. } => &[Table::Nodes, Table::Services],
+            Query::CatalogService { .. } | Query::HealthService { .. } => {
+                &[Table::Nodes, Table::Services, Table::Checks]
+            }
+            Query::HealthNode { .. } | Query::HealthChecks { .. } | Query::HealthState { .. } => {
+                &[Table::Checks]
+            }
+            Query::SessionInfo { .. } | Query::SessionNode { .. } | Query::SessionList => {
+                &[Table::Sessions]
+            }
+        }
+    }
+}
+
+/// The answer to a [`Query`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum QueryResult {
+    Kv(Option<KvEntry>),
+    KvList(Vec<KvEntry>),
+    Keys(Vec<String>),
+    Nodes(Vec<Node>),
+    Services(BTreeMap<String, Vec<String>>),
+    ServiceNodes(Vec<ServiceNode>),
+    NodeServices(Option<(Node, Vec<Service>)>),
+    Checks(Vec<HealthCheck>),
+    CheckServiceNodes(Vec<CheckServiceNode>),
+    Sessions(Vec<Session>),
+}
+
+/// An answer and its raft index (`X-Consul-Index`; never 0).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueryOutput {
+    pub index: u64,
+    pub result: QueryResult,
+}
+
+fn tag_matches(svc: &Service, tag: Option<&str>) -> bool {
+    tag.is_none_or(|tag| svc.tags.iter().any(|t| eq_fold(t, tag)))
+}
+
+impl Store {
+    /// Runs a read.
+    pub fn query(&self, q: &Query) -> QueryOutput {
+        let (index, result) = match q {
+            Query::KvGet { key } => self.kv_get(key),
+            Query::KvList { prefix } => {
+                let entries: Vec<KvEntry> = self.kv_range(prefix).cloned().collect();
+                let max = entries.iter().map(|e| e.modify_index).max().unwrap_or(0);
+                (
+                    self.kv_prefix_index(prefix, max),
+                    QueryResult::KvList(entries),
+                )
+            }
+            Query::KvKeys { prefix, separator } => self.kv_keys(prefix, separator.as_deref()),
+            Query::CatalogNodes => (
+                self.indexes.nodes,
+                QueryResult::Nodes(self.nodes.values().cloned().collect()),
+            ),
+            Query::CatalogServices => (
+                self.indexes.services,
+                QueryResult::Services(self.catalog_services()),
+            ),
+            Query::CatalogService { service, tag } => {
+                let rows = self
+                    .instances(service)
+                    .filter(|(_, svc)| tag_matches(svc, tag.as_deref()))
+                    .map(|(node, svc)| ServiceNode {
+                        node: node.clone(),
+                        service: svc.clone(),
+                    })
+                    .collect();
+                (
+                    self.service_index(service, false),
+                    QueryResult::ServiceNodes(rows),
+                )
+            }
+            Query::CatalogNode { node } => {
+                let key = fold(node);
+                let found = self.nodes.get(&key).map(|n| {
+                    (
+                        n.clone(),
+                        self.node_services(&key).map(|(_, s)| s.clone()).collect(),
+                    )
+                });
+                (
+                    self.indexes.nodes.max(self.indexes.services),
+                    QueryResult::NodeServices(found),
+                )
+            }
+            Query::HealthNode { node } => {
+                let checks = self
+                    .node_checks(&fold(node))
+                    .map(|(_, c)| c.clone())
+                    .collect();
+                (self.indexes.checks, QueryResult::Checks(checks))
+            }
+            Query::HealthChecks { service } => (
+                self.indexes.checks,
+                QueryResult::Checks(self.service_checks(service)),
+            ),
+            Query::HealthState { state } => {
+                let checks = self
+                    .checks
+                    .values()
+                    .filter(|c| state.is_none_or(|s| c.status == s))
+                    .cloned()
+                    .collect();
+                (self.indexes.checks, QueryResult::Checks(checks))
+            }
+            Query::HealthService {
+                service,
+                tag,
+                passing_only,
+            } => {
+                let rows = self
+                    .instances(service)
+                    .filter(|(_, svc)| tag_matches(svc, tag.as_deref()))
+                    .map(|(node, svc)| self.check_service_node(node, svc))
+                    .filter(|csn| {
+                        !passing_only || csn.checks.iter().all(|c| c.status == CheckStatus::Passing)
+                    })
+                    .collect();
+                (
+                    self.service_index(service, true),
+                    QueryResult::CheckServiceNodes(rows),
+                )
+            }
+            Query::SessionInfo { id } => {
+                let found = self.sessions.get(id).cloned().into_iter().collect();
+                (self.indexes.sessions, QueryResult::Sessions(found))
+            }
+            Query::SessionNode { node } => {
+                let found = self
+                    .sessions_by_node
+                    .get(&fold(node))
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|id| self.sessions.get(id).cloned())
+                    .collect();
+                (self.indexes.sessions, QueryResult::Sessions(found))
+            }
+            Query::SessionList => (
+                self.indexes.sessions,
+                QueryResult::Sessions(self.sessions.values().cloned().collect()),
+            ),
+        };
+        QueryOutput {
+            index: index.max(1),
+            result,
+        }
+    }
+
+    /// Single key: its modify index, else its tombstone, else the KV table index.
+    fn kv_get(&self, key: &str) -> (u64, QueryResult) {
+        match self.kvs.get(key) {
+            Some(e) => (e.modify_index, QueryResult::Kv(Some(e.clone()))),
+            None => (
+                self.tombstones
+                    .get(key)
+                    .copied()
+                    .unwrap_or(self.indexes.kvs),
+                QueryResult::Kv(None),
+            ),
+        }
+    }
+
+    /// Prefix: the highest modify or tombstone index under it, else the KV table index
+    /// (always the table index for the empty prefix).
+    fn kv_prefix_index(&self, prefix: &str, entries_max: u64) -> u64 {
+        if prefix.is_empty() {
+            return self.indexes.kvs;
+        }
+        let max = entries_max.max(self.tombstone_max(prefix));
+        if max == 0 { self.indexes.kvs } else { max }
+    }
+
+    fn kv_keys(&self, prefix: &str, separator: Option<&str>) -> (u64, QueryResult) {
+        let separator = separator.filter(|s| !s.is_empty());
+        let mut keys: Vec<String> = Vec::new();
+        let mut max = 0;
+        for e in self.kv_range(prefix) {
+            max = max.max(e.modify_index);
+            let cut = separator.and_then(|sep| {
+                let after = &e.key[prefix.len()..];
+                after
+                    .find(sep)
+                    .map(|pos| &e.key[..prefix.len() + pos + sep.len()])
+            });
+            match cut {
+                Some(key) => {
+                    if keys.last().map(String::as_str) != Some(key) {
+                        keys.push(key.to_string());
+                    }
+                }
+                None => keys.push(e.key.clone()),
+            }
+        }
+        (self.kv_prefix_index(prefix, max), QueryResult::Keys(keys))
+    }
+
+    fn catalog_services(&self) -> BTreeMap<String, Vec<String>> {
+        let mut tags: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for svc in self.services.values() {
+            tags.entry(svc.service.clone())
+                .or_default()
+                .extend(svc.tags.iter().cloned());
+        }
+        tags.into_iter()
+            .map(|(name, t)| (name, t.into_iter().collect()))
+            .collect()
+    }
+
+    /// Instances of a service (case-insensitive name) with their node, by node name then service ID.
+    fn instances<'a>(&'a self, service: &str) -> impl Iterator<Item = (&'a Node, &'a Service)> {
+        self.services_by_name
+            .get(&fold(service))
+            .into_iter()
+            .flatten()
+            .filter_map(|key| {
+                let node = self.nodes.get(&key.0)?;
+                let svc = self.services.get(key)?;
+                Some((node, svc))
+            })
+    }
+
+    /// The checks that apply to an instance: the node's checks and the service's own.
+    fn check_service_node(&self, node: &Node, svc: &Service) -> CheckServiceNode {
+        let checks = self
+            .node_checks(&fold(&node.node))
+            .filter(|(_, c)| c.service_id.is_empty() || eq_fold(&c.service_id, &svc.id))
+            .map(|(_, c)| c.clone())
+            .collect();
+        CheckServiceNode {
+            node: node.clone(),
+            service: svc.clone(),
+            checks,
+        }
+    }
+
+    /// Checks bound to any instance of a service, by node then check ID.
+    fn service_checks(&self, service: &str) -> Vec<HealthCheck> {
+        let mut found: BTreeMap<(String, String), HealthCheck> = BTreeMap::new();
+        for key in self
+            .services_by_name
+            .get(&fold(service))
+            .into_iter()
+            .flatten()
+        {
+            for (check_key, c) in self.node_checks(&key.0) {
+                if !c.service_id.is_empty() && fold(&c.service_id) == key.1 {
+                    found.insert(check_key.clone(), c.clone());
+                }
+            }
+        }
+        found.into_values().collect()
+    }
+
+    /// Consul `maxIndexForService`: the service's own index while it has instances; for a
+    /// missing service the last extinction index; else the catalog tables' index.
+    fn service_index(&self, service: &str, with_checks: bool) -> u64 {
+        let key = fold(service);
+        if !self.services_by_name.contains_key(&key) && self.indexes.service_extinction > 0 {
+            return self.indexes.service_extinction;
+        }
+        if let Some(i) = self.service_indexes.get(&key) {
+            return *i;
+        }
+        let catalog = self.indexes.nodes.max(self.indexes.services);
+        if with_checks {
+            catalog.max(self.indexes.checks)
+        } else {
+            catalog
+        }
+    }
+}

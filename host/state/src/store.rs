@@ -1,0 +1,540 @@
+//! The `Store`: tables, derived indexes, the undo journal that makes every command
+//! all-or-nothing, command dispatch, and snapshots.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use tracing::{debug, warn};
+
+use crate::change::{ChangeSet, Table, TableIndexes};
+use crate::command::{Command, CommandResult};
+use crate::error::StateError;
+use crate::types::{HealthCheck, KvEntry, Node, Service, Session};
+
+/// Key of a row that belongs to a node: (lowercased node name, lowercased ID).
+pub(crate) type PairKey = (String, String);
+
+/// Consul compares node names, service IDs/names and check IDs case-insensitively.
+pub(crate) fn fold(s: &str) -> String {
+    s.to_lowercase()
+}
+
+/// Case-insensitive equality (Go's `strings.EqualFold` for our purposes).
+pub(crate) fn eq_fold(a: &str, b: &str) -> bool {
+    a == b || a.to_lowercase() == b.to_lowercase()
+}
+
+/// The previous value of one row, recorded before each write of a command so that a failed
+/// command can be rolled back.
+#[derive(Clone, Debug, PartialEq)]
+enum Undo {
+    Node(String, Option<Node>),
+    Service(PairKey, Option<Service>),
+    Check(PairKey, Option<HealthCheck>),
+    Session(String, Option<Session>),
+    Kv(String, Option<KvEntry>),
+    Tombstone(String, Option<u64>),
+    LockDelay(String, Option<u64>),
+    ServiceIndex(String, Option<u64>),
+}
+
+/// Whether a command's writes stay (`Commit`) or are rolled back (`Abort`).
+pub(crate) enum Outcome {
+    Commit(CommandResult),
+    Abort(CommandResult),
+}
+
+impl From<Result<CommandResult, StateError>> for Outcome {
+    fn from(r: Result<CommandResult, StateError>) -> Self {
+        match r {
+            Ok(res) => Outcome::Commit(res),
+            Err(e) => Outcome::Abort(CommandResult::Error(e.to_string())),
+        }
+    }
+}
+
+/// The replicated state machine: catalog, KV, sessions. Pure and deterministic.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Store {
+    /// Key: lowercased node name.
+    pub(crate) nodes: BTreeMap<String, Node>,
+    pub(crate) services: BTreeMap<PairKey, Service>,
+    pub(crate) checks: BTreeMap<PairKey, HealthCheck>,
+    pub(crate) sessions: BTreeMap<String, Session>,
+    pub(crate) kvs: BTreeMap<String, KvEntry>,
+    /// Deleted key -> raft index of the delete.
+    pub(crate) tombstones: BTreeMap<String, u64>,
+    /// Key -> time (ms) until which it cannot be locked.
+    pub(crate) lock_delays: BTreeMap<String, u64>,
+    pub(crate) indexes: TableIndexes,
+    /// Lowercased service name -> last index that changed any of its instances (or their checks
+    /// or nodes). Present exactly while the service has instances.
+    pub(crate) service_indexes: BTreeMap<String, u64>,
+    pub(crate) last_index: u64,
+
+    // Derived indexes, rebuilt on restore.
+    node_ids: BTreeMap<String, BTreeSet<String>>,
+    pub(crate) services_by_name: BTreeMap<String, BTreeSet<PairKey>>,
+    pub(crate) sessions_by_node: BTreeMap<String, BTreeSet<String>>,
+    pub(crate) sessions_by_check: BTreeMap<PairKey, BTreeSet<String>>,
+    pub(crate) kvs_by_session: BTreeMap<String, BTreeSet<String>>,
+
+    // Per-command scratch state; empty between commands.
+    journal: Vec<Undo>,
+    pub(crate) changes: ChangeSet,
+}
+
+/// A serializable copy of the whole store (raft snapshot). Includes KV tombstones, lock delays
+/// and all indexes, so a restored store answers exactly like the original.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreSnapshot {
+    pub last_index: u64,
+    pub indexes: TableIndexes,
+    pub service_indexes: Vec<(String, u64)>,
+    pub nodes: Vec<Node>,
+    /// (node name, service).
+    pub services: Vec<(String, Service)>,
+    pub checks: Vec<HealthCheck>,
+    pub sessions: Vec<Session>,
+    pub kvs: Vec<KvEntry>,
+    pub tombstones: Vec<(String, u64)>,
+    pub lock_delays: Vec<(String, u64)>,
+}
+
+fn multi_insert<K: Ord, V: Ord>(map: &mut BTreeMap<K, BTreeSet<V>>, key: K, value: V) {
+    map.entry(key).or_default().insert(value);
+}
+
+fn multi_remove<K: Ord, V: Ord>(map: &mut BTreeMap<K, BTreeSet<V>>, key: &K, value: &V) {
+    if let Some(set) = map.get_mut(key) {
+        set.remove(value);
+        if set.is_empty() {
+            map.remove(key);
+        }
+    }
+}
+
+fn write<K: Ord, V>(map: &mut BTreeMap<K, V>, key: K, value: Option<V>) -> Option<V> {
+    match value {
+        Some(v) => map.insert(key, v),
+        None => map.remove(&key),
+    }
+}
+
+// === impl Store: public surface ===
+
+impl Store {
+    /// An empty store.
+    pub fn new() -> Self {
+        Store::default()
+    }
+
+    /// The raft index of the last applied command (0 before any).
+    pub fn last_index(&self) -> u64 {
+        self.last_index
+    }
+
+    /// The highest raft index that changed `table` (0 if it never changed).
+    pub fn table_index(&self, table: Table) -> u64 {
+        self.indexes.get(table)
+    }
+
+    /// All table indexes.
+    pub fn table_indexes(&self) -> &TableIndexes {
+        &self.indexes
+    }
+
+    /// Applies one raft log entry at `index`. Every object the command writes carries `index` as
+    /// its modify index (and create index when new). A command that fails changes nothing and
+    /// returns an empty `ChangeSet`.
+    pub fn apply(&mut self, index: u64, cmd: Command) -> (CommandResult, ChangeSet) {
+        if index <= self.last_index {
+            let err = StateError::StaleRaftIndex {
+                index,
+                last: self.last_index,
+            };
+            warn!(
+                index,
+                last = self.last_index,
+                "Ignoring a command at an already applied raft index"
+            );
+            return (CommandResult::Error(err.to_string()), ChangeSet::default());
+        }
+        self.last_index = index;
+        let saved_indexes = self.indexes.clone();
+        self.journal.clear();
+        self.changes = ChangeSet::default();
+
+        match self.dispatch(index, cmd) {
+            Outcome::Commit(result) => {
+                self.journal.clear();
+                (result, std::mem::take(&mut self.changes))
+            }
+            Outcome::Abort(result) => {
+                debug!(index, ?result, "Command rejected, rolling back");
+                self.rollback();
+                self.indexes = saved_indexes;
+                self.changes = ChangeSet::default();
+                (result, ChangeSet::default())
+            }
+        }
+    }
+
+    /// A serializable copy of the whole store.
+    pub fn snapshot(&self) -> StoreSnapshot {
+        StoreSnapshot {
+            last_index: self.last_index,
+            indexes: self.indexes.clone(),
+            service_indexes: self
+                .service_indexes
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+            nodes: self.nodes.values().cloned().collect(),
+            services: self
+                .services
+                .iter()
+                .map(|((node_key, _), s)| {
+                    let node = self
+                        .nodes
+                        .get(node_key)
+                        .map_or_else(|| node_key.clone(), |n| n.node.clone());
+                    (node, s.clone())
+                })
+                .collect(),
+            checks: self.checks.values().cloned().collect(),
+            sessions: self.sessions.values().cloned().collect(),
+            kvs: self.kvs.values().cloned().collect(),
+            tombstones: self
+                .tombstones
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+            lock_delays: self
+                .lock_delays
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
+        }
+    }
+
+    /// Rebuilds a store from a snapshot (derived indexes included).
+    pub fn restore(snap: StoreSnapshot) -> Store {
+        let mut s = Store {
+            last_index: snap.last_index,
+            indexes: snap.indexes,
+            ..Store::default()
+        };
+        s.service_indexes = snap.service_indexes.into_iter().collect();
+        for n in snap.nodes {
+            s.raw_node(fold(&n.node), Some(n));
+        }
+        for (node, svc) in snap.services {
+            s.raw_service((fold(&node), fold(&svc.id)), Some(svc));
+        }
+        for c in snap.checks {
+            s.raw_check((fold(&c.node), fold(&c.check_id)), Some(c));
+        }
+        for sess in snap.sessions {
+            s.raw_session(sess.id.clone(), Some(sess));
+        }
+        for e in snap.kvs {
+            s.raw_kv(e.key.clone(), Some(e));
+        }
+        s.tombstones = snap.tombstones.into_iter().collect();
+        s.lock_delays = snap.lock_delays.into_iter().collect();
+        s
+    }
+}
+
+// === impl Store: dispatch ===
+
+impl Store {
+    fn dispatch(&mut self, idx: u64, cmd: Command) -> Outcome {
+        match cmd {
+            Command::Register {
+                node,
+                service,
+                checks,
+                now_ms,
+            } => {
+                self.expire_lock_delays(now_ms);
+                self.register(idx, node, service, checks, now_ms)
+                    .map(|()| CommandResult::Ok)
+                    .into()
+            }
+            Command::Deregister {
+                node,
+                service_id,
+                check_id,
+                now_ms,
+            } => {
+                self.expire_lock_delays(now_ms);
+                self.deregister(
+                    idx,
+                    &node,
+                    service_id.as_deref(),
+                    check_id.as_deref(),
+                    now_ms,
+                )
+                .map(|()| CommandResult::Ok)
+                .into()
+            }
+            Command::KvSet {
+                op,
+                entry,
+                cas_index,
+                now_ms,
+            } => {
+                self.expire_lock_delays(now_ms);
+                self.kv_apply(idx, op, entry, cas_index, now_ms)
+                    .map(CommandResult::Bool)
+                    .into()
+            }
+            Command::SessionCreate { session, now_ms } => {
+                self.expire_lock_delays(now_ms);
+                self.session_create(idx, session)
+                    .map(|()| CommandResult::Ok)
+                    .into()
+            }
+            Command::SessionDestroy { id, now_ms } => {
+                self.expire_lock_delays(now_ms);
+                self.invalidate_session(idx, &id, now_ms);
+                Outcome::Commit(CommandResult::Ok)
+            }
+            Command::Txn { ops, now_ms } => {
+                self.expire_lock_delays(now_ms);
+                let result = self.txn(idx, &ops);
+                if result.errors.is_empty() {
+                    Outcome::Commit(CommandResult::Txn(result))
+                } else {
+                    Outcome::Abort(CommandResult::Txn(result))
+                }
+            }
+            Command::TombstoneReap { up_to_index } => {
+                self.reap_tombstones(idx, up_to_index);
+                Outcome::Commit(CommandResult::Ok)
+            }
+        }
+    }
+
+    /// Records that `table` changed at `idx`.
+    pub(crate) fn touch(&mut self, table: Table, idx: u64) {
+        self.indexes.bump(table, idx);
+        self.changes.tables.insert(table);
+    }
+
+    fn rollback(&mut self) {
+        while let Some(undo) = self.journal.pop() {
+            match undo {
+                Undo::Node(k, v) => {
+                    self.raw_node(k, v);
+                }
+                Undo::Service(k, v) => {
+                    self.raw_service(k, v);
+                }
+                Undo::Check(k, v) => {
+                    self.raw_check(k, v);
+                }
+                Undo::Session(k, v) => {
+                    self.raw_session(k, v);
+                }
+                Undo::Kv(k, v) => {
+                    self.raw_kv(k, v);
+                }
+                Undo::Tombstone(k, v) => {
+                    write(&mut self.tombstones, k, v);
+                }
+                Undo::LockDelay(k, v) => {
+                    write(&mut self.lock_delays, k, v);
+                }
+                Undo::ServiceIndex(k, v) => {
+                    write(&mut self.service_indexes, k, v);
+                }
+            }
+        }
+    }
+
+    fn reap_tombstones(&mut self, idx: u64, up_to_index: u64) {
+        let reaped: Vec<String> = self
+            .tombstones
+            .iter()
+            .filter(|(_, i)| **i <= up_to_index)
+            .map(|(k, _)| k.clone())
+            .collect();
+        if reaped.is_empty() {
+            return;
+        }
+        debug!(count = reaped.len(), up_to_index, "Reaping KV tombstones");
+        for key in reaped {
+            self.put_tombstone(key, None);
+        }
+        self.touch(Table::Tombstones, idx);
+    }
+
+    /// Forgets lock delays that ended at or before `now_ms`.
+    fn expire_lock_delays(&mut self, now_ms: u64) {
+        if self.lock_delays.is_empty() {
+            return;
+        }
+        let expired: Vec<String> = self
+            .lock_delays
+            .iter()
+            .filter(|(_, until)| **until <= now_ms)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in expired {
+            self.put_lock_delay(key, None);
+        }
+    }
+}
+
+// === impl Store: journaled writes ===
+//
+// Every write of a command goes through one of these: they keep the derived indexes right and
+// record the previous value for rollback.
+
+impl Store {
+    pub(crate) fn put_node(&mut self, key: String, value: Option<Node>) {
+        let old = self.raw_node(key.clone(), value);
+        self.journal.push(Undo::Node(key, old));
+    }
+
+    pub(crate) fn put_service(&mut self, key: PairKey, value: Option<Service>) {
+        let old = self.raw_service(key.clone(), value);
+        self.journal.push(Undo::Service(key, old));
+    }
+
+    pub(crate) fn put_check(&mut self, key: PairKey, value: Option<HealthCheck>) {
+        let old = self.raw_check(key.clone(), value);
+        self.journal.push(Undo::Check(key, old));
+    }
+
+    pub(crate) fn put_session(&mut self, key: String, value: Option<Session>) {
+        let old = self.raw_session(key.clone(), value);
+        self.journal.push(Undo::Session(key, old));
+    }
+
+    pub(crate) fn put_kv(&mut self, key: String, value: Option<KvEntry>) {
+        let old = self.raw_kv(key.clone(), value);
+        self.journal.push(Undo::Kv(key, old));
+    }
+
+    pub(crate) fn put_tombstone(&mut self, key: String, value: Option<u64>) {
+        let old = write(&mut self.tombstones, key.clone(), value);
+        self.journal.push(Undo::Tombstone(key, old));
+    }
+
+    pub(crate) fn put_lock_delay(&mut self, key: String, value: Option<u64>) {
+        let old = write(&mut self.lock_delays, key.clone(), value);
+        self.journal.push(Undo::LockDelay(key, old));
+    }
+
+    pub(crate) fn put_service_index(&mut self, key: String, value: Option<u64>) {
+        let old = write(&mut self.service_indexes, key.clone(), value);
+        self.journal.push(Undo::ServiceIndex(key, old));
+    }
+}
+
+// === impl Store: raw writes (maintain derived indexes, no journal) ===
+
+impl Store {
+    fn raw_node(&mut self, key: String, value: Option<Node>) -> Option<Node> {
+        let old = write(&mut self.nodes, key.clone(), value);
+        if let Some(o) = &old
+            && !o.id.is_empty()
+        {
+            multi_remove(&mut self.node_ids, &fold(&o.id), &key);
+        }
+        if let Some(n) = self.nodes.get(&key)
+            && !n.id.is_empty()
+        {
+            multi_insert(&mut self.node_ids, fold(&n.id), key);
+        }
+        old
+    }
+
+    fn raw_service(&mut self, key: PairKey, value: Option<Service>) -> Option<Service> {
+        let old = write(&mut self.services, key.clone(), value);
+        if let Some(o) = &old {
+            multi_remove(&mut self.services_by_name, &fold(&o.service), &key);
+        }
+        if let Some(s) = self.services.get(&key) {
+            multi_insert(&mut self.services_by_name, fold(&s.service), key);
+        }
+        old
+    }
+
+    fn raw_check(&mut self, key: PairKey, value: Option<HealthCheck>) -> Option<HealthCheck> {
+        write(&mut self.checks, key, value)
+    }
+
+    fn raw_session(&mut self, id: String, value: Option<Session>) -> Option<Session> {
+        let old = write(&mut self.sessions, id.clone(), value);
+        if let Some(o) = &old {
+            let node = fold(&o.node);
+            multi_remove(&mut self.sessions_by_node, &node, &id);
+            for check in o.check_ids() {
+                multi_remove(
+                    &mut self.sessions_by_check,
+                    &(node.clone(), fold(check)),
+                    &id,
+                );
+            }
+        }
+        if let Some(s) = self.sessions.get(&id) {
+            let node = fold(&s.node);
+            let checks: Vec<String> = s.check_ids().map(fold).collect();
+            multi_insert(&mut self.sessions_by_node, node.clone(), id.clone());
+            for check in checks {
+                multi_insert(
+                    &mut self.sessions_by_check,
+                    (node.clone(), check),
+                    id.clone(),
+                );
+            }
+        }
+        old
+    }
+
+    fn raw_kv(&mut self, key: String, value: Option<KvEntry>) -> Option<KvEntry> {
+        let old = write(&mut self.kvs, key.clone(), value);
+        if let Some(session) = old.as_ref().and_then(|o| o.session.as_ref()) {
+            multi_remove(&mut self.kvs_by_session, session, &key);
+        }
+        if let Some(session) = self.kvs.get(&key).and_then(|e| e.session.clone()) {
+            multi_insert(&mut self.kvs_by_session, session, key);
+        }
+        old
+    }
+}
+
+// === impl Store: lookups shared by writes and reads ===
+
+impl Store {
+    /// The services registered on a node (by lowercased node name), ordered by service ID.
+    pub(crate) fn node_services<'a>(
+        &'a self,
+        node_key: &'a str,
+    ) -> impl Iterator<Item = (&'a PairKey, &'a Service)> {
+        self.services
+            .range((node_key.to_string(), String::new())..)
+            .take_while(move |((n, _), _)| n == node_key)
+    }
+
+    /// The checks registered on a node (by lowercased node name), ordered by check ID.
+    pub(crate) fn node_checks<'a>(
+        &'a self,
+        node_key: &'a str,
+    ) -> impl Iterator<Item = (&'a PairKey, &'a HealthCheck)> {
+        self.checks
+            .range((node_key.to_string(), String::new())..)
+            .take_while(move |((n, _), _)| n == node_key)
+    }
+
+    /// A node registered with the given node ID.
+    pub(crate) fn node_by_id(&self, id: &str) -> Option<&Node> {
+        let key = self.node_ids.get(&fold(id))?.iter().next()?;
+        self.nodes.get(key)
+    }
+}

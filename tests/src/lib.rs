@@ -1,0 +1,275 @@
+//! Test harness: starts real `praetor` processes on loopback addresses with Consul's default
+//! ports, talks to them over HTTP and DNS, SIGKILLs and restarts them, and waits for
+//! conditions with a reason and a deadline. Agent logs are printed when a wait fails.
+
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::{Message, Query};
+use hickory_proto::rr::{Name, RecordType};
+
+/// The `praetor` binary of this workspace build (next to the test executable's `deps/`).
+pub fn praetor_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("PRAETOR_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("praetor");
+    assert!(bin.exists(), "{} not built: run `cargo build --bin praetor` first (tests/run.sh does)", bin.display());
+    bin
+}
+
+/// A fresh scratch directory under the system temp dir, removed by the OS eventually.
+pub fn scratch(name: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let dir = std::env::temp_dir().join(format!("praetor-test-{name}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// One running (or stopped) agent process.
+pub struct Agent {
+    pub name: String,
+    pub ip: IpAddr,
+    pub args: Vec<String>,
+    pub dir: PathBuf,
+    child: Option<Child>,
+    runs: u32,
+}
+
+impl Agent {
+    /// Starts `praetor agent` bound to `ip` (HTTP 8500, DNS 8600, RPC 8300, LAN 8301) with a data
+    /// dir of its own, raft timings at `raft_multiplier = 1`, and `extra` flags.
+    pub fn start(name: &str, ip: &str, extra: &[&str]) -> Agent {
+        let ip: IpAddr = ip.parse().expect("ip");
+        let dir = scratch(name);
+        let cfg = dir.join("test.json");
+        std::fs::write(&cfg, r#"{"performance":{"raft_multiplier":1},"log_level":"debug"}"#).unwrap();
+        let mut args: Vec<String> = vec![
+            "agent".into(),
+            format!("-node={name}"),
+            format!("-bind={ip}"),
+            format!("-client={ip}"),
+            format!("-data-dir={}", dir.join("data").display()),
+            format!("-config-file={}", cfg.display()),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut a = Agent { name: name.into(), ip, args, dir, child: None, runs: 0 };
+        a.spawn();
+        a
+    }
+
+    fn spawn(&mut self) {
+        self.runs += 1;
+        let log = std::fs::File::create(self.log_path(self.runs)).expect("log file");
+        let child = Command::new(praetor_bin())
+            .args(&self.args)
+            .env("RUST_LOG", "info,praetor=debug,openraft=warn,hickory_server=warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn praetor");
+        self.child = Some(child);
+    }
+
+    fn log_path(&self, run: u32) -> PathBuf {
+        self.dir.join(format!("agent-{run}.log"))
+    }
+
+    /// Every log of this agent so far.
+    pub fn logs(&self) -> String {
+        (1..=self.runs)
+            .map(|r| format!("----- {} run {r} -----\n{}", self.name, std::fs::read_to_string(self.log_path(r)).unwrap_or_default()))
+            .collect()
+    }
+
+    pub fn http(&self) -> Http {
+        Http::new(&format!("http://{}:8500", self.ip))
+    }
+
+    pub fn dns_addr(&self) -> SocketAddr {
+        SocketAddr::new(self.ip, 8600)
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// SIGKILL: no leave, no flush.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Sends a signal (SIGTERM, SIGINT, SIGHUP) without waiting.
+    pub fn signal(&self, sig: i32) {
+        if let Some(pid) = self.pid() {
+            unsafe { libc::kill(pid as i32, sig) };
+        }
+    }
+
+    /// Waits for the process to exit by itself; returns its exit code.
+    pub fn wait_exit(&mut self, deadline: Duration) -> Option<i32> {
+        let until = Instant::now() + deadline;
+        while Instant::now() < until {
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    self.child = None;
+                    return status.code();
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// Starts the same agent again with the same data dir and flags.
+    pub fn restart(&mut self) {
+        self.kill();
+        // The previous process is gone (waited), so its ports are free again.
+        self.spawn();
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!("{}", self.logs());
+        }
+    }
+}
+
+/// Polls `f` every 50 ms until it returns `Some`, or panics after `deadline` naming `what`.
+pub fn wait_for<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let until = Instant::now() + deadline;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() >= until {
+            panic!("timed out after {deadline:?} waiting for: {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// An HTTP answer.
+#[derive(Debug, Clone)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn index(&self) -> u64 {
+        self.header("X-Consul-Index").and_then(|v| v.parse().ok()).unwrap_or(0)
+    }
+}
+
+/// A minimal HTTP client for the Consul API (status codes are answers, not errors).
+#[derive(Clone)]
+pub struct Http {
+    base: String,
+    agent: ureq::Agent,
+}
+
+impl Http {
+    pub fn new(base: &str) -> Http {
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .new_agent();
+        Http { base: base.trim_end_matches('/').to_string(), agent }
+    }
+
+    fn finish(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Resp, String> {
+        let mut r = r.map_err(|e| e.to_string())?;
+        let status = r.status().as_u16();
+        let headers = r
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+            .collect();
+        let body = r.body_mut().read_to_vec().map_err(|e| e.to_string())?;
+        Ok(Resp { status, headers, body })
+    }
+
+    pub fn try_get(&self, path: &str) -> Result<Resp, String> {
+        Self::finish(self.agent.get(format!("{}{path}", self.base)).call())
+    }
+
+    pub fn get(&self, path: &str) -> Resp {
+        self.try_get(path).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+    }
+
+    pub fn try_put(&self, path: &str, body: &[u8]) -> Result<Resp, String> {
+        Self::finish(self.agent.put(format!("{}{path}", self.base)).send(body))
+    }
+
+    pub fn put(&self, path: &str, body: &[u8]) -> Resp {
+        self.try_put(path, body).unwrap_or_else(|e| panic!("PUT {path}: {e}"))
+    }
+
+    pub fn delete(&self, path: &str) -> Resp {
+        Self::finish(self.agent.delete(format!("{}{path}", self.base)).call()).unwrap_or_else(|e| panic!("DELETE {path}: {e}"))
+    }
+
+    /// The raft leader's address, if the cluster has one (`/v1/status/leader`).
+    pub fn leader(&self) -> Option<String> {
+        let r = self.try_get("/v1/status/leader").ok()?;
+        if r.status != 200 {
+            return None;
+        }
+        let s: String = serde_json::from_slice(&r.body).ok()?;
+        if s.is_empty() { None } else { Some(s) }
+    }
+
+    /// The value of a key (default consistency unless `params` says otherwise).
+    pub fn kv_get(&self, key: &str, params: &str) -> Option<Vec<u8>> {
+        let r = self.try_get(&format!("/v1/kv/{key}?raw{params}")).ok()?;
+        if r.status == 200 { Some(r.body) } else { None }
+    }
+}
+
+/// Sends one DNS question over UDP and returns the parsed answer.
+pub fn dns(server: SocketAddr, name: &str, rtype: RecordType) -> Message {
+    let mut msg = Message::query();
+    msg.add_query(Query::query(Name::from_ascii(name).expect("name"), rtype));
+    msg.metadata.recursion_desired = false;
+    msg.metadata.id = (std::process::id() & 0xffff) as u16;
+    let bytes = msg.to_vec().expect("encode");
+    let sock = UdpSocket::bind(SocketAddr::new(server.ip(), 0)).expect("bind");
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    sock.send_to(&bytes, server).expect("send");
+    let mut buf = [0u8; 4096];
+    let (n, _) = sock.recv_from(&mut buf).expect("dns answer");
+    Message::from_vec(&buf[..n]).expect("decode")
+}

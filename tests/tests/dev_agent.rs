@@ -1,0 +1,192 @@
+//! One `-dev` agent on 127.0.5.1: the HTTP API's KV, catalog, health, session and blocking
+//! semantics, DNS answers, and that bad input gets a clear error while the agent keeps serving.
+
+use std::io::Write;
+use std::net::{TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+use praetor_tests::{Agent, dns, wait_for};
+
+const IP: &str = "127.0.5.1";
+
+fn dev() -> Agent {
+    let a = Agent::start("dev1", IP, &["-dev"]);
+    let h = a.http();
+    wait_for("dev agent elects itself leader", Duration::from_secs(20), || h.leader());
+    // Anti-entropy registers the node itself shortly after the leader appears.
+    wait_for("dev node registered in the catalog", Duration::from_secs(20), || {
+        let r = h.try_get("/v1/catalog/nodes").ok()?;
+        (r.status == 200 && r.json().as_array()?.iter().any(|n| n["Node"] == "dev1")).then_some(())
+    });
+    a
+}
+
+#[test]
+fn dev_agent_end_to_end() {
+    let a = dev();
+    let h = a.http();
+
+    // --- KV: put, get (JSON and raw), flags, CAS, keys with separator, recurse, delete.
+    assert_eq!(h.put("/v1/kv/hello", b"world").text(), "true");
+    let r = h.get("/v1/kv/hello");
+    assert_eq!(r.status, 200);
+    assert!(r.index() > 0);
+    assert_eq!(r.header("X-Consul-KnownLeader"), Some("true"));
+    assert!(r.header("X-Consul-LastContact").is_some());
+    let e = &r.json()[0];
+    assert_eq!(e["Key"], "hello");
+    assert_eq!(e["Value"], "d29ybGQ=");
+    let modify = e["ModifyIndex"].as_u64().unwrap();
+    assert_eq!(h.get("/v1/kv/hello?raw").body, b"world");
+    assert_eq!(h.put(&format!("/v1/kv/hello?cas={}", modify + 1000), b"x").text(), "false");
+    assert_eq!(h.put(&format!("/v1/kv/hello?cas={modify}&flags=42"), b"cas").text(), "true");
+    assert_eq!(h.get("/v1/kv/hello").json()[0]["Flags"], 42);
+    assert_eq!(h.put("/v1/kv/hello?cas=0", b"x").text(), "false");
+    h.put("/v1/kv/app/a/1", b"1");
+    h.put("/v1/kv/app/a/2", b"2");
+    h.put("/v1/kv/app/b", b"3");
+    assert_eq!(h.get("/v1/kv/app/?keys&separator=/").json(), serde_json::json!(["app/a/", "app/b"]));
+    assert_eq!(h.get("/v1/kv/app?recurse").json().as_array().unwrap().len(), 3);
+    // Percent-encoded keys are decoded.
+    h.put("/v1/kv/sp%20ace", b"v");
+    assert_eq!(h.get("/v1/kv/sp%20ace?raw").body, b"v");
+    assert_eq!(h.delete("/v1/kv/app?recurse").text(), "true");
+    assert_eq!(h.get("/v1/kv/app/b").status, 404);
+    assert_eq!(h.get("/v1/kv/missing").status, 404);
+    // ?stale and ?consistent are served; both at once is a 400.
+    assert_eq!(h.get("/v1/kv/hello?stale").status, 200);
+    assert_eq!(h.get("/v1/kv/hello?consistent").status, 200);
+    let r = h.get("/v1/kv/hello?stale&consistent");
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("conflicting"), "{}", r.text());
+
+    // --- Blocking query: held until the key changes, released by a write.
+    let idx = h.get("/v1/kv/watched").index();
+    let h2 = h.clone();
+    let started = Instant::now();
+    let waiter = std::thread::spawn(move || h2.get(&format!("/v1/kv/watched?index={idx}&wait=20s")));
+    std::thread::sleep(Duration::from_millis(300)); // let the watcher block first (it must not answer before the write)
+    h.put("/v1/kv/unrelated", b"x");
+    h.put("/v1/kv/watched", b"now");
+    let r = waiter.join().unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(r.index() > idx);
+    assert!(started.elapsed() < Duration::from_secs(15));
+    // A blocking query with nothing changing returns at its wait with the same index.
+    let idx = h.get("/v1/kv/watched").index();
+    let started = Instant::now();
+    let r = h.get(&format!("/v1/kv/watched?index={idx}&wait=1s"));
+    assert_eq!(r.index(), idx);
+    assert!(started.elapsed() >= Duration::from_millis(900));
+
+    // --- ?dc: the local one works, any other is Consul's error.
+    assert_eq!(h.get("/v1/kv/hello?dc=dc1").status, 200);
+    let r = h.get("/v1/kv/hello?dc=nope");
+    assert_eq!(r.status, 500);
+    assert_eq!(r.text(), "No path to datacenter");
+
+    // --- Agent services with a TTL check; health and DNS follow the check.
+    let svc = br#"{"Name":"web","ID":"web1","Port":8080,"Tags":["v1"],"Check":{"TTL":"30s"}}"#;
+    assert_eq!(h.put("/v1/agent/service/register", svc).status, 200);
+    wait_for("web registered in the catalog", Duration::from_secs(10), || {
+        let r = h.get("/v1/catalog/service/web");
+        (r.json().as_array()?.len() == 1).then_some(())
+    });
+    let q = dns(a.dns_addr(), "web.service.consul.", RecordType::A);
+    assert_eq!(q.metadata.response_code, ResponseCode::NXDomain, "critical TTL check must hide the instance");
+    h.put("/v1/agent/check/pass/service:web1?note=ok", b"");
+    wait_for("web passing in DNS", Duration::from_secs(10), || {
+        let q = dns(a.dns_addr(), "web.service.consul.", RecordType::A);
+        (q.answers.len() == 1).then_some(())
+    });
+    let q = dns(a.dns_addr(), "v1.web.service.dc1.consul.", RecordType::SRV);
+    assert_eq!(q.answers.len(), 1);
+    assert!(!q.additionals.is_empty(), "SRV needs the target's A record");
+    let q = dns(a.dns_addr(), "dev1.node.consul.", RecordType::A);
+    assert_eq!(q.answers.len(), 1);
+    let r = h.get("/v1/health/service/web?passing");
+    assert_eq!(r.json().as_array().unwrap().len(), 1);
+    assert_eq!(r.json()[0]["Service"]["Port"], 8080);
+    h.put("/v1/agent/check/fail/service:web1", b"");
+    wait_for("web critical hides it from ?passing", Duration::from_secs(10), || {
+        (h.get("/v1/health/service/web?passing").json().as_array()?.is_empty()).then_some(())
+    });
+    assert_eq!(h.put("/v1/agent/check/pass/nope", b"").status, 404);
+
+    // --- Sessions and locks.
+    let sid = h.put("/v1/session/create", br#"{"Name":"s","TTL":"15s"}"#).json()["ID"].as_str().unwrap().to_string();
+    assert_eq!(h.put(&format!("/v1/kv/lock?acquire={sid}"), b"me").text(), "true");
+    assert_eq!(h.get("/v1/kv/lock").json()[0]["Session"], sid.as_str());
+    assert_eq!(h.put(&format!("/v1/session/renew/{sid}"), b"").status, 200);
+    assert_eq!(h.put(&format!("/v1/session/destroy/{sid}"), b"").text(), "true");
+    assert!(h.get("/v1/kv/lock").json()[0].get("Session").is_none());
+    assert_eq!(h.put("/v1/session/renew/00000000-0000-0000-0000-000000000000", b"").status, 404);
+
+    // --- Transactions.
+    let txn = br#"[{"KV":{"Verb":"set","Key":"t1","Value":"dg=="}},{"KV":{"Verb":"get","Key":"t1"}}]"#;
+    let r = h.put("/v1/txn", txn);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let bad = br#"[{"KV":{"Verb":"set","Key":"t2","Value":"dg=="}},{"KV":{"Verb":"check-index","Key":"t1","Index":999999}}]"#;
+    let r = h.put("/v1/txn", bad);
+    assert_eq!(r.status, 409);
+    assert_eq!(h.get("/v1/kv/t2").status, 404, "a failed transaction changes nothing");
+
+    // --- Status and operator endpoints.
+    assert_eq!(h.get("/v1/status/peers").json().as_array().unwrap().len(), 1);
+    let cfg = h.get("/v1/operator/raft/configuration").json();
+    assert_eq!(cfg["Servers"][0]["Leader"], true);
+    assert_eq!(h.get("/v1/catalog/datacenters").json(), serde_json::json!(["dc1"]));
+    assert_eq!(h.get("/v1/agent/members").json()[0]["Name"], "dev1");
+    assert!(h.get("/v1/agent/metrics?format=prometheus").text().contains("consul_raft_apply_total"));
+}
+
+#[test]
+fn bad_input_gets_errors_and_loses_nothing() {
+    let a = Agent::start("dev2", "127.0.5.2", &["-dev"]);
+    let h = a.http();
+    wait_for("leader", Duration::from_secs(20), || h.leader());
+    h.put("/v1/kv/keep", b"safe");
+
+    let r = h.put("/v1/catalog/register", b"{not json");
+    assert_eq!(r.status, 400);
+    assert!(r.text().starts_with("Request decode failed"), "{}", r.text());
+    let r = h.put("/v1/agent/service/register", br#"{"Port":"eighty"}"#);
+    assert_eq!(r.status, 400);
+    let r = h.put("/v1/kv/big", &vec![b'x'; 512 * 1024 + 1]);
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert_eq!(h.get("/v1/kv/big").status, 404);
+    assert_eq!(h.get("/v1/kv/keep?index=abc").status, 400);
+    assert_eq!(h.get("/v1/kv/keep?index=1&wait=forever").status, 400);
+    assert_eq!(h.put("/v1/txn", b"[]").status, 200);
+    assert_eq!(h.put("/v1/session/create", br#"{"TTL":"1s"}"#).status, 400);
+
+    // Random bytes on the DNS and RPC ports are dropped.
+    let udp = UdpSocket::bind("127.0.5.2:0").unwrap();
+    let mut seed = 0x9e3779b97f4a7c15u64;
+    for i in 0..200 {
+        let len = (i * 7) % 600 + 1;
+        let junk: Vec<u8> = (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed as u8
+            })
+            .collect();
+        let _ = udp.send_to(&junk, "127.0.5.2:8600");
+        if i % 20 == 0 {
+            if let Ok(mut t) = TcpStream::connect("127.0.5.2:8300") {
+                let _ = t.write_all(&junk);
+            }
+            if let Ok(mut t) = TcpStream::connect("127.0.5.2:8600") {
+                let _ = t.write_all(&junk);
+            }
+        }
+    }
+    let q = dns(a.dns_addr(), "consul.service.consul.", RecordType::A);
+    assert_eq!(q.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(h.get("/v1/kv/keep?raw").body, b"safe");
+    assert_eq!(h.put("/v1/kv/after", b"ok").text(), "true");
+}
