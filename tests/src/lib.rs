@@ -10,24 +10,71 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RecordType};
 
-/// The `praetor` binary of this workspace build (next to the test executable's `deps/`).
+pub mod bench;
+
+/// The `praetor` binary of this workspace build: `$PRAETOR_BIN`, else next to the test
+/// executable's `deps/` (integration tests). Panics with the command to run when it is missing.
 pub fn praetor_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("PRAETOR_BIN") {
-        return PathBuf::from(p);
+    match find_praetor_bin() {
+        Ok(bin) => bin,
+        Err(bin) => panic!(
+            "{} not built: run `cargo build --bin praetor` first (tests/run.sh does)",
+            bin.display()
+        ),
     }
-    let exe = std::env::current_exe().expect("current exe");
-    let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let bin = dir.join("praetor");
-    assert!(bin.exists(), "{} not built: run `cargo build --bin praetor` first (tests/run.sh does)", bin.display());
-    bin
+}
+
+/// Like [`praetor_bin`] without panicking, and also looking next to the executable itself (the
+/// release `bench` binary in `target/release/`): `Err` names the path it expected.
+pub fn find_praetor_bin() -> Result<PathBuf, PathBuf> {
+    if let Ok(p) = std::env::var("PRAETOR_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe().map_err(|_| PathBuf::from("praetor"))?;
+    let own_dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    let bin = own_dir.parent().unwrap_or(&own_dir).join("praetor");
+    if bin.exists() {
+        return Ok(bin);
+    }
+    let beside = own_dir.join("praetor");
+    if beside.exists() {
+        Ok(beside)
+    } else {
+        Err(bin)
+    }
 }
 
 /// A fresh scratch directory under the system temp dir, removed by the OS eventually.
 pub fn scratch(name: &str) -> PathBuf {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    let dir = std::env::temp_dir().join(format!("praetor-test-{name}-{}-{nanos}", std::process::id()));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let dir = std::env::temp_dir().join(format!(
+        "praetor-test-{name}-{}-{nanos}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir).expect("scratch dir");
     dir
+}
+
+/// How [`Agent::start_with`] configures an agent beyond its flags.
+#[derive(Debug, Clone)]
+pub struct AgentOptions {
+    /// Contents of the `-config-file` every agent gets.
+    pub config_json: String,
+    /// The `RUST_LOG` filter of the process.
+    pub rust_log: String,
+}
+
+impl Default for AgentOptions {
+    /// What the integration tests use: `raft_multiplier = 1`, debug logs.
+    fn default() -> Self {
+        AgentOptions {
+            config_json: r#"{"performance":{"raft_multiplier":1},"log_level":"debug"}"#.into(),
+            rust_log: "info,praetor=debug,openraft=warn,hickory_server=warn".into(),
+        }
+    }
 }
 
 /// One running (or stopped) agent process.
@@ -36,6 +83,7 @@ pub struct Agent {
     pub ip: IpAddr,
     pub args: Vec<String>,
     pub dir: PathBuf,
+    rust_log: String,
     child: Option<Child>,
     runs: u32,
 }
@@ -44,10 +92,16 @@ impl Agent {
     /// Starts `praetor agent` bound to `ip` (HTTP 8500, DNS 8600, RPC 8300, LAN 8301) with a data
     /// dir of its own, raft timings at `raft_multiplier = 1`, and `extra` flags.
     pub fn start(name: &str, ip: &str, extra: &[&str]) -> Agent {
+        Agent::start_with(name, ip, extra, &AgentOptions::default())
+    }
+
+    /// Like [`Agent::start`], with the config file's JSON and the `RUST_LOG` filter chosen by
+    /// the caller (the bench runs servers at `info` so logging does not dominate the load).
+    pub fn start_with(name: &str, ip: &str, extra: &[&str], opts: &AgentOptions) -> Agent {
         let ip: IpAddr = ip.parse().expect("ip");
         let dir = scratch(name);
         let cfg = dir.join("test.json");
-        std::fs::write(&cfg, r#"{"performance":{"raft_multiplier":1},"log_level":"debug"}"#).unwrap();
+        std::fs::write(&cfg, &opts.config_json).unwrap();
         let mut args: Vec<String> = vec![
             "agent".into(),
             format!("-node={name}"),
@@ -57,9 +111,51 @@ impl Agent {
             format!("-config-file={}", cfg.display()),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
-        let mut a = Agent { name: name.into(), ip, args, dir, child: None, runs: 0 };
+        let mut a = Agent {
+            name: name.into(),
+            ip,
+            args,
+            dir,
+            rust_log: opts.rust_log.clone(),
+            child: None,
+            runs: 0,
+        };
         a.spawn();
+        a.wait_serving();
         a
+    }
+
+    /// Waits until this very process answers HTTP as node `name`; panics (with its log) if it
+    /// exited, e.g. because another process holds one of its ports.
+    pub fn wait_serving(&mut self) {
+        let h = self.http();
+        let name = self.name.clone();
+        let until = Instant::now() + Duration::from_secs(30);
+        loop {
+            if !self.is_running() {
+                panic!("agent {name} exited during start-up:\n{}", self.logs());
+            }
+            if let Ok(r) = h.try_get("/v1/agent/self") {
+                if r.status == 200 {
+                    let me = serde_json::from_slice::<serde_json::Value>(&r.body).ok();
+                    if me
+                        .as_ref()
+                        .is_some_and(|v| v["Config"]["NodeName"] == name.as_str())
+                    {
+                        return;
+                    }
+                    panic!(
+                        "{}:8500 is answered by another agent than {name}: {}",
+                        self.ip,
+                        r.text()
+                    );
+                }
+            }
+            if Instant::now() >= until {
+                panic!("agent {name} not serving HTTP after 30s:\n{}", self.logs());
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
     }
 
     fn spawn(&mut self) {
@@ -67,7 +163,7 @@ impl Agent {
         let log = std::fs::File::create(self.log_path(self.runs)).expect("log file");
         let child = Command::new(praetor_bin())
             .args(&self.args)
-            .env("RUST_LOG", "info,praetor=debug,openraft=warn,hickory_server=warn")
+            .env("RUST_LOG", &self.rust_log)
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
@@ -83,7 +179,13 @@ impl Agent {
     /// Every log of this agent so far.
     pub fn logs(&self) -> String {
         (1..=self.runs)
-            .map(|r| format!("----- {} run {r} -----\n{}", self.name, std::fs::read_to_string(self.log_path(r)).unwrap_or_default()))
+            .map(|r| {
+                format!(
+                    "----- {} run {r} -----\n{}",
+                    self.name,
+                    std::fs::read_to_string(self.log_path(r)).unwrap_or_default()
+                )
+            })
             .collect()
     }
 
@@ -134,6 +236,7 @@ impl Agent {
         self.kill();
         // The previous process is gone (waited), so its ports are free again.
         self.spawn();
+        self.wait_serving();
     }
 
     pub fn is_running(&mut self) -> bool {
@@ -181,15 +284,21 @@ impl Resp {
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn index(&self) -> u64 {
-        self.header("X-Consul-Index").and_then(|v| v.parse().ok()).unwrap_or(0)
+        self.header("X-Consul-Index")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
     }
 }
 
@@ -207,7 +316,10 @@ impl Http {
             .timeout_global(Some(Duration::from_secs(30)))
             .build()
             .new_agent();
-        Http { base: base.trim_end_matches('/').to_string(), agent }
+        Http {
+            base: base.trim_end_matches('/').to_string(),
+            agent,
+        }
     }
 
     fn finish(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Resp, String> {
@@ -219,7 +331,11 @@ impl Http {
             .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
             .collect();
         let body = r.body_mut().read_to_vec().map_err(|e| e.to_string())?;
-        Ok(Resp { status, headers, body })
+        Ok(Resp {
+            status,
+            headers,
+            body,
+        })
     }
 
     pub fn try_get(&self, path: &str) -> Result<Resp, String> {
@@ -227,7 +343,8 @@ impl Http {
     }
 
     pub fn get(&self, path: &str) -> Resp {
-        self.try_get(path).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+        self.try_get(path)
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"))
     }
 
     pub fn try_put(&self, path: &str, body: &[u8]) -> Result<Resp, String> {
@@ -235,11 +352,13 @@ impl Http {
     }
 
     pub fn put(&self, path: &str, body: &[u8]) -> Resp {
-        self.try_put(path, body).unwrap_or_else(|e| panic!("PUT {path}: {e}"))
+        self.try_put(path, body)
+            .unwrap_or_else(|e| panic!("PUT {path}: {e}"))
     }
 
     pub fn delete(&self, path: &str) -> Resp {
-        Self::finish(self.agent.delete(format!("{}{path}", self.base)).call()).unwrap_or_else(|e| panic!("DELETE {path}: {e}"))
+        Self::finish(self.agent.delete(format!("{}{path}", self.base)).call())
+            .unwrap_or_else(|e| panic!("DELETE {path}: {e}"))
     }
 
     /// The raft leader's address, if the cluster has one (`/v1/status/leader`).

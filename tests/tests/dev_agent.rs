@@ -14,12 +14,21 @@ const IP: &str = "127.0.5.1";
 fn dev() -> Agent {
     let a = Agent::start("dev1", IP, &["-dev"]);
     let h = a.http();
-    wait_for("dev agent elects itself leader", Duration::from_secs(20), || h.leader());
+    wait_for(
+        "dev agent elects itself leader",
+        Duration::from_secs(20),
+        || h.leader(),
+    );
     // Anti-entropy registers the node itself shortly after the leader appears.
-    wait_for("dev node registered in the catalog", Duration::from_secs(20), || {
-        let r = h.try_get("/v1/catalog/nodes").ok()?;
-        (r.status == 200 && r.json().as_array()?.iter().any(|n| n["Node"] == "dev1")).then_some(())
-    });
+    wait_for(
+        "dev node registered in the catalog",
+        Duration::from_secs(20),
+        || {
+            let r = h.try_get("/v1/catalog/nodes").ok()?;
+            (r.status == 200 && r.json().as_array()?.iter().any(|n| n["Node"] == "dev1"))
+                .then_some(())
+        },
+    );
     a
 }
 
@@ -40,15 +49,29 @@ fn dev_agent_end_to_end() {
     assert_eq!(e["Value"], "d29ybGQ=");
     let modify = e["ModifyIndex"].as_u64().unwrap();
     assert_eq!(h.get("/v1/kv/hello?raw").body, b"world");
-    assert_eq!(h.put(&format!("/v1/kv/hello?cas={}", modify + 1000), b"x").text(), "false");
-    assert_eq!(h.put(&format!("/v1/kv/hello?cas={modify}&flags=42"), b"cas").text(), "true");
+    assert_eq!(
+        h.put(&format!("/v1/kv/hello?cas={}", modify + 1000), b"x")
+            .text(),
+        "false"
+    );
+    assert_eq!(
+        h.put(&format!("/v1/kv/hello?cas={modify}&flags=42"), b"cas")
+            .text(),
+        "true"
+    );
     assert_eq!(h.get("/v1/kv/hello").json()[0]["Flags"], 42);
     assert_eq!(h.put("/v1/kv/hello?cas=0", b"x").text(), "false");
     h.put("/v1/kv/app/a/1", b"1");
     h.put("/v1/kv/app/a/2", b"2");
     h.put("/v1/kv/app/b", b"3");
-    assert_eq!(h.get("/v1/kv/app/?keys&separator=/").json(), serde_json::json!(["app/a/", "app/b"]));
-    assert_eq!(h.get("/v1/kv/app?recurse").json().as_array().unwrap().len(), 3);
+    assert_eq!(
+        h.get("/v1/kv/app/?keys&separator=/").json(),
+        serde_json::json!(["app/a/", "app/b"])
+    );
+    assert_eq!(
+        h.get("/v1/kv/app?recurse").json().as_array().unwrap().len(),
+        3
+    );
     // Percent-encoded keys are decoded.
     h.put("/v1/kv/sp%20ace", b"v");
     assert_eq!(h.get("/v1/kv/sp%20ace?raw").body, b"v");
@@ -66,7 +89,8 @@ fn dev_agent_end_to_end() {
     let idx = h.get("/v1/kv/watched").index();
     let h2 = h.clone();
     let started = Instant::now();
-    let waiter = std::thread::spawn(move || h2.get(&format!("/v1/kv/watched?index={idx}&wait=20s")));
+    let waiter =
+        std::thread::spawn(move || h2.get(&format!("/v1/kv/watched?index={idx}&wait=20s")));
     std::thread::sleep(Duration::from_millis(300)); // let the watcher block first (it must not answer before the write)
     h.put("/v1/kv/unrelated", b"x");
     h.put("/v1/kv/watched", b"now");
@@ -90,12 +114,20 @@ fn dev_agent_end_to_end() {
     // --- Agent services with a TTL check; health and DNS follow the check.
     let svc = br#"{"Name":"web","ID":"web1","Port":8080,"Tags":["v1"],"Check":{"TTL":"30s"}}"#;
     assert_eq!(h.put("/v1/agent/service/register", svc).status, 200);
-    wait_for("web registered in the catalog", Duration::from_secs(10), || {
-        let r = h.get("/v1/catalog/service/web");
-        (r.json().as_array()?.len() == 1).then_some(())
-    });
+    wait_for(
+        "web registered in the catalog",
+        Duration::from_secs(10),
+        || {
+            let r = h.get("/v1/catalog/service/web");
+            (r.json().as_array()?.len() == 1).then_some(())
+        },
+    );
     let q = dns(a.dns_addr(), "web.service.consul.", RecordType::A);
-    assert_eq!(q.metadata.response_code, ResponseCode::NXDomain, "critical TTL check must hide the instance");
+    assert_eq!(
+        q.metadata.response_code,
+        ResponseCode::NXDomain,
+        "critical TTL check must hide the instance"
+    );
     h.put("/v1/agent/check/pass/service:web1?note=ok", b"");
     wait_for("web passing in DNS", Duration::from_secs(10), || {
         let q = dns(a.dns_addr(), "web.service.consul.", RecordType::A);
@@ -110,36 +142,77 @@ fn dev_agent_end_to_end() {
     assert_eq!(r.json().as_array().unwrap().len(), 1);
     assert_eq!(r.json()[0]["Service"]["Port"], 8080);
     h.put("/v1/agent/check/fail/service:web1", b"");
-    wait_for("web critical hides it from ?passing", Duration::from_secs(10), || {
-        (h.get("/v1/health/service/web?passing").json().as_array()?.is_empty()).then_some(())
-    });
+    wait_for(
+        "web critical hides it from ?passing",
+        Duration::from_secs(10),
+        || {
+            (h.get("/v1/health/service/web?passing")
+                .json()
+                .as_array()?
+                .is_empty())
+            .then_some(())
+        },
+    );
     assert_eq!(h.put("/v1/agent/check/pass/nope", b"").status, 404);
 
     // --- Sessions and locks.
-    let sid = h.put("/v1/session/create", br#"{"Name":"s","TTL":"15s"}"#).json()["ID"].as_str().unwrap().to_string();
-    assert_eq!(h.put(&format!("/v1/kv/lock?acquire={sid}"), b"me").text(), "true");
+    let sid = h
+        .put("/v1/session/create", br#"{"Name":"s","TTL":"15s"}"#)
+        .json()["ID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        h.put(&format!("/v1/kv/lock?acquire={sid}"), b"me").text(),
+        "true"
+    );
     assert_eq!(h.get("/v1/kv/lock").json()[0]["Session"], sid.as_str());
     assert_eq!(h.put(&format!("/v1/session/renew/{sid}"), b"").status, 200);
-    assert_eq!(h.put(&format!("/v1/session/destroy/{sid}"), b"").text(), "true");
+    assert_eq!(
+        h.put(&format!("/v1/session/destroy/{sid}"), b"").text(),
+        "true"
+    );
     assert!(h.get("/v1/kv/lock").json()[0].get("Session").is_none());
-    assert_eq!(h.put("/v1/session/renew/00000000-0000-0000-0000-000000000000", b"").status, 404);
+    assert_eq!(
+        h.put(
+            "/v1/session/renew/00000000-0000-0000-0000-000000000000",
+            b""
+        )
+        .status,
+        404
+    );
 
     // --- Transactions.
-    let txn = br#"[{"KV":{"Verb":"set","Key":"t1","Value":"dg=="}},{"KV":{"Verb":"get","Key":"t1"}}]"#;
+    let txn =
+        br#"[{"KV":{"Verb":"set","Key":"t1","Value":"dg=="}},{"KV":{"Verb":"get","Key":"t1"}}]"#;
     let r = h.put("/v1/txn", txn);
     assert_eq!(r.status, 200, "{}", r.text());
     let bad = br#"[{"KV":{"Verb":"set","Key":"t2","Value":"dg=="}},{"KV":{"Verb":"check-index","Key":"t1","Index":999999}}]"#;
     let r = h.put("/v1/txn", bad);
     assert_eq!(r.status, 409);
-    assert_eq!(h.get("/v1/kv/t2").status, 404, "a failed transaction changes nothing");
+    assert_eq!(
+        h.get("/v1/kv/t2").status,
+        404,
+        "a failed transaction changes nothing"
+    );
 
     // --- Status and operator endpoints.
-    assert_eq!(h.get("/v1/status/peers").json().as_array().unwrap().len(), 1);
+    assert_eq!(
+        h.get("/v1/status/peers").json().as_array().unwrap().len(),
+        1
+    );
     let cfg = h.get("/v1/operator/raft/configuration").json();
     assert_eq!(cfg["Servers"][0]["Leader"], true);
-    assert_eq!(h.get("/v1/catalog/datacenters").json(), serde_json::json!(["dc1"]));
+    assert_eq!(
+        h.get("/v1/catalog/datacenters").json(),
+        serde_json::json!(["dc1"])
+    );
     assert_eq!(h.get("/v1/agent/members").json()[0]["Name"], "dev1");
-    assert!(h.get("/v1/agent/metrics?format=prometheus").text().contains("consul_raft_apply_total"));
+    assert!(
+        h.get("/v1/agent/metrics?format=prometheus")
+            .text()
+            .contains("consul_raft_apply_total")
+    );
 }
 
 #[test]
@@ -148,10 +221,22 @@ fn bad_input_gets_errors_and_loses_nothing() {
     let h = a.http();
     wait_for("leader", Duration::from_secs(20), || h.leader());
     h.put("/v1/kv/keep", b"safe");
+    // The leader registers the `consul` service for each server it reconciles.
+    wait_for("consul.service answered", Duration::from_secs(20), || {
+        (dns(a.dns_addr(), "consul.service.consul.", RecordType::A)
+            .answers
+            .len()
+            == 1)
+            .then_some(())
+    });
 
     let r = h.put("/v1/catalog/register", b"{not json");
     assert_eq!(r.status, 400);
-    assert!(r.text().starts_with("Request decode failed"), "{}", r.text());
+    assert!(
+        r.text().starts_with("Request decode failed"),
+        "{}",
+        r.text()
+    );
     let r = h.put("/v1/agent/service/register", br#"{"Port":"eighty"}"#);
     assert_eq!(r.status, 400);
     let r = h.put("/v1/kv/big", &vec![b'x'; 512 * 1024 + 1]);
@@ -187,6 +272,7 @@ fn bad_input_gets_errors_and_loses_nothing() {
     }
     let q = dns(a.dns_addr(), "consul.service.consul.", RecordType::A);
     assert_eq!(q.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(q.answers.len(), 1);
     assert_eq!(h.get("/v1/kv/keep?raw").body, b"safe");
     assert_eq!(h.put("/v1/kv/after", b"ok").text(), "true");
 }

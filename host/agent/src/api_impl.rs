@@ -15,7 +15,13 @@ use crate::{Shared, VERSION, graceful_leave, resolve_join};
 pub struct AgentHandle(pub Arc<Shared>);
 
 pub(crate) fn member_info(m: &Member) -> MemberInfo {
-    MemberInfo { name: m.name.clone(), addr: m.addr, port: m.port, tags: m.tags.clone(), status: m.status.code() }
+    MemberInfo {
+        name: m.name.clone(),
+        addr: m.addr,
+        port: m.port,
+        tags: m.tags.clone(),
+        status: m.status.code(),
+    }
 }
 
 /// Reloads the config files: services and checks defined there are replaced.
@@ -48,19 +54,47 @@ impl AgentApi for AgentHandle {
         });
         let mut stats: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         let agent = stats.entry("agent".into()).or_default();
-        agent.insert("checks".into(), s.local.lock().map(|l| l.checks.len()).unwrap_or(0).to_string());
-        agent.insert("services".into(), s.local.lock().map(|l| l.services.len()).unwrap_or(0).to_string());
+        agent.insert(
+            "checks".into(),
+            s.local
+                .lock()
+                .map(|l| l.checks.len())
+                .unwrap_or(0)
+                .to_string(),
+        );
+        agent.insert(
+            "services".into(),
+            s.local
+                .lock()
+                .map(|l| l.services.len())
+                .unwrap_or(0)
+                .to_string(),
+        );
         let consul = stats.entry("consul".into()).or_default();
         consul.insert("server".into(), c.server.to_string());
         consul.insert("known_servers".into(), s.rpc.servers().len().to_string());
         if let Some(cons) = &s.consensus {
             consul.insert("leader".into(), cons.is_leader().to_string());
-            consul.insert("leader_addr".into(), cons.leader().map(|(_, n)| n.rpc_addr).unwrap_or_default());
+            consul.insert(
+                "leader_addr".into(),
+                cons.leader().map(|(_, n)| n.rpc_addr).unwrap_or_default(),
+            );
             let raft = stats.entry("raft".into()).or_default();
             raft.insert("applied_index".into(), cons.applied_index().to_string());
             raft.insert("term".into(), cons.term().to_string());
-            raft.insert("state".into(), if cons.is_leader() { "Leader" } else { "Follower" }.into());
-            raft.insert("num_peers".into(), cons.peers().len().saturating_sub(1).to_string());
+            raft.insert(
+                "state".into(),
+                if cons.is_leader() {
+                    "Leader"
+                } else {
+                    "Follower"
+                }
+                .into(),
+            );
+            raft.insert(
+                "num_peers".into(),
+                cons.peers().len().saturating_sub(1).to_string(),
+            );
         }
         let serf = stats.entry("serf_lan".into()).or_default();
         serf.insert("members".into(), s.lan.members().len().to_string());
@@ -116,9 +150,15 @@ impl AgentApi for AgentHandle {
         }
         let addrs = resolve_join(addr, self.0.config.ports.serf_lan).await;
         if addrs.is_empty() {
-            return Err(AgentError::BadRequest(format!("cannot resolve join address {addr:?}")));
+            return Err(AgentError::BadRequest(format!(
+                "cannot resolve join address {addr:?}"
+            )));
         }
-        self.0.lan.join(&addrs, Duration::from_secs(10)).await.map_err(|e| AgentError::Internal(e.to_string()))
+        self.0
+            .lan
+            .join(&addrs, Duration::from_secs(10))
+            .await
+            .map_err(|e| AgentError::Internal(e.to_string()))
     }
 
     async fn leave(&self) -> Result<(), AgentError> {
@@ -137,20 +177,34 @@ impl AgentApi for AgentHandle {
             return Err(AgentError::Internal("WAN Federation is disabled".into()));
         }
         self.0.lan.force_leave(node).await.map_err(|e| match e {
-            praetor_gossip::GossipError::NoMember(_) => AgentError::NotFound(format!("agent: No node found with name '{node}'")),
+            praetor_gossip::GossipError::NoMember(_) => {
+                AgentError::NotFound(format!("agent: No node found with name '{node}'"))
+            }
             e => AgentError::Internal(e.to_string()),
         })
     }
 
     fn services(&self) -> Vec<Service> {
-        self.0.local.lock().map(|l| l.services.values().cloned().collect()).unwrap_or_default()
+        self.0
+            .local
+            .lock()
+            .map(|l| l.services.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     fn checks(&self) -> Vec<HealthCheck> {
-        self.0.local.lock().map(|l| l.catalog_checks()).unwrap_or_default()
+        self.0
+            .local
+            .lock()
+            .map(|l| l.catalog_checks())
+            .unwrap_or_default()
     }
 
-    async fn register_service(&self, def: ServiceDefinition, replace_existing_checks: bool) -> Result<(), AgentError> {
+    async fn register_service(
+        &self,
+        def: ServiceDefinition,
+        replace_existing_checks: bool,
+    ) -> Result<(), AgentError> {
         for c in &def.checks {
             reject_disabled(&self.0, c)?;
         }
@@ -171,9 +225,16 @@ impl AgentApi for AgentHandle {
     async fn register_check(&self, def: CheckDefinition) -> Result<(), AgentError> {
         reject_disabled(&self.0, &def)?;
         if let Some(sid) = def.service_id.as_deref().filter(|s| !s.is_empty()) {
-            let known = self.0.local.lock().map(|l| l.services.contains_key(sid)).unwrap_or(false);
+            let known = self
+                .0
+                .local
+                .lock()
+                .map(|l| l.services.contains_key(sid))
+                .unwrap_or(false);
             if !known {
-                return Err(AgentError::BadRequest(format!("ServiceID {sid:?} does not exist")));
+                return Err(AgentError::BadRequest(format!(
+                    "ServiceID {sid:?} does not exist"
+                )));
             }
         }
         self.0.add_check(def);
@@ -190,13 +251,30 @@ impl AgentApi for AgentHandle {
         }
     }
 
-    async fn update_ttl(&self, id: &str, status: CheckStatus, output: Option<String>) -> Result<(), AgentError> {
-        let is_ttl = self.0.local.lock().map(|l| l.checks.get(id).map(|c| matches!(c.def.kind, CheckKind::Ttl(_)))).ok().flatten();
+    async fn update_ttl(
+        &self,
+        id: &str,
+        status: CheckStatus,
+        output: Option<String>,
+    ) -> Result<(), AgentError> {
+        let is_ttl = self
+            .0
+            .local
+            .lock()
+            .map(|l| {
+                l.checks
+                    .get(id)
+                    .map(|c| matches!(c.def.kind, CheckKind::Ttl(_)))
+            })
+            .ok()
+            .flatten();
         match is_ttl {
             None => Err(AgentError::NotFound(format!(
                 "Unknown check ID {id:?}. Ensure that the check ID is passed, not the check name."
             ))),
-            Some(false) => Err(AgentError::Internal(format!("CheckID {id:?} does not have associated TTL"))),
+            Some(false) => Err(AgentError::Internal(format!(
+                "CheckID {id:?} does not have associated TTL"
+            ))),
             Some(true) => {
                 self.0.update_check(id, status, output.unwrap_or_default());
                 let _ = self.0.ttl_updates.send(id.to_string());

@@ -22,8 +22,14 @@ pub fn spawn(shared: Arc<Shared>, def: CheckDefinition) -> JoinHandle<()> {
         match def.kind.clone() {
             CheckKind::Ttl(ttl) => run_ttl(shared, def.id.clone(), ttl).await,
             kind => {
-                let interval = def.interval.unwrap_or(Duration::from_secs(10)).max(Duration::from_millis(100));
-                let timeout = def.timeout.unwrap_or(DEFAULT_TIMEOUT).min(interval.max(Duration::from_secs(1)));
+                let interval = def
+                    .interval
+                    .unwrap_or(Duration::from_secs(10))
+                    .max(Duration::from_millis(100));
+                let timeout = def
+                    .timeout
+                    .unwrap_or(DEFAULT_TIMEOUT)
+                    .min(interval.max(Duration::from_secs(1)));
                 let mut tick = tokio::time::interval(interval);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
@@ -61,22 +67,38 @@ async fn wait_for(rx: &mut tokio::sync::broadcast::Receiver<String>, id: &str) -
 
 async fn run_once(shared: &Shared, kind: &CheckKind, timeout: Duration) -> (CheckStatus, String) {
     match kind {
-        CheckKind::Tcp(addr) => match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
-            Ok(Ok(_)) => (CheckStatus::Passing, format!("TCP connect {addr}: Success")),
-            Ok(Err(e)) => (CheckStatus::Critical, format!("dial tcp {addr}: {e}")),
-            Err(_) => (CheckStatus::Critical, format!("dial tcp {addr}: i/o timeout")),
-        },
-        CheckKind::Http { url, method, headers, .. } => http_check(url, method, headers, timeout).await,
+        CheckKind::Tcp(addr) => {
+            match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr)).await {
+                Ok(Ok(_)) => (CheckStatus::Passing, format!("TCP connect {addr}: Success")),
+                Ok(Err(e)) => (CheckStatus::Critical, format!("dial tcp {addr}: {e}")),
+                Err(_) => (
+                    CheckStatus::Critical,
+                    format!("dial tcp {addr}: i/o timeout"),
+                ),
+            }
+        }
+        CheckKind::Http {
+            url,
+            method,
+            headers,
+            ..
+        } => http_check(url, method, headers, timeout).await,
         CheckKind::Script(args) => {
             if !shared.config.enable_script_checks {
-                return (CheckStatus::Critical, "script checks are disabled (enable_script_checks)".into());
+                return (
+                    CheckStatus::Critical,
+                    "script checks are disabled (enable_script_checks)".into(),
+                );
             }
             script_check(args, timeout).await
         }
         CheckKind::Alias(service) => {
             // Mirrors the local service's own checks.
             let status = shared.local_service_status(service);
-            (status, format!("Alias of service {service}: {}", status.as_str()))
+            (
+                status,
+                format!("Alias of service {service}: {}", status.as_str()),
+            )
         }
         CheckKind::Ttl(_) => (CheckStatus::Critical, String::new()),
     }
@@ -95,7 +117,11 @@ async fn http_check(
             .http_status_as_error(false)
             .build()
             .new_agent();
-        let method = if method.is_empty() { "GET".to_string() } else { method.to_uppercase() };
+        let method = if method.is_empty() {
+            "GET".to_string()
+        } else {
+            method.to_uppercase()
+        };
         let mut req = http::Request::builder().method(method.as_str()).uri(&url);
         for (k, vs) in &headers {
             for v in vs {
@@ -131,7 +157,9 @@ async fn script_check(args: &[String], timeout: Duration) -> (CheckStatus, Strin
         return (CheckStatus::Critical, "empty script check".into());
     };
     let mut cmd = tokio::process::Command::new(prog);
-    cmd.args(rest).kill_on_drop(true).stdin(std::process::Stdio::null());
+    cmd.args(rest)
+        .kill_on_drop(true)
+        .stdin(std::process::Stdio::null());
     match tokio::time::timeout(timeout, cmd.output()).await {
         Ok(Ok(out)) => {
             let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -144,7 +172,10 @@ async fn script_check(args: &[String], timeout: Duration) -> (CheckStatus, Strin
             (status, text)
         }
         Ok(Err(e)) => (CheckStatus::Critical, format!("Check failed to start: {e}")),
-        Err(_) => (CheckStatus::Critical, format!("Timed out ({timeout:?}) running check")),
+        Err(_) => (
+            CheckStatus::Critical,
+            format!("Timed out ({timeout:?}) running check"),
+        ),
     }
 }
 

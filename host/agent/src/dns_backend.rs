@@ -19,7 +19,10 @@ fn lookup_err(e: RpcError) -> LookupError {
 }
 
 fn stale(query: Query) -> QueryRequest {
-    QueryRequest { consistency: Consistency::Stale, ..QueryRequest::new(query) }
+    QueryRequest {
+        consistency: Consistency::Stale,
+        ..QueryRequest::new(query)
+    }
 }
 
 #[async_trait::async_trait]
@@ -42,7 +45,11 @@ impl Backend for DnsBackend {
         Ok(nodes
             .into_iter()
             // Consul's DNS never returns instances with a critical (or maintenance) check.
-            .filter(|n| n.checks.iter().all(|c| matches!(c.status, CheckStatus::Passing | CheckStatus::Warning)))
+            .filter(|n| {
+                n.checks
+                    .iter()
+                    .all(|c| matches!(c.status, CheckStatus::Passing | CheckStatus::Warning))
+            })
             .map(|n| Instance {
                 node: n.node.node,
                 node_address: n.node.address,
@@ -55,11 +62,22 @@ impl Backend for DnsBackend {
     }
 
     async fn node(&self, dc: Option<&str>, node: &str) -> Result<Option<NodeRecord>, LookupError> {
-        let resp = self.rpc.query(dc, stale(Query::CatalogNode { node: node.to_string() })).await.map_err(lookup_err)?;
+        let resp = self
+            .rpc
+            .query(
+                dc,
+                stale(Query::CatalogNode {
+                    node: node.to_string(),
+                }),
+            )
+            .await
+            .map_err(lookup_err)?;
         match resp.output.result {
-            QueryResult::NodeServices(Some((n, _))) => {
-                Ok(Some(NodeRecord { node: n.node, address: n.address, datacenter: n.datacenter }))
-            }
+            QueryResult::NodeServices(Some((n, _))) => Ok(Some(NodeRecord {
+                node: n.node,
+                address: n.address,
+                datacenter: n.datacenter,
+            })),
             _ => Ok(None),
         }
     }

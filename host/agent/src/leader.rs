@@ -19,7 +19,10 @@ const RECONCILE_INTERVAL: Duration = Duration::from_secs(1);
 const REAP_GRACE: Duration = Duration::from_secs(30);
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 pub async fn run(shared: Arc<Shared>, consensus: Consensus) {
@@ -57,16 +60,28 @@ fn alive_servers(shared: &Shared) -> Vec<(u64, RaftNode, Member)> {
         .lan
         .members()
         .into_iter()
-        .filter(|m| m.status == MemberStatus::Alive && is_local_server(&m.tags, &shared.config.datacenter))
+        .filter(|m| {
+            m.status == MemberStatus::Alive && is_local_server(&m.tags, &shared.config.datacenter)
+        })
         .filter_map(|m| {
             let id = raft_id(m.tags.get("id")?)?;
             let port = m.tags.get("port")?;
-            Some((id, RaftNode { name: m.name.clone(), rpc_addr: format!("{}:{port}", m.addr) }, m))
+            Some((
+                id,
+                RaftNode {
+                    name: m.name.clone(),
+                    rpc_addr: format!("{}:{port}", m.addr),
+                },
+                m,
+            ))
         })
         .collect()
 }
 
-async fn bootstrap(shared: &Shared, consensus: &Consensus) -> Result<(), praetor_consensus::ConsensusError> {
+async fn bootstrap(
+    shared: &Shared,
+    consensus: &Consensus,
+) -> Result<(), praetor_consensus::ConsensusError> {
     if consensus.is_initialized().await {
         return Ok(());
     }
@@ -77,7 +92,9 @@ async fn bootstrap(shared: &Shared, consensus: &Consensus) -> Result<(), praetor
     };
     if cfg.bootstrap || cfg.dev {
         tracing::info!("bootstrapping raft as a single server");
-        return consensus.initialize(BTreeMap::from([(consensus.node_id(), me)])).await;
+        return consensus
+            .initialize(BTreeMap::from([(consensus.node_id(), me)]))
+            .await;
     }
     let expect = cfg.bootstrap_expect as usize;
     if expect == 0 {
@@ -85,7 +102,11 @@ async fn bootstrap(shared: &Shared, consensus: &Consensus) -> Result<(), praetor
     }
     let servers = alive_servers(shared);
     for (_, node, m) in &servers {
-        if m.tags.get("expect").and_then(|e| e.parse::<usize>().ok()).is_some_and(|e| e != expect) {
+        if m.tags
+            .get("expect")
+            .and_then(|e| e.parse::<usize>().ok())
+            .is_some_and(|e| e != expect)
+        {
             tracing::error!(server = %node.name, "Member has bootstrap-expect value different from this server's");
             return Ok(());
         }
@@ -99,11 +120,18 @@ async fn bootstrap(shared: &Shared, consensus: &Consensus) -> Result<(), praetor
         return Ok(());
     }
     let voters: BTreeMap<u64, RaftNode> = servers.into_iter().map(|(id, n, _)| (id, n)).collect();
-    tracing::info!(servers = voters.len(), "found expected number of servers, bootstrapping raft");
+    tracing::info!(
+        servers = voters.len(),
+        "found expected number of servers, bootstrapping raft"
+    );
     consensus.initialize(voters).await
 }
 
-async fn reconcile(shared: &Shared, consensus: &Consensus, leading_for: Duration) -> Result<(), String> {
+async fn reconcile(
+    shared: &Shared,
+    consensus: &Consensus,
+    leading_for: Duration,
+) -> Result<(), String> {
     reconcile_raft(shared, consensus).await?;
     reconcile_catalog(shared, consensus, leading_for).await?;
     expire_sessions(shared, consensus).await
@@ -115,19 +143,34 @@ async fn reconcile_raft(shared: &Shared, consensus: &Consensus) -> Result<(), St
     let peers = consensus.peers();
     for (id, node, _) in alive_servers(shared) {
         if !peers.iter().any(|p| p.id == id && p.voter) {
-            if let Some(old) = peers.iter().find(|p| p.node.name == node.name && p.id != id) {
-                consensus.remove_server(old.id).await.map_err(|e| e.to_string())?;
+            if let Some(old) = peers
+                .iter()
+                .find(|p| p.node.name == node.name && p.id != id)
+            {
+                consensus
+                    .remove_server(old.id)
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
             tracing::info!(server = %node, "adding server to raft");
-            consensus.add_voter(id, node).await.map_err(|e| e.to_string())?;
+            consensus
+                .add_voter(id, node)
+                .await
+                .map_err(|e| e.to_string())?;
         }
     }
     for m in shared.lan.members() {
         if m.status == MemberStatus::Left && is_local_server(&m.tags, &shared.config.datacenter) {
             let id = m.tags.get("id").and_then(|i| raft_id(i));
-            if let Some(p) = peers.iter().find(|p| Some(p.id) == id && p.id != consensus.node_id()) {
+            if let Some(p) = peers
+                .iter()
+                .find(|p| Some(p.id) == id && p.id != consensus.node_id())
+            {
                 tracing::info!(server = %p.node, "removing server that left from raft");
-                consensus.remove_server(p.id).await.map_err(|e| e.to_string())?;
+                consensus
+                    .remove_server(p.id)
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
         }
     }
@@ -135,7 +178,11 @@ async fn reconcile_raft(shared: &Shared, consensus: &Consensus) -> Result<(), St
 }
 
 /// Writes what gossip knows about members into the catalog.
-async fn reconcile_catalog(shared: &Shared, consensus: &Consensus, leading_for: Duration) -> Result<(), String> {
+async fn reconcile_catalog(
+    shared: &Shared,
+    consensus: &Consensus,
+    leading_for: Duration,
+) -> Result<(), String> {
     let store = consensus.store();
     let dc = &shared.config.datacenter;
     let members = shared.lan.members();
@@ -143,11 +190,21 @@ async fn reconcile_catalog(shared: &Shared, consensus: &Consensus, leading_for: 
         if m.tags.get("dc") != Some(dc) {
             continue;
         }
-        let existing = match store.query(&Query::CatalogNode { node: m.name.clone() }).result {
+        let existing = match store
+            .query(&Query::CatalogNode {
+                node: m.name.clone(),
+            })
+            .result
+        {
             QueryResult::NodeServices(n) => n,
             _ => None,
         };
-        let checks = match store.query(&Query::HealthNode { node: m.name.clone() }).result {
+        let checks = match store
+            .query(&Query::HealthNode {
+                node: m.name.clone(),
+            })
+            .result
+        {
             QueryResult::Checks(c) => c,
             _ => Vec::new(),
         };
@@ -158,15 +215,30 @@ async fn reconcile_catalog(shared: &Shared, consensus: &Consensus, leading_for: 
             MemberStatus::Left => {
                 if existing.is_some() {
                     tracing::info!(member = %m.name, "deregistering member that left");
-                    write(consensus, Command::Deregister { node: m.name.clone(), service_id: None, check_id: None, now_ms: now_ms() }).await?;
+                    write(
+                        consensus,
+                        Command::Deregister {
+                            node: m.name.clone(),
+                            service_id: None,
+                            check_id: None,
+                            now_ms: now_ms(),
+                        },
+                    )
+                    .await?;
                 }
                 continue;
             }
             MemberStatus::Leaving => continue,
         };
         let addr = m.addr.to_string();
-        let server_port = if is_local_server(&m.tags, dc) { m.tags.get("port").and_then(|p| p.parse::<u16>().ok()) } else { None };
-        let has_consul_service = existing.as_ref().is_some_and(|(_, s)| s.iter().any(|s| s.id == "consul"));
+        let server_port = if is_local_server(&m.tags, dc) {
+            m.tags.get("port").and_then(|p| p.parse::<u16>().ok())
+        } else {
+            None
+        };
+        let has_consul_service = existing
+            .as_ref()
+            .is_some_and(|(_, s)| s.iter().any(|s| s.id == "consul"));
         let in_sync = existing.as_ref().is_some_and(|(n, _)| n.address == addr)
             && serf.is_some_and(|c| c.status == status)
             && (server_port.is_none() || has_consul_service);
@@ -175,7 +247,10 @@ async fn reconcile_catalog(shared: &Shared, consensus: &Consensus, leading_for: 
         }
         // Keep what the node's own anti-entropy wrote (meta, tagged addresses).
         let node = match &existing {
-            Some((n, _)) => Node { address: addr.clone(), ..n.clone() },
+            Some((n, _)) => Node {
+                address: addr.clone(),
+                ..n.clone()
+            },
             None => Node {
                 id: m.tags.get("id").cloned().unwrap_or_default(),
                 node: m.name.clone(),
@@ -188,7 +263,10 @@ async fn reconcile_catalog(shared: &Shared, consensus: &Consensus, leading_for: 
             id: "consul".into(),
             service: "consul".into(),
             port,
-            weights: praetor_state::Weights { passing: 1, warning: 1 },
+            weights: praetor_state::Weights {
+                passing: 1,
+                warning: 1,
+            },
             ..Default::default()
         });
         let check = HealthCheck {
@@ -200,7 +278,16 @@ async fn reconcile_catalog(shared: &Shared, consensus: &Consensus, leading_for: 
             check_type: String::new(),
             ..Default::default()
         };
-        write(consensus, Command::Register { node, service, checks: vec![check], now_ms: now_ms() }).await?;
+        write(
+            consensus,
+            Command::Register {
+                node,
+                service,
+                checks: vec![check],
+                now_ms: now_ms(),
+            },
+        )
+        .await?;
     }
     // Nodes with a serfHealth check that gossip no longer knows were reaped: deregister them.
     if leading_for >= REAP_GRACE && shared.started.elapsed() >= REAP_GRACE {
@@ -208,7 +295,16 @@ async fn reconcile_catalog(shared: &Shared, consensus: &Consensus, leading_for: 
             for c in all.iter().filter(|c| c.check_id == SERF_HEALTH) {
                 if !members.iter().any(|m| m.name == c.node) {
                     tracing::info!(node = %c.node, "reaping node unknown to gossip");
-                    write(consensus, Command::Deregister { node: c.node.clone(), service_id: None, check_id: None, now_ms: now_ms() }).await?;
+                    write(
+                        consensus,
+                        Command::Deregister {
+                            node: c.node.clone(),
+                            service_id: None,
+                            check_id: None,
+                            now_ms: now_ms(),
+                        },
+                    )
+                    .await?;
                 }
             }
         }
@@ -226,7 +322,8 @@ async fn write(consensus: &Consensus, cmd: Command) -> Result<(), String> {
 /// Starts timers for new TTL sessions and destroys the ones that expired.
 async fn expire_sessions(shared: &Shared, consensus: &Consensus) -> Result<(), String> {
     let timers = shared.rpc.sessions();
-    let QueryResult::Sessions(sessions) = consensus.store().query(&Query::SessionList).result else {
+    let QueryResult::Sessions(sessions) = consensus.store().query(&Query::SessionList).result
+    else {
         return Ok(());
     };
     timers.retain(|id| sessions.iter().any(|s| s.id == id));
@@ -242,7 +339,14 @@ async fn expire_sessions(shared: &Shared, consensus: &Consensus) -> Result<(), S
     }
     for id in timers.take_expired(Instant::now()) {
         tracing::info!(session = %id, "session TTL expired, invalidating");
-        write(consensus, Command::SessionDestroy { id, now_ms: now_ms() }).await?;
+        write(
+            consensus,
+            Command::SessionDestroy {
+                id,
+                now_ms: now_ms(),
+            },
+        )
+        .await?;
     }
     Ok(())
 }

@@ -19,7 +19,9 @@ use praetor_config::{CheckDefinition, CheckKind, Config, ServiceDefinition};
 use praetor_consensus::{Consensus, ConsensusConfig, RaftNode};
 use praetor_gossip::{MemberStatus, Pool, PoolConfig, Profile};
 use praetor_rpc::{Rpc, ServerEntry};
-use praetor_state::{CheckStatus, HealthCheck, Node, Service, ServiceAddress, SharedStore, Weights};
+use praetor_state::{
+    CheckStatus, HealthCheck, Node, Service, ServiceAddress, SharedStore, Weights,
+};
 use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::JoinHandle;
 
@@ -34,9 +36,16 @@ pub enum AgentError {
     #[error("{0}")]
     Config(String),
     #[error("failed to listen on {addr} ({what}): {source}")]
-    Bind { what: &'static str, addr: SocketAddr, source: std::io::Error },
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("data dir {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error(transparent)]
     Consensus(#[from] praetor_consensus::ConsensusError),
     #[error("gossip: {0}")]
@@ -70,7 +79,12 @@ pub(crate) struct Shared {
 impl Shared {
     /// Records a check result; a change wakes anti-entropy.
     pub fn update_check(&self, id: &str, status: CheckStatus, output: String) {
-        let changed = self.local.lock().map(|mut l| l.set_status(id, status, &output)).ok().flatten();
+        let changed = self
+            .local
+            .lock()
+            .map(|mut l| l.set_status(id, status, &output))
+            .ok()
+            .flatten();
         if changed == Some(true) {
             tracing::debug!(check = id, status = status.as_str(), "check status changed");
             self.sync_now.notify_one();
@@ -79,12 +93,20 @@ impl Shared {
 
     /// The worst status among a local service's checks (passing when it has none).
     pub fn local_service_status(&self, service_id: &str) -> CheckStatus {
-        let Ok(l) = self.local.lock() else { return CheckStatus::Critical };
+        let Ok(l) = self.local.lock() else {
+            return CheckStatus::Critical;
+        };
         let mut worst = CheckStatus::Passing;
-        for c in l.checks.values().filter(|c| c.check.service_id == service_id) {
+        for c in l
+            .checks
+            .values()
+            .filter(|c| c.check.service_id == service_id)
+        {
             worst = match (worst, c.check.status) {
                 (_, CheckStatus::Critical) | (CheckStatus::Critical, _) => CheckStatus::Critical,
-                (_, CheckStatus::Maintenance) | (CheckStatus::Maintenance, _) => CheckStatus::Critical,
+                (_, CheckStatus::Maintenance) | (CheckStatus::Maintenance, _) => {
+                    CheckStatus::Critical
+                }
                 (_, CheckStatus::Warning) | (CheckStatus::Warning, _) => CheckStatus::Warning,
                 _ => CheckStatus::Passing,
             };
@@ -100,8 +122,24 @@ impl Shared {
         let mut tagged = BTreeMap::new();
         tagged.insert("lan".to_string(), lan.clone());
         tagged.insert("wan".to_string(), wan.clone());
-        tagged.insert(if c.advertise_addr.is_ipv4() { "lan_ipv4" } else { "lan_ipv6" }.to_string(), lan.clone());
-        tagged.insert(if c.advertise_addr_wan.is_ipv4() { "wan_ipv4" } else { "wan_ipv6" }.to_string(), wan);
+        tagged.insert(
+            if c.advertise_addr.is_ipv4() {
+                "lan_ipv4"
+            } else {
+                "lan_ipv6"
+            }
+            .to_string(),
+            lan.clone(),
+        );
+        tagged.insert(
+            if c.advertise_addr_wan.is_ipv4() {
+                "wan_ipv4"
+            } else {
+                "wan_ipv6"
+            }
+            .to_string(),
+            wan,
+        );
         Node {
             id: self.node_id.clone(),
             node: c.node_name.clone(),
@@ -125,10 +163,21 @@ impl Shared {
             tagged_addresses: def
                 .tagged_addresses
                 .iter()
-                .map(|(k, (a, p))| (k.clone(), ServiceAddress { address: a.clone(), port: *p }))
+                .map(|(k, (a, p))| {
+                    (
+                        k.clone(),
+                        ServiceAddress {
+                            address: a.clone(),
+                            port: *p,
+                        },
+                    )
+                })
                 .collect(),
             enable_tag_override: def.enable_tag_override,
-            weights: Weights { passing: def.weights.0, warning: def.weights.1 },
+            weights: Weights {
+                passing: def.weights.0,
+                warning: def.weights.1,
+            },
             ..Default::default()
         };
         let many = def.checks.len() > 1;
@@ -136,7 +185,11 @@ impl Shared {
         for (i, mut c) in def.checks.into_iter().enumerate() {
             // Consul's ids and names for service checks defined inline.
             if c.id.is_empty() || c.id == c.name {
-                c.id = if many { format!("service:{}:{}", def.id, i + 1) } else { format!("service:{}", def.id) };
+                c.id = if many {
+                    format!("service:{}:{}", def.id, i + 1)
+                } else {
+                    format!("service:{}", def.id)
+                };
             }
             if c.name.is_empty() {
                 c.name = format!("Service '{}' check", def.name);
@@ -149,7 +202,10 @@ impl Shared {
                 let stale: Vec<String> = l
                     .checks
                     .values()
-                    .filter(|c| c.check.service_id == def.id && !new_checks.iter().any(|n| n.id == c.check.check_id))
+                    .filter(|c| {
+                        c.check.service_id == def.id
+                            && !new_checks.iter().any(|n| n.id == c.check.check_id)
+                    })
                     .map(|c| c.check.check_id.clone())
                     .collect();
                 for id in stale {
@@ -194,7 +250,10 @@ impl Shared {
         let id = def.id.clone();
         self.stop_check(&id);
         if let Ok(mut l) = self.local.lock() {
-            l.add_check(LocalCheck { check, def: def.clone() });
+            l.add_check(LocalCheck {
+                check,
+                def: def.clone(),
+            });
         }
         let task = checks::spawn(self.clone(), def);
         if let Ok(mut t) = self.check_tasks.lock() {
@@ -211,7 +270,11 @@ impl Shared {
 
     /// Removes a service and its checks; false if unknown.
     pub fn remove_service(&self, id: &str) -> bool {
-        let removed = self.local.lock().ok().and_then(|mut l| l.remove_service(id));
+        let removed = self
+            .local
+            .lock()
+            .ok()
+            .and_then(|mut l| l.remove_service(id));
         match removed {
             Some(checks) => {
                 for c in checks {
@@ -225,7 +288,11 @@ impl Shared {
     }
 
     pub fn remove_check(&self, id: &str) -> bool {
-        let removed = self.local.lock().map(|mut l| l.remove_check(id)).unwrap_or(false);
+        let removed = self
+            .local
+            .lock()
+            .map(|mut l| l.remove_check(id))
+            .unwrap_or(false);
         if removed {
             self.stop_check(id);
             self.sync_now.notify_one();
@@ -235,12 +302,24 @@ impl Shared {
 
     /// Registers the services and checks of the config files (again, on reload).
     pub fn load_config_definitions(self: &Arc<Self>, cfg: &Config) {
-        let old_services = std::mem::take(&mut *self.config_services.lock().unwrap_or_else(|e| e.into_inner()));
-        let old_checks = std::mem::take(&mut *self.config_checks.lock().unwrap_or_else(|e| e.into_inner()));
-        for id in old_services.iter().filter(|id| !cfg.services.iter().any(|s| &s.id == *id)) {
+        let old_services = std::mem::take(
+            &mut *self
+                .config_services
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        let old_checks =
+            std::mem::take(&mut *self.config_checks.lock().unwrap_or_else(|e| e.into_inner()));
+        for id in old_services
+            .iter()
+            .filter(|id| !cfg.services.iter().any(|s| &s.id == *id))
+        {
             self.remove_service(id);
         }
-        for id in old_checks.iter().filter(|id| !cfg.checks.iter().any(|c| &c.id == *id)) {
+        for id in old_checks
+            .iter()
+            .filter(|id| !cfg.checks.iter().any(|c| &c.id == *id))
+        {
             self.remove_check(id);
         }
         for s in &cfg.services {
@@ -249,8 +328,13 @@ impl Shared {
         for c in &cfg.checks {
             self.add_check(c.clone());
         }
-        *self.config_services.lock().unwrap_or_else(|e| e.into_inner()) = cfg.services.iter().map(|s| s.id.clone()).collect();
-        *self.config_checks.lock().unwrap_or_else(|e| e.into_inner()) = cfg.checks.iter().map(|c| c.id.clone()).collect();
+        *self
+            .config_services
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) =
+            cfg.services.iter().map(|s| s.id.clone()).collect();
+        *self.config_checks.lock().unwrap_or_else(|e| e.into_inner()) =
+            cfg.checks.iter().map(|c| c.id.clone()).collect();
     }
 
     /// The local datacenter's servers among the gossip members.
@@ -258,10 +342,15 @@ impl Shared {
         self.lan
             .members()
             .into_iter()
-            .filter(|m| m.status == MemberStatus::Alive && is_local_server(&m.tags, &self.config.datacenter))
+            .filter(|m| {
+                m.status == MemberStatus::Alive && is_local_server(&m.tags, &self.config.datacenter)
+            })
             .filter_map(|m| {
                 let port: u16 = m.tags.get("port")?.parse().ok()?;
-                Some(ServerEntry { name: m.name.clone(), rpc_addr: SocketAddr::new(m.addr, port) })
+                Some(ServerEntry {
+                    name: m.name.clone(),
+                    rpc_addr: SocketAddr::new(m.addr, port),
+                })
             })
             .collect()
     }
@@ -277,12 +366,17 @@ fn fmt_dur(d: Option<Duration>) -> String {
 
 /// True for the gossip tags of a server of datacenter `dc`.
 pub(crate) fn is_local_server(tags: &BTreeMap<String, String>, dc: &str) -> bool {
-    tags.get("role").map(String::as_str) == Some("consul") && tags.get("dc").map(String::as_str) == Some(dc)
+    tags.get("role").map(String::as_str) == Some("consul")
+        && tags.get("dc").map(String::as_str) == Some(dc)
 }
 
 /// The raft id derived from a node id (a UUID): its first 64 bits.
 pub(crate) fn raft_id(node_id: &str) -> Option<u64> {
-    let hex: String = node_id.chars().filter(|c| c.is_ascii_hexdigit()).take(16).collect();
+    let hex: String = node_id
+        .chars()
+        .filter(|c| c.is_ascii_hexdigit())
+        .take(16)
+        .collect();
     if hex.len() < 16 {
         return None;
     }
@@ -294,8 +388,13 @@ fn node_id(cfg: &Config) -> Result<String, AgentError> {
     if let Some(id) = &cfg.node_id {
         return Ok(id.clone());
     }
-    let Some(dir) = &cfg.data_dir else { return Ok(uuid::Uuid::new_v4().to_string()) };
-    let dd = |e| AgentError::DataDir { path: dir.display().to_string(), source: e };
+    let Some(dir) = &cfg.data_dir else {
+        return Ok(uuid::Uuid::new_v4().to_string());
+    };
+    let dd = |e| AgentError::DataDir {
+        path: dir.display().to_string(),
+        source: e,
+    };
     std::fs::create_dir_all(dir).map_err(dd)?;
     let path = dir.join("node-id");
     match std::fs::read_to_string(&path) {
@@ -310,7 +409,10 @@ fn node_id(cfg: &Config) -> Result<String, AgentError> {
 
 fn gossip_tags(cfg: &Config, node_id: &str) -> BTreeMap<String, String> {
     let mut t = BTreeMap::new();
-    t.insert("role".into(), if cfg.server { "consul" } else { "node" }.into());
+    t.insert(
+        "role".into(),
+        if cfg.server { "consul" } else { "node" }.into(),
+    );
     t.insert("dc".into(), cfg.datacenter.clone());
     t.insert("id".into(), node_id.to_string());
     t.insert("vsn".into(), "2".into());
@@ -337,10 +439,18 @@ pub(crate) async fn resolve_join(addr: &str, default_port: u16) -> Vec<SocketAdd
     if let Ok(sa) = addr.parse::<SocketAddr>() {
         return vec![sa];
     }
-    if let Ok(ip) = addr.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+    if let Ok(ip) = addr
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<IpAddr>()
+    {
         return vec![SocketAddr::new(ip, default_port)];
     }
-    let with_port = if addr.contains(':') { addr.to_string() } else { format!("{addr}:{default_port}") };
+    let with_port = if addr.contains(':') {
+        addr.to_string()
+    } else {
+        format!("{addr}:{default_port}")
+    };
     match tokio::net::lookup_host(with_port).await {
         Ok(it) => it.collect(),
         Err(e) => {
@@ -362,11 +472,17 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
     // gossip announces us.
     let (consensus, rpc, rpc_listener) = if config.server {
         let store = Arc::new(SharedStore::new(praetor_state::Store::new()));
-        let rid = raft_id(&node_id).ok_or_else(|| AgentError::Config(format!("node_id {node_id:?} is not a UUID")))?;
+        let rid = raft_id(&node_id)
+            .ok_or_else(|| AgentError::Config(format!("node_id {node_id:?} is not a UUID")))?;
         let rpc_bind = SocketAddr::new(config.bind_addr, config.ports.server);
-        let listener = tokio::net::TcpListener::bind(rpc_bind)
-            .await
-            .map_err(|e| AgentError::Bind { what: "server RPC", addr: rpc_bind, source: e })?;
+        let listener =
+            tokio::net::TcpListener::bind(rpc_bind)
+                .await
+                .map_err(|e| AgentError::Bind {
+                    what: "server RPC",
+                    addr: rpc_bind,
+                    source: e,
+                })?;
         let cc = ConsensusConfig {
             node_id: rid,
             node: RaftNode {
@@ -434,9 +550,14 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
     if let Some(port) = cfg.ports.http {
         for ip in &cfg.client_addrs {
             let addr = SocketAddr::new(*ip, port);
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| AgentError::Bind { what: "HTTP", addr, source: e })?;
+            let listener =
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| AgentError::Bind {
+                        what: "HTTP",
+                        addr,
+                        source: e,
+                    })?;
             http_addrs.push(listener.local_addr().unwrap_or(addr));
             let app = app.clone();
             let mut stop = shutdown_rx.clone();
@@ -458,21 +579,40 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
     let dns = match cfg.ports.dns {
         Some(port) => {
             let dns_cfg = praetor_dns::DnsConfig {
-                bind: cfg.client_addrs.iter().map(|ip| SocketAddr::new(*ip, port)).collect(),
+                bind: cfg
+                    .client_addrs
+                    .iter()
+                    .map(|ip| SocketAddr::new(*ip, port))
+                    .collect(),
                 domain: cfg.domain.clone(),
                 datacenter: cfg.datacenter.clone(),
                 node_ttl: cfg.dns.node_ttl.as_secs() as u32,
-                service_ttl: cfg.dns.service_ttl.get("*").map(|d| d.as_secs() as u32).unwrap_or(0),
+                service_ttl: cfg
+                    .dns
+                    .service_ttl
+                    .get("*")
+                    .map(|d| d.as_secs() as u32)
+                    .unwrap_or(0),
                 a_record_limit: cfg.dns.a_record_limit as usize,
                 udp_answer_limit: cfg.dns.udp_answer_limit as usize,
             };
-            let backend = Arc::new(dns_backend::DnsBackend { rpc: rpc.clone(), only_passing: cfg.dns.only_passing });
-            Some(praetor_dns::DnsServer::start(dns_cfg, backend).await.map_err(|e| AgentError::Dns(e.to_string()))?)
+            let backend = Arc::new(dns_backend::DnsBackend {
+                rpc: rpc.clone(),
+                only_passing: cfg.dns.only_passing,
+            });
+            Some(
+                praetor_dns::DnsServer::start(dns_cfg, backend)
+                    .await
+                    .map_err(|e| AgentError::Dns(e.to_string()))?,
+            )
         }
         None => None,
     };
 
-    banner(&shared, dns.as_ref().map(|d| d.local_addrs()).unwrap_or_default());
+    banner(
+        &shared,
+        dns.as_ref().map(|d| d.local_addrs()).unwrap_or_default(),
+    );
 
     shared.load_config_definitions(cfg);
     tasks.push(tokio::spawn(sync::run(shared.clone())));
@@ -485,7 +625,13 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
     if let Some(d) = dns {
         d.shutdown().await;
     }
-    for t in shared.check_tasks.lock().map(|mut t| std::mem::take(&mut *t)).unwrap_or_default().into_values() {
+    for t in shared
+        .check_tasks
+        .lock()
+        .map(|mut t| std::mem::take(&mut *t))
+        .unwrap_or_default()
+        .into_values()
+    {
         t.abort();
     }
     lan.shutdown().await;
@@ -533,7 +679,10 @@ async fn join_loop(shared: Arc<Shared>) {
         addrs.retain(|a| *a != shared.lan.local_addr());
         match shared.lan.join(&addrs, Duration::from_secs(5)).await {
             Ok(n) => {
-                tracing::info!(contacted = n, "Join cluster completed. Synced with initial agents");
+                tracing::info!(
+                    contacted = n,
+                    "Join cluster completed. Synced with initial agents"
+                );
                 return;
             }
             Err(e) => tracing::warn!(attempt, error = %e, "Join cluster failed, will retry"),
@@ -549,9 +698,11 @@ async fn join_loop(shared: Arc<Shared>) {
 
 async fn wait_for_stop(shared: &Arc<Shared>, mut stop: watch::Receiver<bool>) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut hup), Ok(mut int), Ok(mut term)) =
-        (signal(SignalKind::hangup()), signal(SignalKind::interrupt()), signal(SignalKind::terminate()))
-    else {
+    let (Ok(mut hup), Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         let _ = stop.wait_for(|s| *s).await;
         return;
     };
@@ -591,14 +742,21 @@ pub(crate) async fn graceful_leave(shared: &Shared) {
 
 fn banner(shared: &Shared, dns_addrs: Vec<SocketAddr>) {
     let c = &shared.config;
-    let http = shared.http_addrs.lock().map(|a| a.clone()).unwrap_or_default();
+    let http = shared
+        .http_addrs
+        .lock()
+        .map(|a| a.clone())
+        .unwrap_or_default();
     let port = |p: Option<u16>| p.map(|p| p.to_string()).unwrap_or_else(|| "-1".into());
     println!("==> Starting Praetor agent...");
     println!("           Version: '{VERSION}'");
     println!("           Node ID: '{}'", shared.node_id);
     println!("         Node name: '{}'", c.node_name);
     println!("        Datacenter: '{}' (Segment: '<all>')", c.datacenter);
-    println!("            Server: {} (Bootstrap: {})", c.server, c.bootstrap);
+    println!(
+        "            Server: {} (Bootstrap: {})",
+        c.server, c.bootstrap
+    );
     println!(
         "       Client Addr: {:?} (HTTP: {}, HTTPS: -1, gRPC: -1, DNS: {})",
         c.client_addrs,
@@ -611,8 +769,13 @@ fn banner(shared: &Shared, dns_addrs: Vec<SocketAddr>) {
         c.ports.serf_lan,
         port(c.ports.serf_wan)
     );
-    println!("         Listening: HTTP {http:?}, DNS {dns_addrs:?}, gossip {}", shared.lan.local_addr());
-    println!("           Encrypt: Gossip: false, TLS-Outgoing: false, TLS-Incoming: false, Auto-Encrypt-TLS: false");
+    println!(
+        "         Listening: HTTP {http:?}, DNS {dns_addrs:?}, gossip {}",
+        shared.lan.local_addr()
+    );
+    println!(
+        "           Encrypt: Gossip: false, TLS-Outgoing: false, TLS-Incoming: false, Auto-Encrypt-TLS: false"
+    );
     println!();
     println!("==> Log data will now stream in as it occurs:");
     println!();
@@ -625,7 +788,10 @@ mod tests {
 
     #[test]
     fn raft_id_from_uuid() {
-        assert_eq!(raft_id("0123abcd-4567-89ef-0000-000000000000"), Some(0x0123abcd456789ef));
+        assert_eq!(
+            raft_id("0123abcd-4567-89ef-0000-000000000000"),
+            Some(0x0123abcd456789ef)
+        );
         assert_eq!(raft_id("nope"), None);
     }
 }

@@ -28,8 +28,12 @@ impl LocalState {
     /// Removes a service and its checks; returns the removed check ids.
     pub fn remove_service(&mut self, id: &str) -> Option<Vec<String>> {
         self.services.remove(id)?;
-        let ids: Vec<String> =
-            self.checks.values().filter(|c| c.check.service_id == id).map(|c| c.check.check_id.clone()).collect();
+        let ids: Vec<String> = self
+            .checks
+            .values()
+            .filter(|c| c.check.service_id == id)
+            .map(|c| c.check.check_id.clone())
+            .collect();
         for cid in &ids {
             self.checks.remove(cid);
         }
@@ -112,11 +116,19 @@ fn same_check(a: &HealthCheck, b: &HealthCheck) -> bool {
 }
 
 /// Compares the local state with the catalog's view of this node.
-pub fn plan(local: &LocalState, remote_services: &[Service], remote_checks: &[HealthCheck]) -> SyncPlan {
+pub fn plan(
+    local: &LocalState,
+    remote_services: &[Service],
+    remote_checks: &[HealthCheck],
+) -> SyncPlan {
     let mut p = SyncPlan::default();
-    let remote_s: BTreeMap<&str, &Service> = remote_services.iter().map(|s| (s.id.as_str(), s)).collect();
+    let remote_s: BTreeMap<&str, &Service> =
+        remote_services.iter().map(|s| (s.id.as_str(), s)).collect();
     for s in local.services.values() {
-        if !remote_s.get(s.id.as_str()).is_some_and(|r| same_service(r, s)) {
+        if !remote_s
+            .get(s.id.as_str())
+            .is_some_and(|r| same_service(r, s))
+        {
             p.register_services.push(s.clone());
         }
     }
@@ -125,9 +137,15 @@ pub fn plan(local: &LocalState, remote_services: &[Service], remote_checks: &[He
             p.deregister_services.push(s.id.clone());
         }
     }
-    let remote_c: BTreeMap<&str, &HealthCheck> = remote_checks.iter().map(|c| (c.check_id.as_str(), c)).collect();
+    let remote_c: BTreeMap<&str, &HealthCheck> = remote_checks
+        .iter()
+        .map(|c| (c.check_id.as_str(), c))
+        .collect();
     for c in local.catalog_checks() {
-        if !remote_c.get(c.check_id.as_str()).is_some_and(|r| same_check(r, &c)) {
+        if !remote_c
+            .get(c.check_id.as_str())
+            .is_some_and(|r| same_check(r, &c))
+        {
             p.register_checks.push(c);
         }
     }
@@ -147,12 +165,23 @@ mod tests {
     use super::*;
 
     fn svc(id: &str, port: u16) -> Service {
-        Service { id: id.into(), service: "web".into(), port, ..Default::default() }
+        Service {
+            id: id.into(),
+            service: "web".into(),
+            port,
+            ..Default::default()
+        }
     }
 
     fn chk(id: &str, service_id: &str, status: CheckStatus) -> LocalCheck {
         LocalCheck {
-            check: HealthCheck { check_id: id.into(), name: id.into(), service_id: service_id.into(), status, ..Default::default() },
+            check: HealthCheck {
+                check_id: id.into(),
+                name: id.into(),
+                service_id: service_id.into(),
+                status,
+                ..Default::default()
+            },
             def: praetor_config::CheckDefinition {
                 id: id.into(),
                 name: id.into(),
@@ -173,8 +202,15 @@ mod tests {
         local.add_service(svc("web1", 80));
         local.add_check(chk("c1", "web1", CheckStatus::Passing));
         let remote_services = vec![svc("web1", 81), svc("old", 1)];
-        let serf = HealthCheck { check_id: SERF_HEALTH.into(), ..Default::default() };
-        let old_check = HealthCheck { check_id: "oc".into(), service_id: "old".into(), ..Default::default() };
+        let serf = HealthCheck {
+            check_id: SERF_HEALTH.into(),
+            ..Default::default()
+        };
+        let old_check = HealthCheck {
+            check_id: "oc".into(),
+            service_id: "old".into(),
+            ..Default::default()
+        };
         let p = plan(&local, &remote_services, &[serf, old_check]);
         assert_eq!(p.register_services.len(), 1);
         assert_eq!(p.register_services[0].port, 80);

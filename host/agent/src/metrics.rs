@@ -8,26 +8,85 @@ use praetor_gossip::MemberStatus;
 use crate::Shared;
 
 fn m(name: &str, kind: MetricKind, value: f64, help: &'static str) -> Metric {
-    Metric { name: name.to_string(), kind, value, labels: Default::default(), help }
+    Metric {
+        name: name.to_string(),
+        kind,
+        value,
+        labels: Default::default(),
+        help,
+    }
 }
 
 pub fn collect(shared: &Shared) -> Vec<Metric> {
     use MetricKind::{Counter, Gauge};
     let mut out = Vec::new();
     let members = shared.lan.members();
-    let alive = members.iter().filter(|m| m.status == MemberStatus::Alive).count();
-    out.push(m("consul_serf_lan_members", Gauge, members.len() as f64, "LAN gossip members known"));
-    out.push(m("consul_serf_lan_members_alive", Gauge, alive as f64, "LAN gossip members alive"));
+    let alive = members
+        .iter()
+        .filter(|m| m.status == MemberStatus::Alive)
+        .count();
+    out.push(m(
+        "consul_serf_lan_members",
+        Gauge,
+        members.len() as f64,
+        "LAN gossip members known",
+    ));
+    out.push(m(
+        "consul_serf_lan_members_alive",
+        Gauge,
+        alive as f64,
+        "LAN gossip members alive",
+    ));
     let g = shared.lan.stats();
-    out.push(m("consul_serf_lan_packets_received_total", Counter, g.packets_in as f64, "LAN gossip datagrams received"));
-    out.push(m("consul_serf_lan_packets_sent_total", Counter, g.packets_out as f64, "LAN gossip datagrams sent"));
-    out.push(m("consul_serf_lan_bytes_received_total", Counter, g.bytes_in as f64, "LAN gossip bytes received"));
-    out.push(m("consul_serf_lan_bytes_sent_total", Counter, g.bytes_out as f64, "LAN gossip bytes sent"));
-    out.push(m("consul_serf_lan_packets_dropped_total", Counter, g.dropped as f64, "LAN gossip datagrams dropped"));
+    out.push(m(
+        "consul_serf_lan_packets_received_total",
+        Counter,
+        g.packets_in as f64,
+        "LAN gossip datagrams received",
+    ));
+    out.push(m(
+        "consul_serf_lan_packets_sent_total",
+        Counter,
+        g.packets_out as f64,
+        "LAN gossip datagrams sent",
+    ));
+    out.push(m(
+        "consul_serf_lan_bytes_received_total",
+        Counter,
+        g.bytes_in as f64,
+        "LAN gossip bytes received",
+    ));
+    out.push(m(
+        "consul_serf_lan_bytes_sent_total",
+        Counter,
+        g.bytes_out as f64,
+        "LAN gossip bytes sent",
+    ));
+    out.push(m(
+        "consul_serf_lan_packets_dropped_total",
+        Counter,
+        g.dropped as f64,
+        "LAN gossip datagrams dropped",
+    ));
     let r = shared.rpc.counters();
-    out.push(m("consul_rpc_request_total", Counter, r.calls_in.load(Ordering::Relaxed) as f64, "Server RPC calls received"));
-    out.push(m("consul_client_rpc_total", Counter, r.calls_out.load(Ordering::Relaxed) as f64, "RPC calls sent to servers"));
-    out.push(m("consul_client_rpc_failed_total", Counter, r.call_errors.load(Ordering::Relaxed) as f64, "RPC calls that failed"));
+    out.push(m(
+        "consul_rpc_request_total",
+        Counter,
+        r.calls_in.load(Ordering::Relaxed) as f64,
+        "Server RPC calls received",
+    ));
+    out.push(m(
+        "consul_client_rpc_total",
+        Counter,
+        r.calls_out.load(Ordering::Relaxed) as f64,
+        "RPC calls sent to servers",
+    ));
+    out.push(m(
+        "consul_client_rpc_failed_total",
+        Counter,
+        r.call_errors.load(Ordering::Relaxed) as f64,
+        "RPC calls that failed",
+    ));
     out.push(m(
         "consul_rpc_queries_blocking",
         Gauge,
@@ -37,18 +96,68 @@ pub fn collect(shared: &Shared) -> Vec<Metric> {
     if let Some(c) = &shared.consensus {
         let rc = c.counters();
         let secs = |n: u64| n as f64 / 1e9;
-        out.push(m("consul_raft_apply_total", Counter, rc.applies.load(Ordering::Relaxed) as f64, "Raft entries applied to the state machine"));
-        out.push(m("consul_raft_fsm_apply_seconds_sum", Counter, secs(rc.apply_nanos.load(Ordering::Relaxed)), "Time spent applying entries"));
-        out.push(m("consul_raft_commit_total", Counter, rc.commits.load(Ordering::Relaxed) as f64, "Writes committed by this leader"));
-        out.push(m("consul_raft_commit_seconds_sum", Counter, secs(rc.commit_nanos.load(Ordering::Relaxed)), "Time from proposal to apply"));
-        out.push(m("consul_raft_leader_changes_total", Counter, rc.leader_changes.load(Ordering::Relaxed) as f64, "Observed raft leader changes"));
-        out.push(m("consul_raft_leader", Gauge, if c.is_leader() { 1.0 } else { 0.0 }, "1 if this server is the raft leader"));
-        out.push(m("consul_raft_applied_index", Gauge, c.applied_index() as f64, "Last applied raft index"));
-        out.push(m("consul_raft_peers", Gauge, c.peers().len() as f64, "Servers in the raft configuration"));
+        out.push(m(
+            "consul_raft_apply_total",
+            Counter,
+            rc.applies.load(Ordering::Relaxed) as f64,
+            "Raft entries applied to the state machine",
+        ));
+        out.push(m(
+            "consul_raft_fsm_apply_seconds_sum",
+            Counter,
+            secs(rc.apply_nanos.load(Ordering::Relaxed)),
+            "Time spent applying entries",
+        ));
+        out.push(m(
+            "consul_raft_commit_total",
+            Counter,
+            rc.commits.load(Ordering::Relaxed) as f64,
+            "Writes committed by this leader",
+        ));
+        out.push(m(
+            "consul_raft_commit_seconds_sum",
+            Counter,
+            secs(rc.commit_nanos.load(Ordering::Relaxed)),
+            "Time from proposal to apply",
+        ));
+        out.push(m(
+            "consul_raft_leader_changes_total",
+            Counter,
+            rc.leader_changes.load(Ordering::Relaxed) as f64,
+            "Observed raft leader changes",
+        ));
+        out.push(m(
+            "consul_raft_leader",
+            Gauge,
+            if c.is_leader() { 1.0 } else { 0.0 },
+            "1 if this server is the raft leader",
+        ));
+        out.push(m(
+            "consul_raft_applied_index",
+            Gauge,
+            c.applied_index() as f64,
+            "Last applied raft index",
+        ));
+        out.push(m(
+            "consul_raft_peers",
+            Gauge,
+            c.peers().len() as f64,
+            "Servers in the raft configuration",
+        ));
     }
-    out.push(m("consul_runtime_uptime_seconds", Gauge, shared.started.elapsed().as_secs_f64(), "Seconds since the agent started"));
+    out.push(m(
+        "consul_runtime_uptime_seconds",
+        Gauge,
+        shared.started.elapsed().as_secs_f64(),
+        "Seconds since the agent started",
+    ));
     if let Some(rss) = rss_bytes() {
-        out.push(m("consul_runtime_resident_memory_bytes", Gauge, rss as f64, "Resident set size of the agent"));
+        out.push(m(
+            "consul_runtime_resident_memory_bytes",
+            Gauge,
+            rss as f64,
+            "Resident set size of the agent",
+        ));
     }
     out
 }

@@ -35,7 +35,10 @@ pub async fn run(shared: Arc<Shared>) {
 }
 
 fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 async fn apply(shared: &Shared, cmd: Command) -> Result<(), RpcError> {
@@ -48,43 +51,96 @@ async fn apply(shared: &Shared, cmd: Command) -> Result<(), RpcError> {
 /// One full comparison and the writes it calls for.
 pub async fn sync_once(shared: &Shared) -> Result<(), RpcError> {
     let me = shared.node_registration();
-    let node_q = QueryRequest::new(Query::CatalogNode { node: me.node.clone() });
+    let node_q = QueryRequest::new(Query::CatalogNode {
+        node: me.node.clone(),
+    });
     let (remote_node, remote_services): (Option<praetor_state::Node>, Vec<Service>) =
         match shared.rpc.query(None, node_q).await?.output.result {
             QueryResult::NodeServices(Some((n, s))) => (Some(n), s),
             _ => (None, Vec::new()),
         };
-    let checks_q = QueryRequest::new(Query::HealthNode { node: me.node.clone() });
-    let remote_checks: Vec<HealthCheck> = match shared.rpc.query(None, checks_q).await?.output.result {
-        QueryResult::Checks(c) => c,
-        _ => Vec::new(),
-    };
+    let checks_q = QueryRequest::new(Query::HealthNode {
+        node: me.node.clone(),
+    });
+    let remote_checks: Vec<HealthCheck> =
+        match shared.rpc.query(None, checks_q).await?.output.result {
+            QueryResult::Checks(c) => c,
+            _ => Vec::new(),
+        };
     let node_in_sync = remote_node.as_ref().is_some_and(|n| {
-        n.id == me.id && n.address == me.address && n.tagged_addresses == me.tagged_addresses && n.meta == me.meta
+        n.id == me.id
+            && n.address == me.address
+            && n.tagged_addresses == me.tagged_addresses
+            && n.meta == me.meta
     });
     let p = {
-        let local = shared.local.lock().map_err(|_| RpcError::Internal("local state poisoned".into()))?;
+        let local = shared
+            .local
+            .lock()
+            .map_err(|_| RpcError::Internal("local state poisoned".into()))?;
         plan(&local, &remote_services, &remote_checks)
     };
     if node_in_sync && p.is_empty() {
         return Ok(());
     }
     if !node_in_sync {
-        apply(shared, Command::Register { node: me.clone(), service: None, checks: vec![], now_ms: now_ms() }).await?;
+        apply(
+            shared,
+            Command::Register {
+                node: me.clone(),
+                service: None,
+                checks: vec![],
+                now_ms: now_ms(),
+            },
+        )
+        .await?;
     }
+    // A service is registered together with its checks in one command, so the catalog never
+    // shows it without them (it would look healthy for a moment).
+    let mut checks = p.register_checks;
     for s in p.register_services {
-        apply(shared, Command::Register { node: me.clone(), service: Some(s), checks: vec![], now_ms: now_ms() }).await?;
+        let (own, rest): (Vec<HealthCheck>, Vec<HealthCheck>) =
+            checks.into_iter().partition(|c| c.service_id == s.id);
+        checks = rest;
+        apply(
+            shared,
+            Command::Register {
+                node: me.clone(),
+                service: Some(s),
+                checks: own,
+                now_ms: now_ms(),
+            },
+        )
+        .await?;
     }
-    if !p.register_checks.is_empty() {
-        let checks = p.register_checks;
-        apply(shared, Command::Register { node: me.clone(), service: None, checks, now_ms: now_ms() }).await?;
+    if !checks.is_empty() {
+        apply(
+            shared,
+            Command::Register {
+                node: me.clone(),
+                service: None,
+                checks,
+                now_ms: now_ms(),
+            },
+        )
+        .await?;
     }
     for id in p.deregister_services {
-        let cmd = Command::Deregister { node: me.node.clone(), service_id: Some(id), check_id: None, now_ms: now_ms() };
+        let cmd = Command::Deregister {
+            node: me.node.clone(),
+            service_id: Some(id),
+            check_id: None,
+            now_ms: now_ms(),
+        };
         apply(shared, cmd).await?;
     }
     for id in p.deregister_checks {
-        let cmd = Command::Deregister { node: me.node.clone(), service_id: None, check_id: Some(id), now_ms: now_ms() };
+        let cmd = Command::Deregister {
+            node: me.node.clone(),
+            service_id: None,
+            check_id: Some(id),
+            now_ms: now_ms(),
+        };
         apply(shared, cmd).await?;
     }
     Ok(())

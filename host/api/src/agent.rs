@@ -13,11 +13,11 @@ use praetor_state::CheckStatus;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::AppState;
 use crate::agent_api::{MemberInfo, Metric, MetricKind};
 use crate::error::{ApiError, ApiResult};
 use crate::json::{self, ServiceBody, decode};
 use crate::params::Params;
-use crate::AppState;
 
 type Qs = Query<HashMap<String, String>>;
 
@@ -66,7 +66,11 @@ pub async fn members(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Resp
     Ok(axum::Json(members.iter().map(member_json).collect::<Vec<_>>()).into_response())
 }
 
-pub async fn join(State(st): State<AppState>, Path(addr): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+pub async fn join(
+    State(st): State<AppState>,
+    Path(addr): Path<String>,
+    Query(p): Qs,
+) -> ApiResult<Response> {
     let p = Params(p);
     st.agent.join(&addr, p.flag("wan")).await?;
     Ok(().into_response())
@@ -77,16 +81,26 @@ pub async fn leave(State(st): State<AppState>) -> ApiResult<Response> {
     Ok(().into_response())
 }
 
-pub async fn force_leave(State(st): State<AppState>, Path(node): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+pub async fn force_leave(
+    State(st): State<AppState>,
+    Path(node): Path<String>,
+    Query(p): Qs,
+) -> ApiResult<Response> {
     let p = Params(p);
-    st.agent.force_leave(&node, p.flag("prune"), p.flag("wan")).await?;
+    st.agent
+        .force_leave(&node, p.flag("prune"), p.flag("wan"))
+        .await?;
     Ok(().into_response())
 }
 
 pub async fn services(State(st): State<AppState>) -> ApiResult<Response> {
     let dc = st.rpc.datacenter().to_string();
-    let m: BTreeMap<String, Value> =
-        st.agent.services().iter().map(|s| (s.id.clone(), json::agent_service(s, &dc))).collect();
+    let m: BTreeMap<String, Value> = st
+        .agent
+        .services()
+        .iter()
+        .map(|s| (s.id.clone(), json::agent_service(s, &dc)))
+        .collect();
     Ok(axum::Json(m).into_response())
 }
 
@@ -99,7 +113,12 @@ pub async fn service(State(st): State<AppState>, Path(id): Path<String>) -> ApiR
 }
 
 pub async fn checks(State(st): State<AppState>) -> ApiResult<Response> {
-    let m: BTreeMap<String, Value> = st.agent.checks().iter().map(|c| (c.check_id.clone(), json::check(c))).collect();
+    let m: BTreeMap<String, Value> = st
+        .agent
+        .checks()
+        .iter()
+        .map(|c| (c.check_id.clone(), json::check(c)))
+        .collect();
     Ok(axum::Json(m).into_response())
 }
 
@@ -146,7 +165,11 @@ fn dur(field: &str, s: &str) -> ApiResult<Option<Duration>> {
     if s.is_empty() {
         return Ok(None);
     }
-    parse_duration(s).map(Some).map_err(|_| ApiError::BadRequest(format!("Request decode failed: {field}: invalid duration \"{s}\"")))
+    parse_duration(s).map(Some).map_err(|_| {
+        ApiError::BadRequest(format!(
+            "Request decode failed: {field}: invalid duration \"{s}\""
+        ))
+    })
 }
 
 fn some(s: String) -> Option<String> {
@@ -159,7 +182,10 @@ fn check_spec(c: AgentCheckBody) -> ApiResult<CheckSpec> {
         ttl: dur("TTL", &c.ttl)?,
         interval: dur("Interval", &c.interval)?,
         timeout: dur("Timeout", &c.timeout)?,
-        deregister_critical_service_after: dur("DeregisterCriticalServiceAfter", &c.deregister_critical_service_after)?,
+        deregister_critical_service_after: dur(
+            "DeregisterCriticalServiceAfter",
+            &c.deregister_critical_service_after,
+        )?,
         id: some(c.id),
         name: some(c.name),
         notes: some(c.notes),
@@ -170,12 +196,20 @@ fn check_spec(c: AgentCheckBody) -> ApiResult<CheckSpec> {
         header: c.header,
         tls_skip_verify: c.tls_skip_verify,
         tcp: some(c.tcp),
-        args: if c.args.is_empty() { c.script_args } else { c.args },
+        args: if c.args.is_empty() {
+            c.script_args
+        } else {
+            c.args
+        },
         alias_service: some(c.alias_service),
     })
 }
 
-pub async fn register_service(State(st): State<AppState>, Query(p): Qs, body: Bytes) -> ApiResult<Response> {
+pub async fn register_service(
+    State(st): State<AppState>,
+    Query(p): Qs,
+    body: Bytes,
+) -> ApiResult<Response> {
     let p = Params(p);
     let b: AgentServiceBody = decode(&body)?;
     let s = b.service;
@@ -190,48 +224,99 @@ pub async fn register_service(State(st): State<AppState>, Query(p): Qs, body: By
         address: some(s.address),
         port: Some(s.port),
         meta: s.meta,
-        tagged_addresses: s.tagged_addresses.into_iter().map(|(k, a)| (k, (a.address, a.port))).collect(),
+        tagged_addresses: s
+            .tagged_addresses
+            .into_iter()
+            .map(|(k, a)| (k, (a.address, a.port)))
+            .collect(),
         enable_tag_override: s.enable_tag_override,
         weights: s.weights.map(|w| (w.passing, w.warning)),
         checks,
     };
-    let def = spec.build().map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    st.agent.register_service(def, p.flag("replace-existing-checks")).await?;
+    let def = spec
+        .build()
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    st.agent
+        .register_service(def, p.flag("replace-existing-checks"))
+        .await?;
     Ok(().into_response())
 }
 
-pub async fn deregister_service(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn deregister_service(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     st.agent.deregister_service(&id).await?;
     Ok(().into_response())
 }
 
 pub async fn register_check(State(st): State<AppState>, body: Bytes) -> ApiResult<Response> {
     let c: AgentCheckBody = decode(&body)?;
-    let def = check_spec(c)?.build().map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let def = check_spec(c)?
+        .build()
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     st.agent.register_check(def).await?;
     Ok(().into_response())
 }
 
-pub async fn deregister_check(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn deregister_check(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
     st.agent.deregister_check(&id).await?;
     Ok(().into_response())
 }
 
-async fn ttl(st: &AppState, id: &str, status: CheckStatus, note: Option<String>) -> ApiResult<Response> {
+async fn ttl(
+    st: &AppState,
+    id: &str,
+    status: CheckStatus,
+    note: Option<String>,
+) -> ApiResult<Response> {
     st.agent.update_ttl(id, status, note).await?;
     Ok(().into_response())
 }
 
-pub async fn check_pass(State(st): State<AppState>, Path(id): Path<String>, Query(p): Qs) -> ApiResult<Response> {
-    ttl(&st, &id, CheckStatus::Passing, p.get("note").map(String::from)).await
+pub async fn check_pass(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Query(p): Qs,
+) -> ApiResult<Response> {
+    ttl(
+        &st,
+        &id,
+        CheckStatus::Passing,
+        p.get("note").map(String::from),
+    )
+    .await
 }
 
-pub async fn check_warn(State(st): State<AppState>, Path(id): Path<String>, Query(p): Qs) -> ApiResult<Response> {
-    ttl(&st, &id, CheckStatus::Warning, p.get("note").map(String::from)).await
+pub async fn check_warn(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Query(p): Qs,
+) -> ApiResult<Response> {
+    ttl(
+        &st,
+        &id,
+        CheckStatus::Warning,
+        p.get("note").map(String::from),
+    )
+    .await
 }
 
-pub async fn check_fail(State(st): State<AppState>, Path(id): Path<String>, Query(p): Qs) -> ApiResult<Response> {
-    ttl(&st, &id, CheckStatus::Critical, p.get("note").map(String::from)).await
+pub async fn check_fail(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Query(p): Qs,
+) -> ApiResult<Response> {
+    ttl(
+        &st,
+        &id,
+        CheckStatus::Critical,
+        p.get("note").map(String::from),
+    )
+    .await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -241,7 +326,11 @@ struct CheckUpdateBody {
     output: String,
 }
 
-pub async fn check_update(State(st): State<AppState>, Path(id): Path<String>, body: Bytes) -> ApiResult<Response> {
+pub async fn check_update(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
     let b: CheckUpdateBody = decode(&body)?;
     let status = CheckStatus::parse(&b.status)
         .map_err(|_| ApiError::BadRequest(format!("Invalid check status: '{}'", b.status)))?;
@@ -258,7 +347,10 @@ pub async fn metrics(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Resp
     all.extend(st.http.metrics());
     if p.get("format").map(String::as_str) == Some("prometheus") {
         let mut r = prometheus_text(&all).into_response();
-        r.headers_mut().insert("Content-Type", HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+        r.headers_mut().insert(
+            "Content-Type",
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        );
         return Ok(r);
     }
     Ok(axum::Json(metrics_json(&all)).into_response())
@@ -278,7 +370,10 @@ fn metrics_json(all: &[Metric]) -> Value {
             })),
         }
     }
-    let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let ts = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     json!({"Timestamp": ts.to_string(), "Gauges": gauges, "Points": [], "Counters": counters, "Samples": []})
 }
 
@@ -292,12 +387,18 @@ pub fn prometheus_text(all: &[Metric]) -> String {
                 MetricKind::Gauge => "gauge",
                 MetricKind::Counter => "counter",
             };
-            out.push_str(&format!("# HELP {} {}\n# TYPE {} {}\n", m.name, m.help, m.name, kind));
+            out.push_str(&format!(
+                "# HELP {} {}\n# TYPE {} {}\n",
+                m.name, m.help, m.name, kind
+            ));
         }
         out.push_str(&m.name);
         if !m.labels.is_empty() {
-            let labels: Vec<String> =
-                m.labels.iter().map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))).collect();
+            let labels: Vec<String> = m
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}=\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\"")))
+                .collect();
             out.push_str(&format!("{{{}}}", labels.join(",")));
         }
         out.push_str(&format!(" {}\n", m.value));

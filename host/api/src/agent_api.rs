@@ -84,12 +84,21 @@ pub trait AgentApi: Send + Sync + 'static {
     async fn force_leave(&self, node: &str, prune: bool, wan: bool) -> Result<(), AgentError>;
     fn services(&self) -> Vec<Service>;
     fn checks(&self) -> Vec<HealthCheck>;
-    async fn register_service(&self, def: ServiceDefinition, replace_existing_checks: bool) -> Result<(), AgentError>;
+    async fn register_service(
+        &self,
+        def: ServiceDefinition,
+        replace_existing_checks: bool,
+    ) -> Result<(), AgentError>;
     async fn deregister_service(&self, id: &str) -> Result<(), AgentError>;
     async fn register_check(&self, def: CheckDefinition) -> Result<(), AgentError>;
     async fn deregister_check(&self, id: &str) -> Result<(), AgentError>;
     /// Sets a TTL check's status (pass/warn/fail/update).
-    async fn update_ttl(&self, id: &str, status: CheckStatus, output: Option<String>) -> Result<(), AgentError>;
+    async fn update_ttl(
+        &self,
+        id: &str,
+        status: CheckStatus,
+        output: Option<String>,
+    ) -> Result<(), AgentError>;
     async fn reload(&self) -> Result<(), AgentError>;
     fn metrics(&self) -> Vec<Metric>;
 }

@@ -6,7 +6,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use praetor_state::{
-    CheckStatus, Command, CommandResult, HealthCheck, Node, Query as Q, QueryResult, Service, ServiceAddress, Weights,
+    CheckStatus, Command, CommandResult, HealthCheck, Node, Query as Q, QueryResult, Service,
+    ServiceAddress, Weights,
 };
 use serde_json::{Value, json};
 
@@ -34,21 +35,33 @@ fn unexpected(r: QueryResult) -> ApiError {
     ApiError::Internal(format!("unexpected result {r:?}"))
 }
 
-pub async fn register(State(st): State<AppState>, Query(p): Qs, body: Bytes) -> ApiResult<Response> {
+pub async fn register(
+    State(st): State<AppState>,
+    Query(p): Qs,
+    body: Bytes,
+) -> ApiResult<Response> {
     let p = Params(p);
     let r: RegisterRequest = decode(&body)?;
     if r.node.is_empty() {
         return Err(ApiError::BadRequest("Must provide node".into()));
     }
     if r.address.is_empty() && !r.skip_node_update {
-        return Err(ApiError::BadRequest("Must provide address if SkipNodeUpdate is not set".into()));
+        return Err(ApiError::BadRequest(
+            "Must provide address if SkipNodeUpdate is not set".into(),
+        ));
     }
-    let dc = if r.datacenter.is_empty() { p.dc().map(String::from) } else { Some(r.datacenter.clone()) };
+    let dc = if r.datacenter.is_empty() {
+        p.dc().map(String::from)
+    } else {
+        Some(r.datacenter.clone())
+    };
     let node = Node {
         id: r.id.clone(),
         node: r.node.clone(),
         address: r.address.clone(),
-        datacenter: dc.clone().unwrap_or_else(|| st.rpc.datacenter().to_string()),
+        datacenter: dc
+            .clone()
+            .unwrap_or_else(|| st.rpc.datacenter().to_string()),
         tagged_addresses: r.tagged_addresses.clone(),
         meta: r.node_meta.clone(),
         ..Default::default()
@@ -56,7 +69,9 @@ pub async fn register(State(st): State<AppState>, Query(p): Qs, body: Bytes) -> 
     let service = match &r.service {
         Some(s) => {
             if s.service.is_empty() {
-                return Err(ApiError::BadRequest("Must provide service name with ID".into()));
+                return Err(ApiError::BadRequest(
+                    "Must provide service name with ID".into(),
+                ));
             }
             Some(service_from_body(s))
         }
@@ -65,18 +80,29 @@ pub async fn register(State(st): State<AppState>, Query(p): Qs, body: Bytes) -> 
     let mut checks = Vec::new();
     for c in r.check.iter().chain(r.checks.iter()) {
         if c.check_id.is_empty() && c.name.is_empty() {
-            return Err(ApiError::BadRequest("Must provide a CheckID or Name".into()));
+            return Err(ApiError::BadRequest(
+                "Must provide a CheckID or Name".into(),
+            ));
         }
         let status = if c.status.is_empty() {
             CheckStatus::Critical
         } else {
-            CheckStatus::parse(&c.status).ok()
-                .ok_or_else(|| ApiError::BadRequest(format!("Invalid check status \"{}\"", c.status)))?
+            CheckStatus::parse(&c.status).ok().ok_or_else(|| {
+                ApiError::BadRequest(format!("Invalid check status \"{}\"", c.status))
+            })?
         };
         checks.push(HealthCheck {
             node: r.node.clone(),
-            check_id: if c.check_id.is_empty() { c.name.clone() } else { c.check_id.clone() },
-            name: if c.name.is_empty() { c.check_id.clone() } else { c.name.clone() },
+            check_id: if c.check_id.is_empty() {
+                c.name.clone()
+            } else {
+                c.check_id.clone()
+            },
+            name: if c.name.is_empty() {
+                c.check_id.clone()
+            } else {
+                c.name.clone()
+            },
             status,
             notes: c.notes.clone(),
             output: c.output.clone(),
@@ -84,7 +110,12 @@ pub async fn register(State(st): State<AppState>, Query(p): Qs, body: Bytes) -> 
             ..Default::default()
         });
     }
-    let cmd = Command::Register { node, service, checks, now_ms: now_ms() };
+    let cmd = Command::Register {
+        node,
+        service,
+        checks,
+        now_ms: now_ms(),
+    };
     match st.rpc.apply(dc.as_deref(), cmd).await? {
         CommandResult::Error(e) => Err(ApiError::Internal(e)),
         _ => Ok(axum::Json(true).into_response()),
@@ -94,7 +125,11 @@ pub async fn register(State(st): State<AppState>, Query(p): Qs, body: Bytes) -> 
 /// Converts a JSON service body into the domain service.
 pub(crate) fn service_from_body(s: &json::ServiceBody) -> Service {
     Service {
-        id: if s.id.is_empty() { s.service.clone() } else { s.id.clone() },
+        id: if s.id.is_empty() {
+            s.service.clone()
+        } else {
+            s.id.clone()
+        },
         service: s.service.clone(),
         tags: s.tags.clone(),
         address: s.address.clone(),
@@ -103,22 +138,44 @@ pub(crate) fn service_from_body(s: &json::ServiceBody) -> Service {
         tagged_addresses: s
             .tagged_addresses
             .iter()
-            .map(|(k, a)| (k.clone(), ServiceAddress { address: a.address.clone(), port: a.port }))
+            .map(|(k, a)| {
+                (
+                    k.clone(),
+                    ServiceAddress {
+                        address: a.address.clone(),
+                        port: a.port,
+                    },
+                )
+            })
             .collect(),
         enable_tag_override: s.enable_tag_override,
-        weights: s.weights.map(|w| Weights { passing: w.passing, warning: w.warning }).unwrap_or_default(),
+        weights: s
+            .weights
+            .map(|w| Weights {
+                passing: w.passing,
+                warning: w.warning,
+            })
+            .unwrap_or_default(),
         kind: s.kind.clone(),
         ..Default::default()
     }
 }
 
-pub async fn deregister(State(st): State<AppState>, Query(p): Qs, body: Bytes) -> ApiResult<Response> {
+pub async fn deregister(
+    State(st): State<AppState>,
+    Query(p): Qs,
+    body: Bytes,
+) -> ApiResult<Response> {
     let p = Params(p);
     let r: DeregisterRequest = decode(&body)?;
     if r.node.is_empty() {
         return Err(ApiError::BadRequest("Must provide node".into()));
     }
-    let dc = if r.datacenter.is_empty() { p.dc().map(String::from) } else { Some(r.datacenter.clone()) };
+    let dc = if r.datacenter.is_empty() {
+        p.dc().map(String::from)
+    } else {
+        Some(r.datacenter.clone())
+    };
     let cmd = Command::Deregister {
         node: r.node,
         service_id: Some(r.service_id).filter(|s| !s.is_empty()),
@@ -154,22 +211,40 @@ pub async fn services(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Res
     .await
 }
 
-pub async fn service(State(st): State<AppState>, Path(name): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+pub async fn service(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Query(p): Qs,
+) -> ApiResult<Response> {
     let p = Params(p);
     let tag = p.get("tag").map(String::from);
-    read(&st, &p, Q::CatalogService { service: name, tag }, |r| match r {
-        QueryResult::ServiceNodes(v) => Ok(json!(v.iter().map(json::service_node).collect::<Vec<_>>())),
-        r => Err(unexpected(r)),
-    })
+    read(
+        &st,
+        &p,
+        Q::CatalogService { service: name, tag },
+        |r| match r {
+            QueryResult::ServiceNodes(v) => {
+                Ok(json!(v.iter().map(json::service_node).collect::<Vec<_>>()))
+            }
+            r => Err(unexpected(r)),
+        },
+    )
     .await
 }
 
-pub async fn node(State(st): State<AppState>, Path(name): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+pub async fn node(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Query(p): Qs,
+) -> ApiResult<Response> {
     let p = Params(p);
     read(&st, &p, Q::CatalogNode { node: name }, |r| match r {
         QueryResult::NodeServices(None) => Ok(Value::Null),
         QueryResult::NodeServices(Some((n, services))) => {
-            let m: BTreeMap<String, Value> = services.iter().map(|s| (s.id.clone(), json::service(s))).collect();
+            let m: BTreeMap<String, Value> = services
+                .iter()
+                .map(|s| (s.id.clone(), json::service(s)))
+                .collect();
             Ok(json!({"Node": json::node(&n), "Services": m}))
         }
         r => Err(unexpected(r)),
@@ -177,7 +252,11 @@ pub async fn node(State(st): State<AppState>, Path(name): Path<String>, Query(p)
     .await
 }
 
-pub async fn node_services(State(st): State<AppState>, Path(name): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+pub async fn node_services(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Query(p): Qs,
+) -> ApiResult<Response> {
     let p = Params(p);
     read(&st, &p, Q::CatalogNode { node: name }, |r| match r {
         QueryResult::NodeServices(None) => Ok(Value::Null),
@@ -197,32 +276,63 @@ fn checks_json(r: QueryResult) -> ApiResult<Value> {
     }
 }
 
-pub async fn health_node(State(st): State<AppState>, Path(name): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+pub async fn health_node(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Query(p): Qs,
+) -> ApiResult<Response> {
     let p = Params(p);
     read(&st, &p, Q::HealthNode { node: name }, checks_json).await
 }
 
-pub async fn health_checks(State(st): State<AppState>, Path(name): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+pub async fn health_checks(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Query(p): Qs,
+) -> ApiResult<Response> {
     let p = Params(p);
     read(&st, &p, Q::HealthChecks { service: name }, checks_json).await
 }
 
-pub async fn health_state(State(st): State<AppState>, Path(state): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+pub async fn health_state(
+    State(st): State<AppState>,
+    Path(state): Path<String>,
+    Query(p): Qs,
+) -> ApiResult<Response> {
     let p = Params(p);
     let state = match state.as_str() {
         "any" => None,
-        s => Some(CheckStatus::parse(s).ok().ok_or_else(|| ApiError::BadRequest(format!("Invalid check state \"{s}\"")))?),
+        s => Some(
+            CheckStatus::parse(s)
+                .ok()
+                .ok_or_else(|| ApiError::BadRequest(format!("Invalid check state \"{s}\"")))?,
+        ),
     };
     read(&st, &p, Q::HealthState { state }, checks_json).await
 }
 
-pub async fn health_service(State(st): State<AppState>, Path(name): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+pub async fn health_service(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Query(p): Qs,
+) -> ApiResult<Response> {
     let p = Params(p);
     let tag = p.get("tag").map(String::from);
     let passing_only = p.flag("passing");
-    read(&st, &p, Q::HealthService { service: name, tag, passing_only }, |r| match r {
-        QueryResult::CheckServiceNodes(v) => Ok(json!(v.iter().map(json::check_service_node).collect::<Vec<_>>())),
-        r => Err(unexpected(r)),
-    })
+    read(
+        &st,
+        &p,
+        Q::HealthService {
+            service: name,
+            tag,
+            passing_only,
+        },
+        |r| match r {
+            QueryResult::CheckServiceNodes(v) => Ok(json!(
+                v.iter().map(json::check_service_node).collect::<Vec<_>>()
+            )),
+            r => Err(unexpected(r)),
+        },
+    )
     .await
 }

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use praetor_state::{CheckServiceNode, HealthCheck, KvEntry, Node, Service, ServiceNode, Session, SessionBehavior};
+use praetor_state::{
+    CheckServiceNode, HealthCheck, KvEntry, Node, Service, ServiceNode, Session, SessionBehavior,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -38,8 +40,11 @@ pub fn node(n: &Node) -> Value {
 }
 
 fn tagged_service_addresses(s: &Service) -> Value {
-    let m: BTreeMap<&String, Value> =
-        s.tagged_addresses.iter().map(|(k, a)| (k, json!({"Address": a.address, "Port": a.port}))).collect();
+    let m: BTreeMap<&String, Value> = s
+        .tagged_addresses
+        .iter()
+        .map(|(k, a)| (k, json!({"Address": a.address, "Port": a.port})))
+        .collect();
     json!(m)
 }
 
@@ -270,10 +275,13 @@ pub struct TxnKvBody {
 
 /// Decodes a request body as JSON, answering Consul's 400 on failure.
 pub fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, crate::error::ApiError> {
-    serde_json::from_slice(body).map_err(|e| crate::error::ApiError::BadRequest(format!("Request decode failed: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| crate::error::ApiError::BadRequest(format!("Request decode failed: {e}")))
 }
 
 /// Decodes base64 from Consul's JSON (`Value` fields).
 pub fn b64(s: &str) -> Result<Vec<u8>, crate::error::ApiError> {
-    B64.decode(s).map_err(|e| crate::error::ApiError::BadRequest(format!("Request decode failed: invalid base64: {e}")))
+    B64.decode(s).map_err(|e| {
+        crate::error::ApiError::BadRequest(format!("Request decode failed: invalid base64: {e}"))
+    })
 }

@@ -35,7 +35,13 @@ async fn get(st: &AppState, p: &Params, key: String) -> ApiResult<Response> {
     let keys = p.0.contains_key("keys");
     let recurse = p.0.contains_key("recurse");
     let query = if keys {
-        Q::KvKeys { prefix: key, separator: p.get("separator").filter(|s| !s.is_empty()).map(String::from) }
+        Q::KvKeys {
+            prefix: key,
+            separator: p
+                .get("separator")
+                .filter(|s| !s.is_empty())
+                .map(String::from),
+        }
     } else if recurse {
         Q::KvList { prefix: key }
     } else {
@@ -62,10 +68,17 @@ async fn get(st: &AppState, p: &Params, key: String) -> ApiResult<Response> {
     }
     if p.0.contains_key("raw") {
         let mut headers = headers;
-        headers.insert("Content-Type", HeaderValue::from_static("text/plain; charset=utf-8"));
+        headers.insert(
+            "Content-Type",
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
         return Ok((headers, entries[0].value.clone()).into_response());
     }
-    Ok((headers, axum::Json(entries.iter().map(json::kv).collect::<Vec<_>>())).into_response())
+    Ok((
+        headers,
+        axum::Json(entries.iter().map(json::kv).collect::<Vec<_>>()),
+    )
+        .into_response())
 }
 
 async fn put(st: &AppState, p: &Params, key: String, body: Bytes) -> ApiResult<Response> {
@@ -79,7 +92,12 @@ async fn put(st: &AppState, p: &Params, key: String, body: Bytes) -> ApiResult<R
         )));
     }
     let flags = p.u64("flags", "flags")?.unwrap_or(0);
-    let mut entry = KvEntry { key, value: body.to_vec(), flags, ..Default::default() };
+    let mut entry = KvEntry {
+        key,
+        value: body.to_vec(),
+        flags,
+        ..Default::default()
+    };
     let mut cas_index = 0;
     let op = if let Some(s) = p.get("acquire") {
         entry.session = Some(s.to_string());
@@ -93,7 +111,18 @@ async fn put(st: &AppState, p: &Params, key: String, body: Bytes) -> ApiResult<R
     } else {
         KvOp::Set
     };
-    let res = st.rpc.apply(p.dc(), Command::KvSet { op, entry, cas_index, now_ms: now_ms() }).await?;
+    let res = st
+        .rpc
+        .apply(
+            p.dc(),
+            Command::KvSet {
+                op,
+                entry,
+                cas_index,
+                now_ms: now_ms(),
+            },
+        )
+        .await?;
     bool_result(res)
 }
 
@@ -111,8 +140,22 @@ async fn delete(st: &AppState, p: &Params, key: String) -> ApiResult<Response> {
     if key.is_empty() && !recurse {
         return Err(ApiError::BadRequest("Missing key name".into()));
     }
-    let entry = KvEntry { key, ..Default::default() };
-    let res = st.rpc.apply(p.dc(), Command::KvSet { op, entry, cas_index, now_ms: now_ms() }).await?;
+    let entry = KvEntry {
+        key,
+        ..Default::default()
+    };
+    let res = st
+        .rpc
+        .apply(
+            p.dc(),
+            Command::KvSet {
+                op,
+                entry,
+                cas_index,
+                now_ms: now_ms(),
+            },
+        )
+        .await?;
     bool_result(res)
 }
 

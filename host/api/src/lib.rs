@@ -56,13 +56,21 @@ impl HttpCounters {
             help,
         };
         vec![
-            c("consul_http_requests_total", self.requests.load(Ordering::Relaxed), "HTTP requests served"),
+            c(
+                "consul_http_requests_total",
+                self.requests.load(Ordering::Relaxed),
+                "HTTP requests served",
+            ),
             c(
                 "consul_http_request_duration_seconds_sum",
                 self.request_nanos.load(Ordering::Relaxed) / 1_000_000_000,
                 "Total time spent serving HTTP requests (seconds)",
             ),
-            c("consul_http_errors_total", self.errors.load(Ordering::Relaxed), "HTTP requests answered 4xx/5xx"),
+            c(
+                "consul_http_errors_total",
+                self.errors.load(Ordering::Relaxed),
+                "HTTP requests answered 4xx/5xx",
+            ),
         ]
     }
 }
@@ -71,7 +79,8 @@ async fn count(State(c): State<Arc<HttpCounters>>, req: Request, next: Next) -> 
     let started = Instant::now();
     let resp = next.run(req).await;
     c.requests.fetch_add(1, Ordering::Relaxed);
-    c.request_nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    c.request_nanos
+        .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
     if resp.status().is_client_error() || resp.status().is_server_error() {
         c.errors.fetch_add(1, Ordering::Relaxed);
     }
@@ -80,7 +89,10 @@ async fn count(State(c): State<Arc<HttpCounters>>, req: Request, next: Next) -> 
 
 /// Milliseconds since the Unix epoch: the time stamped on commands by the proposer.
 pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// The whole API as an axum router.
@@ -89,8 +101,14 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/status/leader", get(status::leader))
         .route("/v1/status/peers", get(status::peers))
-        .route("/v1/operator/raft/configuration", get(status::raft_configuration))
-        .route("/v1/operator/raft/peer", axum::routing::delete(status::raft_remove_peer))
+        .route(
+            "/v1/operator/raft/configuration",
+            get(status::raft_configuration),
+        )
+        .route(
+            "/v1/operator/raft/peer",
+            axum::routing::delete(status::raft_remove_peer),
+        )
         .route("/v1/agent/self", get(agent::self_))
         .route("/v1/agent/members", get(agent::members))
         .route("/v1/agent/join/{addr}", put(agent::join))
@@ -100,9 +118,15 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/agent/service/{id}", get(agent::service))
         .route("/v1/agent/checks", get(agent::checks))
         .route("/v1/agent/service/register", put(agent::register_service))
-        .route("/v1/agent/service/deregister/{id}", put(agent::deregister_service))
+        .route(
+            "/v1/agent/service/deregister/{id}",
+            put(agent::deregister_service),
+        )
         .route("/v1/agent/check/register", put(agent::register_check))
-        .route("/v1/agent/check/deregister/{id}", put(agent::deregister_check))
+        .route(
+            "/v1/agent/check/deregister/{id}",
+            put(agent::deregister_check),
+        )
         .route("/v1/agent/check/pass/{id}", put(agent::check_pass))
         .route("/v1/agent/check/warn/{id}", put(agent::check_warn))
         .route("/v1/agent/check/fail/{id}", put(agent::check_fail))
@@ -116,7 +140,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/catalog/services", get(catalog::services))
         .route("/v1/catalog/service/{name}", get(catalog::service))
         .route("/v1/catalog/node/{name}", get(catalog::node))
-        .route("/v1/catalog/node-services/{name}", get(catalog::node_services))
+        .route(
+            "/v1/catalog/node-services/{name}",
+            get(catalog::node_services),
+        )
         .route("/v1/health/node/{node}", get(catalog::health_node))
         .route("/v1/health/checks/{service}", get(catalog::health_checks))
         .route("/v1/health/service/{service}", get(catalog::health_service))

@@ -34,7 +34,10 @@ impl Params {
     pub fn u64(&self, k: &str, what: &str) -> ApiResult<Option<u64>> {
         match self.get(k) {
             None | Some("") => Ok(None),
-            Some(v) => v.parse().map(Some).map_err(|_| ApiError::BadRequest(format!("Invalid {what}"))),
+            Some(v) => v
+                .parse()
+                .map(Some)
+                .map_err(|_| ApiError::BadRequest(format!("Invalid {what}"))),
         }
     }
 
@@ -43,7 +46,9 @@ impl Params {
         let stale = self.flag("stale");
         let consistent = self.flag("consistent");
         if stale && consistent {
-            return Err(ApiError::BadRequest("Cannot specify ?stale with ?consistent, conflicting semantics.".into()));
+            return Err(ApiError::BadRequest(
+                "Cannot specify ?stale with ?consistent, conflicting semantics.".into(),
+            ));
         }
         let min_index = self.u64("index", "index")?.unwrap_or(0);
         let wait_ms = match self.get("wait") {
@@ -59,16 +64,33 @@ impl Params {
         } else {
             Consistency::Default
         };
-        Ok(QueryRequest { query, consistency, min_index, wait_ms })
+        Ok(QueryRequest {
+            query,
+            consistency,
+            min_index,
+            wait_ms,
+        })
     }
 }
 
 /// The headers Consul puts on every answer to a read.
 pub fn query_headers(resp: &QueryResponse) -> HeaderMap {
     let mut h = HeaderMap::new();
-    h.insert("X-Consul-Index", HeaderValue::from(resp.output.index.max(1)));
-    h.insert("X-Consul-KnownLeader", HeaderValue::from_static(if resp.known_leader { "true" } else { "false" }));
-    h.insert("X-Consul-LastContact", HeaderValue::from(resp.last_contact_ms));
-    h.insert("X-Consul-Effective-Consistency", HeaderValue::from_static(resp.consistency.as_str()));
+    h.insert(
+        "X-Consul-Index",
+        HeaderValue::from(resp.output.index.max(1)),
+    );
+    h.insert(
+        "X-Consul-KnownLeader",
+        HeaderValue::from_static(if resp.known_leader { "true" } else { "false" }),
+    );
+    h.insert(
+        "X-Consul-LastContact",
+        HeaderValue::from(resp.last_contact_ms),
+    );
+    h.insert(
+        "X-Consul-Effective-Consistency",
+        HeaderValue::from_static(resp.consistency.as_str()),
+    );
     h
 }

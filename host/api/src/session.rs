@@ -7,7 +7,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use praetor_rpc::{QueryRequest, Request, Response as RpcResponse};
-use praetor_state::{Command, CommandResult, Query as Q, QueryResult, ServiceCheckRef, Session, SessionBehavior};
+use praetor_state::{
+    Command, CommandResult, Query as Q, QueryResult, ServiceCheckRef, Session, SessionBehavior,
+};
 use serde_json::{Value, json};
 
 use crate::catalog::read;
@@ -25,15 +27,24 @@ const DEFAULT_LOCK_DELAY: Duration = Duration::from_secs(15);
 
 pub async fn create(State(st): State<AppState>, Query(p): Qs, body: Bytes) -> ApiResult<Response> {
     let p = Params(p);
-    let r: SessionCreateRequest = if body.is_empty() { SessionCreateRequest::default() } else { decode(&body)? };
+    let r: SessionCreateRequest = if body.is_empty() {
+        SessionCreateRequest::default()
+    } else {
+        decode(&body)?
+    };
     let behavior = match r.behavior.as_str() {
         "" | "release" => SessionBehavior::Release,
         "delete" => SessionBehavior::Delete,
-        b => return Err(ApiError::BadRequest(format!("Invalid Behavior setting '{b}'"))),
+        b => {
+            return Err(ApiError::BadRequest(format!(
+                "Invalid Behavior setting '{b}'"
+            )));
+        }
     };
     if !r.ttl.is_empty() {
-        let ttl = praetor_config::parse_duration(&r.ttl)
-            .map_err(|_| ApiError::BadRequest(format!("Request decode failed: invalid TTL '{}'", r.ttl)))?;
+        let ttl = praetor_config::parse_duration(&r.ttl).map_err(|_| {
+            ApiError::BadRequest(format!("Request decode failed: invalid TTL '{}'", r.ttl))
+        })?;
         if ttl != Duration::ZERO && (ttl < MIN_TTL || ttl > MAX_TTL) {
             return Err(ApiError::BadRequest(format!(
                 "Invalid Session TTL '{}', must be between [10s=24h0m0s]",
@@ -46,19 +57,38 @@ pub async fn create(State(st): State<AppState>, Query(p): Qs, body: Bytes) -> Ap
         Some(Value::Number(n)) => {
             // Consul: a bare number is nanoseconds, but values below 1s are taken as seconds.
             let v = n.as_u64().unwrap_or(0);
-            if v < 1_000_000_000 { Duration::from_secs(v) } else { Duration::from_nanos(v) }
+            if v < 1_000_000_000 {
+                Duration::from_secs(v)
+            } else {
+                Duration::from_nanos(v)
+            }
         }
-        Some(Value::String(s)) => praetor_config::parse_duration(s)
-            .map_err(|_| ApiError::BadRequest(format!("Request decode failed: invalid LockDelay '{s}'")))?,
-        Some(_) => return Err(ApiError::BadRequest("Request decode failed: invalid LockDelay".into())),
+        Some(Value::String(s)) => praetor_config::parse_duration(s).map_err(|_| {
+            ApiError::BadRequest(format!("Request decode failed: invalid LockDelay '{s}'"))
+        })?,
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "Request decode failed: invalid LockDelay".into(),
+            ));
+        }
     };
-    let node = if r.node.is_empty() { st.agent.node_name() } else { r.node };
-    let node_checks = r.node_checks.or(r.checks).unwrap_or_else(|| vec!["serfHealth".to_string()]);
+    let node = if r.node.is_empty() {
+        st.agent.node_name()
+    } else {
+        r.node
+    };
+    let node_checks = r
+        .node_checks
+        .or(r.checks)
+        .unwrap_or_else(|| vec!["serfHealth".to_string()]);
     let service_checks = r
         .service_checks
         .unwrap_or_default()
         .into_iter()
-        .map(|c| ServiceCheckRef { id: c.id, namespace: c.namespace })
+        .map(|c| ServiceCheckRef {
+            id: c.id,
+            namespace: c.namespace,
+        })
         .collect();
     let session = Session {
         id: uuid::Uuid::new_v4().to_string(),
@@ -72,27 +102,62 @@ pub async fn create(State(st): State<AppState>, Query(p): Qs, body: Bytes) -> Ap
         ..Default::default()
     };
     let id = session.id.clone();
-    match st.rpc.apply(p.dc(), Command::SessionCreate { session, now_ms: now_ms() }).await? {
+    match st
+        .rpc
+        .apply(
+            p.dc(),
+            Command::SessionCreate {
+                session,
+                now_ms: now_ms(),
+            },
+        )
+        .await?
+    {
         CommandResult::Error(e) => Err(ApiError::Internal(e)),
         _ => Ok(axum::Json(json!({"ID": id})).into_response()),
     }
 }
 
-pub async fn destroy(State(st): State<AppState>, Path(id): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+pub async fn destroy(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Query(p): Qs,
+) -> ApiResult<Response> {
     let p = Params(p);
-    match st.rpc.apply(p.dc(), Command::SessionDestroy { id, now_ms: now_ms() }).await? {
+    match st
+        .rpc
+        .apply(
+            p.dc(),
+            Command::SessionDestroy {
+                id,
+                now_ms: now_ms(),
+            },
+        )
+        .await?
+    {
         CommandResult::Error(e) => Err(ApiError::Internal(e)),
         _ => Ok(axum::Json(true).into_response()),
     }
 }
 
-pub async fn renew(State(st): State<AppState>, Path(id): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+pub async fn renew(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Query(p): Qs,
+) -> ApiResult<Response> {
     let p = Params(p);
-    match st.rpc.call(p.dc(), Request::SessionRenew { id: id.clone() }).await? {
+    match st
+        .rpc
+        .call(p.dc(), Request::SessionRenew { id: id.clone() })
+        .await?
+    {
         RpcResponse::SessionRenew { found: true } => {}
         _ => return Err(ApiError::NotFound(format!("Session id '{id}' not found"))),
     }
-    let resp = st.rpc.query(p.dc(), QueryRequest::new(Q::SessionInfo { id: id.clone() })).await?;
+    let resp = st
+        .rpc
+        .query(p.dc(), QueryRequest::new(Q::SessionInfo { id: id.clone() }))
+        .await?;
     match resp.output.result {
         QueryResult::Sessions(s) if !s.is_empty() => {
             Ok(axum::Json(s.iter().map(json::session).collect::<Vec<_>>()).into_response())
@@ -108,12 +173,20 @@ fn sessions_json(r: QueryResult) -> ApiResult<Value> {
     }
 }
 
-pub async fn info(State(st): State<AppState>, Path(id): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+pub async fn info(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Query(p): Qs,
+) -> ApiResult<Response> {
     let p = Params(p);
     read(&st, &p, Q::SessionInfo { id }, sessions_json).await
 }
 
-pub async fn node(State(st): State<AppState>, Path(node): Path<String>, Query(p): Qs) -> ApiResult<Response> {
+pub async fn node(
+    State(st): State<AppState>,
+    Path(node): Path<String>,
+    Query(p): Qs,
+) -> ApiResult<Response> {
     let p = Params(p);
     read(&st, &p, Q::SessionNode { node }, sessions_json).await
 }

@@ -13,7 +13,10 @@ use crate::params::Params;
 
 type Qs = Query<HashMap<String, String>>;
 
-async fn configuration(st: &AppState, p: &Params) -> ApiResult<(Vec<praetor_rpc::RaftServerInfo>, u64)> {
+async fn configuration(
+    st: &AppState,
+    p: &Params,
+) -> ApiResult<(Vec<praetor_rpc::RaftServerInfo>, u64)> {
     match st.rpc.call(p.dc(), Request::RaftConfiguration).await? {
         RpcResponse::RaftConfiguration { servers, index } => Ok((servers, index)),
         other => Err(ApiError::Internal(format!("unexpected response {other:?}"))),
@@ -23,14 +26,22 @@ async fn configuration(st: &AppState, p: &Params) -> ApiResult<(Vec<praetor_rpc:
 pub async fn leader(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Response> {
     let p = Params(p);
     let (servers, _) = configuration(&st, &p).await?;
-    let leader = servers.iter().find(|s| s.leader).map(|s| s.address.clone()).unwrap_or_default();
+    let leader = servers
+        .iter()
+        .find(|s| s.leader)
+        .map(|s| s.address.clone())
+        .unwrap_or_default();
     Ok(axum::Json(leader).into_response())
 }
 
 pub async fn peers(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Response> {
     let p = Params(p);
     let (servers, _) = configuration(&st, &p).await?;
-    let peers: Vec<String> = servers.iter().filter(|s| s.voter).map(|s| s.address.clone()).collect();
+    let peers: Vec<String> = servers
+        .iter()
+        .filter(|s| s.voter)
+        .map(|s| s.address.clone())
+        .collect();
     Ok(axum::Json(peers).into_response())
 }
 
@@ -52,10 +63,26 @@ pub async fn raft_configuration(State(st): State<AppState>, Query(p): Qs) -> Api
 pub async fn raft_remove_peer(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Response> {
     let p = Params(p);
     let (servers, _) = configuration(&st, &p).await?;
-    let target = p.get("id").or(p.get("address")).unwrap_or_default().to_string();
-    let Some(s) = servers.iter().find(|s| s.id == target || s.address == target) else {
-        return Err(ApiError::BadRequest(format!("id \"{target}\" was not found in the Raft configuration")));
+    let target = p
+        .get("id")
+        .or(p.get("address"))
+        .unwrap_or_default()
+        .to_string();
+    let Some(s) = servers
+        .iter()
+        .find(|s| s.id == target || s.address == target)
+    else {
+        return Err(ApiError::BadRequest(format!(
+            "id \"{target}\" was not found in the Raft configuration"
+        )));
     };
-    st.rpc.call(p.dc(), Request::RemoveRaftPeer { node: s.node.clone() }).await?;
+    st.rpc
+        .call(
+            p.dc(),
+            Request::RemoveRaftPeer {
+                node: s.node.clone(),
+            },
+        )
+        .await?;
     Ok(().into_response())
 }

@@ -31,10 +31,16 @@ pub async fn txn(
     let mut out = Vec::with_capacity(ops.len());
     for (i, op) in ops.into_iter().enumerate() {
         let Some(kv) = op.kv else {
-            return Err(ApiError::BadRequest(format!("Operation {i}: only KV operations are supported")));
+            return Err(ApiError::BadRequest(format!(
+                "Operation {i}: only KV operations are supported"
+            )));
         };
-        let verb = TxnKvVerb::parse(&kv.verb)
-            .ok_or_else(|| ApiError::BadRequest(format!("Failed to parse body: unknown KV verb \"{}\"", kv.verb)))?;
+        let verb = TxnKvVerb::parse(&kv.verb).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "Failed to parse body: unknown KV verb \"{}\"",
+                kv.verb
+            ))
+        })?;
         let value = match kv.value.as_deref() {
             Some(v) if !v.is_empty() => b64(v)?,
             _ => Vec::new(),
@@ -53,17 +59,43 @@ pub async fn txn(
             value,
             flags: kv.flags,
             index: kv.index,
-            session: if kv.session.is_empty() { None } else { Some(kv.session) },
+            session: if kv.session.is_empty() {
+                None
+            } else {
+                Some(kv.session)
+            },
         }));
     }
-    match st.rpc.apply(p.dc(), Command::Txn { ops: out, now_ms: now_ms() }).await? {
+    match st
+        .rpc
+        .apply(
+            p.dc(),
+            Command::Txn {
+                ops: out,
+                now_ms: now_ms(),
+            },
+        )
+        .await?
+    {
         CommandResult::Txn(r) => {
             if r.errors.is_empty() {
-                let results: Vec<_> = r.results.iter().map(|e| json!({"KV": crate::json::kv(e)})).collect();
+                let results: Vec<_> = r
+                    .results
+                    .iter()
+                    .map(|e| json!({"KV": crate::json::kv(e)}))
+                    .collect();
                 Ok(axum::Json(json!({"Results": results, "Errors": null})).into_response())
             } else {
-                let errors: Vec<_> = r.errors.iter().map(|e| json!({"OpIndex": e.op_index, "What": e.what})).collect();
-                Ok((StatusCode::CONFLICT, axum::Json(json!({"Results": null, "Errors": errors}))).into_response())
+                let errors: Vec<_> = r
+                    .errors
+                    .iter()
+                    .map(|e| json!({"OpIndex": e.op_index, "What": e.what}))
+                    .collect();
+                Ok((
+                    StatusCode::CONFLICT,
+                    axum::Json(json!({"Results": null, "Errors": errors})),
+                )
+                    .into_response())
             }
         }
         CommandResult::Error(e) => Err(ApiError::Internal(e)),

@@ -365,11 +365,7 @@ pub(crate) fn build(
         node_ttl: raw.dns.node_ttl.unwrap_or(Duration::ZERO),
         service_ttl: raw.dns.service_ttl,
         a_record_limit: non_negative("dns_config.a_record_limit", raw.dns.a_record_limit, 0)?,
-        udp_answer_limit: non_negative(
-            "dns_config.udp_answer_limit",
-            raw.dns.udp_answer_limit,
-            3,
-        )?,
+        udp_answer_limit: non_negative("dns_config.udp_answer_limit", raw.dns.udp_answer_limit, 3)?,
         only_passing: raw.dns.only_passing.unwrap_or(false),
     };
 

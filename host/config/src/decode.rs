@@ -219,7 +219,8 @@ impl<'a> Decoder<'a> {
         let s = v
             .as_str()
             .ok_or_else(|| self.type_error(key, "a duration string"))?;
-        parse_duration(s).map_err(|e| self.value_error(key, format!("invalid duration: {s:?}: {e}")))
+        parse_duration(s)
+            .map_err(|e| self.value_error(key, format!("invalid duration: {s:?}: {e}")))
     }
 
     fn string_list(&self, key: &str, v: &Value) -> Result<Vec<String>, ConfigError> {
@@ -259,7 +260,10 @@ impl<'a> Decoder<'a> {
             Value::Object(m) => Ok(vec![m]),
             Value::Array(items) => items
                 .iter()
-                .map(|i| i.as_object().ok_or_else(|| self.type_error(key, "an object")))
+                .map(|i| {
+                    i.as_object()
+                        .ok_or_else(|| self.type_error(key, "an object"))
+                })
                 .collect(),
             _ => Err(self.type_error(key, "an object")),
         }
@@ -441,7 +445,12 @@ impl<'a> Decoder<'a> {
         for obj in self.objects("ui_config", v)? {
             for (key, val) in obj {
                 if !key.eq_ignore_ascii_case("enabled") {
-                    self.other_key("ui_config", key, UNSUPPORTED_UI_CONFIG, Match::CaseInsensitive)?;
+                    self.other_key(
+                        "ui_config",
+                        key,
+                        UNSUPPORTED_UI_CONFIG,
+                        Match::CaseInsensitive,
+                    )?;
                     continue;
                 }
                 if !val.is_null() {
@@ -547,7 +556,11 @@ impl<'a> Decoder<'a> {
     }
 
     /// A check definition (Consul's config-file format) at `path`.
-    pub fn check(&mut self, path: &str, obj: &Map<String, Value>) -> Result<CheckSpec, ConfigError> {
+    pub fn check(
+        &mut self,
+        path: &str,
+        obj: &Map<String, Value>,
+    ) -> Result<CheckSpec, ConfigError> {
         let mut spec = CheckSpec::default();
         for (key, v) in obj {
             let Some(name) = lookup(key, CHECK_KEYS, Match::Loose) else {
@@ -643,7 +656,8 @@ mod tests {
         assert_eq!(
             w,
             vec![
-                "config key \"ports.grpc_tls\" is not supported by praetor yet; ignored".to_string(),
+                "config key \"ports.grpc_tls\" is not supported by praetor yet; ignored"
+                    .to_string(),
                 "config key \"telemetry\" is not supported by praetor yet; ignored".to_string(),
             ]
         );

@@ -200,9 +200,18 @@ mod tests {
             parse_duration("10d").unwrap_err().to_string(),
             "time: unknown unit \"d\" in duration \"10d\""
         );
-        assert!(matches!(parse_duration("."), Err(DurationError::Invalid(_))));
-        assert!(matches!(parse_duration("s"), Err(DurationError::Invalid(_))));
-        assert!(matches!(parse_duration("-5s"), Err(DurationError::Negative(_))));
+        assert!(matches!(
+            parse_duration("."),
+            Err(DurationError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse_duration("s"),
+            Err(DurationError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse_duration("-5s"),
+            Err(DurationError::Negative(_))
+        ));
         assert!(matches!(
             parse_duration("9999999999h"),
             Err(DurationError::Invalid(_))

@@ -77,7 +77,9 @@ fn dir_files(
         let entry = entry.map_err(read_err)?;
         let path = entry.path();
         // Follow symlinks: a link to a file is a file.
-        let is_dir = std::fs::metadata(&path).map(|m| m.is_dir()).unwrap_or(false);
+        let is_dir = std::fs::metadata(&path)
+            .map(|m| m.is_dir())
+            .unwrap_or(false);
         if !is_dir {
             entries.push(path);
         }

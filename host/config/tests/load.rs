@@ -198,14 +198,13 @@ fn json_and_hcl_forms_give_the_same_config() {
     assert_eq!((web.id.as_str(), web.port), ("web", 80));
     assert_eq!(web.checks.len(), 2);
     assert_eq!(web.checks[0].id, "service:web:1");
-    assert!(matches!(&web.checks[0].kind, CheckKind::Http { url, headers, .. }
-        if url == "http://localhost:80/health" && headers["X-Probe"] == vec!["1".to_string()]));
+    assert!(
+        matches!(&web.checks[0].kind, CheckKind::Http { url, headers, .. }
+        if url == "http://localhost:80/health" && headers["X-Probe"] == vec!["1".to_string()])
+    );
     assert_eq!(web.checks[1].kind, CheckKind::Tcp("localhost:80".into()));
     assert_eq!(json.checks.len(), 1);
-    assert_eq!(
-        json.checks[0].kind,
-        CheckKind::Ttl(Duration::from_secs(30))
-    );
+    assert_eq!(json.checks[0].kind, CheckKind::Ttl(Duration::from_secs(30)));
     // Server defaults.
     assert!(!json.leave_on_terminate);
     assert!(json.skip_leave_on_interrupt);
@@ -253,14 +252,19 @@ fn port_minus_one_disables_and_bad_ports_fail() {
     assert_eq!(c.ports.serf_wan, None);
     assert_eq!(c.ports.serf_lan, 8301);
 
-    let err = load_one("p.json", r#"{"data_dir": "/tmp/p", "ports": {"http": 70000}}"#)
-        .unwrap_err();
+    let err = load_one(
+        "p.json",
+        r#"{"data_dir": "/tmp/p", "ports": {"http": 70000}}"#,
+    )
+    .unwrap_err();
     assert!(err.starts_with("ports.http: invalid port 70000"), "{err}");
-    let err = load_one("p.json", r#"{"data_dir": "/tmp/p", "ports": {"server": -1}}"#)
-        .unwrap_err();
+    let err = load_one(
+        "p.json",
+        r#"{"data_dir": "/tmp/p", "ports": {"server": -1}}"#,
+    )
+    .unwrap_err();
     assert!(err.starts_with("ports.server: invalid port -1"), "{err}");
-    let err =
-        load_one("p.json", r#"{"data_dir": "/tmp/p", "ports": {"dns": 0}}"#).unwrap_err();
+    let err = load_one("p.json", r#"{"data_dir": "/tmp/p", "ports": {"dns": 0}}"#).unwrap_err();
     assert!(err.starts_with("ports.dns: invalid port 0"), "{err}");
 }
 
@@ -283,7 +287,10 @@ fn unknown_key_is_an_error_naming_file_and_key() {
         r#"{"data_dir": "/tmp/x", "services": [{"name": "a", "colour": "red"}]}"#,
     )
     .unwrap_err();
-    assert!(err.ends_with("invalid config key services[0].colour"), "{err}");
+    assert!(
+        err.ends_with("invalid config key services[0].colour"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -317,13 +324,22 @@ dns_config {
 
 #[test]
 fn type_errors_name_the_key() {
-    let err = load_one("t.json", r#"{"data_dir": "/tmp/x", "ports": {"http": "8500"}}"#)
-        .unwrap_err();
+    let err = load_one(
+        "t.json",
+        r#"{"data_dir": "/tmp/x", "ports": {"http": "8500"}}"#,
+    )
+    .unwrap_err();
     assert!(err.ends_with("ports.http: expected a number"), "{err}");
     let err = load_one("t.hcl", "data_dir = \"/tmp/x\"\nretry_join = \"a\"\n").unwrap_err();
-    assert!(err.ends_with("retry_join: expected a list of strings"), "{err}");
-    let err = load_one("t.json", r#"{"data_dir": "/tmp/x", "retry_interval": "soon"}"#)
-        .unwrap_err();
+    assert!(
+        err.ends_with("retry_join: expected a list of strings"),
+        "{err}"
+    );
+    let err = load_one(
+        "t.json",
+        r#"{"data_dir": "/tmp/x", "retry_interval": "soon"}"#,
+    )
+    .unwrap_err();
     assert!(err.contains("retry_interval: invalid duration"), "{err}");
     let err = load_one("t.json", "{ not json").unwrap_err();
     assert!(err.starts_with("failed to parse "), "{err}");
@@ -331,9 +347,12 @@ fn type_errors_name_the_key() {
 
 #[test]
 fn datacenter_is_lowercased_and_validated() {
-    let c = load_one("d.json", r#"{"data_dir": "/tmp/x", "datacenter": "EAST_1"}"#)
-        .expect("loads")
-        .config;
+    let c = load_one(
+        "d.json",
+        r#"{"data_dir": "/tmp/x", "datacenter": "EAST_1"}"#,
+    )
+    .expect("loads")
+    .config;
     assert_eq!(c.datacenter, "east_1");
     assert_eq!(c.primary_datacenter, "east_1");
     let err = load_one("d.json", r#"{"data_dir": "/tmp/x", "datacenter": "dc.1"}"#).unwrap_err();
@@ -527,7 +546,14 @@ fn consul_style_sample_with_acl_block_loads() {
         CheckKind::Http { method, tls_skip_verify: true, .. } if method == "POST"));
     assert!(matches!(&c.checks[1].kind, CheckKind::Script(args) if args.len() == 3));
     assert_eq!(c.checks[2].kind, CheckKind::Alias("redis-1".into()));
-    for key in ["acl", "addresses", "connect", "telemetry", "autopilot", "ports.grpc_tls"] {
+    for key in [
+        "acl",
+        "addresses",
+        "connect",
+        "telemetry",
+        "autopilot",
+        "ports.grpc_tls",
+    ] {
         let expected = format!("config key \"{key}\" is not supported by praetor yet; ignored");
         assert!(loaded.warnings.contains(&expected), "{:?}", loaded.warnings);
     }
@@ -577,7 +603,10 @@ fn client_defaults_and_unspecified_bind_warning() {
     assert_eq!(c.bind_addr, ip("0.0.0.0"));
     assert_eq!(c.advertise_addr, ip("127.0.0.1"));
     assert!(
-        loaded.warnings.iter().any(|w| w.starts_with("bind_addr is 0.0.0.0")),
+        loaded
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("bind_addr is 0.0.0.0")),
         "{:?}",
         loaded.warnings
     );

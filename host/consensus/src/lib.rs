@@ -70,7 +70,8 @@ pub struct RaftCounters {
 impl RaftCounters {
     fn observe_apply(&self, d: Duration) {
         self.applies.fetch_add(1, Ordering::Relaxed);
-        self.apply_nanos.fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
+        self.apply_nanos
+            .fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
     }
 }
 
@@ -97,7 +98,10 @@ impl Consensus {
     /// Opens the log and snapshot under `cfg.dir` and starts raft. A server with existing state
     /// rejoins its cluster on its own; a fresh one waits for [`Consensus::initialize`] or for a
     /// leader to add it.
-    pub async fn start(cfg: ConsensusConfig, store: Arc<SharedStore>) -> Result<Self, ConsensusError> {
+    pub async fn start(
+        cfg: ConsensusConfig,
+        store: Arc<SharedStore>,
+    ) -> Result<Self, ConsensusError> {
         let m = u64::from(cfg.raft_multiplier.max(1));
         let config = Config {
             cluster_name: "praetor".into(),
@@ -109,9 +113,14 @@ impl Consensus {
             max_in_snapshot_log_to_keep: 1_000,
             ..Default::default()
         };
-        let config = Arc::new(config.validate().map_err(|e| ConsensusError::Config(e.to_string()))?);
+        let config = Arc::new(
+            config
+                .validate()
+                .map_err(|e| ConsensusError::Config(e.to_string()))?,
+        );
         if let Some(dir) = &cfg.dir {
-            std::fs::create_dir_all(dir).map_err(|e| ConsensusError::Storage(format!("{}: {e}", dir.display())))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| ConsensusError::Storage(format!("{}: {e}", dir.display())))?;
         }
         let log = LogStore::open(cfg.dir.as_ref().map(|d| d.join("raft.db")).as_deref())
             .map_err(|e| ConsensusError::Storage(e.to_string()))?;
@@ -171,7 +180,10 @@ impl Consensus {
 
     /// Bootstraps a new cluster with these voters. Call on one server only.
     pub async fn initialize(&self, voters: BTreeMap<u64, RaftNode>) -> Result<(), ConsensusError> {
-        self.raft.initialize(voters).await.map_err(|e| ConsensusError::Raft(e.to_string()))
+        self.raft
+            .initialize(voters)
+            .await
+            .map_err(|e| ConsensusError::Raft(e.to_string()))
     }
 
     /// Replicates a command and returns its result once applied on this (leader) server.
@@ -180,12 +192,14 @@ impl Consensus {
         match self.raft.client_write(cmd).await {
             Ok(resp) => {
                 self.counters.commits.fetch_add(1, Ordering::Relaxed);
-                self.counters.commit_nanos.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                self.counters
+                    .commit_nanos
+                    .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
                 Ok(resp.data)
             }
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => {
-                Err(ConsensusError::ForwardToLeader(f.leader_id.zip(f.leader_node)))
-            }
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(
+                ConsensusError::ForwardToLeader(f.leader_id.zip(f.leader_node)),
+            ),
             Err(e) => Err(ConsensusError::Raft(e.to_string())),
         }
     }
@@ -196,7 +210,9 @@ impl Consensus {
         match self.raft.ensure_linearizable().await {
             Ok(_) => Ok(()),
             Err(RaftError::APIError(openraft::error::CheckIsLeaderError::ForwardToLeader(f))) => {
-                Err(ConsensusError::ForwardToLeader(f.leader_id.zip(f.leader_node)))
+                Err(ConsensusError::ForwardToLeader(
+                    f.leader_id.zip(f.leader_node),
+                ))
             }
             Err(e) => Err(ConsensusError::Raft(e.to_string())),
         }
@@ -221,12 +237,20 @@ impl Consensus {
         if self.is_leader() {
             return Some(Duration::ZERO);
         }
-        self.last_contact.lock().ok().and_then(|lc| lc.map(|t| t.elapsed()))
+        self.last_contact
+            .lock()
+            .ok()
+            .and_then(|lc| lc.map(|t| t.elapsed()))
     }
 
     /// Last log index applied to the state machine on this server.
     pub fn applied_index(&self) -> u64 {
-        self.raft.metrics().borrow().last_applied.map(|l| l.index).unwrap_or(0)
+        self.raft
+            .metrics()
+            .borrow()
+            .last_applied
+            .map(|l| l.index)
+            .unwrap_or(0)
     }
 
     pub fn term(&self) -> u64 {
@@ -240,16 +264,28 @@ impl Consensus {
         let voters: BTreeSet<u64> = membership.voter_ids().collect();
         membership
             .nodes()
-            .map(|(id, node)| Peer { id: *id, node: node.clone(), voter: voters.contains(id), leader: m.current_leader == Some(*id) })
+            .map(|(id, node)| Peer {
+                id: *id,
+                node: node.clone(),
+                voter: voters.contains(id),
+                leader: m.current_leader == Some(*id),
+            })
             .collect()
     }
 
     /// Adds a server as a voter (learner first, promoted once it has caught up). Leader only.
     pub async fn add_voter(&self, id: u64, node: RaftNode) -> Result<(), ConsensusError> {
-        if self.peers().iter().any(|p| p.id == id && p.voter && p.node == node) {
+        if self
+            .peers()
+            .iter()
+            .any(|p| p.id == id && p.voter && p.node == node)
+        {
             return Ok(());
         }
-        self.raft.add_learner(id, node, true).await.map_err(map_membership_err)?;
+        self.raft
+            .add_learner(id, node, true)
+            .await
+            .map_err(map_membership_err)?;
         self.raft
             .change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
             .await
@@ -267,13 +303,20 @@ impl Consensus {
             .change_membership(ChangeMembers::RemoveVoters(voters.clone()), false)
             .await
             .map_err(map_membership_err)?;
-        self.raft.change_membership(ChangeMembers::RemoveNodes(voters), false).await.map_err(map_membership_err)?;
+        self.raft
+            .change_membership(ChangeMembers::RemoveNodes(voters), false)
+            .await
+            .map_err(map_membership_err)?;
         Ok(())
     }
 
     /// Takes a snapshot now (and lets raft purge the log behind it).
     pub async fn snapshot(&self) -> Result<(), ConsensusError> {
-        self.raft.trigger().snapshot().await.map_err(|e| ConsensusError::Raft(e.to_string()))
+        self.raft
+            .trigger()
+            .snapshot()
+            .await
+            .map_err(|e| ConsensusError::Raft(e.to_string()))
     }
 
     pub async fn shutdown(&self) {

@@ -47,7 +47,9 @@ impl LogStore {
     pub fn open(path: Option<&Path>) -> Result<Self, redb::Error> {
         let db = match path {
             Some(p) => Database::create(p)?,
-            None => Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?,
+            None => {
+                Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?
+            }
         };
         let tx = db.begin_write()?;
         tx.open_table(LOG)?;
@@ -56,7 +58,10 @@ impl LogStore {
         Ok(LogStore { db: Arc::new(db) })
     }
 
-    fn get_meta<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<T>, StorageError> {
+    fn get_meta<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, StorageError> {
         let tx = self.db.begin_read().map_err(read_err)?;
         let t = tx.open_table(META).map_err(read_err)?;
         match t.get(key).map_err(read_err)? {
@@ -82,7 +87,11 @@ impl LogStore {
         .map_err(write_err)
     }
 
-    async fn put_meta<T: serde::Serialize>(&self, key: &'static str, v: &T) -> Result<(), StorageError> {
+    async fn put_meta<T: serde::Serialize>(
+        &self,
+        key: &'static str,
+        v: &T,
+    ) -> Result<(), StorageError> {
         let bytes = enc(v).map_err(write_err)?;
         self.write(move |tx| {
             tx.open_table(META)?.insert(key, bytes.as_slice())?;
@@ -119,7 +128,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             Some((_, v)) => Some(dec::<Entry>(v.value()).map_err(read_err)?.log_id),
             None => last_purged,
         };
-        Ok(LogState { last_purged_log_id: last_purged, last_log_id: last })
+        Ok(LogState {
+            last_purged_log_id: last_purged,
+            last_log_id: last,
+        })
     }
 
     async fn get_log_reader(&mut self) -> Self::LogReader {
@@ -142,7 +154,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(self.get_meta::<Option<LogId>>(KEY_COMMITTED)?.flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig>) -> Result<(), StorageError>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -161,7 +177,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             })
             .await;
         // The commit above is durable (Durability::Immediate), so flushed == committed.
-        callback.log_io_completed(res.as_ref().map(|_| ()).map_err(|e| std::io::Error::other(e.to_string())));
+        callback.log_io_completed(
+            res.as_ref()
+                .map(|_| ())
+                .map_err(|e| std::io::Error::other(e.to_string())),
+        );
         res
     }
 

@@ -7,11 +7,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable};
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
-    VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
 };
 use praetor_proto::raft::raft_client::RaftClient;
 use praetor_proto::raft::raft_server::{Raft as RaftSvc, RaftServer};
@@ -42,7 +44,11 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     type Network = PeerConnection;
 
     async fn new_client(&mut self, target: u64, node: &RaftNode) -> PeerConnection {
-        PeerConnection { target, node: node.clone(), client: None }
+        PeerConnection {
+            target,
+            node: node.clone(),
+            client: None,
+        }
     }
 }
 
@@ -61,18 +67,26 @@ impl PeerConnection {
             return Ok(c.clone());
         }
         let ch = channel(&self.node.rpc_addr).map_err(|e| Unreachable::new(&e))?;
-        let c = RaftClient::new(ch).max_decoding_message_size(64 << 20).max_encoding_message_size(64 << 20);
+        let c = RaftClient::new(ch)
+            .max_decoding_message_size(64 << 20)
+            .max_encoding_message_size(64 << 20);
         self.client = Some(c.clone());
         Ok(c)
     }
 
-    async fn call<Req, Resp, E>(&mut self, kind: Kind, req: &Req, ttl: Duration) -> Result<Resp, RpcErr<E>>
+    async fn call<Req, Resp, E>(
+        &mut self,
+        kind: Kind,
+        req: &Req,
+        ttl: Duration,
+    ) -> Result<Resp, RpcErr<E>>
     where
         Req: Serialize,
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
-        let data = postcard::to_allocvec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        let data =
+            postcard::to_allocvec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let mut client = self.client().map_err(RPCError::Unreachable)?;
         let mut request = tonic::Request::new(RaftRequest { data: data.into() });
         request.set_timeout(ttl);
@@ -86,9 +100,9 @@ impl PeerConnection {
             Err(status) => {
                 // Connection-level failures: let openraft back off instead of hammering.
                 return Err(match status.code() {
-                    tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Cancelled => {
-                        RPCError::Unreachable(Unreachable::new(&status))
-                    }
+                    tonic::Code::Unavailable
+                    | tonic::Code::DeadlineExceeded
+                    | tonic::Code::Cancelled => RPCError::Unreachable(Unreachable::new(&status)),
                     _ => RPCError::Network(NetworkError::new(&status)),
                 });
             }
@@ -97,9 +111,15 @@ impl PeerConnection {
             let e = std::io::Error::other(reply.error);
             return Err(RPCError::Network(NetworkError::new(&e)));
         }
-        let res: Result<Resp, RaftError<u64, E>> =
-            postcard::from_bytes(&reply.data).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
-        res.map_err(|e| RPCError::RemoteError(RemoteError::new_with_node(self.target, self.node.clone(), e)))
+        let res: Result<Resp, RaftError<u64, E>> = postcard::from_bytes(&reply.data)
+            .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        res.map_err(|e| {
+            RPCError::RemoteError(RemoteError::new_with_node(
+                self.target,
+                self.node.clone(),
+                e,
+            ))
+        })
     }
 }
 
@@ -127,7 +147,11 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         self.call(Kind::Snapshot, &rpc, option.hard_ttl()).await
     }
 
-    async fn vote(&mut self, rpc: VoteRequest<u64>, option: RPCOption) -> Result<VoteResponse<u64>, RpcErr> {
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<u64>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<u64>, RpcErr> {
         self.call(Kind::Vote, &rpc, option.hard_ttl()).await
     }
 }
@@ -146,17 +170,23 @@ impl RaftService {
 
     /// The tonic service to mount on the server RPC listener.
     pub fn into_server(self) -> RaftServer<RaftService> {
-        RaftServer::new(self).max_decoding_message_size(64 << 20).max_encoding_message_size(64 << 20)
+        RaftServer::new(self)
+            .max_decoding_message_size(64 << 20)
+            .max_encoding_message_size(64 << 20)
     }
 }
 
 fn decode<T: DeserializeOwned>(req: &RaftRequest) -> Result<T, tonic::Status> {
-    postcard::from_bytes(&req.data).map_err(|e| tonic::Status::invalid_argument(format!("bad raft message: {e}")))
+    postcard::from_bytes(&req.data)
+        .map_err(|e| tonic::Status::invalid_argument(format!("bad raft message: {e}")))
 }
 
 fn reply<T: Serialize>(v: &T) -> Result<tonic::Response<RaftReply>, tonic::Status> {
     let data = postcard::to_allocvec(v).map_err(|e| tonic::Status::internal(e.to_string()))?;
-    Ok(tonic::Response::new(RaftReply { data: data.into(), error: String::new() }))
+    Ok(tonic::Response::new(RaftReply {
+        data: data.into(),
+        error: String::new(),
+    }))
 }
 
 #[tonic::async_trait]
@@ -175,7 +205,10 @@ impl RaftSvc for RaftService {
         reply(&res)
     }
 
-    async fn vote(&self, request: tonic::Request<RaftRequest>) -> Result<tonic::Response<RaftReply>, tonic::Status> {
+    async fn vote(
+        &self,
+        request: tonic::Request<RaftRequest>,
+    ) -> Result<tonic::Response<RaftReply>, tonic::Status> {
         let req: VoteRequest<u64> = decode(request.get_ref())?;
         reply(&self.raft.vote(req).await)
     }

@@ -59,10 +59,12 @@ impl StateMachine {
         };
         if let Some(path) = &sm.snapshot_path {
             if path.exists() {
-                let bytes = std::fs::read(path).map_err(|e| crate::ConsensusError::Snapshot(e.to_string()))?;
-                let file: SnapshotFile =
-                    postcard::from_bytes(&bytes).map_err(|e| crate::ConsensusError::Snapshot(e.to_string()))?;
-                sm.install(&file.meta, &file.data).map_err(|e| crate::ConsensusError::Snapshot(e.to_string()))?;
+                let bytes = std::fs::read(path)
+                    .map_err(|e| crate::ConsensusError::Snapshot(e.to_string()))?;
+                let file: SnapshotFile = postcard::from_bytes(&bytes)
+                    .map_err(|e| crate::ConsensusError::Snapshot(e.to_string()))?;
+                sm.install(&file.meta, &file.data)
+                    .map_err(|e| crate::ConsensusError::Snapshot(e.to_string()))?;
                 sm.current = Some((file.meta, file.data));
                 tracing::info!(applied = ?sm.applied, "restored state from snapshot");
             }
@@ -79,12 +81,19 @@ impl StateMachine {
     }
 
     fn persist(&self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), StorageError> {
-        let Some(path) = &self.snapshot_path else { return Ok(()) };
-        let file = SnapshotFile { meta: meta.clone(), data: data.to_vec() };
+        let Some(path) = &self.snapshot_path else {
+            return Ok(());
+        };
+        let file = SnapshotFile {
+            meta: meta.clone(),
+            data: data.to_vec(),
+        };
         let bytes = postcard::to_allocvec(&file).map_err(snap_err)?;
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, &bytes).map_err(snap_err)?;
-        std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(snap_err)?;
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(snap_err)?;
         std::fs::rename(&tmp, path).map_err(snap_err)?;
         Ok(())
     }
@@ -100,7 +109,10 @@ pub struct SnapshotBuilder {
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
         if let Some(path) = &self.snapshot_path {
-            let file = SnapshotFile { meta: self.meta.clone(), data: self.data.clone() };
+            let file = SnapshotFile {
+                meta: self.meta.clone(),
+                data: self.data.clone(),
+            };
             let bytes = postcard::to_allocvec(&file).map_err(snap_err)?;
             let path = path.clone();
             tokio::task::spawn_blocking(move || -> std::io::Result<()> {
@@ -113,7 +125,10 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
             .map_err(snap_err)?
             .map_err(snap_err)?;
         }
-        Ok(Snapshot { meta: self.meta.clone(), snapshot: Box::new(Cursor::new(self.data.clone())) })
+        Ok(Snapshot {
+            meta: self.meta.clone(),
+            snapshot: Box::new(Cursor::new(self.data.clone())),
+        })
     }
 }
 
@@ -155,16 +170,28 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, self.snapshot_seq),
             None => format!("0-0-{}", self.snapshot_seq),
         };
-        let meta = SnapshotMeta { last_log_id: self.applied, last_membership: self.membership.clone(), snapshot_id };
+        let meta = SnapshotMeta {
+            last_log_id: self.applied,
+            last_membership: self.membership.clone(),
+            snapshot_id,
+        };
         self.current = Some((meta.clone(), data.clone()));
-        SnapshotBuilder { data, meta, snapshot_path: self.snapshot_path.clone() }
+        SnapshotBuilder {
+            data,
+            meta,
+            snapshot_path: self.snapshot_path.clone(),
+        }
     }
 
     async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError> {
         Ok(Box::new(Cursor::new(Vec::new())))
     }
 
-    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: Box<Cursor<Vec<u8>>>) -> Result<(), StorageError> {
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError> {
         let data = snapshot.into_inner();
         self.install(meta, &data).map_err(sm_err)?;
         self.persist(meta, &data)?;
@@ -173,9 +200,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError> {
-        Ok(self
-            .current
-            .as_ref()
-            .map(|(meta, data)| Snapshot { meta: meta.clone(), snapshot: Box::new(Cursor::new(data.clone())) }))
+        Ok(self.current.as_ref().map(|(meta, data)| Snapshot {
+            meta: meta.clone(),
+            snapshot: Box::new(Cursor::new(data.clone())),
+        }))
     }
 }

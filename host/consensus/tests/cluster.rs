@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use praetor_consensus::{Consensus, ConsensusConfig, RaftNode};
-use praetor_state::{Command, CommandResult, KvEntry, KvOp, Query, QueryResult, SharedStore, Store};
+use praetor_state::{
+    Command, CommandResult, KvEntry, KvOp, Query, QueryResult, SharedStore, Store,
+};
 use tokio::task::JoinHandle;
 
 struct Server {
@@ -24,17 +26,31 @@ async fn start(id: u64, addr: SocketAddr, dir: PathBuf) -> Server {
     let addr = listener.local_addr().unwrap();
     let cfg = ConsensusConfig {
         node_id: id,
-        node: RaftNode { name: format!("s{id}"), rpc_addr: addr.to_string() },
+        node: RaftNode {
+            name: format!("s{id}"),
+            rpc_addr: addr.to_string(),
+        },
         dir: Some(dir.clone()),
         raft_multiplier: 1,
     };
-    let consensus = Consensus::start(cfg, Arc::new(SharedStore::new(Store::new()))).await.expect("start raft");
+    let consensus = Consensus::start(cfg, Arc::new(SharedStore::new(Store::new())))
+        .await
+        .expect("start raft");
     let svc = consensus.service().into_server();
     let server = tokio::spawn(async move {
         let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-        let _ = tonic::transport::Server::builder().add_service(svc).serve_with_incoming(incoming).await;
+        let _ = tonic::transport::Server::builder()
+            .add_service(svc)
+            .serve_with_incoming(incoming)
+            .await;
     });
-    Server { consensus, server, addr, dir, id }
+    Server {
+        consensus,
+        server,
+        addr,
+        dir,
+        id,
+    }
 }
 
 async fn stop(s: Server) -> (u64, SocketAddr, PathBuf) {
@@ -50,18 +66,35 @@ async fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
         if let Some(v) = f() {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 fn put(key: &str, value: &str) -> Command {
-    let entry = KvEntry { key: key.into(), value: value.as_bytes().to_vec(), ..Default::default() };
-    Command::KvSet { op: KvOp::Set, entry, cas_index: 0, now_ms: 0 }
+    let entry = KvEntry {
+        key: key.into(),
+        value: value.as_bytes().to_vec(),
+        ..Default::default()
+    };
+    Command::KvSet {
+        op: KvOp::Set,
+        entry,
+        cas_index: 0,
+        now_ms: 0,
+    }
 }
 
 fn get(s: &Server, key: &str) -> Option<Vec<u8>> {
-    match s.consensus.store().query(&Query::KvGet { key: key.into() }).result {
+    match s
+        .consensus
+        .store()
+        .query(&Query::KvGet { key: key.into() })
+        .result
+    {
         QueryResult::Kv(Some(e)) => Some(e.value),
         _ => None,
     }
@@ -82,22 +115,54 @@ async fn three_servers_replicate_survive_a_crash_and_restart_from_disk() {
     }
     let members: BTreeMap<u64, RaftNode> = servers
         .iter()
-        .map(|s| (s.id, RaftNode { name: format!("s{}", s.id), rpc_addr: s.addr.to_string() }))
+        .map(|s| {
+            (
+                s.id,
+                RaftNode {
+                    name: format!("s{}", s.id),
+                    rpc_addr: s.addr.to_string(),
+                },
+            )
+        })
         .collect();
-    servers[0].consensus.initialize(members).await.expect("initialize");
+    servers[0]
+        .consensus
+        .initialize(members)
+        .await
+        .expect("initialize");
     let l = wait_for("a leader", || leader(&servers)).await;
-    assert_eq!(servers[l].consensus.peers().iter().filter(|p| p.voter).count(), 3);
+    assert_eq!(
+        servers[l]
+            .consensus
+            .peers()
+            .iter()
+            .filter(|p| p.voter)
+            .count(),
+        3
+    );
 
     // Writes on the leader are applied everywhere.
     for i in 0..50 {
-        let r = servers[l].consensus.write(put(&format!("k{i}"), &format!("v{i}"))).await.expect("write");
+        let r = servers[l]
+            .consensus
+            .write(put(&format!("k{i}"), &format!("v{i}")))
+            .await
+            .expect("write");
         assert_eq!(r, CommandResult::Bool(true));
     }
-    wait_for("k49 on every server", || servers.iter().all(|s| get(s, "k49").is_some()).then_some(())).await;
+    wait_for("k49 on every server", || {
+        servers
+            .iter()
+            .all(|s| get(s, "k49").is_some())
+            .then_some(())
+    })
+    .await;
     // A follower refuses writes and names the leader.
     let f = (l + 1) % 3;
     match servers[f].consensus.write(put("x", "y")).await {
-        Err(praetor_consensus::ConsensusError::ForwardToLeader(Some((id, _)))) => assert_eq!(id, servers[l].id),
+        Err(praetor_consensus::ConsensusError::ForwardToLeader(Some((id, _)))) => {
+            assert_eq!(id, servers[l].id)
+        }
         other => panic!("follower accepted a write: {other:?}"),
     }
 
@@ -105,16 +170,30 @@ async fn three_servers_replicate_survive_a_crash_and_restart_from_disk() {
     for s in &servers {
         s.consensus.snapshot().await.expect("snapshot");
     }
-    wait_for("snapshot files", || servers.iter().all(|s| s.dir.join("snapshot.bin").exists()).then_some(())).await;
+    wait_for("snapshot files", || {
+        servers
+            .iter()
+            .all(|s| s.dir.join("snapshot.bin").exists())
+            .then_some(())
+    })
+    .await;
     for i in 50..60 {
-        servers[l].consensus.write(put(&format!("k{i}"), "late")).await.expect("write");
+        servers[l]
+            .consensus
+            .write(put(&format!("k{i}"), "late"))
+            .await
+            .expect("write");
     }
 
     // Crash the leader: the other two elect a new one and keep every write.
     let old = servers.remove(l);
     let (id, addr, dir) = stop(old).await;
     let l2 = wait_for("a new leader", || leader(&servers)).await;
-    servers[l2].consensus.write(put("after-crash", "1")).await.expect("write after crash");
+    servers[l2]
+        .consensus
+        .write(put("after-crash", "1"))
+        .await
+        .expect("write after crash");
     for s in &servers {
         wait_for("k59 kept", || get(s, "k59")).await;
     }
@@ -141,7 +220,11 @@ async fn three_servers_replicate_survive_a_crash_and_restart_from_disk() {
         }
     }
     let l3 = leader(&servers).unwrap();
-    servers[l3].consensus.write(put("final", "ok")).await.expect("write after restart");
+    servers[l3]
+        .consensus
+        .write(put("final", "ok"))
+        .await
+        .expect("write after restart");
     for s in servers {
         stop(s).await;
     }

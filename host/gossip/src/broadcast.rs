@@ -247,7 +247,10 @@ mod tests {
     fn garbage_is_an_error_not_a_panic() {
         let shared = Arc::new(Mutex::new(Shared::default()));
         let mut h = Handler::new("me".into(), shared);
-        assert!(h.receive_item(&[KIND_LEAVE, 0xff, 0xff], Some(&peer())).is_err());
+        assert!(
+            h.receive_item(&[KIND_LEAVE, 0xff, 0xff], Some(&peer()))
+                .is_err()
+        );
     }
 
     #[test]

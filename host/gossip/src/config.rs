@@ -88,7 +88,9 @@ impl Timing {
         ];
         for (name, value) in positive {
             if value.is_zero() {
-                return Err(GossipError::InvalidConfig(format!("{name} must not be zero")));
+                return Err(GossipError::InvalidConfig(format!(
+                    "{name} must not be zero"
+                )));
             }
         }
         if self.probe_rtt >= self.probe_period {
@@ -244,7 +246,10 @@ mod tests {
         let t = Timing::lan();
         assert_eq!(suspicion_timeout(3, &t), Duration::from_secs(4));
         assert_eq!(suspicion_timeout(100, &t), Duration::from_secs(8));
-        assert_eq!(suspicion_timeout(10, &Timing::wan()), Duration::from_secs(30));
+        assert_eq!(
+            suspicion_timeout(10, &Timing::wan()),
+            Duration::from_secs(30)
+        );
     }
 
     #[test]

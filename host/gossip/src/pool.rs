@@ -131,7 +131,11 @@ impl Pool {
     /// `Err(JoinFailed)` if none did. The addresses are remembered and re-announced to while
     /// the pool has no alive peer (and every `seed_announce_interval` anyway), also after a
     /// failed join.
-    pub async fn join(&self, addrs: &[SocketAddr], timeout: Duration) -> Result<usize, GossipError> {
+    pub async fn join(
+        &self,
+        addrs: &[SocketAddr],
+        timeout: Duration,
+    ) -> Result<usize, GossipError> {
         let addrs = addrs.to_vec();
         self.request(|reply| Command::Join {
             addrs,
@@ -155,7 +159,8 @@ impl Pool {
     /// Graceful leave: broadcasts the leave intent, then leaves, so the others see `left`.
     /// Returns when done or when `timeout` is over (the leave is completed either way).
     pub async fn leave(&self, timeout: Duration) -> Result<(), GossipError> {
-        self.request(|reply| Command::Leave { timeout, reply }).await
+        self.request(|reply| Command::Leave { timeout, reply })
+            .await
     }
 
     /// Marks a failed member `left` here and tells the pool; unknown name -> `NoMember`.

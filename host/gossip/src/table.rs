@@ -245,7 +245,12 @@ impl Table {
     }
 
     /// Forgets failed members older than `reconnect` and left ones older than `tombstone`.
-    pub fn reap(&mut self, now: Instant, reconnect: Duration, tombstone: Duration) -> Vec<MemberEvent> {
+    pub fn reap(
+        &mut self,
+        now: Instant,
+        reconnect: Duration,
+        tombstone: Duration,
+    ) -> Vec<MemberEvent> {
         let expired: Vec<String> = self
             .entries
             .iter()
@@ -418,7 +423,11 @@ mod tests {
         assert_eq!(t.apply(tags(5, "node"), now), None, "not a member yet");
         let b = id("b", 2, 10);
         let ev = t.sync([(&b, true)], now);
-        assert_eq!(ev[0].member().tags["role"], "node", "join carries known tags");
+        assert_eq!(
+            ev[0].member().tags["role"],
+            "node",
+            "join carries known tags"
+        );
         assert_eq!(t.apply(tags(5, "node"), now), None);
         assert_eq!(t.apply(tags(4, "consul"), now), None, "stale");
         let ev = t.apply(tags(6, "consul"), now).unwrap();
@@ -467,7 +476,10 @@ mod tests {
         assert_eq!(status(&t, "b"), Some(MemberStatus::Failed));
         assert_eq!(status(&t, "c"), Some(MemberStatus::Left));
         let (reconnect, tombstone) = (Duration::from_secs(100), Duration::from_secs(50));
-        assert!(t.reap(t0 + Duration::from_secs(49), reconnect, tombstone).is_empty());
+        assert!(
+            t.reap(t0 + Duration::from_secs(49), reconnect, tombstone)
+                .is_empty()
+        );
         let ev = t.reap(t0 + Duration::from_secs(50), reconnect, tombstone);
         assert_eq!(kinds(&ev), [("reap", "c".into())]);
         let ev = t.reap(t0 + Duration::from_secs(100), reconnect, tombstone);

@@ -120,6 +120,8 @@ pub(crate) struct PoolTask {
     seeds: Vec<SocketAddr>,
     joins: Vec<PendingJoin>,
     leaving: Option<Leaving>,
+    /// `leave_cluster` was called: foca is not fed any more, so nothing can make it rejoin.
+    departed: bool,
     next_tags_at: Instant,
     next_rejoin_at: Instant,
     next_seed_announce_at: Instant,
@@ -128,6 +130,12 @@ pub(crate) struct PoolTask {
     envelope: Envelope,
     send_buf: Vec<u8>,
     dirty: bool,
+}
+
+/// `now + after`, saturating far in the future instead of overflowing on huge durations.
+fn later(now: Instant, after: Duration) -> Instant {
+    now.checked_add(after)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 /// Encoded size of a tag map, checked against [`MAX_TAGS_BYTES`].
@@ -173,10 +181,11 @@ impl PoolTask {
             seeds: Vec::new(),
             joins: Vec::new(),
             leaving: None,
-            next_tags_at: now + s.timing.tags_interval,
-            next_rejoin_at: now + s.timing.rejoin_interval,
-            next_seed_announce_at: now + s.timing.seed_announce_interval,
-            next_reap_at: now + REAP_INTERVAL,
+            departed: false,
+            next_tags_at: later(now, s.timing.tags_interval),
+            next_rejoin_at: later(now, s.timing.rejoin_interval),
+            next_seed_announce_at: later(now, s.timing.seed_announce_interval),
+            next_reap_at: later(now, REAP_INTERVAL),
             out,
             envelope,
             send_buf: Vec::new(),
@@ -248,7 +257,7 @@ impl PoolTask {
                 return;
             }
         };
-        if self.own_status == MemberStatus::Left {
+        if self.departed {
             return;
         }
         match self.foca.handle_data(payload, &mut self.rt) {
@@ -342,8 +351,8 @@ impl PoolTask {
             targets,
             answered: HashSet::new(),
             timeout,
-            deadline: now + timeout,
-            next_retry: now + self.s.timing.probe_period,
+            deadline: later(now, timeout),
+            next_retry: later(now, self.s.timing.probe_period),
             reply,
         });
     }
@@ -414,9 +423,9 @@ impl PoolTask {
                 self.gossip();
                 self.leaving = Some(Leaving {
                     phase: LeavePhase::Intent {
-                        leave_at: now + (timeout / 2).min(MAX_INTENT_WAIT),
+                        leave_at: later(now, (timeout / 2).min(MAX_INTENT_WAIT)),
                     },
-                    deadline: now + timeout,
+                    deadline: later(now, timeout),
                     replies: vec![reply],
                 });
                 self.step_leave(now);
@@ -435,6 +444,7 @@ impl PoolTask {
                     if let Err(error) = self.foca.leave_cluster(&mut self.rt) {
                         warn!(%error, "leave_cluster failed");
                     }
+                    self.departed = true;
                     leaving.phase = if alone {
                         LeavePhase::Propagate { rounds_left: 0 }
                     } else {
@@ -501,7 +511,7 @@ impl PoolTask {
         if self.own_status == MemberStatus::Alive {
             if now >= self.next_tags_at {
                 self.advertise_tags();
-                self.next_tags_at = now + self.s.timing.tags_interval;
+                self.next_tags_at = later(now, self.s.timing.tags_interval);
             }
             let alone = self.foca.num_members() == 0;
             if !self.seeds.is_empty()
@@ -511,15 +521,15 @@ impl PoolTask {
                 for seed in self.seeds.clone() {
                     self.announce(seed);
                 }
-                self.next_rejoin_at = now + self.s.timing.rejoin_interval;
-                self.next_seed_announce_at = now + self.s.timing.seed_announce_interval;
+                self.next_rejoin_at = later(now, self.s.timing.rejoin_interval);
+                self.next_seed_announce_at = later(now, self.s.timing.seed_announce_interval);
             }
             for i in 0..self.joins.len() {
                 let join = &mut self.joins[i];
                 if now < join.next_retry {
                     continue;
                 }
-                join.next_retry = now + self.s.timing.probe_period;
+                join.next_retry = later(now, self.s.timing.probe_period);
                 let unanswered: Vec<SocketAddr> = join
                     .targets
                     .iter()
@@ -532,7 +542,7 @@ impl PoolTask {
             }
         }
         if now >= self.next_reap_at {
-            self.next_reap_at = now + REAP_INTERVAL;
+            self.next_reap_at = later(now, REAP_INTERVAL);
             let events = self
                 .table
                 .reap(now, self.s.reconnect_timeout, self.s.tombstone_timeout);
@@ -571,14 +581,17 @@ impl PoolTask {
                 | OwnedNotification::MemberDown(_)
                 | OwnedNotification::Rename(_, _) => membership_changed = true,
                 OwnedNotification::Rejoin(id) => {
-                    info!(incarnation = id.incarnation, "declared down by the pool; rejoined");
+                    info!(
+                        incarnation = id.incarnation,
+                        "declared down by the pool; rejoined"
+                    );
                     self.dirty = true;
                     self.advertise_tags();
                 }
                 OwnedNotification::Active => debug!("pool active"),
                 OwnedNotification::Idle => {
                     info!("no alive peers left");
-                    self.next_rejoin_at = now + self.s.timing.rejoin_interval;
+                    self.next_rejoin_at = later(now, self.s.timing.rejoin_interval);
                 }
                 OwnedNotification::Defunct => {
                     if self.own_status == MemberStatus::Alive {
@@ -596,7 +609,7 @@ impl PoolTask {
             self.send(socket, dst.addr, &data).await;
         }
         while let Some((after, timer)) = self.rt.to_schedule() {
-            self.timers.push(now + after, timer);
+            self.timers.push(later(now, after), timer);
         }
         self.publish_if_dirty();
     }

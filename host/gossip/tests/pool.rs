@@ -234,7 +234,9 @@ async fn abrupt_stop_is_failed_and_restart_comes_back_alive() {
     );
 
     // Same name, same address: a new process life.
-    let c2 = Pool::start(config("c", c_addr, Profile::Lan)).await.unwrap();
+    let c2 = Pool::start(config("c", c_addr, Profile::Lan))
+        .await
+        .unwrap();
     assert_eq!(c2.local_addr(), c_addr);
     c2.join(&[a.local_addr()], WAIT).await.unwrap();
     for p in [&a, &b, &c2] {
@@ -366,13 +368,18 @@ async fn join_counts_answers_and_fails_when_nobody_answers() {
 
     let lonely = start("lonely").await;
     let started = Instant::now();
-    match lonely.join(&[silent_addr], Duration::from_millis(500)).await {
+    match lonely
+        .join(&[silent_addr], Duration::from_millis(500))
+        .await
+    {
         Err(GossipError::JoinFailed { addrs, .. }) => assert_eq!(addrs, [silent_addr]),
         other => panic!("expected JoinFailed, got {other:?}"),
     }
     assert!(started.elapsed() >= Duration::from_millis(500));
     assert!(matches!(
-        lonely.join(&[lonely.local_addr()], Duration::from_millis(100)).await,
+        lonely
+            .join(&[lonely.local_addr()], Duration::from_millis(100))
+            .await,
         Err(GossipError::JoinFailed { .. })
     ));
     assert_eq!(lonely.members().len(), 1);
@@ -440,4 +447,35 @@ async fn oversized_tags_are_rejected() {
         a.set_tags(BTreeMap::new()).await,
         Err(GossipError::Closed)
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_and_left_members_are_reaped_after_their_timeouts() {
+    init_tracing();
+    let mut cfg = config("a", loopback(), Profile::Lan);
+    cfg.reconnect_timeout = Duration::from_secs(1);
+    cfg.tombstone_timeout = Duration::from_secs(1);
+    let a = Pool::start(cfg).await.unwrap();
+    let mut events = a.subscribe();
+    let b = start("b").await;
+    let c = start("c").await;
+    b.join(&[a.local_addr()], WAIT).await.unwrap();
+    c.join(&[a.local_addr()], WAIT).await.unwrap();
+    wait_until("a to see b and c", || sees_alive(&a, &["a", "b", "c"])).await;
+
+    b.leave(Duration::from_secs(5)).await.unwrap();
+    c.shutdown().await;
+    let mut seen = Vec::new();
+    wait_until("a to reap b and c", || {
+        seen.extend(drain(&mut events));
+        a.members().len() == 1
+    })
+    .await;
+    let reaped = |name: &str, status: MemberStatus| {
+        seen.iter()
+            .any(|e| matches!(e, MemberEvent::Reap(m) if m.name == name && m.status == status))
+    };
+    assert!(reaped("b", MemberStatus::Left), "{seen:?}");
+    assert!(reaped("c", MemberStatus::Failed), "{seen:?}");
+    shutdown_all(&[&a, &b]).await;
 }

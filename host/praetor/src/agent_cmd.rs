@@ -1,5 +1,6 @@
-//! `praetor agent`: flags -> `praetor_config::load` -> logging, pid file, banner -> the agent.
+//! `praetor agent`: flags -> `praetor_config::load` -> logging, pid file -> the agent.
 
+use std::io::IsTerminal as _;
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -29,11 +30,7 @@ pub fn run(args: &AgentArgs) -> u8 {
         return 1;
     }
 
-    println!("==> Starting Praetor agent...");
-    println!("{}", banner(&config));
-    println!();
-    println!("==> Log data will now stream in as it occurs:");
-    println!();
+    // The startup banner is printed by praetor-agent once its listeners are bound.
     for warning in &loaded.warnings {
         tracing::warn!("{warning}");
     }
@@ -71,7 +68,10 @@ fn init_logging(level: &str) {
         _ => EnvFilter::new(default_filter(level)),
     };
     // A subscriber may already be installed (tests); keep it then.
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal())
+        .try_init();
 }
 
 /// Filter directives for a Consul log level.
@@ -84,80 +84,9 @@ fn write_pid_file(path: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("Could not write PID file {}", path.display()))
 }
 
-/// Consul's startup summary lines.
-pub fn banner(c: &Config) -> String {
-    let port = |p: Option<u16>| p.map_or("-1".to_string(), |p| p.to_string());
-    let clients: Vec<String> = c.client_addrs.iter().map(|a| a.to_string()).collect();
-    let lines = [
-        ("Version", format!("'{}'", env!("CARGO_PKG_VERSION"))),
-        (
-            "Node ID",
-            format!("'{}'", c.node_id.as_deref().unwrap_or("")),
-        ),
-        ("Node name", format!("'{}'", c.node_name)),
-        (
-            "Datacenter",
-            format!("'{}' (Segment: '<all>')", c.datacenter),
-        ),
-        (
-            "Server",
-            format!("{} (Bootstrap: {})", c.server, c.bootstrap),
-        ),
-        (
-            "Client Addr",
-            format!(
-                "[{}] (HTTP: {}, HTTPS: {}, gRPC: {}, DNS: {})",
-                clients.join(" "),
-                port(c.ports.http),
-                port(c.ports.https),
-                port(c.ports.grpc),
-                port(c.ports.dns)
-            ),
-        ),
-        (
-            "Cluster Addr",
-            format!(
-                "{} (LAN: {}, WAN: {})",
-                c.advertise_addr,
-                c.ports.serf_lan,
-                port(c.ports.serf_wan)
-            ),
-        ),
-        ("Gossip Encryption", c.encrypt.is_some().to_string()),
-    ];
-    let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    lines
-        .iter()
-        .map(|(k, v)| format!("{k:>width$}: {v}", width = width + 4))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn banner_shows_ports_and_addresses() {
-        let flags = praetor_config::Flags {
-            dev: Some(true),
-            node: Some("dev-node".into()),
-            dns_port: Some(-1),
-            ..Default::default()
-        };
-        let config = praetor_config::load(&flags).expect("dev config").config;
-        let text = banner(&config);
-        assert!(text.contains("    Node name: 'dev-node'"), "{text}");
-        assert!(
-            text.contains("Client Addr: [127.0.0.1] (HTTP: 8500, HTTPS: -1, gRPC: -1, DNS: -1)"),
-            "{text}"
-        );
-        assert!(
-            text.contains("Cluster Addr: 127.0.0.1 (LAN: 8301, WAN: 8302)"),
-            "{text}"
-        );
-        assert!(text.contains("Server: true (Bootstrap: true)"), "{text}");
-    }
 
     #[test]
     fn log_filter_scopes_the_level_to_praetor() {

@@ -6,9 +6,10 @@ use std::ffi::OsString;
 use clap::{Arg, Command};
 
 /// Rewrites `-name[=value]` to `--name[=value]` when `name` (more than one character) is a long
-/// flag of the (sub)command being parsed at that point. Left alone: `--` forms, short flags
-/// (`-h`), a lone `-` (stdin), values of flags that take one, unknown names (so values such as
-/// `-1` or `-abc` survive), and everything after a `--` separator.
+/// flag of the (sub)command being parsed at that point, or an unknown name starting with a letter
+/// (so clap reports `--name`, not `-n`). Left alone: `--` forms, short flags (`-h`), a lone `-`
+/// (stdin), values of flags that take one, numbers such as `-1`, unknown names where the command
+/// takes dash-leading positional values (`kv put KEY -abc`), and everything after `--`.
 pub fn rewrite(cmd: &Command, args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     let mut cmd = cmd.clone();
     cmd.build();
@@ -44,12 +45,20 @@ pub fn rewrite(cmd: &Command, args: impl IntoIterator<Item = OsString>) -> Vec<O
             && !flag.is_empty()
         {
             let (name, has_value) = split_value(flag);
-            if name.chars().count() > 1
-                && let Some(a) = find_long(current, name)
-            {
-                value_expected = !has_value && takes_separate_value(a);
-                out.push(OsString::from(format!("-{text}")));
-                continue;
+            if name.chars().count() > 1 {
+                if let Some(a) = find_long(current, name) {
+                    value_expected = !has_value && takes_separate_value(a);
+                    out.push(OsString::from(format!("-{text}")));
+                    continue;
+                }
+                // An unknown flag: let clap report `--name` rather than `-n`, unless this
+                // command takes dash-leading positional values (`kv put KEY -value`).
+                if name.starts_with(|c: char| c.is_ascii_alphabetic())
+                    && !takes_hyphen_positionals(current)
+                {
+                    out.push(OsString::from(format!("-{text}")));
+                    continue;
+                }
             }
             out.push(arg);
             continue;
@@ -72,10 +81,14 @@ fn split_value(flag: &str) -> (&str, bool) {
 fn find_long<'a>(cmd: &'a Command, name: &str) -> Option<&'a Arg> {
     cmd.get_arguments().find(|a| {
         a.get_long() == Some(name)
-            || a
-                .get_all_aliases()
+            || a.get_all_aliases()
                 .is_some_and(|aliases| aliases.contains(&name))
     })
+}
+
+fn takes_hyphen_positionals(cmd: &Command) -> bool {
+    cmd.get_arguments()
+        .any(|a| a.is_positional() && a.is_allow_hyphen_values_set())
 }
 
 /// Whether the next argv element is this flag's value (`-datacenter dc2`).
@@ -120,10 +133,7 @@ mod tests {
 
     #[test]
     fn double_dash_short_and_values_are_left_alone() {
-        assert_eq!(
-            rw(&["members", "--wan", "-h"]),
-            ["members", "--wan", "-h"]
-        );
+        assert_eq!(rw(&["members", "--wan", "-h"]), ["members", "--wan", "-h"]);
         // A flag value that looks like a flag is not touched.
         assert_eq!(
             rw(&["kv", "get", "-datacenter", "-wan", "k"]),
@@ -139,8 +149,8 @@ mod tests {
             ["kv", "put", "k", "-some-value"]
         );
         assert_eq!(rw(&["kv", "put", "k", "-"]), ["kv", "put", "k", "-"]);
-        // A flag of another subcommand is not known here.
-        assert_eq!(rw(&["members", "-recurse"]), ["members", "-recurse"]);
+        // Unknown names are rewritten so clap names them whole.
+        assert_eq!(rw(&["members", "-recurse"]), ["members", "--recurse"]);
     }
 
     #[test]

@@ -61,8 +61,8 @@ pub struct HttpArgs {
     /// Name of the datacenter to query (default: the agent's)
     #[arg(long, value_name = "DC")]
     pub datacenter: Option<String>,
-    /// ACL token to use in the request (env CONSUL_HTTP_TOKEN)
-    #[arg(long, env = "CONSUL_HTTP_TOKEN", hide_env_values = true)]
+    /// ACL token to use in the request (env PRAETOR_HTTP_TOKEN, CONSUL_HTTP_TOKEN)
+    #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
     /// Permit any server to answer, not only the leader
     #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
@@ -89,7 +89,11 @@ pub struct AgentArgs {
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = ArgAction::Set)]
     pub bootstrap: Option<bool>,
     /// Wait for this many servers before bootstrapping the cluster
-    #[arg(long = "bootstrap-expect", value_name = "N", allow_negative_numbers = true)]
+    #[arg(
+        long = "bootstrap-expect",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
     pub bootstrap_expect: Option<i64>,
     /// Datacenter of the agent
     #[arg(long, value_name = "DC")]
@@ -137,13 +141,25 @@ pub struct AgentArgs {
     #[arg(long = "dns-port", value_name = "PORT", allow_negative_numbers = true)]
     pub dns_port: Option<i64>,
     /// Server RPC port
-    #[arg(long = "server-port", value_name = "PORT", allow_negative_numbers = true)]
+    #[arg(
+        long = "server-port",
+        value_name = "PORT",
+        allow_negative_numbers = true
+    )]
     pub server_port: Option<i64>,
     /// LAN gossip port
-    #[arg(long = "serf-lan-port", value_name = "PORT", allow_negative_numbers = true)]
+    #[arg(
+        long = "serf-lan-port",
+        value_name = "PORT",
+        allow_negative_numbers = true
+    )]
     pub serf_lan_port: Option<i64>,
     /// WAN gossip port (-1 disables)
-    #[arg(long = "serf-wan-port", value_name = "PORT", allow_negative_numbers = true)]
+    #[arg(
+        long = "serf-wan-port",
+        value_name = "PORT",
+        allow_negative_numbers = true
+    )]
     pub serf_wan_port: Option<i64>,
     /// Domain to answer DNS queries for
     #[arg(long, value_name = "DOMAIN")]
@@ -537,7 +553,11 @@ mod tests {
         let cli = parse(&["catalog", "services", "-tags", "-node", "n1"]);
         assert!(matches!(
             cli.command,
-            Command::Catalog(CatalogCommand::Services(CatalogServicesArgs { tags: true, node: Some(_), .. }))
+            Command::Catalog(CatalogCommand::Services(CatalogServicesArgs {
+                tags: true,
+                node: Some(_),
+                ..
+            }))
         ));
     }
 }

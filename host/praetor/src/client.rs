@@ -76,6 +76,16 @@ pub fn resolve_addr(
     with_scheme.trim_end_matches('/').to_string()
 }
 
+/// The first non-empty value: flag, then `PRAETOR_*`, then `CONSUL_*` environment variable.
+pub fn first_set(candidates: &[Option<String>]) -> Option<String> {
+    candidates
+        .iter()
+        .flatten()
+        .map(|s| s.trim())
+        .find(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
 /// Percent-encodes a URL path, keeping `/` (for KV keys).
 pub fn escape_path(s: &str) -> String {
     escape(s, true)
@@ -118,11 +128,11 @@ impl Client {
             praetor_env.as_deref(),
             consul_env.as_deref(),
         );
-        let token = http
-            .token
-            .clone()
-            .or_else(|| std::env::var("PRAETOR_HTTP_TOKEN").ok())
-            .filter(|t| !t.is_empty());
+        let token = first_set(&[
+            http.token.clone(),
+            std::env::var("PRAETOR_HTTP_TOKEN").ok(),
+            std::env::var("CONSUL_HTTP_TOKEN").ok(),
+        ]);
         Client::new(base, token, http.datacenter.clone(), http.stale)
     }
 
@@ -303,6 +313,15 @@ mod tests {
     }
 
     #[test]
+    fn token_precedence() {
+        let s = |v: &str| Some(v.to_string());
+        assert_eq!(first_set(&[None, s("p"), s("c")]), s("p"));
+        assert_eq!(first_set(&[s("f"), s("p"), s("c")]), s("f"));
+        assert_eq!(first_set(&[None, s(""), s("c")]), s("c"));
+        assert_eq!(first_set(&[None, None, None]), None);
+    }
+
+    #[test]
     fn urls_carry_dc_stale_and_escaped_values() {
         let c = Client::new(
             "http://127.0.0.1:8500".into(),
@@ -311,7 +330,10 @@ mod tests {
             true,
         );
         assert_eq!(
-            c.url(&format!("/v1/kv/{}", escape_path("a b/c")), &[("recurse", "")]),
+            c.url(
+                &format!("/v1/kv/{}", escape_path("a b/c")),
+                &[("recurse", "")]
+            ),
             "http://127.0.0.1:8500/v1/kv/a%20b/c?dc=dc2&stale=&recurse="
         );
         assert_eq!(escape_segment("node/1"), "node%2F1");
@@ -372,9 +394,8 @@ mod tests {
 
     #[test]
     fn not_found_is_none_for_optional_gets() {
-        let (addr, server) = serve_once(
-            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        );
+        let (addr, server) =
+            serve_once("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         let c = Client::new(format!("http://{addr}"), None, None, false);
         assert!(matches!(c.get_optional("/v1/kv/missing", &[]), Ok(None)));
         server.join().expect("server thread");

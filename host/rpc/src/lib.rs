@@ -119,7 +119,11 @@ impl Rpc {
     }
 
     pub fn servers(&self) -> Vec<ServerEntry> {
-        self.inner.servers.read().map(|s| s.clone()).unwrap_or_default()
+        self.inner
+            .servers
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_default()
     }
 
     /// The tonic service answering `Call` on the server RPC port.
@@ -151,14 +155,23 @@ impl Rpc {
     }
 
     /// Runs a read (forwarded per its consistency mode).
-    pub async fn query(&self, dc: Option<&str>, q: QueryRequest) -> Result<QueryResponse, RpcError> {
+    pub async fn query(
+        &self,
+        dc: Option<&str>,
+        q: QueryRequest,
+    ) -> Result<QueryResponse, RpcError> {
         match self.call(dc, Request::Query(q)).await? {
             Response::Query(r) => Ok(r),
             other => Err(unexpected(&other)),
         }
     }
 
-    async fn handle_on_server(&self, c: &Consensus, req: Request, hops: u32) -> Result<Response, RpcError> {
+    async fn handle_on_server(
+        &self,
+        c: &Consensus,
+        req: Request,
+        hops: u32,
+    ) -> Result<Response, RpcError> {
         match req {
             Request::Apply(cmd) => self.apply_on_server(c, cmd, hops).await,
             Request::Query(q) => self.query_on_server(c, q, hops).await,
@@ -174,11 +187,16 @@ impl Rpc {
                         voter: p.voter,
                     })
                     .collect();
-                Ok(Response::RaftConfiguration { servers, index: c.applied_index().max(1) })
+                Ok(Response::RaftConfiguration {
+                    servers,
+                    index: c.applied_index().max(1),
+                })
             }
             Request::SessionRenew { id } => {
                 if !c.is_leader() {
-                    return self.forward_to_leader(c, Request::SessionRenew { id }, hops).await;
+                    return self
+                        .forward_to_leader(c, Request::SessionRenew { id }, hops)
+                        .await;
                 }
                 let exists = !matches!(
                     c.store().query(&praetor_state::Query::SessionInfo { id: id.clone() }).result,
@@ -189,7 +207,9 @@ impl Rpc {
             }
             Request::RemoveRaftPeer { node } => {
                 if !c.is_leader() {
-                    return self.forward_to_leader(c, Request::RemoveRaftPeer { node }, hops).await;
+                    return self
+                        .forward_to_leader(c, Request::RemoveRaftPeer { node }, hops)
+                        .await;
                 }
                 if let Some(p) = c.peers().into_iter().find(|p| p.node.name == node) {
                     c.remove_server(p.id).await.map_err(consensus_err)?;
@@ -199,13 +219,20 @@ impl Rpc {
         }
     }
 
-    async fn apply_on_server(&self, c: &Consensus, cmd: Command, hops: u32) -> Result<Response, RpcError> {
+    async fn apply_on_server(
+        &self,
+        c: &Consensus,
+        cmd: Command,
+        hops: u32,
+    ) -> Result<Response, RpcError> {
         let deadline = Instant::now() + RPC_HOLD_TIMEOUT;
         loop {
             match c.write(cmd.clone()).await {
                 Ok(r) => return Ok(Response::Apply(r)),
                 Err(ConsensusError::ForwardToLeader(Some((id, node)))) if id != c.node_id() => {
-                    return self.forward_to(&node.rpc_addr, Request::Apply(cmd), hops + 1, RPC_MARGIN).await;
+                    return self
+                        .forward_to(&node.rpc_addr, Request::Apply(cmd), hops + 1, RPC_MARGIN)
+                        .await;
                 }
                 Err(ConsensusError::ForwardToLeader(_)) | Err(ConsensusError::NoLeader) => {
                     if Instant::now() >= deadline {
@@ -218,7 +245,12 @@ impl Rpc {
         }
     }
 
-    async fn query_on_server(&self, c: &Consensus, q: QueryRequest, hops: u32) -> Result<Response, RpcError> {
+    async fn query_on_server(
+        &self,
+        c: &Consensus,
+        q: QueryRequest,
+        hops: u32,
+    ) -> Result<Response, RpcError> {
         if q.consistency != Consistency::Stale && !c.is_leader() {
             return self.forward_to_leader(c, Request::Query(q), hops).await;
         }
@@ -228,7 +260,10 @@ impl Rpc {
         let store = c.store().clone();
         let output = if q.min_index > 0 {
             let deadline = tokio::time::Instant::now() + blocking_wait(q.wait_ms);
-            self.inner.counters.blocking_in_flight.fetch_add(1, Ordering::Relaxed);
+            self.inner
+                .counters
+                .blocking_in_flight
+                .fetch_add(1, Ordering::Relaxed);
             let _guard = InFlight(&self.inner.counters.blocking_in_flight);
             store.blocking_query(&q.query, q.min_index, deadline).await
         } else {
@@ -243,16 +278,25 @@ impl Rpc {
         }))
     }
 
-    async fn forward_to_leader(&self, c: &Consensus, req: Request, hops: u32) -> Result<Response, RpcError> {
+    async fn forward_to_leader(
+        &self,
+        c: &Consensus,
+        req: Request,
+        hops: u32,
+    ) -> Result<Response, RpcError> {
         let deadline = Instant::now() + RPC_HOLD_TIMEOUT;
         loop {
             match c.leader() {
                 Some((id, node)) if id != c.node_id() => {
                     let timeout = match &req {
-                        Request::Query(q) if q.min_index > 0 => blocking_wait(q.wait_ms) + RPC_MARGIN,
+                        Request::Query(q) if q.min_index > 0 => {
+                            blocking_wait(q.wait_ms) + RPC_MARGIN
+                        }
                         _ => RPC_MARGIN,
                     };
-                    return self.forward_to(&node.rpc_addr, req, hops + 1, timeout).await;
+                    return self
+                        .forward_to(&node.rpc_addr, req, hops + 1, timeout)
+                        .await;
                 }
                 Some(_) => return Box::pin(self.handle_on_server(c, req, hops)).await,
                 None if Instant::now() >= deadline => return Err(RpcError::NoLeader),
@@ -274,10 +318,15 @@ impl Rpc {
         let mut last_err = RpcError::NoServers;
         for i in 0..servers.len() {
             let s = &servers[(start + i) % servers.len()];
-            match self.forward_to(&s.rpc_addr.to_string(), req.clone(), 1, timeout).await {
+            match self
+                .forward_to(&s.rpc_addr.to_string(), req.clone(), 1, timeout)
+                .await
+            {
                 Err(RpcError::Transport(e)) => {
                     tracing::warn!(server = %s.name, error = %e, "server unreachable, trying another");
-                    self.inner.preferred.store((start + i + 1) % servers.len(), Ordering::Relaxed);
+                    self.inner
+                        .preferred
+                        .store((start + i + 1) % servers.len(), Ordering::Relaxed);
                     last_err = RpcError::Transport(e);
                 }
                 other => return other,
@@ -287,34 +336,58 @@ impl Rpc {
     }
 
     fn client_for(&self, addr: SocketAddr) -> Result<RpcClient<Channel>, RpcError> {
-        let mut pool = self.inner.pool.lock().map_err(|_| RpcError::Internal("rpc pool poisoned".into()))?;
+        let mut pool = self
+            .inner
+            .pool
+            .lock()
+            .map_err(|_| RpcError::Internal("rpc pool poisoned".into()))?;
         if let Some(c) = pool.get(&addr) {
             return Ok(c.clone());
         }
-        let ch = praetor_consensus::channel(&addr.to_string()).map_err(|e| RpcError::Transport(e.to_string()))?;
-        let c = RpcClient::new(ch).max_decoding_message_size(64 << 20).max_encoding_message_size(64 << 20);
+        let ch = praetor_consensus::channel(&addr.to_string())
+            .map_err(|e| RpcError::Transport(e.to_string()))?;
+        let c = RpcClient::new(ch)
+            .max_decoding_message_size(64 << 20)
+            .max_encoding_message_size(64 << 20);
         pool.insert(addr, c.clone());
         Ok(c)
     }
 
     /// Sends one request to one server and decodes its answer.
-    async fn forward_to(&self, addr: &str, req: Request, hops: u32, timeout: Duration) -> Result<Response, RpcError> {
+    async fn forward_to(
+        &self,
+        addr: &str,
+        req: Request,
+        hops: u32,
+        timeout: Duration,
+    ) -> Result<Response, RpcError> {
         if hops > MAX_HOPS {
             return Err(RpcError::Internal("too many forwarding hops".into()));
         }
-        let addr: SocketAddr = addr.parse().map_err(|_| RpcError::Internal(format!("bad server address {addr}")))?;
+        let addr: SocketAddr = addr
+            .parse()
+            .map_err(|_| RpcError::Internal(format!("bad server address {addr}")))?;
         let body = postcard::to_allocvec(&req).map_err(|e| RpcError::Internal(e.to_string()))?;
         let mut client = self.client_for(addr)?;
-        let mut call =
-            tonic::Request::new(CallRequest { source_datacenter: self.inner.datacenter.clone(), hops, body: body.into() });
+        let mut call = tonic::Request::new(CallRequest {
+            source_datacenter: self.inner.datacenter.clone(),
+            hops,
+            body: body.into(),
+        });
         call.set_timeout(timeout);
-        self.inner.counters.calls_out.fetch_add(1, Ordering::Relaxed);
+        self.inner
+            .counters
+            .calls_out
+            .fetch_add(1, Ordering::Relaxed);
         let reply = client.call(call).await.map_err(|s| {
-            self.inner.counters.call_errors.fetch_add(1, Ordering::Relaxed);
+            self.inner
+                .counters
+                .call_errors
+                .fetch_add(1, Ordering::Relaxed);
             RpcError::Transport(format!("{addr}: {}", s.message()))
         })?;
-        let resp: Response =
-            postcard::from_bytes(&reply.into_inner().body).map_err(|e| RpcError::Internal(e.to_string()))?;
+        let resp: Response = postcard::from_bytes(&reply.into_inner().body)
+            .map_err(|e| RpcError::Internal(e.to_string()))?;
         match resp {
             Response::Error(e) => Err(e),
             r => Ok(r),
@@ -332,8 +405,15 @@ impl Drop for InFlight<'_> {
 
 /// Consul's blocking wait: default 5 min, capped at 10 min, plus up to wait/16 of jitter.
 fn blocking_wait(wait_ms: u64) -> Duration {
-    let wait = if wait_ms == 0 { DEFAULT_WAIT } else { Duration::from_millis(wait_ms).min(MAX_WAIT) };
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let wait = if wait_ms == 0 {
+        DEFAULT_WAIT
+    } else {
+        Duration::from_millis(wait_ms).min(MAX_WAIT)
+    };
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
     let jitter = wait / 16 * (nanos % 1000) / 1000;
     wait + jitter
 }
@@ -361,9 +441,16 @@ pub struct RpcService {
 
 #[tonic::async_trait]
 impl RpcSvc for RpcService {
-    async fn call(&self, request: tonic::Request<CallRequest>) -> Result<tonic::Response<CallReply>, tonic::Status> {
+    async fn call(
+        &self,
+        request: tonic::Request<CallRequest>,
+    ) -> Result<tonic::Response<CallReply>, tonic::Status> {
         let call = request.into_inner();
-        self.rpc.inner.counters.calls_in.fetch_add(1, Ordering::Relaxed);
+        self.rpc
+            .inner
+            .counters
+            .calls_in
+            .fetch_add(1, Ordering::Relaxed);
         let req: Request = postcard::from_bytes(&call.body)
             .map_err(|e| tonic::Status::invalid_argument(format!("malformed rpc request: {e}")))?;
         let resp = match &self.rpc.inner.consensus {
@@ -371,7 +458,8 @@ impl RpcSvc for RpcService {
             None => Err(RpcError::Internal("not a server".into())),
         };
         let resp = resp.unwrap_or_else(Response::Error);
-        let body = postcard::to_allocvec(&resp).map_err(|e| tonic::Status::internal(e.to_string()))?;
+        let body =
+            postcard::to_allocvec(&resp).map_err(|e| tonic::Status::internal(e.to_string()))?;
         Ok(tonic::Response::new(CallReply { body: body.into() }))
     }
 }
@@ -391,9 +479,15 @@ mod tests {
     #[tokio::test]
     async fn other_datacenter_has_no_path() {
         let rpc = Rpc::client("dc1");
-        let err = rpc.call(Some("dc2"), Request::RaftConfiguration).await.unwrap_err();
+        let err = rpc
+            .call(Some("dc2"), Request::RaftConfiguration)
+            .await
+            .unwrap_err();
         assert_eq!(err.to_string(), "No path to datacenter");
-        let err = rpc.call(Some("dc1"), Request::RaftConfiguration).await.unwrap_err();
+        let err = rpc
+            .call(Some("dc1"), Request::RaftConfiguration)
+            .await
+            .unwrap_err();
         assert_eq!(err, RpcError::NoServers);
     }
 }

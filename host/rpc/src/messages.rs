@@ -39,7 +39,12 @@ pub struct QueryRequest {
 
 impl QueryRequest {
     pub fn new(query: Query) -> Self {
-        QueryRequest { query, consistency: Consistency::Default, min_index: 0, wait_ms: 0 }
+        QueryRequest {
+            query,
+            consistency: Consistency::Default,
+            min_index: 0,
+            wait_ms: 0,
+        }
     }
 }
 
@@ -71,9 +76,13 @@ pub enum Request {
     Query(QueryRequest),
     RaftConfiguration,
     /// Reset a session's TTL timer (handled by the leader).
-    SessionRenew { id: String },
+    SessionRenew {
+        id: String,
+    },
     /// Remove a server from the raft configuration by node name (force-leave of a server).
-    RemoveRaftPeer { node: String },
+    RemoveRaftPeer {
+        node: String,
+    },
 }
 
 /// The answers, same order as [`Request`].
@@ -81,8 +90,13 @@ pub enum Request {
 pub enum Response {
     Apply(CommandResult),
     Query(QueryResponse),
-    RaftConfiguration { servers: Vec<RaftServerInfo>, index: u64 },
-    SessionRenew { found: bool },
+    RaftConfiguration {
+        servers: Vec<RaftServerInfo>,
+        index: u64,
+    },
+    SessionRenew {
+        found: bool,
+    },
     RemoveRaftPeer,
     Error(crate::RpcError),
 }

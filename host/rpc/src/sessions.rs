@@ -17,13 +17,18 @@ impl SessionTimers {
     /// Starts (or restarts) the timer of a session.
     pub fn reset(&self, id: &str, ttl: Duration) {
         if let Ok(mut t) = self.timers.lock() {
-            t.insert(id.to_string(), (Instant::now() + ttl * SESSION_TTL_MULTIPLIER, ttl));
+            t.insert(
+                id.to_string(),
+                (Instant::now() + ttl * SESSION_TTL_MULTIPLIER, ttl),
+            );
         }
     }
 
     /// Renews a known session; false when it has no timer here.
     pub fn renew(&self, id: &str) -> bool {
-        let Ok(mut t) = self.timers.lock() else { return false };
+        let Ok(mut t) = self.timers.lock() else {
+            return false;
+        };
         match t.get_mut(id) {
             Some((deadline, ttl)) => {
                 *deadline = Instant::now() + *ttl * SESSION_TTL_MULTIPLIER;
@@ -34,7 +39,10 @@ impl SessionTimers {
     }
 
     pub fn contains(&self, id: &str) -> bool {
-        self.timers.lock().map(|t| t.contains_key(id)).unwrap_or(false)
+        self.timers
+            .lock()
+            .map(|t| t.contains_key(id))
+            .unwrap_or(false)
     }
 
     /// Forgets timers whose session no longer exists.
@@ -46,8 +54,14 @@ impl SessionTimers {
 
     /// Removes and returns the sessions whose deadline has passed.
     pub fn take_expired(&self, now: Instant) -> Vec<String> {
-        let Ok(mut t) = self.timers.lock() else { return Vec::new() };
-        let expired: Vec<String> = t.iter().filter(|(_, (d, _))| *d <= now).map(|(id, _)| id.clone()).collect();
+        let Ok(mut t) = self.timers.lock() else {
+            return Vec::new();
+        };
+        let expired: Vec<String> = t
+            .iter()
+            .filter(|(_, (d, _))| *d <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
         for id in &expired {
             t.remove(id);
         }

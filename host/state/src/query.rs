@@ -66,6 +66,15 @@ pub enum Query {
 }
 
 impl Query {
+    /// For KV reads, the key or prefix whose writes can change the answer.
+    pub fn kv_prefix(&self) -> Option<&str> {
+        match self {
+            Query::KvGet { key } => Some(key),
+            Query::KvList { prefix } | Query::KvKeys { prefix, .. } => Some(prefix),
+            _ => None,
+        }
+    }
+
     /// The tables whose changes can change this query's answer.
     pub fn tables(&self) -> &'static [Table] {
         match self {

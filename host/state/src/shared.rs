@@ -88,7 +88,10 @@ impl SharedStore {
         if min_index == 0 {
             return self.query(q);
         }
-        let mut watch = self.notifier.subscribe(q.tables());
+        let mut watch = match q.kv_prefix() {
+            Some(prefix) => self.notifier.subscribe_kv(prefix),
+            None => self.notifier.subscribe(q.tables()),
+        };
         loop {
             let out = self.query(q);
             if out.index > min_index {

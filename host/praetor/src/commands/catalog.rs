@@ -214,7 +214,10 @@ mod tests {
     #[test]
     fn services_with_and_without_tags() {
         let s = BTreeMap::from([
-            ("web".to_string(), BTreeSet::from(["v2".to_string(), "v1".to_string()])),
+            (
+                "web".to_string(),
+                BTreeSet::from(["v2".to_string(), "v1".to_string()]),
+            ),
             ("consul".to_string(), BTreeSet::new()),
         ]);
         assert_eq!(services_output(&s, false), "consul\nweb");

@@ -324,22 +324,19 @@ mod tests {
         );
         let out = recurse_output(&[pair(), second], true, false);
         let text = String::from_utf8(out).expect("utf-8");
-        assert!(text.contains("Value            hello\n\nCreateIndex"), "{text}");
+        assert!(
+            text.contains("Value            hello\n\nCreateIndex"),
+            "{text}"
+        );
         assert!(text.ends_with("Value            \n"), "{text:?}");
     }
 
     #[test]
     fn data_sources() {
         let mut empty: &[u8] = b"";
-        assert_eq!(
-            read_data(Some("plain"), &mut empty).expect("ok"),
-            b"plain"
-        );
+        assert_eq!(read_data(Some("plain"), &mut empty).expect("ok"), b"plain");
         let mut stdin: &[u8] = b"from stdin";
-        assert_eq!(
-            read_data(Some("-"), &mut stdin).expect("ok"),
-            b"from stdin"
-        );
+        assert_eq!(read_data(Some("-"), &mut stdin).expect("ok"), b"from stdin");
         assert_eq!(read_data(None, &mut empty).expect("ok"), b"");
         let path = std::env::temp_dir().join(format!("praetor-kv-{}", std::process::id()));
         std::fs::write(&path, b"file data").expect("write");

@@ -150,7 +150,11 @@ pub fn standard_table(members: &[Member]) -> String {
 
 /// `Node  Address  Status  Tags` with every tag as `k=v`, sorted.
 pub fn detailed_table(members: &[Member]) -> String {
-    let mut rows = vec![["Node", "Address", "Status", "Tags"].map(String::from).to_vec()];
+    let mut rows = vec![
+        ["Node", "Address", "Status", "Tags"]
+            .map(String::from)
+            .to_vec(),
+    ];
     for m in members {
         rows.push(vec![
             m.name.clone(),
@@ -207,10 +211,10 @@ mod tests {
         let mut m = members();
         sort_members(&mut m);
         let expected = "\
-Node      Address          Status  Type     Build   Protocol  DC   Partition  Segment
-server-1  127.0.1.1:8301   alive   server   0.1.0   2         dc1  default    <all>
-server-2  127.0.1.2:8301   failed  server   0.1.0   2         dc1  default    <all>
-client-1  127.0.1.10:8301  alive   client   0.1.0   2         dc1  default    <default>
+Node      Address          Status  Type     Build  Protocol  DC   Partition  Segment
+server-1  127.0.1.1:8301   alive   server   0.1.0  2         dc1  default    <all>
+server-2  127.0.1.2:8301   failed  server   0.1.0  2         dc1  default    <all>
+client-1  127.0.1.10:8301  alive   client   0.1.0  2         dc1  default    <default>
 odd       [::1]:8301       left    unknown";
         assert_eq!(standard_table(&m), expected);
     }

@@ -103,7 +103,9 @@ pub fn service_from_flags(args: &ServicesRegisterArgs) -> anyhow::Result<Service
     let mut meta = BTreeMap::new();
     for pair in &args.meta {
         let Some((k, v)) = pair.split_once('=') else {
-            return Err(anyhow!("Error: -meta must be of the form key=value, got {pair:?}"));
+            return Err(anyhow!(
+                "Error: -meta must be of the form key=value, got {pair:?}"
+            ));
         };
         meta.insert(k.to_string(), v.to_string());
     }
@@ -122,7 +124,9 @@ pub fn service_from_flags(args: &ServicesRegisterArgs) -> anyhow::Result<Service
 fn from_files(files: &[std::path::PathBuf]) -> anyhow::Result<Vec<ServiceDefinition>> {
     let mut defs = Vec::new();
     for f in files {
-        defs.extend(praetor_config::load_service_definitions(f).map_err(|e| anyhow!("Error: {e}"))?);
+        defs.extend(
+            praetor_config::load_service_definitions(f).map_err(|e| anyhow!("Error: {e}"))?,
+        );
     }
     Ok(defs)
 }

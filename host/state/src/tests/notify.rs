@@ -195,3 +195,47 @@ async fn restore_wakes_blocking_queries() {
     assert_eq!(fut.await.index, 5);
     assert_eq!(target.last_index(), 5);
 }
+
+fn kv_change(keys: &[&str]) -> ChangeSet {
+    let mut c = ChangeSet::default();
+    c.tables.insert(Table::Kvs);
+    c.kv_keys.extend(keys.iter().map(|k| k.to_string()));
+    c
+}
+
+#[test]
+fn kv_watch_fires_only_for_its_key_or_prefix() {
+    let notifier = Notifier::new();
+    let mut watch = notifier.subscribe_kv("app/");
+    {
+        let mut fut = Box::pin(watch.changed());
+        assert!(poll_once(fut.as_mut()).is_pending());
+        notifier.notify(&kv_change(&["other/key", "ap"]), 5);
+        assert!(
+            poll_once(fut.as_mut()).is_pending(),
+            "unrelated keys must not wake a prefix watch"
+        );
+        notifier.notify(&kv_change(&["app/db/url"]), 6);
+        assert!(poll_once(fut.as_mut()).is_ready());
+    }
+    // A change naming no key (a tombstone reap) wakes every KV waiter.
+    let mut fut = Box::pin(watch.changed());
+    assert!(poll_once(fut.as_mut()).is_pending());
+    let mut reap = ChangeSet::default();
+    reap.tables.insert(Table::Tombstones);
+    notifier.notify(&reap, 7);
+    assert!(poll_once(fut.as_mut()).is_ready());
+}
+
+#[test]
+fn dead_kv_channels_are_pruned() {
+    let notifier = Notifier::new();
+    for i in 0..100 {
+        drop(notifier.subscribe_kv(&format!("k{i}")));
+    }
+    assert_eq!(notifier.kv_channels(), 100);
+    let live = notifier.subscribe_kv("keep");
+    notifier.notify(&kv_change(&["x"]), 1); // the first notification prunes
+    assert_eq!(notifier.kv_channels(), 1);
+    drop(live);
+}

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what the project needs, builds the
+# `praetor` binary the integration tests start, then runs every test of the workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The toolchain is pinned in rust-toolchain.toml; targets are not installed automatically.
+rustup target add wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-wasip2
+
+cargo build --locked --bin praetor
+# Integration tests start real agents on 127.0.x.y; run test binaries one at a time (cargo's
+# default) and at most two tests at once inside a binary (2-core machine).
+cargo test --locked --workspace -- --test-threads=2
