@@ -44,6 +44,26 @@ pub fn find_praetor_bin() -> Result<PathBuf, PathBuf> {
     }
 }
 
+/// A UUID-shaped node id unique to this test agent (time, pid and a counter).
+fn unique_node_id() -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let a = nanos ^ (u64::from(std::process::id()) << 32) ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let b = n ^ nanos.rotate_left(17);
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        b & 0xfff,
+        (b >> 16) & 0xffff_ffff_ffff
+    )
+}
+
 /// A fresh scratch directory under the system temp dir, removed by the OS eventually.
 pub fn scratch(name: &str) -> PathBuf {
     let nanos = std::time::SystemTime::now()
@@ -80,6 +100,8 @@ impl Default for AgentOptions {
 /// One running (or stopped) agent process.
 pub struct Agent {
     pub name: String,
+    /// A node id unique to this test agent: proves HTTP answers come from this very process.
+    pub node_id: String,
     pub ip: IpAddr,
     pub args: Vec<String>,
     pub dir: PathBuf,
@@ -102,9 +124,11 @@ impl Agent {
         let dir = scratch(name);
         let cfg = dir.join("test.json");
         std::fs::write(&cfg, &opts.config_json).unwrap();
+        let node_id = unique_node_id();
         let mut args: Vec<String> = vec![
             "agent".into(),
             format!("-node={name}"),
+            format!("-node-id={node_id}"),
             format!("-bind={ip}"),
             format!("-client={ip}"),
             format!("-data-dir={}", dir.join("data").display()),
@@ -113,6 +137,7 @@ impl Agent {
         args.extend(extra.iter().map(|s| s.to_string()));
         let mut a = Agent {
             name: name.into(),
+            node_id,
             ip,
             args,
             dir,
@@ -125,11 +150,12 @@ impl Agent {
         a
     }
 
-    /// Waits until this very process answers HTTP as node `name`; panics (with its log) if it
-    /// exited, e.g. because another process holds one of its ports.
+    /// Waits until this very process answers HTTP (its unique node id); panics (with its log)
+    /// if it exited, e.g. because another process holds one of its ports.
     pub fn wait_serving(&mut self) {
         let h = self.http();
         let name = self.name.clone();
+        let id = self.node_id.clone();
         let until = Instant::now() + Duration::from_secs(30);
         loop {
             if !self.is_running() {
@@ -140,7 +166,7 @@ impl Agent {
                     let me = serde_json::from_slice::<serde_json::Value>(&r.body).ok();
                     if me
                         .as_ref()
-                        .is_some_and(|v| v["Config"]["NodeName"] == name.as_str())
+                        .is_some_and(|v| v["Config"]["NodeID"] == id.as_str())
                     {
                         return;
                     }

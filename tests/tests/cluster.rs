@@ -95,6 +95,20 @@ fn three_servers_a_client_a_leader_crash_and_a_full_restart() {
         Duration::from_secs(30),
         || (ch.try_put("/v1/kv/from/client", b"c").ok()?.text() == "true").then_some(()),
     );
+    // Unknown datacenters: a server answers Consul's error, a client agent wraps what its
+    // server said, DNS answers NXDOMAIN.
+    let r = s[0].http().get("/v1/kv/from/0?dc=nope");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (500, "No path to datacenter")
+    );
+    let r = ch.get("/v1/kv/from/0?dc=nope");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (500, "rpc error making call: No path to datacenter")
+    );
+    let q = dns(c.dns_addr(), "consul.service.nope.consul.", RecordType::A);
+    assert_eq!(q.metadata.response_code, ResponseCode::NXDomain);
     let svc = br#"{"Name":"web","ID":"web1","Port":80,"Check":{"CheckID":"web-ttl","Name":"web ttl","TTL":"60s"}}"#;
     assert_eq!(ch.put("/v1/agent/service/register", svc).status, 200);
     wait_for("web in the catalog", Duration::from_secs(30), || {

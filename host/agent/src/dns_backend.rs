@@ -12,7 +12,7 @@ pub struct DnsBackend {
 }
 
 fn lookup_err(e: RpcError) -> LookupError {
-    match e {
+    match e.root() {
         RpcError::NoPathToDatacenter => LookupError::NoPathToDatacenter,
         e => LookupError::Unavailable(e.to_string()),
     }

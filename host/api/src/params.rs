@@ -26,9 +26,10 @@ impl Params {
         }
     }
 
-    /// The target datacenter; `None` = local.
+    /// The target datacenter (`?datacenter` wins over `?dc`, as in Consul); `None` = local.
     pub fn dc(&self) -> Option<&str> {
-        self.get("dc").filter(|d| !d.is_empty())
+        let non_empty = |k| self.get(k).filter(|d| !d.is_empty());
+        non_empty("datacenter").or_else(|| non_empty("dc"))
     }
 
     pub fn u64(&self, k: &str, what: &str) -> ApiResult<Option<u64>> {

@@ -24,4 +24,17 @@ pub enum RpcError {
     Transport(String),
     #[error("{0}")]
     Internal(String),
+    /// An error a server returned to a client agent (Consul's pool wraps them this way).
+    #[error("rpc error making call: {0}")]
+    Forwarded(Box<RpcError>),
+}
+
+impl RpcError {
+    /// The error itself, without the client agent's wrapping.
+    pub fn root(&self) -> &RpcError {
+        match self {
+            RpcError::Forwarded(e) => e.root(),
+            e => e,
+        }
+    }
 }

@@ -135,14 +135,25 @@ impl Rpc {
 
     /// Runs `req` in datacenter `dc` (`None` = local): the one forwarding point.
     pub async fn call(&self, dc: Option<&str>, req: Request) -> Result<Response, RpcError> {
-        if let Some(dc) = dc {
-            if !dc.is_empty() && dc != self.inner.datacenter {
-                return Err(RpcError::NoPathToDatacenter);
-            }
-        }
+        let dc = dc.filter(|d| !d.is_empty());
         match &self.inner.consensus {
-            Some(c) => self.handle_on_server(c, req, 0).await,
-            None => self.forward_to_any_server(req).await,
+            Some(c) => self.route_on_server(c, dc, req, 0).await,
+            // A client agent knows no other datacenter: its servers route the request.
+            None => self.forward_to_any_server(dc, req).await,
+        }
+    }
+
+    /// On a server: run in this datacenter, or (once federation exists) route to another.
+    async fn route_on_server(
+        &self,
+        c: &Consensus,
+        dc: Option<&str>,
+        req: Request,
+        hops: u32,
+    ) -> Result<Response, RpcError> {
+        match dc {
+            Some(dc) if dc != self.inner.datacenter => Err(RpcError::NoPathToDatacenter),
+            _ => self.handle_on_server(c, req, hops).await,
         }
     }
 
@@ -231,7 +242,13 @@ impl Rpc {
                 Ok(r) => return Ok(Response::Apply(r)),
                 Err(ConsensusError::ForwardToLeader(Some((id, node)))) if id != c.node_id() => {
                     return self
-                        .forward_to(&node.rpc_addr, Request::Apply(cmd), hops + 1, RPC_MARGIN)
+                        .forward_to(
+                            &node.rpc_addr,
+                            None,
+                            Request::Apply(cmd),
+                            hops + 1,
+                            RPC_MARGIN,
+                        )
                         .await;
                 }
                 Err(ConsensusError::ForwardToLeader(_)) | Err(ConsensusError::NoLeader) => {
@@ -295,7 +312,7 @@ impl Rpc {
                         _ => RPC_MARGIN,
                     };
                     return self
-                        .forward_to(&node.rpc_addr, req, hops + 1, timeout)
+                        .forward_to(&node.rpc_addr, None, req, hops + 1, timeout)
                         .await;
                 }
                 Some(_) => return Box::pin(self.handle_on_server(c, req, hops)).await,
@@ -305,7 +322,11 @@ impl Rpc {
         }
     }
 
-    async fn forward_to_any_server(&self, req: Request) -> Result<Response, RpcError> {
+    async fn forward_to_any_server(
+        &self,
+        dc: Option<&str>,
+        req: Request,
+    ) -> Result<Response, RpcError> {
         let servers = self.servers();
         if servers.is_empty() {
             return Err(RpcError::NoServers);
@@ -319,7 +340,7 @@ impl Rpc {
         for i in 0..servers.len() {
             let s = &servers[(start + i) % servers.len()];
             match self
-                .forward_to(&s.rpc_addr.to_string(), req.clone(), 1, timeout)
+                .forward_to(&s.rpc_addr.to_string(), dc, req.clone(), 1, timeout)
                 .await
             {
                 Err(RpcError::Transport(e)) => {
@@ -329,7 +350,8 @@ impl Rpc {
                         .store((start + i + 1) % servers.len(), Ordering::Relaxed);
                     last_err = RpcError::Transport(e);
                 }
-                other => return other,
+                Err(e) => return Err(RpcError::Forwarded(Box::new(e))),
+                ok => return ok,
             }
         }
         Err(last_err)
@@ -357,6 +379,7 @@ impl Rpc {
     async fn forward_to(
         &self,
         addr: &str,
+        dc: Option<&str>,
         req: Request,
         hops: u32,
         timeout: Duration,
@@ -373,6 +396,7 @@ impl Rpc {
             source_datacenter: self.inner.datacenter.clone(),
             hops,
             body: body.into(),
+            datacenter: dc.unwrap_or_default().to_string(),
         });
         call.set_timeout(timeout);
         self.inner
@@ -453,8 +477,9 @@ impl RpcSvc for RpcService {
             .fetch_add(1, Ordering::Relaxed);
         let req: Request = postcard::from_bytes(&call.body)
             .map_err(|e| tonic::Status::invalid_argument(format!("malformed rpc request: {e}")))?;
+        let dc = Some(call.datacenter.as_str()).filter(|d| !d.is_empty());
         let resp = match &self.rpc.inner.consensus {
-            Some(c) => self.rpc.handle_on_server(c, req, call.hops).await,
+            Some(c) => self.rpc.route_on_server(c, dc, req, call.hops).await,
             None => Err(RpcError::Internal("not a server".into())),
         };
         let resp = resp.unwrap_or_else(Response::Error);
@@ -477,17 +502,19 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn other_datacenter_has_no_path() {
+    async fn client_without_servers_and_wrapped_errors() {
+        // A client agent with no server known cannot route anywhere.
         let rpc = Rpc::client("dc1");
         let err = rpc
             .call(Some("dc2"), Request::RaftConfiguration)
             .await
             .unwrap_err();
-        assert_eq!(err.to_string(), "No path to datacenter");
-        let err = rpc
-            .call(Some("dc1"), Request::RaftConfiguration)
-            .await
-            .unwrap_err();
         assert_eq!(err, RpcError::NoServers);
+        let wrapped = RpcError::Forwarded(Box::new(RpcError::NoPathToDatacenter));
+        assert_eq!(
+            wrapped.to_string(),
+            "rpc error making call: No path to datacenter"
+        );
+        assert_eq!(wrapped.root(), &RpcError::NoPathToDatacenter);
     }
 }

@@ -209,16 +209,15 @@ mod tests {
         assert_eq!(last_dns["Service"]["Address"], "127.21.99.3");
         let last: serde_json::Value = serde_json::from_str(&registration(1199)).unwrap();
         assert_eq!(last["Service"]["Service"], "mem-899");
-        let names: std::collections::HashSet<String> =
-            (0..registrations())
-                .map(|n| {
-                    serde_json::from_str::<serde_json::Value>(&registration(n)).unwrap()["Service"]
+        let names: std::collections::HashSet<String> = (0..registrations())
+            .map(|n| {
+                serde_json::from_str::<serde_json::Value>(&registration(n)).unwrap()["Service"]
                         ["Service"]
                         .as_str()
                         .unwrap()
                         .to_string()
-                })
-                .collect();
+            })
+            .collect();
         assert_eq!(names.len() as u64, TOTAL_SERVICES);
         assert_eq!(
             dns_records()[7],

@@ -1,5 +1,5 @@
 //! `bench`: the whole-system benchmark. Starts a 3-server praetor cluster on 127.0.1.1-3, then a
-//! 3-member etcd 3.4 cluster on 127.0.7.1-3 and bind9 on 127.0.8.1:8600, drives them one after the
+//! 3-member etcd 3.4 cluster on 127.0.7.1-3 and bind9 on 127.0.0.1:18600, drives them one after the
 //! other with the same load generators (KV over HTTP, DNS with dnsperf), reads servers' memory,
 //! stops everything it started and prints `metric | praetor | etcd/bind9 | ratio`.
 //!
@@ -25,7 +25,9 @@ const CLIENTS: [usize; 3] = [1, 16, 64];
 /// Keys written before the measurements and cycled through by every KV run.
 const KEYS: u64 = 10_000;
 const ETCD_IPS: [&str; 3] = ["127.0.7.1", "127.0.7.2", "127.0.7.3"];
-const BIND_ADDR: &str = "127.0.8.1:8600";
+/// named only listens on addresses an interface has, and loopback has just 127.0.0.1 (praetor and
+/// etcd bind to other 127/8 addresses directly); a port of its own keeps it clear of dev agents.
+const BIND_ADDR: &str = "127.0.0.1:18600";
 const READY: Duration = Duration::from_secs(90);
 
 struct Args {
