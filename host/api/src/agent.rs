@@ -267,56 +267,29 @@ pub async fn deregister_check(
     Ok(().into_response())
 }
 
-async fn ttl(
-    st: &AppState,
-    id: &str,
-    status: CheckStatus,
-    note: Option<String>,
+/// `PUT /v1/agent/check/{pass,warn,fail}/<id>?note=` and `PUT /v1/agent/check/update/<id>`
+/// with `{"Status", "Output"}`: set a TTL check's status.
+pub async fn check_ttl(
+    State(st): State<AppState>,
+    Path((verb, id)): Path<(String, String)>,
+    Query(p): Qs,
+    body: Bytes,
 ) -> ApiResult<Response> {
-    st.agent.update_ttl(id, status, note).await?;
+    let note = p.get("note").map(String::from);
+    let (status, output) = match verb.as_str() {
+        "pass" => (CheckStatus::Passing, note),
+        "warn" => (CheckStatus::Warning, note),
+        "fail" => (CheckStatus::Critical, note),
+        "update" => {
+            let b: CheckUpdateBody = decode(&body)?;
+            let status = CheckStatus::parse(&b.status)
+                .map_err(|_| ApiError::BadRequest(format!("Invalid check status: '{}'", b.status)))?;
+            (status, Some(b.output))
+        }
+        _ => return Err(ApiError::NotFound(format!("unknown check operation {verb:?}"))),
+    };
+    st.agent.update_ttl(&id, status, output).await?;
     Ok(().into_response())
-}
-
-pub async fn check_pass(
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-    Query(p): Qs,
-) -> ApiResult<Response> {
-    ttl(
-        &st,
-        &id,
-        CheckStatus::Passing,
-        p.get("note").map(String::from),
-    )
-    .await
-}
-
-pub async fn check_warn(
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-    Query(p): Qs,
-) -> ApiResult<Response> {
-    ttl(
-        &st,
-        &id,
-        CheckStatus::Warning,
-        p.get("note").map(String::from),
-    )
-    .await
-}
-
-pub async fn check_fail(
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-    Query(p): Qs,
-) -> ApiResult<Response> {
-    ttl(
-        &st,
-        &id,
-        CheckStatus::Critical,
-        p.get("note").map(String::from),
-    )
-    .await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -324,17 +297,6 @@ pub async fn check_fail(
 struct CheckUpdateBody {
     status: String,
     output: String,
-}
-
-pub async fn check_update(
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let b: CheckUpdateBody = decode(&body)?;
-    let status = CheckStatus::parse(&b.status)
-        .map_err(|_| ApiError::BadRequest(format!("Invalid check status: '{}'", b.status)))?;
-    ttl(&st, &id, status, Some(b.output)).await
 }
 
 pub async fn reload(State(st): State<AppState>) -> ApiResult<Response> {

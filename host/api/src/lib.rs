@@ -127,10 +127,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/agent/check/deregister/{id}",
             put(agent::deregister_check),
         )
-        .route("/v1/agent/check/pass/{id}", put(agent::check_pass))
-        .route("/v1/agent/check/warn/{id}", put(agent::check_warn))
-        .route("/v1/agent/check/fail/{id}", put(agent::check_fail))
-        .route("/v1/agent/check/update/{id}", put(agent::check_update))
+        .route("/v1/agent/check/{verb}/{id}", put(agent::check_ttl))
         .route("/v1/agent/reload", put(agent::reload))
         .route("/v1/agent/metrics", get(agent::metrics))
         .route("/v1/catalog/register", put(catalog::register))

@@ -129,6 +129,35 @@ pub struct Config {
     pub encrypt: Option<String>,
     pub dns: DnsSettings,
     pub translate_wan_addrs: bool,
+    /// Plugin slots loaded from files at start and on reload (unset slots use the built-ins).
+    pub plugins: Vec<PluginSlot>,
     /// The flags this config was built from: `load(&cfg.source_flags)` re-reads the files (reload).
     pub source_flags: Flags,
+}
+
+/// One `plugin "<slot>" { ... }` block: a WebAssembly component for a policy slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginSlot {
+    /// `translate`, `route`, `intentions`, or `join:<provider>`.
+    pub slot: String,
+    /// The component file.
+    pub path: PathBuf,
+    /// The `config = { ... }` block as a JSON object (`{}` when absent).
+    pub config_json: String,
+    /// Per-call deadline (`None` = the host's default).
+    pub call_timeout: Option<Duration>,
+    /// Memory cap in bytes (`None` = the host's default).
+    pub memory_limit: Option<u64>,
+    /// Consecutive failures before the slot reverts to its built-in.
+    pub max_failures: Option<u32>,
+    /// Host capabilities granted to the component (join providers).
+    pub grants: PluginGrants,
+}
+
+/// What a plugin may use beyond logging; everything is denied by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PluginGrants {
+    pub dns: bool,
+    pub read_paths: Vec<PathBuf>,
+    pub http_hosts: Vec<String>,
 }

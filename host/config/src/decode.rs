@@ -13,7 +13,7 @@ use crate::keys::{
     UNSUPPORTED_CHECK, UNSUPPORTED_DNS, UNSUPPORTED_PERFORMANCE, UNSUPPORTED_PORTS,
     UNSUPPORTED_SERVICE, UNSUPPORTED_TOP_LEVEL, UNSUPPORTED_UI_CONFIG, unsupported_warning,
 };
-use crate::raw::{RawConfig, RawDns, RawPorts};
+use crate::raw::{RawConfig, RawDns, RawPlugin, RawPorts};
 
 /// Decoding context for one source: its name (for errors) and where warnings go.
 pub(crate) struct Decoder<'a> {
@@ -95,7 +95,12 @@ const TOP_LEVEL: &[&str] = &[
     "pid_file",
     "disable_update_check",
     "translate_wan_addrs",
+    "plugin",
+    "plugins",
 ];
+
+const PLUGIN_KEYS: &[&str] = &["path", "config", "call_timeout", "memory_limit", "max_failures", "grants"];
+const GRANT_KEYS: &[&str] = &["dns", "read_paths", "http_hosts"];
 
 const PORT_KEYS: &[&str] = &[
     "http", "https", "grpc", "dns", "server", "serf_lan", "serf_wan",
@@ -352,6 +357,15 @@ impl<'a> Decoder<'a> {
             "pid_file" => raw.pid_file = Some(self.string(name, v)?),
             "disable_update_check" => raw.disable_update_check = Some(self.boolean(name, v)?),
             "translate_wan_addrs" => raw.translate_wan_addrs = Some(self.boolean(name, v)?),
+            "plugin" | "plugins" => {
+                for obj in self.objects(name, v)? {
+                    for (slot, body) in obj {
+                        let p = self.plugin(&join(name, slot), slot, body)?;
+                        raw.plugins.retain(|x| x.slot != p.slot);
+                        raw.plugins.push(p);
+                    }
+                }
+            }
             other => {
                 // TOP_LEVEL and this match are kept in sync; reaching here is a bug, not input.
                 tracing::error!(key = other, "Config key listed but not decoded");
@@ -417,6 +431,53 @@ impl<'a> Decoder<'a> {
             }
         }
         Ok(dns)
+    }
+
+    /// `plugin "<slot>" { path = "x.wasm" config = { ... } call_timeout = "5ms" memory_limit = N
+    /// max_failures = N grants { dns = true read_paths = [..] http_hosts = [..] } }`.
+    fn plugin(&mut self, path: &str, slot: &str, v: &Value) -> Result<RawPlugin, ConfigError> {
+        let mut p = RawPlugin { slot: slot.to_string(), ..RawPlugin::default() };
+        for obj in self.objects(path, v)? {
+            for (key, val) in obj {
+                let Some(name) = lookup(key, PLUGIN_KEYS, Match::CaseInsensitive) else {
+                    self.other_key(path, key, &[], Match::CaseInsensitive)?;
+                    continue;
+                };
+                if val.is_null() {
+                    continue;
+                }
+                let key_path = join(path, name);
+                match name {
+                    "path" => p.path = Some(self.string(&key_path, val)?),
+                    "config" => {
+                        if !val.is_object() {
+                            return Err(self.type_error(&key_path, "an object"));
+                        }
+                        p.config_json = Some(val.to_string());
+                    }
+                    "call_timeout" => p.call_timeout = Some(self.duration(&key_path, val)?),
+                    "memory_limit" => p.memory_limit = Some(self.int(&key_path, val)?),
+                    "max_failures" => p.max_failures = Some(self.int(&key_path, val)?),
+                    _ => {
+                        for g in self.objects(&key_path, val)? {
+                            for (gk, gv) in g {
+                                let Some(gname) = lookup(gk, GRANT_KEYS, Match::CaseInsensitive) else {
+                                    self.other_key(&key_path, gk, &[], Match::CaseInsensitive)?;
+                                    continue;
+                                };
+                                let gpath = join(&key_path, gname);
+                                match gname {
+                                    "dns" => p.grant_dns = self.boolean(&gpath, gv)?,
+                                    "read_paths" => p.grant_read_paths = self.string_list(&gpath, gv)?,
+                                    _ => p.grant_http_hosts = self.string_list(&gpath, gv)?,
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(p)
     }
 
     fn performance(&mut self, v: &Value) -> Result<Option<i64>, ConfigError> {

@@ -30,6 +30,20 @@ pub(crate) struct RawDns {
     pub only_passing: Option<bool>,
 }
 
+/// `plugin "<slot>" { ... }` as written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RawPlugin {
+    pub slot: String,
+    pub path: Option<String>,
+    pub config_json: Option<String>,
+    pub call_timeout: Option<Duration>,
+    pub memory_limit: Option<i64>,
+    pub max_failures: Option<i64>,
+    pub grant_dns: bool,
+    pub grant_read_paths: Vec<String>,
+    pub grant_http_hosts: Vec<String>,
+}
+
 /// Every implemented key of one source. Scalars: later source wins; lists concatenate; maps overlay.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct RawConfig {
@@ -68,6 +82,8 @@ pub(crate) struct RawConfig {
     pub pid_file: Option<String>,
     pub disable_update_check: Option<bool>,
     pub translate_wan_addrs: Option<bool>,
+    /// Plugin slots; a later source's block for the same slot replaces the earlier one.
+    pub plugins: Vec<RawPlugin>,
 }
 
 fn overlay<T>(base: &mut Option<T>, later: Option<T>) {
@@ -127,6 +143,10 @@ impl RawConfig {
         overlay(&mut self.pid_file, later.pid_file);
         overlay(&mut self.disable_update_check, later.disable_update_check);
         overlay(&mut self.translate_wan_addrs, later.translate_wan_addrs);
+        for p in later.plugins {
+            self.plugins.retain(|x| x.slot != p.slot);
+            self.plugins.push(p);
+        }
     }
 
     /// The command-line flags as the last (highest priority) source.

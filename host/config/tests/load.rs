@@ -656,3 +656,53 @@ fn service_definition_files_for_the_cli() {
     let other = dir.write("x.json", r#"{"datacenter": "dc1"}"#);
     assert!(load_service_definitions(&other).is_err());
 }
+
+#[test]
+fn plugin_blocks_in_hcl_and_json() {
+    let hcl = r#"
+data_dir = "/tmp/x"
+plugin "translate" {
+  path = "/opt/p/translate.wasm"
+  call_timeout = "10ms"
+  memory_limit = 8388608
+  config = { mode = "strict" }
+}
+plugin "join:cloud" {
+  path = "cloud.wasm"
+  grants {
+    dns = true
+    read_paths = ["/etc/praetor"]
+    http_hosts = ["127.0.0.1"]
+  }
+}
+"#;
+    let c = load_one("p.hcl", hcl).expect("hcl loads").config;
+    assert_eq!(c.plugins.len(), 2);
+    let slot = |name: &str| c.plugins.iter().find(|p| p.slot == name).expect("slot");
+    let t = slot("translate");
+    assert_eq!(t.path, PathBuf::from("/opt/p/translate.wasm"));
+    assert_eq!(t.call_timeout, Some(Duration::from_millis(10)));
+    assert_eq!(t.memory_limit, Some(8 << 20));
+    assert_eq!(t.config_json, r#"{"mode":"strict"}"#);
+    let j = slot("join:cloud");
+    assert!(j.grants.dns);
+    assert_eq!(j.grants.read_paths, vec![PathBuf::from("/etc/praetor")]);
+    assert_eq!(j.config_json, "{}");
+
+    let json = r#"{"data_dir":"/tmp/x","plugin":{"route":{"path":"r.wasm","max_failures":3}}}"#;
+    let c = load_one("p.json", json).expect("json loads").config;
+    assert_eq!(c.plugins[0].slot, "route");
+    assert_eq!(c.plugins[0].max_failures, Some(3));
+}
+
+#[test]
+fn plugin_errors_name_the_key() {
+    let e = load_one("p.json", r#"{"data_dir":"/x","plugin":{"teleport":{"path":"t.wasm"}}}"#).unwrap_err();
+    assert!(e.contains("plugin.teleport"), "{e}");
+    let e = load_one("p.json", r#"{"data_dir":"/x","plugin":{"translate":{}}}"#).unwrap_err();
+    assert!(e.contains("plugin.translate.path"), "{e}");
+    let e = load_one("p.json", r#"{"data_dir":"/x","plugin":{"translate":{"path":"a","colour":1}}}"#).unwrap_err();
+    assert!(e.contains("plugin.translate.colour"), "{e}");
+    let e = load_one("p.json", r#"{"data_dir":"/x","plugin":{"translate":{"path":"a","config":5}}}"#).unwrap_err();
+    assert!(e.contains("plugin.translate.config"), "{e}");
+}
