@@ -155,6 +155,35 @@ fn dev_agent_end_to_end() {
     );
     assert_eq!(h.put("/v1/agent/check/pass/nope", b"").status, 404);
 
+    // --- HTTP and TCP checks really run: against this agent's own HTTP port, a listener we
+    // hold, and a port nobody listens on.
+    let listener = std::net::TcpListener::bind("127.0.5.1:0").unwrap();
+    let open = listener.local_addr().unwrap();
+    let checks = format!(
+        r#"[{{"Name":"http-ok","HTTP":"http://{IP}:8500/v1/status/leader","Interval":"200ms"}},
+            {{"Name":"http-404","HTTP":"http://{IP}:8500/v1/nope","Interval":"200ms"}},
+            {{"Name":"tcp-ok","TCP":"{open}","Interval":"200ms"}},
+            {{"Name":"tcp-closed","TCP":"127.0.5.1:9","Interval":"200ms","Timeout":"1s"}}]"#
+    );
+    for c in serde_json::from_str::<Vec<serde_json::Value>>(&checks).unwrap() {
+        let r = h.put("/v1/agent/check/register", c.to_string().as_bytes());
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let want = [("http-ok", "passing"), ("http-404", "critical"), ("tcp-ok", "passing"), ("tcp-closed", "critical")];
+    wait_for("HTTP and TCP checks reach their states in the catalog", Duration::from_secs(20), || {
+        let checks = h.get("/v1/health/node/dev1").json();
+        let ok = want.iter().all(|(id, status)| {
+            checks.as_array().is_some_and(|a| a.iter().any(|c| c["CheckID"] == *id && c["Status"] == *status))
+        });
+        ok.then_some(())
+    });
+    let out = h.get("/v1/agent/checks").json();
+    assert!(out["http-ok"]["Output"].as_str().unwrap().contains("200 OK"), "{out}");
+    assert!(out["tcp-ok"]["Output"].as_str().unwrap().contains("Success"), "{out}");
+    drop(listener);
+    assert_eq!(h.put("/v1/agent/check/deregister/http-404", b"").status, 200);
+    assert_eq!(h.put("/v1/agent/check/deregister/http-404", b"").status, 404);
+
     // --- Sessions and locks.
     let sid = h
         .put("/v1/session/create", br#"{"Name":"s","TTL":"15s"}"#)
@@ -245,6 +274,11 @@ fn bad_input_gets_errors_and_loses_nothing() {
     assert_eq!(h.get("/v1/kv/keep?index=abc").status, 400);
     assert_eq!(h.get("/v1/kv/keep?index=1&wait=forever").status, 400);
     assert_eq!(h.put("/v1/txn", b"[]").status, 200);
+    // Invalid keys: not UTF-8 once decoded, or missing.
+    assert_eq!(h.put("/v1/kv/%ff%fe", b"x").status, 400);
+    let r = h.put("/v1/kv/", b"x");
+    assert_eq!((r.status, r.text().as_str()), (400, "Missing key name"));
+    assert_eq!(h.put("/v1/agent/check/register", br#"{"Name":"x","HTTP":"http://a"}"#).status, 400);
     assert_eq!(h.put("/v1/session/create", br#"{"TTL":"1s"}"#).status, 400);
 
     // Random bytes on the DNS and RPC ports are dropped.
