@@ -169,20 +169,50 @@ fn dev_agent_end_to_end() {
         let r = h.put("/v1/agent/check/register", c.to_string().as_bytes());
         assert_eq!(r.status, 200, "{}", r.text());
     }
-    let want = [("http-ok", "passing"), ("http-404", "critical"), ("tcp-ok", "passing"), ("tcp-closed", "critical")];
-    wait_for("HTTP and TCP checks reach their states in the catalog", Duration::from_secs(20), || {
-        let checks = h.get("/v1/health/node/dev1").json();
-        let ok = want.iter().all(|(id, status)| {
-            checks.as_array().is_some_and(|a| a.iter().any(|c| c["CheckID"] == *id && c["Status"] == *status))
-        });
-        ok.then_some(())
-    });
+    let want = [
+        ("http-ok", "passing"),
+        ("http-404", "critical"),
+        ("tcp-ok", "passing"),
+        ("tcp-closed", "critical"),
+    ];
+    wait_for(
+        "HTTP and TCP checks reach their states in the catalog",
+        Duration::from_secs(20),
+        || {
+            let checks = h.get("/v1/health/node/dev1").json();
+            let ok = want.iter().all(|(id, status)| {
+                checks.as_array().is_some_and(|a| {
+                    a.iter()
+                        .any(|c| c["CheckID"] == *id && c["Status"] == *status)
+                })
+            });
+            ok.then_some(())
+        },
+    );
     let out = h.get("/v1/agent/checks").json();
-    assert!(out["http-ok"]["Output"].as_str().unwrap().contains("200 OK"), "{out}");
-    assert!(out["tcp-ok"]["Output"].as_str().unwrap().contains("Success"), "{out}");
+    assert!(
+        out["http-ok"]["Output"]
+            .as_str()
+            .unwrap()
+            .contains("200 OK"),
+        "{out}"
+    );
+    assert!(
+        out["tcp-ok"]["Output"]
+            .as_str()
+            .unwrap()
+            .contains("Success"),
+        "{out}"
+    );
     drop(listener);
-    assert_eq!(h.put("/v1/agent/check/deregister/http-404", b"").status, 200);
-    assert_eq!(h.put("/v1/agent/check/deregister/http-404", b"").status, 404);
+    assert_eq!(
+        h.put("/v1/agent/check/deregister/http-404", b"").status,
+        200
+    );
+    assert_eq!(
+        h.put("/v1/agent/check/deregister/http-404", b"").status,
+        404
+    );
 
     // --- Sessions and locks.
     let sid = h
@@ -278,7 +308,14 @@ fn bad_input_gets_errors_and_loses_nothing() {
     assert_eq!(h.put("/v1/kv/%ff%fe", b"x").status, 400);
     let r = h.put("/v1/kv/", b"x");
     assert_eq!((r.status, r.text().as_str()), (400, "Missing key name"));
-    assert_eq!(h.put("/v1/agent/check/register", br#"{"Name":"x","HTTP":"http://a"}"#).status, 400);
+    assert_eq!(
+        h.put(
+            "/v1/agent/check/register",
+            br#"{"Name":"x","HTTP":"http://a"}"#
+        )
+        .status,
+        400
+    );
     assert_eq!(h.put("/v1/session/create", br#"{"TTL":"1s"}"#).status, 400);
 
     // Random bytes on the DNS and RPC ports are dropped.

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use praetor_api::{AgentApi, AgentError, AgentSelf, MemberInfo, Metric};
+use praetor_api::{AgentApi, AgentError, AgentSelf, MemberInfo, Metric, PluginInfo};
 use praetor_config::{CheckDefinition, CheckKind, ServiceDefinition};
 use praetor_gossip::Member;
 use praetor_state::{CheckStatus, HealthCheck, Service};
@@ -31,6 +31,12 @@ pub(crate) async fn reload(shared: &Arc<Shared>) -> Result<(), String> {
         tracing::warn!("{w}");
     }
     shared.load_config_definitions(&loaded.config);
+    crate::plugins::apply(
+        &shared.plugins,
+        &loaded.config.plugins,
+        &shared.plugin_slots,
+    )
+    .await?;
     tracing::info!("configuration reloaded");
     Ok(())
 }
@@ -289,6 +295,76 @@ impl AgentApi for AgentHandle {
 
     fn metrics(&self) -> Vec<Metric> {
         crate::metrics::collect(&self.0)
+    }
+
+    fn translate_enabled(&self) -> bool {
+        self.0.config.translate_wan_addrs
+    }
+
+    fn translate(&self, query: &praetor_policy::AddressQuery) -> praetor_policy::Presented {
+        self.0.plugins.translate(query)
+    }
+
+    fn plugins(&self) -> Vec<PluginInfo> {
+        self.0
+            .plugins
+            .list()
+            .iter()
+            .map(crate::plugins::info)
+            .collect()
+    }
+
+    async fn load_plugin(
+        &self,
+        slot: &str,
+        bytes: Vec<u8>,
+        config_json: &str,
+    ) -> Result<PluginInfo, AgentError> {
+        let info = self
+            .0
+            .plugins
+            .load(slot, bytes, config_json)
+            .await
+            .map_err(|e| AgentError::BadRequest(e.to_string()))?;
+        tracing::info!(slot = %info.slot, sha256 = info.short_hash(), "plugin loaded through the API");
+        Ok(crate::plugins::info(&info))
+    }
+
+    async fn revert_plugin(&self, slot: &str) -> Result<PluginInfo, AgentError> {
+        self.0
+            .plugins
+            .revert(slot)
+            .map_err(|e| AgentError::BadRequest(e.to_string()))?;
+        let info = self
+            .0
+            .plugins
+            .info(slot)
+            .map_err(|e| AgentError::BadRequest(e.to_string()))?;
+        Ok(crate::plugins::info(&info))
+    }
+
+    fn datacenters(&self) -> Vec<String> {
+        let local = &self.0.config.datacenter;
+        // Only the local datacenter is known until federation; the router slot ranks them.
+        let candidates = vec![praetor_policy::Candidate {
+            datacenter: local.clone(),
+            path: praetor_policy::PathKind::Local,
+            path_id: String::new(),
+            rtt_ms: Some(0.0),
+            labels: Vec::new(),
+            servers: self
+                .0
+                .rpc
+                .servers()
+                .into_iter()
+                .map(|s| praetor_policy::Server {
+                    name: s.name,
+                    address: s.rpc_addr.to_string(),
+                    healthy: true,
+                })
+                .collect(),
+        }];
+        self.0.plugins.rank(local, &candidates)
     }
 }
 

@@ -8,6 +8,7 @@ mod dns_backend;
 mod leader;
 mod local;
 mod metrics;
+mod plugins;
 mod sync;
 
 use std::collections::{BTreeMap, HashMap};
@@ -74,6 +75,10 @@ pub(crate) struct Shared {
     pub shutdown: watch::Sender<bool>,
     pub started: Instant,
     pub http_addrs: Mutex<Vec<SocketAddr>>,
+    /// The policy slots (WebAssembly components).
+    pub plugins: praetor_plugin_host::PluginHost,
+    /// Slots currently loaded from `plugin` blocks (the others run their built-ins).
+    pub plugin_slots: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Shared {
@@ -499,6 +504,17 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
         (None, Rpc::client(&config.datacenter), None)
     };
 
+    let host_cfg = plugins::host_config(&config.plugins);
+    let plugin_host =
+        tokio::task::spawn_blocking(move || praetor_plugin_host::PluginHost::new(host_cfg))
+            .await
+            .map_err(|e| AgentError::Config(format!("plugin host: {e}")))?
+            .map_err(|e| AgentError::Config(format!("plugin host: {e}")))?;
+    let plugin_slots = Mutex::new(std::collections::BTreeSet::new());
+    plugins::apply(&plugin_host, &config.plugins, &plugin_slots)
+        .await
+        .map_err(AgentError::Config)?;
+
     let lan = Pool::start(pool_cfg).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let shared = Arc::new(Shared {
@@ -515,6 +531,8 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
         shutdown: shutdown_tx,
         started: Instant::now(),
         http_addrs: Mutex::new(Vec::new()),
+        plugins: plugin_host,
+        plugin_slots,
         config,
     });
     let cfg = &shared.config;
@@ -673,8 +691,10 @@ async fn join_loop(shared: Arc<Shared>) {
     loop {
         attempt += 1;
         let mut addrs = Vec::new();
-        for a in &cfg.retry_join {
-            addrs.extend(resolve_join(a, port).await);
+        for entry in &cfg.retry_join {
+            for a in plugins::expand_join(&shared.plugins, entry).await {
+                addrs.extend(resolve_join(&a, port).await);
+            }
         }
         addrs.retain(|a| *a != shared.lan.local_addr());
         match shared.lan.join(&addrs, Duration::from_secs(5)).await {

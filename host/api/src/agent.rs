@@ -282,11 +282,16 @@ pub async fn check_ttl(
         "fail" => (CheckStatus::Critical, note),
         "update" => {
             let b: CheckUpdateBody = decode(&body)?;
-            let status = CheckStatus::parse(&b.status)
-                .map_err(|_| ApiError::BadRequest(format!("Invalid check status: '{}'", b.status)))?;
+            let status = CheckStatus::parse(&b.status).map_err(|_| {
+                ApiError::BadRequest(format!("Invalid check status: '{}'", b.status))
+            })?;
             (status, Some(b.output))
         }
-        _ => return Err(ApiError::NotFound(format!("unknown check operation {verb:?}"))),
+        _ => {
+            return Err(ApiError::NotFound(format!(
+                "unknown check operation {verb:?}"
+            )));
+        }
     };
     st.agent.update_ttl(&id, status, output).await?;
     Ok(().into_response())
@@ -366,4 +371,68 @@ pub fn prometheus_text(all: &[Metric]) -> String {
         out.push_str(&format!(" {}\n", m.value));
     }
     out
+}
+
+fn plugin_json(p: &crate::agent_api::PluginInfo) -> Value {
+    json!({
+        "Slot": p.slot,
+        "World": p.world,
+        "Component": p.component,
+        "Source": p.source,
+        "SHA256": p.sha256,
+        "LoadedAt": p.loaded_at_unix,
+        "Calls": p.calls,
+        "Failures": p.failures,
+        "ConsecutiveFailures": p.consecutive_failures,
+        "State": p.state,
+    })
+}
+
+/// `GET /v1/agent/plugins`: every policy slot and what is loaded in it.
+pub async fn plugins(State(st): State<AppState>) -> ApiResult<Response> {
+    Ok(axum::Json(
+        st.agent
+            .plugins()
+            .iter()
+            .map(plugin_json)
+            .collect::<Vec<_>>(),
+    )
+    .into_response())
+}
+
+/// `PUT /v1/agent/plugin/load?slot=NAME[&config=JSON]` with the component as the body.
+pub async fn plugin_load(
+    State(st): State<AppState>,
+    Query(p): Qs,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let slot = p
+        .get("slot")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::BadRequest("Missing slot".into()))?;
+    let config = p
+        .get("config")
+        .map(String::as_str)
+        .filter(|c| !c.is_empty())
+        .unwrap_or("{}");
+    if !serde_json::from_str::<Value>(config).is_ok_and(|v| v.is_object()) {
+        return Err(ApiError::BadRequest("config must be a JSON object".into()));
+    }
+    if body.is_empty() {
+        return Err(ApiError::BadRequest(
+            "Missing component (request body)".into(),
+        ));
+    }
+    let info = st.agent.load_plugin(slot, body.to_vec(), config).await?;
+    Ok(axum::Json(plugin_json(&info)).into_response())
+}
+
+/// `PUT /v1/agent/plugin/revert?slot=NAME`: the slot's built-in comes back.
+pub async fn plugin_revert(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Response> {
+    let slot = p
+        .get("slot")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::BadRequest("Missing slot".into()))?;
+    let info = st.agent.revert_plugin(slot).await?;
+    Ok(axum::Json(plugin_json(&info)).into_response())
 }

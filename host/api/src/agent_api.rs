@@ -51,6 +51,23 @@ pub enum MetricKind {
     Counter,
 }
 
+/// One plugin slot, as `GET /v1/agent/plugins` shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PluginInfo {
+    pub slot: String,
+    pub world: String,
+    pub component: String,
+    /// "builtin", "bytes" or the file path.
+    pub source: String,
+    pub sha256: String,
+    pub loaded_at_unix: u64,
+    pub calls: u64,
+    pub failures: u64,
+    pub consecutive_failures: u32,
+    /// "active", or "reverted: <reason>".
+    pub state: String,
+}
+
 /// Errors of agent operations, mapped to 404 / 400 / 500.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -101,4 +118,20 @@ pub trait AgentApi: Send + Sync + 'static {
     ) -> Result<(), AgentError>;
     async fn reload(&self) -> Result<(), AgentError>;
     fn metrics(&self) -> Vec<Metric>;
+    /// Whether `translate_wan_addrs` is on (adds `X-Consul-Translate-Addresses: true`).
+    fn translate_enabled(&self) -> bool;
+    /// Presents one address through the translator slot.
+    fn translate(&self, query: &praetor_policy::AddressQuery) -> praetor_policy::Presented;
+    fn plugins(&self) -> Vec<PluginInfo>;
+    /// Loads a component into a slot (hot swap); refused loads leave the slot as it was.
+    async fn load_plugin(
+        &self,
+        slot: &str,
+        bytes: Vec<u8>,
+        config_json: &str,
+    ) -> Result<PluginInfo, AgentError>;
+    /// Known datacenters, ranked by the router slot (local first).
+    fn datacenters(&self) -> Vec<String>;
+    /// Puts a slot's built-in back.
+    async fn revert_plugin(&self, slot: &str) -> Result<PluginInfo, AgentError>;
 }

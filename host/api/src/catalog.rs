@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use crate::error::{ApiError, ApiResult};
 use crate::json::{self, DeregisterRequest, RegisterRequest, decode};
 use crate::params::{Params, query_headers};
-use crate::{AppState, now_ms};
+use crate::{AppState, now_ms, present};
 
 type Qs = Query<HashMap<String, String>>;
 
@@ -189,14 +189,16 @@ pub async fn deregister(
 }
 
 pub async fn datacenters(State(st): State<AppState>) -> ApiResult<Response> {
-    // Federation fills this from the router; today the local datacenter is all there is.
-    Ok(axum::Json(vec![st.rpc.datacenter().to_string()]).into_response())
+    Ok(axum::Json(st.agent.datacenters()).into_response())
 }
 
 pub async fn nodes(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Response> {
     let p = Params(p);
     read(&st, &p, Q::CatalogNodes, |r| match r {
-        QueryResult::Nodes(n) => Ok(json!(n.iter().map(json::node).collect::<Vec<_>>())),
+        QueryResult::Nodes(mut n) => {
+            n.iter_mut().for_each(|n| present::node(&st, n));
+            Ok(json!(n.iter().map(json::node).collect::<Vec<_>>()))
+        }
         r => Err(unexpected(r)),
     })
     .await
@@ -223,7 +225,11 @@ pub async fn service(
         &p,
         Q::CatalogService { service: name, tag },
         |r| match r {
-            QueryResult::ServiceNodes(v) => {
+            QueryResult::ServiceNodes(mut v) => {
+                for sn in v.iter_mut() {
+                    present::node(&st, &mut sn.node);
+                    present::service(&st, &sn.node.datacenter, &mut sn.service);
+                }
                 Ok(json!(v.iter().map(json::service_node).collect::<Vec<_>>()))
             }
             r => Err(unexpected(r)),
@@ -240,7 +246,8 @@ pub async fn node(
     let p = Params(p);
     read(&st, &p, Q::CatalogNode { node: name }, |r| match r {
         QueryResult::NodeServices(None) => Ok(Value::Null),
-        QueryResult::NodeServices(Some((n, services))) => {
+        QueryResult::NodeServices(Some((mut n, mut services))) => {
+            present_node_services(&st, &mut n, &mut services);
             let m: BTreeMap<String, Value> = services
                 .iter()
                 .map(|s| (s.id.clone(), json::service(s)))
@@ -260,10 +267,13 @@ pub async fn node_services(
     let p = Params(p);
     read(&st, &p, Q::CatalogNode { node: name }, |r| match r {
         QueryResult::NodeServices(None) => Ok(Value::Null),
-        QueryResult::NodeServices(Some((n, services))) => Ok(json!({
-            "Node": json::node(&n),
-            "Services": services.iter().map(json::service).collect::<Vec<_>>(),
-        })),
+        QueryResult::NodeServices(Some((mut n, mut services))) => {
+            present_node_services(&st, &mut n, &mut services);
+            Ok(json!({
+                "Node": json::node(&n),
+                "Services": services.iter().map(json::service).collect::<Vec<_>>(),
+            }))
+        }
         r => Err(unexpected(r)),
     })
     .await
@@ -328,11 +338,25 @@ pub async fn health_service(
             passing_only,
         },
         |r| match r {
-            QueryResult::CheckServiceNodes(v) => Ok(json!(
-                v.iter().map(json::check_service_node).collect::<Vec<_>>()
-            )),
+            QueryResult::CheckServiceNodes(mut v) => {
+                for c in v.iter_mut() {
+                    present::node(&st, &mut c.node);
+                    present::service(&st, &c.node.datacenter, &mut c.service);
+                }
+                Ok(json!(
+                    v.iter().map(json::check_service_node).collect::<Vec<_>>()
+                ))
+            }
             r => Err(unexpected(r)),
         },
     )
     .await
+}
+
+/// Presents a node and its services through the translator.
+fn present_node_services(st: &AppState, n: &mut Node, services: &mut [Service]) {
+    present::node(st, n);
+    for s in services.iter_mut() {
+        present::service(st, &n.datacenter, s);
+    }
 }

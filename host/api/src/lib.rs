@@ -10,6 +10,7 @@ mod error;
 pub mod json;
 mod kv;
 mod params;
+mod present;
 mod session;
 mod status;
 mod txn;
@@ -26,7 +27,7 @@ use axum::routing::{any, get, put};
 use praetor_rpc::Rpc;
 
 pub use agent::prometheus_text;
-pub use agent_api::{AgentApi, AgentError, AgentSelf, MemberInfo, Metric, MetricKind};
+pub use agent_api::{AgentApi, AgentError, AgentSelf, MemberInfo, Metric, MetricKind, PluginInfo};
 pub use error::ApiError;
 pub use kv::MAX_VALUE_SIZE;
 
@@ -73,6 +74,19 @@ impl HttpCounters {
             ),
         ]
     }
+}
+
+/// Consul sets `X-Consul-Translate-Addresses: true` on every answer of an agent with
+/// `translate_wan_addrs` on.
+async fn translate_header(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    if st.agent.translate_enabled() {
+        resp.headers_mut().insert(
+            "X-Consul-Translate-Addresses",
+            axum::http::HeaderValue::from_static("true"),
+        );
+    }
+    resp
 }
 
 async fn count(State(c): State<Arc<HttpCounters>>, req: Request, next: Next) -> Response {
@@ -130,6 +144,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/agent/check/{verb}/{id}", put(agent::check_ttl))
         .route("/v1/agent/reload", put(agent::reload))
         .route("/v1/agent/metrics", get(agent::metrics))
+        .route("/v1/agent/plugins", get(agent::plugins))
+        .route(
+            "/v1/agent/plugin/load",
+            put(agent::plugin_load).layer(DefaultBodyLimit::max(64 << 20)),
+        )
+        .route("/v1/agent/plugin/revert", put(agent::plugin_revert))
         .route("/v1/catalog/register", put(catalog::register))
         .route("/v1/catalog/deregister", put(catalog::deregister))
         .route("/v1/catalog/datacenters", get(catalog::datacenters))
@@ -155,6 +175,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/session/list", get(session::list))
         .route("/v1/txn", put(txn::txn).post(txn::txn))
         .layer(DefaultBodyLimit::max(4 << 20))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            translate_header,
+        ))
         .layer(axum::middleware::from_fn_with_state(http, count))
         .with_state(state)
 }

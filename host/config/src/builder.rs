@@ -429,42 +429,60 @@ pub(crate) fn build(
     })
 }
 
-const PLUGIN_SLOTS: &[&str] = &["translate", "route", "intentions"];
+/// Slot names as the plugin host knows them, with the short spellings operators may write.
+fn canonical_slot(slot: &str) -> Option<String> {
+    match slot {
+        "translate" | "translator" => Some("translator".into()),
+        "route" | "router" => Some("router".into()),
+        "intentions" => Some("intentions".into()),
+        s => s
+            .strip_prefix("join:")
+            .filter(|p| !p.is_empty())
+            .map(|p| format!("join:{p}")),
+    }
+}
 
 /// Validates the `plugin` blocks: known slot names, a path, sane limits.
-fn plugin_slots(raw: &[crate::raw::RawPlugin]) -> Result<Vec<crate::config::PluginSlot>, ConfigError> {
+fn plugin_slots(
+    raw: &[crate::raw::RawPlugin],
+) -> Result<Vec<crate::config::PluginSlot>, ConfigError> {
     let mut out = Vec::new();
     for p in raw {
         let key = format!("plugin.{}", p.slot);
-        let slot_ok = PLUGIN_SLOTS.contains(&p.slot.as_str())
-            || p.slot.strip_prefix("join:").is_some_and(|name| !name.is_empty());
-        if !slot_ok {
+        let Some(slot) = canonical_slot(&p.slot) else {
             return Err(ConfigError::Invalid(format!(
                 "{key}: unknown plugin slot {:?} (expected translate, route, intentions or join:<provider>)",
                 p.slot
             )));
-        }
+        };
         let path = p.path.clone().filter(|s| !s.is_empty());
         let Some(path) = path else {
             return Err(ConfigError::Invalid(format!("{key}.path: required")));
         };
         let positive = |what: &str, v: Option<i64>| -> Result<Option<u64>, ConfigError> {
             match v {
-                Some(n) if n <= 0 => Err(ConfigError::Invalid(format!("{key}.{what}: must be > 0"))),
+                Some(n) if n <= 0 => {
+                    Err(ConfigError::Invalid(format!("{key}.{what}: must be > 0")))
+                }
                 Some(n) => Ok(Some(n as u64)),
                 None => Ok(None),
             }
         };
         out.push(crate::config::PluginSlot {
-            slot: p.slot.clone(),
+            slot,
             path: std::path::PathBuf::from(path),
             config_json: p.config_json.clone().unwrap_or_else(|| "{}".to_string()),
             call_timeout: p.call_timeout,
             memory_limit: positive("memory_limit", p.memory_limit)?,
-            max_failures: positive("max_failures", p.max_failures)?.map(|n| n.min(u32::MAX as u64) as u32),
+            max_failures: positive("max_failures", p.max_failures)?
+                .map(|n| n.min(u32::MAX as u64) as u32),
             grants: crate::config::PluginGrants {
                 dns: p.grant_dns,
-                read_paths: p.grant_read_paths.iter().map(std::path::PathBuf::from).collect(),
+                read_paths: p
+                    .grant_read_paths
+                    .iter()
+                    .map(std::path::PathBuf::from)
+                    .collect(),
                 http_hosts: p.grant_http_hosts.clone(),
             },
         });

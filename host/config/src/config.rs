@@ -138,7 +138,8 @@ pub struct Config {
 /// One `plugin "<slot>" { ... }` block: a WebAssembly component for a policy slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PluginSlot {
-    /// `translate`, `route`, `intentions`, or `join:<provider>`.
+    /// `translator`, `router`, `intentions`, or `join:<provider>` (files may also say
+    /// `translate` and `route`).
     pub slot: String,
     /// The component file.
     pub path: PathBuf,

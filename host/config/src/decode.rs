@@ -99,7 +99,14 @@ const TOP_LEVEL: &[&str] = &[
     "plugins",
 ];
 
-const PLUGIN_KEYS: &[&str] = &["path", "config", "call_timeout", "memory_limit", "max_failures", "grants"];
+const PLUGIN_KEYS: &[&str] = &[
+    "path",
+    "config",
+    "call_timeout",
+    "memory_limit",
+    "max_failures",
+    "grants",
+];
 const GRANT_KEYS: &[&str] = &["dns", "read_paths", "http_hosts"];
 
 const PORT_KEYS: &[&str] = &[
@@ -436,7 +443,10 @@ impl<'a> Decoder<'a> {
     /// `plugin "<slot>" { path = "x.wasm" config = { ... } call_timeout = "5ms" memory_limit = N
     /// max_failures = N grants { dns = true read_paths = [..] http_hosts = [..] } }`.
     fn plugin(&mut self, path: &str, slot: &str, v: &Value) -> Result<RawPlugin, ConfigError> {
-        let mut p = RawPlugin { slot: slot.to_string(), ..RawPlugin::default() };
+        let mut p = RawPlugin {
+            slot: slot.to_string(),
+            ..RawPlugin::default()
+        };
         for obj in self.objects(path, v)? {
             for (key, val) in obj {
                 let Some(name) = lookup(key, PLUGIN_KEYS, Match::CaseInsensitive) else {
@@ -461,14 +471,17 @@ impl<'a> Decoder<'a> {
                     _ => {
                         for g in self.objects(&key_path, val)? {
                             for (gk, gv) in g {
-                                let Some(gname) = lookup(gk, GRANT_KEYS, Match::CaseInsensitive) else {
+                                let Some(gname) = lookup(gk, GRANT_KEYS, Match::CaseInsensitive)
+                                else {
                                     self.other_key(&key_path, gk, &[], Match::CaseInsensitive)?;
                                     continue;
                                 };
                                 let gpath = join(&key_path, gname);
                                 match gname {
                                     "dns" => p.grant_dns = self.boolean(&gpath, gv)?,
-                                    "read_paths" => p.grant_read_paths = self.string_list(&gpath, gv)?,
+                                    "read_paths" => {
+                                        p.grant_read_paths = self.string_list(&gpath, gv)?
+                                    }
                                     _ => p.grant_http_hosts = self.string_list(&gpath, gv)?,
                                 }
                             }

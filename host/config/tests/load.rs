@@ -679,7 +679,7 @@ plugin "join:cloud" {
     let c = load_one("p.hcl", hcl).expect("hcl loads").config;
     assert_eq!(c.plugins.len(), 2);
     let slot = |name: &str| c.plugins.iter().find(|p| p.slot == name).expect("slot");
-    let t = slot("translate");
+    let t = slot("translator");
     assert_eq!(t.path, PathBuf::from("/opt/p/translate.wasm"));
     assert_eq!(t.call_timeout, Some(Duration::from_millis(10)));
     assert_eq!(t.memory_limit, Some(8 << 20));
@@ -691,18 +691,30 @@ plugin "join:cloud" {
 
     let json = r#"{"data_dir":"/tmp/x","plugin":{"route":{"path":"r.wasm","max_failures":3}}}"#;
     let c = load_one("p.json", json).expect("json loads").config;
-    assert_eq!(c.plugins[0].slot, "route");
+    assert_eq!(c.plugins[0].slot, "router");
     assert_eq!(c.plugins[0].max_failures, Some(3));
 }
 
 #[test]
 fn plugin_errors_name_the_key() {
-    let e = load_one("p.json", r#"{"data_dir":"/x","plugin":{"teleport":{"path":"t.wasm"}}}"#).unwrap_err();
+    let e = load_one(
+        "p.json",
+        r#"{"data_dir":"/x","plugin":{"teleport":{"path":"t.wasm"}}}"#,
+    )
+    .unwrap_err();
     assert!(e.contains("plugin.teleport"), "{e}");
     let e = load_one("p.json", r#"{"data_dir":"/x","plugin":{"translate":{}}}"#).unwrap_err();
     assert!(e.contains("plugin.translate.path"), "{e}");
-    let e = load_one("p.json", r#"{"data_dir":"/x","plugin":{"translate":{"path":"a","colour":1}}}"#).unwrap_err();
+    let e = load_one(
+        "p.json",
+        r#"{"data_dir":"/x","plugin":{"translate":{"path":"a","colour":1}}}"#,
+    )
+    .unwrap_err();
     assert!(e.contains("plugin.translate.colour"), "{e}");
-    let e = load_one("p.json", r#"{"data_dir":"/x","plugin":{"translate":{"path":"a","config":5}}}"#).unwrap_err();
+    let e = load_one(
+        "p.json",
+        r#"{"data_dir":"/x","plugin":{"translate":{"path":"a","config":5}}}"#,
+    )
+    .unwrap_err();
     assert!(e.contains("plugin.translate.config"), "{e}");
 }

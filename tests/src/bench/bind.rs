@@ -12,7 +12,7 @@ use hickory_proto::rr::RecordType;
 
 use super::BenchError;
 use super::dnsperf::query;
-use super::proc::{Proc, poll_until};
+use super::proc::{Proc, ensure_free, poll_until};
 
 /// Where Debian's `bind9` puts the daemon.
 pub const NAMED_BIN: &str = "/usr/sbin/named";
@@ -74,6 +74,7 @@ impl Bind9 {
         records: &[(String, Vec<Ipv4Addr>)],
         probe: &str,
     ) -> Result<Bind9, BenchError> {
+        ensure_free(&[], &[addr])?;
         std::fs::create_dir_all(dir).map_err(BenchError::file(dir))?;
         let ns_ip = match addr.ip() {
             std::net::IpAddr::V4(v4) => v4,

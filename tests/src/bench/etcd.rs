@@ -1,12 +1,12 @@
 //! A 3-member etcd 3.4 cluster on loopback (`127.0.7.x`, client port 2379, peer port 2380) with
 //! data dirs under the bench's work dir, for the side-by-side KV comparison.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use super::BenchError;
-use super::proc::{Proc, poll_until};
+use super::proc::{Proc, ensure_free, poll_until};
 
 /// Where Debian's `etcd-server` puts the binary.
 pub const ETCD_BIN: &str = "etcd";
@@ -15,11 +15,21 @@ pub const ETCD_BIN: &str = "etcd";
 pub struct EtcdCluster {
     pub ips: Vec<String>,
     members: Vec<Proc>,
+    /// Member data dirs (hundreds of MiB after the runs), removed by `stop`; logs are kept.
+    data_dirs: Vec<PathBuf>,
 }
 
 impl EtcdCluster {
     /// Starts one member per address in `ips`, all in one fresh cluster, data under `dir`.
     pub fn start(dir: &Path, ips: &[&str]) -> Result<EtcdCluster, BenchError> {
+        let mut tcp = Vec::new();
+        for ip in ips {
+            let ip: std::net::IpAddr = ip
+                .parse()
+                .map_err(|e| BenchError::Unexpected(format!("bad address {ip}: {e}")))?;
+            tcp.extend([2379, 2380].map(|p| std::net::SocketAddr::new(ip, p)));
+        }
+        ensure_free(&tcp, &[])?;
         std::fs::create_dir_all(dir).map_err(BenchError::file(dir))?;
         let initial: Vec<String> = ips
             .iter()
@@ -53,6 +63,7 @@ impl EtcdCluster {
         Ok(EtcdCluster {
             ips: ips.iter().map(|s| s.to_string()).collect(),
             members,
+            data_dirs: (1..=ips.len()).map(|i| dir.join(format!("e{i}"))).collect(),
         })
     }
 
@@ -98,10 +109,21 @@ impl EtcdCluster {
             .collect()
     }
 
-    /// Kills every member.
+    /// Kills every member and removes their data dirs.
     pub fn stop(&mut self) {
         for m in &mut self.members {
             m.stop();
         }
+        for d in self.data_dirs.drain(..) {
+            if let Err(e) = std::fs::remove_dir_all(&d) {
+                eprintln!("bench: cannot remove etcd data dir {}: {e}", d.display());
+            }
+        }
+    }
+}
+
+impl Drop for EtcdCluster {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

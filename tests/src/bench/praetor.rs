@@ -2,13 +2,13 @@
 //! started through the harness (`praetor agent -server -bootstrap-expect=3
 //! -retry-join=127.0.1.1`), readiness, and the catalog data the DNS and memory measurements use.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::BenchError;
 use super::load::Op;
-use super::proc::poll_until;
+use super::proc::{ensure_free, poll_until};
 use crate::{Agent, AgentOptions};
 
 /// Server addresses, as the integration tests use for dc1.
@@ -29,7 +29,17 @@ pub struct PraetorCluster {
 impl PraetorCluster {
     /// Starts the three servers at `info` logging (the harness default is debug, which would
     /// measure the logger) with `raft_multiplier = 1`, Consul's production recommendation.
-    pub fn start() -> PraetorCluster {
+    pub fn start() -> Result<PraetorCluster, BenchError> {
+        let tcp: Vec<SocketAddr> = IPS
+            .iter()
+            .flat_map(|ip| {
+                [8500, 8300].map(|p| {
+                    SocketAddr::new(ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST)), p)
+                })
+            })
+            .collect();
+        let udp: Vec<SocketAddr> = tcp.iter().map(|a| SocketAddr::new(a.ip(), 8600)).collect();
+        ensure_free(&tcp, &udp)?;
         let opts = AgentOptions {
             config_json: r#"{"performance":{"raft_multiplier":1},"log_level":"info"}"#.into(),
             rust_log: "info,openraft=warn,hickory_server=warn".into(),
@@ -40,7 +50,7 @@ impl PraetorCluster {
             .enumerate()
             .map(|(i, ip)| Agent::start_with(&format!("s{}", i + 1), ip, &flags, &opts))
             .collect();
-        PraetorCluster { agents }
+        Ok(PraetorCluster { agents })
     }
 
     /// HTTP base URLs of all servers.

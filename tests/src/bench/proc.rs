@@ -1,6 +1,7 @@
 //! Child processes of the bench: spawning with logs to a file and death with the bench,
 //! polling for conditions with a deadline, and reading a process's resident memory.
 
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -100,6 +101,24 @@ pub fn poll_until<T>(
     }
 }
 
+/// An error naming the first of `tcp` / `udp` that another process already listens on: the bench
+/// uses fixed loopback addresses, so a leftover server (or a test run using the same addresses)
+/// would otherwise be measured in place of the one the bench starts.
+pub fn ensure_free(tcp: &[SocketAddr], udp: &[SocketAddr]) -> Result<(), BenchError> {
+    let busy = |a: &SocketAddr, e: std::io::Error| {
+        BenchError::Unexpected(format!(
+            "{a} is already in use ({e}): stop whatever listens there and run the bench again"
+        ))
+    };
+    for a in tcp {
+        TcpListener::bind(a).map_err(|e| busy(a, e))?;
+    }
+    for a in udp {
+        UdpSocket::bind(a).map_err(|e| busy(a, e))?;
+    }
+    Ok(())
+}
+
 /// Resident set size of `pid` in MiB (`VmRSS` of `/proc/PID/status`).
 pub fn rss_mib(pid: u32) -> Result<f64, BenchError> {
     let path = PathBuf::from(format!("/proc/{pid}/status"));
@@ -128,6 +147,16 @@ mod tests {
         assert_eq!(parse_vmrss_kib("Name:\tx\n"), None);
         let own = rss_mib(std::process::id()).unwrap();
         assert!(own > 0.1 && own < 4096.0, "{own}");
+    }
+
+    #[test]
+    fn ensure_free_sees_a_listener() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let used = l.local_addr().unwrap();
+        let e = ensure_free(&[used], &[]).unwrap_err();
+        assert!(e.to_string().contains(&used.to_string()), "{e}");
+        drop(l);
+        assert!(ensure_free(&[used], &[used]).is_ok());
     }
 
     #[test]

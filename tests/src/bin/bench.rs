@@ -1,7 +1,8 @@
-//! `bench`: the whole-system benchmark. Starts a 3-server praetor cluster on 127.0.1.1-3, then a
-//! 3-member etcd 3.4 cluster on 127.0.7.1-3 and bind9 on 127.0.0.1:18600, drives them one after the
-//! other with the same load generators (KV over HTTP, DNS with dnsperf), reads servers' memory,
-//! stops everything it started and prints `metric | praetor | etcd/bind9 | ratio`.
+//! `bench`: the whole-system benchmark. Starts a 3-server praetor cluster on 127.0.1.1-3 and a
+//! 3-member etcd 3.4 cluster on 127.0.7.1-3, loads both, then runs each KV measurement on praetor
+//! and right after on etcd with the same load generator; DNS with dnsperf against praetor and
+//! then bind9 on 127.0.0.1:18600. Reads the servers' memory, stops everything it started and
+//! prints `metric | praetor | etcd/bind9 | ratio`.
 //!
 //! Run: `cargo build --release --bin praetor && cargo run --release -p praetor-tests --bin bench --
 //! [--quick] [--skip-etcd] [--skip-dns]` (or `tests/bench.sh`).
@@ -107,7 +108,8 @@ impl KvKind {
 const KINDS: [KvKind; 3] = [KvKind::Put, KvKind::Get, KvKind::Stale];
 
 fn kv_metric(kind: KvKind, clients: usize, what: &str) -> String {
-    format!("{}, {clients} clients: {what}", kind.title())
+    let s = if clients == 1 { "" } else { "s" };
+    format!("{}, {clients} client{s}: {what}", kind.title())
 }
 
 const DNS_QPS: &str = "DNS A queries/s (dnsperf, 100 svc x 3 inst)";
@@ -205,10 +207,9 @@ impl Table {
         );
         if s.errors > 0 {
             self.notes.push(format!(
-                "{} {}, {} clients: {} of {} requests failed, first: {}",
+                "{} {}: {} of {} requests failed, first: {}",
                 side.label(),
-                kind.title(),
-                s.clients,
+                kv_metric(kind, s.clients, "load"),
                 s.errors,
                 s.errors + s.ok,
                 s.first_error.as_deref().unwrap_or("?")
@@ -276,14 +277,37 @@ fn populate(op: Arc<Op>) -> Result<Stats, String> {
     }
 }
 
-/// The 9 KV runs (PUT, GET, stale GET at 1/16/64 clients) of one system.
-fn kv_suite(
-    args: &Args,
-    table: &mut Table,
+/// Builds the operation of one KV run of a system.
+type OpFactory = Box<dyn Fn(KvKind) -> Arc<Op>>;
+
+/// A system whose cluster is up and loaded, ready for the KV runs.
+struct KvSystem {
     side: Side,
-    name: &str,
-    op: impl Fn(KvKind) -> Arc<Op>,
-) {
+    name: &'static str,
+    op: OpFactory,
+}
+
+fn praetor_ops(bases: Vec<String>) -> OpFactory {
+    let value = load::value_1k();
+    Box::new(move |kind| match kind {
+        KvKind::Put => load::praetor_put(bases.clone(), KEYS, value.clone()),
+        KvKind::Get => load::praetor_get(bases.clone(), KEYS, false, value.len()),
+        KvKind::Stale => load::praetor_get(bases.clone(), KEYS, true, value.len()),
+    })
+}
+
+fn etcd_ops(bases: Vec<String>) -> OpFactory {
+    let value = load::value_1k();
+    Box::new(move |kind| match kind {
+        KvKind::Put => load::etcd_put(bases.clone(), KEYS, value.clone()),
+        KvKind::Get => load::etcd_range(bases.clone(), KEYS, false),
+        KvKind::Stale => load::etcd_range(bases.clone(), KEYS, true),
+    })
+}
+
+/// The KV runs (PUT, GET, stale GET at 1/16/64 clients), interleaved: each run goes to praetor
+/// and right after to etcd, so both meet the same background load of the shared machine.
+fn kv_runs(args: &Args, table: &mut Table, systems: &[KvSystem]) {
     let limits = Limits {
         duration: args.kv_duration(),
         max_requests: 5_000_000,
@@ -291,13 +315,16 @@ fn kv_suite(
     };
     for kind in KINDS {
         for c in CLIENTS {
-            let s = load::run(c, limits, op(kind));
-            progress(&format!(
-                "{name} {}, {c} clients: {}",
-                kind.title(),
-                describe(&s)
-            ));
-            table.record_kv(side, kind, &s);
+            for sys in systems {
+                let s = load::run(c, limits, (sys.op)(kind));
+                progress(&format!(
+                    "{} {}: {}",
+                    sys.name,
+                    kv_metric(kind, c, "load"),
+                    describe(&s)
+                ));
+                table.record_kv(sys.side, kind, &s);
+            }
         }
     }
 }
@@ -320,37 +347,40 @@ fn rss(
     (lead, max)
 }
 
-fn praetor_phase(args: &Args, table: &mut Table, logs: &mut Vec<PathBuf>) -> Result<(), String> {
-    let bin = find_praetor_bin()
-        .ok()
-        .filter(|b| b.exists())
-        .ok_or("praetor binary not found: run `cargo build --release --bin praetor` first (or set PRAETOR_BIN)")?;
+/// Prints the last lines of every server's log (after a failure).
+fn print_log_tails(cluster: &PraetorCluster) {
+    for a in &cluster.agents {
+        let log = a.logs();
+        let tail: Vec<&str> = log.lines().rev().take(15).collect();
+        eprintln!("----- last lines of {} ({}) -----", a.name, a.dir.display());
+        for l in tail.iter().rev() {
+            eprintln!("{l}");
+        }
+    }
+}
+
+/// Starts the praetor servers, reads their idle memory, writes the 10k keys and registers the
+/// 1k services, and reads their memory again.
+fn praetor_setup(table: &mut Table, logs: &mut Vec<PathBuf>) -> Result<PraetorCluster, String> {
+    let bin = find_praetor_bin().ok().filter(|b| b.exists()).ok_or(
+        "praetor binary not found: run `cargo build --release --bin praetor` first (or set PRAETOR_BIN)",
+    )?;
     progress(&format!(
         "starting 3 praetor servers on 127.0.1.1-3 ({})",
         bin.display()
     ));
-    let mut cluster = PraetorCluster::start();
+    let mut cluster = PraetorCluster::start().map_err(|e| e.to_string())?;
     logs.extend(cluster.agents.iter().map(|a| a.dir.clone()));
-    let result = praetor_measure(args, table, &mut cluster);
-    if result.is_err() {
-        for a in &cluster.agents {
-            let log = a.logs();
-            let tail: Vec<&str> = log.lines().rev().take(15).collect();
-            eprintln!("----- last lines of {} ({}) -----", a.name, a.dir.display());
-            for l in tail.iter().rev() {
-                eprintln!("{l}");
-            }
+    match praetor_load(table, &mut cluster) {
+        Ok(()) => Ok(cluster),
+        Err(e) => {
+            print_log_tails(&cluster);
+            Err(e)
         }
     }
-    cluster.stop();
-    result
 }
 
-fn praetor_measure(
-    args: &Args,
-    table: &mut Table,
-    cluster: &mut PraetorCluster,
-) -> Result<(), String> {
+fn praetor_load(table: &mut Table, cluster: &mut PraetorCluster) -> Result<(), String> {
     cluster.wait_ready(READY).map_err(|e| e.to_string())?;
     progress("praetor cluster ready; letting it idle 3 s before reading memory");
     std::thread::sleep(Duration::from_secs(3));
@@ -360,8 +390,7 @@ fn praetor_measure(
     table.set(RSS_IDLE_MAX, Side::Praetor, max);
 
     let bases = cluster.bases();
-    let value = load::value_1k();
-    let s = populate(load::praetor_put(bases.clone(), KEYS, value.clone()))?;
+    let s = populate(praetor_ops(bases.clone())(KvKind::Put))?;
     progress(&format!("praetor: wrote {KEYS} keys: {}", describe(&s)));
     let reg = load::run(
         8,
@@ -405,29 +434,19 @@ fn praetor_measure(
     let (lead, max) = rss(&pids, cluster.leader());
     table.set(RSS_LOADED_LEADER, Side::Praetor, lead);
     table.set(RSS_LOADED_MAX, Side::Praetor, max);
+    Ok(())
+}
 
-    kv_suite(args, table, Side::Praetor, "praetor", |kind| match kind {
-        KvKind::Put => load::praetor_put(bases.clone(), KEYS, value.clone()),
-        KvKind::Get => load::praetor_get(bases.clone(), KEYS, false, value.len()),
-        KvKind::Stale => load::praetor_get(bases.clone(), KEYS, true, value.len()),
-    });
-    cluster.check_running().map_err(|e| e.to_string())?;
-    table.set(
-        RSS_AFTER_LEADER,
-        Side::Praetor,
-        rss(&pids, cluster.leader()).0,
-    );
-
-    if !args.skip_dns {
-        let server = cluster.agents[0].dns_addr();
-        dns_check(server, "praetor")?;
-        let r = dns_run(args, server, &cluster.agents[0].dir)?;
-        progress(&format!(
-            "praetor dnsperf @{server}: {:.0} q/s, avg {:.3} ms",
-            r.qps, r.avg_latency_ms
-        ));
-        table.record_dns(Side::Praetor, &r);
-    }
+/// dnsperf against the first praetor server, after checking its answer.
+fn praetor_dns(args: &Args, table: &mut Table, cluster: &PraetorCluster) -> Result<(), String> {
+    let server = cluster.agents[0].dns_addr();
+    dns_check(server, "praetor")?;
+    let r = dns_run(args, server, &cluster.agents[0].dir)?;
+    progress(&format!(
+        "praetor dnsperf @{server}: {:.0} q/s, avg {:.3} ms",
+        r.qps, r.avg_latency_ms
+    ));
+    table.record_dns(Side::Praetor, &r);
     Ok(())
 }
 
@@ -480,7 +499,8 @@ fn etcd_leader(bases: &[String]) -> Option<usize> {
     })
 }
 
-fn etcd_phase(args: &Args, table: &mut Table, work: &Path) -> Result<(), String> {
+/// Starts the etcd members, reads their idle memory, writes the 10k keys, reads memory again.
+fn etcd_setup(table: &mut Table, work: &Path) -> Result<EtcdCluster, String> {
     let dir = work.join("etcd");
     progress(&format!(
         "starting 3 etcd members on 127.0.7.1-3 (data in {})",
@@ -495,25 +515,13 @@ fn etcd_phase(args: &Args, table: &mut Table, work: &Path) -> Result<(), String>
     let (lead, max) = rss(&pids, etcd_leader(&bases));
     table.set(RSS_IDLE_LEADER, Side::Other, lead);
     table.set(RSS_IDLE_MAX, Side::Other, max);
-    let value = load::value_1k();
-    let s = populate(load::etcd_put(bases.clone(), KEYS, value.clone()))?;
+    let s = populate(etcd_ops(bases.clone())(KvKind::Put))?;
     progress(&format!("etcd: wrote {KEYS} keys: {}", describe(&s)));
     std::thread::sleep(Duration::from_secs(2));
     let (lead, max) = rss(&pids, etcd_leader(&bases));
     table.set(RSS_LOADED_LEADER, Side::Other, lead);
     table.set(RSS_LOADED_MAX, Side::Other, max);
-    kv_suite(args, table, Side::Other, "etcd", |kind| match kind {
-        KvKind::Put => load::etcd_put(bases.clone(), KEYS, value.clone()),
-        KvKind::Get => load::etcd_range(bases.clone(), KEYS, false),
-        KvKind::Stale => load::etcd_range(bases.clone(), KEYS, true),
-    });
-    table.set(
-        RSS_AFTER_LEADER,
-        Side::Other,
-        rss(&pids, etcd_leader(&bases)).0,
-    );
-    etcd.stop();
-    Ok(())
+    Ok(etcd)
 }
 
 fn bind_phase(args: &Args, table: &mut Table, work: &Path) -> Result<(), String> {
@@ -534,6 +542,14 @@ fn bind_phase(args: &Args, table: &mut Table, work: &Path) -> Result<(), String>
     table.record_dns(Side::Other, &r);
     named.stop();
     Ok(())
+}
+
+/// The 1-minute load average (`/proc/loadavg`), or `?`.
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
 }
 
 fn goals(table: &Table) -> Vec<String> {
@@ -599,6 +615,7 @@ fn main() -> ExitCode {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(0);
+    let load_before = loadavg();
     let mut table = Table::new();
     let mut praetor_logs = Vec::new();
     let mut failed = false;
@@ -606,30 +623,93 @@ fn main() -> ExitCode {
     let all = |_: &str| true;
     let is_dns = |m: &str| m.starts_with("DNS");
     let not_dns = |m: &str| !m.starts_with("DNS");
-    if let Err(e) = praetor_phase(&args, &mut table, &mut praetor_logs) {
-        progress(&format!("praetor phase failed: {e}"));
-        table.notes.push(format!("praetor phase FAILED: {e}"));
-        table.mark_missing(Side::Praetor, all, "failed");
-        failed = true;
+    let mut praetor = match praetor_setup(&mut table, &mut praetor_logs) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            progress(&format!("praetor setup failed: {e}"));
+            table.notes.push(format!("praetor FAILED: {e}"));
+            table.mark_missing(Side::Praetor, all, "failed");
+            failed = true;
+            None
+        }
+    };
+    let mut etcd = if args.skip_etcd {
+        table.mark_missing(Side::Other, not_dns, "skipped");
+        None
+    } else {
+        match etcd_setup(&mut table, &work) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                progress(&format!("etcd setup failed: {e}"));
+                table.notes.push(format!("etcd FAILED: {e}"));
+                table.mark_missing(Side::Other, not_dns, "failed");
+                failed = true;
+                None
+            }
+        }
+    };
+
+    let mut systems = Vec::new();
+    if let Some(p) = &praetor {
+        systems.push(KvSystem {
+            side: Side::Praetor,
+            name: "praetor",
+            op: praetor_ops(p.bases()),
+        });
     }
+    if let Some(e) = &etcd {
+        systems.push(KvSystem {
+            side: Side::Other,
+            name: "etcd",
+            op: etcd_ops(e.bases()),
+        });
+    }
+    kv_runs(&args, &mut table, &systems);
+    if let Some(p) = praetor.as_mut() {
+        if let Err(e) = p.check_running() {
+            table
+                .notes
+                .push(format!("praetor server died during the KV runs: {e}"));
+            failed = true;
+        }
+        table.set(
+            RSS_AFTER_LEADER,
+            Side::Praetor,
+            rss(&p.pids(), p.leader()).0,
+        );
+    }
+    if let Some(e) = etcd.as_mut() {
+        table.set(
+            RSS_AFTER_LEADER,
+            Side::Other,
+            rss(&e.pids(), etcd_leader(&e.bases())).0,
+        );
+        e.stop();
+    }
+    drop(etcd);
+
     if args.skip_dns {
         table.mark_missing(Side::Praetor, is_dns, "skipped");
-    }
-    if args.skip_etcd {
-        table.mark_missing(Side::Other, not_dns, "skipped");
-    } else if let Err(e) = etcd_phase(&args, &mut table, &work) {
-        progress(&format!("etcd phase failed: {e}"));
-        table.notes.push(format!("etcd phase FAILED: {e}"));
-        table.mark_missing(Side::Other, not_dns, "failed");
-        failed = true;
-    }
-    if args.skip_dns {
         table.mark_missing(Side::Other, is_dns, "skipped");
-    } else if let Err(e) = bind_phase(&args, &mut table, &work) {
-        progress(&format!("bind9 phase failed: {e}"));
-        table.notes.push(format!("bind9 phase FAILED: {e}"));
-        table.mark_missing(Side::Other, is_dns, "failed");
-        failed = true;
+    } else {
+        if let Some(p) = &praetor
+            && let Err(e) = praetor_dns(&args, &mut table, p)
+        {
+            progress(&format!("praetor DNS failed: {e}"));
+            print_log_tails(p);
+            table.notes.push(format!("praetor DNS FAILED: {e}"));
+            table.mark_missing(Side::Praetor, is_dns, "failed");
+            failed = true;
+        }
+        if let Err(e) = bind_phase(&args, &mut table, &work) {
+            progress(&format!("bind9 failed: {e}"));
+            table.notes.push(format!("bind9 FAILED: {e}"));
+            table.mark_missing(Side::Other, is_dns, "failed");
+            failed = true;
+        }
+    }
+    if let Some(p) = praetor.as_mut() {
+        p.stop();
     }
 
     let mut out = String::new();
@@ -640,7 +720,11 @@ fn main() -> ExitCode {
         args.dns_duration().as_secs()
     ));
     out.push_str(&format!(
-        "NOTE: this machine has {cores} CPU core(s). The load generator (or dnsperf) and all servers of the system under test share them, so every figure is CPU-bound and far below what dedicated hosts give; only the ratios are meaningful. The systems run one after the other, never at the same time.\n\n"
+        "NOTE: this machine has {cores} CPU core(s). The load generator (or dnsperf) and all servers of the system under test share them, so every figure is CPU-bound and far below what dedicated hosts give; only the ratios are meaningful. Each KV run goes to praetor and right after to etcd (both clusters are up, the other one idle); DNS runs praetor then bind9.\n"
+    ));
+    out.push_str(&format!(
+        "Load average (1 min) before: {load_before}, after: {} (anything else running on the machine skews the figures).\n\n",
+        loadavg()
     ));
     out.push_str(&render(&table.rows));
     out.push_str("\nGoals (from the issue):\n");
@@ -654,7 +738,7 @@ fn main() -> ExitCode {
         }
     }
     out.push_str(&format!(
-        "\nWork dir (etcd data and logs, bind9 config/zone/log): {}\n",
+        "\nWork dir (etcd logs; bind9 config, zone and log; dnsperf query file): {}\n",
         work.display()
     ));
     for d in &praetor_logs {

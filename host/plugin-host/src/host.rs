@@ -1,0 +1,620 @@
+//! `PluginHost`: the slots (translator, router, intentions, join providers), the policy calls
+//! with their native fallbacks, the intention set, and hot swap.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use arc_swap::ArcSwap;
+use praetor_policy as policy;
+use praetor_policy::discover;
+use wasmtime::component::Linker;
+use wasmtime::{Engine, Store};
+
+use crate::bindings::intentions::IntentionEvaluator;
+use crate::bindings::intentions::exports::praetor::plugins::intentions as wi;
+use crate::bindings::join::JoinProvider;
+use crate::bindings::router::Router;
+use crate::bindings::translator::AddressTranslator;
+use crate::builtin::{self, Builtin};
+use crate::convert;
+use crate::engine;
+use crate::error::{LoadError, PluginError};
+use crate::imports;
+use crate::info::{ComponentSource, SlotInfo};
+use crate::settings::{PluginHostConfig, SlotSettings};
+use crate::slot::{LoadInput, Slot};
+use crate::store::HostState;
+
+/// The intention set every evaluator instance must hold, and its native twin.
+struct IntentionSet {
+    version: u64,
+    wit: Vec<wi::Intention>,
+    default_allow: bool,
+    native: policy::Evaluator,
+}
+
+static INTENTION_VERSION: AtomicU64 = AtomicU64::new(1);
+
+/// A slot name, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SlotId {
+    Translator,
+    Router,
+    Intentions,
+    Join(String),
+}
+
+impl SlotId {
+    pub(crate) fn parse(slot: &str) -> Result<Self, LoadError> {
+        match slot {
+            "translator" => Ok(SlotId::Translator),
+            "router" => Ok(SlotId::Router),
+            "intentions" => Ok(SlotId::Intentions),
+            _ => match slot.strip_prefix("join:") {
+                Some(p) if is_provider_name(p) => Ok(SlotId::Join(p.to_owned())),
+                _ => Err(LoadError::UnknownSlot(slot.to_owned())),
+            },
+        }
+    }
+}
+
+fn is_provider_name(p: &str) -> bool {
+    !p.is_empty()
+        && p.len() <= 64
+        && p.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// A component to load into a slot.
+#[derive(Debug, Clone)]
+pub struct LoadRequest {
+    /// The component's bytes (a `.wasm` component for the slot's world).
+    pub bytes: Vec<u8>,
+    /// The slot's `config = { ... }` block as a JSON object (`{}` when none).
+    pub config_json: String,
+    /// Name shown by `list()`; defaults to the file stem of `path`, else "custom".
+    pub name: Option<String>,
+    /// The file it was read from, if any (shown by `list()`).
+    pub path: Option<PathBuf>,
+}
+
+impl LoadRequest {
+    /// Bytes and configuration, without a file name.
+    pub fn new(bytes: Vec<u8>, config_json: &str) -> Self {
+        LoadRequest {
+            bytes,
+            config_json: config_json.to_owned(),
+            name: None,
+            path: None,
+        }
+    }
+
+    fn into_input(self) -> LoadInput {
+        let name = self
+            .name
+            .or_else(|| {
+                self.path
+                    .as_ref()
+                    .and_then(|p| p.file_stem())
+                    .map(|s| s.to_string_lossy().into_owned())
+            })
+            .unwrap_or_else(|| "custom".to_owned());
+        LoadInput {
+            bytes: self.bytes,
+            compiled: None,
+            config_json: self.config_json,
+            name,
+            source: match self.path {
+                Some(p) => ComponentSource::Path(p),
+                None => ComponentSource::Bytes,
+            },
+        }
+    }
+}
+
+struct Inner {
+    engine: Engine,
+    config: PluginHostConfig,
+    join_linker: Arc<Linker<HostState>>,
+    translator: Slot<AddressTranslator>,
+    router: Slot<Router>,
+    intentions: Slot<IntentionEvaluator>,
+    intention_set: ArcSwap<IntentionSet>,
+    joins: RwLock<BTreeMap<String, Arc<Slot<JoinProvider>>>>,
+}
+
+/// The plugin host. Cheap to clone; calls are synchronous and safe from any thread.
+#[derive(Clone)]
+pub struct PluginHost {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for PluginHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PluginHost").finish_non_exhaustive()
+    }
+}
+
+fn builtin_input(
+    engine: &Engine,
+    b: &Builtin,
+    config_json: &str,
+) -> Result<LoadInput, PluginError> {
+    let compiled = builtin::compiled(engine, b).map_err(|e| PluginError::Builtin {
+        slot: b.slot.to_owned(),
+        source: LoadError::Compile(format!("{e:#}")),
+    })?;
+    Ok(LoadInput {
+        bytes: b.bytes.to_vec(),
+        compiled: Some(compiled),
+        config_json: config_json.to_owned(),
+        name: b.name.to_owned(),
+        source: ComponentSource::Builtin,
+    })
+}
+
+fn no_prepare<W>()
+-> impl Fn(&W, &mut Store<HostState>, &mut u64) -> wasmtime::Result<Result<(), String>> + Sync {
+    |_: &W, _: &mut Store<HostState>, _: &mut u64| Ok(Ok(()))
+}
+
+/// Pushes `set` into an evaluator instance unless it already holds it.
+fn sync_intentions(
+    inst: &IntentionEvaluator,
+    store: &mut Store<HostState>,
+    synced: &mut u64,
+    set: &IntentionSet,
+) -> wasmtime::Result<Result<(), String>> {
+    if *synced == set.version {
+        return Ok(Ok(()));
+    }
+    let r =
+        inst.praetor_plugins_intentions()
+            .call_update(&mut *store, &set.wit, set.default_allow)?;
+    if r.is_ok() {
+        *synced = set.version;
+    }
+    Ok(r)
+}
+
+impl PluginHost {
+    /// Creates the engine (once per process), compiles the built-ins and fills every slot with
+    /// its built-in component. Blocking (compiles on first use: tens of milliseconds per
+    /// component in release builds).
+    pub fn new(config: PluginHostConfig) -> Result<PluginHost, PluginError> {
+        let engine = engine::engine()?.clone();
+        let plain_linker = Arc::new(
+            engine::linker(&engine, false).map_err(|e| PluginError::Engine(format!("{e:#}")))?,
+        );
+        let join_linker = Arc::new(
+            engine::linker(&engine, true).map_err(|e| PluginError::Engine(format!("{e:#}")))?,
+        );
+        let builtin_err = |slot: &str| {
+            let slot = slot.to_owned();
+            move |source| PluginError::Builtin { slot, source }
+        };
+        let np_t = no_prepare::<AddressTranslator>();
+        let translator = Slot::new(
+            "translator",
+            &engine,
+            plain_linker.clone(),
+            config.settings_for("translator"),
+            builtin_input(&engine, &builtin::TRANSLATE_WAN_ADDRS, "{}")?,
+            &np_t,
+        )
+        .map_err(builtin_err("translator"))?;
+        let np_r = no_prepare::<Router>();
+        let router = Slot::new(
+            "router",
+            &engine,
+            plain_linker.clone(),
+            config.settings_for("router"),
+            builtin_input(&engine, &builtin::ROUTE_RTT, "{}")?,
+            &np_r,
+        )
+        .map_err(builtin_err("router"))?;
+        let set = IntentionSet {
+            version: INTENTION_VERSION.fetch_add(1, Ordering::Relaxed),
+            wit: Vec::new(),
+            default_allow: config.default_allow,
+            native: policy::Evaluator::new(Vec::new(), config.default_allow)
+                .map_err(|e| PluginError::Engine(e))?,
+        };
+        let prep_i = |inst: &IntentionEvaluator, store: &mut Store<HostState>, synced: &mut u64| {
+            sync_intentions(inst, store, synced, &set)
+        };
+        let intentions = Slot::new(
+            "intentions",
+            &engine,
+            plain_linker.clone(),
+            config.settings_for("intentions"),
+            builtin_input(&engine, &builtin::INTENTIONS_CONSUL, "{}")?,
+            &prep_i,
+        )
+        .map_err(builtin_err("intentions"))?;
+        let mut joins = BTreeMap::new();
+        let np_j = no_prepare::<JoinProvider>();
+        for b in builtin::JOIN_PROVIDERS {
+            let slot = Slot::new(
+                b.slot,
+                &engine,
+                join_linker.clone(),
+                config.settings_for(b.slot),
+                builtin_input(&engine, &b, "{}")?,
+                &np_j,
+            )
+            .map_err(builtin_err(b.slot))?;
+            let provider = b.slot.trim_start_matches("join:").to_owned();
+            joins.insert(provider, Arc::new(slot));
+        }
+        Ok(PluginHost {
+            inner: Arc::new(Inner {
+                engine,
+                config,
+                join_linker,
+                translator,
+                router,
+                intentions,
+                intention_set: ArcSwap::new(Arc::new(set)),
+                joins: RwLock::new(joins),
+            }),
+        })
+    }
+
+    // ---- policy calls ----
+
+    /// The address and port to present for a record (`translate_wan_addrs`).
+    pub fn translate(&self, query: &policy::AddressQuery) -> policy::Presented {
+        self.translate_plugin(query)
+            .unwrap_or_else(|_| policy::translate(query))
+    }
+
+    /// `translate` through the plugin only (no fallback); `Err` is the failure reason.
+    pub fn translate_plugin(
+        &self,
+        query: &policy::AddressQuery,
+    ) -> Result<policy::Presented, String> {
+        let q = convert::address_query(query);
+        self.inner
+            .translator
+            .call(|inst, store| inst.praetor_plugins_translation().call_translate(store, &q))
+            .map(convert::presented)
+    }
+
+    /// Datacenter names best first (`/v1/catalog/datacenters`).
+    pub fn rank(&self, local_datacenter: &str, candidates: &[policy::Candidate]) -> Vec<String> {
+        self.rank_plugin(local_datacenter, candidates)
+            .unwrap_or_else(|_| policy::rank(local_datacenter, candidates))
+    }
+
+    /// `rank` through the plugin only. An answer that does not name every datacenter exactly
+    /// once counts as a failure.
+    pub fn rank_plugin(
+        &self,
+        local_datacenter: &str,
+        candidates: &[policy::Candidate],
+    ) -> Result<Vec<String>, String> {
+        let cs = convert::candidates(candidates);
+        self.inner.router.call(|inst, store| {
+            let names = inst
+                .praetor_plugins_routing()
+                .call_rank(store, local_datacenter, &cs)?;
+            check_rank(&names, candidates).map_err(wasmtime::Error::msg)?;
+            Ok(names)
+        })
+    }
+
+    /// Where to send a request for another datacenter; `None`: no healthy server.
+    pub fn pick(&self, request: &policy::RouteRequest) -> Option<policy::Route> {
+        self.pick_plugin(request)
+            .unwrap_or_else(|_| policy::pick(request))
+    }
+
+    /// `pick` through the plugin only.
+    pub fn pick_plugin(
+        &self,
+        request: &policy::RouteRequest,
+    ) -> Result<Option<policy::Route>, String> {
+        let r = convert::route_request(request);
+        self.inner
+            .router
+            .call(|inst, store| inst.praetor_plugins_routing().call_pick(store, &r))
+            .map(|route| convert::route(route, request))
+    }
+
+    /// The intention verdict for one connection or request.
+    pub fn evaluate(&self, request: &policy::Request) -> policy::Decision {
+        let set = self.inner.intention_set.load();
+        match self.evaluate_with(&set, request) {
+            Ok(d) => d,
+            Err(_) => set.native.evaluate(request),
+        }
+    }
+
+    /// `evaluate` through the plugin only.
+    pub fn evaluate_plugin(&self, request: &policy::Request) -> Result<policy::Decision, String> {
+        let set = self.inner.intention_set.load();
+        self.evaluate_with(&set, request)
+    }
+
+    fn evaluate_with(
+        &self,
+        set: &IntentionSet,
+        request: &policy::Request,
+    ) -> Result<policy::Decision, String> {
+        let r = convert::request(request);
+        self.inner
+            .intentions
+            .call_prepared(
+                |inst, store, synced| sync_intentions(inst, store, synced, set),
+                |inst, store| inst.praetor_plugins_intentions().call_evaluate(store, &r),
+            )
+            .map(convert::decision)
+    }
+
+    /// Replaces the intention set and default verdict. Refused (the previous set stays) when
+    /// the native evaluator or the loaded plugin rejects it (e.g. an invalid regex).
+    pub fn update_intentions(
+        &self,
+        intentions: Vec<policy::Intention>,
+        default_allow: bool,
+    ) -> Result<(), String> {
+        let wit: Vec<wi::Intention> = intentions.iter().map(convert::intention).collect();
+        let native = policy::Evaluator::new(intentions, default_allow)?;
+        let set = IntentionSet {
+            version: INTENTION_VERSION.fetch_add(1, Ordering::Relaxed),
+            wit,
+            default_allow,
+            native,
+        };
+        // The plugin may refuse; check on a fresh instance before publishing.
+        match self.inner.intentions.with_fresh(|inst, store| {
+            inst.praetor_plugins_intentions()
+                .call_update(store, &set.wit, default_allow)
+        }) {
+            Ok(Ok(())) => {}
+            Ok(Err(reason)) => return Err(reason),
+            Err(e) => {
+                tracing::warn!(reason = %e, "intention plugin failed to take the new set; the built-in evaluator answers until it does");
+            }
+        }
+        let set = Arc::new(set);
+        self.inner.intention_set.store(set.clone());
+        // Warm instances take the new set now, so requests do not pay for it.
+        self.inner
+            .intentions
+            .for_each_warm(|inst, store, synced| sync_intentions(inst, store, synced, &set));
+        Ok(())
+    }
+
+    /// Runs a join provider (`args` as parsed from "provider=NAME key=value ...", `provider`
+    /// included). Blocking: host imports do I/O. Built-in providers fall back to native code
+    /// when their component fails.
+    pub fn discover_blocking(
+        &self,
+        provider: &str,
+        args: &[(String, String)],
+    ) -> Result<Vec<String>, String> {
+        let slot = self
+            .inner
+            .joins
+            .read()
+            .ok()
+            .and_then(|j| j.get(provider).cloned());
+        let Some(slot) = slot else {
+            return native_discover(provider, args);
+        };
+        match slot.call(|inst, store| inst.praetor_plugins_discovery().call_discover(store, args)) {
+            Ok(answer) => answer,
+            Err(reason) if is_builtin_provider(provider) => {
+                tracing::debug!(provider, %reason, "join provider failed; using the built-in");
+                native_discover(provider, args)
+            }
+            Err(reason) => Err(format!("provider {provider}: {reason}")),
+        }
+    }
+
+    /// [`Self::discover_blocking`] on tokio's blocking pool.
+    pub async fn discover(
+        &self,
+        provider: &str,
+        args: Vec<(String, String)>,
+    ) -> Result<Vec<String>, String> {
+        let host = self.clone();
+        let provider = provider.to_owned();
+        tokio::task::spawn_blocking(move || host.discover_blocking(&provider, &args))
+            .await
+            .map_err(|e| format!("discovery task failed: {e}"))?
+    }
+
+    // ---- management ----
+
+    /// Loads a component into `slot` (`translator`, `router`, `intentions`, `join:<provider>`):
+    /// compiles it off the async threads, checks it against the slot's world, configures a
+    /// canary instance, then swaps it in atomically. A refused load leaves the slot as it was.
+    pub async fn load(
+        &self,
+        slot: &str,
+        bytes: Vec<u8>,
+        config_json: &str,
+    ) -> Result<SlotInfo, LoadError> {
+        self.load_request(slot, LoadRequest::new(bytes, config_json))
+            .await
+    }
+
+    /// [`Self::load`] with a name and file path for `list()`.
+    pub async fn load_request(
+        &self,
+        slot: &str,
+        request: LoadRequest,
+    ) -> Result<SlotInfo, LoadError> {
+        let host = self.clone();
+        let slot = slot.to_owned();
+        tokio::task::spawn_blocking(move || host.load_blocking(&slot, request))
+            .await
+            .map_err(|e| LoadError::Task(e.to_string()))?
+    }
+
+    /// [`Self::load_request`] on the calling thread (blocking).
+    pub fn load_blocking(&self, slot: &str, request: LoadRequest) -> Result<SlotInfo, LoadError> {
+        let id = SlotId::parse(slot)?;
+        let input = request.into_input();
+        let inner = &self.inner;
+        match id {
+            SlotId::Translator => inner.translator.load(input, &no_prepare()),
+            SlotId::Router => inner.router.load(input, &no_prepare()),
+            SlotId::Intentions => {
+                let set = inner.intention_set.load_full();
+                let prepare =
+                    |inst: &IntentionEvaluator, store: &mut Store<HostState>, synced: &mut u64| {
+                        sync_intentions(inst, store, synced, &set)
+                    };
+                inner.intentions.load(input, &prepare)
+            }
+            SlotId::Join(provider) => {
+                let existing = inner
+                    .joins
+                    .read()
+                    .ok()
+                    .and_then(|j| j.get(&provider).cloned());
+                match existing {
+                    Some(s) => s.load(input, &no_prepare()),
+                    None => {
+                        let np = no_prepare::<JoinProvider>();
+                        let created = Slot::new_custom(
+                            slot,
+                            &inner.engine,
+                            inner.join_linker.clone(),
+                            inner.config.settings_for(slot),
+                            input,
+                            &np,
+                        )?;
+                        let info = created.info();
+                        if let Ok(mut joins) = inner.joins.write() {
+                            joins.insert(provider, Arc::new(created));
+                        }
+                        Ok(info)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Puts a slot's built-in component back; an operator's join provider is removed.
+    pub fn revert(&self, slot: &str) -> Result<(), LoadError> {
+        let inner = &self.inner;
+        match SlotId::parse(slot)? {
+            SlotId::Translator => {
+                inner.translator.revert();
+            }
+            SlotId::Router => {
+                inner.router.revert();
+            }
+            SlotId::Intentions => {
+                inner.intentions.revert();
+            }
+            SlotId::Join(provider) => {
+                let mut joins = inner
+                    .joins
+                    .write()
+                    .map_err(|_| LoadError::UnknownSlot(slot.to_owned()))?;
+                let Some(s) = joins.get(&provider) else {
+                    return Err(LoadError::UnknownSlot(slot.to_owned()));
+                };
+                if !s.revert() {
+                    joins.remove(&provider);
+                }
+            }
+        }
+        tracing::info!(slot, "plugin slot reverted by the operator");
+        Ok(())
+    }
+
+    /// Every slot, built-ins first, then join providers by name.
+    pub fn list(&self) -> Vec<SlotInfo> {
+        let inner = &self.inner;
+        let mut out = vec![
+            inner.translator.info(),
+            inner.router.info(),
+            inner.intentions.info(),
+        ];
+        if let Ok(joins) = inner.joins.read() {
+            out.extend(joins.values().map(|s| s.info()));
+        }
+        out
+    }
+
+    /// One slot's state.
+    pub fn info(&self, slot: &str) -> Result<SlotInfo, LoadError> {
+        let inner = &self.inner;
+        match SlotId::parse(slot)? {
+            SlotId::Translator => Ok(inner.translator.info()),
+            SlotId::Router => Ok(inner.router.info()),
+            SlotId::Intentions => Ok(inner.intentions.info()),
+            SlotId::Join(p) => inner
+                .joins
+                .read()
+                .ok()
+                .and_then(|j| j.get(&p).map(|s| s.info()))
+                .ok_or_else(|| LoadError::UnknownSlot(slot.to_owned())),
+        }
+    }
+
+    /// The settings a slot runs with.
+    pub fn settings(&self, slot: &str) -> SlotSettings {
+        self.inner.config.settings_for(slot)
+    }
+}
+
+fn is_builtin_provider(provider: &str) -> bool {
+    matches!(provider, "static" | "file" | "dns")
+}
+
+/// The native `static`, `file` and `dns` providers (the built-in components' fallback).
+pub(crate) fn native_discover(
+    provider: &str,
+    args: &[(String, String)],
+) -> Result<Vec<String>, String> {
+    match provider {
+        "static" => discover::static_addrs(args),
+        "file" => {
+            let path = discover::file_path(args)?;
+            let text = imports::read_limited(std::path::Path::new(path))
+                .map_err(|e| format!("file: {path}: {e}"))?;
+            let addrs = discover::file_addrs(&text);
+            if addrs.is_empty() {
+                return Err(format!("file: {path}: no addresses"));
+            }
+            Ok(addrs)
+        }
+        "dns" => {
+            let q = discover::dns_query(args)?;
+            let kind = q.kind.as_str();
+            let answers = imports::resolve(&q.name, kind)
+                .map_err(|e| format!("dns: {kind} {}: {e}", q.name))?;
+            let addrs = discover::dns_addrs(&q, &answers);
+            if addrs.is_empty() {
+                return Err(format!("dns: {kind} {}: no answers", q.name));
+            }
+            Ok(addrs)
+        }
+        other => Err(format!("unknown join provider {other:?}")),
+    }
+}
+
+/// `rank`'s contract: every datacenter of `candidates` exactly once.
+fn check_rank(names: &[String], candidates: &[policy::Candidate]) -> Result<(), String> {
+    let mut want: Vec<&str> = candidates.iter().map(|c| c.datacenter.as_str()).collect();
+    want.sort_unstable();
+    want.dedup();
+    let mut got: Vec<&str> = names.iter().map(String::as_str).collect();
+    got.sort_unstable();
+    if got != want {
+        return Err(format!(
+            "rank must name each datacenter once: got {names:?} for {want:?}"
+        ));
+    }
+    Ok(())
+}

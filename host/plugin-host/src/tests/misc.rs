@@ -1,0 +1,126 @@
+//! `list()`, `test_call` and the scaffold.
+
+use super::host;
+use crate::{ComponentSource, SlotState, scaffold, test_call};
+
+#[test]
+fn list_shows_every_builtin_slot() {
+    let host = host();
+    let list = host.list();
+    let slots: Vec<&str> = list.iter().map(|i| i.slot.as_str()).collect();
+    assert_eq!(
+        slots,
+        [
+            "translator",
+            "router",
+            "intentions",
+            "join:dns",
+            "join:file",
+            "join:static"
+        ]
+    );
+    for info in &list {
+        assert_eq!(info.source, ComponentSource::Builtin);
+        assert_eq!(info.state, SlotState::Active);
+        assert_eq!(info.sha256.len(), 64);
+        assert_eq!(info.short_hash().len(), 12);
+    }
+    assert_eq!(list[2].world, "intention-evaluator");
+    assert_eq!(list[0].component, "translate-wan-addrs");
+}
+
+#[test]
+fn test_call_runs_each_kind_offline() {
+    let out = test_call(
+        "translator",
+        crate::builtin::TRANSLATE_WAN_ADDRS.bytes,
+        "{}",
+        r#"{"local_datacenter":"dc1","record_datacenter":"dc2","address":"10.0.0.1","port":8080,
+            "tagged":[{"key":"wan","address":"198.18.0.1","port":80}]}"#,
+        None,
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v, serde_json::json!({"address": "198.18.0.1", "port": 80}));
+
+    let out = test_call(
+        "router",
+        crate::builtin::ROUTE_RTT.bytes,
+        "{}",
+        r#"{"rank":{"local_datacenter":"dc1","candidates":[
+            {"datacenter":"dc2","rtt_ms":5.0},{"datacenter":"dc1","path":"local"}]}}"#,
+        None,
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v, serde_json::json!(["dc1", "dc2"]));
+
+    let out = test_call(
+        "intentions",
+        crate::builtin::INTENTIONS_CONSUL.bytes,
+        "{}",
+        r#"{"intentions":[{"id":"i1","source_name":"web","destination_name":"db","action":"allow"}],
+            "requests":[{"source":{"service":"web"},"destination":{"service":"db"}},
+                        {"source":{"service":"api"},"destination":{"service":"db"}}]}"#,
+        None,
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["allowed"], true);
+    assert_eq!(v[0]["intention_id"], "i1");
+    assert_eq!(v[1]["allowed"], false);
+
+    let out = test_call(
+        "join:static",
+        crate::builtin::JOIN_STATIC.bytes,
+        "{}",
+        r#"{"entry":"provider=static addrs=\"10.0.0.1 10.0.0.2\""}"#,
+        None,
+    )
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v, serde_json::json!({"ok": ["10.0.0.1", "10.0.0.2"]}));
+
+    // Failures are reported, not papered over by a fallback.
+    let err = test_call(
+        "translator",
+        &crate::testdata::read(crate::testdata::HOSTILE_LOOP),
+        "{}",
+        "{}",
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(err.to_string(), "plugin call failed: deadline exceeded");
+    let err = test_call(
+        "translator",
+        crate::builtin::TRANSLATE_WAN_ADDRS.bytes,
+        "{}",
+        "{\"bogus\":1}",
+        None,
+    )
+    .unwrap_err();
+    assert!(matches!(err, crate::LoadError::Input(_)), "{err:?}");
+}
+
+#[test]
+fn scaffold_generates_a_crate_for_each_kind() {
+    for kind in ["translator", "router", "join", "intentions"] {
+        let files = scaffold(kind, "my-plugin").unwrap();
+        let names: Vec<_> = files
+            .iter()
+            .map(|f| f.path.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["Cargo.toml", "src/lib.rs", "README.md"]);
+        let sdk = crate::scaffold::sdk_path().canonicalize().unwrap();
+        assert!(sdk.join("Cargo.toml").exists());
+        assert!(
+            files[0]
+                .content
+                .contains(&format!("path = \"{}\"", sdk.display()))
+        );
+        assert!(files[1].content.contains("export_plugin!("));
+        assert!(files[2].content.contains("not published on crates.io"));
+    }
+    assert!(scaffold("nope", "x").is_err());
+    assert!(scaffold("router", "Bad Name").is_err());
+}
