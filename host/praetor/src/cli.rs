@@ -48,6 +48,9 @@ pub enum Command {
     /// Provides cluster-level tools for operators
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// Manage policy plugins (WebAssembly components)
+    #[command(subcommand)]
+    Plugin(PluginCommand),
     /// Prints the Praetor version
     Version,
 }
@@ -409,6 +412,66 @@ pub struct ServicesDeregisterArgs {
     /// Service definition files whose services to deregister
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
+}
+
+/// `praetor plugin ...`
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// List the policy slots of an agent and the component loaded in each
+    List(HttpOnly),
+    /// Load a component into a slot of a running agent (hot swap)
+    Load(PluginLoadArgs),
+    /// Run a component against sample input, offline
+    Test(PluginTestArgs),
+    /// Create a plugin crate that builds as is
+    New(PluginNewArgs),
+}
+
+/// `praetor plugin load -slot=NAME FILE`
+#[derive(Debug, Args)]
+pub struct PluginLoadArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// The slot: translator, router, intentions or join:<provider>
+    #[arg(long, value_name = "NAME")]
+    pub slot: String,
+    /// The slot's configuration: a JSON object, or @file
+    #[arg(long, value_name = "JSON")]
+    pub config: Option<String>,
+    /// The component (.wasm)
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+}
+
+/// `praetor plugin test -slot=NAME FILE [INPUT]`
+#[derive(Debug, Args)]
+pub struct PluginTestArgs {
+    /// The slot kind: translator, router, intentions or join:<provider>
+    #[arg(long, value_name = "NAME")]
+    pub slot: String,
+    /// The configuration passed to `configure`: a JSON object, or @file
+    #[arg(long, value_name = "JSON")]
+    pub config: Option<String>,
+    /// The component (.wasm)
+    #[arg(value_name = "FILE")]
+    pub file: std::path::PathBuf,
+    /// Input JSON (default: a built-in sample for the slot)
+    #[arg(value_name = "INPUT")]
+    pub input: Option<std::path::PathBuf>,
+}
+
+/// `praetor plugin new KIND NAME`
+#[derive(Debug, Args)]
+pub struct PluginNewArgs {
+    /// translator, router, intentions or join
+    #[arg(value_name = "KIND")]
+    pub kind: String,
+    /// The crate name
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Where to create it (default: ./NAME)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<std::path::PathBuf>,
 }
 
 /// `praetor operator ...`

@@ -12,8 +12,10 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
-use cli::{CatalogCommand, Cli, Command, KvCommand, OperatorCommand, RaftCommand, ServicesCommand};
-use commands::{catalog, info, kv, members, membership, operator, services, version};
+use cli::{
+    CatalogCommand, Cli, Command, KvCommand, OperatorCommand, PluginCommand, RaftCommand, ServicesCommand,
+};
+use commands::{catalog, info, kv, members, membership, operator, plugin, services, version};
 
 fn main() -> ExitCode {
     let argv = argv::rewrite(&Cli::command(), std::env::args_os());
@@ -40,6 +42,10 @@ fn main() -> ExitCode {
         Command::Operator(OperatorCommand::Raft(RaftCommand::ListPeers(args))) => {
             operator::list_peers(args)
         }
+        Command::Plugin(PluginCommand::List(args)) => plugin::list(args),
+        Command::Plugin(PluginCommand::Load(args)) => plugin::load(args),
+        Command::Plugin(PluginCommand::Test(args)) => plugin::test(args),
+        Command::Plugin(PluginCommand::New(args)) => plugin::new(args),
         Command::Version => version::run(),
     };
     match outcome {

@@ -7,6 +7,7 @@ pub mod kv;
 pub mod members;
 pub mod membership;
 pub mod operator;
+pub mod plugin;
 pub mod services;
 pub mod version;
 
