@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 # The toolchain is pinned in rust-toolchain.toml; targets are not installed automatically.
 rustup target add wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-wasip2
 
+# Every plugin component (built-ins, examples, test guests), into the directory the plugin
+# host's build step uses, so the agent build below finds them already built.
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/plugins" bash plugins/build.sh >/dev/null
+
 cargo build --locked --bin praetor
 # Integration tests start real agents on 127.0.x.y; run test binaries one at a time (cargo's
 # default) and at most two tests at once inside a binary (2-core machine).

@@ -44,6 +44,21 @@ pub fn find_praetor_bin() -> Result<PathBuf, PathBuf> {
     }
 }
 
+/// A plugin component built by the host's build step (`<target>/plugins/wasm32-wasip2/release`).
+pub fn plugin_wasm(name: &str) -> PathBuf {
+    let bin = praetor_bin();
+    let target = bin.parent().and_then(Path::parent).expect("target dir");
+    let path = target
+        .join("plugins/wasm32-wasip2/release")
+        .join(format!("{name}.wasm"));
+    assert!(
+        path.exists(),
+        "{} not built (the plugin host's build step builds plugins/)",
+        path.display()
+    );
+    path
+}
+
 /// A UUID-shaped node id unique to this test agent (time, pid and a counter).
 fn unique_node_id() -> String {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

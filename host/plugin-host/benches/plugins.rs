@@ -28,9 +28,16 @@ fn candidates() -> Vec<policy::Candidate> {
     (1..=5)
         .map(|i| policy::Candidate {
             datacenter: format!("dc{i}"),
-            path: if i == 1 { policy::PathKind::Local } else { policy::PathKind::Wan },
+            path: if i == 1 {
+                policy::PathKind::Local
+            } else {
+                policy::PathKind::Wan
+            },
             rtt_ms: (i != 3).then_some(i as f64 * 7.5),
-            labels: vec![("region".into(), if i % 2 == 0 { "eu".into() } else { "us".into() })],
+            labels: vec![(
+                "region".into(),
+                if i % 2 == 0 { "eu".into() } else { "us".into() },
+            )],
             servers: (0..3)
                 .map(|s| policy::Server {
                     name: format!("dc{i}-s{s}"),
@@ -61,7 +68,11 @@ fn intentions() -> Vec<policy::Intention> {
                 &format!("id-{i}"),
                 &format!("svc-{i}"),
                 &format!("dst-{}", i % 50),
-                if i % 3 == 0 { policy::Action::Deny } else { policy::Action::Allow },
+                if i % 3 == 0 {
+                    policy::Action::Deny
+                } else {
+                    policy::Action::Allow
+                },
             );
             if i % 10 == 0 {
                 it.permissions.push(policy::Permission {
@@ -165,7 +176,8 @@ fn benches(c: &mut Criterion) {
     }
     let host = PluginHost::new(config).expect("plugin host");
     let set = intentions();
-    host.update_intentions(set.clone(), false).expect("intentions");
+    host.update_intentions(set.clone(), false)
+        .expect("intentions");
     let native_eval = policy::Evaluator::new(set, false).expect("native intentions");
     assert!(host.evaluate_plugin(&request()).expect("evaluate").allowed);
 
@@ -173,18 +185,31 @@ fn benches(c: &mut Criterion) {
 
     let (q, cs, rr, req) = (query(), candidates(), route_request(), request());
     let mut g = c.benchmark_group("call");
-    g.bench_function("translate/wasm", |b| b.iter(|| host.translate_plugin(black_box(&q))));
-    g.bench_function("translate/native", |b| b.iter(|| policy::translate(black_box(&q))));
-    g.bench_function("rank/wasm", |b| b.iter(|| host.rank_plugin("dc1", black_box(&cs))));
-    g.bench_function("rank/native", |b| b.iter(|| policy::rank("dc1", black_box(&cs))));
+    g.bench_function("translate/wasm", |b| {
+        b.iter(|| host.translate_plugin(black_box(&q)))
+    });
+    g.bench_function("translate/native", |b| {
+        b.iter(|| policy::translate(black_box(&q)))
+    });
+    g.bench_function("rank/wasm", |b| {
+        b.iter(|| host.rank_plugin("dc1", black_box(&cs)))
+    });
+    g.bench_function("rank/native", |b| {
+        b.iter(|| policy::rank("dc1", black_box(&cs)))
+    });
     g.bench_function("pick/wasm", |b| b.iter(|| host.pick_plugin(black_box(&rr))));
     g.bench_function("pick/native", |b| b.iter(|| policy::pick(black_box(&rr))));
-    g.bench_function("intention-1000/wasm", |b| b.iter(|| host.evaluate_plugin(black_box(&req))));
-    g.bench_function("intention-1000/native", |b| b.iter(|| native_eval.evaluate(black_box(&req))));
+    g.bench_function("intention-1000/wasm", |b| {
+        b.iter(|| host.evaluate_plugin(black_box(&req)))
+    });
+    g.bench_function("intention-1000/native", |b| {
+        b.iter(|| native_eval.evaluate(black_box(&req)))
+    });
     g.finish();
 
     // Instantiation: with no warm pool every call builds a fresh Store + instance + configure.
-    let cold = PluginHost::new(generous(PluginHostConfig::default(), "translator", 0)).expect("host");
+    let cold =
+        PluginHost::new(generous(PluginHostConfig::default(), "translator", 0)).expect("host");
     let mut g = c.benchmark_group("instantiate");
     g.bench_function("translate/fresh-instance-per-call", |b| {
         b.iter(|| cold.translate_plugin(black_box(&q)))

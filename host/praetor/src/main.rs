@@ -13,7 +13,8 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 
 use cli::{
-    CatalogCommand, Cli, Command, KvCommand, OperatorCommand, PluginCommand, RaftCommand, ServicesCommand,
+    CatalogCommand, Cli, Command, KvCommand, OperatorCommand, PluginCommand, RaftCommand,
+    ServicesCommand,
 };
 use commands::{catalog, info, kv, members, membership, operator, plugin, services, version};
 

@@ -6,9 +6,9 @@ use anyhow::{Context as _, anyhow};
 use serde::Deserialize;
 
 use super::Outcome;
+use crate::cli::HttpOnly;
 use crate::cli::{PluginLoadArgs, PluginNewArgs, PluginTestArgs};
 use crate::client::Client;
-use crate::cli::HttpOnly;
 use crate::table::columnize;
 
 /// One slot of `/v1/agent/plugins`.
@@ -28,7 +28,17 @@ pub struct PluginInfo {
 /// `Slot  Component  Source  Hash  Calls  Failures  State`
 pub fn plugins_table(plugins: &[PluginInfo]) -> String {
     let mut rows = vec![
-        ["Slot", "Component", "Source", "Hash", "Calls", "Failures", "State"].map(String::from).to_vec(),
+        [
+            "Slot",
+            "Component",
+            "Source",
+            "Hash",
+            "Calls",
+            "Failures",
+            "State",
+        ]
+        .map(String::from)
+        .to_vec(),
     ];
     for p in plugins {
         rows.push(vec![
@@ -56,23 +66,34 @@ pub fn list(args: &HttpOnly) -> Outcome {
 fn read_config(config: &Option<String>) -> anyhow::Result<String> {
     let text = match config.as_deref() {
         None | Some("") => return Ok("{}".into()),
-        Some(c) if c.starts_with('@') => std::fs::read_to_string(&c[1..]).with_context(|| format!("reading {}", &c[1..]))?,
+        Some(c) if c.starts_with('@') => {
+            std::fs::read_to_string(&c[1..]).with_context(|| format!("reading {}", &c[1..]))?
+        }
         Some(c) => c.to_string(),
     };
     match serde_json::from_str::<serde_json::Value>(&text) {
         Ok(v) if v.is_object() => Ok(text),
-        _ => Err(anyhow!("-config must be a JSON object (or @file holding one)")),
+        _ => Err(anyhow!(
+            "-config must be a JSON object (or @file holding one)"
+        )),
     }
 }
 
 pub fn load(args: &PluginLoadArgs) -> Outcome {
-    let bytes = std::fs::read(&args.file).map_err(|e| anyhow!("Error reading {}: {e}", args.file.display()))?;
+    let bytes = std::fs::read(&args.file)
+        .map_err(|e| anyhow!("Error reading {}: {e}", args.file.display()))?;
     let config = read_config(&args.config)?;
     let client = Client::from_args(&args.http);
     let body = client
-        .put("/v1/agent/plugin/load", &[("slot", &args.slot), ("config", &config)], Some(&bytes))
+        .put(
+            "/v1/agent/plugin/load",
+            &[("slot", &args.slot), ("config", &config)],
+            Some(&bytes),
+        )
         .map_err(|e| anyhow!("Error loading plugin: {e}"))?;
-    let info: PluginInfo = client.decode("/v1/agent/plugin/load", &body).map_err(|e| anyhow!("{e}"))?;
+    let info: PluginInfo = client
+        .decode("/v1/agent/plugin/load", &body)
+        .map_err(|e| anyhow!("{e}"))?;
     println!(
         "Loaded {} into slot {:?} (sha256 {})",
         args.file.display(),
@@ -84,9 +105,12 @@ pub fn load(args: &PluginLoadArgs) -> Outcome {
 
 /// Runs a component against sample input, offline (no agent needed).
 pub fn test(args: &PluginTestArgs) -> Outcome {
-    let bytes = std::fs::read(&args.file).map_err(|e| anyhow!("Error reading {}: {e}", args.file.display()))?;
+    let bytes = std::fs::read(&args.file)
+        .map_err(|e| anyhow!("Error reading {}: {e}", args.file.display()))?;
     let input = match &args.input {
-        Some(p) => std::fs::read_to_string(p).map_err(|e| anyhow!("Error reading {}: {e}", p.display()))?,
+        Some(p) => {
+            std::fs::read_to_string(p).map_err(|e| anyhow!("Error reading {}: {e}", p.display()))?
+        }
         None => sample_input(&args.slot)?,
     };
     let config = read_config(&args.config)?;
@@ -119,27 +143,51 @@ fn sample_input(slot: &str) -> anyhow::Result<String> {
 {"id":"i2","source_name":"*","destination_name":"db","action":"deny"}],"default_allow":false,
 "requests":[{"source":{"service":"web"},"destination":{"service":"db"}},{"source":{"service":"api"},"destination":{"service":"db"}}]}"#
         }
-        s if s.starts_with("join:") => r#"{"entry":"provider=static addrs=\"127.0.1.1 127.0.1.2:8301\""}"#,
-        _ => return Err(anyhow!("no sample input for slot {slot:?}; pass an input file")),
+        s if s.starts_with("join:") => {
+            r#"{"entry":"provider=static addrs=\"127.0.1.1 127.0.1.2:8301\""}"#
+        }
+        _ => {
+            return Err(anyhow!(
+                "no sample input for slot {slot:?}; pass an input file"
+            ));
+        }
     };
     Ok(json.to_string())
 }
 
 pub fn new(args: &PluginNewArgs) -> Outcome {
-    let files = praetor_plugin_host::scaffold(&args.kind, &args.name).map_err(|e| anyhow!("Error: {e}"))?;
-    let dir = args.dir.clone().unwrap_or_else(|| Path::new(&args.name).to_path_buf());
-    if dir.exists() && std::fs::read_dir(&dir).map(|mut d| d.next().is_some()).unwrap_or(false) {
+    let files =
+        praetor_plugin_host::scaffold(&args.kind, &args.name).map_err(|e| anyhow!("Error: {e}"))?;
+    let dir = args
+        .dir
+        .clone()
+        .unwrap_or_else(|| Path::new(&args.name).to_path_buf());
+    if dir.exists()
+        && std::fs::read_dir(&dir)
+            .map(|mut d| d.next().is_some())
+            .unwrap_or(false)
+    {
         return Err(anyhow!("Error: {} exists and is not empty", dir.display()));
     }
     for f in &files {
         let path = dir.join(&f.path);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| anyhow!("Error creating {}: {e}", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| anyhow!("Error creating {}: {e}", parent.display()))?;
         }
-        std::fs::write(&path, &f.content).map_err(|e| anyhow!("Error writing {}: {e}", path.display()))?;
+        std::fs::write(&path, &f.content)
+            .map_err(|e| anyhow!("Error writing {}: {e}", path.display()))?;
     }
-    println!("Created {} plugin {:?} in {}", args.kind, args.name, dir.display());
-    println!("Build it:  cd {} && cargo build --release --target wasm32-wasip2", dir.display());
+    println!(
+        "Created {} plugin {:?} in {}",
+        args.kind,
+        args.name,
+        dir.display()
+    );
+    println!(
+        "Build it:  cd {} && cargo build --release --target wasm32-wasip2",
+        dir.display()
+    );
     Ok(0)
 }
 
@@ -160,13 +208,19 @@ mod tests {
         };
         let t = plugins_table(&[p]);
         assert!(t.starts_with("Slot"), "{t}");
-        assert!(t.contains("translate-wan-addrs  builtin  0123456789ab  3"), "{t}");
+        assert!(
+            t.contains("translate-wan-addrs  builtin  0123456789ab  3"),
+            "{t}"
+        );
     }
 
     #[test]
     fn config_must_be_an_object() {
         assert_eq!(read_config(&None).unwrap(), "{}");
         assert!(read_config(&Some("[1]".into())).is_err());
-        assert_eq!(read_config(&Some(r#"{"a":1}"#.into())).unwrap(), r#"{"a":1}"#);
+        assert_eq!(
+            read_config(&Some(r#"{"a":1}"#.into())).unwrap(),
+            r#"{"a":1}"#
+        );
     }
 }
