@@ -15,3 +15,6 @@ cargo build --locked --bin praetor
 # Integration tests start real agents on 127.0.x.y; run test binaries one at a time (cargo's
 # default) and at most two tests at once inside a binary (2-core machine).
 cargo test --locked --workspace -- --test-threads=2
+# The guest workspace's own tests (SDK doctests, each plugin's logic), natively.
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/plugins-native" \
+    cargo test --locked --manifest-path plugins/Cargo.toml
