@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{OptionalSend, RaftLogReader, StorageIOError};
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
@@ -70,14 +70,24 @@ impl LogStore {
         }
     }
 
-    /// Runs one write transaction on the blocking pool and commits it (fsync).
+    /// Runs one write transaction on the blocking pool and commits it durably (fsync).
     async fn write<F>(&self, f: F) -> Result<(), StorageError>
+    where
+        F: FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error> + Send + 'static,
+    {
+        self.write_with(Durability::Immediate, f).await
+    }
+
+    /// Like [`Self::write`] with a chosen durability: `None` is visible at once and becomes
+    /// durable with the next `Immediate` commit (for data that is only a hint on restart).
+    async fn write_with<F>(&self, durability: Durability, f: F) -> Result<(), StorageError>
     where
         F: FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error> + Send + 'static,
     {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || -> Result<(), redb::Error> {
-            let tx = db.begin_write()?;
+            let mut tx = db.begin_write()?;
+            tx.set_durability(durability)?;
             f(&tx)?;
             tx.commit()?;
             Ok(())
@@ -146,8 +156,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.get_meta(KEY_VOTE)
     }
 
+    /// The committed index only bounds the replay on restart (it is never ahead of the durable
+    /// log), so it is written without its own fsync and rides on the next append's.
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
-        self.put_meta(KEY_COMMITTED, &committed).await
+        let bytes = enc(&committed).map_err(write_err)?;
+        self.write_with(Durability::None, move |tx| {
+            tx.open_table(META)?
+                .insert(KEY_COMMITTED, bytes.as_slice())?;
+            Ok(())
+        })
+        .await
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
