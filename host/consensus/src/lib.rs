@@ -92,6 +92,7 @@ pub struct Consensus {
     store: Arc<SharedStore>,
     last_contact: Arc<std::sync::Mutex<Option<Instant>>>,
     counters: Arc<RaftCounters>,
+    log: LogStore,
 }
 
 impl Consensus {
@@ -126,7 +127,7 @@ impl Consensus {
             .map_err(|e| ConsensusError::Storage(e.to_string()))?;
         let counters = Arc::new(RaftCounters::default());
         let sm = StateMachine::open(store.clone(), cfg.dir.clone(), counters.clone())?;
-        let raft = Raft::new(cfg.node_id, config, NetworkFactory, log, sm)
+        let raft = Raft::new(cfg.node_id, config, NetworkFactory, log.clone(), sm)
             .await
             .map_err(|e| ConsensusError::Raft(e.to_string()))?;
         let me = Consensus {
@@ -135,6 +136,7 @@ impl Consensus {
             store,
             last_contact: Arc::new(std::sync::Mutex::new(None)),
             counters,
+            log,
         };
         me.spawn_leader_watch();
         Ok(me)
@@ -319,8 +321,11 @@ impl Consensus {
             .map_err(|e| ConsensusError::Raft(e.to_string()))
     }
 
+    /// Stops raft, then flushes and closes the log (its file is free when this returns).
     pub async fn shutdown(&self) {
         let _ = self.raft.shutdown().await;
+        let log = self.log.clone();
+        let _ = tokio::task::spawn_blocking(move || log.close()).await;
     }
 }
 

@@ -1,12 +1,18 @@
 //! The durable raft log: entries, vote and committed index in a redb database.
 //!
-//! redb calls block (fsync on commit), so every write runs on the blocking pool; an append is
-//! readable and durable when its commit returns, and only then is openraft told it is flushed.
+//! One writer thread owns every write, in FIFO order. `append` hands its entries to the writer
+//! and returns at once: the entries are readable from an in-memory tail until their commit
+//! lands, and openraft is told they are flushed only after that commit (fsync). Appends that
+//! queue up while a commit runs are written together (group commit), and openraft can replicate
+//! to followers while the leader's own fsync is still running. Truncate, purge and vote wait for
+//! the writer, so a reader never sees an entry after it was truncated.
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::ops::RangeBounds;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{OptionalSend, RaftLogReader, StorageIOError};
@@ -20,11 +26,8 @@ const KEY_VOTE: &str = "vote";
 const KEY_COMMITTED: &str = "committed";
 const KEY_PURGED: &str = "last_purged";
 
-/// The raft log store. Cheap to clone: clones share one database.
-#[derive(Clone)]
-pub struct LogStore {
-    db: Arc<Database>,
-}
+/// Most appends written in one commit.
+const MAX_GROUP: usize = 1024;
 
 fn enc<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, postcard::Error> {
     postcard::to_allocvec(v)
@@ -42,6 +45,43 @@ fn read_err(e: impl std::error::Error + 'static) -> StorageError {
     StorageIOError::read_logs(&e).into()
 }
 
+/// Work for the writer thread.
+enum Op {
+    /// Entries to write (index, log id, bytes); the callback fires after the commit.
+    Append {
+        rows: Vec<(u64, LogId, Vec<u8>)>,
+        callback: LogFlushed<TypeConfig>,
+    },
+    /// Metadata and deletions, acknowledged after their commit.
+    Meta {
+        durability: Durability,
+        edit: MetaEdit,
+        done: tokio::sync::oneshot::Sender<Result<(), String>>,
+    },
+    /// Finish what is queued and stop (releases the database file).
+    Stop,
+}
+
+enum MetaEdit {
+    Put(&'static str, Vec<u8>),
+    /// Delete entries from this index on.
+    TruncateFrom(u64),
+    /// Record the purged id and delete entries up to its index.
+    Purge(u64, Vec<u8>),
+}
+
+/// Entries appended but not yet committed to redb, keyed by index.
+type Tail = Arc<Mutex<BTreeMap<u64, Entry>>>;
+
+/// The raft log store. Cheap to clone: clones share one database, tail and writer.
+#[derive(Clone)]
+pub struct LogStore {
+    db: Arc<Database>,
+    tail: Tail,
+    writer: mpsc::Sender<Op>,
+    thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+}
+
 impl LogStore {
     /// Opens (or creates) the log database at `path`; `None` keeps it in memory (`-dev`).
     pub fn open(path: Option<&Path>) -> Result<Self, redb::Error> {
@@ -55,7 +95,33 @@ impl LogStore {
         tx.open_table(LOG)?;
         tx.open_table(META)?;
         tx.commit()?;
-        Ok(LogStore { db: Arc::new(db) })
+        let db = Arc::new(db);
+        let tail: Tail = Arc::default();
+        let (writer, ops) = mpsc::channel();
+        let (wdb, wtail) = (db.clone(), tail.clone());
+        let thread = std::thread::Builder::new()
+            .name("raft-log-writer".into())
+            .spawn(move || writer_loop(&wdb, &wtail, &ops))
+            .map_err(redb::Error::Io)?;
+        Ok(LogStore {
+            db,
+            tail,
+            writer,
+            thread: Arc::new(Mutex::new(Some(thread))),
+        })
+    }
+
+    /// Writes what is queued and stops the writer thread (blocking). Call after raft stopped.
+    pub fn close(&self) {
+        let _ = self.writer.send(Op::Stop);
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(t) = thread {
+            let _ = t.join();
+        }
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(
@@ -70,45 +136,123 @@ impl LogStore {
         }
     }
 
-    /// Runs one write transaction on the blocking pool and commits it durably (fsync).
-    async fn write<F>(&self, f: F) -> Result<(), StorageError>
-    where
-        F: FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error> + Send + 'static,
-    {
-        self.write_with(Durability::Immediate, f).await
+    /// Queues a metadata write or deletion and waits until it is committed.
+    async fn meta(&self, durability: Durability, edit: MetaEdit) -> Result<(), StorageError> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.writer
+            .send(Op::Meta {
+                durability,
+                edit,
+                done,
+            })
+            .map_err(|_| write_err(WriterGone))?;
+        match wait.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(write_err(std::io::Error::other(e))),
+            Err(_) => Err(write_err(WriterGone)),
+        }
     }
 
-    /// Like [`Self::write`] with a chosen durability: `None` is visible at once and becomes
-    /// durable with the next `Immediate` commit (for data that is only a hint on restart).
-    async fn write_with<F>(&self, durability: Durability, f: F) -> Result<(), StorageError>
-    where
-        F: FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error> + Send + 'static,
-    {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || -> Result<(), redb::Error> {
-            let mut tx = db.begin_write()?;
-            tx.set_durability(durability)?;
-            f(&tx)?;
-            tx.commit()?;
-            Ok(())
-        })
-        .await
-        .map_err(write_err)?
-        .map_err(write_err)
+    fn tail(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Entry>> {
+        self.tail.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
 
-    async fn put_meta<T: serde::Serialize>(
-        &self,
-        key: &'static str,
-        v: &T,
-    ) -> Result<(), StorageError> {
-        let bytes = enc(v).map_err(write_err)?;
-        self.write(move |tx| {
+#[derive(Debug, thiserror::Error)]
+#[error("raft log writer stopped")]
+struct WriterGone;
+
+/// The writer thread: takes ops in order, groups consecutive appends into one commit.
+fn writer_loop(db: &Database, tail: &Tail, ops: &mpsc::Receiver<Op>) {
+    let mut stop = false;
+    while !stop {
+        let Ok(first) = ops.recv() else { return };
+        let mut appends = Vec::new();
+        let mut next = Some(first);
+        // Group the appends that are already queued (never reorder around a meta op).
+        while let Some(op) = next.take() {
+            match op {
+                Op::Append { rows, callback } => {
+                    appends.push((rows, callback));
+                    if appends.len() < MAX_GROUP {
+                        next = ops.try_recv().ok();
+                    }
+                }
+                Op::Meta {
+                    durability,
+                    edit,
+                    done,
+                } => {
+                    flush_appends(db, tail, std::mem::take(&mut appends));
+                    let res = apply_meta(db, durability, edit).map_err(|e| e.to_string());
+                    let _ = done.send(res);
+                }
+                Op::Stop => stop = true,
+            }
+        }
+        flush_appends(db, tail, appends);
+    }
+}
+
+fn flush_appends(
+    db: &Database,
+    tail: &Tail,
+    appends: Vec<(Vec<(u64, LogId, Vec<u8>)>, LogFlushed<TypeConfig>)>,
+) {
+    if appends.is_empty() {
+        return;
+    }
+    let res = (|| -> Result<(), redb::Error> {
+        let tx = db.begin_write()?;
+        {
+            let mut t = tx.open_table(LOG)?;
+            for (rows, _) in &appends {
+                for (idx, _, bytes) in rows {
+                    t.insert(*idx, bytes.as_slice())?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    })();
+    if res.is_ok() {
+        // Committed: readers find these in redb now. Keep a tail entry that was replaced
+        // (truncated and appended again) after this append was queued.
+        let mut t = tail.lock().unwrap_or_else(PoisonError::into_inner);
+        for (rows, _) in &appends {
+            for (idx, log_id, _) in rows {
+                if t.get(idx).is_some_and(|e| e.log_id == *log_id) {
+                    t.remove(idx);
+                }
+            }
+        }
+    }
+    for (_, callback) in appends {
+        let r = res
+            .as_ref()
+            .map(|_| ())
+            .map_err(|e| std::io::Error::other(e.to_string()));
+        callback.log_io_completed(r);
+    }
+}
+
+fn apply_meta(db: &Database, durability: Durability, edit: MetaEdit) -> Result<(), redb::Error> {
+    let mut tx = db.begin_write()?;
+    tx.set_durability(durability)?;
+    match edit {
+        MetaEdit::Put(key, bytes) => {
             tx.open_table(META)?.insert(key, bytes.as_slice())?;
-            Ok(())
-        })
-        .await
+        }
+        MetaEdit::TruncateFrom(from) => {
+            tx.open_table(LOG)?.retain_in(from.., |_, _| false)?;
+        }
+        MetaEdit::Purge(upto, purged) => {
+            tx.open_table(META)?.insert(KEY_PURGED, purged.as_slice())?;
+            tx.open_table(LOG)?.retain_in(..=upto, |_, _| false)?;
+        }
     }
+    tx.commit()?;
+    Ok(())
 }
 
 impl RaftLogReader<TypeConfig> for LogStore {
@@ -116,14 +260,24 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry>, StorageError> {
+        // Snapshot the tail first: an entry leaves the tail only after it is in redb, so each
+        // index is found in one of the two.
+        let tail: Vec<Entry> = self
+            .tail()
+            .range(range.clone())
+            .map(|(_, e)| e.clone())
+            .collect();
+        let mut out: BTreeMap<u64, Entry> = BTreeMap::new();
         let tx = self.db.begin_read().map_err(read_err)?;
         let t = tx.open_table(LOG).map_err(read_err)?;
-        let mut out = Vec::new();
         for row in t.range(range).map_err(read_err)? {
-            let (_, v) = row.map_err(read_err)?;
-            out.push(dec(v.value()).map_err(read_err)?);
+            let (k, v) = row.map_err(read_err)?;
+            out.insert(k.value(), dec(v.value()).map_err(read_err)?);
         }
-        Ok(out)
+        for e in tail {
+            out.insert(e.log_id.index, e);
+        }
+        Ok(out.into_values().collect())
     }
 }
 
@@ -132,12 +286,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
         let last_purged: Option<LogId> = self.get_meta(KEY_PURGED)?;
+        let tail_last = self.tail().last_key_value().map(|(_, e)| e.log_id);
         let tx = self.db.begin_read().map_err(read_err)?;
         let t = tx.open_table(LOG).map_err(read_err)?;
-        let last = match t.last().map_err(read_err)? {
+        let db_last = match t.last().map_err(read_err)? {
             Some((_, v)) => Some(dec::<Entry>(v.value()).map_err(read_err)?.log_id),
-            None => last_purged,
+            None => None,
         };
+        let last = tail_last.max(db_last).or(last_purged);
         Ok(LogState {
             last_purged_log_id: last_purged,
             last_log_id: last,
@@ -149,7 +305,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
-        self.put_meta(KEY_VOTE, vote).await
+        let bytes = enc(vote).map_err(write_err)?;
+        self.meta(Durability::Immediate, MetaEdit::Put(KEY_VOTE, bytes))
+            .await
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
@@ -160,12 +318,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     /// log), so it is written without its own fsync and rides on the next append's.
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
         let bytes = enc(&committed).map_err(write_err)?;
-        self.write_with(Durability::None, move |tx| {
-            tx.open_table(META)?
-                .insert(KEY_COMMITTED, bytes.as_slice())?;
-            Ok(())
-        })
-        .await
+        self.meta(Durability::None, MetaEdit::Put(KEY_COMMITTED, bytes))
+            .await
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
@@ -182,44 +336,34 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let mut rows = Vec::new();
+        let mut tail = self.tail();
         for e in entries {
-            rows.push((e.log_id.index, enc(&e).map_err(write_err)?));
+            rows.push((e.log_id.index, e.log_id, enc(&e).map_err(write_err)?));
+            tail.insert(e.log_id.index, e);
         }
-        let res = self
-            .write(move |tx| {
-                let mut t = tx.open_table(LOG)?;
-                for (idx, bytes) in &rows {
-                    t.insert(*idx, bytes.as_slice())?;
-                }
-                Ok(())
-            })
-            .await;
-        // The commit above is durable (Durability::Immediate), so flushed == committed.
-        callback.log_io_completed(
-            res.as_ref()
-                .map(|_| ())
-                .map_err(|e| std::io::Error::other(e.to_string())),
-        );
-        res
+        drop(tail);
+        // Readable now (tail); durable when the writer's commit returns and fires the callback.
+        self.writer
+            .send(Op::Append { rows, callback })
+            .map_err(|_| write_err(WriterGone))
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
         let from = log_id.index;
-        self.write(move |tx| {
-            tx.open_table(LOG)?.retain_in(from.., |_, _| false)?;
-            Ok(())
-        })
-        .await
+        self.tail().retain(|idx, _| *idx < from);
+        self.meta(Durability::Immediate, MetaEdit::TruncateFrom(from))
+            .await?;
+        // An append queued before the truncate may have re-added rows to redb only: gone now.
+        self.tail().retain(|idx, _| *idx < from);
+        Ok(())
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         let bytes = enc(&log_id).map_err(write_err)?;
         let upto = log_id.index;
-        self.write(move |tx| {
-            tx.open_table(META)?.insert(KEY_PURGED, bytes.as_slice())?;
-            tx.open_table(LOG)?.retain_in(..=upto, |_, _| false)?;
-            Ok(())
-        })
-        .await
+        self.meta(Durability::Immediate, MetaEdit::Purge(upto, bytes))
+            .await?;
+        self.tail().retain(|idx, _| *idx > upto);
+        Ok(())
     }
 }
