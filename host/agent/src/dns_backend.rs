@@ -3,10 +3,14 @@
 
 use praetor_dns::{Backend, Instance, LookupError, NodeRecord};
 use praetor_rpc::{Consistency, QueryRequest, Rpc, RpcError};
+use praetor_policy::{Accept, AddressQuery, TaggedAddress};
 use praetor_state::{CheckStatus, Query, QueryResult};
 
 pub struct DnsBackend {
     pub rpc: Rpc,
+    /// The translator slot: DNS answers present addresses through it, like HTTP answers.
+    pub plugins: praetor_plugin_host::PluginHost,
+    pub translate_wan_addrs: bool,
     /// Consul's `dns_config.only_passing`: also drop instances with warning checks.
     pub only_passing: bool,
 }
@@ -16,6 +20,26 @@ fn lookup_err(e: RpcError) -> LookupError {
         RpcError::NoPathToDatacenter => LookupError::NoPathToDatacenter,
         e => LookupError::Unavailable(e.to_string()),
     }
+}
+
+impl DnsBackend {
+    fn present(&self, record_dc: &str, address: &str, port: u16, tagged: Vec<TaggedAddress>) -> (String, u16) {
+        let q = AddressQuery {
+            local_datacenter: self.rpc.datacenter().to_string(),
+            record_datacenter: record_dc.to_string(),
+            enabled: self.translate_wan_addrs,
+            address: address.to_string(),
+            port,
+            tagged,
+            accept: Accept::ANY,
+        };
+        let p = self.plugins.translate(&q);
+        (p.address, if p.port == 0 { port } else { p.port })
+    }
+}
+
+fn node_tagged(n: &praetor_state::Node) -> Vec<TaggedAddress> {
+    n.tagged_addresses.iter().map(|(k, a)| TaggedAddress { key: k.clone(), address: a.clone(), port: 0 }).collect()
 }
 
 fn stale(query: Query) -> QueryRequest {
@@ -50,13 +74,24 @@ impl Backend for DnsBackend {
                     .iter()
                     .all(|c| matches!(c.status, CheckStatus::Passing | CheckStatus::Warning))
             })
-            .map(|n| Instance {
-                node: n.node.node,
-                node_address: n.node.address,
-                service_address: n.service.address,
-                port: n.service.port,
-                datacenter: n.node.datacenter,
-                weight: n.service.weights.passing.clamp(1, u16::MAX as i32) as u16,
+            .map(|n| {
+                let dc = n.node.datacenter.clone();
+                let (node_address, _) = self.present(&dc, &n.node.address, 0, node_tagged(&n.node));
+                let tagged = n
+                    .service
+                    .tagged_addresses
+                    .iter()
+                    .map(|(k, a)| TaggedAddress { key: k.clone(), address: a.address.clone(), port: a.port })
+                    .collect();
+                let (service_address, port) = self.present(&dc, &n.service.address, n.service.port, tagged);
+                Instance {
+                    node: n.node.node,
+                    node_address,
+                    service_address,
+                    port,
+                    datacenter: dc,
+                    weight: n.service.weights.passing.clamp(1, u16::MAX as i32) as u16,
+                }
             })
             .collect())
     }
@@ -73,11 +108,10 @@ impl Backend for DnsBackend {
             .await
             .map_err(lookup_err)?;
         match resp.output.result {
-            QueryResult::NodeServices(Some((n, _))) => Ok(Some(NodeRecord {
-                node: n.node,
-                address: n.address,
-                datacenter: n.datacenter,
-            })),
+            QueryResult::NodeServices(Some((n, _))) => {
+                let (address, _) = self.present(&n.datacenter, &n.address, 0, node_tagged(&n));
+                Ok(Some(NodeRecord { node: n.node, address, datacenter: n.datacenter }))
+            }
             _ => Ok(None),
         }
     }

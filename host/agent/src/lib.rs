@@ -617,6 +617,8 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
             let backend = Arc::new(dns_backend::DnsBackend {
                 rpc: rpc.clone(),
                 only_passing: cfg.dns.only_passing,
+                plugins: shared.plugins.clone(),
+                translate_wan_addrs: cfg.translate_wan_addrs,
             });
             Some(
                 praetor_dns::DnsServer::start(dns_cfg, backend)

@@ -124,3 +124,73 @@ fn scaffold_generates_a_crate_for_each_kind() {
     assert!(scaffold("nope", "x").is_err());
     assert!(scaffold("router", "Bad Name").is_err());
 }
+
+/// Every scaffold builds as is for wasm32-wasip2 and its component answers like the built-in.
+/// (Shares the plugins build's target directory, so only the new crate is compiled.)
+#[test]
+fn scaffold_builds_and_runs() {
+    let wasm = std::path::Path::new(env!("PRAETOR_WASM_ROUTE_RTT"));
+    let target_dir = wasm
+        .ancestors()
+        .nth(3)
+        .expect("<target>/plugins")
+        .to_path_buf();
+    let base = std::env::temp_dir().join(format!("praetor-ph-scaffold-{}", std::process::id()));
+    let cases = [
+        (
+            "translator",
+            "{\"local_datacenter\":\"dc1\",\"record_datacenter\":\"dc2\",\"address\":\"10.0.0.1\",\"tagged\":[{\"key\":\"wan\",\"address\":\"198.18.0.1\"}]}",
+            "198.18.0.1",
+        ),
+        (
+            "router",
+            "{\"rank\":{\"local_datacenter\":\"dc1\",\"candidates\":[{\"datacenter\":\"dc1\"}]}}",
+            "dc1",
+        ),
+        (
+            "join",
+            "{\"entry\":\"provider=x addrs=10.0.0.7\"}",
+            "10.0.0.7",
+        ),
+        (
+            "intentions",
+            "{\"intentions\":[{\"id\":\"i1\",\"source_name\":\"web\",\"destination_name\":\"db\",\"action\":\"allow\"}],\"requests\":[{\"source\":{\"service\":\"web\"},\"destination\":{\"service\":\"db\"}}]}",
+            "i1",
+        ),
+    ];
+    for (kind, input, expect) in cases {
+        let name = format!("scaffold-{kind}");
+        let dir = base.join(&name);
+        for f in scaffold(kind, &name).unwrap() {
+            let path = dir.join(&f.path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &f.content).unwrap();
+        }
+        let mut cmd = std::process::Command::new(env!("CARGO"));
+        cmd.args([
+            "build",
+            "--release",
+            "--quiet",
+            "--target",
+            "wasm32-wasip2",
+            "--target-dir",
+        ])
+        .arg(&target_dir)
+        .current_dir(&dir);
+        for (k, _) in std::env::vars() {
+            if k.starts_with("CARGO_") && k != "CARGO_HOME" {
+                cmd.env_remove(k);
+            }
+        }
+        let status = cmd.status().unwrap();
+        assert!(status.success(), "scaffold {kind} did not build");
+        let component = target_dir
+            .join("wasm32-wasip2/release")
+            .join(format!("{}.wasm", name.replace('-', "_")));
+        let bytes = std::fs::read(&component).unwrap();
+        let slot = if kind == "join" { "join:x" } else { kind };
+        let out = test_call(slot, &bytes, "{}", input, None).unwrap();
+        assert!(out.contains(expect), "{kind}: {out}");
+    }
+    let _ = std::fs::remove_dir_all(&base);
+}
