@@ -130,7 +130,10 @@ fn check_wasm_target() {
     if !lib.exists() {
         // RUSTUP_AUTO_INSTALL does not cover targets: install it, so `cargo run` works on a
         // fresh machine (rustup picks the toolchain pinned by rust-toolchain.toml).
-        let added = Command::new("rustup").args(["target", "add", TARGET]).status().is_ok_and(|s| s.success());
+        let added = Command::new("rustup")
+            .args(["target", "add", TARGET])
+            .status()
+            .is_ok_and(|s| s.success());
         if !added || !lib.exists() {
             panic!("the {TARGET} target is not installed: run `rustup target add {TARGET}`");
         }

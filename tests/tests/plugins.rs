@@ -38,7 +38,17 @@ fn slot_state(h: &Http, slot: &str) -> serde_json::Value {
 
 #[test]
 fn hot_swap_under_load_and_hostile_components() {
-    let a = Agent::start("plug1", "127.0.5.5", &["-dev"]);
+    // A generous translator deadline: on a loaded 2-core CI machine a 5 ms wall-clock deadline
+    // can expire for a healthy plugin, and this test checks the plugin's own answers.
+    let dir = scratch("plug1-cfg");
+    let cfg = dir.join("plugins.hcl");
+    std::fs::write(
+        &cfg,
+        "plugin \"translate\" {\n  call_timeout = \"250ms\"\n}\n",
+    )
+    .unwrap();
+    let cfg_flag = format!("-config-file={}", cfg.display());
+    let a = Agent::start("plug1", "127.0.5.5", &["-dev", &cfg_flag]);
     let h = a.http();
     wait_for("dev node in the catalog", Duration::from_secs(30), || {
         node_address(&h, "plug1")

@@ -2,8 +2,8 @@
 //! DNS default `allow_stale`).
 
 use praetor_dns::{Backend, Instance, LookupError, NodeRecord};
-use praetor_rpc::{Consistency, QueryRequest, Rpc, RpcError};
 use praetor_policy::{Accept, AddressQuery, TaggedAddress};
+use praetor_rpc::{Consistency, QueryRequest, Rpc, RpcError};
 use praetor_state::{CheckStatus, Query, QueryResult};
 
 pub struct DnsBackend {
@@ -23,7 +23,13 @@ fn lookup_err(e: RpcError) -> LookupError {
 }
 
 impl DnsBackend {
-    fn present(&self, record_dc: &str, address: &str, port: u16, tagged: Vec<TaggedAddress>) -> (String, u16) {
+    fn present(
+        &self,
+        record_dc: &str,
+        address: &str,
+        port: u16,
+        tagged: Vec<TaggedAddress>,
+    ) -> (String, u16) {
         let q = AddressQuery {
             local_datacenter: self.rpc.datacenter().to_string(),
             record_datacenter: record_dc.to_string(),
@@ -39,7 +45,14 @@ impl DnsBackend {
 }
 
 fn node_tagged(n: &praetor_state::Node) -> Vec<TaggedAddress> {
-    n.tagged_addresses.iter().map(|(k, a)| TaggedAddress { key: k.clone(), address: a.clone(), port: 0 }).collect()
+    n.tagged_addresses
+        .iter()
+        .map(|(k, a)| TaggedAddress {
+            key: k.clone(),
+            address: a.clone(),
+            port: 0,
+        })
+        .collect()
 }
 
 fn stale(query: Query) -> QueryRequest {
@@ -81,9 +94,14 @@ impl Backend for DnsBackend {
                     .service
                     .tagged_addresses
                     .iter()
-                    .map(|(k, a)| TaggedAddress { key: k.clone(), address: a.address.clone(), port: a.port })
+                    .map(|(k, a)| TaggedAddress {
+                        key: k.clone(),
+                        address: a.address.clone(),
+                        port: a.port,
+                    })
                     .collect();
-                let (service_address, port) = self.present(&dc, &n.service.address, n.service.port, tagged);
+                let (service_address, port) =
+                    self.present(&dc, &n.service.address, n.service.port, tagged);
                 Instance {
                     node: n.node.node,
                     node_address,
@@ -110,7 +128,11 @@ impl Backend for DnsBackend {
         match resp.output.result {
             QueryResult::NodeServices(Some((n, _))) => {
                 let (address, _) = self.present(&n.datacenter, &n.address, 0, node_tagged(&n));
-                Ok(Some(NodeRecord { node: n.node, address, datacenter: n.datacenter }))
+                Ok(Some(NodeRecord {
+                    node: n.node,
+                    address,
+                    datacenter: n.datacenter,
+                }))
             }
             _ => Ok(None),
         }

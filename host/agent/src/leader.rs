@@ -29,6 +29,7 @@ pub async fn run(shared: Arc<Shared>, consensus: Consensus) {
     let mut events = shared.lan.subscribe();
     let mut stop = shared.shutdown.subscribe();
     let mut leader_since: Option<Instant> = None;
+    let mut tombstones = TombstoneGc::default();
     loop {
         if let Err(e) = bootstrap(&shared, &consensus).await {
             tracing::warn!(error = %e, "raft bootstrap failed");
@@ -43,7 +44,13 @@ pub async fn run(shared: Arc<Shared>, consensus: Consensus) {
             if let Err(e) = reconcile(&shared, &consensus, since.elapsed()).await {
                 tracing::warn!(error = %e, "leader reconcile failed");
             }
+            if let Some(up_to_index) = tombstones.due(Instant::now(), consensus.applied_index()) {
+                if let Err(e) = write(&consensus, Command::TombstoneReap { up_to_index }).await {
+                    tracing::warn!(error = %e, "tombstone reap failed");
+                }
+            }
         } else if leader_since.take().is_some() {
+            tombstones = TombstoneGc::default();
             tracing::info!("cluster leadership lost");
         }
         tokio::select! {
@@ -51,6 +58,40 @@ pub async fn run(shared: Arc<Shared>, consensus: Consensus) {
             _ = events.recv() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
+    }
+}
+
+/// Consul's `tombstone_ttl`: KV tombstones are kept this long, so blocking queries on deleted
+/// keys see their index move, then reaped by the leader.
+const TOMBSTONE_TTL: Duration = Duration::from_secs(15 * 60);
+/// How often the leader samples the applied index for tombstone reaping.
+const TOMBSTONE_SAMPLE: Duration = Duration::from_secs(60);
+
+/// Remembers (time, applied index) samples; a sample older than the TTL says which tombstones
+/// may go (every tombstone up to that index is at least that old).
+#[derive(Default)]
+struct TombstoneGc {
+    samples: std::collections::VecDeque<(Instant, u64)>,
+}
+
+impl TombstoneGc {
+    fn due(&mut self, now: Instant, applied: u64) -> Option<u64> {
+        if self
+            .samples
+            .back()
+            .is_none_or(|(t, _)| now.duration_since(*t) >= TOMBSTONE_SAMPLE)
+        {
+            self.samples.push_back((now, applied));
+        }
+        let mut reap = None;
+        while let Some((t, idx)) = self.samples.front().copied() {
+            if now.duration_since(t) < TOMBSTONE_TTL {
+                break;
+            }
+            self.samples.pop_front();
+            reap = Some(idx);
+        }
+        reap.filter(|i| *i > 0)
     }
 }
 
@@ -349,4 +390,29 @@ async fn expire_sessions(shared: &Shared, consensus: &Consensus) -> Result<(), S
         .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tombstones_are_reaped_after_the_ttl_up_to_the_index_seen_then() {
+        let mut gc = TombstoneGc::default();
+        let t0 = Instant::now();
+        assert_eq!(gc.due(t0, 10), None);
+        assert_eq!(
+            gc.due(t0 + Duration::from_secs(30), 20),
+            None,
+            "sampled once a minute"
+        );
+        assert_eq!(gc.due(t0 + TOMBSTONE_SAMPLE, 30), None);
+        // Fifteen minutes after the first sample, everything up to index 10 may go.
+        assert_eq!(gc.due(t0 + TOMBSTONE_TTL, 40), Some(10));
+        assert_eq!(
+            gc.due(t0 + TOMBSTONE_TTL + Duration::from_secs(1), 41),
+            None
+        );
+        assert_eq!(gc.due(t0 + TOMBSTONE_TTL + TOMBSTONE_SAMPLE, 50), Some(30));
+    }
 }

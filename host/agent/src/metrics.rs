@@ -152,17 +152,37 @@ pub fn collect(shared: &Shared) -> Vec<Metric> {
         ]
         .into();
         let mut metric = |name: &str, kind, value: f64, help| {
-            out.push(Metric { name: name.to_string(), kind, value, labels: labels.clone(), help })
+            out.push(Metric {
+                name: name.to_string(),
+                kind,
+                value,
+                labels: labels.clone(),
+                help,
+            })
         };
-        metric("praetor_plugin_calls_total", Counter, p.calls as f64, "Calls into a policy slot");
+        metric(
+            "praetor_plugin_calls_total",
+            Counter,
+            p.calls as f64,
+            "Calls into a policy slot",
+        );
         metric(
             "praetor_plugin_failures_total",
             Counter,
             p.failures as f64,
             "Plugin calls that trapped or timed out (answered by the built-in)",
         );
-        let reverted = if matches!(p.state, praetor_plugin_host::SlotState::Active) { 0.0 } else { 1.0 };
-        metric("praetor_plugin_reverted", Gauge, reverted, "1 while a slot runs its built-in after failures");
+        let reverted = if matches!(p.state, praetor_plugin_host::SlotState::Active) {
+            0.0
+        } else {
+            1.0
+        };
+        metric(
+            "praetor_plugin_reverted",
+            Gauge,
+            reverted,
+            "1 while a slot runs its built-in after failures",
+        );
     }
     out.push(m(
         "consul_runtime_uptime_seconds",

@@ -54,14 +54,16 @@ pub async fn apply(
 ) -> Result<(), String> {
     let mut now = BTreeSet::new();
     for s in slots {
-        let bytes = tokio::fs::read(&s.path)
+        // A block without a path only sets the limits of the slot's built-in.
+        let Some(path) = &s.path else { continue };
+        let bytes = tokio::fs::read(path)
             .await
-            .map_err(|e| format!("plugin.{}.path: {}: {e}", s.slot, s.path.display()))?;
+            .map_err(|e| format!("plugin.{}.path: {}: {e}", s.slot, path.display()))?;
         let req = LoadRequest {
             bytes,
             config_json: s.config_json.clone(),
             name: None,
-            path: Some(s.path.clone()),
+            path: Some(path.clone()),
         };
         let info = host
             .load_request(&s.slot, req)

@@ -456,9 +456,11 @@ fn plugin_slots(
             )));
         };
         let path = p.path.clone().filter(|s| !s.is_empty());
-        let Some(path) = path else {
-            return Err(ConfigError::Invalid(format!("{key}.path: required")));
-        };
+        if path.is_none() && p.config_json.is_some() {
+            return Err(ConfigError::Invalid(format!(
+                "{key}.path: required with config"
+            )));
+        }
         let positive = |what: &str, v: Option<i64>| -> Result<Option<u64>, ConfigError> {
             match v {
                 Some(n) if n <= 0 => {
@@ -470,7 +472,7 @@ fn plugin_slots(
         };
         out.push(crate::config::PluginSlot {
             slot,
-            path: std::path::PathBuf::from(path),
+            path: path.map(std::path::PathBuf::from),
             config_json: p.config_json.clone().unwrap_or_else(|| "{}".to_string()),
             call_timeout: p.call_timeout,
             memory_limit: positive("memory_limit", p.memory_limit)?,

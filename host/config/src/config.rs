@@ -141,8 +141,8 @@ pub struct PluginSlot {
     /// `translator`, `router`, `intentions`, or `join:<provider>` (files may also say
     /// `translate` and `route`).
     pub slot: String,
-    /// The component file.
-    pub path: PathBuf,
+    /// The component file; `None` keeps the built-in and only sets the slot's limits.
+    pub path: Option<PathBuf>,
     /// The `config = { ... }` block as a JSON object (`{}` when absent).
     pub config_json: String,
     /// Per-call deadline (`None` = the host's default).

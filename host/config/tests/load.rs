@@ -680,7 +680,7 @@ plugin "join:cloud" {
     assert_eq!(c.plugins.len(), 2);
     let slot = |name: &str| c.plugins.iter().find(|p| p.slot == name).expect("slot");
     let t = slot("translator");
-    assert_eq!(t.path, PathBuf::from("/opt/p/translate.wasm"));
+    assert_eq!(t.path, Some(PathBuf::from("/opt/p/translate.wasm")));
     assert_eq!(t.call_timeout, Some(Duration::from_millis(10)));
     assert_eq!(t.memory_limit, Some(8 << 20));
     assert_eq!(t.config_json, r#"{"mode":"strict"}"#);
@@ -703,8 +703,23 @@ fn plugin_errors_name_the_key() {
     )
     .unwrap_err();
     assert!(e.contains("plugin.teleport"), "{e}");
-    let e = load_one("p.json", r#"{"data_dir":"/x","plugin":{"translate":{}}}"#).unwrap_err();
+    let e = load_one(
+        "p.json",
+        r#"{"data_dir":"/x","plugin":{"translate":{"config":{}}}}"#,
+    )
+    .unwrap_err();
     assert!(e.contains("plugin.translate.path"), "{e}");
+    // Limits alone are fine: the built-in stays and gets them.
+    let c = load_one(
+        "p.json",
+        r#"{"data_dir":"/x","plugin":{"router":{"call_timeout":"20ms"}}}"#,
+    )
+    .unwrap()
+    .config;
+    assert_eq!(
+        (c.plugins[0].path.clone(), c.plugins[0].call_timeout),
+        (None, Some(Duration::from_millis(20)))
+    );
     let e = load_one(
         "p.json",
         r#"{"data_dir":"/x","plugin":{"translate":{"path":"a","colour":1}}}"#,

@@ -182,6 +182,25 @@ fn benches(c: &mut Criterion) {
     assert!(host.evaluate_plugin(&request()).expect("evaluate").allowed);
 
     print_ratios(&host, &native_eval);
+    // Optionally compare another build of the built-ins (e.g. a different opt-level):
+    // PRAETOR_BENCH_COMPONENTS=<dir with route_rtt.wasm, translate_wan_addrs.wasm, intentions_consul.wasm>.
+    if let Ok(dir) = std::env::var("PRAETOR_BENCH_COMPONENTS") {
+        let alt = PluginHost::new(PluginHostConfig::default()).expect("plugin host");
+        for (slot, file) in [
+            ("router", "route_rtt.wasm"),
+            ("translator", "translate_wan_addrs.wasm"),
+            ("intentions", "intentions_consul.wasm"),
+        ] {
+            let path = std::path::Path::new(&dir).join(file);
+            let bytes = std::fs::read(&path).expect("component");
+            alt.load_blocking(slot, LoadRequest::new(bytes, "{}"))
+                .expect("load");
+        }
+        alt.update_intentions(intentions(), false)
+            .expect("intentions");
+        println!("components from {dir}:");
+        print_ratios(&alt, &native_eval);
+    }
 
     let (q, cs, rr, req) = (query(), candidates(), route_request(), request());
     let mut g = c.benchmark_group("call");

@@ -220,7 +220,7 @@ impl PluginHost {
             wit: Vec::new(),
             default_allow: config.default_allow,
             native: policy::Evaluator::new(Vec::new(), config.default_allow)
-                .map_err(|e| PluginError::Engine(e))?,
+                .map_err(PluginError::Engine)?,
         };
         let prep_i = |inst: &IntentionEvaluator, store: &mut Store<HostState>, synced: &mut u64| {
             sync_intentions(inst, store, synced, &set)

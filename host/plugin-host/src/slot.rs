@@ -179,7 +179,10 @@ impl<W: PluginWorld> Slot<W> {
     fn new_store(&self, deadline_ticks: u64) -> Store<HostState> {
         let mut store = Store::new(
             &self.engine,
-            HostState::new(self.ctx.clone(), self.settings.memory_bytes),
+            HostState::new(
+                self.ctx.clone(),
+                self.settings.memory_bytes.min(crate::MAX_MEMORY_BYTES),
+            ),
         );
         store.limiter(|s| &mut s.limits);
         store.set_epoch_deadline(deadline_ticks);
@@ -389,13 +392,17 @@ impl<W: PluginWorld> Slot<W> {
         &self,
         f: impl Fn(&W, &mut Store<HostState>, &mut u64) -> wasmtime::Result<Result<(), String>>,
     ) {
-        let Ok(mut pool) = self.pool.lock() else {
-            return;
+        // Work outside the lock: concurrent calls meanwhile instantiate or sync their own.
+        let drained: Vec<Warm<W>> = match self.pool.lock() {
+            Ok(mut pool) => pool.drain(..).collect(),
+            Err(_) => return,
         };
-        pool.retain_mut(|w| {
+        for mut w in drained {
             w.store.set_epoch_deadline(ticks(CANARY_DEADLINE));
-            matches!(f(&w.inst, &mut w.store, &mut w.synced), Ok(Ok(())))
-        });
+            if matches!(f(&w.inst, &mut w.store, &mut w.synced), Ok(Ok(()))) {
+                self.put_back(w);
+            }
+        }
     }
 
     /// A fresh instance of the current component for a one-off check (not pooled).

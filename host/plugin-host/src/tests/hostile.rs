@@ -34,7 +34,7 @@ fn load(host: &crate::PluginHost, slot: &str, path: &str) -> Result<crate::SlotI
 
 #[test]
 fn infinite_loop_is_cut_off_at_the_deadline() {
-    let host = host();
+    let host = super::default_host();
     let info = load(&host, "translator", testdata::HOSTILE_LOOP).unwrap();
     assert_eq!(info.component, "hostile_loop");
     let q = query();

@@ -9,10 +9,25 @@ mod swap;
 
 use std::time::{Duration, Instant};
 
-use crate::{PluginHost, PluginHostConfig};
+use crate::{PluginHost, PluginHostConfig, SlotSettings};
 
+/// A host whose call deadlines (1 s) cannot be hit by scheduling delays when tests run in
+/// parallel on a small, busy machine. Tests of the deadline itself use the 5 ms default.
 pub(crate) fn host() -> PluginHost {
-    PluginHost::new(PluginHostConfig::default()).expect("plugin host starts")
+    let mut config = PluginHostConfig::default();
+    for slot in ["translator", "router", "intentions"] {
+        let s = SlotSettings {
+            deadline: Duration::from_secs(1),
+            ..SlotSettings::default()
+        };
+        config = config.with_slot(slot, s);
+    }
+    host_with(config)
+}
+
+/// A host with the default settings (5 ms call deadline).
+pub(crate) fn default_host() -> PluginHost {
+    host_with(PluginHostConfig::default())
 }
 
 pub(crate) fn host_with(config: PluginHostConfig) -> PluginHost {

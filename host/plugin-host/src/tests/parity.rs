@@ -3,22 +3,9 @@
 
 use praetor_policy as policy;
 
+use super::host;
 use super::inputs::{self, Rng};
-use crate::{PluginHost, PluginHostConfig, SlotSettings};
-
-/// A host whose call deadline (1 s) cannot be hit by scheduling delays when the tests run in
-/// parallel on a small machine: these tests are about answers, the hostile ones about limits.
-fn host() -> PluginHost {
-    let mut config = PluginHostConfig::default();
-    for slot in ["translator", "router", "intentions"] {
-        let s = SlotSettings {
-            deadline: std::time::Duration::from_secs(1),
-            ..SlotSettings::default()
-        };
-        config = config.with_slot(slot, s);
-    }
-    super::host_with(config)
-}
+use crate::PluginHostConfig;
 
 fn assert_no_failures(host: &crate::PluginHost) {
     for info in host.list() {
