@@ -185,6 +185,23 @@ impl PluginHost {
     /// component in release builds).
     pub fn new(config: PluginHostConfig) -> Result<PluginHost, PluginError> {
         let engine = engine::engine()?.clone();
+        // Compile every built-in at once, one thread each (Cranelift compiles a component on
+        // one core); the slots below then take them from the process-wide cache. Errors are
+        // reported by the slot that needs the component.
+        let at_start = [
+            builtin::TRANSLATE_WAN_ADDRS,
+            builtin::ROUTE_RTT,
+            builtin::INTENTIONS_CONSUL,
+            builtin::JOIN_STATIC,
+            builtin::JOIN_FILE,
+            builtin::JOIN_DNS,
+        ];
+        std::thread::scope(|s| {
+            for b in &at_start {
+                let engine = &engine;
+                s.spawn(move || builtin::compiled(engine, b).is_ok());
+            }
+        });
         let plain_linker = Arc::new(
             engine::linker(&engine, false).map_err(|e| PluginError::Engine(format!("{e:#}")))?,
         );
