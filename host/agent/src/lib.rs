@@ -514,6 +514,13 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
     plugins::apply(&plugin_host, &config.plugins, &plugin_slots)
         .await
         .map_err(AgentError::Config)?;
+    // Compiling the built-ins on several threads leaves glibc's per-thread arenas holding the
+    // freed compiler memory; give it back so an idle agent stays small.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only releases free heap pages; it has no preconditions.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 
     let lan = Pool::start(pool_cfg).await?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);

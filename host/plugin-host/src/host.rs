@@ -185,9 +185,9 @@ impl PluginHost {
     /// component in release builds).
     pub fn new(config: PluginHostConfig) -> Result<PluginHost, PluginError> {
         let engine = engine::engine()?.clone();
-        // Compile every built-in at once, one thread each (Cranelift compiles a component on
-        // one core); the slots below then take them from the process-wide cache. Errors are
-        // reported by the slot that needs the component.
+        // Compile the built-ins in parallel (Cranelift compiles a component on one core); the
+        // slots below then take them from the process-wide cache. Errors are reported by the
+        // slot that needs the component.
         let at_start = [
             builtin::TRANSLATE_WAN_ADDRS,
             builtin::ROUTE_RTT,
@@ -196,10 +196,15 @@ impl PluginHost {
             builtin::JOIN_FILE,
             builtin::JOIN_DNS,
         ];
+        // As many threads as cores (each thread's malloc arena stays with the process).
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(at_start.len());
         std::thread::scope(|s| {
-            for b in &at_start {
+            for t in 0..threads {
                 let engine = &engine;
-                s.spawn(move || builtin::compiled(engine, b).is_ok());
+                let mine = at_start.iter().skip(t).step_by(threads);
+                s.spawn(move || mine.for_each(|b| drop(builtin::compiled(engine, b))));
             }
         });
         let plain_linker = Arc::new(
