@@ -91,7 +91,17 @@ fn dev_agent_end_to_end() {
     let started = Instant::now();
     let waiter =
         std::thread::spawn(move || h2.get(&format!("/v1/kv/watched?index={idx}&wait=20s")));
-    std::thread::sleep(Duration::from_millis(300)); // let the watcher block first (it must not answer before the write)
+    // The watcher is held by the server before anything is written.
+    wait_for(
+        "the watcher is blocked on the server",
+        Duration::from_secs(10),
+        || {
+            let m = h.get("/v1/agent/metrics?format=prometheus").text();
+            m.lines()
+                .any(|l| l.starts_with("consul_rpc_queries_blocking ") && !l.ends_with(" 0"))
+                .then_some(())
+        },
+    );
     h.put("/v1/kv/unrelated", b"x");
     h.put("/v1/kv/watched", b"now");
     let r = waiter.join().unwrap();
