@@ -419,7 +419,8 @@ impl Http {
     }
 }
 
-/// Sends one DNS question over UDP and returns the parsed answer.
+/// Sends one DNS question over UDP and returns the parsed answer. Like any stub resolver it
+/// asks again (3 tries, 2 s each) when no answer comes back; a server that stays silent fails.
 pub fn dns(server: SocketAddr, name: &str, rtype: RecordType) -> Message {
     let mut msg = Message::query();
     msg.add_query(Query::query(Name::from_ascii(name).expect("name"), rtype));
@@ -427,9 +428,16 @@ pub fn dns(server: SocketAddr, name: &str, rtype: RecordType) -> Message {
     msg.metadata.id = (std::process::id() & 0xffff) as u16;
     let bytes = msg.to_vec().expect("encode");
     let sock = UdpSocket::bind(SocketAddr::new(server.ip(), 0)).expect("bind");
-    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    sock.send_to(&bytes, server).expect("send");
+    sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let mut buf = [0u8; 4096];
-    let (n, _) = sock.recv_from(&mut buf).expect("dns answer");
-    Message::from_vec(&buf[..n]).expect("decode")
+    for attempt in 1..=3 {
+        sock.send_to(&bytes, server).expect("send");
+        match sock.recv_from(&mut buf) {
+            Ok((n, _)) => return Message::from_vec(&buf[..n]).expect("decode"),
+            Err(e) => {
+                eprintln!("dns {name} {rtype:?} to {server}: no answer on try {attempt}: {e}")
+            }
+        }
+    }
+    panic!("dns {name} {rtype:?}: no answer from {server} after 3 tries");
 }
