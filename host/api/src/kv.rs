@@ -111,19 +111,7 @@ async fn put(st: &AppState, p: &Params, key: String, body: Bytes) -> ApiResult<R
     } else {
         KvOp::Set
     };
-    let res = st
-        .rpc
-        .apply(
-            p.dc(),
-            Command::KvSet {
-                op,
-                entry,
-                cas_index,
-                now_ms: now_ms(),
-            },
-        )
-        .await?;
-    bool_result(res)
+    write(st, p, op, entry, cas_index).await
 }
 
 async fn delete(st: &AppState, p: &Params, key: String) -> ApiResult<Response> {
@@ -144,19 +132,24 @@ async fn delete(st: &AppState, p: &Params, key: String) -> ApiResult<Response> {
         key,
         ..Default::default()
     };
-    let res = st
-        .rpc
-        .apply(
-            p.dc(),
-            Command::KvSet {
-                op,
-                entry,
-                cas_index,
-                now_ms: now_ms(),
-            },
-        )
-        .await?;
-    bool_result(res)
+    write(st, p, op, entry, cas_index).await
+}
+
+/// Applies one KV write and answers Consul's `true`/`false` body.
+async fn write(
+    st: &AppState,
+    p: &Params,
+    op: KvOp,
+    entry: KvEntry,
+    cas_index: u64,
+) -> ApiResult<Response> {
+    let cmd = Command::KvSet {
+        op,
+        entry,
+        cas_index,
+        now_ms: now_ms(),
+    };
+    bool_result(st.rpc.apply(p.dc(), cmd).await?)
 }
 
 fn bool_result(res: CommandResult) -> ApiResult<Response> {

@@ -49,27 +49,27 @@ pub struct HttpCounters {
 
 impl HttpCounters {
     pub fn metrics(&self) -> Vec<Metric> {
-        let c = |name: &str, v: u64, help: &'static str| Metric {
+        let c = |name: &str, value: f64, help: &'static str| Metric {
             name: name.into(),
             kind: MetricKind::Counter,
-            value: v as f64,
+            value,
             labels: Default::default(),
             help,
         };
         vec![
             c(
                 "consul_http_requests_total",
-                self.requests.load(Ordering::Relaxed),
+                self.requests.load(Ordering::Relaxed) as f64,
                 "HTTP requests served",
             ),
             c(
                 "consul_http_request_duration_seconds_sum",
-                self.request_nanos.load(Ordering::Relaxed) / 1_000_000_000,
+                self.request_nanos.load(Ordering::Relaxed) as f64 / 1e9,
                 "Total time spent serving HTTP requests (seconds)",
             ),
             c(
                 "consul_http_errors_total",
-                self.errors.load(Ordering::Relaxed),
+                self.errors.load(Ordering::Relaxed) as f64,
                 "HTTP requests answered 4xx/5xx",
             ),
         ]
