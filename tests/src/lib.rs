@@ -100,6 +100,8 @@ pub struct AgentOptions {
     pub config_json: String,
     /// The `RUST_LOG` filter of the process.
     pub rust_log: String,
+    /// Extra environment variables (test hooks such as `PRAETOR_TEST_WAN_DELAY_MS`).
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for AgentOptions {
@@ -108,6 +110,7 @@ impl Default for AgentOptions {
         AgentOptions {
             config_json: r#"{"performance":{"raft_multiplier":1},"log_level":"debug"}"#.into(),
             rust_log: "info,praetor=debug,openraft=warn,hickory_server=warn".into(),
+            env: Vec::new(),
         }
     }
 }
@@ -121,6 +124,7 @@ pub struct Agent {
     pub args: Vec<String>,
     pub dir: PathBuf,
     rust_log: String,
+    env: Vec<(String, String)>,
     child: Option<Child>,
     runs: u32,
 }
@@ -157,6 +161,7 @@ impl Agent {
             args,
             dir,
             rust_log: opts.rust_log.clone(),
+            env: opts.env.clone(),
             child: None,
             runs: 0,
         };
@@ -205,6 +210,7 @@ impl Agent {
         let child = Command::new(praetor_bin())
             .args(&self.args)
             .env("RUST_LOG", &self.rust_log)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)

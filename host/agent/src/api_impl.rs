@@ -144,15 +144,40 @@ impl AgentApi for AgentHandle {
 
     fn members(&self, wan: bool) -> Result<Vec<MemberInfo>, AgentError> {
         if wan {
-            // The WAN pool arrives with federation; until then it does not exist.
-            return Err(AgentError::Internal("WAN Federation is disabled".into()));
+            // Clients (and servers with the WAN port disabled) have no WAN members.
+            return Ok(self
+                .0
+                .wan
+                .as_ref()
+                .map(|w| w.members().iter().map(member_info).collect())
+                .unwrap_or_default());
         }
         Ok(self.0.lan.members().iter().map(member_info).collect())
     }
 
     async fn join(&self, addr: &str, wan: bool) -> Result<usize, AgentError> {
         if wan {
-            return Err(AgentError::Internal("WAN Federation is disabled".into()));
+            if !self.0.config.server {
+                return Err(AgentError::Internal(
+                    "Must be a server to join WAN cluster".into(),
+                ));
+            }
+            let Some(pool) = &self.0.wan else {
+                return Err(AgentError::Internal("WAN Federation is disabled".into()));
+            };
+            let port = self.0.config.ports.serf_wan.unwrap_or(8302);
+            let addrs = crate::wan::resolve(addr, port)
+                .await
+                .map_err(AgentError::Internal)?;
+            if addrs.is_empty() {
+                return Err(AgentError::Internal(format!(
+                    "cannot resolve join address {addr:?}"
+                )));
+            }
+            return pool
+                .join(&addrs, Duration::from_secs(10))
+                .await
+                .map_err(|e| AgentError::Internal(e.to_string()));
         }
         let addrs = resolve_join(addr, self.0.config.ports.serf_lan).await;
         if addrs.is_empty() {
@@ -179,15 +204,34 @@ impl AgentApi for AgentHandle {
     }
 
     async fn force_leave(&self, node: &str, _prune: bool, wan: bool) -> Result<(), AgentError> {
-        if wan {
-            return Err(AgentError::Internal("WAN Federation is disabled".into()));
-        }
-        self.0.lan.force_leave(node).await.map_err(|e| match e {
+        let no_member = |e| match e {
             praetor_gossip::GossipError::NoMember(_) => {
                 AgentError::NotFound(format!("agent: No node found with name '{node}'"))
             }
             e => AgentError::Internal(e.to_string()),
-        })
+        };
+        if wan {
+            if !self.0.config.server {
+                return Err(AgentError::Internal(
+                    "Must be a server to force-leave a node from the WAN cluster".into(),
+                ));
+            }
+            let Some(pool) = &self.0.wan else {
+                return Err(AgentError::Internal("WAN Federation is disabled".into()));
+            };
+            return pool.force_leave(node).await.map_err(no_member);
+        }
+        // Consul's LAN force-leave also removes the server's `<node>.<dc>` from the WAN.
+        if let Some(pool) = &self.0.wan {
+            let dc = &self.0.config.datacenter;
+            let wan_name = if node.ends_with(&format!(".{dc}")) {
+                node.to_string()
+            } else {
+                crate::wan::wan_name(node, dc)
+            };
+            let _ = pool.force_leave(&wan_name).await;
+        }
+        self.0.lan.force_leave(node).await.map_err(no_member)
     }
 
     fn services(&self) -> Vec<Service> {
@@ -344,27 +388,8 @@ impl AgentApi for AgentHandle {
     }
 
     fn datacenters(&self) -> Vec<String> {
-        let local = &self.0.config.datacenter;
-        // Only the local datacenter is known until federation; the router slot ranks them.
-        let candidates = vec![praetor_policy::Candidate {
-            datacenter: local.clone(),
-            path: praetor_policy::PathKind::Local,
-            path_id: String::new(),
-            rtt_ms: Some(0.0),
-            labels: Vec::new(),
-            servers: self
-                .0
-                .rpc
-                .servers()
-                .into_iter()
-                .map(|s| praetor_policy::Server {
-                    name: s.name,
-                    address: s.rpc_addr.to_string(),
-                    healthy: true,
-                })
-                .collect(),
-        }];
-        self.0.plugins.rank(local, &candidates)
+        // The router (fed by the WAN pool) ranks them through the router slot.
+        self.0.rpc.datacenters()
     }
 }
 

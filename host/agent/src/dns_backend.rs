@@ -102,9 +102,18 @@ impl Backend for DnsBackend {
                     .collect();
                 let (service_address, port) =
                     self.present(&dc, &n.service.address, n.service.port, tagged);
+                // Consul: when the answered address is not the node's own, the SRV target is
+                // `<hex-ip>.addr.<dc>` -- so a translated node address is presented as the
+                // instance's address, and the node keeps its catalog address.
+                let service_address =
+                    if service_address.is_empty() && node_address != n.node.address {
+                        node_address
+                    } else {
+                        service_address
+                    };
                 Instance {
                     node: n.node.node,
-                    node_address,
+                    node_address: n.node.address,
                     service_address,
                     port,
                     datacenter: dc,

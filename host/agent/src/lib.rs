@@ -4,12 +4,15 @@
 
 mod api_impl;
 mod checks;
+mod coordinates;
 mod dns_backend;
+mod keyring;
 mod leader;
 mod local;
 mod metrics;
 mod plugins;
 mod sync;
+mod wan;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -53,6 +56,9 @@ pub enum AgentError {
     Gossip(#[from] praetor_gossip::GossipError),
     #[error("dns: {0}")]
     Dns(String),
+    /// The agent stopped itself because it could not go on (e.g. retry join exhausted).
+    #[error("{0}")]
+    Fatal(String),
 }
 
 /// State shared by the agent's tasks.
@@ -62,6 +68,12 @@ pub(crate) struct Shared {
     pub rpc: Rpc,
     pub consensus: Option<Consensus>,
     pub lan: Pool,
+    /// The WAN pool (servers with `ports.serf_wan` enabled).
+    pub wan: Option<Pool>,
+    pub lan_coords: Arc<coordinates::Coordinates>,
+    pub wan_coords: Arc<coordinates::Coordinates>,
+    /// Set when the agent stops itself for a reason that must make it exit non-zero.
+    pub exit_error: Mutex<Option<String>>,
     pub local: Mutex<LocalState>,
     /// Check ids whose definition came from config files (replaced on reload).
     pub config_checks: Mutex<Vec<String>>,
@@ -363,6 +375,15 @@ impl Shared {
     pub fn request_shutdown(&self) {
         let _ = self.shutdown.send(true);
     }
+
+    /// Stops the agent with an error (the process exits non-zero).
+    pub fn fail(&self, message: &str) {
+        tracing::error!("{message}");
+        if let Ok(mut e) = self.exit_error.lock() {
+            e.get_or_insert_with(|| message.to_string());
+        }
+        self.request_shutdown();
+    }
 }
 
 fn fmt_dur(d: Option<Duration>) -> String {
@@ -468,10 +489,32 @@ pub(crate) async fn resolve_join(addr: &str, default_port: u16) -> Vec<SocketAdd
 /// Runs the agent until it is told to stop (signal, `leave`). Returns after a clean shutdown.
 pub async fn run(config: Config) -> Result<(), AgentError> {
     let node_id = node_id(&config)?;
+    let gossip_key = match &config.encrypt {
+        Some(k) => {
+            Some(keyring::decode_key(k).map_err(|e| AgentError::Config(format!("encrypt: {e}")))?)
+        }
+        None => None,
+    };
     let lan_bind = SocketAddr::new(config.bind_addr, config.ports.serf_lan);
     let mut pool_cfg = PoolConfig::new(config.node_name.clone(), lan_bind, Profile::Lan);
     pool_cfg.advertise = SocketAddr::new(config.advertise_addr, config.ports.serf_lan);
-    pool_cfg.tags = gossip_tags(&config, &node_id);
+    let tags = gossip_tags(&config, &node_id);
+    pool_cfg.tags = tags.clone();
+    if let (true, Some(port)) = (config.server, config.ports.serf_wan) {
+        // LAN only: where flood join finds this server's WAN pool.
+        pool_cfg
+            .tags
+            .insert("wan_join_port".into(), port.to_string());
+    }
+    pool_cfg.encrypt_key = gossip_key;
+    pool_cfg.timing = Some(wan::timing(
+        praetor_gossip::Timing::lan(),
+        &config.gossip_lan,
+    ));
+    pool_cfg.keyring_file = config
+        .data_dir
+        .as_ref()
+        .map(|d| d.join("serf").join("local.keyring"));
 
     // Servers: state, raft and the RPC listener come first, so peers can reach us as soon as
     // gossip announces us.
@@ -523,12 +566,21 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
     }
 
     let lan = Pool::start(pool_cfg).await?;
+    let wan = wan::start_pool(&config, tags, gossip_key).await?;
+    rpc.set_policy(Arc::new(plugins::RouterSlot(plugin_host.clone())));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let shared = Arc::new(Shared {
         node_id: node_id.clone(),
         rpc: rpc.clone(),
         consensus: consensus.clone(),
         lan: lan.clone(),
+        wan: wan.clone(),
+        lan_coords: Arc::new(coordinates::Coordinates::new(&config.node_name)),
+        wan_coords: Arc::new(coordinates::Coordinates::new(&wan::wan_name(
+            &config.node_name,
+            &config.datacenter,
+        ))),
+        exit_error: Mutex::new(None),
         local: Mutex::new(LocalState::default()),
         config_checks: Mutex::new(Vec::new()),
         config_services: Mutex::new(Vec::new()),
@@ -543,6 +595,7 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
         config,
     });
     let cfg = &shared.config;
+    rpc.set_local_ops(Arc::new(keyring::AgentOps(Arc::downgrade(&shared))));
 
     let mut tasks: Vec<JoinHandle<()>> = Vec::new();
     if let (Some(c), Some(listener)) = (&consensus, rpc_listener) {
@@ -645,6 +698,20 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
     tasks.push(tokio::spawn(sync::run(shared.clone())));
     tasks.push(tokio::spawn(watch_servers(shared.clone())));
     tasks.push(tokio::spawn(join_loop(shared.clone())));
+    tasks.push(tokio::spawn(coordinates::track(
+        lan.clone(),
+        shared.lan_coords.clone(),
+    )));
+    tasks.push(tokio::spawn(coordinates::sync(shared.clone())));
+    if let Some(w) = &wan {
+        tasks.push(tokio::spawn(coordinates::track(
+            w.clone(),
+            shared.wan_coords.clone(),
+        )));
+        tasks.push(tokio::spawn(wan::watch(shared.clone(), w.clone())));
+        tasks.push(tokio::spawn(wan::flood(shared.clone(), w.clone())));
+    }
+    tasks.push(tokio::spawn(wan::retry_join(shared.clone())));
 
     wait_for_stop(&shared, shutdown_rx).await;
 
@@ -661,6 +728,9 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
     {
         t.abort();
     }
+    if let Some(w) = &wan {
+        w.shutdown().await;
+    }
     lan.shutdown().await;
     if let Some(c) = &consensus {
         c.shutdown().await;
@@ -668,7 +738,15 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
     for t in tasks {
         t.abort();
     }
-    Ok(())
+    let exit_error = shared
+        .exit_error
+        .lock()
+        .map(|mut e| e.take())
+        .unwrap_or_default();
+    match exit_error {
+        Some(message) => Err(AgentError::Fatal(message)),
+        None => Ok(()),
+    }
 }
 
 /// Keeps the forwarding point's server list in step with LAN gossip.
@@ -717,8 +795,7 @@ async fn join_loop(shared: Arc<Shared>) {
             Err(e) => tracing::warn!(attempt, error = %e, "Join cluster failed, will retry"),
         }
         if cfg.retry_max > 0 && attempt >= cfg.retry_max {
-            tracing::error!("max join retry exhausted, exiting");
-            shared.request_shutdown();
+            shared.fail("agent: max join retry exhausted, exiting");
             return;
         }
         tokio::time::sleep(cfg.retry_interval).await; // Consul's retry_interval between attempts
@@ -764,6 +841,12 @@ async fn wait_for_stop(shared: &Arc<Shared>, mut stop: watch::Receiver<bool>) {
 
 pub(crate) async fn graceful_leave(shared: &Shared) {
     tracing::info!("Gracefully shutting down agent...");
+    // Consul leaves the WAN first, then the LAN.
+    if let Some(w) = &shared.wan
+        && let Err(e) = w.leave(Duration::from_secs(5)).await
+    {
+        tracing::warn!(error = %e, "WAN leave failed");
+    }
     if let Err(e) = shared.lan.leave(Duration::from_secs(5)).await {
         tracing::warn!(error = %e, "leave failed");
     }
@@ -803,7 +886,8 @@ fn banner(shared: &Shared, dns_addrs: Vec<SocketAddr>) {
         shared.lan.local_addr()
     );
     println!(
-        "           Encrypt: Gossip: false, TLS-Outgoing: false, TLS-Incoming: false, Auto-Encrypt-TLS: false"
+        "           Encrypt: Gossip: {}, TLS-Outgoing: false, TLS-Incoming: false, Auto-Encrypt-TLS: false",
+        c.encrypt.is_some()
     );
     println!();
     println!("==> Log data will now stream in as it occurs:");

@@ -20,54 +20,71 @@ fn m(name: &str, kind: MetricKind, value: f64, help: &'static str) -> Metric {
 pub fn collect(shared: &Shared) -> Vec<Metric> {
     use MetricKind::{Counter, Gauge};
     let mut out = Vec::new();
-    let members = shared.lan.members();
-    let alive = members
-        .iter()
-        .filter(|m| m.status == MemberStatus::Alive)
-        .count();
-    out.push(m(
-        "consul_serf_lan_members",
-        Gauge,
-        members.len() as f64,
-        "LAN gossip members known",
-    ));
-    out.push(m(
-        "consul_serf_lan_members_alive",
-        Gauge,
-        alive as f64,
-        "LAN gossip members alive",
-    ));
-    let g = shared.lan.stats();
-    out.push(m(
-        "consul_serf_lan_packets_received_total",
-        Counter,
-        g.packets_in as f64,
-        "LAN gossip datagrams received",
-    ));
-    out.push(m(
-        "consul_serf_lan_packets_sent_total",
-        Counter,
-        g.packets_out as f64,
-        "LAN gossip datagrams sent",
-    ));
-    out.push(m(
-        "consul_serf_lan_bytes_received_total",
-        Counter,
-        g.bytes_in as f64,
-        "LAN gossip bytes received",
-    ));
-    out.push(m(
-        "consul_serf_lan_bytes_sent_total",
-        Counter,
-        g.bytes_out as f64,
-        "LAN gossip bytes sent",
-    ));
-    out.push(m(
-        "consul_serf_lan_packets_dropped_total",
-        Counter,
-        g.dropped as f64,
-        "LAN gossip datagrams dropped",
-    ));
+    let mut pools = vec![("lan", &shared.lan)];
+    if let Some(w) = &shared.wan {
+        pools.push(("wan", w));
+    }
+    for (pool_name, pool) in pools {
+        let members = pool.members();
+        let alive = members
+            .iter()
+            .filter(|m| m.status == MemberStatus::Alive)
+            .count();
+        let g = pool.stats();
+        let series: [(&str, MetricKind, f64, &'static str); 8] = [
+            (
+                "members",
+                Gauge,
+                members.len() as f64,
+                "Gossip members known",
+            ),
+            ("members_alive", Gauge, alive as f64, "Gossip members alive"),
+            (
+                "packets_received_total",
+                Counter,
+                g.packets_in as f64,
+                "Gossip datagrams received",
+            ),
+            (
+                "packets_sent_total",
+                Counter,
+                g.packets_out as f64,
+                "Gossip datagrams sent",
+            ),
+            (
+                "bytes_received_total",
+                Counter,
+                g.bytes_in as f64,
+                "Gossip bytes received",
+            ),
+            (
+                "bytes_sent_total",
+                Counter,
+                g.bytes_out as f64,
+                "Gossip bytes sent",
+            ),
+            (
+                "packets_dropped_total",
+                Counter,
+                g.dropped as f64,
+                "Gossip datagrams dropped",
+            ),
+            (
+                "decrypt_failures_total",
+                Counter,
+                g.decrypt_failures as f64,
+                "Gossip datagrams dropped because no installed key decrypts them",
+            ),
+        ];
+        for (name, kind, value, help) in series {
+            out.push(m(
+                &format!("consul_serf_{pool_name}_{name}"),
+                kind,
+                value,
+                help,
+            ));
+        }
+    }
     let r = shared.rpc.counters();
     out.push(m(
         "consul_rpc_request_total",

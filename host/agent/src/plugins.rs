@@ -133,3 +133,21 @@ pub async fn expand_join(host: &PluginHost, entry: &str) -> Vec<String> {
         }
     }
 }
+
+/// The router slot as the rpc layer's [`praetor_rpc::RoutePolicy`]: datacenter ranking and the
+/// choice of a server in another datacenter go through the (swappable) component.
+pub struct RouterSlot(pub PluginHost);
+
+impl praetor_rpc::RoutePolicy for RouterSlot {
+    fn rank(
+        &self,
+        local_datacenter: &str,
+        candidates: &[praetor_policy::Candidate],
+    ) -> Vec<String> {
+        self.0.rank(local_datacenter, candidates)
+    }
+
+    fn pick(&self, request: &praetor_policy::RouteRequest) -> Option<praetor_policy::Route> {
+        self.0.pick(request)
+    }
+}

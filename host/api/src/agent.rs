@@ -60,19 +60,28 @@ pub async fn self_(State(st): State<AppState>) -> ApiResult<Response> {
     .into_response())
 }
 
+/// `GET /v1/agent/members[?wan=<any non-empty value>][&segment=]`: a bare `?wan` is the LAN
+/// pool, as in Consul; with the WAN the segment must be empty or `_all`.
 pub async fn members(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Response> {
     let p = Params(p);
-    let members = st.agent.members(p.flag("wan"))?;
+    let wan = p.non_empty("wan");
+    if wan && !matches!(p.get("segment"), None | Some("") | Some("_all")) {
+        return Err(ApiError::BadRequest(
+            "Cannot provide a segment with wan=true".into(),
+        ));
+    }
+    let members = st.agent.members(wan)?;
     Ok(axum::Json(members.iter().map(member_json).collect::<Vec<_>>()).into_response())
 }
 
+/// `PUT /v1/agent/join/<addr>[?wan=<any non-empty value>]` (a bare `?wan` joins the LAN).
 pub async fn join(
     State(st): State<AppState>,
     Path(addr): Path<String>,
     Query(p): Qs,
 ) -> ApiResult<Response> {
     let p = Params(p);
-    st.agent.join(&addr, p.flag("wan")).await?;
+    st.agent.join(&addr, p.non_empty("wan")).await?;
     Ok(().into_response())
 }
 
@@ -81,6 +90,8 @@ pub async fn leave(State(st): State<AppState>) -> ApiResult<Response> {
     Ok(().into_response())
 }
 
+/// `PUT /v1/agent/force-leave/<node>[?prune][&wan]`: both flags by presence, as in Consul
+/// (with `?wan` the name is the WAN name `<node>.<dc>`).
 pub async fn force_leave(
     State(st): State<AppState>,
     Path(node): Path<String>,
@@ -88,7 +99,7 @@ pub async fn force_leave(
 ) -> ApiResult<Response> {
     let p = Params(p);
     st.agent
-        .force_leave(&node, p.flag("prune"), p.flag("wan"))
+        .force_leave(&node, p.has("prune"), p.has("wan"))
         .await?;
     Ok(().into_response())
 }

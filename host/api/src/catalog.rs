@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
+use praetor_rpc::{QueryRequest, Request, Response as RpcResponse};
 use praetor_state::{
     CheckStatus, Command, CommandResult, HealthCheck, Node, Query as Q, QueryResult, Service,
     ServiceAddress, Weights,
@@ -25,7 +26,29 @@ pub(crate) async fn read(
     q: Q,
     render: impl FnOnce(QueryResult) -> ApiResult<Value>,
 ) -> ApiResult<Response> {
-    let resp = st.rpc.query(p.dc(), p.query(q)?).await?;
+    read_request(st, p, p.query(q)?, render).await
+}
+
+/// A read that honours `?near=` (sorted by estimated round-trip time from that node): the
+/// endpoints where Consul parses a query source.
+async fn read_near(
+    st: &AppState,
+    p: &Params,
+    q: Q,
+    render: impl FnOnce(QueryResult) -> ApiResult<Value>,
+) -> ApiResult<Response> {
+    let mut req = p.query(q)?;
+    req.near = p.near(&st.agent.node_name());
+    read_request(st, p, req, render).await
+}
+
+async fn read_request(
+    st: &AppState,
+    p: &Params,
+    req: QueryRequest,
+    render: impl FnOnce(QueryResult) -> ApiResult<Value>,
+) -> ApiResult<Response> {
+    let resp = st.rpc.query(p.dc(), req).await?;
     let headers = query_headers(&resp);
     let body = render(resp.output.result)?;
     Ok((headers, axum::Json(body)).into_response())
@@ -188,13 +211,18 @@ pub async fn deregister(
     }
 }
 
+/// `GET /v1/catalog/datacenters`: answered by a server of this datacenter (never forwarded
+/// to another one; `?dc` is ignored, as in Consul): local first, then by WAN round-trip time.
 pub async fn datacenters(State(st): State<AppState>) -> ApiResult<Response> {
-    Ok(axum::Json(st.agent.datacenters()).into_response())
+    match st.rpc.call(None, Request::Datacenters).await? {
+        RpcResponse::Datacenters(dcs) => Ok(axum::Json(dcs).into_response()),
+        other => Err(ApiError::Internal(format!("unexpected response {other:?}"))),
+    }
 }
 
 pub async fn nodes(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Response> {
     let p = Params(p);
-    read(&st, &p, Q::CatalogNodes, |r| match r {
+    read_near(&st, &p, Q::CatalogNodes, |r| match r {
         QueryResult::Nodes(mut n) => {
             n.iter_mut().for_each(|n| present::node(&st, n));
             Ok(json!(n.iter().map(json::node).collect::<Vec<_>>()))
@@ -220,7 +248,7 @@ pub async fn service(
 ) -> ApiResult<Response> {
     let p = Params(p);
     let tag = p.get("tag").map(String::from);
-    read(
+    read_near(
         &st,
         &p,
         Q::CatalogService { service: name, tag },
@@ -301,7 +329,7 @@ pub async fn health_checks(
     Query(p): Qs,
 ) -> ApiResult<Response> {
     let p = Params(p);
-    read(&st, &p, Q::HealthChecks { service: name }, checks_json).await
+    read_near(&st, &p, Q::HealthChecks { service: name }, checks_json).await
 }
 
 pub async fn health_state(
@@ -318,7 +346,7 @@ pub async fn health_state(
                 .ok_or_else(|| ApiError::BadRequest(format!("Invalid check state \"{s}\"")))?,
         ),
     };
-    read(&st, &p, Q::HealthState { state }, checks_json).await
+    read_near(&st, &p, Q::HealthState { state }, checks_json).await
 }
 
 pub async fn health_service(
@@ -329,7 +357,7 @@ pub async fn health_service(
     let p = Params(p);
     let tag = p.get("tag").map(String::from);
     let passing_only = p.flag("passing");
-    read(
+    read_near(
         &st,
         &p,
         Q::HealthService {

@@ -5,8 +5,11 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use praetor_coordinate::Coordinate;
+use praetor_rpc::{DatacenterMap, KeyringResponse};
 use praetor_state::{
-    CheckServiceNode, HealthCheck, KvEntry, Node, Service, ServiceNode, Session, SessionBehavior,
+    CheckServiceNode, HealthCheck, KvEntry, Node, NodeCoordinate, Service, ServiceNode, Session,
+    SessionBehavior,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -284,4 +287,242 @@ pub fn b64(s: &str) -> Result<Vec<u8>, crate::error::ApiError> {
     B64.decode(s).map_err(|e| {
         crate::error::ApiError::BadRequest(format!("Request decode failed: invalid base64: {e}"))
     })
+}
+
+/// A Vivaldi coordinate as serf's JSON shows it (`Vec`, `Error`, `Adjustment`, `Height`, in
+/// that order; seconds except `Error`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CoordBody {
+    pub vec: Vec<f64>,
+    pub error: f64,
+    pub adjustment: f64,
+    pub height: f64,
+}
+
+impl From<&Coordinate> for CoordBody {
+    fn from(c: &Coordinate) -> Self {
+        CoordBody {
+            vec: c.vec.clone(),
+            error: c.error,
+            adjustment: c.adjustment,
+            height: c.height,
+        }
+    }
+}
+
+impl From<CoordBody> for Coordinate {
+    fn from(c: CoordBody) -> Self {
+        Coordinate {
+            vec: c.vec,
+            error: c.error,
+            adjustment: c.adjustment,
+            height: c.height,
+        }
+    }
+}
+
+/// One node's coordinate (`/v1/coordinate/nodes`, `/v1/coordinate/node/<n>`, and the entries
+/// of `/v1/coordinate/datacenters`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NodeCoordBody {
+    pub node: String,
+    pub segment: String,
+    pub coord: CoordBody,
+}
+
+pub fn node_coordinate(c: &NodeCoordinate) -> NodeCoordBody {
+    NodeCoordBody {
+        node: c.node.clone(),
+        segment: c.segment.clone(),
+        coord: CoordBody::from(&c.coord),
+    }
+}
+
+/// One element of `/v1/coordinate/datacenters`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DatacenterMapBody {
+    pub datacenter: String,
+    #[serde(rename = "AreaID")]
+    pub area_id: String,
+    pub coordinates: Vec<NodeCoordBody>,
+}
+
+pub fn datacenter_map(m: &DatacenterMap) -> DatacenterMapBody {
+    DatacenterMapBody {
+        datacenter: m.datacenter.clone(),
+        area_id: m.area_id.clone(),
+        coordinates: m
+            .coordinates
+            .iter()
+            .map(|(node, coord)| NodeCoordBody {
+                node: node.clone(),
+                segment: String::new(),
+                coord: CoordBody::from(coord),
+            })
+            .collect(),
+    }
+}
+
+/// Body of `PUT /v1/coordinate/update`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CoordinateUpdateRequest {
+    pub node: String,
+    pub segment: String,
+    pub coord: Option<CoordBody>,
+}
+
+/// Body of `POST|PUT|DELETE /v1/operator/keyring`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct KeyringRequestBody {
+    pub key: String,
+}
+
+/// One pool's answer in `GET /v1/operator/keyring` (Consul's `structs.KeyringResponse`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyringResponseBody {
+    #[serde(rename = "WAN")]
+    pub wan: bool,
+    pub datacenter: String,
+    pub segment: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub messages: BTreeMap<String, String>,
+    pub keys: BTreeMap<String, u32>,
+    pub primary_keys: BTreeMap<String, u32>,
+    pub num_nodes: u32,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub error: String,
+}
+
+pub fn keyring_response(r: &KeyringResponse) -> KeyringResponseBody {
+    KeyringResponseBody {
+        wan: r.wan,
+        datacenter: r.datacenter.clone(),
+        segment: r.segment.clone(),
+        messages: r.messages.clone(),
+        keys: r.keys.clone(),
+        primary_keys: r.primary_keys.clone(),
+        num_nodes: r.num_nodes,
+        error: r.error.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn coordinate() -> Coordinate {
+        Coordinate {
+            vec: vec![0.001, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -0.002],
+            error: 1.5,
+            adjustment: 0.0001,
+            height: 1e-5,
+        }
+    }
+
+    #[test]
+    fn coordinate_fields_keep_go_names_and_order() {
+        let text = serde_json::to_string(&CoordBody::from(&coordinate())).expect("serializes");
+        let at = |k: &str| text.find(k).unwrap_or_else(|| panic!("{k} in {text}"));
+        assert!(at("\"Vec\"") < at("\"Error\""));
+        assert!(at("\"Error\"") < at("\"Adjustment\""));
+        assert!(at("\"Adjustment\"") < at("\"Height\""));
+        let back: CoordBody = serde_json::from_str(&text).expect("parses");
+        assert_eq!(Coordinate::from(back), coordinate());
+    }
+
+    #[test]
+    fn node_coordinate_shape() {
+        let v = serde_json::to_value(node_coordinate(&NodeCoordinate {
+            node: "web-1".into(),
+            segment: String::new(),
+            coord: coordinate(),
+        }))
+        .expect("serializes");
+        assert_eq!(
+            v,
+            json!({"Node": "web-1", "Segment": "",
+                   "Coord": {"Vec": [0.001, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, -0.002],
+                             "Error": 1.5, "Adjustment": 0.0001, "Height": 1e-5}})
+        );
+    }
+
+    #[test]
+    fn datacenter_map_shape() {
+        let m = DatacenterMap {
+            datacenter: "dc2".into(),
+            area_id: "wan".into(),
+            coordinates: vec![("server-1".into(), coordinate())],
+        };
+        let v = serde_json::to_value(datacenter_map(&m)).expect("serializes");
+        assert_eq!(v["Datacenter"], "dc2");
+        assert_eq!(v["AreaID"], "wan");
+        assert_eq!(v["Coordinates"][0]["Node"], "server-1");
+        assert_eq!(v["Coordinates"][0]["Segment"], "");
+        assert_eq!(v["Coordinates"][0]["Coord"]["Error"], 1.5);
+        let empty = DatacenterMap {
+            coordinates: Vec::new(),
+            ..m
+        };
+        let v = serde_json::to_value(datacenter_map(&empty)).expect("serializes");
+        assert_eq!(v["Coordinates"], json!([]));
+    }
+
+    #[test]
+    fn coordinate_update_body() {
+        let r: CoordinateUpdateRequest = serde_json::from_str(
+            r#"{"Node":"n1","Segment":"","Coord":{"Vec":[0,0,0,0,0,0,0,0],"Error":1.5,"Adjustment":0,"Height":1e-05}}"#,
+        )
+        .expect("parses");
+        assert_eq!(r.node, "n1");
+        let c = r.coord.expect("coord");
+        assert_eq!(c.vec.len(), 8);
+        assert_eq!(c.height, 1e-5);
+        let missing: CoordinateUpdateRequest =
+            serde_json::from_str(r#"{"Node":"n1"}"#).expect("parses");
+        assert!(missing.coord.is_none());
+        let e = decode::<CoordinateUpdateRequest>(b"{").unwrap_err();
+        assert!(e.to_string().starts_with("Request decode failed: "), "{e}");
+    }
+
+    #[test]
+    fn keyring_response_shape() {
+        let r = KeyringResponse {
+            wan: true,
+            datacenter: "dc1".into(),
+            segment: String::new(),
+            keys: BTreeMap::from([("k1".to_string(), 3), ("k2".to_string(), 1)]),
+            primary_keys: BTreeMap::from([("k1".to_string(), 3)]),
+            num_nodes: 3,
+            ..Default::default()
+        };
+        let v = serde_json::to_value(keyring_response(&r)).expect("serializes");
+        assert_eq!(
+            v,
+            json!({"WAN": true, "Datacenter": "dc1", "Segment": "",
+                   "Keys": {"k1": 3, "k2": 1}, "PrimaryKeys": {"k1": 3}, "NumNodes": 3})
+        );
+        let failed = KeyringResponse {
+            messages: BTreeMap::from([("n2".to_string(), "boom".to_string())]),
+            error: "1/3 nodes reported failure".into(),
+            ..r
+        };
+        let v = serde_json::to_value(keyring_response(&failed)).expect("serializes");
+        assert_eq!(v["Messages"], json!({"n2": "boom"}));
+        assert_eq!(v["Error"], "1/3 nodes reported failure");
+    }
+
+    #[test]
+    fn keyring_request_body() {
+        let b: KeyringRequestBody =
+            serde_json::from_str(r#"{"Key":"pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s="}"#)
+                .expect("parses");
+        assert_eq!(b.key, "pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=");
+        assert!(decode::<KeyringRequestBody>(b"").is_err());
+    }
 }

@@ -6,14 +6,19 @@
 mod agent;
 mod agent_api;
 mod catalog;
+mod coordinate;
 mod error;
 pub mod json;
+mod keyring;
 mod kv;
 mod params;
 mod present;
 mod session;
 mod status;
 mod txn;
+
+#[cfg(test)]
+mod router_tests;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -123,6 +128,11 @@ pub fn router(state: AppState) -> Router {
             "/v1/operator/raft/peer",
             axum::routing::delete(status::raft_remove_peer),
         )
+        .route("/v1/operator/keyring", any(keyring::keyring))
+        .route("/v1/coordinate/datacenters", get(coordinate::datacenters))
+        .route("/v1/coordinate/nodes", get(coordinate::nodes))
+        .route("/v1/coordinate/node/{node}", get(coordinate::node))
+        .route("/v1/coordinate/update", put(coordinate::update))
         .route("/v1/agent/self", get(agent::self_))
         .route("/v1/agent/members", get(agent::members))
         .route("/v1/agent/join/{addr}", put(agent::join))

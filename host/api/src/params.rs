@@ -32,6 +32,28 @@ impl Params {
         non_empty("datacenter").or_else(|| non_empty("dc"))
     }
 
+    /// Whether the parameter is present at all, with or without a value (Consul's
+    /// `_, ok := query["prune"]`: `?wan` on force-leave, `?prune`, `?segment` filters).
+    pub fn has(&self, k: &str) -> bool {
+        self.0.contains_key(k)
+    }
+
+    /// Whether the parameter has a non-empty value (Consul's `Get(k) != ""`: `?wan` on
+    /// members and join, where a bare `?wan` means LAN and even `?wan=0` means WAN).
+    pub fn non_empty(&self, k: &str) -> bool {
+        self.get(k).is_some_and(|v| !v.is_empty())
+    }
+
+    /// `?near=<node>` (Consul's `parseSource`): the node to sort by round-trip time from;
+    /// `_agent` is this agent's node; an empty value is no sorting.
+    pub fn near(&self, agent_node: &str) -> Option<String> {
+        match self.get("near") {
+            None | Some("") => None,
+            Some("_agent") => Some(agent_node.to_string()),
+            Some(n) => Some(n.to_string()),
+        }
+    }
+
     pub fn u64(&self, k: &str, what: &str) -> ApiResult<Option<u64>> {
         match self.get(k) {
             None | Some("") => Ok(None),
@@ -70,6 +92,7 @@ impl Params {
             consistency,
             min_index,
             wait_ms,
+            near: None,
         })
     }
 }
@@ -94,4 +117,68 @@ pub fn query_headers(resp: &QueryResponse) -> HeaderMap {
         HeaderValue::from_static(resp.consistency.as_str()),
     );
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn near_resolves_agent_and_ignores_empty() {
+        assert_eq!(params(&[]).near("me"), None);
+        assert_eq!(params(&[("near", "")]).near("me"), None);
+        assert_eq!(
+            params(&[("near", "_agent")]).near("me").as_deref(),
+            Some("me")
+        );
+        assert_eq!(
+            params(&[("near", "web-1")]).near("me").as_deref(),
+            Some("web-1")
+        );
+    }
+
+    #[test]
+    fn near_travels_in_the_query_request() {
+        let p = params(&[("near", "_agent"), ("stale", ""), ("index", "7")]);
+        let mut req = p.query(Query::CatalogNodes).expect("valid");
+        req.near = p.near("agent-1");
+        assert_eq!(req.near.as_deref(), Some("agent-1"));
+        assert_eq!(req.consistency, Consistency::Stale);
+        assert_eq!(req.min_index, 7);
+        assert_eq!(
+            params(&[]).query(Query::CatalogNodes).expect("valid").near,
+            None
+        );
+    }
+
+    #[test]
+    fn presence_and_non_empty_values() {
+        // `?wan` bare: present (force-leave: WAN) but empty (members, join: LAN).
+        let bare = params(&[("wan", "")]);
+        assert!(bare.has("wan"));
+        assert!(!bare.non_empty("wan"));
+        // `?wan=0`: WAN for members and join, as in Consul.
+        assert!(params(&[("wan", "0")]).non_empty("wan"));
+        assert!(!params(&[]).has("wan"));
+        assert!(!params(&[]).non_empty("wan"));
+    }
+
+    #[test]
+    fn datacenter_prefers_datacenter_over_dc() {
+        assert_eq!(params(&[("dc", "dc2")]).dc(), Some("dc2"));
+        assert_eq!(
+            params(&[("dc", "dc2"), ("datacenter", "dc3")]).dc(),
+            Some("dc3")
+        );
+        assert_eq!(params(&[("dc", "")]).dc(), None);
+    }
 }

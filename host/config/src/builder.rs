@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 
-use crate::config::{Config, DnsSettings, Ports};
+use crate::config::{Config, DnsSettings, GossipSettings, Ports};
 use crate::definitions::validate_meta;
 use crate::error::ConfigError;
 use crate::flags::Flags;
@@ -349,9 +349,11 @@ pub(crate) fn build(
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(key.as_bytes())
                 .map_err(|e| invalid(format!("encrypt has invalid key: {e}")))?;
-            if ![16, 24, 32].contains(&bytes.len()) {
+            // Consul also accepts 16 and 24 bytes (AES-128/192); praetor's gossip uses
+            // AES-256-GCM only, which is what `consul keygen` / `praetor keygen` produce.
+            if bytes.len() != 32 {
                 return Err(invalid(format!(
-                    "encrypt has invalid key: key size must be 16, 24 or 32 bytes, got {}",
+                    "encrypt has invalid key: key size must be 32 bytes, got {}",
                     bytes.len()
                 )));
             }
@@ -359,6 +361,37 @@ pub(crate) fn build(
         }
         None => None,
     };
+
+    // Gossip timings.
+    let gossip = |section: &str,
+                  g: &crate::raw::RawGossip|
+     -> Result<GossipSettings, ConfigError> {
+        let count = |key: &str, v: Option<i64>| -> Result<Option<u32>, ConfigError> {
+            match v {
+                None => Ok(None),
+                Some(n) if n > 0 => Ok(u32::try_from(n).ok()),
+                Some(n) => Err(invalid(format!(
+                    "{section}.{key} must be positive, got {n}"
+                ))),
+            }
+        };
+        let period = |key: &str, v: Option<Duration>| -> Result<Option<Duration>, ConfigError> {
+            match v {
+                Some(d) if d.is_zero() => Err(invalid(format!("{section}.{key} must be positive"))),
+                v => Ok(v),
+            }
+        };
+        Ok(GossipSettings {
+            gossip_nodes: count("gossip_nodes", g.gossip_nodes)?,
+            gossip_interval: period("gossip_interval", g.gossip_interval)?,
+            probe_interval: period("probe_interval", g.probe_interval)?,
+            probe_timeout: period("probe_timeout", g.probe_timeout)?,
+            suspicion_mult: count("suspicion_mult", g.suspicion_mult)?,
+            retransmit_mult: count("retransmit_mult", g.retransmit_mult)?,
+        })
+    };
+    let gossip_lan = gossip("gossip_lan", &raw.gossip_lan)?;
+    let gossip_wan = gossip("gossip_wan", &raw.gossip_wan)?;
 
     // DNS.
     let dns = DnsSettings {
@@ -370,6 +403,7 @@ pub(crate) fn build(
     };
 
     let retry_max = non_negative("retry_max", raw.retry_max, 0)?;
+    let retry_max_wan = non_negative("retry_max_wan", raw.retry_max_wan, 0)?;
     let log_level = log_level(raw.log_level)?;
 
     // Consul's warnings about the server count.
@@ -407,6 +441,8 @@ pub(crate) fn build(
         retry_join_wan: raw.retry_join_wan,
         retry_interval: raw.retry_interval.unwrap_or(Duration::from_secs(30)),
         retry_max,
+        retry_interval_wan: raw.retry_interval_wan.unwrap_or(Duration::from_secs(30)),
+        retry_max_wan,
         ports,
         domain,
         log_level,
@@ -424,6 +460,8 @@ pub(crate) fn build(
         encrypt,
         dns,
         translate_wan_addrs: raw.translate_wan_addrs.unwrap_or(false),
+        gossip_lan,
+        gossip_wan,
         plugins: plugin_slots(&raw.plugins)?,
         source_flags: flags.clone(),
     })

@@ -49,6 +49,18 @@ impl Default for Ports {
     }
 }
 
+/// `gossip_lan` / `gossip_wan`: memberlist timings; `None` keeps the pool's preset.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GossipSettings {
+    pub gossip_nodes: Option<u32>,
+    pub gossip_interval: Option<Duration>,
+    pub probe_interval: Option<Duration>,
+    pub probe_timeout: Option<Duration>,
+    pub suspicion_mult: Option<u32>,
+    /// Accepted for compatibility; foca sizes retransmissions itself.
+    pub retransmit_mult: Option<u32>,
+}
+
 /// `dns_config` settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsSettings {
@@ -108,6 +120,10 @@ pub struct Config {
     pub retry_interval: Duration,
     /// 0 = retry forever.
     pub retry_max: u32,
+    /// Default 30s.
+    pub retry_interval_wan: Duration,
+    /// 0 = retry forever.
+    pub retry_max_wan: u32,
     pub ports: Ports,
     /// With a trailing dot, default `consul.`.
     pub domain: String,
@@ -125,9 +141,11 @@ pub struct Config {
     pub rejoin_after_leave: bool,
     pub disable_update_check: bool,
     pub node_meta: BTreeMap<String, String>,
-    /// Base64 gossip encryption key (16, 24 or 32 bytes once decoded).
+    /// Base64 gossip encryption key (32 bytes once decoded: AES-256-GCM).
     pub encrypt: Option<String>,
     pub dns: DnsSettings,
+    pub gossip_lan: GossipSettings,
+    pub gossip_wan: GossipSettings,
     pub translate_wan_addrs: bool,
     /// Plugin slots loaded from files at start and on reload (unset slots use the built-ins).
     pub plugins: Vec<PluginSlot>,

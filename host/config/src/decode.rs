@@ -13,7 +13,7 @@ use crate::keys::{
     UNSUPPORTED_CHECK, UNSUPPORTED_DNS, UNSUPPORTED_PERFORMANCE, UNSUPPORTED_PORTS,
     UNSUPPORTED_SERVICE, UNSUPPORTED_TOP_LEVEL, UNSUPPORTED_UI_CONFIG, unsupported_warning,
 };
-use crate::raw::{RawConfig, RawDns, RawPlugin, RawPorts};
+use crate::raw::{RawConfig, RawDns, RawGossip, RawPlugin, RawPorts};
 
 /// Decoding context for one source: its name (for errors) and where warnings go.
 pub(crate) struct Decoder<'a> {
@@ -73,6 +73,8 @@ const TOP_LEVEL: &[&str] = &[
     "retry_join",
     "retry_interval",
     "retry_max",
+    "retry_interval_wan",
+    "retry_max_wan",
     "start_join",
     "retry_join_wan",
     "ports",
@@ -91,6 +93,8 @@ const TOP_LEVEL: &[&str] = &[
     "ui",
     "ui_config",
     "dns_config",
+    "gossip_lan",
+    "gossip_wan",
     "rejoin_after_leave",
     "pid_file",
     "disable_update_check",
@@ -108,6 +112,14 @@ const PLUGIN_KEYS: &[&str] = &[
     "grants",
 ];
 const GRANT_KEYS: &[&str] = &["dns", "read_paths", "http_hosts"];
+const GOSSIP_KEYS: &[&str] = &[
+    "gossip_nodes",
+    "gossip_interval",
+    "probe_interval",
+    "probe_timeout",
+    "suspicion_mult",
+    "retransmit_mult",
+];
 
 const PORT_KEYS: &[&str] = &[
     "http", "https", "grpc", "dns", "server", "serf_lan", "serf_wan",
@@ -332,6 +344,8 @@ impl<'a> Decoder<'a> {
             "retry_join" => raw.retry_join = self.string_list(name, v)?,
             "retry_interval" => raw.retry_interval = Some(self.duration(name, v)?),
             "retry_max" => raw.retry_max = Some(self.int(name, v)?),
+            "retry_interval_wan" => raw.retry_interval_wan = Some(self.duration(name, v)?),
+            "retry_max_wan" => raw.retry_max_wan = Some(self.int(name, v)?),
             "start_join" => raw.start_join = self.string_list(name, v)?,
             "retry_join_wan" => raw.retry_join_wan = self.string_list(name, v)?,
             "ports" => raw.ports = self.ports(v)?,
@@ -360,6 +374,8 @@ impl<'a> Decoder<'a> {
             "ui" => raw.ui = Some(self.boolean(name, v)?),
             "ui_config" => raw.ui_config_enabled = self.ui_config(v)?,
             "dns_config" => raw.dns = self.dns(v)?,
+            "gossip_lan" => raw.gossip_lan = self.gossip(name, v)?,
+            "gossip_wan" => raw.gossip_wan = self.gossip(name, v)?,
             "rejoin_after_leave" => raw.rejoin_after_leave = Some(self.boolean(name, v)?),
             "pid_file" => raw.pid_file = Some(self.string(name, v)?),
             "disable_update_check" => raw.disable_update_check = Some(self.boolean(name, v)?),
@@ -512,6 +528,34 @@ impl<'a> Decoder<'a> {
             }
         }
         Ok(multiplier)
+    }
+
+    /// `gossip_lan` / `gossip_wan`: memberlist timings.
+    fn gossip(&mut self, section: &str, v: &Value) -> Result<RawGossip, ConfigError> {
+        let mut g = RawGossip::default();
+        for obj in self.objects(section, v)? {
+            for (key, val) in obj {
+                let Some(name) = lookup(key, GOSSIP_KEYS, Match::CaseInsensitive) else {
+                    return Err(ConfigError::InvalidKey {
+                        file: self.file.to_string(),
+                        key: join(section, key),
+                    });
+                };
+                if val.is_null() {
+                    continue;
+                }
+                let path = join(section, name);
+                match name {
+                    "gossip_nodes" => g.gossip_nodes = Some(self.int(&path, val)?),
+                    "gossip_interval" => g.gossip_interval = Some(self.duration(&path, val)?),
+                    "probe_interval" => g.probe_interval = Some(self.duration(&path, val)?),
+                    "probe_timeout" => g.probe_timeout = Some(self.duration(&path, val)?),
+                    "suspicion_mult" => g.suspicion_mult = Some(self.int(&path, val)?),
+                    _ => g.retransmit_mult = Some(self.int(&path, val)?),
+                }
+            }
+        }
+        Ok(g)
     }
 
     fn ui_config(&mut self, v: &Value) -> Result<Option<bool>, ConfigError> {

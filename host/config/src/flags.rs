@@ -65,6 +65,10 @@ pub struct Flags {
     pub retry_interval: Option<String>,
     /// `-retry-max`
     pub retry_max: Option<i64>,
+    /// `-retry-interval-wan` (Go duration string)
+    pub retry_interval_wan: Option<String>,
+    /// `-retry-max-wan`
+    pub retry_max_wan: Option<i64>,
     /// `-node-meta` (repeatable, `key:value`)
     pub node_meta: Vec<String>,
 }

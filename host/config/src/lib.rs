@@ -19,7 +19,7 @@ mod source;
 
 use std::path::Path;
 
-pub use config::{Config, DnsSettings, Loaded, PluginGrants, PluginSlot, Ports};
+pub use config::{Config, DnsSettings, GossipSettings, Loaded, PluginGrants, PluginSlot, Ports};
 pub use definitions::{
     CHECK_STATUSES, CheckDefinition, CheckKind, CheckSpec, DefinitionError, ServiceDefinition,
     ServiceSpec, validate_meta,

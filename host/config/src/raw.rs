@@ -20,6 +20,28 @@ pub(crate) struct RawPorts {
     pub serf_wan: Option<i64>,
 }
 
+/// `gossip_lan { ... }` / `gossip_wan { ... }` as written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RawGossip {
+    pub gossip_nodes: Option<i64>,
+    pub gossip_interval: Option<Duration>,
+    pub probe_interval: Option<Duration>,
+    pub probe_timeout: Option<Duration>,
+    pub suspicion_mult: Option<i64>,
+    pub retransmit_mult: Option<i64>,
+}
+
+impl RawGossip {
+    fn overlay(&mut self, later: RawGossip) {
+        overlay(&mut self.gossip_nodes, later.gossip_nodes);
+        overlay(&mut self.gossip_interval, later.gossip_interval);
+        overlay(&mut self.probe_interval, later.probe_interval);
+        overlay(&mut self.probe_timeout, later.probe_timeout);
+        overlay(&mut self.suspicion_mult, later.suspicion_mult);
+        overlay(&mut self.retransmit_mult, later.retransmit_mult);
+    }
+}
+
 /// `dns_config { ... }` as written.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct RawDns {
@@ -64,6 +86,8 @@ pub(crate) struct RawConfig {
     pub retry_join_wan: Vec<String>,
     pub retry_interval: Option<Duration>,
     pub retry_max: Option<i64>,
+    pub retry_interval_wan: Option<Duration>,
+    pub retry_max_wan: Option<i64>,
     pub ports: RawPorts,
     pub domain: Option<String>,
     pub services: Vec<ServiceSpec>,
@@ -78,6 +102,8 @@ pub(crate) struct RawConfig {
     pub ui: Option<bool>,
     pub ui_config_enabled: Option<bool>,
     pub dns: RawDns,
+    pub gossip_lan: RawGossip,
+    pub gossip_wan: RawGossip,
     pub rejoin_after_leave: Option<bool>,
     pub pid_file: Option<String>,
     pub disable_update_check: Option<bool>,
@@ -112,6 +138,8 @@ impl RawConfig {
         self.retry_join_wan.extend(later.retry_join_wan);
         overlay(&mut self.retry_interval, later.retry_interval);
         overlay(&mut self.retry_max, later.retry_max);
+        overlay(&mut self.retry_interval_wan, later.retry_interval_wan);
+        overlay(&mut self.retry_max_wan, later.retry_max_wan);
         overlay(&mut self.ports.http, later.ports.http);
         overlay(&mut self.ports.https, later.ports.https);
         overlay(&mut self.ports.grpc, later.ports.grpc);
@@ -139,6 +167,8 @@ impl RawConfig {
         overlay(&mut self.dns.a_record_limit, later.dns.a_record_limit);
         overlay(&mut self.dns.udp_answer_limit, later.dns.udp_answer_limit);
         overlay(&mut self.dns.only_passing, later.dns.only_passing);
+        self.gossip_lan.overlay(later.gossip_lan);
+        self.gossip_wan.overlay(later.gossip_wan);
         overlay(&mut self.rejoin_after_leave, later.rejoin_after_leave);
         overlay(&mut self.pid_file, later.pid_file);
         overlay(&mut self.disable_update_check, later.disable_update_check);
@@ -151,14 +181,16 @@ impl RawConfig {
 
     /// The command-line flags as the last (highest priority) source.
     pub fn from_flags(flags: &Flags) -> Result<RawConfig, ConfigError> {
-        let retry_interval = match &flags.retry_interval {
-            Some(s) => Some(parse_duration(s).map_err(|e| ConfigError::Value {
+        let flag_duration = |key: &str, v: &Option<String>| match v {
+            Some(s) => parse_duration(s).map(Some).map_err(|e| ConfigError::Value {
                 file: FLAGS_SOURCE.to_string(),
-                key: "retry_interval".to_string(),
+                key: key.to_string(),
                 message: format!("invalid duration: {s:?}: {e}"),
-            })?),
-            None => None,
+            }),
+            None => Ok(None),
         };
+        let retry_interval = flag_duration("retry_interval", &flags.retry_interval)?;
+        let retry_interval_wan = flag_duration("retry_interval_wan", &flags.retry_interval_wan)?;
         let mut node_meta = BTreeMap::new();
         for pair in &flags.node_meta {
             let Some((key, value)) = pair.split_once(':') else {
@@ -188,6 +220,8 @@ impl RawConfig {
             retry_join_wan: flags.retry_join_wan.clone(),
             retry_interval,
             retry_max: flags.retry_max,
+            retry_interval_wan,
+            retry_max_wan: flags.retry_max_wan,
             ports: RawPorts {
                 http: flags.http_port,
                 dns: flags.dns_port,

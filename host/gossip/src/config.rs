@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::num::{NonZeroU8, NonZeroU32, NonZeroUsize};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::envelope::FOCA_MAX_PACKET;
@@ -38,10 +39,14 @@ pub struct Timing {
     pub rejoin_interval: Duration,
     /// Re-announce to the remembered join addresses this often anyway.
     pub seed_announce_interval: Duration,
+    /// Full state exchange with one random member this often (memberlist's PushPullInterval;
+    /// scaled up above 32 members as memberlist does). Also done when joining.
+    pub push_pull_interval: Duration,
 }
 
 impl Timing {
-    /// memberlist DefaultLANConfig: probe 1s / 500ms, suspicion x4, gossip 200ms to 3 members.
+    /// memberlist DefaultLANConfig: probe 1s / 500ms, suspicion x4, gossip 200ms to 3 members,
+    /// push-pull 30s.
     pub fn lan() -> Self {
         Self {
             probe_period: Duration::from_secs(1),
@@ -52,10 +57,12 @@ impl Timing {
             tags_interval: Duration::from_secs(5),
             rejoin_interval: Duration::from_secs(10),
             seed_announce_interval: Duration::from_secs(30),
+            push_pull_interval: Duration::from_secs(30),
         }
     }
 
-    /// memberlist DefaultWANConfig: probe 5s / 3s, suspicion x6, gossip 500ms to 4 members.
+    /// memberlist DefaultWANConfig: probe 5s / 3s, suspicion x6, gossip 500ms to 4 members,
+    /// push-pull 60s.
     pub fn wan() -> Self {
         Self {
             probe_period: Duration::from_secs(5),
@@ -66,6 +73,7 @@ impl Timing {
             tags_interval: Duration::from_secs(15),
             rejoin_interval: Duration::from_secs(30),
             seed_announce_interval: Duration::from_secs(30),
+            push_pull_interval: Duration::from_secs(60),
         }
     }
 
@@ -85,6 +93,7 @@ impl Timing {
             ("tags_interval", self.tags_interval),
             ("rejoin_interval", self.rejoin_interval),
             ("seed_announce_interval", self.seed_announce_interval),
+            ("push_pull_interval", self.push_pull_interval),
         ];
         for (name, value) in positive {
             if value.is_zero() {
@@ -126,9 +135,17 @@ pub struct PoolConfig {
     /// Serf tags (role, dc, port, build, vsn, id, ...). Encoded size is limited to 512 bytes.
     pub tags: BTreeMap<String, String>,
     pub profile: Profile,
-    /// Gossip encryption key. NOT APPLIED YET: the envelope has the seam for AEAD but datagrams
-    /// are currently sent in plaintext (a warning is logged when a key is set).
+    /// Gossip encryption key (Consul's `encrypt`): the initial primary key of the keyring.
+    /// With a keyring every datagram is sealed with AES-256-GCM and only datagrams that an
+    /// installed key authenticates are accepted. Ignored when `keyring_file` exists.
     pub encrypt_key: Option<[u8; 32]>,
+    /// Consul's keyring file (JSON array of base64 keys, primary first). If it exists at start
+    /// its keys replace `encrypt_key`; it is (re)written atomically after every keyring change,
+    /// and created at start from `encrypt_key` when missing.
+    pub keyring_file: Option<PathBuf>,
+    /// TEST HOOK: every outgoing datagram is sent this much later (order kept), to simulate
+    /// network latency where `tc netem` is not available. Zero (the default) in production.
+    pub send_delay: Duration,
     /// Protocol periods; `None` = the profile's preset.
     pub timing: Option<Timing>,
     /// A failed member is forgotten (reaped) after this long (Consul: 72h).
@@ -138,8 +155,8 @@ pub struct PoolConfig {
 }
 
 impl PoolConfig {
-    /// A config with Consul's defaults: advertise = bind, no tags, no key, preset timings,
-    /// reconnect timeout 72h, tombstone timeout 24h.
+    /// A config with Consul's defaults: advertise = bind, no tags, no key, no keyring file,
+    /// preset timings, reconnect timeout 72h, tombstone timeout 24h, no send delay.
     pub fn new(node_name: impl Into<String>, bind: SocketAddr, profile: Profile) -> Self {
         Self {
             node_name: node_name.into(),
@@ -148,6 +165,8 @@ impl PoolConfig {
             tags: BTreeMap::new(),
             profile,
             encrypt_key: None,
+            keyring_file: None,
+            send_delay: Duration::ZERO,
             timing: None,
             reconnect_timeout: Duration::from_secs(72 * 3600),
             tombstone_timeout: Duration::from_secs(24 * 3600),

@@ -1,6 +1,7 @@
 //! Typed errors returned at the crate boundary.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Everything a [`crate::Pool`] operation can fail with.
@@ -31,6 +32,13 @@ pub enum GossipError {
     /// The pool has left the cluster; it cannot join or change tags again.
     #[error("gossip pool has left the cluster")]
     Left,
+    /// A keyring operation could not run here (serf's messages, e.g. `Keyring is empty
+    /// (encryption not enabled)`).
+    #[error("{0}")]
+    Keyring(String),
+    /// The keyring file could not be read, parsed or written.
+    #[error("keyring file {}: {reason}", path.display())]
+    KeyringFile { path: PathBuf, reason: String },
     /// The pool task is gone (shut down).
     #[error("gossip pool is shut down")]
     Closed,

@@ -1,24 +1,33 @@
-//! praetor-gossip: serf-like gossip pools (LAN now, WAN later) on foca over UDP.
+//! praetor-gossip: serf-like gossip pools (LAN and WAN) on foca over UDP.
 //!
 //! One tokio task per [`Pool`] owns its `Foca`, socket traffic, timers and member table.
 //! Identities are small (`{addr, name, incarnation}`); tags and leave intents travel as
 //! versioned custom broadcasts; every datagram is wrapped in a `[version][kind][payload]`
-//! envelope.
+//! envelope, sealed with AES-256-GCM when a keyring is configured. Besides SWIM the pool
+//! measures RTTs for network coordinates and runs serf's keyring operations.
 
 mod broadcast;
 mod config;
 mod envelope;
 mod error;
 mod identity;
+mod keyfile;
+mod keyops;
+mod keyring;
 mod member;
+mod outbox;
 mod pool;
+mod probe;
 mod stats;
+mod sync;
 mod table;
 mod task;
 mod timers;
 
 pub use config::{PoolConfig, Profile, Timing};
 pub use error::GossipError;
+pub use keyops::{KeyOp, KeyOpOutcome};
 pub use member::{Member, MemberEvent, MemberStatus};
 pub use pool::Pool;
+pub use probe::{MAX_PROBE_PAYLOAD, RttSample};
 pub use stats::PoolStats;

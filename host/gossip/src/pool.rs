@@ -14,12 +14,18 @@ use crate::config::PoolConfig;
 use crate::envelope::Envelope;
 use crate::error::GossipError;
 use crate::identity::start_incarnation;
-use crate::member::{Member, MemberEvent};
+use crate::keyfile;
+use crate::keyops::{KeyOp, KeyOpOutcome};
+use crate::keyring::Keyring;
+use crate::member::{Member, MemberEvent, MemberStatus};
+use crate::outbox::Outbox;
+use crate::probe::{MAX_PROBE_PAYLOAD, RttSample};
 use crate::stats::{Counters, PoolStats};
-use crate::task::{Command, Outputs, PoolTask, Settings, check_tags};
+use crate::task::{Command, KeysView, Outputs, PoolTask, Settings, check_tags};
 
 const COMMAND_QUEUE: usize = 64;
 const EVENT_QUEUE: usize = 1024;
+const RTT_QUEUE: usize = 256;
 
 /// Handle to a running gossip pool (cheap to clone). The pool stops on [`Pool::shutdown`] or
 /// when the last handle is dropped.
@@ -34,8 +40,11 @@ struct Inner {
     advertise: SocketAddr,
     cmds: mpsc::Sender<Command>,
     events: broadcast::Sender<MemberEvent>,
-    members: watch::Receiver<Vec<Member>>,
+    members: watch::Receiver<BTreeMap<String, Member>>,
     counters: Arc<Counters>,
+    rtt: broadcast::Sender<RttSample>,
+    keys: watch::Receiver<KeysView>,
+    probe_payload: watch::Sender<Vec<u8>>,
     task: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -68,20 +77,18 @@ impl Pool {
             addr: cfg.bind,
             source,
         };
+        let keys = keyfile::initial_keys(cfg.encrypt_key, cfg.keyring_file.as_deref())?;
         let socket = UdpSocket::bind(cfg.bind).await.map_err(bind_err)?;
         let local_addr = socket.local_addr().map_err(bind_err)?;
         let advertise = resolve_advertise(cfg.advertise, local_addr)?;
-        let envelope = Envelope::new(cfg.encrypt_key);
-        if envelope.has_key() {
-            warn!(
-                node = %cfg.node_name,
-                "gossip encryption is not implemented yet: the key is ignored and traffic is plaintext"
-            );
-        }
+        let envelope = Envelope::new(Keyring::new(&keys));
         let timing = cfg.effective_timing();
         let counters = Arc::new(Counters::default());
         let (events, _) = broadcast::channel(EVENT_QUEUE);
-        let (snapshot, members) = watch::channel(Vec::new());
+        let (rtt, _) = broadcast::channel(RTT_QUEUE);
+        let (snapshot, members) = watch::channel(BTreeMap::new());
+        let (keys_tx, keys_rx) = watch::channel((None, Vec::new()));
+        let (probe_payload, probe_payload_rx) = watch::channel(Vec::new());
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMAND_QUEUE);
         let settings = Settings {
             name: cfg.node_name.clone(),
@@ -91,15 +98,30 @@ impl Pool {
             timing,
             reconnect_timeout: cfg.reconnect_timeout,
             tombstone_timeout: cfg.tombstone_timeout,
+            keyring_file: cfg.keyring_file,
         };
         let outputs = Outputs {
             events: events.clone(),
             snapshot,
             counters: counters.clone(),
+            rtt: rtt.clone(),
+            keys: keys_tx,
         };
-        let task = PoolTask::new(settings, start_incarnation(), cfg.tags, envelope, outputs);
+        let task = PoolTask::new(
+            settings,
+            start_incarnation(),
+            cfg.tags,
+            envelope,
+            probe_payload_rx,
+            outputs,
+        );
         let span = tracing::info_span!("gossip", node = %cfg.node_name, profile = ?cfg.profile);
-        let handle = tokio::spawn(task.run(socket, cmd_rx).instrument(span));
+        let socket = Arc::new(socket);
+        let outbox = {
+            let _entered = span.enter();
+            Outbox::new(socket.clone(), counters.clone(), cfg.send_delay)
+        };
+        let handle = tokio::spawn(task.run(socket, outbox, cmd_rx).instrument(span));
         Ok(Pool {
             inner: Arc::new(Inner {
                 name: cfg.node_name,
@@ -109,6 +131,9 @@ impl Pool {
                 events,
                 members,
                 counters,
+                rtt,
+                keys: keys_rx,
+                probe_payload,
                 task: Mutex::new(Some(handle)),
             }),
         })
@@ -147,7 +172,7 @@ impl Pool {
 
     /// All known members, the local one included, sorted by name.
     pub fn members(&self) -> Vec<Member> {
-        self.inner.members.borrow().clone()
+        self.inner.members.borrow().values().cloned().collect()
     }
 
     /// Replaces the local tags and broadcasts them.
@@ -169,6 +194,53 @@ impl Pool {
         let name = name.to_owned();
         self.request(|reply| Command::ForceLeave { name, reply })
             .await
+    }
+
+    /// Runs a keyring operation on every alive member (Consul's `keyring` command, serf's
+    /// KeyManager): applied here first, then sent to each alive member and retransmitted to
+    /// those that have not answered until `timeout`. Errors of single members, and members
+    /// that did not answer (`no response`), are in [`KeyOpOutcome::messages`]; `Err` only when
+    /// the operation cannot run here (no keyring: `Keyring is empty (encryption not enabled)`
+    /// or `No keyring to modify (encryption not enabled)`; left; shut down).
+    pub async fn key_op(&self, op: KeyOp, timeout: Duration) -> Result<KeyOpOutcome, GossipError> {
+        self.request(|reply| Command::KeyOp { op, timeout, reply })
+            .await
+    }
+
+    /// The local keyring: the primary key and every installed key (primary first);
+    /// `(None, [])` without encryption.
+    pub fn keys(&self) -> (Option<[u8; 32]>, Vec<[u8; 32]>) {
+        self.inner.keys.borrow().clone()
+    }
+
+    /// What this member sends in its RTT pings and acks (e.g. its network coordinate), at most
+    /// 256 bytes; a larger payload is refused (logged, the previous one stays).
+    pub fn set_probe_payload(&self, payload: Vec<u8>) {
+        if payload.len() > MAX_PROBE_PAYLOAD {
+            warn!(
+                len = payload.len(),
+                max = MAX_PROBE_PAYLOAD,
+                "probe payload too large; ignored"
+            );
+            return;
+        }
+        self.inner.probe_payload.send_replace(payload);
+    }
+
+    /// RTT samples from now on: one per probe period, to a member chosen round robin (a slow
+    /// receiver may see `Lagged`).
+    pub fn subscribe_rtt(&self) -> broadcast::Receiver<RttSample> {
+        self.inner.rtt.subscribe()
+    }
+
+    /// How many members are alive, the local one included (cheap: no copy of the list).
+    pub fn alive_count(&self) -> usize {
+        self.inner
+            .members
+            .borrow()
+            .values()
+            .filter(|m| m.status == MemberStatus::Alive)
+            .count()
     }
 
     /// Membership events from now on (a slow receiver may see `Lagged`).

@@ -9,9 +9,14 @@ pub struct PoolStats {
     pub bytes_in: u64,
     pub packets_out: u64,
     pub bytes_out: u64,
-    /// Datagrams dropped: bad envelope (short, wrong version, unknown kind) or rejected by foca
-    /// (malformed, too big, stale or foreign data).
+    /// Every datagram dropped, whatever the reason (`decrypt_failures + malformed`).
     pub dropped: u64,
+    /// Encrypted datagrams no installed key authenticates (wrong key, bad tag).
+    pub decrypt_failures: u64,
+    /// The other drops: bad envelope (short, wrong version, unknown kind), plaintext while a
+    /// keyring is configured or encrypted without one, undecodable probe or keyring message, or
+    /// rejected by foca (malformed, too big, stale or foreign data).
+    pub malformed: u64,
     /// Datagrams the socket failed to send.
     pub send_errors: u64,
 }
@@ -22,7 +27,8 @@ pub(crate) struct Counters {
     bytes_in: AtomicU64,
     packets_out: AtomicU64,
     bytes_out: AtomicU64,
-    dropped: AtomicU64,
+    decrypt_failures: AtomicU64,
+    malformed: AtomicU64,
     send_errors: AtomicU64,
 }
 
@@ -37,8 +43,12 @@ impl Counters {
         self.bytes_out.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
-    pub fn dropped(&self) {
-        self.dropped.fetch_add(1, Ordering::Relaxed);
+    pub fn decrypt_failure(&self) {
+        self.decrypt_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn malformed(&self) {
+        self.malformed.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn send_error(&self) {
@@ -46,12 +56,16 @@ impl Counters {
     }
 
     pub fn snapshot(&self) -> PoolStats {
+        let decrypt_failures = self.decrypt_failures.load(Ordering::Relaxed);
+        let malformed = self.malformed.load(Ordering::Relaxed);
         PoolStats {
             packets_in: self.packets_in.load(Ordering::Relaxed),
             bytes_in: self.bytes_in.load(Ordering::Relaxed),
             packets_out: self.packets_out.load(Ordering::Relaxed),
             bytes_out: self.bytes_out.load(Ordering::Relaxed),
-            dropped: self.dropped.load(Ordering::Relaxed),
+            dropped: decrypt_failures.saturating_add(malformed),
+            decrypt_failures,
+            malformed,
             send_errors: self.send_errors.load(Ordering::Relaxed),
         }
     }

@@ -1,7 +1,7 @@
 //! The member table: serf statuses derived from foca's view plus tags and leave intents; emits
 //! the [`MemberEvent`]s and reaps failed/left members. Pure logic, no I/O.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -38,6 +38,10 @@ pub(crate) struct Table {
     entries: BTreeMap<String, Entry>,
     tags: HashMap<String, TagRecord>,
     intents: HashMap<String, Intent>,
+    /// Entries alive or leaving (kept up to date, so the count is O(1)).
+    present: usize,
+    /// Names whose public view changed since [`Table::take_changed`].
+    changed: HashSet<String>,
 }
 
 /// `force_leave` of a name the table does not hold.
@@ -62,7 +66,44 @@ impl Table {
             entries: BTreeMap::new(),
             tags: HashMap::new(),
             intents: HashMap::new(),
+            present: 0,
+            changed: HashSet::new(),
         }
+    }
+
+    fn touch(&mut self, name: &str) {
+        if !self.changed.contains(name) {
+            self.changed.insert(name.to_owned());
+        }
+    }
+
+    /// Names whose member view changed (added, updated or removed) since the last call.
+    pub fn take_changed(&mut self) -> HashSet<String> {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// The current view of one member.
+    pub fn member(&self, name: &str) -> Option<Member> {
+        self.entries
+            .get(name)
+            .map(|e| member_of(name, e, &self.tags))
+    }
+
+    /// Applies one foca `MemberUp` (the identity is active now), following the same rule as
+    /// [`Table::sync`]: an active identity replaces an inactive one, or an active one with a
+    /// lower or equal incarnation.
+    pub fn up(&mut self, id: &NodeId, now: Instant) -> Option<MemberEvent> {
+        if id.name.is_empty() || id.name == self.own_name {
+            return None;
+        }
+        if let Some(e) = self.entries.get(&id.name)
+            && e.status.is_present()
+            && id.incarnation < e.id.incarnation
+        {
+            return None;
+        }
+        let name = id.name.clone();
+        self.mark_up(&name, id, now)
     }
 
     /// Reconciles with foca's full membership (`(identity, active)` pairs, down ones included).
@@ -116,6 +157,8 @@ impl Table {
             };
             let member = member_of(name, &entry, &self.tags);
             self.entries.insert(name.to_owned(), entry);
+            self.present += 1;
+            self.touch(name);
             return Some(MemberEvent::Join(member));
         };
         if e.status.is_present() {
@@ -127,24 +170,33 @@ impl Table {
                 e.status = MemberStatus::Alive;
             }
             e.id = id.clone();
-            return Some(MemberEvent::Update(member_of(name, e, &self.tags)));
+            let event = MemberEvent::Update(member_of(name, e, &self.tags));
+            self.touch(name);
+            return Some(event);
         }
         e.id = id.clone();
         e.status = MemberStatus::Alive;
         e.since = now;
-        Some(MemberEvent::Join(member_of(name, e, &self.tags)))
+        let event = MemberEvent::Join(member_of(name, e, &self.tags));
+        self.present += 1;
+        self.touch(name);
+        Some(event)
     }
 
     fn mark_down(&mut self, name: &str, id: Option<&NodeId>, now: Instant) -> Option<MemberEvent> {
         let e = self.entries.get_mut(name)?;
         if let Some(id) = id
             && id.incarnation >= e.id.incarnation
+            && e.id != *id
         {
             e.id = id.clone();
+            self.changed.insert(name.to_owned());
         }
         if !e.status.is_present() {
             return None;
         }
+        self.present -= 1;
+        self.changed.insert(name.to_owned());
         let left = e.status == MemberStatus::Leaving
             || self
                 .intents
@@ -190,6 +242,9 @@ impl Table {
             },
         );
         let e = self.entries.get(&t.name)?;
+        if changed {
+            self.changed.insert(t.name.clone());
+        }
         (changed && e.status.is_present())
             .then(|| MemberEvent::Update(member_of(&t.name, e, &self.tags)))
     }
@@ -216,12 +271,15 @@ impl Table {
         match e.status {
             MemberStatus::Alive if !l.forced => {
                 e.status = MemberStatus::Leaving;
+                self.changed.insert(l.name);
                 None
             }
             MemberStatus::Failed => {
                 e.status = MemberStatus::Left;
                 e.since = now;
-                Some(MemberEvent::Left(member_of(&l.name, e, &self.tags)))
+                let event = MemberEvent::Left(member_of(&l.name, e, &self.tags));
+                self.changed.insert(l.name);
+                Some(event)
             }
             _ => None,
         }
@@ -241,7 +299,9 @@ impl Table {
         e.status = MemberStatus::Left;
         e.since = now;
         let event = MemberEvent::Left(member_of(name, e, &self.tags));
-        Ok(Some((event, e.id.incarnation)))
+        let incarnation = e.id.incarnation;
+        self.touch(name);
+        Ok(Some((event, incarnation)))
     }
 
     /// Forgets failed members older than `reconnect` and left ones older than `tombstone`.
@@ -268,6 +328,7 @@ impl Table {
         for name in expired {
             if let Some(e) = self.entries.remove(&name) {
                 events.push(MemberEvent::Reap(member_of(&name, &e, &self.tags)));
+                self.touch(&name);
             }
             self.tags.remove(&name);
             self.intents.remove(&name);
@@ -285,10 +346,14 @@ impl Table {
 
     /// Members alive or leaving.
     pub fn present_count(&self) -> usize {
-        self.entries
-            .values()
-            .filter(|e| e.status.is_present())
-            .count()
+        debug_assert_eq!(
+            self.present,
+            self.entries
+                .values()
+                .filter(|e| e.status.is_present())
+                .count()
+        );
+        self.present
     }
 
     /// Whether a present member advertises `addr`.
@@ -298,6 +363,15 @@ impl Table {
             .any(|e| e.status.is_present() && e.id.addr == addr)
     }
 
+    /// Names and addresses of the members currently alive.
+    pub fn alive_addrs(&self) -> impl Iterator<Item = (&str, SocketAddr)> + '_ {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.status == MemberStatus::Alive)
+            .map(|(name, e)| (name.as_str(), e.id.addr))
+    }
+
+    #[cfg(test)]
     pub fn members(&self) -> impl Iterator<Item = Member> + '_ {
         self.entries
             .iter()
@@ -348,9 +422,65 @@ mod tests {
         let b = id("b", 2, 10);
         assert_eq!(kinds(&t.sync([(&b, true)], now)), [("join", "b".into())]);
         assert!(t.sync([(&b, true)], now).is_empty(), "no change, no event");
+        assert_eq!(t.alive_addrs().collect::<Vec<_>>(), [("b", b.addr)]);
         assert_eq!(kinds(&t.sync([(&b, false)], now)), [("failed", "b".into())]);
         assert_eq!(status(&t, "b"), Some(MemberStatus::Failed));
         assert_eq!(t.present_count(), 0);
+        assert_eq!(t.alive_addrs().count(), 0);
+    }
+
+    #[test]
+    fn incremental_up_follows_the_sync_rule() {
+        let now = Instant::now();
+        let mut t = Table::new("me".into());
+        let (b10, b20, b5) = (id("b", 2, 10), id("b", 2, 20), id("b", 2, 5));
+        assert_eq!(
+            kinds(&t.up(&b10, now).into_iter().collect::<Vec<_>>()),
+            [("join", "b".into())]
+        );
+        assert!(t.up(&b10, now).is_none(), "same identity");
+        assert!(t.up(&b5, now).is_none(), "older life while present");
+        assert!(matches!(t.up(&b20, now), Some(MemberEvent::Update(_))));
+        assert_eq!(t.members().next().unwrap().incarnation, 20);
+        t.sync([(&b20, false)], now);
+        assert_eq!(t.present_count(), 0);
+        assert!(
+            matches!(t.up(&b5, now), Some(MemberEvent::Join(_))),
+            "active beats inactive"
+        );
+        assert_eq!(t.present_count(), 1);
+        assert!(t.up(&id("me", 1, 1), now).is_none());
+        assert!(t.up(&NodeId::seed(b5.addr), now).is_none());
+    }
+
+    #[test]
+    fn changed_names_are_tracked_for_publishing() {
+        let now = Instant::now();
+        let mut t = Table::new("me".into());
+        let b = id("b", 2, 10);
+        t.sync([(&b, true)], now);
+        assert_eq!(t.take_changed(), HashSet::from(["b".to_string()]));
+        assert!(t.take_changed().is_empty());
+        t.sync([(&b, true)], now);
+        assert!(t.take_changed().is_empty(), "nothing changed");
+        let tags = Item::Tags(TagsItem {
+            name: "b".into(),
+            version: 1,
+            tags: BTreeMap::from([("role".into(), "node".into())]),
+        });
+        t.apply(tags, now);
+        assert_eq!(t.take_changed(), HashSet::from(["b".to_string()]));
+        t.apply(leave("b", 10, false), now);
+        assert_eq!(t.take_changed().len(), 1, "alive -> leaving");
+        t.sync([(&b, false)], now);
+        assert_eq!(t.take_changed().len(), 1, "left");
+        t.reap(
+            now + Duration::from_secs(100),
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        );
+        assert_eq!(t.take_changed().len(), 1, "reaped");
+        assert!(t.member("b").is_none());
     }
 
     #[test]

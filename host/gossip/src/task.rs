@@ -1,13 +1,16 @@
 //! The pool task: one tokio task per pool owns the socket's traffic, the `Foca` instance, its
-//! timers and the member table; the [`crate::Pool`] handle talks to it through commands.
+//! timers, the member table, the keyring, RTT probes and keyring queries; the [`crate::Pool`]
+//! handle talks to it through commands.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use foca::{AccumulatingRuntime, Foca, OwnedNotification, PostcardCodec, State, Timer};
 use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior, sleep_until};
@@ -15,11 +18,17 @@ use tracing::{debug, info, warn};
 
 use crate::broadcast::{Handler, Item, LeaveItem, Shared, TagsItem, lock};
 use crate::config::{Profile, Timing, foca_config};
-use crate::envelope::{Envelope, Kind};
+use crate::envelope::{Envelope, FOCA_MAX_PACKET, Kind};
 use crate::error::GossipError;
 use crate::identity::NodeId;
+use crate::keyfile;
+use crate::keyops::{self, KeyOp, KeyOpOutcome, KeyOps, KeyQuery, KeyReply};
+use crate::keyring::Key;
 use crate::member::{Member, MemberEvent, MemberStatus};
+use crate::outbox::Outbox;
+use crate::probe::{ProbeMsg, Prober, RttSample};
 use crate::stats::Counters;
+use crate::sync::{self as state_sync, ReplyBudget, SyncMsg};
 use crate::table::{NotFound, Table};
 use crate::timers::TimerQueue;
 
@@ -56,8 +65,16 @@ pub(crate) enum Command {
         name: String,
         reply: Reply<()>,
     },
+    KeyOp {
+        op: KeyOp,
+        timeout: Duration,
+        reply: Reply<KeyOpOutcome>,
+    },
     Shutdown,
 }
+
+/// The local keyring as the handle shows it: primary, all installed keys.
+pub(crate) type KeysView = (Option<Key>, Vec<Key>);
 
 /// Fixed settings of a running pool.
 pub(crate) struct Settings {
@@ -68,6 +85,7 @@ pub(crate) struct Settings {
     pub timing: Timing,
     pub reconnect_timeout: Duration,
     pub tombstone_timeout: Duration,
+    pub keyring_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -80,8 +98,11 @@ impl Settings {
 /// Channels the task publishes on.
 pub(crate) struct Outputs {
     pub events: broadcast::Sender<MemberEvent>,
-    pub snapshot: watch::Sender<Vec<Member>>,
+    /// Every known member by name, the local one included.
+    pub snapshot: watch::Sender<BTreeMap<String, Member>>,
     pub counters: Arc<Counters>,
+    pub rtt: broadcast::Sender<RttSample>,
+    pub keys: watch::Sender<KeysView>,
 }
 
 struct PendingJoin {
@@ -126,9 +147,17 @@ pub(crate) struct PoolTask {
     next_rejoin_at: Instant,
     next_seed_announce_at: Instant,
     next_reap_at: Instant,
+    next_push_pull_at: Instant,
+    sync_budget: ReplyBudget,
     out: Outputs,
     envelope: Envelope,
     send_buf: Vec<u8>,
+    recv_plain: Vec<u8>,
+    /// Datagrams other than foca's, sent on the next flush: `(to, kind, body)`.
+    extra_out: Vec<(SocketAddr, Kind, Vec<u8>)>,
+    prober: Prober,
+    probe_payload: watch::Receiver<Vec<u8>>,
+    keyops: KeyOps,
     dirty: bool,
 }
 
@@ -158,6 +187,7 @@ impl PoolTask {
         incarnation: u64,
         tags: BTreeMap<String, String>,
         envelope: Envelope,
+        probe_payload: watch::Receiver<Vec<u8>>,
         out: Outputs,
     ) -> Self {
         let shared = Arc::new(Mutex::new(Shared::default()));
@@ -186,25 +216,47 @@ impl PoolTask {
             next_rejoin_at: later(now, s.timing.rejoin_interval),
             next_seed_announce_at: later(now, s.timing.seed_announce_interval),
             next_reap_at: later(now, REAP_INTERVAL),
+            next_push_pull_at: later(now, s.timing.push_pull_interval),
+            sync_budget: ReplyBudget::new(now),
             out,
             envelope,
             send_buf: Vec::new(),
+            recv_plain: Vec::new(),
+            extra_out: Vec::new(),
+            prober: Prober::default(),
+            probe_payload,
+            keyops: KeyOps::default(),
             dirty: true,
             s,
         };
         task.advertise_tags();
+        task.publish_keys();
         task
     }
 
     /// Runs until `Shutdown` or until every [`crate::Pool`] handle is dropped.
-    pub async fn run(mut self, socket: UdpSocket, mut cmds: mpsc::Receiver<Command>) {
+    pub async fn run(
+        mut self,
+        socket: Arc<UdpSocket>,
+        outbox: Outbox,
+        mut cmds: mpsc::Receiver<Command>,
+    ) {
         let mut buf = vec![0u8; RECV_BUF];
         let mut tick = tokio::time::interval(self.s.timing.tick());
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        info!(advertise = %self.s.advertise, bind = %self.s.local_addr, "gossip pool started");
+        let probe_period = self.s.timing.probe_period;
+        let mut probe_tick = tokio::time::interval_at(Instant::now() + probe_period, probe_period);
+        probe_tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        info!(
+            advertise = %self.s.advertise,
+            bind = %self.s.local_addr,
+            encrypted = self.envelope.keyring().is_some(),
+            "gossip pool started"
+        );
         self.publish();
         loop {
             let next_timer = self.timers.next_deadline();
+            let next_key_timer = self.keyops.next_deadline();
             tokio::select! {
                 cmd = cmds.recv() => match cmd {
                     None | Some(Command::Shutdown) => break,
@@ -217,10 +269,15 @@ impl PoolTask {
                 () = sleep_until(next_timer.unwrap_or_else(Instant::now)), if next_timer.is_some() => {
                     self.fire_timers();
                 }
+                () = sleep_until(next_key_timer.unwrap_or_else(Instant::now)), if next_key_timer.is_some() => {
+                    self.key_timer(Instant::now());
+                }
                 _ = tick.tick() => self.housekeeping(Instant::now()),
+                _ = probe_tick.tick() => self.probe(Instant::now()),
             }
-            self.flush(&socket).await;
+            self.flush(&outbox).await;
         }
+        outbox.close().await;
         info!("gossip pool stopped");
     }
 
@@ -243,36 +300,214 @@ impl PoolTask {
                 self.publish_if_dirty();
                 let _ = reply.send(result);
             }
+            Command::KeyOp { op, timeout, reply } => self.start_key_op(op, timeout, reply, now),
             Command::Shutdown => {}
         }
     }
 
     fn handle_datagram(&mut self, data: &[u8], src: SocketAddr) {
         self.out.counters.received(data.len());
-        let payload = match self.envelope.open(data) {
-            Ok((Kind::Foca, payload)) => payload,
-            Err(reason) => {
-                self.out.counters.dropped();
-                debug!(%src, ?reason, "dropped datagram");
-                return;
+        let mut plain = std::mem::take(&mut self.recv_plain);
+        match self.envelope.open(data, &mut plain) {
+            Ok(_) if self.departed => {}
+            Ok(kind) => {
+                if let Err(error) = self.dispatch(kind, &plain, src) {
+                    self.out.counters.malformed();
+                    debug!(%src, ?kind, %error, "rejected datagram");
+                }
             }
-        };
-        if self.departed {
-            return;
+            Err(reason) => {
+                if reason.is_decrypt_failure() {
+                    self.out.counters.decrypt_failure();
+                } else {
+                    self.out.counters.malformed();
+                }
+                debug!(%src, ?reason, "dropped datagram");
+            }
         }
-        match self.foca.handle_data(payload, &mut self.rt) {
-            Ok(()) => {
+        self.recv_plain = plain;
+    }
+
+    /// Handles an opened datagram; an error means it was malformed.
+    fn dispatch(&mut self, kind: Kind, payload: &[u8], src: SocketAddr) -> Result<(), String> {
+        match kind {
+            Kind::Foca => {
+                self.foca
+                    .handle_data(payload, &mut self.rt)
+                    .map_err(|e| e.to_string())?;
                 for join in &mut self.joins {
                     if join.targets.contains(&src) {
                         join.answered.insert(src);
                     }
                 }
             }
-            Err(error) => {
-                self.out.counters.dropped();
-                debug!(%src, %error, "foca rejected datagram");
+            Kind::Ping => {
+                let ping = ProbeMsg::decode(payload).map_err(|e| e.to_string())?;
+                let ack = ProbeMsg {
+                    seq: ping.seq,
+                    payload: self.probe_payload.borrow().clone(),
+                };
+                self.queue(src, Kind::Ack, ack.encode().map_err(|e| e.to_string())?);
+            }
+            Kind::Ack => {
+                let ack = ProbeMsg::decode(payload).map_err(|e| e.to_string())?;
+                if let Some(sample) = self.prober.on_ack(ack, Instant::now()) {
+                    // No subscriber is fine.
+                    let _ = self.out.rtt.send(sample);
+                }
+            }
+            Kind::KeyQuery => {
+                let query: KeyQuery = keyops::decode(payload).map_err(|e| e.to_string())?;
+                self.answer_key_query(query, src);
+            }
+            Kind::KeyReply => {
+                let reply: KeyReply = keyops::decode(payload).map_err(|e| e.to_string())?;
+                self.keyops.on_reply(reply);
+            }
+            Kind::Sync => {
+                let msg = SyncMsg::decode(payload).map_err(|e| e.to_string())?;
+                if msg.want_reply {
+                    if self.sync_budget.take(Instant::now()) {
+                        self.push_state(src, false);
+                    } else {
+                        debug!(%src, "state sync request over budget; not answered");
+                    }
+                }
+                self.foca
+                    .apply_many(msg.into_active(), false, &mut self.rt)
+                    .map_err(|e| e.to_string())?;
             }
         }
+        Ok(())
+    }
+
+    /// Sends our view of the active members (push-pull); `want_reply` asks for theirs.
+    fn push_state(&mut self, to: SocketAddr, want_reply: bool) {
+        let chunks = state_sync::chunks(
+            self.foca.identity(),
+            self.foca.iter_membership_state(),
+            want_reply,
+            FOCA_MAX_PACKET.get(),
+        );
+        for chunk in chunks {
+            self.queue(to, Kind::Sync, chunk);
+        }
+    }
+
+    /// Queues a non-foca datagram for the next flush.
+    fn queue(&mut self, to: SocketAddr, kind: Kind, body: Vec<u8>) {
+        self.extra_out.push((to, kind, body));
+    }
+
+    /// Sends an RTT probe to the next alive member.
+    fn probe(&mut self, now: Instant) {
+        if self.own_status != MemberStatus::Alive || self.departed {
+            return;
+        }
+        let alive: HashMap<String, SocketAddr> = self
+            .table
+            .alive_addrs()
+            .map(|(name, addr)| (name.to_owned(), addr))
+            .collect();
+        let Some((to, seq)) = self.prober.next_ping(&alive, now) else {
+            return;
+        };
+        let ping = ProbeMsg {
+            seq,
+            payload: self.probe_payload.borrow().clone(),
+        };
+        match ping.encode() {
+            Ok(body) => self.queue(to, Kind::Ping, body),
+            Err(error) => debug!(%error, "could not encode ping"),
+        }
+    }
+
+    fn start_key_op(
+        &mut self,
+        op: KeyOp,
+        timeout: Duration,
+        reply: Reply<KeyOpOutcome>,
+        now: Instant,
+    ) {
+        if self.own_status != MemberStatus::Alive {
+            let _ = reply.send(Err(GossipError::Left));
+            return;
+        }
+        if self.envelope.keyring().is_none() {
+            let _ = reply.send(Err(GossipError::Keyring(op.disabled_message().into())));
+            return;
+        }
+        let id: u64 = rand::random();
+        let result = self.apply_key_op(op);
+        let local = KeyReply::new(id, &self.s.name, result, self.envelope.keyring());
+        let targets: BTreeMap<String, SocketAddr> = self
+            .table
+            .alive_addrs()
+            .map(|(name, addr)| (name.to_owned(), addr))
+            .collect();
+        info!(op = op.verb(), id, members = targets.len(), "keyring query");
+        let mut out = Vec::new();
+        let query = KeyQuery { id, op };
+        self.keyops
+            .start(&query, &local, targets, timeout, reply, now, &mut out);
+        for (to, body) in out {
+            self.queue(to, Kind::KeyQuery, body);
+        }
+    }
+
+    fn answer_key_query(&mut self, query: KeyQuery, src: SocketAddr) {
+        let result = match self.keyops.answered(query.id) {
+            Some(result) => result,
+            None => {
+                let result = self.apply_key_op(query.op);
+                self.keyops
+                    .remember(query.id, result.clone(), Instant::now());
+                result
+            }
+        };
+        let reply = KeyReply::new(query.id, &self.s.name, result, self.envelope.keyring());
+        match keyops::encode(&reply) {
+            Ok(body) => self.queue(src, Kind::KeyReply, body),
+            Err(error) => debug!(%error, "could not encode key reply"),
+        }
+    }
+
+    /// Applies a keyring operation here; on a change, publishes the keys and rewrites the
+    /// keyring file.
+    fn apply_key_op(&mut self, op: KeyOp) -> Result<(), String> {
+        let changed = op.apply(self.envelope.keyring_mut());
+        match &changed {
+            Ok(true) => info!(op = op.verb(), "keyring changed"),
+            Ok(false) => debug!(op = op.verb(), "keyring unchanged"),
+            Err(error) => info!(op = op.verb(), %error, "keyring operation failed"),
+        }
+        if !changed? {
+            return Ok(());
+        }
+        self.publish_keys();
+        if let (Some(path), Some(keyring)) = (&self.s.keyring_file, self.envelope.keyring()) {
+            keyfile::save(path, &keyring.keys()).map_err(|e| {
+                warn!(%e, "could not persist the keyring");
+                e.to_string()
+            })?;
+        }
+        Ok(())
+    }
+
+    fn key_timer(&mut self, now: Instant) {
+        let mut out = Vec::new();
+        self.keyops.on_timer(now, &mut out);
+        for (to, body) in out {
+            self.queue(to, Kind::KeyQuery, body);
+        }
+    }
+
+    fn publish_keys(&mut self) {
+        let view = match self.envelope.keyring() {
+            Some(k) => (Some(k.primary()), k.keys()),
+            None => (None, Vec::new()),
+        };
+        self.out.keys.send_replace(view);
     }
 
     fn fire_timers(&mut self) {
@@ -346,6 +581,7 @@ impl PoolTask {
                 self.seeds.push(addr);
             }
             self.announce(addr);
+            self.push_state(addr, true);
         }
         self.joins.push(PendingJoin {
             targets,
@@ -476,6 +712,7 @@ impl PoolTask {
                 for join in self.joins.drain(..) {
                     let _ = join.reply.send(Err(GossipError::Left));
                 }
+                self.keyops.abort(|| GossipError::Left);
             }
         }
     }
@@ -524,6 +761,22 @@ impl PoolTask {
                 self.next_rejoin_at = later(now, self.s.timing.rejoin_interval);
                 self.next_seed_announce_at = later(now, self.s.timing.seed_announce_interval);
             }
+            if now >= self.next_push_pull_at {
+                let interval = state_sync::scaled_interval(
+                    self.s.timing.push_pull_interval,
+                    self.cluster_size,
+                );
+                self.next_push_pull_at = later(now, interval);
+                let peer = {
+                    let alive: Vec<SocketAddr> =
+                        self.table.alive_addrs().map(|(_, addr)| addr).collect();
+                    alive.choose(&mut rand::rng()).copied()
+                };
+                if let Some(peer) = peer {
+                    debug!(%peer, "push-pull state sync");
+                    self.push_state(peer, true);
+                }
+            }
             for i in 0..self.joins.len() {
                 let join = &mut self.joins[i];
                 if now < join.next_retry {
@@ -538,6 +791,7 @@ impl PoolTask {
                     .collect();
                 for addr in unanswered {
                     self.announce(addr);
+                    self.push_state(addr, true);
                 }
             }
         }
@@ -563,7 +817,7 @@ impl PoolTask {
 
     /// Applies what the last foca call produced: broadcast items, notifications, datagrams
     /// and timers; then answers finished joins and publishes the member list.
-    async fn flush(&mut self, socket: &UdpSocket) {
+    async fn flush(&mut self, outbox: &Outbox) {
         let now = Instant::now();
         // Items first: a leave intent arriving in the same packet as the member's down update
         // must turn it `left`, not `failed`.
@@ -574,12 +828,16 @@ impl PoolTask {
             }
             self.dirty = true;
         }
-        let mut membership_changed = false;
+        // Members that came up are applied one by one; anything else (down, rename) makes the
+        // table reconcile with foca's whole view.
+        let mut ups = Vec::new();
+        let mut full_sync = false;
         while let Some(notification) = self.rt.to_notify() {
             match notification {
-                OwnedNotification::MemberUp(_)
-                | OwnedNotification::MemberDown(_)
-                | OwnedNotification::Rename(_, _) => membership_changed = true,
+                OwnedNotification::MemberUp(id) => ups.push(id),
+                OwnedNotification::MemberDown(_) | OwnedNotification::Rename(_, _) => {
+                    full_sync = true;
+                }
                 OwnedNotification::Rejoin(id) => {
                     info!(
                         incarnation = id.incarnation,
@@ -600,13 +858,20 @@ impl PoolTask {
                 }
             }
         }
-        if membership_changed {
+        if full_sync {
             self.sync_members(now);
+        } else if !ups.is_empty() {
+            let events: Vec<MemberEvent> =
+                ups.iter().filter_map(|id| self.table.up(id, now)).collect();
+            self.membership_changed(events);
         }
         self.publish_if_dirty();
         self.check_joins(now);
         while let Some((dst, data)) = self.rt.to_send() {
-            self.send(socket, dst.addr, &data).await;
+            self.send(outbox, dst.addr, Kind::Foca, &data).await;
+        }
+        for (to, kind, body) in std::mem::take(&mut self.extra_out) {
+            self.send(outbox, to, kind, &body).await;
         }
         while let Some((after, timer)) = self.rt.to_schedule() {
             self.timers.push(later(now, after), timer);
@@ -620,6 +885,11 @@ impl PoolTask {
             .iter_membership_state()
             .map(|m| (m.id(), m.state() != State::Down));
         let events = self.table.sync(view, now);
+        self.membership_changed(events);
+    }
+
+    /// Emits the events of a membership change and adapts foca to the new cluster size.
+    fn membership_changed(&mut self, events: Vec<MemberEvent>) {
         let joined = events.iter().any(|e| matches!(e, MemberEvent::Join(_)));
         for event in events {
             self.emit(event);
@@ -644,15 +914,17 @@ impl PoolTask {
         }
     }
 
-    async fn send(&mut self, socket: &UdpSocket, to: SocketAddr, payload: &[u8]) {
-        self.envelope.seal(Kind::Foca, payload, &mut self.send_buf);
-        match socket.send_to(&self.send_buf, to).await {
-            Ok(len) => self.out.counters.sent(len),
-            Err(error) => {
-                self.out.counters.send_error();
-                debug!(%to, %error, "gossip send failed");
-            }
+    async fn send(&mut self, outbox: &Outbox, to: SocketAddr, kind: Kind, payload: &[u8]) {
+        if self
+            .envelope
+            .seal(kind, payload, &mut self.send_buf)
+            .is_err()
+        {
+            self.out.counters.send_error();
+            warn!(%to, ?kind, "could not encrypt datagram");
+            return;
         }
+        outbox.send(to, &self.send_buf).await;
     }
 
     fn emit(&mut self, event: MemberEvent) {
@@ -687,12 +959,20 @@ impl PoolTask {
         }
     }
 
+    /// Updates the published member map with what changed (O(changes), not O(members)).
     fn publish(&mut self) {
-        let mut list: Vec<Member> = Vec::with_capacity(self.table.present_count() + 1);
-        list.push(self.own_member());
-        list.extend(self.table.members());
-        list.sort_by(|a, b| a.name.cmp(&b.name));
-        self.out.snapshot.send_replace(list);
+        let changed = self.table.take_changed();
+        let own = self.own_member();
+        let table = &self.table;
+        self.out.snapshot.send_modify(|map| {
+            for name in changed {
+                match table.member(&name) {
+                    Some(member) => map.insert(name, member),
+                    None => map.remove(&name),
+                };
+            }
+            map.insert(own.name.clone(), own);
+        });
         self.dirty = false;
     }
 }

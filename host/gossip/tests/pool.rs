@@ -34,6 +34,7 @@ fn fast_timing() -> Timing {
         tags_interval: Duration::from_millis(500),
         rejoin_interval: Duration::from_millis(300),
         seed_announce_interval: Duration::from_secs(2),
+        push_pull_interval: Duration::from_secs(2),
     }
 }
 
@@ -302,8 +303,14 @@ async fn garbage_datagrams_are_dropped_and_the_pool_keeps_working() {
         vec![],                 // empty
         vec![1],                // short
         vec![9, 0, 1, 2, 3],    // unknown envelope version
-        vec![1, 1, 0, 0],       // reserved kind (coordinates), not understood yet
+        vec![1, 9, 0, 0],       // unknown kind
         vec![1, 200, 5],        // unknown kind
+        vec![1, 0x80, 1, 2, 3], // encrypted, but this pool has no keyring
+        vec![1, 1, 0xff, 0xff], // ping, garbage
+        vec![1, 2],             // ack, empty
+        vec![1, 3, 0xff],       // key query, garbage
+        vec![1, 4, 0xff, 0xff], // key reply, garbage
+        vec![1, 5, 0xff, 0xff], // state sync, garbage
         vec![1, 0],             // foca kind, no payload
         vec![1, 0, 0xff, 0xff], // foca kind, garbage
     ];
@@ -338,6 +345,8 @@ async fn garbage_datagrams_are_dropped_and_the_pool_keeps_working() {
         .await;
     }
     let after = a.stats();
+    assert_eq!(after.decrypt_failures, 0, "no keyring: nothing to decrypt");
+    assert_eq!(after.malformed, after.dropped);
     assert!(after.packets_in >= before.packets_in + datagrams.len() as u64);
     assert!(after.packets_out > 0 && after.bytes_out > 0 && after.bytes_in > 0);
 

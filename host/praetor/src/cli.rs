@@ -51,6 +51,12 @@ pub enum Command {
     /// Manage policy plugins (WebAssembly components)
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Generates a new encryption key
+    Keygen,
+    /// Manages gossip layer encryption keys
+    Keyring(KeyringArgs),
+    /// Estimates network round trip time between nodes
+    Rtt(RttArgs),
     /// Prints the Praetor version
     Version,
 }
@@ -185,6 +191,16 @@ pub struct AgentArgs {
     /// Maximum number of join attempts (0 = forever)
     #[arg(long = "retry-max", value_name = "N", allow_negative_numbers = true)]
     pub retry_max: Option<i64>,
+    /// Time to wait between WAN join attempts
+    #[arg(long = "retry-interval-wan", value_name = "DURATION")]
+    pub retry_interval_wan: Option<String>,
+    /// Maximum number of WAN join attempts (0 = forever)
+    #[arg(
+        long = "retry-max-wan",
+        value_name = "N",
+        allow_negative_numbers = true
+    )]
+    pub retry_max_wan: Option<i64>,
     /// Arbitrary node metadata, key:value (repeatable)
     #[arg(long = "node-meta", value_name = "KEY:VALUE")]
     pub node_meta: Vec<String>,
@@ -233,6 +249,52 @@ pub struct ForceLeaveArgs {
     /// Name of the node
     #[arg(value_name = "NODE")]
     pub node: Option<String>,
+}
+
+/// `praetor keyring`: exactly one of -list, -list-primary, -install, -use, -remove.
+#[derive(Debug, Args)]
+pub struct KeyringArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// Install a new encryption key. This will broadcast the new key to all members in the cluster.
+    #[arg(long, value_name = "KEY")]
+    pub install: Option<String>,
+    /// Change the primary encryption key, which is used to encrypt messages. The key must already be installed before this operation can succeed.
+    #[arg(long = "use", value_name = "KEY")]
+    pub use_key: Option<String>,
+    /// Remove the given key from the cluster. This operation may only be performed on keys which are not currently the primary key.
+    #[arg(long, value_name = "KEY")]
+    pub remove: Option<String>,
+    /// List all keys currently in use within the cluster.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub list: bool,
+    /// List all primary keys currently in use within the cluster.
+    #[arg(long = "list-primary", num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub list_primary: bool,
+    /// Setting this to a non-zero value will cause nodes to relay their response to the operation through this many randomly-chosen other nodes in the cluster. The maximum allowed value is 5.
+    #[arg(
+        long = "relay-factor",
+        value_name = "N",
+        default_value_t = 0,
+        allow_negative_numbers = true
+    )]
+    pub relay_factor: i64,
+    /// Setting this to true will force the keyring query to only hit local servers (no WAN traffic). This flag can only be set for list queries.
+    #[arg(long = "local-only", num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub local_only: bool,
+}
+
+/// `praetor rtt [-wan] node1 [node2]`
+#[derive(Debug, Args)]
+pub struct RttArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// Use WAN coordinates instead of LAN coordinates.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub wan: bool,
+    /// One or two node names (node.dc with -wan); the second defaults to the agent's
+    #[arg(value_name = "NODE")]
+    pub nodes: Vec<String>,
 }
 
 /// `praetor kv ...`
@@ -523,6 +585,8 @@ impl AgentArgs {
             encrypt: self.encrypt.clone(),
             retry_interval: self.retry_interval.clone(),
             retry_max: self.retry_max,
+            retry_interval_wan: self.retry_interval_wan.clone(),
+            retry_max_wan: self.retry_max_wan,
             node_meta: self.node_meta.clone(),
         }
     }
@@ -563,6 +627,11 @@ mod tests {
             "-ui=false",
             "-client",
             "127.0.0.1 10.0.0.1",
+            "-retry-join-wan=10.0.2.1",
+            "-retry-interval-wan",
+            "10ms",
+            "-retry-max-wan=1",
+            "-encrypt=pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=",
         ]);
         let Command::Agent(args) = cli.command else {
             panic!("expected agent");
@@ -578,6 +647,13 @@ mod tests {
         assert_eq!(flags.ui, Some(false));
         assert_eq!(flags.dev, None);
         assert_eq!(flags.client.as_deref(), Some("127.0.0.1 10.0.0.1"));
+        assert_eq!(flags.retry_join_wan, vec!["10.0.2.1".to_string()]);
+        assert_eq!(flags.retry_interval_wan.as_deref(), Some("10ms"));
+        assert_eq!(flags.retry_max_wan, Some(1));
+        assert_eq!(
+            flags.encrypt.as_deref(),
+            Some("pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=")
+        );
     }
 
     #[test]
@@ -622,5 +698,66 @@ mod tests {
                 ..
             }))
         ));
+    }
+
+    #[test]
+    fn federation_commands_parse() {
+        assert!(matches!(parse(&["keygen"]).command, Command::Keygen));
+
+        let Command::Keyring(k) =
+            parse(&["keyring", "-list", "-local-only", "-relay-factor=2"]).command
+        else {
+            panic!("expected keyring");
+        };
+        assert!(k.list && k.local_only && !k.list_primary);
+        assert_eq!(k.relay_factor, 2);
+        let Command::Keyring(k) =
+            parse(&["keyring", "-use", "KEY=", "-http-addr=127.0.9.1:8500"]).command
+        else {
+            panic!("expected keyring");
+        };
+        assert_eq!(k.use_key.as_deref(), Some("KEY="));
+        assert!(!k.list);
+
+        let Command::Rtt(r) = parse(&["rtt", "-wan", "s1.dc1", "s2.dc2"]).command else {
+            panic!("expected rtt");
+        };
+        assert!(r.wan);
+        assert_eq!(r.nodes, ["s1.dc1", "s2.dc2"]);
+        let Command::Rtt(r) = parse(&["rtt", "-datacenter=dc2", "n1"]).command else {
+            panic!("expected rtt");
+        };
+        assert!(!r.wan);
+        assert_eq!(r.http.datacenter.as_deref(), Some("dc2"));
+        assert_eq!(r.nodes, ["n1"]);
+    }
+
+    #[test]
+    fn wan_and_datacenter_flags_parse() {
+        let Command::ForceLeave(f) = parse(&["force-leave", "-wan", "-prune", "s1.dc2"]).command
+        else {
+            panic!("expected force-leave");
+        };
+        assert!(f.wan && f.prune);
+        assert_eq!(f.node.as_deref(), Some("s1.dc2"));
+        let Command::Members(m) = parse(&["members", "-wan"]).command else {
+            panic!("expected members");
+        };
+        assert!(m.wan);
+        let Command::Kv(KvCommand::Put(put)) =
+            parse(&["kv", "put", "-datacenter=dc2", "hello", "world"]).command
+        else {
+            panic!("expected kv put");
+        };
+        assert_eq!(put.http.datacenter.as_deref(), Some("dc2"));
+        assert_eq!(put.key.as_deref(), Some("hello"));
+        assert_eq!(put.value.as_deref(), Some("world"));
+        let Command::Catalog(CatalogCommand::Nodes(n)) =
+            parse(&["catalog", "nodes", "-datacenter", "dc3", "-service=web"]).command
+        else {
+            panic!("expected catalog nodes");
+        };
+        assert_eq!(n.http.datacenter.as_deref(), Some("dc3"));
+        assert_eq!(n.service.as_deref(), Some("web"));
     }
 }

@@ -191,7 +191,21 @@ impl Client {
         };
         let result = match method {
             "GET" => self.with_token(self.agent.get(&url)).call(),
-            "DELETE" => self.with_token(self.agent.delete(&url)).call(),
+            "DELETE" => {
+                let req = self.with_token(self.agent.delete(&url));
+                match body {
+                    // Consul's keyring removal sends its key in a DELETE body.
+                    Some(b) => req.force_send_body().send(b),
+                    None => req.call(),
+                }
+            }
+            "POST" => {
+                let req = self.with_token(self.agent.post(&url));
+                match body {
+                    Some(b) => req.send(b),
+                    None => req.send_empty(),
+                }
+            }
             _ => {
                 let req = self.with_token(self.agent.put(&url));
                 match body {
@@ -279,8 +293,29 @@ impl Client {
 
     /// DELETE; non-2xx is an error.
     pub fn delete(&self, path: &str, query: &[(&str, &str)]) -> Result<Vec<u8>, ClientError> {
-        let (status, body) = self.send("DELETE", path, query, None)?;
-        Self::check(status, body)
+        self.delete_with_body(path, query, None)
+    }
+
+    /// DELETE with an optional body; non-2xx is an error.
+    pub fn delete_with_body(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Result<Vec<u8>, ClientError> {
+        let (status, bytes) = self.send("DELETE", path, query, body)?;
+        Self::check(status, bytes)
+    }
+
+    /// POST with an optional body; non-2xx is an error.
+    pub fn post(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Result<Vec<u8>, ClientError> {
+        let (status, bytes) = self.send("POST", path, query, body)?;
+        Self::check(status, bytes)
     }
 }
 
@@ -352,7 +387,8 @@ mod tests {
         );
     }
 
-    /// One canned HTTP response on a loopback socket; returns the request head it saw.
+    /// One canned HTTP response on a loopback socket; returns the request (head and a body of
+    /// `Content-Length` bytes) it saw.
     fn serve_once(response: &'static str) -> (String, std::thread::JoinHandle<String>) {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let addr = listener.local_addr().expect("addr").to_string();
@@ -360,7 +396,19 @@ mod tests {
             let (mut stream, _) = listener.accept().expect("accept");
             let mut buf = Vec::new();
             let mut chunk = [0u8; 1024];
-            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+            let complete = |buf: &[u8]| {
+                let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                    return false;
+                };
+                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+                let length = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("content-length:"))
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+                    .unwrap_or(0);
+                buf.len() >= end + 4 + length
+            };
+            while !complete(&buf) {
                 let n = stream.read(&mut chunk).expect("read");
                 if n == 0 {
                     break;
@@ -371,6 +419,37 @@ mod tests {
             String::from_utf8_lossy(&buf).to_string()
         });
         (addr, handle)
+    }
+
+    const EMPTY_OK: &str = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+    #[test]
+    fn post_and_delete_carry_bodies() {
+        let (addr, server) = serve_once(EMPTY_OK);
+        let c = Client::new(format!("http://{addr}"), None, None, false);
+        c.post("/v1/operator/keyring", &[], Some(br#"{"Key":"k1"}"#))
+            .expect("post");
+        let req = server.join().expect("server thread");
+        assert!(
+            req.starts_with("POST /v1/operator/keyring HTTP/1.1"),
+            "{req}"
+        );
+        assert!(req.ends_with(r#"{"Key":"k1"}"#), "{req}");
+
+        let (addr, server) = serve_once(EMPTY_OK);
+        let c = Client::new(format!("http://{addr}"), None, None, false);
+        c.delete_with_body(
+            "/v1/operator/keyring",
+            &[("relay-factor", "2")],
+            Some(br#"{"Key":"k2"}"#),
+        )
+        .expect("delete");
+        let req = server.join().expect("server thread");
+        assert!(
+            req.starts_with("DELETE /v1/operator/keyring?relay-factor=2 HTTP/1.1"),
+            "{req}"
+        );
+        assert!(req.ends_with(r#"{"Key":"k2"}"#), "{req}");
     }
 
     #[test]

@@ -16,7 +16,10 @@ use cli::{
     CatalogCommand, Cli, Command, KvCommand, OperatorCommand, PluginCommand, RaftCommand,
     ServicesCommand,
 };
-use commands::{catalog, info, kv, members, membership, operator, plugin, services, version};
+use commands::{
+    catalog, info, keygen, keyring, kv, members, membership, operator, plugin, rtt, services,
+    version,
+};
 
 fn main() -> ExitCode {
     let argv = argv::rewrite(&Cli::command(), std::env::args_os());
@@ -47,6 +50,9 @@ fn main() -> ExitCode {
         Command::Plugin(PluginCommand::Load(args)) => plugin::load(args),
         Command::Plugin(PluginCommand::Test(args)) => plugin::test(args),
         Command::Plugin(PluginCommand::New(args)) => plugin::new(args),
+        Command::Keygen => keygen::run(),
+        Command::Keyring(args) => keyring::run(args),
+        Command::Rtt(args) => rtt::run(args),
         Command::Version => version::run(),
     };
     match outcome {

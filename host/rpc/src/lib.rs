@@ -2,11 +2,11 @@
 //!
 //! [`Rpc::call`] decides where every request runs, for the HTTP API, DNS and the CLI alike:
 //! on this server, on the raft leader, on a server of the local datacenter (from a client agent),
-//! or, once federation exists, in another datacenter. Today any datacenter other than the local
-//! one answers Consul's `No path to datacenter`.
+//! or on a server of another datacenter known from the WAN pool ([`router`]).
 
 mod error;
 mod messages;
+mod router;
 mod sessions;
 
 use std::collections::HashMap;
@@ -23,15 +23,34 @@ use praetor_state::{Command, CommandResult};
 use tonic::transport::Channel;
 
 pub use error::RpcError;
-pub use messages::{Consistency, QueryRequest, QueryResponse, RaftServerInfo, Request, Response};
+pub use messages::{
+    Consistency, DatacenterMap, KeyringOp, KeyringResponse, QueryRequest, QueryResponse,
+    RaftServerInfo, Request, Response,
+};
+pub use router::{FAILED_SERVER_BACKOFF, NativePolicy, RoutePolicy, WanServer, WanView};
 pub use sessions::{SESSION_TTL_MULTIPLIER, SessionTimers};
+
+/// What only the agent can do for a request that arrives over RPC (its gossip pools).
+#[tonic::async_trait]
+pub trait LocalOps: Send + Sync + 'static {
+    /// Runs a keyring operation on this agent's LAN pool and, with `include_wan` on a server,
+    /// its WAN pool; one response per pool.
+    async fn keyring(
+        &self,
+        op: &KeyringOp,
+        include_wan: bool,
+    ) -> Result<Vec<KeyringResponse>, RpcError>;
+}
 
 /// Consul's `performance.rpc_hold_timeout`: how long a request waits for a leader.
 const RPC_HOLD_TIMEOUT: Duration = Duration::from_secs(7);
 /// Extra time given to a forwarded call beyond its own wait.
 const RPC_MARGIN: Duration = Duration::from_secs(10);
-/// Hop limit for forwarding inside a datacenter (client -> server -> leader).
-const MAX_HOPS: u32 = 3;
+/// Hop limit for forwarding: client -> server -> (remote server ->) leader.
+const MAX_HOPS: u32 = 5;
+/// Connect timeout towards a server of another datacenter: a datacenter that is down must
+/// fail fast; its servers are then skipped for [`FAILED_SERVER_BACKOFF`].
+const CROSS_DC_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Consul's maximum blocking wait.
 const MAX_WAIT: Duration = Duration::from_secs(600);
 /// Consul's default blocking wait.
@@ -61,6 +80,9 @@ struct Inner {
     pool: Mutex<HashMap<SocketAddr, RpcClient<Channel>>>,
     sessions: Arc<SessionTimers>,
     counters: Arc<RpcCounters>,
+    router: router::Router,
+    policy: RwLock<Arc<dyn RoutePolicy>>,
+    local_ops: RwLock<Option<Arc<dyn LocalOps>>>,
 }
 
 /// The forwarding point. Cheap to clone.
@@ -90,6 +112,9 @@ impl Rpc {
                 pool: Mutex::new(HashMap::new()),
                 sessions: Arc::new(SessionTimers::default()),
                 counters: Arc::new(RpcCounters::default()),
+                router: router::Router::new(datacenter),
+                policy: RwLock::new(Arc::new(NativePolicy)),
+                local_ops: RwLock::new(None),
             }),
         }
     }
@@ -126,6 +151,54 @@ impl Rpc {
             .unwrap_or_default()
     }
 
+    /// Replaces what the WAN pool says about servers of every datacenter (servers only).
+    pub fn set_wan(&self, view: WanView) {
+        self.inner.router.set_view(view);
+    }
+
+    /// The current WAN view.
+    pub fn wan(&self) -> WanView {
+        self.inner.router.view()
+    }
+
+    /// Installs the policy that ranks datacenters and picks servers (the router slot).
+    pub fn set_policy(&self, policy: Arc<dyn RoutePolicy>) {
+        if let Ok(mut p) = self.inner.policy.write() {
+            *p = policy;
+        }
+    }
+
+    fn policy(&self) -> Arc<dyn RoutePolicy> {
+        self.inner
+            .policy
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_else(|_| Arc::new(NativePolicy))
+    }
+
+    /// Installs the agent's side of agent-level requests (keyring).
+    pub fn set_local_ops(&self, ops: Arc<dyn LocalOps>) {
+        if let Ok(mut o) = self.inner.local_ops.write() {
+            *o = Some(ops);
+        }
+    }
+
+    fn local_ops(&self) -> Result<Arc<dyn LocalOps>, RpcError> {
+        self.inner
+            .local_ops
+            .read()
+            .ok()
+            .and_then(|o| o.clone())
+            .ok_or_else(|| RpcError::Internal("agent operations are not available".into()))
+    }
+
+    /// Known datacenters in Consul's order (local first, then by WAN RTT), as this agent's
+    /// router sees them (a client agent knows only its own; ask a server with
+    /// [`Request::Datacenters`]).
+    pub fn datacenters(&self) -> Vec<String> {
+        self.inner.router.datacenters(self.policy().as_ref())
+    }
+
     /// The tonic service answering `Call` on the server RPC port.
     pub fn service(&self) -> RpcServer<RpcService> {
         RpcServer::new(RpcService { rpc: self.clone() })
@@ -143,7 +216,7 @@ impl Rpc {
         }
     }
 
-    /// On a server: run in this datacenter, or (once federation exists) route to another.
+    /// On a server: run in this datacenter, or route to a server of another one.
     async fn route_on_server(
         &self,
         c: &Consensus,
@@ -152,8 +225,48 @@ impl Rpc {
         hops: u32,
     ) -> Result<Response, RpcError> {
         match dc {
-            Some(dc) if dc != self.inner.datacenter => Err(RpcError::NoPathToDatacenter),
+            Some(dc) if dc != self.inner.datacenter => self.forward_dc(dc, req, hops).await,
             _ => self.handle_on_server(c, req, hops).await,
+        }
+    }
+
+    /// Consul's `forwardDC`: send the request to a usable server of `dc`, trying another one
+    /// when a server cannot be reached. `No path to datacenter` when no server of `dc` is known,
+    /// `Remote DC has no server currently reachable` when none is usable.
+    async fn forward_dc(&self, dc: &str, req: Request, hops: u32) -> Result<Response, RpcError> {
+        let router = &self.inner.router;
+        if !router.has_datacenter(dc) {
+            tracing::warn!(
+                datacenter = dc,
+                "RPC request for DC is currently failing as no path was found"
+            );
+            return Err(RpcError::NoPathToDatacenter);
+        }
+        let policy = self.policy();
+        let timeout = call_timeout(&req);
+        let mut tried = Vec::new();
+        loop {
+            let Some(addr) = router.route(policy.as_ref(), dc, &tried) else {
+                tracing::warn!(
+                    datacenter = dc,
+                    "RPC request to DC is currently failing as no server can be reached"
+                );
+                return Err(RpcError::DatacenterUnavailable);
+            };
+            match self
+                .forward_to(&addr.to_string(), Some(dc), req.clone(), hops + 1, timeout)
+                .await
+            {
+                Err(RpcError::Transport(e)) => {
+                    tracing::warn!(datacenter = dc, server = %addr, error = %e, "RPC failed to server in DC");
+                    router.mark_failed(addr);
+                    tried.push(addr);
+                }
+                other => {
+                    router.mark_ok(addr);
+                    return other;
+                }
+            }
         }
     }
 
@@ -227,7 +340,44 @@ impl Rpc {
                 }
                 Ok(Response::RemoveRaftPeer)
             }
+            Request::Datacenters => Ok(Response::Datacenters(self.datacenters())),
+            Request::CoordinateDatacenters => Ok(Response::CoordinateDatacenters(
+                self.inner.router.coordinate_maps(),
+            )),
+            Request::Keyring { op, relay } => self.keyring_on_server(op, relay, hops).await,
         }
+    }
+
+    /// A keyring operation: this datacenter's pools (and the WAN pool when relaying), then,
+    /// when relaying, every other known datacenter's pools (Consul's keyring fan-out).
+    async fn keyring_on_server(
+        &self,
+        op: KeyringOp,
+        relay: bool,
+        hops: u32,
+    ) -> Result<Response, RpcError> {
+        let mut out = self.local_ops()?.keyring(&op, relay).await?;
+        if relay {
+            for dc in self.datacenters() {
+                if dc == self.inner.datacenter {
+                    continue;
+                }
+                let req = Request::Keyring {
+                    op: op.clone(),
+                    relay: false,
+                };
+                match self.forward_dc(&dc, req, hops).await {
+                    Ok(Response::Keyring(r)) => out.extend(r),
+                    Ok(other) => return Err(unexpected(&other)),
+                    Err(e) => out.push(KeyringResponse {
+                        datacenter: dc.clone(),
+                        error: e.to_string(),
+                        ..Default::default()
+                    }),
+                }
+            }
+        }
+        Ok(Response::Keyring(out))
     }
 
     async fn apply_on_server(
@@ -286,6 +436,10 @@ impl Rpc {
         } else {
             store.query(&q.query)
         };
+        let mut output = output;
+        if let Some(near) = q.near.as_deref().filter(|n| !n.is_empty()) {
+            store.sort_by_near(&mut output.result, near);
+        }
         let last_contact_ms = c.last_contact().map(|d| d.as_millis() as u64).unwrap_or(0);
         Ok(Response::Query(QueryResponse {
             output,
@@ -331,10 +485,7 @@ impl Rpc {
         if servers.is_empty() {
             return Err(RpcError::NoServers);
         }
-        let timeout = match &req {
-            Request::Query(q) if q.min_index > 0 => blocking_wait(q.wait_ms) + RPC_MARGIN,
-            _ => RPC_MARGIN + RPC_HOLD_TIMEOUT,
-        };
+        let timeout = call_timeout(&req);
         let start = self.inner.preferred.load(Ordering::Relaxed);
         let mut last_err = RpcError::NoServers;
         for i in 0..servers.len() {
@@ -357,7 +508,7 @@ impl Rpc {
         Err(last_err)
     }
 
-    fn client_for(&self, addr: SocketAddr) -> Result<RpcClient<Channel>, RpcError> {
+    fn client_for(&self, addr: SocketAddr, remote: bool) -> Result<RpcClient<Channel>, RpcError> {
         let mut pool = self
             .inner
             .pool
@@ -366,8 +517,12 @@ impl Rpc {
         if let Some(c) = pool.get(&addr) {
             return Ok(c.clone());
         }
-        let ch = praetor_consensus::channel(&addr.to_string())
-            .map_err(|e| RpcError::Transport(e.to_string()))?;
+        let ch = if remote {
+            cross_dc_channel(addr)
+        } else {
+            praetor_consensus::channel(&addr.to_string())
+        }
+        .map_err(|e| RpcError::Transport(e.to_string()))?;
         let c = RpcClient::new(ch)
             .max_decoding_message_size(64 << 20)
             .max_encoding_message_size(64 << 20);
@@ -391,7 +546,10 @@ impl Rpc {
             .parse()
             .map_err(|_| RpcError::Internal(format!("bad server address {addr}")))?;
         let body = postcard::to_allocvec(&req).map_err(|e| RpcError::Internal(e.to_string()))?;
-        let mut client = self.client_for(addr)?;
+        // A request for another datacenter sent by a server goes to a remote server.
+        let remote =
+            self.inner.consensus.is_some() && dc.is_some_and(|d| d != self.inner.datacenter);
+        let mut client = self.client_for(addr, remote)?;
         let mut call = tonic::Request::new(CallRequest {
             source_datacenter: self.inner.datacenter.clone(),
             hops,
@@ -417,6 +575,29 @@ impl Rpc {
             r => Ok(r),
         }
     }
+}
+
+/// How long a forwarded call may take: a blocking read its wait plus a margin, anything else
+/// the leader hold time plus a margin.
+fn call_timeout(req: &Request) -> Duration {
+    match req {
+        Request::Query(q) if q.min_index > 0 => blocking_wait(q.wait_ms) + RPC_MARGIN,
+        _ => RPC_MARGIN + RPC_HOLD_TIMEOUT,
+    }
+}
+
+/// A channel to a server of another datacenter: short connect timeout, and HTTP/2 keepalive
+/// pings so a connection to a datacenter that went away fails in-flight calls within ~2 s.
+fn cross_dc_channel(addr: SocketAddr) -> Result<Channel, tonic::transport::Error> {
+    Ok(
+        tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
+            .connect_timeout(CROSS_DC_CONNECT_TIMEOUT)
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(1))
+            .keep_alive_timeout(Duration::from_secs(1))
+            .keep_alive_while_idle(true)
+            .connect_lazy(),
+    )
 }
 
 struct InFlight<'a>(&'a AtomicU64);

@@ -1,6 +1,8 @@
 //! Requests and responses of the server RPC `Call`, as domain types (postcard on the wire).
 
 use praetor_state::{Command, CommandResult, Query, QueryOutput};
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 /// Consul's read consistency modes.
@@ -35,6 +37,10 @@ pub struct QueryRequest {
     pub min_index: u64,
     /// `?wait` in milliseconds (capped at 10 minutes; default 5 minutes when `min_index` > 0).
     pub wait_ms: u64,
+    /// `?near=<node>`: sort nodes by estimated round-trip time from that node (LAN
+    /// coordinates of the serving datacenter). `_agent` is replaced by the asking agent's
+    /// node name before the request is sent.
+    pub near: Option<String>,
 }
 
 impl QueryRequest {
@@ -44,6 +50,7 @@ impl QueryRequest {
             consistency: Consistency::Default,
             min_index: 0,
             wait_ms: 0,
+            near: None,
         }
     }
 }
@@ -83,6 +90,55 @@ pub enum Request {
     RemoveRaftPeer {
         node: String,
     },
+    /// Known datacenters, local first, then by median WAN round-trip time
+    /// (`/v1/catalog/datacenters`; answered by the receiving server, never forwarded).
+    Datacenters,
+    /// WAN coordinates of every known server, grouped per datacenter
+    /// (`/v1/coordinate/datacenters`; answered by the receiving server).
+    CoordinateDatacenters,
+    /// A gossip keyring operation. `relay = true`: run it on this datacenter's pools and
+    /// also in every other known datacenter (Consul's keyring fan-out); `false`: only here.
+    Keyring {
+        op: KeyringOp,
+        relay: bool,
+    },
+}
+
+/// `/v1/operator/keyring` and `praetor keyring`: keys are base64 strings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum KeyringOp {
+    List,
+    Install(String),
+    Use(String),
+    Remove(String),
+}
+
+/// One pool's answer to a keyring operation (Consul's `structs.KeyringResponse`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyringResponse {
+    pub wan: bool,
+    pub datacenter: String,
+    pub segment: String,
+    /// Key (base64) -> how many members have it installed.
+    pub keys: BTreeMap<String, u32>,
+    /// Key (base64) -> how many members use it as their primary key.
+    pub primary_keys: BTreeMap<String, u32>,
+    /// Members asked (alive members of the pool, the local one included).
+    pub num_nodes: u32,
+    /// Member name -> error message, for members that failed the operation.
+    pub messages: BTreeMap<String, String>,
+    /// Non-empty when the operation failed somewhere in this pool.
+    pub error: String,
+}
+
+/// The servers of one datacenter with a WAN coordinate (`/v1/coordinate/datacenters`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatacenterMap {
+    pub datacenter: String,
+    /// `"wan"` (network areas add their IDs later).
+    pub area_id: String,
+    /// (node name without the `.<dc>` suffix, its WAN coordinate), sorted by node name.
+    pub coordinates: Vec<(String, praetor_coordinate::Coordinate)>,
 }
 
 /// The answers, same order as [`Request`].
@@ -98,5 +154,8 @@ pub enum Response {
         found: bool,
     },
     RemoveRaftPeer,
+    Datacenters(Vec<String>),
+    CoordinateDatacenters(Vec<DatacenterMap>),
+    Keyring(Vec<KeyringResponse>),
     Error(crate::RpcError),
 }

@@ -306,7 +306,8 @@ impl Store {
         self.service_instances_changed(&fold(&svc.service), idx);
     }
 
-    /// Deletes a node with all its services and checks, and invalidates its sessions (no-op if absent).
+    /// Deletes a node with all its services, checks and coordinates, and invalidates its
+    /// sessions (no-op if absent).
     pub(crate) fn delete_node(&mut self, idx: u64, node: &str, now_ms: u64) {
         let node_key = fold(node);
         if !self.nodes.contains_key(&node_key) {
@@ -326,6 +327,7 @@ impl Store {
         for check_key in check_keys {
             self.delete_check(check_key, idx, now_ms);
         }
+        self.delete_node_coordinates(idx, &node_key);
         self.put_node(node_key.clone(), None);
         self.touch(Table::Nodes, idx);
         let sessions: Vec<String> = self

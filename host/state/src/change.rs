@@ -13,17 +13,20 @@ pub enum Table {
     Kvs,
     Sessions,
     Tombstones,
+    /// Network coordinates (one row per node and segment).
+    Coordinates,
 }
 
 impl Table {
     /// Every table, in a fixed order.
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 7] = [
         Table::Nodes,
         Table::Services,
         Table::Checks,
         Table::Kvs,
         Table::Sessions,
         Table::Tombstones,
+        Table::Coordinates,
     ];
 
     /// Position of the table in [`Table::ALL`].
@@ -35,6 +38,7 @@ impl Table {
             Table::Kvs => 3,
             Table::Sessions => 4,
             Table::Tombstones => 5,
+            Table::Coordinates => 6,
         }
     }
 }
@@ -50,6 +54,7 @@ pub struct TableIndexes {
     pub sessions: u64,
     pub tombstones: u64,
     pub service_extinction: u64,
+    pub coordinates: u64,
 }
 
 impl TableIndexes {
@@ -62,6 +67,7 @@ impl TableIndexes {
             Table::Kvs => self.kvs,
             Table::Sessions => self.sessions,
             Table::Tombstones => self.tombstones,
+            Table::Coordinates => self.coordinates,
         }
     }
 
@@ -74,6 +80,7 @@ impl TableIndexes {
             Table::Kvs => &mut self.kvs,
             Table::Sessions => &mut self.sessions,
             Table::Tombstones => &mut self.tombstones,
+            Table::Coordinates => &mut self.coordinates,
         };
         *slot = (*slot).max(index);
     }

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::types::{HealthCheck, KvEntry, Node, Service, Session};
+use crate::types::{HealthCheck, KvEntry, Node, NodeCoordinate, Service, Session};
 
 /// Consul's KVS operations (`api.KVOp`) for a single-key write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,7 +150,7 @@ impl From<TxnKvOp> for TxnOp {
 // Register is much larger than the other variants; commands are short-lived log entries, so
 // plain fields (no boxing) keep construction simple.
 #[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Command {
     /// Catalog register: upsert the node, then the service, then the checks.
     Register {
@@ -181,6 +181,9 @@ pub enum Command {
     Txn { ops: Vec<TxnOp>, now_ms: u64 },
     /// Forgets KV tombstones whose delete index is `<= up_to_index`.
     TombstoneReap { up_to_index: u64 },
+    /// Upserts network coordinates (Consul `CoordinateBatchUpdate`): updates for nodes missing
+    /// from the catalog are skipped; any invalid (NaN/Inf) coordinate rejects the whole batch.
+    CoordinateBatchUpdate { updates: Vec<NodeCoordinate> },
 }
 
 /// One failed operation of a transaction.

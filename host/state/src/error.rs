@@ -71,6 +71,8 @@ pub enum StateError {
     },
     #[error("operation {0:?} is not allowed in a read-only transaction")]
     TxnNotReadOnly(&'static str),
+    #[error("invalid coordinate")]
+    InvalidCoordinate,
     #[error("raft index {index} is not after the last applied index {last}")]
     StaleRaftIndex { index: u64, last: u64 },
     /// An error with the context Consul wraps it in (e.g. `failed inserting node: ...`).

@@ -1,6 +1,6 @@
 //! praetor's replicated state machine: the catalog (nodes, services, checks), the KV store,
-//! sessions and KV transactions, with Consul's raft-index rules and change notification for
-//! blocking queries.
+//! sessions, KV transactions and network coordinates, with Consul's raft-index rules and
+//! change notification for blocking queries.
 //!
 //! Pure and deterministic: no I/O, no clock (time arrives inside commands as `now_ms`), no
 //! configuration. Raft applies [`Command`]s through [`Store::apply`] (or [`SharedStore::apply`],
@@ -9,6 +9,7 @@
 mod catalog;
 mod change;
 mod command;
+mod coordinates;
 mod error;
 mod kv;
 mod notify;
@@ -32,6 +33,6 @@ pub use session::MAX_LOCK_DELAY_MS;
 pub use shared::SharedStore;
 pub use store::{Store, StoreSnapshot};
 pub use types::{
-    CheckServiceNode, CheckStatus, HealthCheck, KvEntry, Node, Service, ServiceAddress,
-    ServiceCheckRef, ServiceNode, Session, SessionBehavior, Weights,
+    CheckServiceNode, CheckStatus, HealthCheck, KvEntry, Node, NodeCoordinate, Service,
+    ServiceAddress, ServiceCheckRef, ServiceNode, Session, SessionBehavior, Weights,
 };

@@ -14,6 +14,9 @@ use tokio::sync::watch;
 
 use crate::change::{ChangeSet, Table};
 
+/// Number of tables (one watch channel each).
+const TABLES: usize = Table::ALL.len();
+
 /// The notifier's channels are gone (every `Notifier` clone was dropped).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("state store notifier closed")]
@@ -22,7 +25,7 @@ pub struct NotifierClosed;
 /// Publishes table changes. Cheap to clone (shared channels).
 #[derive(Clone, Debug)]
 pub struct Notifier {
-    senders: Arc<[watch::Sender<u64>; 6]>,
+    senders: Arc<[watch::Sender<u64>; TABLES]>,
     /// KV key or prefix -> channel of its waiters (entries without receivers are pruned).
     kv: Arc<Mutex<BTreeMap<String, watch::Sender<u64>>>>,
     notifies: Arc<AtomicU64>,
@@ -75,7 +78,11 @@ impl Notifier {
                     }
                 }
             }
-            if self.notifies.fetch_add(1, Ordering::Relaxed) % PRUNE_EVERY == 0 {
+            if self
+                .notifies
+                .fetch_add(1, Ordering::Relaxed)
+                .is_multiple_of(PRUNE_EVERY)
+            {
                 kv.retain(|_, tx| tx.receiver_count() > 0);
             }
         }

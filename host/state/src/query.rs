@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::change::Table;
 use crate::store::{Store, eq_fold, fold};
 use crate::types::{
-    CheckServiceNode, CheckStatus, HealthCheck, KvEntry, Node, Service, ServiceNode, Session,
+    CheckServiceNode, CheckStatus, HealthCheck, KvEntry, Node, NodeCoordinate, Service,
+    ServiceNode, Session,
 };
 
 /// A read of the state store.
@@ -63,6 +64,15 @@ pub enum Query {
         node: String,
     },
     SessionList,
+    /// Every node's coordinates, by node then segment; `Some(segment)` keeps only that segment
+    /// (`/v1/coordinate/nodes[?segment=]`).
+    CoordinateNodes {
+        segment: Option<String>,
+    },
+    /// One node's coordinates in every segment (`/v1/coordinate/node/<node>`).
+    CoordinateNode {
+        node: String,
+    },
 }
 
 impl Query {
@@ -91,12 +101,13 @@ impl Query {
             Query::SessionInfo { .. } | Query::SessionNode { .. } | Query::SessionList => {
                 &[Table::Sessions]
             }
+            Query::CoordinateNodes { .. } | Query::CoordinateNode { .. } => &[Table::Coordinates],
         }
     }
 }
 
 /// The answer to a [`Query`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum QueryResult {
     Kv(Option<KvEntry>),
     KvList(Vec<KvEntry>),
@@ -108,10 +119,11 @@ pub enum QueryResult {
     Checks(Vec<HealthCheck>),
     CheckServiceNodes(Vec<CheckServiceNode>),
     Sessions(Vec<Session>),
+    Coordinates(Vec<NodeCoordinate>),
 }
 
 /// An answer and its raft index (`X-Consul-Index`; never 0).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct QueryOutput {
     pub index: u64,
     pub result: QueryResult,
@@ -225,6 +237,14 @@ impl Store {
             Query::SessionList => (
                 self.indexes.sessions,
                 QueryResult::Sessions(self.sessions.values().cloned().collect()),
+            ),
+            Query::CoordinateNodes { segment } => (
+                self.indexes.coordinates,
+                QueryResult::Coordinates(self.coordinate_rows(segment.as_deref())),
+            ),
+            Query::CoordinateNode { node } => (
+                self.indexes.coordinates,
+                QueryResult::Coordinates(self.coordinate_rows_of(node)),
             ),
         };
         QueryOutput {

@@ -6,7 +6,7 @@ use tokio::time::Instant;
 
 use crate::command::{Command, CommandResult};
 use crate::notify::Notifier;
-use crate::query::{Query, QueryOutput};
+use crate::query::{Query, QueryOutput, QueryResult};
 use crate::store::{Store, StoreSnapshot};
 
 /// A store shared between the raft apply loop (writer) and readers, with change notification.
@@ -52,6 +52,12 @@ impl SharedStore {
     /// Runs a read now.
     pub fn query(&self, q: &Query) -> QueryOutput {
         self.read(|s| s.query(q))
+    }
+
+    /// Sorts node lists by estimated round-trip time from node `near` (see
+    /// [`Store::sort_by_near`]).
+    pub fn sort_by_near(&self, result: &mut QueryResult, near: &str) {
+        self.read(|s| s.sort_by_near(result, near));
     }
 
     /// The raft index of the last applied command.

@@ -9,7 +9,7 @@ use tracing::{debug, warn};
 use crate::change::{ChangeSet, Table, TableIndexes};
 use crate::command::{Command, CommandResult};
 use crate::error::StateError;
-use crate::types::{HealthCheck, KvEntry, Node, Service, Session};
+use crate::types::{HealthCheck, KvEntry, Node, NodeCoordinate, Service, Session};
 
 /// Key of a row that belongs to a node: (lowercased node name, lowercased ID).
 pub(crate) type PairKey = (String, String);
@@ -36,6 +36,7 @@ enum Undo {
     Tombstone(String, Option<u64>),
     LockDelay(String, Option<u64>),
     ServiceIndex(String, Option<u64>),
+    Coordinate(PairKey, Option<NodeCoordinate>),
 }
 
 /// Whether a command's writes stay (`Commit`) or are rolled back (`Abort`).
@@ -71,6 +72,8 @@ pub struct Store {
     /// or nodes). Present exactly while the service has instances.
     pub(crate) service_indexes: BTreeMap<String, u64>,
     pub(crate) last_index: u64,
+    /// Key: (lowercased node name, lowercased segment).
+    pub(crate) coordinates: BTreeMap<PairKey, NodeCoordinate>,
 
     // Derived indexes, rebuilt on restore.
     node_ids: BTreeMap<String, BTreeSet<String>>,
@@ -86,7 +89,11 @@ pub struct Store {
 
 /// A serializable copy of the whole store (raft snapshot). Includes KV tombstones, lock delays
 /// and all indexes, so a restored store answers exactly like the original.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Encoded with postcard (positional), so a field added here changes the format: snapshots
+/// written before the coordinates table existed do not decode. `#[serde(default)]` only helps
+/// self-describing encodings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct StoreSnapshot {
     pub last_index: u64,
     pub indexes: TableIndexes,
@@ -99,6 +106,9 @@ pub struct StoreSnapshot {
     pub kvs: Vec<KvEntry>,
     pub tombstones: Vec<(String, u64)>,
     pub lock_delays: Vec<(String, u64)>,
+    /// Sorted by (lowercased node, lowercased segment).
+    #[serde(default)]
+    pub coordinates: Vec<NodeCoordinate>,
 }
 
 fn multi_insert<K: Ord, V: Ord>(map: &mut BTreeMap<K, BTreeSet<V>>, key: K, value: V) {
@@ -215,6 +225,7 @@ impl Store {
                 .iter()
                 .map(|(k, v)| (k.clone(), *v))
                 .collect(),
+            coordinates: self.coordinates.values().cloned().collect(),
         }
     }
 
@@ -243,6 +254,13 @@ impl Store {
         }
         s.tombstones = snap.tombstones.into_iter().collect();
         s.lock_delays = snap.lock_delays.into_iter().collect();
+        // Like Consul's restore, skip bad data a past bug may have stored.
+        s.coordinates = snap
+            .coordinates
+            .into_iter()
+            .filter(|c| c.coord.is_valid())
+            .map(|c| ((fold(&c.node), fold(&c.segment)), c))
+            .collect();
         s
     }
 }
@@ -315,6 +333,10 @@ impl Store {
                 self.reap_tombstones(idx, up_to_index);
                 Outcome::Commit(CommandResult::Ok)
             }
+            Command::CoordinateBatchUpdate { updates } => self
+                .coordinate_batch_update(idx, updates)
+                .map(|()| CommandResult::Ok)
+                .into(),
         }
     }
 
@@ -350,6 +372,9 @@ impl Store {
                 }
                 Undo::ServiceIndex(k, v) => {
                     write(&mut self.service_indexes, k, v);
+                }
+                Undo::Coordinate(k, v) => {
+                    write(&mut self.coordinates, k, v);
                 }
             }
         }
@@ -433,6 +458,11 @@ impl Store {
     pub(crate) fn put_service_index(&mut self, key: String, value: Option<u64>) {
         let old = write(&mut self.service_indexes, key.clone(), value);
         self.journal.push(Undo::ServiceIndex(key, old));
+    }
+
+    pub(crate) fn put_coordinate(&mut self, key: PairKey, value: Option<NodeCoordinate>) {
+        let old = write(&mut self.coordinates, key.clone(), value);
+        self.journal.push(Undo::Coordinate(key, old));
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use praetor_coordinate::Coordinate;
 use serde::{Deserialize, Serialize};
 
 use crate::error::StateError;
@@ -213,4 +214,14 @@ pub struct CheckServiceNode {
     pub node: Node,
     pub service: Service,
     pub checks: Vec<HealthCheck>,
+}
+
+/// A node's network coordinate in one network segment (Consul `structs.Coordinate`, a row of
+/// the `coordinates` table).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeCoordinate {
+    pub node: String,
+    /// `""` is the default segment.
+    pub segment: String,
+    pub coord: Coordinate,
 }

@@ -43,6 +43,7 @@ impl PraetorCluster {
         let opts = AgentOptions {
             config_json: r#"{"performance":{"raft_multiplier":1},"log_level":"info"}"#.into(),
             rust_log: "info,openraft=warn,hickory_server=warn".into(),
+            env: Vec::new(),
         };
         let flags = ["-server", "-bootstrap-expect=3", "-retry-join=127.0.1.1"];
         let agents = IPS

@@ -3,11 +3,14 @@
 
 pub mod catalog;
 pub mod info;
+pub mod keygen;
+pub mod keyring;
 pub mod kv;
 pub mod members;
 pub mod membership;
 pub mod operator;
 pub mod plugin;
+pub mod rtt;
 pub mod services;
 pub mod version;
 

@@ -1,6 +1,7 @@
 //! Unit tests of the state machine, with a small harness that numbers raft indexes.
 
 mod catalog;
+mod coordinates;
 mod kv;
 mod notify;
 mod props;

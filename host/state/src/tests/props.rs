@@ -1,10 +1,12 @@
 //! Properties over a long deterministic pseudo-random workload: index monotonicity, touched
 //! objects carry the command's index, failed commands change nothing, snapshot/restore is exact.
 
+use praetor_coordinate::{Config, Coordinate};
+
 use super::{NOW, check, node, service};
 use crate::{
-    CheckStatus, Command, CommandResult, KvEntry, KvOp, Session, SessionBehavior, Store,
-    StoreSnapshot, Table, TxnKvOp, TxnKvVerb, TxnOp,
+    CheckStatus, Command, CommandResult, KvEntry, KvOp, NodeCoordinate, Session, SessionBehavior,
+    Store, StoreSnapshot, Table, TxnKvOp, TxnKvVerb, TxnOp,
 };
 
 /// A tiny deterministic generator (64-bit LCG).
@@ -136,6 +138,25 @@ fn command(g: &mut Gen, now_ms: u64) -> Command {
         6 if g.below(4) == 0 => Command::TombstoneReap {
             up_to_index: g.below(200),
         },
+        6 if g.below(2) == 0 => {
+            // Some for unknown nodes, repeated values, and now and then an invalid one.
+            let updates = (0..=g.below(3))
+                .map(|_| {
+                    let mut coord = Coordinate::new(&Config::default());
+                    coord.vec[0] = g.below(3) as f64 / 1000.0;
+                    if g.below(10) == 0 {
+                        coord.height = f64::NAN;
+                    }
+                    let nodes = ["n0", "n1", "n2", "n3", "ghost"];
+                    NodeCoordinate {
+                        node: nodes[g.below(5) as usize].into(),
+                        segment: ["", "seg"][g.below(2) as usize].into(),
+                        coord,
+                    }
+                })
+                .collect();
+            Command::CoordinateBatchUpdate { updates }
+        }
         _ => {
             let ops = [
                 KvOp::Set,
@@ -278,6 +299,7 @@ fn indexes_are_monotonic_and_touched_objects_carry_the_index() {
         "commits {commits}, failures {failures}"
     );
     assert!(!store.kvs.is_empty() || !store.tombstones.is_empty());
+    assert!(store.table_index(Table::Coordinates) > 0);
 }
 
 #[test]
@@ -291,7 +313,9 @@ fn restored_store_is_equal_and_evolves_identically() {
         original.apply(idx, cmd);
     }
     assert!(
-        !original.nodes.is_empty() && !original.tombstones.is_empty(),
+        !original.nodes.is_empty()
+            && !original.tombstones.is_empty()
+            && !original.coordinates.is_empty(),
         "workload left too little state"
     );
 

@@ -2,20 +2,32 @@
 
 use std::collections::BTreeMap;
 
+use praetor_coordinate::{Config, Coordinate};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{NOW, check, node, service, session};
 use crate::{
-    CheckServiceNode, CheckStatus, Command, CommandResult, KvEntry, KvOp, Query, QueryOutput,
-    QueryResult, ServiceAddress, ServiceCheckRef, ServiceNode, SessionBehavior, StoreSnapshot,
-    TxnError, TxnKvOp, TxnKvVerb, TxnOp, TxnResult,
+    CheckServiceNode, CheckStatus, Command, CommandResult, KvEntry, KvOp, NodeCoordinate, Query,
+    QueryOutput, QueryResult, ServiceAddress, ServiceCheckRef, ServiceNode, SessionBehavior,
+    StoreSnapshot, TxnError, TxnKvOp, TxnKvVerb, TxnOp, TxnResult,
 };
 
 fn roundtrip<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(value: &T) {
     let bytes = postcard::to_allocvec(value).expect("encode");
     let back: T = postcard::from_bytes(&bytes).expect("decode");
     assert_eq!(&back, value);
+}
+
+fn node_coordinate(node: &str, segment: &str) -> NodeCoordinate {
+    let mut coord = Coordinate::new(&Config::default());
+    coord.vec[3] = -0.0125;
+    coord.adjustment = 1.0e-4;
+    NodeCoordinate {
+        node: node.into(),
+        segment: segment.into(),
+        coord,
+    }
 }
 
 fn full_entry() -> KvEntry {
@@ -106,6 +118,10 @@ fn every_command_variant_round_trips() {
             now_ms: NOW,
         },
         Command::TombstoneReap { up_to_index: 77 },
+        Command::CoordinateBatchUpdate {
+            updates: vec![node_coordinate("n1", ""), node_coordinate("n2", "seg")],
+        },
+        Command::CoordinateBatchUpdate { updates: vec![] },
     ];
     for op in [
         KvOp::Set,
@@ -179,6 +195,11 @@ fn every_query_and_query_result_round_trips() {
         Query::SessionInfo { id: "s1".into() },
         Query::SessionNode { node: "n1".into() },
         Query::SessionList,
+        Query::CoordinateNodes { segment: None },
+        Query::CoordinateNodes {
+            segment: Some(String::new()),
+        },
+        Query::CoordinateNode { node: "n1".into() },
     ];
     for q in &queries {
         roundtrip(q);
@@ -210,6 +231,8 @@ fn every_query_and_query_result_round_trips() {
             checks: vec![c],
         }]),
         QueryResult::Sessions(vec![session("s1", "n1", SessionBehavior::Release, 0)]),
+        QueryResult::Coordinates(vec![node_coordinate("n1", "")]),
+        QueryResult::Coordinates(vec![]),
     ];
     for result in results {
         roundtrip(&QueryOutput { index: 12, result });
@@ -228,7 +251,11 @@ fn snapshot_round_trips() {
         id: "s1".into(),
         now_ms: NOW,
     });
+    h.ok(Command::CoordinateBatchUpdate {
+        updates: vec![node_coordinate("n1", "")],
+    });
     let snap: StoreSnapshot = h.store.snapshot();
     assert!(!snap.tombstones.is_empty() && !snap.lock_delays.is_empty());
+    assert_eq!(snap.coordinates.len(), 1);
     roundtrip(&snap);
 }

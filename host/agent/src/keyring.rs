@@ -1,0 +1,109 @@
+//! Gossip keyring operations (Consul's `agent/keyring.go` + serf's key manager): the agent's
+//! side of `Request::Keyring`, run on its LAN pool and, on a server, its WAN pool.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use praetor_gossip::{KeyOp, KeyOpOutcome, Pool};
+use praetor_rpc::{KeyringOp, KeyringResponse, LocalOps, RpcError};
+
+use crate::Shared;
+
+/// How long a keyring query waits for the members' answers.
+const KEY_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Decodes the base64 key of an operation (32 bytes: AES-256).
+pub(crate) fn decode_key(key: &str) -> Result<[u8; 32], String> {
+    let bytes = B64
+        .decode(key.trim())
+        .map_err(|e| format!("Invalid key: {e}"))?;
+    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
+        format!(
+            "Invalid key: key size must be 32 bytes, got {}",
+            bytes.len()
+        )
+    })
+}
+
+fn key_op(op: &KeyringOp) -> Result<KeyOp, RpcError> {
+    let key = |k: &str| decode_key(k).map_err(RpcError::BadRequest);
+    Ok(match op {
+        KeyringOp::List => KeyOp::List,
+        KeyringOp::Install(k) => KeyOp::Install(key(k)?),
+        KeyringOp::Use(k) => KeyOp::Use(key(k)?),
+        KeyringOp::Remove(k) => KeyOp::Remove(key(k)?),
+    })
+}
+
+fn response(wan: bool, datacenter: &str, o: KeyOpOutcome) -> KeyringResponse {
+    let b64 = |m: BTreeMap<[u8; 32], u32>| -> BTreeMap<String, u32> {
+        m.into_iter().map(|(k, n)| (B64.encode(k), n)).collect()
+    };
+    let error = if o.messages.is_empty() {
+        String::new()
+    } else {
+        // serf's KeyManager error text.
+        format!(
+            "{}/{} nodes reported failure",
+            o.messages.len(),
+            o.num_nodes
+        )
+    };
+    KeyringResponse {
+        wan,
+        datacenter: datacenter.to_string(),
+        segment: String::new(),
+        keys: b64(o.keys),
+        primary_keys: b64(o.primary_keys),
+        num_nodes: o.num_nodes,
+        messages: o.messages,
+        error,
+    }
+}
+
+async fn run(pool: &Pool, op: KeyOp) -> Result<KeyOpOutcome, RpcError> {
+    pool.key_op(op, KEY_QUERY_TIMEOUT)
+        .await
+        .map_err(|e| RpcError::Internal(e.to_string()))
+}
+
+/// `LocalOps` for the rpc layer; holds the agent weakly (the rpc layer is owned by it).
+pub(crate) struct AgentOps(pub Weak<Shared>);
+
+#[tonic::async_trait]
+impl LocalOps for AgentOps {
+    async fn keyring(
+        &self,
+        op: &KeyringOp,
+        include_wan: bool,
+    ) -> Result<Vec<KeyringResponse>, RpcError> {
+        let shared: Arc<Shared> = self
+            .0
+            .upgrade()
+            .ok_or_else(|| RpcError::Internal("agent is shutting down".into()))?;
+        let op = key_op(op)?;
+        let dc = &shared.config.datacenter;
+        let mut out = Vec::new();
+        // Consul answers the WAN pool first.
+        if include_wan && let Some(wan) = &shared.wan {
+            out.push(response(true, dc, run(wan, op.clone()).await?));
+        }
+        out.push(response(false, dc, run(&shared.lan, op).await?));
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_must_be_32_bytes_of_base64() {
+        assert!(decode_key(&B64.encode([7u8; 32])).is_ok());
+        assert!(decode_key(&B64.encode([7u8; 16])).is_err());
+        assert!(decode_key("not base64!").is_err());
+    }
+}

@@ -1,0 +1,274 @@
+//! Requests through the whole router against a recording fake agent and an `Rpc` with no
+//! servers: the parameter rules and error answers that are decided before any forwarding.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex};
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use praetor_config::{CheckDefinition, ServiceDefinition};
+use praetor_rpc::Rpc;
+use praetor_state::{CheckStatus, HealthCheck, Service};
+use tower::ServiceExt as _;
+
+use crate::{
+    AgentApi, AgentError, AgentSelf, AppState, HttpCounters, MemberInfo, Metric, PluginInfo,
+};
+
+/// Records the membership calls it gets.
+#[derive(Default)]
+struct FakeAgent {
+    calls: Mutex<Vec<String>>,
+}
+
+impl FakeAgent {
+    fn record(&self, call: String) {
+        if let Ok(mut c) = self.calls.lock() {
+            c.push(call);
+        }
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+}
+
+fn member() -> MemberInfo {
+    MemberInfo {
+        name: "agent-1".into(),
+        addr: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        port: 8301,
+        tags: BTreeMap::new(),
+        status: 1,
+    }
+}
+
+#[async_trait::async_trait]
+impl AgentApi for FakeAgent {
+    fn node_name(&self) -> String {
+        "agent-1".into()
+    }
+    fn self_info(&self) -> AgentSelf {
+        AgentSelf {
+            datacenter: "dc1".into(),
+            primary_datacenter: "dc1".into(),
+            node_name: "agent-1".into(),
+            node_id: String::new(),
+            server: false,
+            version: String::new(),
+            revision: String::new(),
+            member: member(),
+            debug_config: serde_json::Value::Null,
+            stats: BTreeMap::new(),
+        }
+    }
+    fn members(&self, wan: bool) -> Result<Vec<MemberInfo>, AgentError> {
+        self.record(format!("members wan={wan}"));
+        Ok(vec![member()])
+    }
+    async fn join(&self, addr: &str, wan: bool) -> Result<usize, AgentError> {
+        self.record(format!("join {addr} wan={wan}"));
+        Ok(1)
+    }
+    async fn leave(&self) -> Result<(), AgentError> {
+        Ok(())
+    }
+    async fn force_leave(&self, node: &str, prune: bool, wan: bool) -> Result<(), AgentError> {
+        self.record(format!("force-leave {node} prune={prune} wan={wan}"));
+        Ok(())
+    }
+    fn services(&self) -> Vec<Service> {
+        Vec::new()
+    }
+    fn checks(&self) -> Vec<HealthCheck> {
+        Vec::new()
+    }
+    async fn register_service(&self, _: ServiceDefinition, _: bool) -> Result<(), AgentError> {
+        Ok(())
+    }
+    async fn deregister_service(&self, _: &str) -> Result<(), AgentError> {
+        Ok(())
+    }
+    async fn register_check(&self, _: CheckDefinition) -> Result<(), AgentError> {
+        Ok(())
+    }
+    async fn deregister_check(&self, _: &str) -> Result<(), AgentError> {
+        Ok(())
+    }
+    async fn update_ttl(
+        &self,
+        _: &str,
+        _: CheckStatus,
+        _: Option<String>,
+    ) -> Result<(), AgentError> {
+        Ok(())
+    }
+    async fn reload(&self) -> Result<(), AgentError> {
+        Ok(())
+    }
+    fn metrics(&self) -> Vec<Metric> {
+        Vec::new()
+    }
+    fn translate_enabled(&self) -> bool {
+        false
+    }
+    fn translate(&self, q: &praetor_policy::AddressQuery) -> praetor_policy::Presented {
+        praetor_policy::Presented {
+            address: q.address.clone(),
+            port: q.port,
+        }
+    }
+    fn plugins(&self) -> Vec<PluginInfo> {
+        Vec::new()
+    }
+    async fn load_plugin(&self, _: &str, _: Vec<u8>, _: &str) -> Result<PluginInfo, AgentError> {
+        Err(AgentError::Internal("no plugins".into()))
+    }
+    fn datacenters(&self) -> Vec<String> {
+        vec!["from-the-agent".into()]
+    }
+    async fn revert_plugin(&self, _: &str) -> Result<PluginInfo, AgentError> {
+        Err(AgentError::Internal("no plugins".into()))
+    }
+}
+
+/// A client agent's API with no known server: anything forwarded fails with Consul's
+/// `No known Consul servers`.
+fn api() -> (axum::Router, Arc<FakeAgent>) {
+    let agent = Arc::new(FakeAgent::default());
+    let state = AppState {
+        rpc: Rpc::client("dc1"),
+        agent: agent.clone(),
+        http: Arc::new(HttpCounters::default()),
+    };
+    (crate::router(state), agent)
+}
+
+async fn send(app: &axum::Router, method: Method, uri: &str, body: &str) -> (StatusCode, String) {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Body::from(body.to_string()))
+        .expect("request");
+    let resp = app.clone().oneshot(req).await.expect("infallible");
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+        .await
+        .expect("body");
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn members_wan_is_any_non_empty_value_and_rejects_segments() {
+    let (app, agent) = api();
+    for (uri, status) in [
+        ("/v1/agent/members", StatusCode::OK),
+        ("/v1/agent/members?wan", StatusCode::OK),
+        ("/v1/agent/members?wan=0", StatusCode::OK),
+        ("/v1/agent/members?wan=1&segment=_all", StatusCode::OK),
+    ] {
+        assert_eq!(send(&app, Method::GET, uri, "").await.0, status, "{uri}");
+    }
+    assert_eq!(
+        agent.calls(),
+        [
+            "members wan=false",
+            "members wan=false",
+            "members wan=true",
+            "members wan=true"
+        ]
+    );
+    let (status, body) = send(
+        &app,
+        Method::GET,
+        "/v1/agent/members?wan=1&segment=alpha",
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body, "Cannot provide a segment with wan=true");
+}
+
+#[tokio::test]
+async fn join_and_force_leave_read_wan_as_consul() {
+    let (app, agent) = api();
+    for uri in [
+        "/v1/agent/join/127.0.2.1?wan",
+        "/v1/agent/join/127.0.2.1:8302?wan=1",
+        "/v1/agent/force-leave/s1.dc2?wan",
+        "/v1/agent/force-leave/s1?prune",
+    ] {
+        assert_eq!(
+            send(&app, Method::PUT, uri, "").await.0,
+            StatusCode::OK,
+            "{uri}"
+        );
+    }
+    assert_eq!(
+        agent.calls(),
+        [
+            "join 127.0.2.1 wan=false",
+            "join 127.0.2.1:8302 wan=true",
+            "force-leave s1.dc2 prune=false wan=true",
+            "force-leave s1 prune=true wan=false",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn datacenters_come_from_a_server_not_the_agent() {
+    let (app, _) = api();
+    let (status, body) = send(&app, Method::GET, "/v1/catalog/datacenters", "").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(body, "No known Consul servers");
+    let (status, body) = send(&app, Method::GET, "/v1/coordinate/datacenters", "").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(body, "No known Consul servers");
+}
+
+#[tokio::test]
+async fn keyring_rejects_bad_requests_before_forwarding() {
+    let (app, _) = api();
+    let (status, body) = send(&app, Method::POST, "/v1/operator/keyring", "{").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.starts_with("Request decode failed: "), "{body}");
+    let (status, body) = send(&app, Method::DELETE, "/v1/operator/keyring", "").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.starts_with("Request decode failed: "), "{body}");
+    let (status, body) = send(
+        &app,
+        Method::PUT,
+        "/v1/operator/keyring?local-only=true",
+        r#"{"Key":"k"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        "Invalid use of local-only: local-only can only be set for list requests"
+    );
+    let (status, _) = send(&app, Method::PATCH, "/v1/operator/keyring", "").await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    // A valid list is forwarded (and fails here: no server).
+    let (status, body) = send(&app, Method::GET, "/v1/operator/keyring?local-only=1", "").await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(body, "No known Consul servers");
+}
+
+#[tokio::test]
+async fn coordinate_update_validates_its_body() {
+    let (app, _) = api();
+    let (status, body) = send(&app, Method::PUT, "/v1/coordinate/update", "nope").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body.starts_with("Request decode failed: "), "{body}");
+    let three = r#"{"Node":"n1","Coord":{"Vec":[0,0,0],"Error":1.5,"Adjustment":0,"Height":0}}"#;
+    let (status, body) = send(&app, Method::PUT, "/v1/coordinate/update", three).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(body, "incompatible coordinate");
+    let eight =
+        r#"{"Node":"n1","Coord":{"Vec":[0,0,0,0,0,0,0,0],"Error":1.5,"Adjustment":0,"Height":0}}"#;
+    let (status, body) = send(&app, Method::PUT, "/v1/coordinate/update", eight).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(body, "No known Consul servers");
+}
