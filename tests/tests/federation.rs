@@ -541,3 +541,23 @@ fn three_datacenters_federated_over_the_wan() {
         "members flapped during rotation: {seen:?}"
     );
 }
+
+/// Consul's `TestRetryJoinWanFail`: `retry_max_wan` attempts that all fail stop the agent with
+/// a non-zero exit code.
+#[test]
+fn retry_join_wan_gives_up_after_retry_max_wan() {
+    let mut a = Agent::start(
+        "rjw",
+        "127.0.4.1",
+        &[
+            "-server",
+            "-bootstrap-expect=1",
+            "-retry-join-wan=127.0.0.1:99",
+            "-retry-max-wan=1",
+            "-retry-interval-wan=10ms",
+        ],
+    );
+    let code = a.wait_exit(Duration::from_secs(60));
+    assert!(matches!(code, Some(c) if c != 0), "exit code {code:?}");
+    assert!(a.logs().contains("max join WAN retry exhausted"), "{}", a.logs());
+}

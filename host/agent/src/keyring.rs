@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use praetor_gossip::{KeyOp, KeyOpOutcome, Pool};
-use praetor_rpc::{KeyringOp, KeyringResponse, LocalOps, RpcError};
+use praetor_rpc::{AreaJoinResult, AreaMember, KeyringOp, KeyringResponse, LocalOps, RpcError};
 
 use crate::Shared;
 
@@ -93,6 +93,18 @@ impl LocalOps for AgentOps {
         }
         out.push(response(false, dc, run(&shared.lan, op).await?));
         Ok(out)
+    }
+
+    async fn area_join(
+        &self,
+        _id: &str,
+        _addresses: &[String],
+    ) -> Result<Vec<AreaJoinResult>, RpcError> {
+        Err(RpcError::Internal("network areas are not available yet".into()))
+    }
+
+    async fn area_members(&self, _id: &str) -> Result<Vec<AreaMember>, RpcError> {
+        Err(RpcError::Internal("network areas are not available yet".into()))
     }
 }
 

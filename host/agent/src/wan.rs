@@ -241,8 +241,7 @@ pub(crate) async fn retry_join(shared: Arc<Shared>) {
             ),
         }
         if cfg.retry_max_wan > 0 && attempt >= cfg.retry_max_wan {
-            tracing::error!("agent: max join WAN retry exhausted, exiting");
-            shared.request_shutdown();
+            shared.fail("agent: max join WAN retry exhausted, exiting");
             return;
         }
         tokio::time::sleep(cfg.retry_interval_wan).await; // Consul's retry_interval_wan

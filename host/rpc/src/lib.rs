@@ -24,8 +24,8 @@ use tonic::transport::Channel;
 
 pub use error::RpcError;
 pub use messages::{
-    Consistency, DatacenterMap, KeyringOp, KeyringResponse, QueryRequest, QueryResponse,
-    RaftServerInfo, Request, Response,
+    AreaJoinResult, AreaMember, Consistency, DatacenterMap, KeyringOp, KeyringResponse,
+    QueryRequest, QueryResponse, RaftServerInfo, Request, Response,
 };
 pub use router::{FAILED_SERVER_BACKOFF, NativePolicy, RoutePolicy, WanServer, WanView};
 pub use sessions::{SESSION_TTL_MULTIPLIER, SessionTimers};
@@ -40,6 +40,16 @@ pub trait LocalOps: Send + Sync + 'static {
         op: &KeyringOp,
         include_wan: bool,
     ) -> Result<Vec<KeyringResponse>, RpcError>;
+
+    /// Joins network area `id` through `addresses`.
+    async fn area_join(
+        &self,
+        id: &str,
+        addresses: &[String],
+    ) -> Result<Vec<AreaJoinResult>, RpcError>;
+
+    /// The members of network area `id`.
+    async fn area_members(&self, id: &str) -> Result<Vec<AreaMember>, RpcError>;
 }
 
 /// Consul's `performance.rpc_hold_timeout`: how long a request waits for a leader.
@@ -345,6 +355,12 @@ impl Rpc {
                 self.inner.router.coordinate_maps(),
             )),
             Request::Keyring { op, relay } => self.keyring_on_server(op, relay, hops).await,
+            Request::AreaJoin { id, addresses } => Ok(Response::AreaJoin(
+                self.local_ops()?.area_join(&id, &addresses).await?,
+            )),
+            Request::AreaMembers { id } => Ok(Response::AreaMembers(
+                self.local_ops()?.area_members(&id).await?,
+            )),
         }
     }
 

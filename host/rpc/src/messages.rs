@@ -102,6 +102,39 @@ pub enum Request {
         op: KeyringOp,
         relay: bool,
     },
+    /// Join the network area `id` through the given addresses (servers' RPC addresses,
+    /// `host[:port]`, port 8300 by default); answered by the receiving server.
+    AreaJoin { id: String, addresses: Vec<String> },
+    /// The members of network area `id` as the receiving server sees them.
+    AreaMembers { id: String },
+}
+
+/// The outcome of joining one address (`PUT /v1/operator/area/<id>/join`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AreaJoinResult {
+    pub address: String,
+    pub joined: bool,
+    pub error: String,
+}
+
+/// One member of a network area (`GET /v1/operator/area/<id>/members`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AreaMember {
+    /// The area ID.
+    pub id: String,
+    /// Node name without the `.<dc>` suffix.
+    pub node: String,
+    pub address: String,
+    pub port: u16,
+    pub datacenter: String,
+    /// "server" (areas hold only servers).
+    pub role: String,
+    pub build: String,
+    pub protocol: u32,
+    /// "alive", "leaving", "left", "failed".
+    pub status: String,
+    /// Estimated round-trip time from the answering server, in nanoseconds (0 = unknown).
+    pub rtt_ns: u64,
 }
 
 /// `/v1/operator/keyring` and `praetor keyring`: keys are base64 strings.
@@ -157,5 +190,7 @@ pub enum Response {
     Datacenters(Vec<String>),
     CoordinateDatacenters(Vec<DatacenterMap>),
     Keyring(Vec<KeyringResponse>),
+    AreaJoin(Vec<AreaJoinResult>),
+    AreaMembers(Vec<AreaMember>),
     Error(crate::RpcError),
 }
