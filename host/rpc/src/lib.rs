@@ -27,7 +27,9 @@ pub use messages::{
     AreaJoinResult, AreaMember, Consistency, DatacenterMap, KeyringOp, KeyringResponse,
     QueryRequest, QueryResponse, RaftServerInfo, Request, Response,
 };
-pub use router::{FAILED_SERVER_BACKOFF, NativePolicy, RoutePolicy, WanServer, WanView};
+pub use router::{
+    Advert, FAILED_SERVER_BACKOFF, MAX_ROUTE_HOPS, NativePolicy, RoutePolicy, WanServer, WanView,
+};
 pub use sessions::{SESSION_TTL_MULTIPLIER, SessionTimers};
 
 /// What only the agent can do for a request that arrives over RPC (its gossip pools).
@@ -169,6 +171,27 @@ impl Rpc {
     /// The current WAN view.
     pub fn wan(&self) -> WanView {
         self.inner.router.view()
+    }
+
+    /// Replaces what network area `id` says: its server members and their adverts.
+    pub fn set_area(&self, id: &str, view: WanView, adverts: Vec<Advert>) {
+        self.inner.router.set_area(id, view, adverts);
+    }
+
+    /// Forgets network area `id` (deleted).
+    pub fn remove_area(&self, id: &str) {
+        self.inner.router.remove_area(id);
+    }
+
+    /// Multi-hop routing (praetor's extension): datacenters advertised by adjacent ones become
+    /// reachable through them.
+    pub fn set_multi_hop(&self, on: bool) {
+        self.inner.router.set_multi_hop(on);
+    }
+
+    /// What this server can reach (datacenter, cost in ms, hops), to advertise in areas.
+    pub fn reach(&self) -> Vec<(String, f64, u32)> {
+        self.inner.router.reach()
     }
 
     /// Installs the policy that ranks datacenters and picks servers (the router slot).

@@ -104,9 +104,14 @@ pub enum Request {
     },
     /// Join the network area `id` through the given addresses (servers' RPC addresses,
     /// `host[:port]`, port 8300 by default); answered by the receiving server.
-    AreaJoin { id: String, addresses: Vec<String> },
+    AreaJoin {
+        id: String,
+        addresses: Vec<String>,
+    },
     /// The members of network area `id` as the receiving server sees them.
-    AreaMembers { id: String },
+    AreaMembers {
+        id: String,
+    },
 }
 
 /// The outcome of joining one address (`PUT /v1/operator/area/<id>/join`).

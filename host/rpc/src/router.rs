@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -53,18 +54,43 @@ pub struct WanServer {
     pub coordinate: Option<Coordinate>,
 }
 
-/// What the agent knows from the WAN pool: every server member not `left`, and this server's
-/// own WAN coordinate.
+/// What the agent knows from one server-only pool (the WAN pool or a network area): every
+/// server member not `left`, and this server's own coordinate in that pool.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct WanView {
     pub servers: Vec<WanServer>,
     pub self_coordinate: Option<Coordinate>,
 }
 
-/// The router state.
+/// A datacenter that the servers of `via` say they can reach (multi-hop routing): gossiped as
+/// the `reach` tag of area members.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Advert {
+    /// The advertising server's datacenter (the next hop).
+    pub via: String,
+    pub target: String,
+    /// Their estimated cost to `target`, in milliseconds.
+    pub rtt_ms: f64,
+    /// How many datacenter hops they need to reach `target` (1 = adjacent to them).
+    pub hops: u32,
+}
+
+/// Routes learned through more hops than this are ignored (bounds count-to-infinity).
+pub const MAX_ROUTE_HOPS: u32 = 4;
+/// The cost assumed for an adjacent datacenter without coordinates yet.
+const UNKNOWN_RTT_MS: f64 = 1000.0;
+
+struct PathState {
+    kind: PathKind,
+    view: WanView,
+    adverts: Vec<Advert>,
+}
+
+/// The router state: one entry per path ("wan" and each network area's ID).
 pub(crate) struct Router {
     local_datacenter: String,
-    view: RwLock<WanView>,
+    paths: RwLock<BTreeMap<String, PathState>>,
+    multi_hop: AtomicBool,
     /// Server RPC address -> until when it is skipped after a failed call.
     failed: Mutex<HashMap<SocketAddr, Instant>>,
 }
@@ -73,19 +99,50 @@ impl Router {
     pub(crate) fn new(local_datacenter: &str) -> Self {
         Router {
             local_datacenter: local_datacenter.to_string(),
-            view: RwLock::new(WanView::default()),
+            paths: RwLock::new(BTreeMap::new()),
+            multi_hop: AtomicBool::new(false),
             failed: Mutex::new(HashMap::new()),
         }
     }
 
     pub(crate) fn set_view(&self, view: WanView) {
-        if let Ok(mut v) = self.view.write() {
-            *v = view;
-        }
+        self.set_path("wan", PathKind::Wan, view, Vec::new());
     }
 
     pub(crate) fn view(&self) -> WanView {
-        self.view.read().map(|v| v.clone()).unwrap_or_default()
+        self.paths
+            .read()
+            .ok()
+            .and_then(|p| p.get("wan").map(|s| s.view.clone()))
+            .unwrap_or_default()
+    }
+
+    /// Replaces what network area `id` says (its members and their adverts).
+    pub(crate) fn set_area(&self, id: &str, view: WanView, adverts: Vec<Advert>) {
+        self.set_path(id, PathKind::Area, view, adverts);
+    }
+
+    pub(crate) fn remove_area(&self, id: &str) {
+        if let Ok(mut p) = self.paths.write() {
+            p.remove(id);
+        }
+    }
+
+    fn set_path(&self, id: &str, kind: PathKind, view: WanView, adverts: Vec<Advert>) {
+        if let Ok(mut p) = self.paths.write() {
+            p.insert(
+                id.to_string(),
+                PathState {
+                    kind,
+                    view,
+                    adverts,
+                },
+            );
+        }
+    }
+
+    pub(crate) fn set_multi_hop(&self, on: bool) {
+        self.multi_hop.store(on, Ordering::Relaxed);
     }
 
     /// Remembers that a call to `addr` failed.
@@ -112,54 +169,134 @@ impl Router {
         f.clone()
     }
 
-    /// Whether any server of `dc` is known (Consul's `HasDatacenter`).
+    /// Whether `dc` is known: local, adjacent through a path, or (multi-hop) advertised
+    /// (Consul's `HasDatacenter`).
     pub(crate) fn has_datacenter(&self, dc: &str) -> bool {
-        dc == self.local_datacenter || self.view().servers.iter().any(|s| s.datacenter == dc)
+        dc == self.local_datacenter || self.candidates(&[]).iter().any(|c| c.datacenter == dc)
     }
 
-    /// One candidate per known datacenter: its servers (healthy = alive and no recent failed
-    /// call, minus `exclude`) and the median RTT from this server (local = 0).
+    /// One candidate per (path, datacenter): its servers (healthy = alive and no recent failed
+    /// call, minus `exclude`) and the median RTT from this server in that path (local = 0).
+    /// With multi-hop routing, datacenters that no path reaches directly but an adjacent
+    /// datacenter advertises get a candidate too: the adjacent datacenter's servers, path ID
+    /// `via:<dc>`, cost = RTT to it + its advertised cost.
     pub(crate) fn candidates(&self, exclude: &[SocketAddr]) -> Vec<Candidate> {
-        let view = self.view();
+        let Ok(paths) = self.paths.read() else {
+            return vec![local_candidate(&self.local_datacenter)];
+        };
         let failed = self.recently_failed(Instant::now());
-        let mut per_dc: BTreeMap<&str, Vec<&WanServer>> = BTreeMap::new();
-        for s in &view.servers {
-            per_dc.entry(s.datacenter.as_str()).or_default().push(s);
+        let mut out = Vec::new();
+        let mut has_local = false;
+        for (id, state) in paths.iter() {
+            let mut per_dc: BTreeMap<&str, Vec<&WanServer>> = BTreeMap::new();
+            for s in &state.view.servers {
+                per_dc.entry(s.datacenter.as_str()).or_default().push(s);
+            }
+            for (dc, servers) in per_dc {
+                let local = dc == self.local_datacenter;
+                has_local |= local;
+                let rtt_ms = if local {
+                    Some(0.0)
+                } else {
+                    median_rtt_ms(state.view.self_coordinate.as_ref(), &servers)
+                };
+                out.push(Candidate {
+                    datacenter: dc.to_string(),
+                    path: if local { PathKind::Local } else { state.kind },
+                    path_id: if local { String::new() } else { id.clone() },
+                    rtt_ms,
+                    labels: Vec::new(),
+                    servers: servers
+                        .iter()
+                        .map(|s| Server {
+                            name: s.name.clone(),
+                            address: s.rpc_addr.to_string(),
+                            healthy: s.alive
+                                && !failed.contains_key(&s.rpc_addr)
+                                && !exclude.contains(&s.rpc_addr),
+                        })
+                        .collect(),
+                });
+            }
         }
-        let mut out = Vec::with_capacity(per_dc.len() + 1);
-        if !per_dc.contains_key(self.local_datacenter.as_str()) {
+        if !has_local {
             out.push(local_candidate(&self.local_datacenter));
         }
-        for (dc, servers) in per_dc {
-            let local = dc == self.local_datacenter;
-            let rtt_ms = if local {
-                Some(0.0)
-            } else {
-                median_rtt_ms(view.self_coordinate.as_ref(), &servers)
-            };
-            out.push(Candidate {
-                datacenter: dc.to_string(),
-                path: if local {
-                    PathKind::Local
-                } else {
-                    PathKind::Wan
-                },
-                path_id: if local { String::new() } else { "wan".into() },
-                rtt_ms,
-                labels: Vec::new(),
-                servers: servers
-                    .iter()
-                    .map(|s| Server {
-                        name: s.name.clone(),
-                        address: s.rpc_addr.to_string(),
-                        healthy: s.alive
-                            && !failed.contains_key(&s.rpc_addr)
-                            && !exclude.contains(&s.rpc_addr),
-                    })
-                    .collect(),
-            });
+        if self.multi_hop.load(Ordering::Relaxed) {
+            let indirect = self.indirect(&paths, &out);
+            out.extend(indirect);
         }
         out
+    }
+
+    /// Multi-hop candidates: for each advertised target without a direct candidate, the
+    /// cheapest adjacent datacenter that advertises it.
+    fn indirect(
+        &self,
+        paths: &BTreeMap<String, PathState>,
+        direct: &[Candidate],
+    ) -> Vec<Candidate> {
+        let mut best: BTreeMap<&str, (f64, &Candidate)> = BTreeMap::new();
+        for state in paths.values() {
+            for ad in &state.adverts {
+                if ad.hops >= MAX_ROUTE_HOPS
+                    || ad.target == self.local_datacenter
+                    || direct.iter().any(|c| c.datacenter == ad.target)
+                {
+                    continue;
+                }
+                // The cheapest direct candidate of the next hop.
+                let Some(via) = direct
+                    .iter()
+                    .filter(|c| c.datacenter == ad.via && c.path != PathKind::Local)
+                    .min_by(|a, b| a.rtt_key().total_cmp(&b.rtt_key()))
+                else {
+                    continue;
+                };
+                let via_rtt = via
+                    .rtt_ms
+                    .filter(|r| r.is_finite())
+                    .unwrap_or(UNKNOWN_RTT_MS);
+                let cost = via_rtt + ad.rtt_ms;
+                let entry = best.entry(ad.target.as_str()).or_insert((cost, via));
+                if cost < entry.0 {
+                    *entry = (cost, via);
+                }
+            }
+        }
+        best.into_iter()
+            .map(|(target, (cost, via))| Candidate {
+                datacenter: target.to_string(),
+                path: PathKind::Area,
+                path_id: format!("via:{}", via.datacenter),
+                rtt_ms: Some(cost),
+                labels: Vec::new(),
+                servers: via.servers.clone(),
+            })
+            .collect()
+    }
+
+    /// What this server can reach, to advertise to the members of network areas: every
+    /// datacenter with a candidate except the local one, with its cost and hop count.
+    pub(crate) fn reach(&self) -> Vec<(String, f64, u32)> {
+        let mut best: BTreeMap<String, (f64, u32)> = BTreeMap::new();
+        for c in self.candidates(&[]) {
+            if c.datacenter == self.local_datacenter || c.first_healthy().is_none() {
+                continue;
+            }
+            let hops = if c.path_id.starts_with("via:") {
+                // An indirect candidate: at least one hop more than the next hop needs.
+                2
+            } else {
+                1
+            };
+            let cost = c.rtt_ms.filter(|r| r.is_finite()).unwrap_or(UNKNOWN_RTT_MS);
+            let e = best.entry(c.datacenter.clone()).or_insert((cost, hops));
+            if cost < e.0 {
+                *e = (cost, hops);
+            }
+        }
+        best.into_iter().map(|(dc, (c, h))| (dc, c, h)).collect()
     }
 
     /// Datacenter names, local first, then by median RTT (Consul's `GetDatacentersByDistance`).
@@ -202,29 +339,32 @@ impl Router {
         server.address.parse().ok()
     }
 
-    /// WAN coordinates per datacenter (members without a coordinate are left out).
+    /// Coordinates per (path, datacenter) (members without a coordinate are left out).
     pub(crate) fn coordinate_maps(&self) -> Vec<DatacenterMap> {
-        let view = self.view();
-        let mut per_dc: BTreeMap<String, Vec<(String, Coordinate)>> = BTreeMap::new();
-        for s in &view.servers {
-            if let Some(c) = &s.coordinate {
-                per_dc
-                    .entry(s.datacenter.clone())
-                    .or_default()
-                    .push((s.name.clone(), c.clone()));
+        let Ok(paths) = self.paths.read() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (id, state) in paths.iter() {
+            let mut per_dc: BTreeMap<String, Vec<(String, Coordinate)>> = BTreeMap::new();
+            for s in &state.view.servers {
+                if let Some(c) = &s.coordinate {
+                    per_dc
+                        .entry(s.datacenter.clone())
+                        .or_default()
+                        .push((s.name.clone(), c.clone()));
+                }
+            }
+            for (datacenter, mut coordinates) in per_dc {
+                coordinates.sort_by(|a, b| a.0.cmp(&b.0));
+                out.push(DatacenterMap {
+                    datacenter,
+                    area_id: id.clone(),
+                    coordinates,
+                });
             }
         }
-        per_dc
-            .into_iter()
-            .map(|(datacenter, mut coordinates)| {
-                coordinates.sort_by(|a, b| a.0.cmp(&b.0));
-                DatacenterMap {
-                    datacenter,
-                    area_id: "wan".into(),
-                    coordinates,
-                }
-            })
-            .collect()
+        out
     }
 }
 
@@ -325,6 +465,55 @@ mod tests {
         r.mark_ok(a);
         assert_eq!(r.route(&NativePolicy, "dc2", &[]), Some(a));
         assert_eq!(r.route(&NativePolicy, "dc3", &[]), None);
+    }
+
+    /// Hub and spoke: dc2 has an area with dc1 only; dc1 advertises dc3.
+    #[test]
+    fn multi_hop_goes_through_the_advertising_neighbour() {
+        let r = Router::new("dc2");
+        r.set_area(
+            "a1",
+            WanView {
+                servers: vec![
+                    server("hub", "dc1", 20, Some(2.0)),
+                    server("me", "dc2", 21, Some(0.0)),
+                ],
+                self_coordinate: Some(coord(0.0)),
+            },
+            vec![Advert {
+                via: "dc1".into(),
+                target: "dc3".into(),
+                rtt_ms: 5.0,
+                hops: 1,
+            }],
+        );
+        let hub: SocketAddr = "127.0.0.1:20".parse().unwrap();
+        assert_eq!(r.route(&NativePolicy, "dc1", &[]), Some(hub));
+        assert!(!r.has_datacenter("dc3"));
+        assert_eq!(r.route(&NativePolicy, "dc3", &[]), None);
+        assert_eq!(r.datacenters(&NativePolicy), ["dc2", "dc1"]);
+        r.set_multi_hop(true);
+        assert!(r.has_datacenter("dc3"));
+        assert_eq!(r.route(&NativePolicy, "dc3", &[]), Some(hub));
+        assert_eq!(r.datacenters(&NativePolicy), ["dc2", "dc1", "dc3"]);
+        let reach = r.reach();
+        assert_eq!(reach.len(), 2);
+        assert_eq!((reach[1].0.as_str(), reach[1].2), ("dc3", 2));
+        // Too many hops away: ignored.
+        r.set_area(
+            "a1",
+            WanView {
+                servers: vec![server("hub", "dc1", 20, Some(2.0))],
+                self_coordinate: Some(coord(0.0)),
+            },
+            vec![Advert {
+                via: "dc1".into(),
+                target: "dc9".into(),
+                rtt_ms: 5.0,
+                hops: MAX_ROUTE_HOPS,
+            }],
+        );
+        assert!(!r.has_datacenter("dc9"));
     }
 
     #[test]
