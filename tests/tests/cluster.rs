@@ -145,16 +145,16 @@ fn three_servers_a_client_a_leader_crash_and_a_full_restart() {
             (q.metadata.response_code == ResponseCode::NXDomain).then_some(())
         },
     );
-    // The catalog knows the client node with a passing serfHealth.
-    let checks = s[0].http().get("/v1/health/node/c1").json();
-    assert!(
+    // The catalog knows the client node with a passing serfHealth (written by the leader
+    // when it sees the member join).
+    wait_for("c1's serfHealth passing", Duration::from_secs(30), || {
+        let checks = s[0].http().get("/v1/health/node/c1").json();
         checks
-            .as_array()
-            .unwrap()
+            .as_array()?
             .iter()
-            .any(|c| c["CheckID"] == "serfHealth" && c["Status"] == "passing"),
-        "{checks}"
-    );
+            .any(|c| c["CheckID"] == "serfHealth" && c["Status"] == "passing")
+            .then_some(())
+    });
     drop(c);
 
     // SIGKILL the leader: the others elect a new one; no acknowledged write is lost.

@@ -559,5 +559,9 @@ fn retry_join_wan_gives_up_after_retry_max_wan() {
     );
     let code = a.wait_exit(Duration::from_secs(60));
     assert!(matches!(code, Some(c) if c != 0), "exit code {code:?}");
-    assert!(a.logs().contains("max join WAN retry exhausted"), "{}", a.logs());
+    assert!(
+        a.logs().contains("max join WAN retry exhausted"),
+        "{}",
+        a.logs()
+    );
 }

@@ -31,6 +31,16 @@ pub(crate) async fn reload(shared: &Arc<Shared>) -> Result<(), String> {
         tracing::warn!("{w}");
     }
     shared.load_config_definitions(&loaded.config);
+    shared.rpc.set_multi_hop(loaded.config.multi_hop_routing);
+    // New certificates and keys apply to new connections; a bad reload keeps the old ones.
+    if let Some(tls) = &shared.rpc_tls {
+        tls.reload(&loaded.config.tls.internal_rpc)
+            .map_err(|e| format!("tls.internal_rpc: {e}"))?;
+    }
+    if let Some(tls) = &shared.https_tls {
+        tls.reload(&loaded.config.tls.https)
+            .map_err(|e| format!("tls.https: {e}"))?;
+    }
     crate::plugins::apply(
         &shared.plugins,
         &loaded.config.plugins,

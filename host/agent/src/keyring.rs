@@ -97,14 +97,24 @@ impl LocalOps for AgentOps {
 
     async fn area_join(
         &self,
-        _id: &str,
-        _addresses: &[String],
+        id: &str,
+        addresses: &[String],
     ) -> Result<Vec<AreaJoinResult>, RpcError> {
-        Err(RpcError::Internal("network areas are not available yet".into()))
+        let shared = self.shared()?;
+        crate::areas::join(&shared, id, addresses).await
     }
 
-    async fn area_members(&self, _id: &str) -> Result<Vec<AreaMember>, RpcError> {
-        Err(RpcError::Internal("network areas are not available yet".into()))
+    async fn area_members(&self, id: &str) -> Result<Vec<AreaMember>, RpcError> {
+        let shared = self.shared()?;
+        crate::areas::members(&shared, id)
+    }
+}
+
+impl AgentOps {
+    fn shared(&self) -> Result<Arc<Shared>, RpcError> {
+        self.0
+            .upgrade()
+            .ok_or_else(|| RpcError::Internal("agent is shutting down".into()))
     }
 }
 

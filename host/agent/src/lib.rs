@@ -3,9 +3,11 @@
 //! anti-entropy) and owns their lifecycle: start-up, reload, graceful leave, shutdown.
 
 mod api_impl;
+mod areas;
 mod checks;
 mod coordinates;
 mod dns_backend;
+mod https;
 mod keyring;
 mod leader;
 mod local;
@@ -70,6 +72,14 @@ pub(crate) struct Shared {
     pub lan: Pool,
     /// The WAN pool (servers with `ports.serf_wan` enabled).
     pub wan: Option<Pool>,
+    /// The server tags of the WAN pool (also used by network area pools).
+    pub wan_tags: BTreeMap<String, String>,
+    /// Network areas this server takes part in.
+    pub areas: areas::Areas,
+    /// TLS of the server RPC port (`tls.internal_rpc`), when configured.
+    pub rpc_tls: Option<praetor_tls::RpcTls>,
+    /// TLS of the HTTPS API (`tls.https`), when configured.
+    pub https_tls: Option<praetor_tls::HttpsTls>,
     pub lan_coords: Arc<coordinates::Coordinates>,
     pub wan_coords: Arc<coordinates::Coordinates>,
     /// Set when the agent stops itself for a reason that must make it exit non-zero.
@@ -495,6 +505,20 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
         }
         None => None,
     };
+    let rpc_tls =
+        praetor_tls::RpcTls::load(&config.tls.internal_rpc, &config.datacenter, &config.domain)
+            .map_err(|e| AgentError::Config(format!("tls.internal_rpc: {e}")))?;
+    let https_tls = match config.ports.https {
+        Some(_) => praetor_tls::HttpsTls::load(&config.tls.https)
+            .map_err(|e| AgentError::Config(format!("tls.https: {e}")))?,
+        None => None,
+    };
+    if config.ports.https.is_some() && https_tls.is_none() {
+        return Err(AgentError::Config(
+            "ports.https is set but tls.https (or tls.defaults) has no cert_file and key_file"
+                .into(),
+        ));
+    }
     let lan_bind = SocketAddr::new(config.bind_addr, config.ports.serf_lan);
     let mut pool_cfg = PoolConfig::new(config.node_name.clone(), lan_bind, Profile::Lan);
     pool_cfg.advertise = SocketAddr::new(config.advertise_addr, config.ports.serf_lan);
@@ -539,6 +563,7 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
             },
             dir: config.data_dir.as_ref().map(|d| d.join("raft")),
             raft_multiplier: config.raft_multiplier,
+            dialer: Some(raft_dialer(rpc_tls.clone(), &config.datacenter)),
         };
         let consensus = Consensus::start(cc, store).await?;
         let rpc = Rpc::server(&config.datacenter, consensus.clone());
@@ -566,7 +591,9 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
     }
 
     let lan = Pool::start(pool_cfg).await?;
-    let wan = wan::start_pool(&config, tags, gossip_key).await?;
+    let wan = wan::start_pool(&config, tags.clone(), gossip_key).await?;
+    rpc.set_tls(rpc_tls.clone());
+    rpc.set_multi_hop(config.multi_hop_routing);
     rpc.set_policy(Arc::new(plugins::RouterSlot(plugin_host.clone())));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let shared = Arc::new(Shared {
@@ -575,6 +602,10 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
         consensus: consensus.clone(),
         lan: lan.clone(),
         wan: wan.clone(),
+        wan_tags: tags,
+        areas: areas::Areas::default(),
+        rpc_tls: rpc_tls.clone(),
+        https_tls,
         lan_coords: Arc::new(coordinates::Coordinates::new(&config.node_name)),
         wan_coords: Arc::new(coordinates::Coordinates::new(&wan::wan_name(
             &config.node_name,
@@ -599,12 +630,25 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
 
     let mut tasks: Vec<JoinHandle<()>> = Vec::new();
     if let (Some(c), Some(listener)) = (&consensus, rpc_listener) {
+        let raft_svc = tonic::service::interceptor::InterceptedService::new(
+            c.service().into_server(),
+            raft_authorizer(rpc_tls.clone(), cfg.datacenter.clone()),
+        );
         let router = tonic::transport::Server::builder()
-            .add_service(c.service().into_server())
+            .add_service(raft_svc)
             .add_service(rpc.service());
         let mut stop = shutdown_rx.clone();
+        let (incoming, gossip_streams) = praetor_tls::serve_rpc_port(
+            listener,
+            rpc_tls.clone(),
+            praetor_tls::MuxLimits::from_config(&cfg.limits),
+        );
+        tasks.push(tokio::spawn(areas::accept_streams(
+            shared.clone(),
+            gossip_streams,
+        )));
+        tasks.push(tokio::spawn(areas::run(shared.clone())));
         tasks.push(tokio::spawn(async move {
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
             let res = router
                 .serve_with_incoming_shutdown(incoming, async move {
                     let _ = stop.wait_for(|s| *s).await;
@@ -649,6 +693,26 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
                     tracing::error!(error = %e, "HTTP listener failed");
                 }
             }));
+        }
+    }
+    // HTTPS API on every client address (`ports.https`, `tls.https`).
+    if let (Some(port), Some(tls)) = (cfg.ports.https, shared.https_tls.clone()) {
+        for ip in &cfg.client_addrs {
+            let addr = SocketAddr::new(*ip, port);
+            let listener =
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| AgentError::Bind {
+                        what: "HTTPS",
+                        addr,
+                        source: e,
+                    })?;
+            tasks.push(tokio::spawn(https::serve(
+                listener,
+                app.clone(),
+                tls.clone(),
+                shutdown_rx.clone(),
+            )));
         }
     }
     *shared.http_addrs.lock().unwrap_or_else(|e| e.into_inner()) = http_addrs;
@@ -731,6 +795,9 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
     if let Some(w) = &wan {
         w.shutdown().await;
     }
+    for p in shared.areas.all() {
+        p.shutdown().await;
+    }
     lan.shutdown().await;
     if let Some(c) = &consensus {
         c.shutdown().await;
@@ -746,6 +813,51 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
     match exit_error {
         Some(message) => Err(AgentError::Fatal(message)),
         None => Ok(()),
+    }
+}
+
+/// How raft reaches its peers: gRPC over the RPC port, TLS when configured (the peers are
+/// servers of this datacenter).
+fn raft_dialer(tls: Option<praetor_tls::RpcTls>, dc: &str) -> praetor_consensus::Dialer {
+    let dc = dc.to_string();
+    Arc::new(move |addr: &str| {
+        let addr: SocketAddr = addr
+            .parse()
+            .map_err(|_| format!("bad raft peer address {addr:?}"))?;
+        Ok(praetor_tls::grpc_channel(
+            tls.as_ref(),
+            addr,
+            &dc,
+            Duration::from_secs(2),
+            Some(Duration::from_secs(10)),
+        ))
+    })
+}
+
+/// With `verify_server_hostname`, raft accepts only certificates for `server.<dc>.<domain>`
+/// of this datacenter (Consul's `AuthorizeServerConn`).
+#[allow(clippy::result_large_err)]
+fn raft_authorizer(
+    tls: Option<praetor_tls::RpcTls>,
+    dc: String,
+) -> impl FnMut(tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> + Clone {
+    move |req: tonic::Request<()>| {
+        let Some(tls) = &tls else {
+            return Ok(req);
+        };
+        if !tls.verify_server_hostname() {
+            return Ok(req);
+        }
+        match req.extensions().get::<praetor_tls::PeerInfo>() {
+            Some(peer) if peer.is_server_of(&dc, tls.domain()) => Ok(req),
+            peer => {
+                tracing::warn!(remote = ?peer.map(|p| p.remote), "refusing raft: not a server certificate of this datacenter");
+                Err(tonic::Status::permission_denied(format!(
+                    "raft requires a certificate for {}",
+                    tls.server_name(&dc)
+                )))
+            }
+        }
     }
 }
 
@@ -841,7 +953,10 @@ async fn wait_for_stop(shared: &Arc<Shared>, mut stop: watch::Receiver<bool>) {
 
 pub(crate) async fn graceful_leave(shared: &Shared) {
     tracing::info!("Gracefully shutting down agent...");
-    // Consul leaves the WAN first, then the LAN.
+    // Consul leaves the WAN (and areas) first, then the LAN.
+    for p in shared.areas.all() {
+        let _ = p.leave(Duration::from_secs(2)).await;
+    }
     if let Some(w) = &shared.wan
         && let Err(e) = w.leave(Duration::from_secs(5)).await
     {

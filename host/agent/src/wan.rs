@@ -28,7 +28,7 @@ pub(crate) fn wan_name(node: &str, dc: &str) -> String {
 
 /// Test hook: `PRAETOR_TEST_WAN_DELAY_MS` delays every datagram this agent sends on the WAN
 /// pool (tc netem is not available everywhere). Not a Consul setting.
-fn test_send_delay() -> Duration {
+pub(crate) fn test_send_delay() -> Duration {
     std::env::var("PRAETOR_TEST_WAN_DELAY_MS")
         .ok()
         .and_then(|v| v.parse::<u64>().ok())

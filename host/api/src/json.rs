@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use praetor_coordinate::Coordinate;
-use praetor_rpc::{DatacenterMap, KeyringResponse};
+use praetor_rpc::{AreaJoinResult, AreaMember, DatacenterMap, KeyringResponse};
 use praetor_state::{
-    CheckServiceNode, HealthCheck, KvEntry, Node, NodeCoordinate, Service, ServiceNode, Session,
-    SessionBehavior,
+    Area, CheckServiceNode, HealthCheck, KvEntry, Node, NodeCoordinate, Service, ServiceNode,
+    Session, SessionBehavior,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -412,6 +412,93 @@ pub fn keyring_response(r: &KeyringResponse) -> KeyringResponseBody {
     }
 }
 
+/// Body of `POST /v1/operator/area` and `PUT /v1/operator/area/<id>` (Consul's `api.Area`).
+/// Go clients send `"RetryJoin": null` for no list, so every field is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct AreaRequestBody {
+    #[serde(rename = "ID")]
+    pub id: Option<String>,
+    pub peer_datacenter: Option<String>,
+    pub retry_join: Option<Vec<String>>,
+    #[serde(rename = "UseTLS")]
+    pub use_tls: Option<bool>,
+}
+
+/// One element of `GET /v1/operator/area[/<id>]` (Consul's `api.Area`). An empty `RetryJoin`
+/// is `null`, as Go renders a nil slice.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AreaBody {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub peer_datacenter: String,
+    pub retry_join: Option<Vec<String>>,
+    #[serde(rename = "UseTLS")]
+    pub use_tls: bool,
+}
+
+pub fn area(a: &Area) -> AreaBody {
+    AreaBody {
+        id: a.id.clone(),
+        peer_datacenter: a.peer_datacenter.clone(),
+        retry_join: (!a.retry_join.is_empty()).then(|| a.retry_join.clone()),
+        use_tls: a.use_tls,
+    }
+}
+
+/// One element of `PUT /v1/operator/area/<id>/join` (Consul's `api.AreaJoinResponse`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AreaJoinBody {
+    pub address: String,
+    pub joined: bool,
+    pub error: String,
+}
+
+pub fn area_join(r: &AreaJoinResult) -> AreaJoinBody {
+    AreaJoinBody {
+        address: r.address.clone(),
+        joined: r.joined,
+        error: r.error.clone(),
+    }
+}
+
+/// One element of `GET /v1/operator/area/<id>/members` (Consul's `api.SerfMember`): `Name`
+/// is `<node>.<dc>`, `Addr` the IP, `Port` the server RPC port, `RTT` nanoseconds (Go's
+/// `time.Duration`).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct AreaMemberBody {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub name: String,
+    pub addr: String,
+    pub port: u16,
+    pub datacenter: String,
+    pub role: String,
+    pub build: String,
+    pub protocol: u32,
+    pub status: String,
+    #[serde(rename = "RTT")]
+    pub rtt: u64,
+}
+
+pub fn area_member(m: &AreaMember) -> AreaMemberBody {
+    AreaMemberBody {
+        id: m.id.clone(),
+        name: format!("{}.{}", m.node, m.datacenter),
+        addr: m.address.clone(),
+        port: m.port,
+        datacenter: m.datacenter.clone(),
+        role: m.role.clone(),
+        build: m.build.clone(),
+        protocol: m.protocol,
+        status: m.status.clone(),
+        rtt: m.rtt_ns,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -515,6 +602,82 @@ mod tests {
         let v = serde_json::to_value(keyring_response(&failed)).expect("serializes");
         assert_eq!(v["Messages"], json!({"n2": "boom"}));
         assert_eq!(v["Error"], "1/3 nodes reported failure");
+    }
+
+    #[test]
+    fn area_shapes() {
+        let a = Area {
+            id: "8f246b77-f3e1-ff88-5b48-8ec93abf3e05".into(),
+            peer_datacenter: "dc2".into(),
+            retry_join: vec!["10.1.2.3".into(), "10.1.2.4:8300".into()],
+            use_tls: true,
+            create_index: 4,
+            modify_index: 5,
+        };
+        let text = serde_json::to_string(&area(&a)).expect("serializes");
+        assert_eq!(
+            text,
+            r#"{"ID":"8f246b77-f3e1-ff88-5b48-8ec93abf3e05","PeerDatacenter":"dc2","RetryJoin":["10.1.2.3","10.1.2.4:8300"],"UseTLS":true}"#
+        );
+        let empty = Area {
+            retry_join: Vec::new(),
+            use_tls: false,
+            ..a
+        };
+        let v = serde_json::to_value(area(&empty)).expect("serializes");
+        assert_eq!(v["RetryJoin"], Value::Null);
+        assert_eq!(v["UseTLS"], false);
+    }
+
+    #[test]
+    fn area_request_bodies() {
+        let r: AreaRequestBody = serde_json::from_str(
+            r#"{"PeerDatacenter":"dc2","RetryJoin":["10.1.2.3"],"UseTLS":false}"#,
+        )
+        .expect("parses");
+        assert_eq!(r.peer_datacenter.as_deref(), Some("dc2"));
+        assert_eq!(r.retry_join, Some(vec!["10.1.2.3".to_string()]));
+        assert_eq!(r.use_tls, Some(false));
+        assert_eq!(r.id, None);
+        // What Go's api.Area marshals to when only UseTLS is set.
+        let go: AreaRequestBody =
+            serde_json::from_str(r#"{"ID":"","PeerDatacenter":"","RetryJoin":null,"UseTLS":true}"#)
+                .expect("parses");
+        assert_eq!(go.id.as_deref(), Some(""));
+        assert_eq!(go.retry_join, None);
+        assert_eq!(go.use_tls, Some(true));
+        assert!(decode::<AreaRequestBody>(br#"{"RetryJoin":"x"}"#).is_err());
+    }
+
+    #[test]
+    fn area_join_and_member_shapes() {
+        let v = serde_json::to_value(area_join(&AreaJoinResult {
+            address: "10.1.2.3".into(),
+            joined: false,
+            error: "i/o timeout".into(),
+        }))
+        .expect("serializes");
+        assert_eq!(
+            v,
+            json!({"Address": "10.1.2.3", "Joined": false, "Error": "i/o timeout"})
+        );
+        let m = AreaMember {
+            id: "afc5d95c-1eee-4b46-b85b-0efe4c76dd48".into(),
+            node: "node-2".into(),
+            address: "127.0.0.2".into(),
+            port: 8300,
+            datacenter: "dc1".into(),
+            role: "server".into(),
+            build: "0.8.0".into(),
+            protocol: 2,
+            status: "alive".into(),
+            rtt_ns: 256_478,
+        };
+        let text = serde_json::to_string(&area_member(&m)).expect("serializes");
+        assert_eq!(
+            text,
+            r#"{"ID":"afc5d95c-1eee-4b46-b85b-0efe4c76dd48","Name":"node-2.dc1","Addr":"127.0.0.2","Port":8300,"Datacenter":"dc1","Role":"server","Build":"0.8.0","Protocol":2,"Status":"alive","RTT":256478}"#
+        );
     }
 
     #[test]

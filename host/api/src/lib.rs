@@ -5,6 +5,7 @@
 
 mod agent;
 mod agent_api;
+mod area;
 mod catalog;
 mod coordinate;
 mod error;
@@ -17,6 +18,8 @@ mod session;
 mod status;
 mod txn;
 
+#[cfg(test)]
+mod area_tests;
 #[cfg(test)]
 mod router_tests;
 
@@ -129,6 +132,13 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(status::raft_remove_peer),
         )
         .route("/v1/operator/keyring", any(keyring::keyring))
+        .route("/v1/operator/area", get(area::list).post(area::create))
+        .route(
+            "/v1/operator/area/{id}",
+            get(area::get).put(area::update).delete(area::delete),
+        )
+        .route("/v1/operator/area/{id}/join", put(area::join))
+        .route("/v1/operator/area/{id}/members", get(area::members))
         .route("/v1/coordinate/datacenters", get(coordinate::datacenters))
         .route("/v1/coordinate/nodes", get(coordinate::nodes))
         .route("/v1/coordinate/node/{node}", get(coordinate::node))

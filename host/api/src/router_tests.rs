@@ -18,7 +18,7 @@ use crate::{
 
 /// Records the membership calls it gets.
 #[derive(Default)]
-struct FakeAgent {
+pub(crate) struct FakeAgent {
     calls: Mutex<Vec<String>>,
 }
 
@@ -145,7 +145,12 @@ fn api() -> (axum::Router, Arc<FakeAgent>) {
     (crate::router(state), agent)
 }
 
-async fn send(app: &axum::Router, method: Method, uri: &str, body: &str) -> (StatusCode, String) {
+pub(crate) async fn send(
+    app: &axum::Router,
+    method: Method,
+    uri: &str,
+    body: &str,
+) -> (StatusCode, String) {
     let req = Request::builder()
         .method(method)
         .uri(uri)

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 
-use crate::config::{Config, DnsSettings, GossipSettings, Ports};
+use crate::config::{Config, DnsSettings, GossipSettings, Limits, Ports};
 use crate::definitions::validate_meta;
 use crate::error::ConfigError;
 use crate::flags::Flags;
@@ -402,6 +402,20 @@ pub(crate) fn build(
         only_passing: raw.dns.only_passing.unwrap_or(false),
     };
 
+    // TLS and the RPC port's limits.
+    let tls = crate::tls::build(&raw.tls, ports.https)?;
+    let limits = Limits {
+        rpc_handshake_timeout: raw
+            .limits
+            .rpc_handshake_timeout
+            .unwrap_or(Limits::default().rpc_handshake_timeout),
+        rpc_max_conns_per_client: non_negative(
+            "limits.rpc_max_conns_per_client",
+            raw.limits.rpc_max_conns_per_client,
+            Limits::default().rpc_max_conns_per_client,
+        )?,
+    };
+
     let retry_max = non_negative("retry_max", raw.retry_max, 0)?;
     let retry_max_wan = non_negative("retry_max_wan", raw.retry_max_wan, 0)?;
     let log_level = log_level(raw.log_level)?;
@@ -460,9 +474,12 @@ pub(crate) fn build(
         encrypt,
         dns,
         translate_wan_addrs: raw.translate_wan_addrs.unwrap_or(false),
+        multi_hop_routing: raw.multi_hop_routing.unwrap_or(false),
         gossip_lan,
         gossip_wan,
         plugins: plugin_slots(&raw.plugins)?,
+        tls,
+        limits,
         source_flags: flags.clone(),
     })
 }

@@ -49,6 +49,67 @@ impl Default for Ports {
     }
 }
 
+/// One resolved TLS section: `tls.defaults` overlaid with the specific block (and Consul's
+/// deprecated top-level keys). Paths are as written (relative to the agent's working directory).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsSection {
+    /// PEM bundle of trusted CAs (several allowed, for rotation). Wins over `ca_path`.
+    pub ca_file: Option<PathBuf>,
+    /// Directory whose files (recursively) are PEM CA bundles.
+    pub ca_path: Option<PathBuf>,
+    /// PEM certificate chain, the agent's certificate first.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, SEC1 or RSA).
+    pub key_file: Option<PathBuf>,
+    /// Require and verify client certificates; refuse plaintext.
+    pub verify_incoming: bool,
+    /// Use TLS for outgoing connections and verify the server's chain.
+    pub verify_outgoing: bool,
+    /// Servers must present a certificate for `server.<dc>.<domain>` (`internal_rpc` only;
+    /// implies `verify_outgoing`).
+    pub verify_server_hostname: bool,
+}
+
+impl TlsSection {
+    /// A certificate and key are configured (this protocol serves TLS).
+    pub fn has_cert(&self) -> bool {
+        self.cert_file.is_some() && self.key_file.is_some()
+    }
+
+    /// A CA file or directory is configured.
+    pub fn has_ca(&self) -> bool {
+        self.ca_file.is_some() || self.ca_path.is_some()
+    }
+}
+
+/// The `tls` block resolved per protocol (`tls.grpc` is accepted but unused).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// The server RPC port (raft, RPC, area gossip).
+    pub internal_rpc: TlsSection,
+    /// The HTTPS API (`ports.https`).
+    pub https: TlsSection,
+}
+
+/// `limits { }`: the keys praetor implements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Deadline for protocol detection and the TLS handshake on the RPC port (default 5s;
+    /// 0 disables it, as in Consul).
+    pub rpc_handshake_timeout: Duration,
+    /// Concurrent RPC-port connections per client IP, 0 = unlimited (default 100).
+    pub rpc_max_conns_per_client: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            rpc_handshake_timeout: Duration::from_secs(5),
+            rpc_max_conns_per_client: 100,
+        }
+    }
+}
+
 /// `gossip_lan` / `gossip_wan`: memberlist timings; `None` keeps the pool's preset.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct GossipSettings {
@@ -147,8 +208,15 @@ pub struct Config {
     pub gossip_lan: GossipSettings,
     pub gossip_wan: GossipSettings,
     pub translate_wan_addrs: bool,
+    /// praetor's extension (not a Consul key): forward requests for datacenters that are not
+    /// adjacent hop by hop along network areas, and list them in `/v1/catalog/datacenters`.
+    pub multi_hop_routing: bool,
     /// Plugin slots loaded from files at start and on reload (unset slots use the built-ins).
     pub plugins: Vec<PluginSlot>,
+    /// TLS for the RPC port and the HTTPS API.
+    pub tls: TlsConfig,
+    /// `limits { }`.
+    pub limits: Limits,
     /// The flags this config was built from: `load(&cfg.source_flags)` re-reads the files (reload).
     pub source_flags: Flags,
 }

@@ -10,10 +10,13 @@ use crate::definitions::{CheckSpec, ServiceSpec};
 use crate::duration::parse_duration;
 use crate::error::ConfigError;
 use crate::keys::{
-    UNSUPPORTED_CHECK, UNSUPPORTED_DNS, UNSUPPORTED_PERFORMANCE, UNSUPPORTED_PORTS,
-    UNSUPPORTED_SERVICE, UNSUPPORTED_TOP_LEVEL, UNSUPPORTED_UI_CONFIG, unsupported_warning,
+    UNSUPPORTED_CHECK, UNSUPPORTED_DNS, UNSUPPORTED_LIMITS, UNSUPPORTED_PERFORMANCE,
+    UNSUPPORTED_PORTS, UNSUPPORTED_SERVICE, UNSUPPORTED_TLS_SECTION, UNSUPPORTED_TOP_LEVEL,
+    UNSUPPORTED_UI_CONFIG, unsupported_warning,
 };
-use crate::raw::{RawConfig, RawDns, RawGossip, RawPlugin, RawPorts};
+use crate::raw::{
+    RawConfig, RawDns, RawGossip, RawLimits, RawPlugin, RawPorts, RawTls, RawTlsSection,
+};
 
 /// Decoding context for one source: its name (for errors) and where warnings go.
 pub(crate) struct Decoder<'a> {
@@ -46,6 +49,13 @@ fn lookup(key: &str, known: &[&'static str], how: Match) -> Option<&'static str>
             let wanted = loose(key);
             known.iter().copied().find(|k| loose(k) == wanted)
         }
+    }
+}
+
+/// Sets `target` from `value` only when `target` is unset.
+fn fill<T>(target: &mut Option<T>, value: Option<T>) {
+    if target.is_none() {
+        *target = value;
     }
 }
 
@@ -99,9 +109,33 @@ const TOP_LEVEL: &[&str] = &[
     "pid_file",
     "disable_update_check",
     "translate_wan_addrs",
+    "multi_hop_routing",
     "plugin",
     "plugins",
+    "tls",
+    "limits",
+    "ca_file",
+    "ca_path",
+    "cert_file",
+    "key_file",
+    "verify_incoming",
+    "verify_incoming_rpc",
+    "verify_incoming_https",
+    "verify_outgoing",
+    "verify_server_hostname",
 ];
+
+const TLS_BLOCKS: &[&str] = &["defaults", "internal_rpc", "https", "grpc"];
+const TLS_SECTION_KEYS: &[&str] = &[
+    "ca_file",
+    "ca_path",
+    "cert_file",
+    "key_file",
+    "verify_incoming",
+    "verify_outgoing",
+    "verify_server_hostname",
+];
+const LIMITS_KEYS: &[&str] = &["rpc_handshake_timeout", "rpc_max_conns_per_client"];
 
 const PLUGIN_KEYS: &[&str] = &[
     "path",
@@ -324,7 +358,74 @@ impl<'a> Decoder<'a> {
             }
             self.top_level(&mut raw, name, v)?;
         }
+        self.apply_deprecated_tls(&mut raw);
         Ok(raw)
+    }
+
+    /// Consul's `applyDeprecatedTLSConfig`: the top-level keys of this source fill the `tls`
+    /// block of the same source where it left them unset, each with a deprecation warning.
+    fn apply_deprecated_tls(&mut self, raw: &mut RawConfig) {
+        let dep = std::mem::take(&mut raw.deprecated_tls);
+        let tls = &mut raw.tls;
+        let mut moved = |old: &str, new: &str, present: bool| {
+            if present {
+                self.warnings.push(format!(
+                    "The '{old}' field is deprecated. Use the '{new}' field instead."
+                ));
+            }
+        };
+        moved("ca_file", "tls.defaults.ca_file", dep.top.ca_file.is_some());
+        moved("ca_path", "tls.defaults.ca_path", dep.top.ca_path.is_some());
+        moved(
+            "cert_file",
+            "tls.defaults.cert_file",
+            dep.top.cert_file.is_some(),
+        );
+        moved(
+            "key_file",
+            "tls.defaults.key_file",
+            dep.top.key_file.is_some(),
+        );
+        moved(
+            "verify_incoming",
+            "tls.defaults.verify_incoming",
+            dep.top.verify_incoming.is_some(),
+        );
+        moved(
+            "verify_incoming_https",
+            "tls.https.verify_incoming",
+            dep.verify_incoming_https.is_some(),
+        );
+        moved(
+            "verify_incoming_rpc",
+            "tls.internal_rpc.verify_incoming",
+            dep.verify_incoming_rpc.is_some(),
+        );
+        moved(
+            "verify_outgoing",
+            "tls.defaults.verify_outgoing",
+            dep.top.verify_outgoing.is_some(),
+        );
+        moved(
+            "verify_server_hostname",
+            "tls.internal_rpc.verify_server_hostname",
+            dep.top.verify_server_hostname.is_some(),
+        );
+        fill(&mut tls.defaults.ca_file, dep.top.ca_file);
+        fill(&mut tls.defaults.ca_path, dep.top.ca_path);
+        fill(&mut tls.defaults.cert_file, dep.top.cert_file);
+        fill(&mut tls.defaults.key_file, dep.top.key_file);
+        fill(&mut tls.defaults.verify_incoming, dep.top.verify_incoming);
+        fill(&mut tls.defaults.verify_outgoing, dep.top.verify_outgoing);
+        fill(&mut tls.https.verify_incoming, dep.verify_incoming_https);
+        fill(
+            &mut tls.internal_rpc.verify_incoming,
+            dep.verify_incoming_rpc,
+        );
+        fill(
+            &mut tls.internal_rpc.verify_server_hostname,
+            dep.top.verify_server_hostname,
+        );
     }
 
     fn top_level(&mut self, raw: &mut RawConfig, name: &str, v: &Value) -> Result<(), ConfigError> {
@@ -380,6 +481,7 @@ impl<'a> Decoder<'a> {
             "pid_file" => raw.pid_file = Some(self.string(name, v)?),
             "disable_update_check" => raw.disable_update_check = Some(self.boolean(name, v)?),
             "translate_wan_addrs" => raw.translate_wan_addrs = Some(self.boolean(name, v)?),
+            "multi_hop_routing" => raw.multi_hop_routing = Some(self.boolean(name, v)?),
             "plugin" | "plugins" => {
                 for obj in self.objects(name, v)? {
                     for (slot, body) in obj {
@@ -388,6 +490,27 @@ impl<'a> Decoder<'a> {
                         raw.plugins.push(p);
                     }
                 }
+            }
+            "tls" => raw.tls = self.tls(v)?,
+            "limits" => raw.limits = self.limits(v)?,
+            "ca_file" => raw.deprecated_tls.top.ca_file = Some(self.string(name, v)?),
+            "ca_path" => raw.deprecated_tls.top.ca_path = Some(self.string(name, v)?),
+            "cert_file" => raw.deprecated_tls.top.cert_file = Some(self.string(name, v)?),
+            "key_file" => raw.deprecated_tls.top.key_file = Some(self.string(name, v)?),
+            "verify_incoming" => {
+                raw.deprecated_tls.top.verify_incoming = Some(self.boolean(name, v)?);
+            }
+            "verify_outgoing" => {
+                raw.deprecated_tls.top.verify_outgoing = Some(self.boolean(name, v)?);
+            }
+            "verify_server_hostname" => {
+                raw.deprecated_tls.top.verify_server_hostname = Some(self.boolean(name, v)?);
+            }
+            "verify_incoming_rpc" => {
+                raw.deprecated_tls.verify_incoming_rpc = Some(self.boolean(name, v)?);
+            }
+            "verify_incoming_https" => {
+                raw.deprecated_tls.verify_incoming_https = Some(self.boolean(name, v)?);
             }
             other => {
                 // TOP_LEVEL and this match are kept in sync; reaching here is a bug, not input.
@@ -423,6 +546,82 @@ impl<'a> Decoder<'a> {
             }
         }
         Ok(ports)
+    }
+
+    /// `tls { defaults { } internal_rpc { } https { } grpc { } }`.
+    fn tls(&mut self, v: &Value) -> Result<RawTls, ConfigError> {
+        let mut tls = RawTls::default();
+        for obj in self.objects("tls", v)? {
+            for (key, val) in obj {
+                let Some(name) = lookup(key, TLS_BLOCKS, Match::CaseInsensitive) else {
+                    self.other_key("tls", key, &[], Match::CaseInsensitive)?;
+                    continue;
+                };
+                if val.is_null() {
+                    continue;
+                }
+                let section = self.tls_section(&join("tls", name), val)?;
+                let target = match name {
+                    "defaults" => &mut tls.defaults,
+                    "internal_rpc" => &mut tls.internal_rpc,
+                    "https" => &mut tls.https,
+                    _ => &mut tls.grpc,
+                };
+                *target = section;
+            }
+        }
+        Ok(tls)
+    }
+
+    /// One section of the `tls` block at `path` (e.g. `tls.internal_rpc`).
+    fn tls_section(&mut self, path: &str, v: &Value) -> Result<RawTlsSection, ConfigError> {
+        let mut s = RawTlsSection::default();
+        for obj in self.objects(path, v)? {
+            for (key, val) in obj {
+                let Some(name) = lookup(key, TLS_SECTION_KEYS, Match::CaseInsensitive) else {
+                    self.other_key(path, key, UNSUPPORTED_TLS_SECTION, Match::CaseInsensitive)?;
+                    continue;
+                };
+                if val.is_null() {
+                    continue;
+                }
+                let p = join(path, name);
+                match name {
+                    "ca_file" => s.ca_file = Some(self.string(&p, val)?),
+                    "ca_path" => s.ca_path = Some(self.string(&p, val)?),
+                    "cert_file" => s.cert_file = Some(self.string(&p, val)?),
+                    "key_file" => s.key_file = Some(self.string(&p, val)?),
+                    "verify_incoming" => s.verify_incoming = Some(self.boolean(&p, val)?),
+                    "verify_outgoing" => s.verify_outgoing = Some(self.boolean(&p, val)?),
+                    _ => s.verify_server_hostname = Some(self.boolean(&p, val)?),
+                }
+            }
+        }
+        Ok(s)
+    }
+
+    /// `limits { rpc_handshake_timeout rpc_max_conns_per_client }`; the other limits warn.
+    fn limits(&mut self, v: &Value) -> Result<RawLimits, ConfigError> {
+        let mut limits = RawLimits::default();
+        for obj in self.objects("limits", v)? {
+            for (key, val) in obj {
+                let Some(name) = lookup(key, LIMITS_KEYS, Match::CaseInsensitive) else {
+                    self.other_key("limits", key, UNSUPPORTED_LIMITS, Match::CaseInsensitive)?;
+                    continue;
+                };
+                if val.is_null() {
+                    continue;
+                }
+                let p = join("limits", name);
+                match name {
+                    "rpc_handshake_timeout" => {
+                        limits.rpc_handshake_timeout = Some(self.duration(&p, val)?);
+                    }
+                    _ => limits.rpc_max_conns_per_client = Some(self.int(&p, val)?),
+                }
+            }
+        }
+        Ok(limits)
     }
 
     fn dns(&mut self, v: &Value) -> Result<RawDns, ConfigError> {

@@ -30,10 +30,7 @@ pub(crate) const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "auto_reload_config",
     "autopilot",
     "bind_addr_ipv6",
-    "ca_file",
-    "ca_path",
     "cache",
-    "cert_file",
     "check_deregister_interval_min",
     "check_output_max_size",
     "check_reap_interval",
@@ -62,9 +59,7 @@ pub(crate) const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "encrypt_verify_outgoing",
     "experiments",
     "http_config",
-    "key_file",
     "license_path",
-    "limits",
     "locality",
     "log_file",
     "log_json",
@@ -109,7 +104,6 @@ pub(crate) const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "syslog_facility",
     "tagged_addresses",
     "telemetry",
-    "tls",
     "tls_cipher_suites",
     "tls_min_version",
     "tls_prefer_server_cipher_suites",
@@ -117,16 +111,27 @@ pub(crate) const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "ui_dir",
     "unix_sockets",
     "use_streaming_backend",
-    "verify_incoming",
-    "verify_incoming_https",
-    "verify_incoming_rpc",
-    "verify_outgoing",
-    "verify_server_hostname",
     "version",
     "version_metadata",
     "version_prerelease",
     "watches",
     "xds",
+];
+
+/// Keys of a `tls { <section> { } }` block praetor ignores (rustls picks versions and suites).
+pub(crate) const UNSUPPORTED_TLS_SECTION: &[&str] =
+    &["tls_cipher_suites", "tls_min_version", "use_auto_cert"];
+
+/// Keys of `limits { }` praetor ignores.
+pub(crate) const UNSUPPORTED_LIMITS: &[&str] = &[
+    "http_max_conns_per_client",
+    "https_handshake_timeout",
+    "kv_max_value_size",
+    "request_limits",
+    "rpc_client_timeout",
+    "rpc_max_burst",
+    "rpc_rate",
+    "txn_max_req_len",
 ];
 
 /// Keys of `ports { }` praetor ignores.

@@ -16,10 +16,14 @@ mod flags;
 mod keys;
 mod raw;
 mod source;
+mod tls;
 
 use std::path::Path;
 
-pub use config::{Config, DnsSettings, GossipSettings, Loaded, PluginGrants, PluginSlot, Ports};
+pub use config::{
+    Config, DnsSettings, GossipSettings, Limits, Loaded, PluginGrants, PluginSlot, Ports,
+    TlsConfig, TlsSection,
+};
 pub use definitions::{
     CHECK_STATUSES, CheckDefinition, CheckKind, CheckSpec, DefinitionError, ServiceDefinition,
     ServiceSpec, validate_meta,

@@ -52,6 +52,72 @@ pub(crate) struct RawDns {
     pub only_passing: Option<bool>,
 }
 
+/// One `tls { <section> { ... } }` block (or the deprecated top-level keys) as written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RawTlsSection {
+    pub ca_file: Option<String>,
+    pub ca_path: Option<String>,
+    pub cert_file: Option<String>,
+    pub key_file: Option<String>,
+    pub verify_incoming: Option<bool>,
+    pub verify_outgoing: Option<bool>,
+    pub verify_server_hostname: Option<bool>,
+}
+
+impl RawTlsSection {
+    fn overlay(&mut self, later: RawTlsSection) {
+        overlay(&mut self.ca_file, later.ca_file);
+        overlay(&mut self.ca_path, later.ca_path);
+        overlay(&mut self.cert_file, later.cert_file);
+        overlay(&mut self.key_file, later.key_file);
+        overlay(&mut self.verify_incoming, later.verify_incoming);
+        overlay(&mut self.verify_outgoing, later.verify_outgoing);
+        overlay(
+            &mut self.verify_server_hostname,
+            later.verify_server_hostname,
+        );
+    }
+}
+
+/// `tls { defaults { } internal_rpc { } https { } grpc { } }` as written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RawTls {
+    pub defaults: RawTlsSection,
+    pub internal_rpc: RawTlsSection,
+    pub https: RawTlsSection,
+    /// Accepted for compatibility; praetor has no external gRPC port.
+    pub grpc: RawTlsSection,
+}
+
+impl RawTls {
+    fn overlay(&mut self, later: RawTls) {
+        self.defaults.overlay(later.defaults);
+        self.internal_rpc.overlay(later.internal_rpc);
+        self.https.overlay(later.https);
+        self.grpc.overlay(later.grpc);
+    }
+}
+
+/// Consul's deprecated top-level TLS keys of one source; `Decoder::config` moves them into
+/// `RawTls` (only where the `tls` block of the same source left the key unset).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RawDeprecatedTls {
+    /// `ca_file`, `ca_path`, `cert_file`, `key_file`, `verify_incoming`, `verify_outgoing`
+    /// (-> `tls.defaults`) and `verify_server_hostname` (-> `tls.internal_rpc`).
+    pub top: RawTlsSection,
+    /// `verify_incoming_rpc` -> `tls.internal_rpc.verify_incoming`.
+    pub verify_incoming_rpc: Option<bool>,
+    /// `verify_incoming_https` -> `tls.https.verify_incoming`.
+    pub verify_incoming_https: Option<bool>,
+}
+
+/// `limits { ... }` as written (the keys praetor implements).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RawLimits {
+    pub rpc_handshake_timeout: Option<Duration>,
+    pub rpc_max_conns_per_client: Option<i64>,
+}
+
 /// `plugin "<slot>" { ... }` as written.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct RawPlugin {
@@ -108,8 +174,13 @@ pub(crate) struct RawConfig {
     pub pid_file: Option<String>,
     pub disable_update_check: Option<bool>,
     pub translate_wan_addrs: Option<bool>,
+    pub multi_hop_routing: Option<bool>,
     /// Plugin slots; a later source's block for the same slot replaces the earlier one.
     pub plugins: Vec<RawPlugin>,
+    pub tls: RawTls,
+    /// Emptied by `Decoder::config` (moved into `tls`); never merged.
+    pub deprecated_tls: RawDeprecatedTls,
+    pub limits: RawLimits,
 }
 
 fn overlay<T>(base: &mut Option<T>, later: Option<T>) {
@@ -173,10 +244,20 @@ impl RawConfig {
         overlay(&mut self.pid_file, later.pid_file);
         overlay(&mut self.disable_update_check, later.disable_update_check);
         overlay(&mut self.translate_wan_addrs, later.translate_wan_addrs);
+        overlay(&mut self.multi_hop_routing, later.multi_hop_routing);
         for p in later.plugins {
             self.plugins.retain(|x| x.slot != p.slot);
             self.plugins.push(p);
         }
+        self.tls.overlay(later.tls);
+        overlay(
+            &mut self.limits.rpc_handshake_timeout,
+            later.limits.rpc_handshake_timeout,
+        );
+        overlay(
+            &mut self.limits.rpc_max_conns_per_client,
+            later.limits.rpc_max_conns_per_client,
+        );
     }
 
     /// The command-line flags as the last (highest priority) source.

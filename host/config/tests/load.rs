@@ -733,3 +733,184 @@ fn plugin_errors_name_the_key() {
     .unwrap_err();
     assert!(e.contains("plugin.translate.config"), "{e}");
 }
+
+#[test]
+fn tls_blocks_in_hcl_and_json() {
+    let hcl = load_one(
+        "tls.hcl",
+        r#"
+data_dir = "/tmp/x"
+ports { https = 8501 }
+tls {
+  defaults {
+    ca_file         = "/etc/praetor/ca.pem"
+    cert_file       = "/etc/praetor/agent.pem"
+    key_file        = "/etc/praetor/agent-key.pem"
+    verify_incoming = true
+    verify_outgoing = true
+    tls_min_version = "TLSv1_2"
+  }
+  internal_rpc {
+    verify_server_hostname = true
+  }
+  https {
+    verify_incoming = false
+  }
+  grpc {
+    verify_incoming = false
+  }
+}
+limits {
+  rpc_handshake_timeout    = "2s"
+  rpc_max_conns_per_client = 7
+  http_max_conns_per_client = 200
+}
+"#,
+    )
+    .expect("loads");
+    let json = load_one(
+        "tls.json",
+        r#"{"data_dir": "/tmp/x", "ports": {"https": 8501},
+            "tls": {"defaults": {"ca_file": "/etc/praetor/ca.pem", "cert_file": "/etc/praetor/agent.pem",
+                                 "key_file": "/etc/praetor/agent-key.pem", "verify_incoming": true,
+                                 "verify_outgoing": true, "tls_min_version": "TLSv1_2"},
+                    "internal_rpc": {"verify_server_hostname": true},
+                    "https": {"verify_incoming": false}, "grpc": {"verify_incoming": false}},
+            "limits": {"rpc_handshake_timeout": "2s", "rpc_max_conns_per_client": 7,
+                       "http_max_conns_per_client": 200}}"#,
+    )
+    .expect("loads");
+    assert_eq!(hcl.config.tls, json.config.tls);
+    assert_eq!(hcl.config.limits, json.config.limits);
+    let c = hcl.config;
+    assert_eq!(c.ports.https, Some(8501));
+    let rpc = &c.tls.internal_rpc;
+    assert_eq!(rpc.ca_file, Some(PathBuf::from("/etc/praetor/ca.pem")));
+    assert_eq!(
+        rpc.key_file,
+        Some(PathBuf::from("/etc/praetor/agent-key.pem"))
+    );
+    assert!(rpc.verify_incoming && rpc.verify_outgoing && rpc.verify_server_hostname);
+    assert!(!c.tls.https.verify_incoming && c.tls.https.verify_outgoing);
+    assert!(!c.tls.https.verify_server_hostname);
+    assert_eq!(c.limits.rpc_handshake_timeout, Duration::from_secs(2));
+    assert_eq!(c.limits.rpc_max_conns_per_client, 7);
+    for key in [
+        "tls.defaults.tls_min_version",
+        "limits.http_max_conns_per_client",
+    ] {
+        let expected = format!("config key \"{key}\" is not supported by praetor yet; ignored");
+        assert!(hcl.warnings.contains(&expected), "{:?}", hcl.warnings);
+    }
+}
+
+#[test]
+fn tls_defaults_off_and_limits_default() {
+    let c = load_one("d.json", r#"{"data_dir": "/tmp/x"}"#)
+        .expect("loads")
+        .config;
+    assert_eq!(c.tls, praetor_config::TlsConfig::default());
+    assert!(!c.tls.internal_rpc.has_cert());
+    assert_eq!(c.ports.https, None);
+    assert_eq!(c.limits.rpc_handshake_timeout, Duration::from_secs(5));
+    assert_eq!(c.limits.rpc_max_conns_per_client, 100);
+}
+
+#[test]
+fn deprecated_top_level_tls_keys_fill_the_tls_block() {
+    let loaded = load_one(
+        "old.json",
+        r#"{"data_dir": "/tmp/x",
+            "ca_file": "/old/ca.pem", "cert_file": "/old/a.pem", "key_file": "/old/a-key.pem",
+            "verify_incoming": true, "verify_outgoing": true, "verify_server_hostname": true,
+            "tls": {"defaults": {"cert_file": "/new/a.pem", "key_file": "/new/a-key.pem"}}}"#,
+    )
+    .expect("loads");
+    let rpc = &loaded.config.tls.internal_rpc;
+    assert_eq!(rpc.ca_file, Some(PathBuf::from("/old/ca.pem")));
+    // The tls block of the same file wins over the deprecated key.
+    assert_eq!(rpc.cert_file, Some(PathBuf::from("/new/a.pem")));
+    assert!(rpc.verify_incoming && rpc.verify_outgoing && rpc.verify_server_hostname);
+    assert!(loaded.config.tls.https.verify_incoming);
+    for (old, new) in [
+        ("ca_file", "tls.defaults.ca_file"),
+        (
+            "verify_server_hostname",
+            "tls.internal_rpc.verify_server_hostname",
+        ),
+    ] {
+        let expected = format!("The '{old}' field is deprecated. Use the '{new}' field instead.");
+        assert!(loaded.warnings.contains(&expected), "{:?}", loaded.warnings);
+    }
+    // verify_incoming_rpc only touches the RPC section.
+    let c = load_one(
+        "rpc.hcl",
+        r#"
+data_dir = "/tmp/x"
+ca_file = "/ca.pem"
+cert_file = "/a.pem"
+key_file = "/a-key.pem"
+verify_incoming_rpc = true
+"#,
+    )
+    .expect("loads")
+    .config;
+    assert!(c.tls.internal_rpc.verify_incoming && !c.tls.https.verify_incoming);
+}
+
+#[test]
+fn tls_validation_fails_naming_the_key() {
+    let err = load_one(
+        "v.hcl",
+        "data_dir = \"/tmp/x\"\ntls {\n  internal_rpc {\n    verify_incoming = true\n  }\n}\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        "tls.internal_rpc.verify_incoming: VerifyIncoming set but no CA certificates were provided"
+    );
+    let err = load_one("v.json", r#"{"data_dir": "/tmp/x", "cert_file": "/a.pem"}"#).unwrap_err();
+    assert!(err.starts_with("tls.internal_rpc.key_file: "), "{err}");
+    let err = load_one(
+        "v.json",
+        r#"{"data_dir": "/tmp/x", "tls": {"https": {"verify_server_hostname": true}}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        "verify_server_hostname is only valid in the tls.internal_rpc stanza"
+    );
+    let err = load_one(
+        "v.json",
+        r#"{"data_dir": "/tmp/x", "tls": {"internal_rpc": {"verify_incomin": true}}}"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.ends_with("invalid config key tls.internal_rpc.verify_incomin"),
+        "{err}"
+    );
+    let err = load_one(
+        "v.json",
+        r#"{"data_dir": "/tmp/x", "tls": {"internal_rpc": {"verify_incoming": "yes"}}}"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.ends_with("tls.internal_rpc.verify_incoming: expected a boolean"),
+        "{err}"
+    );
+    let err = load_one(
+        "v.json",
+        r#"{"data_dir": "/tmp/x", "limits": {"rpc_max_conns_per_client": -1}}"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.starts_with("limits.rpc_max_conns_per_client cannot be -1"),
+        "{err}"
+    );
+    let err = load_one(
+        "v.json",
+        r#"{"data_dir": "/tmp/x", "ports": {"https": 8501}}"#,
+    )
+    .unwrap_err();
+    assert!(err.starts_with("ports.https: "), "{err}");
+}

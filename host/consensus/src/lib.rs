@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use openraft::error::{ClientWriteError, RaftError};
 use openraft::{ChangeMembers, Config, ServerState, SnapshotPolicy};
 use praetor_state::{Command, CommandResult, SharedStore};
+use tonic::transport::Channel;
 
 pub use network::{RaftService, channel};
 pub use types::RaftNode;
@@ -46,8 +47,12 @@ pub enum ConsensusError {
     Raft(String),
 }
 
+/// Opens the gRPC channel to a peer's RPC port (`ip:port`); the agent passes one that speaks
+/// TLS when the RPC port is secured. `None` in [`ConsensusConfig`] = plaintext.
+pub type Dialer = Arc<dyn Fn(&str) -> Result<Channel, String> + Send + Sync>;
+
 /// How a server's raft is set up.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ConsensusConfig {
     pub node_id: u64,
     pub node: RaftNode,
@@ -55,6 +60,8 @@ pub struct ConsensusConfig {
     pub dir: Option<PathBuf>,
     /// Consul's `performance.raft_multiplier` (1 = fastest timings, 5 = Consul's production default).
     pub raft_multiplier: u32,
+    /// How to reach peers (`None` = plaintext gRPC).
+    pub dialer: Option<Dialer>,
 }
 
 /// Counters the agent exports as metrics.
@@ -127,7 +134,10 @@ impl Consensus {
             .map_err(|e| ConsensusError::Storage(e.to_string()))?;
         let counters = Arc::new(RaftCounters::default());
         let sm = StateMachine::open(store.clone(), cfg.dir.clone(), counters.clone())?;
-        let raft = Raft::new(cfg.node_id, config, NetworkFactory, log.clone(), sm)
+        let factory = NetworkFactory {
+            dialer: cfg.dialer.clone(),
+        };
+        let raft = Raft::new(cfg.node_id, config, factory, log.clone(), sm)
             .await
             .map_err(|e| ConsensusError::Raft(e.to_string()))?;
         let me = Consensus {

@@ -38,7 +38,9 @@ pub fn channel(addr: &str) -> Result<Channel, tonic::transport::Error> {
 
 /// Creates one connection object per peer.
 #[derive(Clone, Default)]
-pub struct NetworkFactory;
+pub struct NetworkFactory {
+    pub(crate) dialer: Option<crate::Dialer>,
+}
 
 impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     type Network = PeerConnection;
@@ -48,6 +50,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             target,
             node: node.clone(),
             client: None,
+            dialer: self.dialer.clone(),
         }
     }
 }
@@ -57,6 +60,7 @@ pub struct PeerConnection {
     target: u64,
     node: RaftNode,
     client: Option<RaftClient<Channel>>,
+    dialer: Option<crate::Dialer>,
 }
 
 type RpcErr<E = openraft::error::Infallible> = RPCError<u64, RaftNode, RaftError<u64, E>>;
@@ -66,7 +70,11 @@ impl PeerConnection {
         if let Some(c) = &self.client {
             return Ok(c.clone());
         }
-        let ch = channel(&self.node.rpc_addr).map_err(|e| Unreachable::new(&e))?;
+        let ch = match &self.dialer {
+            Some(dial) => dial(&self.node.rpc_addr)
+                .map_err(|e| Unreachable::new(&std::io::Error::other(e)))?,
+            None => channel(&self.node.rpc_addr).map_err(|e| Unreachable::new(&e))?,
+        };
         let c = RaftClient::new(ch)
             .max_decoding_message_size(64 << 20)
             .max_encoding_message_size(64 << 20);

@@ -32,6 +32,7 @@ async fn start(id: u64, addr: SocketAddr, dir: PathBuf) -> Server {
         },
         dir: Some(dir.clone()),
         raft_multiplier: 1,
+        dialer: None,
     };
     let consensus = Consensus::start(cfg, Arc::new(SharedStore::new(Store::new())))
         .await

@@ -193,7 +193,7 @@ async fn run(args: Args) -> Result<(), String> {
     wait_for(
         "every pool sees all members alive",
         converge_deadline,
-        Duration::from_millis(100),
+        Duration::from_millis(250),
         || {
             for (i, p) in pools.iter().enumerate() {
                 if !converged[i] && p.alive_count() == n {
@@ -204,8 +204,18 @@ async fn run(args: Args) -> Result<(), String> {
                 next_report += Duration::from_secs(5);
                 let mut counts: Vec<usize> = pools.iter().map(Pool::alive_count).collect();
                 counts.sort();
+                let failed: usize = pools
+                    .iter()
+                    .map(|p| {
+                        p.members()
+                            .iter()
+                            .filter(|m| m.status == praetor_gossip::MemberStatus::Failed)
+                            .count()
+                    })
+                    .sum();
                 println!(
-                    "  t={:>5.1}s converged {}/{n}; alive seen min {} / median {} / max {}",
+                    "  t={:>5.1}s converged {}/{n}; alive seen min {} / median {} / max {}; \
+                     failed entries {failed}",
                     t0.elapsed().as_secs_f64(),
                     converged.iter().filter(|c| **c).count(),
                     counts[0],
@@ -259,6 +269,39 @@ async fn run(args: Args) -> Result<(), String> {
         .await
         .map_err(|e| format!("newcomer join: {e}"))?;
     let offset = join_at.saturating_duration_since(start_b);
+    // (b') meanwhile: when does the newcomer know everybody, with their tags?
+    let newcomer_deadline = Duration::from_secs(120);
+    let newcomer_view = {
+        let pool = new_pool.clone();
+        tokio::spawn(async move {
+            let mut alive_at = None;
+            let mut tags_at: [Option<Duration>; 3] = [None; 3];
+            while (alive_at.is_none() || tags_at[2].is_none())
+                && join_at.elapsed() < newcomer_deadline
+            {
+                let members = pool.members();
+                let alive = members
+                    .iter()
+                    .filter(|m| m.status == praetor_gossip::MemberStatus::Alive)
+                    .count();
+                let tagged = members
+                    .iter()
+                    .filter(|m| m.tags.contains_key("role"))
+                    .count();
+                let at = join_at.elapsed();
+                if alive == n + 1 && alive_at.is_none() {
+                    alive_at = Some(at);
+                }
+                for (slot, frac) in tags_at.iter_mut().zip([0.5, 0.99, 1.0]) {
+                    if slot.is_none() && tagged as f64 >= frac * (n + 1) as f64 {
+                        *slot = Some(at);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            (alive_at, tags_at)
+        })
+    };
     let mut seen = Vec::with_capacity(n);
     let spread_end = Instant::now() + spread_deadline;
     while seen.len() < n {
@@ -274,6 +317,9 @@ async fn run(args: Args) -> Result<(), String> {
         }
     }
     seen.sort();
+    let (newcomer_alive, newcomer_tags) = newcomer_view
+        .await
+        .map_err(|e| format!("newcomer watcher: {e}"))?;
     pools.push(new_pool);
 
     // (c) steady state traffic.
@@ -331,6 +377,21 @@ async fn run(args: Args) -> Result<(), String> {
         percentile(&seen, 0.50).as_secs_f64(),
         percentile(&seen, 0.99).as_secs_f64(),
         percentile(&seen, 1.0).as_secs_f64()
+    );
+    let fmt = |d: Option<Duration>| match d {
+        Some(d) => format!("{:.2} s", d.as_secs_f64()),
+        None => format!("> {newcomer_deadline:?}"),
+    };
+    println!(
+        "| (b') newcomer sees all {} alive           | {} |",
+        n + 1,
+        fmt(newcomer_alive)
+    );
+    println!(
+        "| (b') newcomer has tags of 50%/99%/100%   | {} / {} / {} |",
+        fmt(newcomer_tags[0]),
+        fmt(newcomer_tags[1]),
+        fmt(newcomer_tags[2])
     );
     println!(
         "| (c) bytes sent / s / node (mean, max)      | {:.0} B/s = {:.1} kbit/s, max {:.0} B/s |",

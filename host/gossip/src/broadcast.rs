@@ -119,6 +119,23 @@ impl Shared {
         std::mem::take(&mut self.inbox)
     }
 
+    /// Takes an item received from a peer (broadcast or state sync) into the inbox if it is
+    /// newer than what was seen; `true` when it was new (and should be relayed).
+    pub fn offer(&mut self, own_name: &str, item: Item) -> bool {
+        if item.name() == own_name {
+            // Our own (possibly previous-life) data echoed back: we are the authority.
+            return false;
+        }
+        let slot = (item.kind(), item.name().to_owned());
+        let version = item.version();
+        if self.known.get(&slot).is_some_and(|&seen| seen >= version) {
+            return false;
+        }
+        self.known.insert(slot, version);
+        self.inbox.push(item);
+        true
+    }
+
     /// Forget versions of members that were reaped.
     pub fn forget(&mut self, name: &str) {
         self.known.retain(|(_, n), _| n != name);
@@ -167,20 +184,7 @@ impl foca::BroadcastHandler<NodeId> for Handler {
             *known = (*known).max(key.version);
             return Ok(Some(key));
         }
-        if item.name() == self.own_name {
-            // Our own (possibly previous-life) data echoed back: we are the authority.
-            return Ok(None);
-        }
-        if shared
-            .known
-            .get(&slot)
-            .is_some_and(|&seen| seen >= key.version)
-        {
-            return Ok(None);
-        }
-        shared.known.insert(slot, key.version);
-        shared.inbox.push(item);
-        Ok(Some(key))
+        Ok(shared.offer(&self.own_name, item).then_some(key))
     }
 }
 

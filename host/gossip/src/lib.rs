@@ -1,4 +1,5 @@
-//! praetor-gossip: serf-like gossip pools (LAN and WAN) on foca over UDP.
+//! praetor-gossip: serf-like gossip pools (LAN, WAN, network areas) on foca over UDP or
+//! over byte streams (e.g. TLS on the server RPC port, see [`Transport`]).
 //!
 //! One tokio task per [`Pool`] owns its `Foca`, socket traffic, timers and member table.
 //! Identities are small (`{addr, name, incarnation}`); tags and leave intents travel as
@@ -10,6 +11,8 @@ mod broadcast;
 mod config;
 mod envelope;
 mod error;
+mod frame;
+mod hub;
 mod identity;
 mod keyfile;
 mod keyops;
@@ -19,15 +22,19 @@ mod outbox;
 mod pool;
 mod probe;
 mod stats;
+mod stream;
 mod sync;
 mod table;
 mod task;
 mod timers;
+mod wire;
 
 pub use config::{PoolConfig, Profile, Timing};
 pub use error::GossipError;
+pub use frame::read_hello;
 pub use keyops::{KeyOp, KeyOpOutcome};
 pub use member::{Member, MemberEvent, MemberStatus};
 pub use pool::Pool;
 pub use probe::{MAX_PROBE_PAYLOAD, RttSample};
 pub use stats::PoolStats;
+pub use stream::{AsyncStream, BoxStream, Hello, StreamDialer, Transport};

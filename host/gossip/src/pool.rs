@@ -8,11 +8,12 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
-use tracing::{Instrument, warn};
+use tracing::{Instrument, Span, warn};
 
 use crate::config::PoolConfig;
 use crate::envelope::Envelope;
 use crate::error::GossipError;
+use crate::hub::StreamHub;
 use crate::identity::start_incarnation;
 use crate::keyfile;
 use crate::keyops::{KeyOp, KeyOpOutcome};
@@ -21,7 +22,9 @@ use crate::member::{Member, MemberEvent, MemberStatus};
 use crate::outbox::Outbox;
 use crate::probe::{MAX_PROBE_PAYLOAD, RttSample};
 use crate::stats::{Counters, PoolStats};
+use crate::stream::{BoxStream, Hello, Transport};
 use crate::task::{Command, KeysView, Outputs, PoolTask, Settings, check_tags};
+use crate::wire::{Inbound, Wire};
 
 const COMMAND_QUEUE: usize = 64;
 const EVENT_QUEUE: usize = 1024;
@@ -45,7 +48,66 @@ struct Inner {
     rtt: broadcast::Sender<RttSample>,
     keys: watch::Receiver<KeysView>,
     probe_payload: watch::Sender<Vec<u8>>,
+    /// The stream connections (stream transport only).
+    hub: Option<Arc<StreamHub>>,
     task: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// A pool's open transport.
+struct Opened {
+    wire: Wire,
+    inbound: Inbound,
+    local_addr: SocketAddr,
+    advertise: SocketAddr,
+    hub: Option<Arc<StreamHub>>,
+}
+
+/// Binds the UDP socket, or sets up the stream connections.
+async fn open_transport(
+    cfg: &PoolConfig,
+    transport: Transport,
+    counters: &Arc<Counters>,
+    span: &Span,
+) -> Result<Opened, GossipError> {
+    match transport {
+        Transport::Udp => {
+            let bind_err = |source| GossipError::Bind {
+                addr: cfg.bind,
+                source,
+            };
+            let socket = Arc::new(UdpSocket::bind(cfg.bind).await.map_err(bind_err)?);
+            let local_addr = socket.local_addr().map_err(bind_err)?;
+            Ok(Opened {
+                wire: Wire::Udp(socket.clone()),
+                inbound: Inbound::Udp(socket),
+                local_addr,
+                advertise: resolve_advertise(cfg.advertise, local_addr)?,
+                hub: None,
+            })
+        }
+        Transport::Stream { pool_id, dialer } => {
+            let advertise = cfg.advertise;
+            if advertise.ip().is_unspecified() || advertise.port() == 0 {
+                return Err(GossipError::InvalidConfig(format!(
+                    "a stream pool needs a specific advertise address (ip:port), not {advertise}"
+                )));
+            }
+            if pool_id.is_empty() {
+                return Err(GossipError::InvalidConfig(
+                    "stream pool id must not be empty".into(),
+                ));
+            }
+            let (hub, received) =
+                StreamHub::new(pool_id, advertise, dialer, counters.clone(), span)?;
+            Ok(Opened {
+                wire: Wire::Stream(hub.clone()),
+                inbound: Inbound::Stream(received),
+                local_addr: advertise,
+                advertise,
+                hub: Some(hub),
+            })
+        }
+    }
 }
 
 /// Fills an unspecified advertise IP or port from the bound socket.
@@ -71,19 +133,27 @@ fn resolve_advertise(advertise: SocketAddr, local: SocketAddr) -> Result<SocketA
 impl Pool {
     /// Binds the UDP socket and starts the pool task (alone until [`Pool::join`]).
     pub async fn start(cfg: PoolConfig) -> Result<Pool, GossipError> {
+        Self::start_with(cfg, Transport::Udp).await
+    }
+
+    /// Starts the pool task on `transport`. With [`Transport::Stream`] no socket is bound
+    /// (`cfg.bind` is ignored), `cfg.advertise` must be a specific `ip:port`, and streams
+    /// accepted for this pool are handed over with [`Pool::accept_stream`].
+    pub async fn start_with(cfg: PoolConfig, transport: Transport) -> Result<Pool, GossipError> {
         cfg.validate()?;
         check_tags(&cfg.tags)?;
-        let bind_err = |source| GossipError::Bind {
-            addr: cfg.bind,
-            source,
-        };
         let keys = keyfile::initial_keys(cfg.encrypt_key, cfg.keyring_file.as_deref())?;
-        let socket = UdpSocket::bind(cfg.bind).await.map_err(bind_err)?;
-        let local_addr = socket.local_addr().map_err(bind_err)?;
-        let advertise = resolve_advertise(cfg.advertise, local_addr)?;
+        let counters = Arc::new(Counters::default());
+        let span = tracing::info_span!("gossip", node = %cfg.node_name, profile = ?cfg.profile);
+        let Opened {
+            wire,
+            inbound,
+            local_addr,
+            advertise,
+            hub,
+        } = open_transport(&cfg, transport, &counters, &span).await?;
         let envelope = Envelope::new(Keyring::new(&keys));
         let timing = cfg.effective_timing();
-        let counters = Arc::new(Counters::default());
         let (events, _) = broadcast::channel(EVENT_QUEUE);
         let (rtt, _) = broadcast::channel(RTT_QUEUE);
         let (snapshot, members) = watch::channel(BTreeMap::new());
@@ -115,13 +185,11 @@ impl Pool {
             probe_payload_rx,
             outputs,
         );
-        let span = tracing::info_span!("gossip", node = %cfg.node_name, profile = ?cfg.profile);
-        let socket = Arc::new(socket);
         let outbox = {
             let _entered = span.enter();
-            Outbox::new(socket.clone(), counters.clone(), cfg.send_delay)
+            Outbox::new(wire, counters.clone(), cfg.send_delay)
         };
-        let handle = tokio::spawn(task.run(socket, outbox, cmd_rx).instrument(span));
+        let handle = tokio::spawn(task.run(inbound, outbox, cmd_rx).instrument(span));
         Ok(Pool {
             inner: Arc::new(Inner {
                 name: cfg.node_name,
@@ -134,6 +202,7 @@ impl Pool {
                 rtt,
                 keys: keys_rx,
                 probe_payload,
+                hub,
                 task: Mutex::new(Some(handle)),
             }),
         })
@@ -249,7 +318,7 @@ impl Pool {
     }
 
     /// Stops the pool without leaving (the others will see it `failed`); returns once the
-    /// socket is closed.
+    /// socket, or every stream connection, is closed.
     pub async fn shutdown(&self) {
         let _ = self.inner.cmds.send(Command::Shutdown).await;
         let handle = self
@@ -265,7 +334,22 @@ impl Pool {
         }
     }
 
-    /// The bound socket address.
+    /// Gives the pool a stream accepted by the listener, after [`crate::read_hello`] read its
+    /// `hello`: its datagrams are handled as if they came from `hello.from`. The stream is
+    /// closed at once if this pool uses UDP, is stopped, or is not `hello.pool_id`. Call it
+    /// within the tokio runtime.
+    pub fn accept_stream(&self, hello: Hello, stream: BoxStream) {
+        match &self.inner.hub {
+            Some(hub) => hub.accept(hello, stream),
+            None => warn!(
+                from = %hello.from,
+                pool = %hello.pool_id,
+                "gossip stream for a UDP pool; closed"
+            ),
+        }
+    }
+
+    /// The bound socket address (stream transport: the advertised address).
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local_addr
     }

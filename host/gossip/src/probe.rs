@@ -61,26 +61,30 @@ pub(crate) struct Prober {
 }
 
 impl Prober {
-    /// Chooses the next member to probe among `alive` (`(name, addr)`), records the ping and
-    /// returns where to send it. `None` when nobody is alive.
+    /// Chooses the next member to probe, round robin over a shuffled list of the alive
+    /// members (`alive_names`, asked for once per round), skipping those `addr_of` no longer
+    /// finds alive; records the ping and returns where to send it. `None` when nobody is alive.
     pub fn next_ping(
         &mut self,
-        alive: &HashMap<String, SocketAddr>,
+        addr_of: impl Fn(&str) -> Option<SocketAddr>,
+        alive_names: impl FnOnce() -> Vec<String>,
         now: Instant,
     ) -> Option<(SocketAddr, u64)> {
         self.in_flight
             .retain(|_, p| now.saturating_duration_since(p.sent) < MAX_PROBE_AGE);
+        let mut refill = Some(alive_names);
         loop {
             let Some(name) = self.order.pop() else {
-                if alive.is_empty() {
+                let names = refill.take()?();
+                if names.is_empty() {
                     return None;
                 }
-                self.order = alive.keys().cloned().collect();
+                self.order = names;
                 self.order.shuffle(&mut rand::rng());
                 continue;
             };
             // Skip members that stopped being alive since the list was shuffled.
-            let Some(&addr) = alive.get(&name) else {
+            let Some(addr) = addr_of(&name) else {
                 continue;
             };
             self.next_seq = self.next_seq.wrapping_add(1);
@@ -122,19 +126,42 @@ mod tests {
             .collect()
     }
 
+    fn ping(
+        p: &mut Prober,
+        alive: &HashMap<String, SocketAddr>,
+        now: Instant,
+    ) -> Option<(SocketAddr, u64)> {
+        p.next_ping(
+            |n| alive.get(n).copied(),
+            || alive.keys().cloned().collect(),
+            now,
+        )
+    }
+
     #[test]
     fn round_robin_visits_every_member_once_per_round() {
         let mut p = Prober::default();
         let now = Instant::now();
         let members = alive(&["a", "b", "c"]);
         let mut seen: Vec<SocketAddr> = (0..3)
-            .map(|_| p.next_ping(&members, now).unwrap().0)
+            .map(|_| ping(&mut p, &members, now).unwrap().0)
             .collect();
         seen.sort();
         let mut all: Vec<SocketAddr> = members.values().copied().collect();
         all.sort();
         assert_eq!(seen, all);
-        assert!(p.next_ping(&HashMap::new(), now).is_none());
+        assert!(ping(&mut p, &HashMap::new(), now).is_none());
+        // A member that is gone by the time its turn comes is skipped.
+        let mut q = Prober::default();
+        let first = ping(&mut q, &members, now).unwrap().0;
+        let fewer: HashMap<String, SocketAddr> = members
+            .iter()
+            .filter(|(_, a)| **a != first)
+            .map(|(n, a)| (n.clone(), *a))
+            .collect();
+        for _ in 0..4 {
+            assert_ne!(ping(&mut q, &fewer, now).unwrap().0, first);
+        }
     }
 
     #[test]
@@ -142,7 +169,7 @@ mod tests {
         let mut p = Prober::default();
         let t0 = Instant::now();
         let members = alive(&["a"]);
-        let (_, seq) = p.next_ping(&members, t0).unwrap();
+        let (_, seq) = ping(&mut p, &members, t0).unwrap();
         let ack = ProbeMsg {
             seq,
             payload: b"coord".to_vec(),
@@ -158,7 +185,7 @@ mod tests {
             payload: vec![],
         };
         assert!(p.on_ack(unknown, later).is_none());
-        let (_, seq) = p.next_ping(&members, t0).unwrap();
+        let (_, seq) = ping(&mut p, &members, t0).unwrap();
         let old = ProbeMsg {
             seq,
             payload: vec![],

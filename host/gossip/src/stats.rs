@@ -13,11 +13,12 @@ pub struct PoolStats {
     pub dropped: u64,
     /// Encrypted datagrams no installed key authenticates (wrong key, bad tag).
     pub decrypt_failures: u64,
-    /// The other drops: bad envelope (short, wrong version, unknown kind), plaintext while a
+    /// The other drops: a malformed stream frame (which also closes its stream), bad envelope (short, wrong version, unknown kind), plaintext while a
     /// keyring is configured or encrypted without one, undecodable probe or keyring message, or
     /// rejected by foca (malformed, too big, stale or foreign data).
     pub malformed: u64,
-    /// Datagrams the socket failed to send.
+    /// Datagrams that could not be sent: socket errors, full send queues and, with the stream
+    /// transport, datagrams for an address whose connection failed or is in redial backoff.
     pub send_errors: u64,
 }
 

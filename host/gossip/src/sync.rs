@@ -1,8 +1,9 @@
 //! Push-pull state sync (memberlist's anti-entropy, over UDP): a member's view of the active
-//! members, cut into datagram-sized chunks. Sent when joining and every push-pull interval
-//! (scaled with the cluster size, as memberlist does) to one random member, which answers
-//! with its own view; the receiver feeds it to foca without re-broadcasting it. Without it a
-//! newcomer only learns the members that happen to talk to it (a foca `Feed` holds ~30).
+//! members and their tags, cut into datagram-sized chunks. Sent when joining and every
+//! push-pull interval (scaled with the cluster size, as memberlist does) to one random member,
+//! which answers with its own view; the receiver feeds it to foca and the member table without
+//! re-broadcasting it. Without it a newcomer only learns the members (and tags) that happen
+//! to reach it: a foca `Feed` holds ~30 members, and tags are only re-sent to random members.
 //! Answers are rate-limited so a small request cannot be turned into a flood.
 
 use std::time::Duration;
@@ -11,6 +12,7 @@ use foca::{Member, State};
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+use crate::broadcast::TagsItem;
 use crate::identity::NodeId;
 
 /// Answers per second a member gives at most (burst: one second's worth).
@@ -23,6 +25,15 @@ const SCALE_THRESHOLD: usize = 32;
 pub(crate) struct SyncMsg {
     pub want_reply: bool,
     pub members: Vec<Member<NodeId>>,
+    pub tags: Vec<TagsItem>,
+}
+
+/// Bytes a chunk needs besides its entries: the flag and two list lengths.
+const CHUNK_OVERHEAD: usize = 1 + 3 + 3;
+
+enum Entry {
+    Member(Member<NodeId>),
+    Tags(TagsItem),
 }
 
 impl SyncMsg {
@@ -30,54 +41,73 @@ impl SyncMsg {
         postcard::from_bytes(data)
     }
 
-    /// The members worth applying: active ones (down verdicts travel by SWIM only).
-    pub fn into_active(self) -> impl Iterator<Item = Member<NodeId>> {
-        self.members
+    /// Splits into the members worth applying (active ones: down verdicts travel by SWIM
+    /// only) and the tags.
+    pub fn into_parts(self) -> (impl Iterator<Item = Member<NodeId>>, Vec<TagsItem>) {
+        let members = self
+            .members
             .into_iter()
-            .filter(|m| m.state() != State::Down)
+            .filter(|m| m.state() != State::Down);
+        (members, self.tags)
     }
 }
 
-/// Encodes `own` and the active `members` into chunks of at most `max_len` bytes each; the
-/// first chunk carries `want_reply`.
+/// Encodes `own`, the active `members` and the `tags` into chunks of at most `max_len` bytes
+/// each; the first chunk carries `want_reply`.
 pub(crate) fn chunks<'a>(
     own: &NodeId,
     members: impl Iterator<Item = &'a Member<NodeId>>,
+    tags: impl Iterator<Item = TagsItem>,
     want_reply: bool,
     max_len: usize,
 ) -> Vec<Vec<u8>> {
     let me = Member::new(own.clone(), 0, State::Alive);
     let active = members.filter(|m| m.state() != State::Down).cloned();
+    let entries = std::iter::once(me)
+        .chain(active)
+        .map(Entry::Member)
+        .chain(tags.map(Entry::Tags));
     let mut out = Vec::new();
-    let mut current: Vec<Member<NodeId>> = Vec::new();
-    // Flag byte + a count of up to 3 varint bytes.
-    let mut size = 4;
-    for member in std::iter::once(me).chain(active) {
-        let len = postcard::experimental::serialized_size(&member).unwrap_or(usize::MAX);
-        if len.saturating_add(4) > max_len {
+    let mut current = SyncMsg {
+        want_reply,
+        members: Vec::new(),
+        tags: Vec::new(),
+    };
+    let mut size = CHUNK_OVERHEAD;
+    for entry in entries {
+        let len = match &entry {
+            Entry::Member(m) => postcard::experimental::serialized_size(m),
+            Entry::Tags(t) => postcard::experimental::serialized_size(t),
+        }
+        .unwrap_or(usize::MAX);
+        if len.saturating_add(CHUNK_OVERHEAD) > max_len {
             continue;
         }
-        if size + len > max_len && !current.is_empty() {
-            push_chunk(&mut out, want_reply, std::mem::take(&mut current));
-            size = 4;
+        if size + len > max_len {
+            push_chunk(&mut out, &mut current);
+            size = CHUNK_OVERHEAD;
         }
         size += len;
-        current.push(member);
+        match entry {
+            Entry::Member(m) => current.members.push(m),
+            Entry::Tags(t) => current.tags.push(t),
+        }
     }
-    if !current.is_empty() {
-        push_chunk(&mut out, want_reply, current);
-    }
+    push_chunk(&mut out, &mut current);
     out
 }
 
-fn push_chunk(out: &mut Vec<Vec<u8>>, want_reply: bool, members: Vec<Member<NodeId>>) {
-    let msg = SyncMsg {
-        want_reply: want_reply && out.is_empty(),
-        members,
-    };
-    if let Ok(bytes) = postcard::to_allocvec(&msg) {
+/// Encodes the chunk being built (if not empty) and starts the next one, without `want_reply`.
+fn push_chunk(out: &mut Vec<Vec<u8>>, current: &mut SyncMsg) {
+    if current.members.is_empty() && current.tags.is_empty() {
+        return;
+    }
+    if let Ok(bytes) = postcard::to_allocvec(&*current) {
         out.push(bytes);
     }
+    current.want_reply = false;
+    current.members.clear();
+    current.tags.clear();
 }
 
 /// memberlist's `pushPullScale`: the interval times `ceil(log2(n) - log2(32)) + 1` above 32
@@ -123,6 +153,7 @@ impl ReplyBudget {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
     use std::net::SocketAddr;
 
     fn id(i: u16) -> NodeId {
@@ -146,18 +177,34 @@ mod tests {
                 Member::new(id(i), 3, state)
             })
             .collect();
-        let out = chunks(&own, members.iter(), true, 1300);
+        let tags: Vec<TagsItem> = (0..=300)
+            .map(|i| TagsItem {
+                name: id(i).name,
+                version: 7,
+                tags: BTreeMap::from([
+                    ("role".to_string(), "consul".to_string()),
+                    ("id".to_string(), "x".repeat(36)),
+                ]),
+            })
+            .collect();
+        let out = chunks(&own, members.iter(), tags.clone().into_iter(), true, 1300);
         assert!(out.len() > 1);
-        let mut seen = Vec::new();
+        let (mut seen, mut seen_tags) = (Vec::new(), Vec::new());
         for (i, bytes) in out.iter().enumerate() {
             assert!(bytes.len() <= 1300, "chunk {i} is {} bytes", bytes.len());
             let msg = SyncMsg::decode(bytes).unwrap();
             assert_eq!(msg.want_reply, i == 0);
-            seen.extend(msg.into_active());
+            let (members, tags) = msg.into_parts();
+            seen.extend(members);
+            seen_tags.extend(tags);
         }
         assert_eq!(seen.len(), 1 + 270, "own identity plus the active ones");
         assert_eq!(seen[0].id(), &own);
         assert!(seen.iter().all(|m| m.state() == State::Alive));
+        assert_eq!(seen_tags, tags);
+        let alone = chunks(&own, std::iter::empty(), std::iter::empty(), true, 1300);
+        assert_eq!(alone.len(), 1);
+        assert!(SyncMsg::decode(&alone[0]).unwrap().want_reply);
         assert!(SyncMsg::decode(&[1, 0xff, 0xff]).is_err());
     }
 

@@ -42,7 +42,12 @@ pub(crate) struct Table {
     present: usize,
     /// Names whose public view changed since [`Table::take_changed`].
     changed: HashSet<String>,
+    /// When tags and intents of unknown names are next checked for expiry.
+    next_orphan_sweep: Option<Instant>,
 }
+
+/// How often [`Table::reap`] looks for tags and intents of names it never saw alive.
+const ORPHAN_SWEEP: Duration = Duration::from_secs(10);
 
 /// `force_leave` of a name the table does not hold.
 #[derive(Debug, PartialEq, Eq)]
@@ -68,6 +73,7 @@ impl Table {
             intents: HashMap::new(),
             present: 0,
             changed: HashSet::new(),
+            next_orphan_sweep: None,
         }
     }
 
@@ -311,6 +317,11 @@ impl Table {
         reconnect: Duration,
         tombstone: Duration,
     ) -> Vec<MemberEvent> {
+        let sweep_due = self.next_orphan_sweep.is_none_or(|at| now >= at);
+        if self.entries.len() == self.present && !sweep_due {
+            // Nobody failed or left, and no orphan sweep due: nothing to look at.
+            return Vec::new();
+        }
         let expired: Vec<String> = self
             .entries
             .iter()
@@ -333,13 +344,17 @@ impl Table {
             self.tags.remove(&name);
             self.intents.remove(&name);
         }
+        if !sweep_due {
+            return events;
+        }
+        self.next_orphan_sweep = Some(now + ORPHAN_SWEEP);
         // Tags and intents of names never seen alive do not live longer than a tombstone.
         let entries = &self.entries;
         self.tags.retain(|name, r| {
-            entries.contains_key(name) || now.saturating_duration_since(r.at) < tombstone
+            now.saturating_duration_since(r.at) < tombstone || entries.contains_key(name)
         });
         self.intents.retain(|name, i| {
-            entries.contains_key(name) || now.saturating_duration_since(i.at) < tombstone
+            now.saturating_duration_since(i.at) < tombstone || entries.contains_key(name)
         });
         events
     }
@@ -361,6 +376,35 @@ impl Table {
         self.entries
             .values()
             .any(|e| e.status.is_present() && e.id.addr == addr)
+    }
+
+    /// The tags of the members alive or leaving, as broadcast items (for a state sync).
+    pub fn tags_items(&self) -> impl Iterator<Item = TagsItem> + '_ {
+        self.entries
+            .iter()
+            .filter(|(_, e)| e.status.is_present())
+            .filter_map(|(name, _)| {
+                self.tags.get(name).map(|r| TagsItem {
+                    name: name.clone(),
+                    version: r.version,
+                    tags: r.tags.clone(),
+                })
+            })
+    }
+
+    /// Whether `id` is the identity of a member known alive.
+    pub fn is_alive_as(&self, id: &NodeId) -> bool {
+        self.entries
+            .get(&id.name)
+            .is_some_and(|e| e.status == MemberStatus::Alive && e.id == *id)
+    }
+
+    /// The address of a member if it is alive.
+    pub fn alive_addr(&self, name: &str) -> Option<SocketAddr> {
+        self.entries
+            .get(name)
+            .filter(|e| e.status == MemberStatus::Alive)
+            .map(|e| e.id.addr)
     }
 
     /// Names and addresses of the members currently alive.

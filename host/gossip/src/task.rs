@@ -2,7 +2,7 @@
 //! timers, the member table, the keyring, RTT probes and keyring queries; the [`crate::Pool`]
 //! handle talks to it through commands.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -11,7 +11,6 @@ use std::time::Duration;
 use foca::{AccumulatingRuntime, Foca, OwnedNotification, PostcardCodec, State, Timer};
 use rand::rngs::StdRng;
 use rand::seq::IndexedRandom;
-use tokio::net::UdpSocket;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior, sleep_until};
 use tracing::{debug, info, warn};
@@ -31,6 +30,7 @@ use crate::stats::Counters;
 use crate::sync::{self as state_sync, ReplyBudget, SyncMsg};
 use crate::table::{NotFound, Table};
 use crate::timers::TimerQueue;
+use crate::wire::Inbound;
 
 /// Largest encoded tags (memberlist's MetaMaxSize).
 pub(crate) const MAX_TAGS_BYTES: usize = 512;
@@ -216,7 +216,13 @@ impl PoolTask {
             next_rejoin_at: later(now, s.timing.rejoin_interval),
             next_seed_announce_at: later(now, s.timing.seed_announce_interval),
             next_reap_at: later(now, REAP_INTERVAL),
-            next_push_pull_at: later(now, s.timing.push_pull_interval),
+            // Staggered like memberlist's timers, so pools started together do not sync together.
+            next_push_pull_at: later(
+                now,
+                s.timing
+                    .push_pull_interval
+                    .mul_f64(rand::random_range(0.0..1.0)),
+            ),
             sync_budget: ReplyBudget::new(now),
             out,
             envelope,
@@ -237,7 +243,7 @@ impl PoolTask {
     /// Runs until `Shutdown` or until every [`crate::Pool`] handle is dropped.
     pub async fn run(
         mut self,
-        socket: Arc<UdpSocket>,
+        mut inbound: Inbound,
         outbox: Outbox,
         mut cmds: mpsc::Receiver<Command>,
     ) {
@@ -262,9 +268,9 @@ impl PoolTask {
                     None | Some(Command::Shutdown) => break,
                     Some(cmd) => self.handle_command(cmd),
                 },
-                received = socket.recv_from(&mut buf) => match received {
+                received = inbound.recv(&mut buf) => match received {
                     Ok((len, src)) => self.handle_datagram(&buf[..len], src),
-                    Err(error) => debug!(%error, "gossip socket receive failed"),
+                    Err(error) => debug!(%error, "gossip receive failed"),
                 },
                 () = sleep_until(next_timer.unwrap_or_else(Instant::now)), if next_timer.is_some() => {
                     self.fire_timers();
@@ -373,19 +379,35 @@ impl PoolTask {
                         debug!(%src, "state sync request over budget; not answered");
                     }
                 }
+                let (members, tags) = msg.into_parts();
+                // Members we already know alive with this very identity are skipped: foca
+                // looks members up linearly, so applying a whole view is O(n²).
+                let table = &self.table;
+                let news: Vec<_> = members.filter(|m| !table.is_alive_as(m.id())).collect();
                 self.foca
-                    .apply_many(msg.into_active(), false, &mut self.rt)
+                    .apply_many(news.into_iter(), false, &mut self.rt)
                     .map_err(|e| e.to_string())?;
+                let mut shared = lock(&self.shared);
+                for t in tags {
+                    shared.offer(&self.s.name, Item::Tags(t));
+                }
             }
         }
         Ok(())
     }
 
-    /// Sends our view of the active members (push-pull); `want_reply` asks for theirs.
+    /// Sends our view of the active members and their tags (push-pull); `want_reply` asks
+    /// for theirs.
     fn push_state(&mut self, to: SocketAddr, want_reply: bool) {
+        let own_tags = TagsItem {
+            name: self.s.name.clone(),
+            version: self.tags_version,
+            tags: self.own_tags.clone(),
+        };
         let chunks = state_sync::chunks(
             self.foca.identity(),
             self.foca.iter_membership_state(),
+            std::iter::once(own_tags).chain(self.table.tags_items()),
             want_reply,
             FOCA_MAX_PACKET.get(),
         );
@@ -404,12 +426,18 @@ impl PoolTask {
         if self.own_status != MemberStatus::Alive || self.departed {
             return;
         }
-        let alive: HashMap<String, SocketAddr> = self
-            .table
-            .alive_addrs()
-            .map(|(name, addr)| (name.to_owned(), addr))
-            .collect();
-        let Some((to, seq)) = self.prober.next_ping(&alive, now) else {
+        let table = &self.table;
+        let next = self.prober.next_ping(
+            |name| table.alive_addr(name),
+            || {
+                table
+                    .alive_addrs()
+                    .map(|(name, _)| name.to_owned())
+                    .collect()
+            },
+            now,
+        );
+        let Some((to, seq)) = next else {
             return;
         };
         let ping = ProbeMsg {
@@ -924,7 +952,11 @@ impl PoolTask {
             warn!(%to, ?kind, "could not encrypt datagram");
             return;
         }
-        outbox.send(to, &self.send_buf).await;
+        if kind == Kind::Sync {
+            outbox.send_bulk(to, &self.send_buf);
+        } else {
+            outbox.send(to, &self.send_buf).await;
+        }
     }
 
     fn emit(&mut self, event: MemberEvent) {

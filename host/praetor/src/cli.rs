@@ -57,6 +57,9 @@ pub enum Command {
     Keyring(KeyringArgs),
     /// Estimates network round trip time between nodes
     Rtt(RttArgs),
+    /// Builtin helpers for creating CAs and certificates
+    #[command(subcommand)]
+    Tls(crate::commands::tls::TlsCommand),
     /// Prints the Praetor version
     Version,
 }
@@ -542,6 +545,9 @@ pub enum OperatorCommand {
     /// Provides cluster-level tools for the Raft subsystem
     #[command(subcommand)]
     Raft(RaftCommand),
+    /// Manage network areas (links between this datacenter and a peer datacenter)
+    #[command(subcommand)]
+    Area(crate::commands::operator::AreaCommand),
 }
 
 /// `praetor operator raft ...`

@@ -46,6 +46,7 @@ fn main() -> ExitCode {
         Command::Operator(OperatorCommand::Raft(RaftCommand::ListPeers(args))) => {
             operator::list_peers(args)
         }
+        Command::Operator(OperatorCommand::Area(cmd)) => operator::area(cmd),
         Command::Plugin(PluginCommand::List(args)) => plugin::list(args),
         Command::Plugin(PluginCommand::Load(args)) => plugin::load(args),
         Command::Plugin(PluginCommand::Test(args)) => plugin::test(args),
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
         Command::Keygen => keygen::run(),
         Command::Keyring(args) => keyring::run(args),
         Command::Rtt(args) => rtt::run(args),
+        Command::Tls(cmd) => commands::tls::run(cmd),
         Command::Version => version::run(),
     };
     match outcome {

@@ -63,6 +63,8 @@ const MAX_HOPS: u32 = 5;
 /// Connect timeout towards a server of another datacenter: a datacenter that is down must
 /// fail fast; its servers are then skipped for [`FAILED_SERVER_BACKOFF`].
 const CROSS_DC_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Connect timeout towards a server of the local datacenter.
+const LOCAL_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Consul's maximum blocking wait.
 const MAX_WAIT: Duration = Duration::from_secs(600);
 /// Consul's default blocking wait.
@@ -93,6 +95,8 @@ struct Inner {
     sessions: Arc<SessionTimers>,
     counters: Arc<RpcCounters>,
     router: router::Router,
+    /// TLS material of the RPC port (`None` = plaintext everywhere).
+    tls: RwLock<Option<praetor_tls::RpcTls>>,
     policy: RwLock<Arc<dyn RoutePolicy>>,
     local_ops: RwLock<Option<Arc<dyn LocalOps>>>,
 }
@@ -125,6 +129,7 @@ impl Rpc {
                 sessions: Arc::new(SessionTimers::default()),
                 counters: Arc::new(RpcCounters::default()),
                 router: router::Router::new(datacenter),
+                tls: RwLock::new(None),
                 policy: RwLock::new(Arc::new(NativePolicy)),
                 local_ops: RwLock::new(None),
             }),
@@ -192,6 +197,21 @@ impl Rpc {
     /// What this server can reach (datacenter, cost in ms, hops), to advertise in areas.
     pub fn reach(&self) -> Vec<(String, f64, u32)> {
         self.inner.router.reach()
+    }
+
+    /// Secures outgoing RPC with TLS (and checks incoming callers' certificates).
+    pub fn set_tls(&self, tls: Option<praetor_tls::RpcTls>) {
+        if let Ok(mut t) = self.inner.tls.write() {
+            *t = tls;
+        }
+        // Channels made with the old setting must not be reused.
+        if let Ok(mut p) = self.inner.pool.lock() {
+            p.clear();
+        }
+    }
+
+    fn tls(&self) -> Option<praetor_tls::RpcTls> {
+        self.inner.tls.read().ok().and_then(|t| t.clone())
     }
 
     /// Installs the policy that ranks datacenters and picks servers (the router slot).
@@ -547,7 +567,11 @@ impl Rpc {
         Err(last_err)
     }
 
-    fn client_for(&self, addr: SocketAddr, remote: bool) -> Result<RpcClient<Channel>, RpcError> {
+    fn client_for(
+        &self,
+        addr: SocketAddr,
+        target_dc: &str,
+    ) -> Result<RpcClient<Channel>, RpcError> {
         let mut pool = self
             .inner
             .pool
@@ -556,12 +580,26 @@ impl Rpc {
         if let Some(c) = pool.get(&addr) {
             return Ok(c.clone());
         }
+        let remote = target_dc != self.inner.datacenter;
+        let tls = self.tls();
         let ch = if remote {
-            cross_dc_channel(addr)
+            // Another datacenter must fail fast when it is down.
+            praetor_tls::grpc_channel(
+                tls.as_ref(),
+                addr,
+                target_dc,
+                CROSS_DC_CONNECT_TIMEOUT,
+                Some(Duration::from_secs(1)),
+            )
         } else {
-            praetor_consensus::channel(&addr.to_string())
-        }
-        .map_err(|e| RpcError::Transport(e.to_string()))?;
+            praetor_tls::grpc_channel(
+                tls.as_ref(),
+                addr,
+                target_dc,
+                LOCAL_CONNECT_TIMEOUT,
+                Some(Duration::from_secs(10)),
+            )
+        };
         let c = RpcClient::new(ch)
             .max_decoding_message_size(64 << 20)
             .max_encoding_message_size(64 << 20);
@@ -585,10 +623,13 @@ impl Rpc {
             .parse()
             .map_err(|_| RpcError::Internal(format!("bad server address {addr}")))?;
         let body = postcard::to_allocvec(&req).map_err(|e| RpcError::Internal(e.to_string()))?;
-        // A request for another datacenter sent by a server goes to a remote server.
-        let remote =
-            self.inner.consensus.is_some() && dc.is_some_and(|d| d != self.inner.datacenter);
-        let mut client = self.client_for(addr, remote)?;
+        // A request for another datacenter sent by a server goes to a server of that
+        // datacenter (its certificate is checked for it); everything else stays local.
+        let target_dc = match dc {
+            Some(d) if self.inner.consensus.is_some() => d,
+            _ => self.inner.datacenter.as_str(),
+        };
+        let mut client = self.client_for(addr, target_dc)?;
         let mut call = tonic::Request::new(CallRequest {
             source_datacenter: self.inner.datacenter.clone(),
             hops,
@@ -605,7 +646,13 @@ impl Rpc {
                 .counters
                 .call_errors
                 .fetch_add(1, Ordering::Relaxed);
-            RpcError::Transport(format!("{addr}: {}", s.message()))
+            match s.code() {
+                // The server answered and refused us: trying another server will not help.
+                tonic::Code::PermissionDenied | tonic::Code::InvalidArgument => {
+                    RpcError::Internal(s.message().to_string())
+                }
+                _ => RpcError::Transport(format!("{addr}: {}", s.message())),
+            }
         })?;
         let resp: Response = postcard::from_bytes(&reply.into_inner().body)
             .map_err(|e| RpcError::Internal(e.to_string()))?;
@@ -623,20 +670,6 @@ fn call_timeout(req: &Request) -> Duration {
         Request::Query(q) if q.min_index > 0 => blocking_wait(q.wait_ms) + RPC_MARGIN,
         _ => RPC_MARGIN + RPC_HOLD_TIMEOUT,
     }
-}
-
-/// A channel to a server of another datacenter: short connect timeout, and HTTP/2 keepalive
-/// pings so a connection to a datacenter that went away fails in-flight calls within ~2 s.
-fn cross_dc_channel(addr: SocketAddr) -> Result<Channel, tonic::transport::Error> {
-    Ok(
-        tonic::transport::Endpoint::from_shared(format!("http://{addr}"))?
-            .connect_timeout(CROSS_DC_CONNECT_TIMEOUT)
-            .tcp_nodelay(true)
-            .http2_keep_alive_interval(Duration::from_secs(1))
-            .keep_alive_timeout(Duration::from_secs(1))
-            .keep_alive_while_idle(true)
-            .connect_lazy(),
-    )
 }
 
 struct InFlight<'a>(&'a AtomicU64);
@@ -689,7 +722,11 @@ impl RpcSvc for RpcService {
         &self,
         request: tonic::Request<CallRequest>,
     ) -> Result<tonic::Response<CallReply>, tonic::Status> {
+        let peer = request.extensions().get::<praetor_tls::PeerInfo>().cloned();
         let call = request.into_inner();
+        if let (Some(tls), Some(peer)) = (self.rpc.tls(), peer) {
+            authorize(&tls, &peer, &call, &self.rpc.inner.datacenter)?;
+        }
         self.rpc
             .inner
             .counters
@@ -707,6 +744,34 @@ impl RpcSvc for RpcService {
             postcard::to_allocvec(&resp).map_err(|e| tonic::Status::internal(e.to_string()))?;
         Ok(tonic::Response::new(CallReply { body: body.into() }))
     }
+}
+
+/// Consul's rule with `verify_server_hostname`: a call from another datacenter must come from
+/// a certificate for `server.<that dc>.<domain>` (a client certificate, or another
+/// datacenter's server certificate, cannot act as that datacenter's server). Calls from this
+/// datacenter's client agents are accepted with any certificate the TLS layer verified.
+#[allow(clippy::result_large_err)]
+fn authorize(
+    tls: &praetor_tls::RpcTls,
+    peer: &praetor_tls::PeerInfo,
+    call: &CallRequest,
+    local_dc: &str,
+) -> Result<(), tonic::Status> {
+    if !tls.verify_server_hostname() {
+        return Ok(());
+    }
+    let source = call.source_datacenter.as_str();
+    if source.is_empty() || source == local_dc {
+        return Ok(());
+    }
+    if peer.is_server_of(source, tls.domain()) {
+        return Ok(());
+    }
+    tracing::warn!(remote = %peer.remote, source_dc = source, "refusing RPC: not a server certificate of the calling datacenter");
+    Err(tonic::Status::permission_denied(format!(
+        "certificate is not valid for {}",
+        tls.server_name(source)
+    )))
 }
 
 #[cfg(test)]

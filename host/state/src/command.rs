@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::areas::Area;
 use crate::types::{HealthCheck, KvEntry, Node, NodeCoordinate, Service, Session};
 
 /// Consul's KVS operations (`api.KVOp`) for a single-key write.
@@ -184,6 +185,12 @@ pub enum Command {
     /// Upserts network coordinates (Consul `CoordinateBatchUpdate`): updates for nodes missing
     /// from the catalog are skipped; any invalid (NaN/Inf) coordinate rejects the whole batch.
     CoordinateBatchUpdate { updates: Vec<NodeCoordinate> },
+    /// Creates a network area (new ID; the ID is chosen by the proposer) or updates one
+    /// (`retry_join`, `use_tls`; the peer datacenter cannot change). At most one area per peer
+    /// datacenter.
+    AreaUpsert { area: Area },
+    /// Deletes a network area (unknown ID: error).
+    AreaDelete { id: String },
 }
 
 /// One failed operation of a transaction.

@@ -147,7 +147,8 @@ impl Store {
             | QueryResult::Services(_)
             | QueryResult::NodeServices(_)
             | QueryResult::Sessions(_)
-            | QueryResult::Coordinates(_) => {}
+            | QueryResult::Coordinates(_)
+            | QueryResult::Areas(_) => {}
         }
     }
 }

@@ -73,6 +73,20 @@ pub enum StateError {
     TxnNotReadOnly(&'static str),
     #[error("invalid coordinate")]
     InvalidCoordinate,
+    #[error("Missing area ID")]
+    MissingAreaId,
+    #[error("Must provide peer datacenter")]
+    MissingPeerDatacenter,
+    #[error("area with peer datacenter {peer:?} already exists (ID {id:?})")]
+    AreaPeerExists { peer: String, id: String },
+    #[error("cannot change the peer datacenter of area {id:?} from {from:?} to {to:?}")]
+    AreaPeerChange {
+        id: String,
+        from: String,
+        to: String,
+    },
+    #[error("area {0:?} not found")]
+    AreaNotFound(String),
     #[error("raft index {index} is not after the last applied index {last}")]
     StaleRaftIndex { index: u64, last: u64 },
     /// An error with the context Consul wraps it in (e.g. `failed inserting node: ...`).

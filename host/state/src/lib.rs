@@ -1,11 +1,12 @@
 //! praetor's replicated state machine: the catalog (nodes, services, checks), the KV store,
-//! sessions, KV transactions and network coordinates, with Consul's raft-index rules and
+//! sessions, KV transactions, network coordinates and network areas, with Consul's raft-index rules and
 //! change notification for blocking queries.
 //!
 //! Pure and deterministic: no I/O, no clock (time arrives inside commands as `now_ms`), no
 //! configuration. Raft applies [`Command`]s through [`Store::apply`] (or [`SharedStore::apply`],
 //! which also wakes blocking queries); readers run [`Query`]s.
 
+mod areas;
 mod catalog;
 mod change;
 mod command;
@@ -23,6 +24,7 @@ mod types;
 #[cfg(test)]
 mod tests;
 
+pub use areas::Area;
 pub use catalog::SERF_CHECK_ID;
 pub use change::{ChangeSet, Table, TableIndexes};
 pub use command::{Command, CommandResult, KvOp, TxnError, TxnKvOp, TxnKvVerb, TxnOp, TxnResult};

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::areas::Area;
 use crate::change::Table;
 use crate::store::{Store, eq_fold, fold};
 use crate::types::{
@@ -73,6 +74,12 @@ pub enum Query {
     CoordinateNode {
         node: String,
     },
+    /// Every network area, sorted by peer datacenter (`GET /v1/operator/area`).
+    Areas,
+    /// One network area: zero or one element (`GET /v1/operator/area/<id>`).
+    AreaGet {
+        id: String,
+    },
 }
 
 impl Query {
@@ -102,6 +109,7 @@ impl Query {
                 &[Table::Sessions]
             }
             Query::CoordinateNodes { .. } | Query::CoordinateNode { .. } => &[Table::Coordinates],
+            Query::Areas | Query::AreaGet { .. } => &[Table::Areas],
         }
     }
 }
@@ -120,6 +128,7 @@ pub enum QueryResult {
     CheckServiceNodes(Vec<CheckServiceNode>),
     Sessions(Vec<Session>),
     Coordinates(Vec<NodeCoordinate>),
+    Areas(Vec<Area>),
 }
 
 /// An answer and its raft index (`X-Consul-Index`; never 0).
@@ -246,6 +255,8 @@ impl Store {
                 self.indexes.coordinates,
                 QueryResult::Coordinates(self.coordinate_rows_of(node)),
             ),
+            Query::Areas => self.areas_list(),
+            Query::AreaGet { id } => self.area_get(id),
         };
         QueryOutput {
             index: index.max(1),

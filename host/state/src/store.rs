@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
+use crate::areas::Area;
 use crate::change::{ChangeSet, Table, TableIndexes};
 use crate::command::{Command, CommandResult};
 use crate::error::StateError;
@@ -37,6 +38,7 @@ enum Undo {
     LockDelay(String, Option<u64>),
     ServiceIndex(String, Option<u64>),
     Coordinate(PairKey, Option<NodeCoordinate>),
+    Area(String, Option<Area>),
 }
 
 /// Whether a command's writes stay (`Commit`) or are rolled back (`Abort`).
@@ -74,6 +76,8 @@ pub struct Store {
     pub(crate) last_index: u64,
     /// Key: (lowercased node name, lowercased segment).
     pub(crate) coordinates: BTreeMap<PairKey, NodeCoordinate>,
+    /// Key: area ID.
+    pub(crate) areas: BTreeMap<String, Area>,
 
     // Derived indexes, rebuilt on restore.
     node_ids: BTreeMap<String, BTreeSet<String>>,
@@ -92,7 +96,8 @@ pub struct Store {
 ///
 /// Encoded with postcard (positional), so a field added here changes the format: snapshots
 /// written before the coordinates table existed do not decode. `#[serde(default)]` only helps
-/// self-describing encodings.
+/// self-describing encodings. New fields go at the end only: `postcard::from_bytes` ignores
+/// trailing bytes, so an older version still decodes (and drops) what it does not know.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct StoreSnapshot {
     pub last_index: u64,
@@ -109,6 +114,12 @@ pub struct StoreSnapshot {
     /// Sorted by (lowercased node, lowercased segment).
     #[serde(default)]
     pub coordinates: Vec<NodeCoordinate>,
+    /// Network areas, sorted by ID.
+    #[serde(default)]
+    pub areas: Vec<Area>,
+    /// The areas table index (kept out of `indexes` so that its layout does not change).
+    #[serde(default)]
+    pub areas_index: u64,
 }
 
 fn multi_insert<K: Ord, V: Ord>(map: &mut BTreeMap<K, BTreeSet<V>>, key: K, value: V) {
@@ -194,7 +205,11 @@ impl Store {
     pub fn snapshot(&self) -> StoreSnapshot {
         StoreSnapshot {
             last_index: self.last_index,
-            indexes: self.indexes.clone(),
+            // The areas index travels as `areas_index` (see `TableIndexes::areas`).
+            indexes: TableIndexes {
+                areas: 0,
+                ..self.indexes.clone()
+            },
             service_indexes: self
                 .service_indexes
                 .iter()
@@ -226,6 +241,8 @@ impl Store {
                 .map(|(k, v)| (k.clone(), *v))
                 .collect(),
             coordinates: self.coordinates.values().cloned().collect(),
+            areas: self.areas.values().cloned().collect(),
+            areas_index: self.indexes.areas,
         }
     }
 
@@ -261,6 +278,8 @@ impl Store {
             .filter(|c| c.coord.is_valid())
             .map(|c| ((fold(&c.node), fold(&c.segment)), c))
             .collect();
+        s.areas = snap.areas.into_iter().map(|a| (a.id.clone(), a)).collect();
+        s.indexes.areas = snap.areas_index;
         s
     }
 }
@@ -337,6 +356,14 @@ impl Store {
                 .coordinate_batch_update(idx, updates)
                 .map(|()| CommandResult::Ok)
                 .into(),
+            Command::AreaUpsert { area } => self
+                .area_upsert(idx, area)
+                .map(|()| CommandResult::Ok)
+                .into(),
+            Command::AreaDelete { id } => self
+                .area_delete(idx, &id)
+                .map(|()| CommandResult::Ok)
+                .into(),
         }
     }
 
@@ -375,6 +402,9 @@ impl Store {
                 }
                 Undo::Coordinate(k, v) => {
                     write(&mut self.coordinates, k, v);
+                }
+                Undo::Area(k, v) => {
+                    write(&mut self.areas, k, v);
                 }
             }
         }
@@ -463,6 +493,11 @@ impl Store {
     pub(crate) fn put_coordinate(&mut self, key: PairKey, value: Option<NodeCoordinate>) {
         let old = write(&mut self.coordinates, key.clone(), value);
         self.journal.push(Undo::Coordinate(key, old));
+    }
+
+    pub(crate) fn put_area(&mut self, key: String, value: Option<Area>) {
+        let old = write(&mut self.areas, key.clone(), value);
+        self.journal.push(Undo::Area(key, old));
     }
 }
 

@@ -12,6 +12,7 @@ pub mod operator;
 pub mod plugin;
 pub mod rtt;
 pub mod services;
+pub mod tls;
 pub mod version;
 
 /// What a command returns: an exit code, or a message for stderr (exit code 1).

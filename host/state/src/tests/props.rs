@@ -5,8 +5,8 @@ use praetor_coordinate::{Config, Coordinate};
 
 use super::{NOW, check, node, service};
 use crate::{
-    CheckStatus, Command, CommandResult, KvEntry, KvOp, NodeCoordinate, Session, SessionBehavior,
-    Store, StoreSnapshot, Table, TxnKvOp, TxnKvVerb, TxnOp,
+    Area, CheckStatus, Command, CommandResult, KvEntry, KvOp, NodeCoordinate, Session,
+    SessionBehavior, Store, StoreSnapshot, Table, TxnKvOp, TxnKvVerb, TxnOp,
 };
 
 /// A tiny deterministic generator (64-bit LCG).
@@ -157,6 +157,24 @@ fn command(g: &mut Gen, now_ms: u64) -> Command {
                 .collect();
             Command::CoordinateBatchUpdate { updates }
         }
+        6 if g.below(2) == 0 => {
+            // Creates, updates (some changing the peer, some identical), duplicate peers,
+            // deletes of known and unknown areas.
+            let id = g.pick(&["a0", "a1", "a2"]).to_string();
+            if g.below(4) == 0 {
+                Command::AreaDelete { id }
+            } else {
+                Command::AreaUpsert {
+                    area: Area {
+                        id,
+                        peer_datacenter: g.pick(&["dc2", "dc3", "DC2", ""]).into(),
+                        retry_join: vec![g.pick(&["10.0.0.1", "10.0.0.2"]).into()],
+                        use_tls: g.below(2) == 0,
+                        ..Area::default()
+                    },
+                }
+            }
+        }
         _ => {
             let ops = [
                 KvOp::Set,
@@ -207,6 +225,11 @@ fn modify_indexes(s: &Store) -> Vec<(Table, u64, u64)> {
         s.sessions
             .values()
             .map(|x| (Table::Sessions, x.create_index, x.modify_index)),
+    );
+    out.extend(
+        s.areas
+            .values()
+            .map(|a| (Table::Areas, a.create_index, a.modify_index)),
     );
     out
 }
@@ -300,6 +323,7 @@ fn indexes_are_monotonic_and_touched_objects_carry_the_index() {
     );
     assert!(!store.kvs.is_empty() || !store.tombstones.is_empty());
     assert!(store.table_index(Table::Coordinates) > 0);
+    assert!(store.table_index(Table::Areas) > 0);
 }
 
 #[test]
@@ -315,7 +339,8 @@ fn restored_store_is_equal_and_evolves_identically() {
     assert!(
         !original.nodes.is_empty()
             && !original.tombstones.is_empty()
-            && !original.coordinates.is_empty(),
+            && !original.coordinates.is_empty()
+            && !original.areas.is_empty(),
         "workload left too little state"
     );
 

@@ -8,8 +8,8 @@ use serde::de::DeserializeOwned;
 
 use super::{NOW, check, node, service, session};
 use crate::{
-    CheckServiceNode, CheckStatus, Command, CommandResult, KvEntry, KvOp, NodeCoordinate, Query,
-    QueryOutput, QueryResult, ServiceAddress, ServiceCheckRef, ServiceNode, SessionBehavior,
+    Area, CheckServiceNode, CheckStatus, Command, CommandResult, KvEntry, KvOp, NodeCoordinate,
+    Query, QueryOutput, QueryResult, ServiceAddress, ServiceCheckRef, ServiceNode, SessionBehavior,
     StoreSnapshot, TxnError, TxnKvOp, TxnKvVerb, TxnOp, TxnResult,
 };
 
@@ -122,6 +122,20 @@ fn every_command_variant_round_trips() {
             updates: vec![node_coordinate("n1", ""), node_coordinate("n2", "seg")],
         },
         Command::CoordinateBatchUpdate { updates: vec![] },
+        Command::AreaUpsert {
+            area: Area {
+                id: "8f246b77-f3e1-ff88-5b48-8ec93abf3e05".into(),
+                peer_datacenter: "dc2".into(),
+                retry_join: vec!["10.1.2.3".into(), "host:8300".into()],
+                use_tls: true,
+                create_index: 3,
+                modify_index: 4,
+            },
+        },
+        Command::AreaUpsert {
+            area: Area::default(),
+        },
+        Command::AreaDelete { id: "a-1".into() },
     ];
     for op in [
         KvOp::Set,
@@ -200,6 +214,8 @@ fn every_query_and_query_result_round_trips() {
             segment: Some(String::new()),
         },
         Query::CoordinateNode { node: "n1".into() },
+        Query::Areas,
+        Query::AreaGet { id: "a-1".into() },
     ];
     for q in &queries {
         roundtrip(q);
@@ -233,6 +249,15 @@ fn every_query_and_query_result_round_trips() {
         QueryResult::Sessions(vec![session("s1", "n1", SessionBehavior::Release, 0)]),
         QueryResult::Coordinates(vec![node_coordinate("n1", "")]),
         QueryResult::Coordinates(vec![]),
+        QueryResult::Areas(vec![Area {
+            id: "a-1".into(),
+            peer_datacenter: "dc2".into(),
+            retry_join: vec!["10.1.2.3".into()],
+            use_tls: false,
+            create_index: 1,
+            modify_index: 2,
+        }]),
+        QueryResult::Areas(vec![]),
     ];
     for result in results {
         roundtrip(&QueryOutput { index: 12, result });
@@ -254,8 +279,17 @@ fn snapshot_round_trips() {
     h.ok(Command::CoordinateBatchUpdate {
         updates: vec![node_coordinate("n1", "")],
     });
+    h.ok(Command::AreaUpsert {
+        area: Area {
+            id: "a-1".into(),
+            peer_datacenter: "dc2".into(),
+            ..Area::default()
+        },
+    });
     let snap: StoreSnapshot = h.store.snapshot();
     assert!(!snap.tombstones.is_empty() && !snap.lock_delays.is_empty());
+    assert_eq!(snap.areas.len(), 1);
+    assert!(snap.areas_index > 0);
     assert_eq!(snap.coordinates.len(), 1);
     roundtrip(&snap);
 }

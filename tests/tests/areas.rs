@@ -1,0 +1,260 @@
+//! Network areas over the TLS server RPC port, hub and spoke: dc1 (127.0.1.1) has areas with
+//! dc2 (127.0.2.1) and dc3 (127.0.3.1); no WAN pool anywhere (`ports.serf_wan = -1`), TLS with
+//! `verify_incoming` and `verify_server_hostname` on every RPC port, certificates made by
+//! `praetor tls`. dc2 -> dc1 and dc1 -> dc3 work; dc2 -> dc3 is `No path to datacenter` until
+//! dc2 turns on multi-hop routing (reload), then goes through dc1. Plaintext and the wrong
+//! certificates are refused on the RPC port.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use hickory_proto::rr::{RData, RecordType};
+use praetor_tests::{Agent, AgentOptions, dns, praetor_bin, scratch, wait_for};
+
+/// Runs the CLI in `dir` (for `tls`) against `agent` (if any): (exit code, stdout + stderr).
+fn cli(dir: &Path, agent: Option<&Agent>, args: &[&str]) -> (i32, String) {
+    let mut cmd = Command::new(praetor_bin());
+    cmd.args(args).current_dir(dir);
+    if let Some(a) = agent {
+        cmd.env("CONSUL_HTTP_ADDR", format!("http://{}:8500", a.ip));
+    }
+    let out = cmd.output().expect("run praetor");
+    (
+        out.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// A CA and one server certificate per datacenter (plus a dc1 client certificate).
+fn certificates() -> PathBuf {
+    let dir = scratch("area-certs");
+    let (code, out) = cli(&dir, None, &["tls", "ca", "create"]);
+    assert_eq!(code, 0, "{out}");
+    for dc in ["dc1", "dc2", "dc3"] {
+        let (code, out) = cli(
+            &dir,
+            None,
+            &["tls", "cert", "create", "-server", &format!("-dc={dc}")],
+        );
+        assert_eq!(code, 0, "{out}");
+    }
+    let (code, out) = cli(&dir, None, &["tls", "cert", "create", "-client", "-dc=dc1"]);
+    assert_eq!(code, 0, "{out}");
+    dir
+}
+
+fn config(certs: &Path, cert: &str, multi_hop: bool) -> String {
+    let p = |f: &str| certs.join(f).display().to_string();
+    serde_json::json!({
+        "performance": {"raft_multiplier": 1},
+        "log_level": "debug",
+        "ports": {"serf_wan": -1},
+        "multi_hop_routing": multi_hop,
+        "tls": {
+            "defaults": {
+                "ca_file": p("consul-agent-ca.pem"),
+                "cert_file": p(&format!("{cert}.pem")),
+                "key_file": p(&format!("{cert}-key.pem")),
+                "verify_incoming": true,
+                "verify_outgoing": true
+            },
+            "internal_rpc": {"verify_server_hostname": true}
+        }
+    })
+    .to_string()
+}
+
+fn server(dc: u8, certs: &Path, cert: &str) -> Agent {
+    let opts = AgentOptions {
+        config_json: config(certs, cert, false),
+        ..AgentOptions::default()
+    };
+    Agent::start_with(
+        "s1",
+        &format!("127.0.{dc}.1"),
+        &[
+            &format!("-datacenter=dc{dc}"),
+            "-server",
+            "-bootstrap-expect=1",
+        ],
+        &opts,
+    )
+}
+
+fn area(from: &Agent, peer: &str, join: Option<&str>) {
+    let dir = std::env::temp_dir();
+    let (code, out) = cli(
+        &dir,
+        Some(from),
+        &[
+            "operator",
+            "area",
+            "create",
+            &format!("-peer-datacenter={peer}"),
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("with peer datacenter \"{peer}\"!")),
+        "{out}"
+    );
+    if let Some(addr) = join {
+        wait_for(
+            &format!("area join {peer} via {addr}"),
+            Duration::from_secs(30),
+            || {
+                let (code, out) = cli(
+                    &dir,
+                    Some(from),
+                    &[
+                        "operator",
+                        "area",
+                        "join",
+                        &format!("-peer-datacenter={peer}"),
+                        addr,
+                    ],
+                );
+                (code == 0 && out.contains("true")).then_some(())
+            },
+        );
+    }
+}
+
+fn kv_get(a: &Agent, key: &str, dc: &str) -> (u16, String) {
+    match a.http().try_get(&format!("/v1/kv/{key}?dc={dc}&raw")) {
+        Ok(r) => (r.status, r.text()),
+        Err(e) => (0, e),
+    }
+}
+
+/// The server closes a connection that speaks plaintext gRPC (HTTP/2 preface) on a port with
+/// `verify_incoming`.
+fn plaintext_refused(addr: SocketAddr) -> bool {
+    let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+        return false;
+    };
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0");
+    let mut buf = [0u8; 64];
+    matches!(s.read(&mut buf), Ok(0) | Err(_))
+}
+
+#[test]
+fn hub_and_spoke_areas_over_tls_with_multi_hop() {
+    let certs = certificates();
+    let dc1 = server(1, &certs, "dc1-server-consul-0");
+    let mut dc2 = server(2, &certs, "dc2-server-consul-0");
+    let dc3 = server(3, &certs, "dc3-server-consul-0");
+    for a in [&dc1, &dc2, &dc3] {
+        wait_for(
+            &format!("{} has a leader", a.ip),
+            Duration::from_secs(60),
+            || a.http().leader().filter(|l| !l.is_empty()),
+        );
+    }
+    // No WAN pool anywhere: nothing listens on UDP 8302.
+    for ip in ["127.0.1.1", "127.0.2.1", "127.0.3.1"] {
+        let free = UdpSocket::bind(format!("{ip}:8302"));
+        assert!(free.is_ok(), "UDP {ip}:8302 is in use");
+    }
+    // Before any area: other datacenters are unknown.
+    assert_eq!(
+        kv_get(&dc1, "x", "dc2"),
+        (500, "No path to datacenter".into())
+    );
+
+    // The reciprocal pairs plus one join each (from the hub).
+    area(&dc2, "dc1", None);
+    area(&dc3, "dc1", None);
+    area(&dc1, "dc2", Some("127.0.2.1"));
+    area(&dc1, "dc3", Some("127.0.3.1:8300"));
+    let (code, out) = cli(
+        &std::env::temp_dir(),
+        Some(&dc1),
+        &["operator", "area", "members"],
+    );
+    assert_eq!(code, 0, "{out}");
+    for n in ["s1.dc1", "s1.dc2", "s1.dc3"] {
+        assert!(out.contains(n), "{n} in {out}");
+    }
+
+    // The seed guide: a write to dc2 from dc1, DNS for dc2 asked of dc1.
+    wait_for("dc1 -> dc2 over the area", Duration::from_secs(60), || {
+        let (code, out) = cli(
+            &std::env::temp_dir(),
+            Some(&dc1),
+            &["kv", "put", "-datacenter=dc2", "hello", "world"],
+        );
+        (code == 0 && out.contains("Success!")).then_some(())
+    });
+    assert_eq!(dc2.http().kv_get("hello", "").unwrap(), b"world");
+    let q = dns(dc1.dns_addr(), "consul.service.dc2.consul.", RecordType::A);
+    let addrs: Vec<String> = q
+        .answers
+        .iter()
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(a.0.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(addrs, ["127.0.2.1"]);
+    // dc2 -> dc1 and dc1 -> dc3.
+    assert_eq!(dc1.http().put("/v1/kv/at-dc1", b"1").text(), "true");
+    wait_for("dc2 -> dc1", Duration::from_secs(60), || {
+        (kv_get(&dc2, "at-dc1", "dc1") == (200, "1".into())).then_some(())
+    });
+    assert_eq!(dc3.http().put("/v1/kv/at-dc3", b"3").text(), "true");
+    wait_for("dc1 -> dc3", Duration::from_secs(60), || {
+        (kv_get(&dc1, "at-dc3", "dc3") == (200, "3".into())).then_some(())
+    });
+    // dc2 and dc3 share no area: no path, as in Consul.
+    assert_eq!(
+        kv_get(&dc2, "at-dc3", "dc3"),
+        (500, "No path to datacenter".into())
+    );
+
+    // Multi-hop on dc2 (reload): dc3 is reached through dc1 and listed.
+    std::fs::write(
+        dc2.dir.join("test.json"),
+        config(&certs, "dc2-server-consul-0", true),
+    )
+    .unwrap();
+    dc2.signal(libc::SIGHUP);
+    wait_for("dc2 -> dc3 through dc1", Duration::from_secs(60), || {
+        (kv_get(&dc2, "at-dc3", "dc3") == (200, "3".into())).then_some(())
+    });
+    let dcs: Vec<String> =
+        serde_json::from_value(dc2.http().get("/v1/catalog/datacenters").json()).unwrap();
+    assert_eq!(dcs[0], "dc2");
+    assert!(dcs.contains(&"dc3".to_string()), "{dcs:?}");
+
+    // The RPC port refuses plaintext when verify_incoming is on.
+    assert!(plaintext_refused("127.0.1.1:8300".parse().unwrap()));
+
+    // A dc2 server holding dc3's certificate cannot act as dc2's server: dc1 refuses it on
+    // the RPC port (the handshake fails verify_server_hostname for server.dc2.consul).
+    dc2.kill();
+    let impostor = server(2, &certs, "dc3-server-consul-0");
+    wait_for("impostor has a leader", Duration::from_secs(60), || {
+        impostor.http().leader().filter(|l| !l.is_empty())
+    });
+    assert_eq!(impostor.http().put("/v1/kv/hello", b"fake").text(), "true");
+    let (status, body) = kv_get(&dc1, "hello", "dc2");
+    assert_eq!(status, 500, "{body}");
+    wait_for(
+        "dc1 logs the refused certificate",
+        Duration::from_secs(10),
+        || {
+            let logs = dc1.logs();
+            logs.contains("certificate not valid for name \"server.dc2.consul\"")
+                .then_some(())
+        },
+    );
+}
