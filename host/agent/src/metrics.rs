@@ -85,6 +85,19 @@ pub fn collect(shared: &Shared) -> Vec<Metric> {
             ));
         }
     }
+    let (conns, handshakes) = praetor_tls::rpc_port_stats();
+    out.push(m(
+        "consul_rpc_accepted_conns_total",
+        Counter,
+        conns as f64,
+        "Connections accepted on the server RPC port",
+    ));
+    out.push(m(
+        "praetor_rpc_tls_handshakes_total",
+        Counter,
+        handshakes as f64,
+        "TLS handshakes completed on the server RPC port",
+    ));
     let r = shared.rpc.counters();
     out.push(m(
         "consul_rpc_request_total",

@@ -31,7 +31,7 @@ mod verify;
 pub use dial::{DialedConn, dial_gossip, grpc_channel};
 pub use error::TlsError;
 pub use https::{HttpsTls, https_acceptor};
-pub use mux::{GossipIncoming, GrpcIncoming, MuxConn, MuxLimits, serve_rpc_port};
+pub use mux::{GossipIncoming, GrpcIncoming, MuxConn, MuxLimits, rpc_port_stats, serve_rpc_port};
 pub use peer::PeerInfo;
 pub use rpc::RpcTls;
 

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -228,6 +229,19 @@ pub fn serve_rpc_port(
     (GrpcIncoming { rx: grpc_rx }, gossip_rx)
 }
 
+/// Connections accepted on RPC ports of this process, and TLS handshakes completed on them
+/// (process-wide counters for metrics: handshakes per request show connection reuse).
+static CONNECTIONS: AtomicU64 = AtomicU64::new(0);
+static TLS_HANDSHAKES: AtomicU64 = AtomicU64::new(0);
+
+/// `(connections accepted, TLS handshakes completed)` on the RPC port since start.
+pub fn rpc_port_stats() -> (u64, u64) {
+    (
+        CONNECTIONS.load(Ordering::Relaxed),
+        TLS_HANDSHAKES.load(Ordering::Relaxed),
+    )
+}
+
 async fn accept_loop(
     listener: TcpListener,
     tls: Option<RpcTls>,
@@ -260,6 +274,7 @@ async fn accept_loop(
             );
             continue;
         };
+        CONNECTIONS.fetch_add(1, Ordering::Relaxed);
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(conn = %remote, error = %e, "RPC port: set_nodelay failed");
         }
@@ -349,6 +364,7 @@ async fn detect(
                 return Ok(None);
             }
         };
+        TLS_HANDSHAKES.fetch_add(1, Ordering::Relaxed);
         let session = stream.get_ref().1;
         let proto = match session.alpn_protocol() {
             Some(p) if p == ALPN_GRPC => Proto::Grpc,

@@ -1,9 +1,11 @@
 //! `wanbench`: whole-system figures for WAN federation, on loopback.
 //!
-//! 1. Forwarding cost: one server in dc1 (127.0.1.1) and one in dc2 (127.0.2.1), WAN-joined.
-//!    Sequential `GET /v1/kv/<k>` on dc1's server for a dc1 key (local) and for a dc2 key with
-//!    `?dc=dc2` (forwarded over the server RPC port), with 1 and 16 clients: p50/p99 and the
-//!    p50 added by forwarding (goal: <= 0.3 ms).
+//! 1. Forwarding cost: one server in dc1 (127.0.1.1) and one in dc2 (127.0.2.1), linked three
+//!    ways in turn: the WAN pool (plaintext RPC), a network area (plaintext), a network area
+//!    with TLS on the RPC port (verify_incoming + verify_server_hostname). `GET /v1/kv/<k>` on
+//!    dc1's server for a dc1 key (local) and for a dc2 key with `?dc=dc2` (forwarded over the
+//!    server RPC port), with 1 and 16 clients: req/s, p50/p99, the p50 added by forwarding
+//!    (goal: <= 0.3 ms), and TLS handshakes per forwarded request (connection reuse).
 //! 2. WAN gossip: 3 datacenters x 5 servers (127.0.{1,2,3}.1-5) with Consul's default WAN
 //!    timings; one `join -wan` per datacenter pair from one server; time until every server
 //!    sees all 15 alive in its WAN pool, and WAN bytes sent per second per server over a quiet
@@ -24,6 +26,70 @@ fn options() -> AgentOptions {
         config_json: r#"{"performance":{"raft_multiplier":1},"log_level":"info"}"#.into(),
         rust_log: "info,openraft=warn,hickory_server=warn".into(),
         env: Vec::new(),
+    }
+}
+
+/// How the two datacenters of the forwarding bench are linked.
+#[derive(Clone, Copy, PartialEq)]
+enum Link {
+    Wan,
+    Area,
+    AreaTls,
+}
+
+impl Link {
+    fn label(self) -> &'static str {
+        match self {
+            Link::Wan => "WAN pool, plaintext",
+            Link::Area => "network area, plaintext",
+            Link::AreaTls => "network area, TLS",
+        }
+    }
+}
+
+/// A CA and a server certificate per datacenter, made with `praetor tls`.
+fn certificates() -> Result<std::path::PathBuf, String> {
+    let dir = praetor_tests::scratch("bench-certs");
+    let bin =
+        praetor_tests::find_praetor_bin().map_err(|p| format!("{} not built", p.display()))?;
+    let run = |args: &[&str]| -> Result<(), String> {
+        let out = std::process::Command::new(&bin)
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    };
+    run(&["tls", "ca", "create"])?;
+    run(&["tls", "cert", "create", "-server", "-dc=dc1"])?;
+    run(&["tls", "cert", "create", "-server", "-dc=dc2"])?;
+    Ok(dir)
+}
+
+fn link_options(link: Link, certs: &std::path::Path, dc: u8) -> AgentOptions {
+    let mut cfg = serde_json::json!({"performance":{"raft_multiplier":1},"log_level":"info"});
+    if link != Link::Wan {
+        cfg["ports"] = serde_json::json!({"serf_wan": -1});
+    }
+    if link == Link::AreaTls {
+        let p = |f: String| certs.join(f).display().to_string();
+        cfg["tls"] = serde_json::json!({
+            "defaults": {
+                "ca_file": p("consul-agent-ca.pem".into()),
+                "cert_file": p(format!("dc{dc}-server-consul-0.pem")),
+                "key_file": p(format!("dc{dc}-server-consul-0-key.pem")),
+                "verify_incoming": true, "verify_outgoing": true
+            },
+            "internal_rpc": {"verify_server_hostname": true}
+        });
+    }
+    AgentOptions {
+        config_json: cfg.to_string(),
+        ..options()
     }
 }
 
@@ -78,22 +144,56 @@ fn ms(d: Option<Duration>) -> f64 {
     d.map(|d| d.as_secs_f64() * 1e3).unwrap_or(f64::NAN)
 }
 
-fn forwarding(quick: bool) -> Result<(), String> {
-    println!("== forwarded ?dc=dc2 KV GET vs local GET (1 server per datacenter)");
-    let a = server("f1", "127.0.1.1", 1, 1);
-    let b = server("f2", "127.0.2.1", 2, 1);
+fn forwarding(quick: bool, link: Link, certs: &std::path::Path) -> Result<(), String> {
+    println!();
+    println!(
+        "== forwarded ?dc=dc2 KV GET vs local GET (1 server per datacenter, {})",
+        link.label()
+    );
+    let start = |name: &str, ip: &str, dc: u8| {
+        let flags = [
+            format!("-datacenter=dc{dc}"),
+            "-server".to_string(),
+            "-bootstrap-expect=1".to_string(),
+        ];
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        Agent::start_with(name, ip, &flags, &link_options(link, certs, dc))
+    };
+    let a = start("f1", "127.0.1.1", 1);
+    let b = start("f2", "127.0.2.1", 2);
     for s in [&a, &b] {
         wait_for("leader", Duration::from_secs(60), || {
             s.http().leader().filter(|l| !l.is_empty())
         });
     }
-    let r = a.http().put("/v1/agent/join/127.0.2.1?wan=1", b"");
-    if r.status != 200 {
-        return Err(format!("join -wan: {}", r.text()));
+    if link == Link::Wan {
+        let r = a.http().put("/v1/agent/join/127.0.2.1?wan=1", b"");
+        if r.status != 200 {
+            return Err(format!("join -wan: {}", r.text()));
+        }
+        wait_for("2 WAN members", Duration::from_secs(60), || {
+            (alive_wan(&a.http()) == 2).then_some(())
+        });
+    } else {
+        for (s, peer) in [(&b, "dc1"), (&a, "dc2")] {
+            let body = format!(r#"{{"PeerDatacenter":"{peer}"}}"#);
+            let r = s.http().try_put("/v1/operator/area", body.as_bytes())?;
+            if r.status != 200 {
+                return Err(format!("area create: {}", r.text()));
+            }
+        }
+        let id = a.http().get("/v1/operator/area").json()[0]["ID"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        wait_for("area joined", Duration::from_secs(60), || {
+            let r = a
+                .http()
+                .try_put(&format!("/v1/operator/area/{id}/join"), br#"["127.0.2.1"]"#)
+                .ok()?;
+            (r.status == 200 && r.json()[0]["Joined"] == true).then_some(())
+        });
     }
-    wait_for("2 WAN members", Duration::from_secs(60), || {
-        (alive_wan(&a.http()) == 2).then_some(())
-    });
     a.http().put("/v1/kv/bench/local", &[b'x'; 100]);
     b.http().put("/v1/kv/bench/remote", &[b'x'; 100]);
     wait_for("dc2 reachable", Duration::from_secs(30), || {
@@ -105,6 +205,9 @@ fn forwarding(quick: bool) -> Result<(), String> {
         max_requests: 200_000,
         warmup_per_client: 50,
     };
+    let handshakes = |h: &Http| metric(h, "praetor_rpc_tls_handshakes_total");
+    let hs_before = handshakes(&b.http());
+    let mut forwarded = 0u64;
     println!("| clients | path | req/s | p50 ms | p99 ms |");
     println!("|---|---|---|---|---|");
     for clients in [1usize, 16] {
@@ -114,6 +217,7 @@ fn forwarding(quick: bool) -> Result<(), String> {
             limits,
             get_op(base.clone(), "/v1/kv/bench/remote?dc=dc2"),
         );
+        forwarded += remote.ok;
         for (name, s) in [("local", &local), ("?dc=dc2", &remote)] {
             if s.errors > 0 {
                 return Err(format!(
@@ -131,6 +235,14 @@ fn forwarding(quick: bool) -> Result<(), String> {
         println!(
             "| {clients} | added by forwarding (p50) | | {:.3} | |",
             ms(remote.percentile(0.5)) - ms(local.percentile(0.5))
+        );
+    }
+    if link == Link::AreaTls {
+        let hs = handshakes(&b.http()) - hs_before;
+        println!(
+            "TLS handshakes on dc2's RPC port during the runs: {hs:.0} for {forwarded} forwarded \
+             requests ({:.6} per request)",
+            hs / forwarded.max(1) as f64
         );
     }
     Ok(())
@@ -226,9 +338,18 @@ fn wan_gossip(quick: bool) -> Result<(), String> {
 fn main() -> ExitCode {
     let quick = std::env::args().any(|a| a == "--quick");
     let skip_gossip = std::env::args().any(|a| a == "--skip-gossip");
-    if let Err(e) = forwarding(quick) {
-        eprintln!("forwarding bench failed: {e}");
-        return ExitCode::FAILURE;
+    let certs = match certificates() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("cannot make certificates: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for link in [Link::Wan, Link::Area, Link::AreaTls] {
+        if let Err(e) = forwarding(quick, link, &certs) {
+            eprintln!("forwarding bench ({}) failed: {e}", link.label());
+            return ExitCode::FAILURE;
+        }
     }
     if !skip_gossip && let Err(e) = wan_gossip(quick) {
         eprintln!("WAN gossip bench failed: {e}");
