@@ -403,6 +403,10 @@ impl Http {
             .unwrap_or_else(|e| panic!("PUT {path}: {e}"))
     }
 
+    pub fn try_post(&self, path: &str, body: &[u8]) -> Result<Resp, String> {
+        Self::finish(self.agent.post(format!("{}{path}", self.base)).send(body))
+    }
+
     pub fn delete(&self, path: &str) -> Resp {
         Self::finish(self.agent.delete(format!("{}{path}", self.base)).call())
             .unwrap_or_else(|e| panic!("DELETE {path}: {e}"))

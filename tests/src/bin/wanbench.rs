@@ -177,9 +177,9 @@ fn forwarding(quick: bool, link: Link, certs: &std::path::Path) -> Result<(), St
     } else {
         for (s, peer) in [(&b, "dc1"), (&a, "dc2")] {
             let body = format!(r#"{{"PeerDatacenter":"{peer}"}}"#);
-            let r = s.http().try_put("/v1/operator/area", body.as_bytes())?;
+            let r = s.http().try_post("/v1/operator/area", body.as_bytes())?;
             if r.status != 200 {
-                return Err(format!("area create: {}", r.text()));
+                return Err(format!("area create: {} {}", r.status, r.text()));
             }
         }
         let id = a.http().get("/v1/operator/area").json()[0]["ID"]
