@@ -516,6 +516,47 @@ mod tests {
         assert!(!r.has_datacenter("dc9"));
     }
 
+    /// The same peer through the WAN pool and an area: when gossip says the WAN path is down
+    /// (members failed), requests go through the area.
+    #[test]
+    fn a_failed_wan_path_falls_back_to_the_area() {
+        let r = Router::new("dc1");
+        let mut wan_peer = server("s1", "dc2", 30, Some(1.0));
+        r.set_view(WanView {
+            servers: vec![wan_peer.clone()],
+            self_coordinate: Some(coord(0.0)),
+        });
+        r.set_area(
+            "a1",
+            WanView {
+                servers: vec![server("s1", "dc2", 30, Some(5.0))],
+                self_coordinate: Some(coord(0.0)),
+            },
+            Vec::new(),
+        );
+        let s1: SocketAddr = "127.0.0.1:30".parse().unwrap();
+        let path_of = |r: &Router| {
+            let cands = r.candidates(&[]);
+            let req = RouteRequest {
+                local_datacenter: "dc1".into(),
+                target: "dc2".into(),
+                candidates: cands,
+            };
+            let route = NativePolicy
+                .pick(&req)
+                .map(|rt| req.candidates[rt.candidate as usize].path_id.clone());
+            route
+        };
+        assert_eq!(path_of(&r).as_deref(), Some("wan"), "the closer path wins");
+        wan_peer.alive = false;
+        r.set_view(WanView {
+            servers: vec![wan_peer],
+            self_coordinate: Some(coord(0.0)),
+        });
+        assert_eq!(path_of(&r).as_deref(), Some("a1"));
+        assert_eq!(r.route(&NativePolicy, "dc2", &[]), Some(s1));
+    }
+
     #[test]
     fn coordinate_maps_group_and_skip_missing() {
         let r = Router::new("dc1");
