@@ -357,8 +357,25 @@ fn three_datacenters_federated_over_the_wan() {
         ["127.0.0.2"]
     );
 
-    // Network coordinates: dc2 is 100 ms away, dc3 next door, so dc1 ranks dc3 before dc2
-    // (the reverse of the name order, which is what an unmeasured ranking would give).
+    // Network coordinates: dc2 is 100 ms away, dc3 next door, so dc1 ranks dc3 before dc2.
+    // A datacenter without coordinates sorts last too, so first wait until dc1 has measured
+    // every server (all 7 in its WAN coordinates), then check the order.
+    let measured = |a: &Agent| -> Option<usize> {
+        let maps = a.http().try_get("/v1/coordinate/datacenters").ok()?.json();
+        Some(
+            maps.as_array()?
+                .iter()
+                .map(|m| m["Coordinates"].as_array().map_or(0, Vec::len))
+                .sum(),
+        )
+    };
+    for a in [&dc1[0], &dc3[0]] {
+        wait_for(
+            &format!("{} has WAN coordinates of all 7 servers", a.ip),
+            Duration::from_secs(120),
+            || (measured(a)? == 7).then_some(()),
+        );
+    }
     wait_for(
         "dc1 ranks dc3 before dc2 by RTT",
         Duration::from_secs(90),
@@ -468,19 +485,33 @@ fn three_datacenters_federated_over_the_wan() {
     assert_eq!(members(&stranger.http(), false).unwrap().len(), 1);
 
     // Rotation across the running datacenters while watching every member's status.
-    wait_for("dc2 back in the WAN", Duration::from_secs(120), || {
-        (alive_count(&dc1[0].http(), true) == 7).then_some(())
-    });
+    let watched: Vec<(Http, bool)> = vec![
+        (dc1[0].http(), false),
+        (dc1[0].http(), true),
+        (dc2[0].http(), false),
+        (dc3[0].http(), true),
+    ];
+    // Every watched view must have seen dc2's restart first (a view may still hold the killed
+    // servers as failed for a while).
+    wait_for(
+        "every view sees every member alive",
+        Duration::from_secs(120),
+        || {
+            watched
+                .iter()
+                .all(|(h, wan)| {
+                    let m = members(h, *wan).unwrap_or_default();
+                    !m.is_empty() && m.iter().all(|(n, s)| *s == 1 || n == "stranger")
+                })
+                .then_some(())
+        },
+    );
+    assert_eq!(alive_count(&dc1[0].http(), true), 7);
     let flapped = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let watcher = {
         let (flapped, stop) = (flapped.clone(), stop.clone());
-        let watched: Vec<(Http, bool)> = vec![
-            (dc1[0].http(), false),
-            (dc1[0].http(), true),
-            (dc2[0].http(), false),
-            (dc3[0].http(), true),
-        ];
+        let watched = watched.clone();
         std::thread::spawn(move || {
             let mut seen: BTreeMap<String, u64> = BTreeMap::new();
             while !stop.load(Ordering::Relaxed) {
