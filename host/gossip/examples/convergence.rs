@@ -9,11 +9,11 @@
 //! deadline; the bench exits non-zero with a message when one is missed.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use praetor_gossip::{MemberEvent, Pool, PoolConfig, PoolStats, Profile};
+use praetor_gossip::{MemberEvent, Pool, PoolConfig, PoolStats, Profile, Timing};
 use rand::RngExt;
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
@@ -23,6 +23,11 @@ struct Args {
     profile: Profile,
     encrypt: bool,
     steady: Duration,
+    /// Joins per second in phase (a); `None` = back to back.
+    join_rate: Option<f64>,
+    /// A random 127.x.y.1 per run: pools of another run (or test) that reuse a port of this
+    /// one cannot merge into it.
+    ip: IpAddr,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -31,6 +36,13 @@ fn parse_args() -> Result<Args, String> {
         profile: Profile::Lan,
         encrypt: false,
         steady: Duration::from_secs(20),
+        join_rate: None,
+        ip: IpAddr::from([
+            127,
+            rand::random_range(1..=254),
+            rand::random_range(1..=254),
+            1,
+        ]),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -55,10 +67,18 @@ fn parse_args() -> Result<Args, String> {
                 let secs: u64 = v.parse().map_err(|e| format!("--steady-secs {v}: {e}"))?;
                 args.steady = Duration::from_secs(secs.max(1));
             }
+            "--join-rate" => {
+                let v = it.next().ok_or("--join-rate needs a value")?;
+                let rate: f64 = v.parse().map_err(|e| format!("--join-rate {v}: {e}"))?;
+                if rate.is_nan() || rate <= 0.0 {
+                    return Err("--join-rate must be positive".into());
+                }
+                args.join_rate = Some(rate);
+            }
             "-h" | "--help" => {
                 return Err(
                     "usage: convergence [--members N] [--profile lan|wan] [--encrypt] \
-                            [--steady-secs S]"
+                     [--steady-secs S] [--join-rate JOINS_PER_SEC]"
                         .into(),
                 );
             }
@@ -102,7 +122,7 @@ fn name(i: usize, profile: Profile) -> String {
 }
 
 fn config(i: usize, args: &Args) -> PoolConfig {
-    let bind = SocketAddr::from(([127, 0, 0, 1], 0));
+    let bind = SocketAddr::new(args.ip, 0);
     let mut cfg = PoolConfig::new(name(i, args.profile), bind, args.profile);
     // About what a Consul server carries.
     cfg.tags = BTreeMap::from([
@@ -168,9 +188,15 @@ async fn run(args: Args) -> Result<(), String> {
         Profile::Wan => (Duration::from_secs(300), Duration::from_secs(120)),
     };
     println!(
-        "convergence bench: {n} members, profile {:?}, encryption {}, open-file limit {limit}",
+        "convergence bench: {n} members on {}, profile {:?}, encryption {}, joins {}, \
+         open-file limit {limit}",
+        args.ip,
         args.profile,
-        if args.encrypt { "on" } else { "off" }
+        if args.encrypt { "on" } else { "off" },
+        match args.join_rate {
+            Some(rate) => format!("{rate}/s"),
+            None => "back to back".into(),
+        }
     );
 
     // (a) start everybody, each joining one random earlier member.
@@ -181,6 +207,9 @@ async fn run(args: Args) -> Result<(), String> {
     let t0 = Instant::now();
     let mut rng = rand::rng();
     for i in 1..n {
+        if let Some(rate) = args.join_rate {
+            tokio::time::sleep_until(t0 + Duration::from_secs_f64(i as f64 / rate)).await;
+        }
         let seed = pools[rng.random_range(0..i)].local_addr();
         pools[i]
             .join(&[seed], Duration::from_secs(10))
@@ -204,18 +233,8 @@ async fn run(args: Args) -> Result<(), String> {
                 next_report += Duration::from_secs(5);
                 let mut counts: Vec<usize> = pools.iter().map(Pool::alive_count).collect();
                 counts.sort();
-                let failed: usize = pools
-                    .iter()
-                    .map(|p| {
-                        p.members()
-                            .iter()
-                            .filter(|m| m.status == praetor_gossip::MemberStatus::Failed)
-                            .count()
-                    })
-                    .sum();
                 println!(
-                    "  t={:>5.1}s converged {}/{n}; alive seen min {} / median {} / max {}; \
-                     failed entries {failed}",
+                    "  t={:>5.1}s converged {}/{n}; alive seen min {} / median {} / max {}",
                     t0.elapsed().as_secs_f64(),
                     converged.iter().filter(|c| **c).count(),
                     counts[0],
@@ -322,8 +341,11 @@ async fn run(args: Args) -> Result<(), String> {
         .map_err(|e| format!("newcomer watcher: {e}"))?;
     pools.push(new_pool);
 
-    // (c) steady state traffic.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // (c) steady state traffic, once every pool has done its first (randomly staggered)
+    // push-pull, so the window sees push-pull at its steady rate.
+    let first_push_pulls_done = t0 + Timing::for_profile(args.profile).push_pull_interval;
+    tokio::time::sleep_until(first_push_pulls_done.max(Instant::now() + Duration::from_secs(2)))
+        .await;
     let before: Vec<PoolStats> = pools.iter().map(Pool::stats).collect();
     let window = Instant::now();
     tokio::time::sleep(args.steady).await;

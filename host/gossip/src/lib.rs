@@ -5,7 +5,8 @@
 //! Identities are small (`{addr, name, incarnation}`); tags and leave intents travel as
 //! versioned custom broadcasts; every datagram is wrapped in a `[version][kind][payload]`
 //! envelope, sealed with AES-256-GCM when a keyring is configured. Besides SWIM the pool
-//! measures RTTs for network coordinates and runs serf's keyring operations.
+//! measures RTTs for network coordinates, runs serf's keyring operations and exchanges its
+//! whole view (members and tags) with one member when joining and every push-pull interval.
 
 mod broadcast;
 mod config;

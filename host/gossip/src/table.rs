@@ -392,6 +392,20 @@ impl Table {
             })
     }
 
+    /// Applies one foca `MemberDown` (the identity is down now), following the same rule as
+    /// [`Table::sync`]: a member whose current identity is another, active one stays as it is.
+    pub fn down(&mut self, id: &NodeId, now: Instant) -> Option<MemberEvent> {
+        if id.name.is_empty() || id.name == self.own_name {
+            return None;
+        }
+        let e = self.entries.get(&id.name)?;
+        if e.status.is_present() && e.id != *id {
+            return None;
+        }
+        let name = id.name.clone();
+        self.mark_down(&name, Some(id), now)
+    }
+
     /// Whether `id` is the identity of a member known alive.
     pub fn is_alive_as(&self, id: &NodeId) -> bool {
         self.entries
@@ -495,6 +509,33 @@ mod tests {
         assert_eq!(t.present_count(), 1);
         assert!(t.up(&id("me", 1, 1), now).is_none());
         assert!(t.up(&NodeId::seed(b5.addr), now).is_none());
+    }
+
+    #[test]
+    fn incremental_down_follows_the_sync_rule() {
+        let now = Instant::now();
+        let mut t = Table::new("me".into());
+        let (b10, b20) = (id("b", 2, 10), id("b", 3, 20));
+        t.up(&b10, now);
+        t.up(&b20, now);
+        assert!(
+            t.down(&b10, now).is_none(),
+            "the current identity is another, active one"
+        );
+        assert_eq!(t.present_count(), 1);
+        assert!(matches!(t.down(&b20, now), Some(MemberEvent::Failed(_))));
+        assert_eq!(t.present_count(), 0);
+        assert!(t.down(&b20, now).is_none(), "already down");
+        assert!(t.down(&id("nobody", 9, 1), now).is_none());
+        assert!(t.down(&id("me", 1, 1), now).is_none());
+        // Same outcome as a full reconcile.
+        let mut full = Table::new("me".into());
+        full.sync([(&b10, true)], now);
+        full.sync([(&b10, false), (&b20, false)], now);
+        assert_eq!(
+            full.members().collect::<Vec<_>>(),
+            t.members().collect::<Vec<_>>()
+        );
     }
 
     #[test]

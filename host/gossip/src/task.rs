@@ -44,6 +44,13 @@ const LEAVE_PROPAGATE_ROUNDS: u8 = 2;
 const REAP_INTERVAL: Duration = Duration::from_secs(1);
 
 type Reply<T> = oneshot::Sender<Result<T, GossipError>>;
+
+/// A membership change foca notified.
+enum Change {
+    Up(NodeId),
+    Down(NodeId),
+    Rename(NodeId, NodeId),
+}
 type Swim = Foca<NodeId, PostcardCodec, StdRng, Handler>;
 
 /// Requests from the [`crate::Pool`] handle.
@@ -387,9 +394,17 @@ impl PoolTask {
                 self.foca
                     .apply_many(news.into_iter(), false, &mut self.rt)
                     .map_err(|e| e.to_string())?;
-                let mut shared = lock(&self.shared);
+                // Straight into the table: the broadcast handler does not count them as seen,
+                // so the same tags arriving as a broadcast are still relayed as before.
+                let now = Instant::now();
                 for t in tags {
-                    shared.offer(&self.s.name, Item::Tags(t));
+                    if t.name == self.s.name {
+                        continue;
+                    }
+                    if let Some(event) = self.table.apply(Item::Tags(t), now) {
+                        self.emit(event);
+                    }
+                    self.dirty = true;
                 }
             }
         }
@@ -785,20 +800,28 @@ impl PoolTask {
                 debug!(seeds = ?self.seeds, alone, "re-announcing to join addresses");
                 for seed in self.seeds.clone() {
                     self.announce(seed);
+                    if alone {
+                        // Coming back from isolation: get the whole view, not just a Feed.
+                        self.push_state(seed, true);
+                    }
                 }
                 self.next_rejoin_at = later(now, self.s.timing.rejoin_interval);
                 self.next_seed_announce_at = later(now, self.s.timing.seed_announce_interval);
             }
             if now >= self.next_push_pull_at {
-                let interval = state_sync::scaled_interval(
-                    self.s.timing.push_pull_interval,
-                    self.cluster_size,
-                );
-                self.next_push_pull_at = later(now, interval);
-                let peer = {
+                // Ticks every push-pull interval (jittered); a tick syncs with the chance that
+                // makes the mean interval the scaled one. So pools started together spread
+                // their syncs over the scaled interval instead of all syncing in the first one.
+                let base = self.s.timing.push_pull_interval;
+                let scaled = state_sync::scaled_interval(base, self.cluster_size);
+                self.next_push_pull_at = later(now, base.mul_f64(rand::random_range(0.5..1.5)));
+                let chance = base.as_secs_f64() / scaled.as_secs_f64().max(f64::MIN_POSITIVE);
+                let peer = if rand::random_bool(chance.clamp(0.0, 1.0)) {
                     let alive: Vec<SocketAddr> =
                         self.table.alive_addrs().map(|(_, addr)| addr).collect();
                     alive.choose(&mut rand::rng()).copied()
+                } else {
+                    None
                 };
                 if let Some(peer) = peer {
                     debug!(%peer, "push-pull state sync");
@@ -825,6 +848,11 @@ impl PoolTask {
         }
         if now >= self.next_reap_at {
             self.next_reap_at = later(now, REAP_INTERVAL);
+            // Safety net for what one-by-one changes cannot see (two live identities with the
+            // same name): reconcile with foca's whole view when the counts disagree.
+            if self.table.present_count() != self.foca.num_members() {
+                self.sync_members(now);
+            }
             let events = self
                 .table
                 .reap(now, self.s.reconnect_timeout, self.s.tombstone_timeout);
@@ -856,16 +884,14 @@ impl PoolTask {
             }
             self.dirty = true;
         }
-        // Members that came up are applied one by one; anything else (down, rename) makes the
-        // table reconcile with foca's whole view.
-        let mut ups = Vec::new();
-        let mut full_sync = false;
+        // Membership changes are applied one by one, in order (O(1) each, not O(members):
+        // in a big pool a full reconcile per change costs more than the gossip itself).
+        let mut changes = Vec::new();
         while let Some(notification) = self.rt.to_notify() {
             match notification {
-                OwnedNotification::MemberUp(id) => ups.push(id),
-                OwnedNotification::MemberDown(_) | OwnedNotification::Rename(_, _) => {
-                    full_sync = true;
-                }
+                OwnedNotification::MemberUp(id) => changes.push(Change::Up(id)),
+                OwnedNotification::MemberDown(id) => changes.push(Change::Down(id)),
+                OwnedNotification::Rename(old, new) => changes.push(Change::Rename(old, new)),
                 OwnedNotification::Rejoin(id) => {
                     info!(
                         incarnation = id.incarnation,
@@ -886,11 +912,30 @@ impl PoolTask {
                 }
             }
         }
-        if full_sync {
-            self.sync_members(now);
-        } else if !ups.is_empty() {
-            let events: Vec<MemberEvent> =
-                ups.iter().filter_map(|id| self.table.up(id, now)).collect();
+        if !changes.is_empty() {
+            let mut events = Vec::new();
+            for change in changes {
+                match change {
+                    Change::Up(id) => events.extend(self.table.up(&id, now)),
+                    Change::Down(id) => events.extend(self.table.down(&id, now)),
+                    Change::Rename(old, new) => {
+                        if old.name != new.name {
+                            // Another member took over the address.
+                            events.extend(self.table.down(&old, now));
+                        }
+                        let active = self
+                            .foca
+                            .iter_membership_state()
+                            .find(|m| m.id() == &new)
+                            .map(|m| m.state() != State::Down);
+                        match active {
+                            Some(true) => events.extend(self.table.up(&new, now)),
+                            Some(false) => events.extend(self.table.down(&new, now)),
+                            None => {}
+                        }
+                    }
+                }
+            }
             self.membership_changed(events);
         }
         self.publish_if_dirty();
@@ -918,7 +963,7 @@ impl PoolTask {
 
     /// Emits the events of a membership change and adapts foca to the new cluster size.
     fn membership_changed(&mut self, events: Vec<MemberEvent>) {
-        let joined = events.iter().any(|e| matches!(e, MemberEvent::Join(_)));
+        // (A newcomer gets everybody's tags from the state sync it does when joining.)
         for event in events {
             self.emit(event);
         }
@@ -935,10 +980,6 @@ impl PoolTask {
                 Ok(()) => self.cluster_size = size,
                 Err(error) => warn!(%error, size, "could not adapt foca config"),
             }
-        }
-        if joined && self.own_status == MemberStatus::Alive {
-            // Late joiners learn our tags sooner than the periodic re-send.
-            self.advertise_tags();
         }
     }
 
