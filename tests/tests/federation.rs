@@ -211,9 +211,13 @@ fn three_datacenters_federated_over_the_wan() {
             .any(|l| l.starts_with("s1.dc3") && l.contains("127.0.3.1:8302") && l.contains("dc3")),
         "{out}"
     );
+    // The router view follows the WAN pool (on events, and every 2 s).
     for (own, a) in [("dc1", &dc1[1]), ("dc2", &dc2[2]), ("dc3", &dc3[0])] {
-        let dcs = datacenters(&a.http()).unwrap();
-        assert_eq!(dcs.len(), 3, "{dcs:?}");
+        let dcs = wait_for(
+            &format!("{own} knows 3 datacenters"),
+            Duration::from_secs(30),
+            || datacenters(&a.http()).filter(|d| d.len() == 3),
+        );
         assert_eq!(dcs[0], own, "each datacenter lists itself first: {dcs:?}");
     }
 
