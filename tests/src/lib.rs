@@ -403,6 +403,14 @@ impl Http {
             .unwrap_or_else(|e| panic!("PUT {path}: {e}"))
     }
 
+    /// The value of a metric from `/v1/agent/metrics?format=prometheus` (0 when absent).
+    pub fn metric(&self, name: &str) -> f64 {
+        let text = self.get("/v1/agent/metrics?format=prometheus").text();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
     pub fn try_post(&self, path: &str, body: &[u8]) -> Result<Resp, String> {
         Self::finish(self.agent.post(format!("{}{path}", self.base)).send(body))
     }

@@ -112,13 +112,6 @@ fn leader_known(a: &Agent) -> bool {
     a.http().leader().is_some_and(|l| !l.is_empty())
 }
 
-fn metric(h: &Http, name: &str) -> f64 {
-    let text = h.get("/v1/agent/metrics?format=prometheus").text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 fn srv_answers(server: std::net::SocketAddr, name: &str) -> Vec<(String, u16)> {
     dns(server, name, RecordType::SRV)
         .answers
@@ -255,7 +248,16 @@ fn three_datacenters_federated_over_the_wan() {
         let h = dc1[1].http();
         std::thread::spawn(move || h.get(&format!("/v1/kv/hello?dc=dc2&index={index}&wait=30s")))
     };
-    std::thread::sleep(Duration::from_millis(300)); // let the query block first (it must not return early)
+    // The query must be blocked in dc2 (on its leader) before the write.
+    wait_for(
+        "the forwarded query blocks in dc2",
+        Duration::from_secs(30),
+        || {
+            dc2.iter()
+                .any(|s| s.http().metric("consul_rpc_queries_blocking") >= 1.0)
+                .then_some(())
+        },
+    );
     assert_eq!(dc2[1].http().put("/v1/kv/hello", b"again").text(), "true");
     let woke = waiter.join().unwrap();
     assert!(woke.index() > index);
@@ -478,7 +480,13 @@ fn three_datacenters_federated_over_the_wan() {
     wait_for(
         "wrong-key datagrams counted",
         Duration::from_secs(30),
-        || (metric(&dc1[0].http(), "consul_serf_lan_decrypt_failures_total") > 0.0).then_some(()),
+        || {
+            (dc1[0]
+                .http()
+                .metric("consul_serf_lan_decrypt_failures_total")
+                > 0.0)
+                .then_some(())
+        },
     );
     assert!(
         !members(&dc1[0].http(), false)

@@ -396,11 +396,6 @@ impl AgentApi for AgentHandle {
             .map_err(|e| AgentError::BadRequest(e.to_string()))?;
         Ok(crate::plugins::info(&info))
     }
-
-    fn datacenters(&self) -> Vec<String> {
-        // The router (fed by the WAN pool) ranks them through the router slot.
-        self.0.rpc.datacenters()
-    }
 }
 
 fn reject_disabled(shared: &Shared, def: &CheckDefinition) -> Result<(), AgentError> {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use praetor_gossip::{
     BoxStream, Hello, MemberStatus, Pool, PoolConfig, Profile, StreamDialer, Timing, Transport,
 };
-use praetor_rpc::{Advert, AreaJoinResult, AreaMember, RpcError, WanServer, WanView};
+use praetor_rpc::{Advert, AreaJoinResult, AreaMember, RpcError};
 use praetor_state::{Area, Query, QueryResult};
 use tokio::task::JoinHandle;
 
@@ -214,51 +214,20 @@ async fn maintain(shared: Arc<Shared>, id: String, pool: Pool, coords: Arc<Coord
             return;
         };
         let members = pool.members();
-        // Router: members, coordinates, adverts.
-        let own = pool.name().to_string();
-        let mut servers = Vec::new();
+        // Router: members and coordinates, plus the adverts of the peer's servers.
         let mut adverts = Vec::new();
         for m in &members {
-            if m.status == MemberStatus::Left {
-                continue;
-            }
-            let (Some(dc), Some(port)) = (
-                m.tags.get("dc"),
-                m.tags.get("port").and_then(|p| p.parse::<u16>().ok()),
-            ) else {
+            let (Some(dc), Some(reach)) = (m.tags.get("dc"), m.tags.get("reach")) else {
                 continue;
             };
-            let coordinate = if m.name == own {
-                Some(coords.own())
-            } else {
-                coords.peer(&m.name)
-            };
-            servers.push(WanServer {
-                name: m
-                    .name
-                    .strip_suffix(&format!(".{dc}"))
-                    .unwrap_or(&m.name)
-                    .to_string(),
-                datacenter: dc.clone(),
-                rpc_addr: SocketAddr::new(m.addr, port),
-                alive: m.status == MemberStatus::Alive,
-                coordinate,
-            });
             if m.status == MemberStatus::Alive
+                && wan::server_port(m).is_some()
                 && dc != &shared.config.datacenter
-                && let Some(reach) = m.tags.get("reach")
             {
                 adverts.extend(parse_reach(dc, reach));
             }
         }
-        shared.rpc.set_area(
-            &id,
-            WanView {
-                servers,
-                self_coordinate: Some(coords.own()),
-            },
-            adverts,
-        );
+        shared.rpc.set_area(&id, wan::view(&pool, &coords), adverts);
         // Advertise what this server reaches (multi-hop routing).
         let reach = format_reach(&shared.rpc.reach(), &area.peer_datacenter);
         if reach != last_reach {
@@ -417,11 +386,7 @@ pub(crate) fn members(shared: &Shared, id: &str) -> Result<Vec<AreaMember>, RpcE
             };
             AreaMember {
                 id: m.tags.get("id").cloned().unwrap_or_default(),
-                node: m
-                    .name
-                    .strip_suffix(&format!(".{dc}"))
-                    .unwrap_or(&m.name)
-                    .to_string(),
+                node: wan::short_name(&m.name, &dc).to_string(),
                 address: m.addr.to_string(),
                 port: m.port,
                 datacenter: dc,

@@ -14,6 +14,7 @@ use praetor_gossip::{Member, MemberEvent, MemberStatus, Pool, PoolConfig, Profil
 use praetor_rpc::{WanServer, WanView};
 use tokio::sync::broadcast;
 
+use crate::coordinates::Coordinates;
 use crate::{AgentError, Shared, plugins, resolve_join};
 
 /// Consul's `SerfFloodInterval`.
@@ -64,35 +65,31 @@ pub(crate) async fn start_pool(
 }
 
 /// Whether a gossip member is a Consul server (role `consul` with a numeric `port` tag).
-fn server_port(m: &Member) -> Option<u16> {
+pub(crate) fn server_port(m: &Member) -> Option<u16> {
     if m.tags.get("role").map(String::as_str) != Some("consul") {
         return None;
     }
     m.tags.get("port")?.parse().ok()
 }
 
-/// The router's view from the WAN members: every server not `left`, with its coordinate.
-pub(crate) fn view(shared: &Shared, wan: &Pool) -> WanView {
-    let own = wan.name().to_string();
-    let servers = wan
+/// The router's view of a server-only pool (the WAN or a network area): every server member
+/// not `left`, with its last coordinate in that pool.
+pub(crate) fn view(pool: &Pool, coords: &Coordinates) -> WanView {
+    let own = pool.name().to_string();
+    let servers = pool
         .members()
         .into_iter()
         .filter(|m| m.status != MemberStatus::Left)
         .filter_map(|m| {
             let port = server_port(&m)?;
             let dc = m.tags.get("dc")?.clone();
-            let short = m
-                .name
-                .strip_suffix(&format!(".{dc}"))
-                .unwrap_or(&m.name)
-                .to_string();
             let coordinate = if m.name == own {
-                Some(shared.wan_coords.own())
+                Some(coords.own())
             } else {
-                shared.wan_coords.peer(&m.name)
+                coords.peer(&m.name)
             };
             Some(WanServer {
-                name: short,
+                name: short_name(&m.name, &dc).to_string(),
                 datacenter: dc,
                 rpc_addr: SocketAddr::new(m.addr, port),
                 alive: m.status == MemberStatus::Alive,
@@ -102,15 +99,22 @@ pub(crate) fn view(shared: &Shared, wan: &Pool) -> WanView {
         .collect();
     WanView {
         servers,
-        self_coordinate: Some(shared.wan_coords.own()),
+        self_coordinate: Some(coords.own()),
     }
+}
+
+/// A server-pool member name without its `.<dc>` suffix.
+pub(crate) fn short_name<'a>(name: &'a str, dc: &str) -> &'a str {
+    name.strip_suffix(dc)
+        .and_then(|n| n.strip_suffix('.'))
+        .unwrap_or(name)
 }
 
 /// Keeps the router in step with the WAN pool.
 pub(crate) async fn watch(shared: Arc<Shared>, wan: Pool) {
     let mut events = wan.subscribe();
     loop {
-        shared.rpc.set_wan(view(&shared, &wan));
+        shared.rpc.set_wan(view(&wan, &shared.wan_coords));
         match tokio::time::timeout(VIEW_REFRESH, events.recv()).await {
             Ok(Err(broadcast::error::RecvError::Closed)) => return,
             Ok(Ok(MemberEvent::Reap(m) | MemberEvent::Left(m))) => {

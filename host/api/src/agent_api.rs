@@ -130,8 +130,6 @@ pub trait AgentApi: Send + Sync + 'static {
         bytes: Vec<u8>,
         config_json: &str,
     ) -> Result<PluginInfo, AgentError>;
-    /// Known datacenters, ranked by the router slot (local first).
-    fn datacenters(&self) -> Vec<String>;
     /// Puts a slot's built-in back.
     async fn revert_plugin(&self, slot: &str) -> Result<PluginInfo, AgentError>;
 }

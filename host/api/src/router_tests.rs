@@ -125,9 +125,6 @@ impl AgentApi for FakeAgent {
     async fn load_plugin(&self, _: &str, _: Vec<u8>, _: &str) -> Result<PluginInfo, AgentError> {
         Err(AgentError::Internal("no plugins".into()))
     }
-    fn datacenters(&self) -> Vec<String> {
-        vec!["from-the-agent".into()]
-    }
     async fn revert_plugin(&self, _: &str) -> Result<PluginInfo, AgentError> {
         Err(AgentError::Internal("no plugins".into()))
     }

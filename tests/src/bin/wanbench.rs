@@ -120,13 +120,6 @@ fn alive_wan(h: &Http) -> usize {
         .unwrap_or(0)
 }
 
-fn metric(h: &Http, name: &str) -> f64 {
-    let text = h.get("/v1/agent/metrics?format=prometheus").text();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 fn get_op(base: String, path: &'static str) -> Arc<Op> {
     Arc::new(move |agent: &ureq::Agent, _c, _seq| {
         let r = agent
@@ -205,7 +198,7 @@ fn forwarding(quick: bool, link: Link, certs: &std::path::Path) -> Result<(), St
         max_requests: 200_000,
         warmup_per_client: 50,
     };
-    let handshakes = |h: &Http| metric(h, "praetor_rpc_tls_handshakes_total");
+    let handshakes = |h: &Http| h.metric("praetor_rpc_tls_handshakes_total");
     let hs_before = handshakes(&b.http());
     let mut forwarded = 0u64;
     println!("| clients | path | req/s | p50 ms | p99 ms |");
@@ -310,12 +303,12 @@ fn wan_gossip(quick: bool) -> Result<(), String> {
     let window = Duration::from_secs(if quick { 10 } else { 30 });
     let before: Vec<f64> = servers
         .iter()
-        .map(|s| metric(&s.http(), "consul_serf_wan_bytes_sent_total"))
+        .map(|s| s.http().metric("consul_serf_wan_bytes_sent_total"))
         .collect();
     std::thread::sleep(window); // the measurement window itself
     let after: Vec<f64> = servers
         .iter()
-        .map(|s| metric(&s.http(), "consul_serf_wan_bytes_sent_total"))
+        .map(|s| s.http().metric("consul_serf_wan_bytes_sent_total"))
         .collect();
     let rates: Vec<f64> = before
         .iter()
