@@ -7,6 +7,17 @@ cd "$(dirname "$0")/.."
 # The toolchain is pinned in rust-toolchain.toml; targets are not installed automatically.
 rustup target add wasm32-wasip2 >/dev/null 2>&1 || rustup target add wasm32-wasip2
 
+# Third-party clients the integration tests drive: dig (DNS) and curl (HTTPS API).
+missing=()
+command -v dig >/dev/null 2>&1 || missing+=(bind9-dnsutils)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+if [ "${#missing[@]}" -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
 # Every plugin component (built-ins, examples, test guests), into the directory the plugin
 # host's build step uses, so the agent build below finds them already built.
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}/plugins" bash plugins/build.sh >/dev/null

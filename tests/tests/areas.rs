@@ -55,7 +55,7 @@ fn config(certs: &Path, cert: &str, multi_hop: bool) -> String {
     serde_json::json!({
         "performance": {"raft_multiplier": 1},
         "log_level": "debug",
-        "ports": {"serf_wan": -1},
+        "ports": {"serf_wan": -1, "https": 8501},
         "multi_hop_routing": multi_hop,
         "tls": {
             "defaults": {
@@ -205,6 +205,54 @@ fn hub_and_spoke_areas_over_tls_with_multi_hop() {
         })
         .collect();
     assert_eq!(addrs, ["127.0.2.1"]);
+    // The same question from a real third-party client, as in the seed guide.
+    let out = Command::new("dig")
+        .args([
+            "@127.0.1.1",
+            "-p",
+            "8600",
+            "+short",
+            "consul.service.dc2.consul",
+        ])
+        .output()
+        .expect("run dig (tests/run.sh installs it)");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "127.0.2.1");
+    // The HTTPS API (ports.https) with curl: verify_incoming wants a client certificate.
+    let curl = |client_cert: bool| {
+        let p = |f: &str| certs.join(f).display().to_string();
+        let mut cmd = Command::new("curl");
+        cmd.args([
+            "-sS",
+            "--max-time",
+            "10",
+            "--cacert",
+            &p("consul-agent-ca.pem"),
+        ]);
+        if client_cert {
+            cmd.args([
+                "--cert",
+                &p("dc1-client-consul-0.pem"),
+                "--key",
+                &p("dc1-client-consul-0-key.pem"),
+            ]);
+        }
+        // The server certificate names localhost, 127.0.0.1 and server.dc1.consul.
+        cmd.args([
+            "--resolve",
+            "server.dc1.consul:8501:127.0.1.1",
+            "https://server.dc1.consul:8501/v1/kv/hello?dc=dc2&raw",
+        ]);
+        let out = cmd.output().expect("run curl");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    assert_eq!(curl(true), (true, "world".to_string()));
+    assert!(
+        !curl(false).0,
+        "HTTPS without a client certificate is refused"
+    );
     // dc2 -> dc1 and dc1 -> dc3.
     assert_eq!(dc1.http().put("/v1/kv/at-dc1", b"1").text(), "true");
     wait_for("dc2 -> dc1", Duration::from_secs(60), || {

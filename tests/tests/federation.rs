@@ -220,9 +220,16 @@ fn three_datacenters_federated_over_the_wan() {
     assert!(out.contains("Success! Data written to: hello"), "{out}");
     assert_eq!(dc2[0].http().kv_get("hello", "").unwrap(), b"world");
     assert_eq!(dc1[2].http().kv_get("hello", "&dc=dc2").unwrap(), b"world");
-    assert_eq!(
-        dc3[0].http().kv_get("hello", "&dc=dc2&stale").unwrap(),
-        b"world"
+    // A stale read may land on a dc2 follower that has not applied the write yet.
+    wait_for(
+        "dc3 reads dc2's key (stale)",
+        Duration::from_secs(10),
+        || {
+            dc3[0]
+                .http()
+                .kv_get("hello", "&dc=dc2&stale")
+                .filter(|v| v == b"world")
+        },
     );
     assert!(
         dc1[0].http().kv_get("hello", "").is_none(),
@@ -333,6 +340,24 @@ fn three_datacenters_federated_over_the_wan() {
         web["Node"]["TaggedAddresses"]["lan"],
         serde_json::Value::Null
     );
+    // DNS reads are stale by default (any server answers): wait until every dc2 server has
+    // applied both registrations.
+    for s in &dc2 {
+        wait_for(
+            &format!("{} applied the registrations", s.ip),
+            Duration::from_secs(10),
+            || {
+                let h = s.http();
+                let has = |svc: &str| {
+                    h.try_get(&format!("/v1/catalog/service/{svc}?stale"))
+                        .ok()
+                        .and_then(|r| r.json().as_array().map(|a| !a.is_empty()))
+                        .unwrap_or(false)
+                };
+                (has("web") && has("api")).then_some(())
+            },
+        );
+    }
     // DNS from dc1 (remote) and from dc2 (local).
     assert_eq!(
         srv_answers(dc1[0].dns_addr(), "web.service.dc2.consul."),

@@ -127,6 +127,7 @@ impl AgentApi for AgentHandle {
             version: VERSION.into(),
             revision: String::new(),
             member,
+            coord: s.lan_coords.own(),
             debug_config: json!({
                 "Datacenter": c.datacenter,
                 "NodeName": c.node_name,

@@ -381,8 +381,8 @@ pub(crate) fn members(shared: &Shared, id: &str) -> Result<Vec<AreaMember>, RpcE
             } else {
                 coords
                     .peer(&m.name)
-                    .map(|c| own.distance_to(&c).as_nanos() as u64)
-                    .unwrap_or(0)
+                    .map(|c| i64::try_from(own.distance_to(&c).as_nanos()).unwrap_or(i64::MAX))
+                    .unwrap_or(-1)
             };
             AreaMember {
                 id: m.tags.get("id").cloned().unwrap_or_default(),

@@ -4,10 +4,11 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
-
 use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use praetor_config::{Config, GossipSettings};
 use praetor_gossip::{Member, MemberEvent, MemberStatus, Pool, PoolConfig, Profile, Timing};
@@ -37,6 +38,26 @@ pub(crate) fn test_send_delay() -> Duration {
         .unwrap_or_default()
 }
 
+/// Test hook: while the file named by `PRAETOR_TEST_WAN_CUT_FILE` exists, this agent's WAN pool
+/// drops every datagram it receives, as if its WAN link were cut (checked every 100 ms). Not a
+/// Consul setting; `None` when the variable is unset.
+fn test_cut() -> Option<Arc<AtomicBool>> {
+    let path = PathBuf::from(std::env::var_os("PRAETOR_TEST_WAN_CUT_FILE")?);
+    let cut = Arc::new(AtomicBool::new(path.exists()));
+    let flag = cut.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        loop {
+            tick.tick().await;
+            let now = path.exists();
+            if flag.swap(now, Ordering::Relaxed) != now {
+                tracing::warn!(cut = now, "test hook: WAN link cut changed");
+            }
+        }
+    });
+    Some(cut)
+}
+
 /// Starts the WAN pool of a server (`None` on clients and with `ports.serf_wan = -1`).
 pub(crate) async fn start_pool(
     cfg: &Config,
@@ -60,6 +81,7 @@ pub(crate) async fn start_pool(
         .as_ref()
         .map(|d| d.join("serf").join("remote.keyring"));
     pc.send_delay = test_send_delay();
+    pc.test_cut = test_cut();
     pc.timing = Some(timing(Timing::wan(), &cfg.gossip_wan));
     Ok(Some(Pool::start(pc).await?))
 }

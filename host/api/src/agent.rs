@@ -51,7 +51,7 @@ pub async fn self_(State(st): State<AppState>) -> ApiResult<Response> {
             "BuildDate": "",
         },
         "DebugConfig": s.debug_config,
-        "Coord": null,
+        "Coord": json::CoordBody::from(&s.coord),
         "Member": member_json(&s.member),
         "Stats": s.stats,
         "Meta": {},

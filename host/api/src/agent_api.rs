@@ -29,6 +29,8 @@ pub struct AgentSelf {
     pub version: String,
     pub revision: String,
     pub member: MemberInfo,
+    /// The agent's LAN network coordinate (`Coord`).
+    pub coord: praetor_coordinate::Coordinate,
     /// Extra configuration facts for `DebugConfig` (addresses, ports, domain, ...).
     pub debug_config: serde_json::Value,
     /// Sections of `Stats` (agent, raft, serf_lan, runtime, ...).

@@ -481,7 +481,7 @@ pub struct AreaMemberBody {
     pub protocol: u32,
     pub status: String,
     #[serde(rename = "RTT")]
-    pub rtt: u64,
+    pub rtt: i64,
 }
 
 pub fn area_member(m: &AreaMember) -> AreaMemberBody {

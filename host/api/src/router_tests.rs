@@ -59,6 +59,7 @@ impl AgentApi for FakeAgent {
             version: String::new(),
             revision: String::new(),
             member: member(),
+            coord: praetor_coordinate::Coordinate::new(&Default::default()),
             debug_config: serde_json::Value::Null,
             stats: BTreeMap::new(),
         }
@@ -216,6 +217,17 @@ async fn join_and_force_leave_read_wan_as_consul() {
             "force-leave s1 prune=true wan=false",
         ]
     );
+}
+
+#[tokio::test]
+async fn agent_self_shows_the_lan_coordinate() {
+    let (app, _) = api();
+    let (status, body) = send(&app, Method::GET, "/v1/agent/self", "").await;
+    assert_eq!(status, StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["Coord"]["Vec"].as_array().map(Vec::len), Some(8), "{v}");
+    assert_eq!(v["Coord"]["Error"], 1.5);
+    assert_eq!(v["Coord"]["Height"], 1e-5);
 }
 
 #[tokio::test]

@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::num::{NonZeroU8, NonZeroU32, NonZeroUsize};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use crate::envelope::FOCA_MAX_PACKET;
@@ -42,6 +44,9 @@ pub struct Timing {
     /// Full state exchange with one random member this often (memberlist's PushPullInterval;
     /// scaled up above 32 members as memberlist does). Also done when joining.
     pub push_pull_interval: Duration,
+    /// serf's ReconnectInterval: this often, with the chance `failed / alive`, re-announce to
+    /// one random failed member, so two sides of a healed partition find each other again.
+    pub reconnect_interval: Duration,
 }
 
 impl Timing {
@@ -58,6 +63,7 @@ impl Timing {
             rejoin_interval: Duration::from_secs(10),
             seed_announce_interval: Duration::from_secs(30),
             push_pull_interval: Duration::from_secs(30),
+            reconnect_interval: Duration::from_secs(30),
         }
     }
 
@@ -74,6 +80,7 @@ impl Timing {
             rejoin_interval: Duration::from_secs(30),
             seed_announce_interval: Duration::from_secs(30),
             push_pull_interval: Duration::from_secs(60),
+            reconnect_interval: Duration::from_secs(30),
         }
     }
 
@@ -94,6 +101,7 @@ impl Timing {
             ("rejoin_interval", self.rejoin_interval),
             ("seed_announce_interval", self.seed_announce_interval),
             ("push_pull_interval", self.push_pull_interval),
+            ("reconnect_interval", self.reconnect_interval),
         ];
         for (name, value) in positive {
             if value.is_zero() {
@@ -146,6 +154,9 @@ pub struct PoolConfig {
     /// TEST HOOK: every outgoing datagram is sent this much later (order kept), to simulate
     /// network latency where `tc netem` is not available. Zero (the default) in production.
     pub send_delay: Duration,
+    /// TEST HOOK: while this is true every received datagram is dropped, as if the network to
+    /// this pool were cut. `None` (the default) in production.
+    pub test_cut: Option<Arc<AtomicBool>>,
     /// Protocol periods; `None` = the profile's preset.
     pub timing: Option<Timing>,
     /// A failed member is forgotten (reaped) after this long (Consul: 72h).
@@ -167,6 +178,7 @@ impl PoolConfig {
             encrypt_key: None,
             keyring_file: None,
             send_delay: Duration::ZERO,
+            test_cut: None,
             timing: None,
             reconnect_timeout: Duration::from_secs(72 * 3600),
             tombstone_timeout: Duration::from_secs(24 * 3600),

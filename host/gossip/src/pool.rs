@@ -169,6 +169,7 @@ impl Pool {
             reconnect_timeout: cfg.reconnect_timeout,
             tombstone_timeout: cfg.tombstone_timeout,
             keyring_file: cfg.keyring_file,
+            test_cut: cfg.test_cut,
         };
         let outputs = Outputs {
             events: events.clone(),

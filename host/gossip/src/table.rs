@@ -429,6 +429,14 @@ impl Table {
             .map(|(name, e)| (name.as_str(), e.id.addr))
     }
 
+    /// Addresses of the members that failed (not left) and are not reaped yet.
+    pub fn failed_addrs(&self) -> impl Iterator<Item = SocketAddr> + '_ {
+        self.entries
+            .values()
+            .filter(|e| e.status == MemberStatus::Failed)
+            .map(|e| e.id.addr)
+    }
+
     #[cfg(test)]
     pub fn members(&self) -> impl Iterator<Item = Member> + '_ {
         self.entries

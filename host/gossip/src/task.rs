@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -93,6 +94,7 @@ pub(crate) struct Settings {
     pub reconnect_timeout: Duration,
     pub tombstone_timeout: Duration,
     pub keyring_file: Option<PathBuf>,
+    pub test_cut: Option<Arc<AtomicBool>>,
 }
 
 impl Settings {
@@ -155,6 +157,7 @@ pub(crate) struct PoolTask {
     next_seed_announce_at: Instant,
     next_reap_at: Instant,
     next_push_pull_at: Instant,
+    next_reconnect_at: Instant,
     sync_budget: ReplyBudget,
     out: Outputs,
     envelope: Envelope,
@@ -230,6 +233,7 @@ impl PoolTask {
                     .push_pull_interval
                     .mul_f64(rand::random_range(0.0..1.0)),
             ),
+            next_reconnect_at: later(now, s.timing.reconnect_interval),
             sync_budget: ReplyBudget::new(now),
             out,
             envelope,
@@ -319,6 +323,14 @@ impl PoolTask {
     }
 
     fn handle_datagram(&mut self, data: &[u8], src: SocketAddr) {
+        if self
+            .s
+            .test_cut
+            .as_ref()
+            .is_some_and(|cut| cut.load(Ordering::Relaxed))
+        {
+            return;
+        }
         self.out.counters.received(data.len());
         let mut plain = std::mem::take(&mut self.recv_plain);
         match self.envelope.open(data, &mut plain) {
@@ -828,6 +840,10 @@ impl PoolTask {
                     self.push_state(peer, true);
                 }
             }
+            if now >= self.next_reconnect_at {
+                self.next_reconnect_at = later(now, self.s.timing.reconnect_interval);
+                self.reconnect();
+            }
             for i in 0..self.joins.len() {
                 let join = &mut self.joins[i];
                 if now < join.next_retry {
@@ -868,6 +884,26 @@ impl PoolTask {
                 }
                 self.dirty = true;
             }
+        }
+    }
+
+    /// serf's reconnect: with the chance `failed / alive` (at least one alive: this member),
+    /// announce to one random failed member. If it is back, foca tells whichever side was
+    /// declared down to renew its identity, and both rejoin.
+    fn reconnect(&mut self) {
+        let failed: Vec<SocketAddr> = self.table.failed_addrs().collect();
+        if failed.is_empty() {
+            return;
+        }
+        let alive = self.table.alive_addrs().count().max(1);
+        let chance = (failed.len() as f64 / alive as f64).min(1.0);
+        if !rand::random_bool(chance) {
+            return;
+        }
+        if let Some(&addr) = failed.choose(&mut rand::rng()) {
+            debug!(%addr, "reconnecting to a failed member");
+            self.announce(addr);
+            self.push_state(addr, true);
         }
     }
 

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use praetor_gossip::{
@@ -35,6 +37,7 @@ fn fast_timing() -> Timing {
         rejoin_interval: Duration::from_millis(300),
         seed_announce_interval: Duration::from_secs(2),
         push_pull_interval: Duration::from_secs(2),
+        reconnect_interval: Duration::from_secs(1),
     }
 }
 
@@ -254,6 +257,50 @@ async fn abrupt_stop_is_failed_and_restart_comes_back_alive() {
     })
     .await;
     shutdown_all(&[&a, &b, &c2]).await;
+}
+
+/// serf's reconnect: after a network cut heals, both sides find each other again by
+/// themselves. Seed re-announcing is pushed out of the way, so only the reconnect can heal it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healed_cut_rejoins_through_reconnect() {
+    init_tracing();
+    let mut timing = fast_timing();
+    timing.rejoin_interval = Duration::from_secs(3600);
+    timing.seed_announce_interval = Duration::from_secs(3600);
+    let cut = Arc::new(AtomicBool::new(false));
+    let pool = |name: &str, cut: Option<Arc<AtomicBool>>| {
+        let mut cfg = config(name, loopback(), Profile::Lan);
+        cfg.timing = Some(timing.clone());
+        cfg.test_cut = cut;
+        Pool::start(cfg)
+    };
+    let a = pool("a", None).await.unwrap();
+    let b = pool("b", None).await.unwrap();
+    let c = pool("c", Some(cut.clone())).await.unwrap();
+    b.join(&[a.local_addr()], WAIT).await.unwrap();
+    c.join(&[a.local_addr()], WAIT).await.unwrap();
+    for p in [&a, &b, &c] {
+        wait_until(&format!("{} to see a, b, c alive", p.name()), || {
+            sees_alive(p, &["a", "b", "c"])
+        })
+        .await;
+    }
+    // c hears nothing: it declares a and b failed and they declare c failed.
+    cut.store(true, Ordering::Relaxed);
+    for (p, other) in [(&a, "c"), (&b, "c"), (&c, "a"), (&c, "b")] {
+        wait_until(&format!("{} to see {other} failed", p.name()), || {
+            status(p, other) == Some(MemberStatus::Failed)
+        })
+        .await;
+    }
+    cut.store(false, Ordering::Relaxed);
+    for p in [&a, &b, &c] {
+        wait_until(&format!("{} to see a, b, c alive again", p.name()), || {
+            sees_alive(p, &["a", "b", "c"])
+        })
+        .await;
+    }
+    shutdown_all(&[&a, &b, &c]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

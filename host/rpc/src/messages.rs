@@ -138,8 +138,9 @@ pub struct AreaMember {
     pub protocol: u32,
     /// "alive", "leaving", "left", "failed".
     pub status: String,
-    /// Estimated round-trip time from the answering server, in nanoseconds (0 = unknown).
-    pub rtt_ns: u64,
+    /// Estimated round-trip time from the answering server, in nanoseconds (Consul: negative
+    /// when there is no estimate).
+    pub rtt_ns: i64,
 }
 
 /// `/v1/operator/keyring` and `praetor keyring`: keys are base64 strings.

@@ -33,6 +33,7 @@ pub fn fast_timing() -> Timing {
         rejoin_interval: Duration::from_millis(300),
         seed_announce_interval: Duration::from_secs(2),
         push_pull_interval: Duration::from_secs(2),
+        reconnect_interval: Duration::from_secs(1),
     }
 }
 
