@@ -12,6 +12,22 @@ use hickory_proto::rr::{Name, RecordType};
 
 pub mod bench;
 
+/// Runs the `praetor` CLI in `dir` (where `tls` writes its files), against `agent`'s HTTP API
+/// when given (`CONSUL_HTTP_ADDR`): (exit code, stdout, stderr).
+pub fn run_cli(dir: &Path, agent: Option<&Agent>, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = Command::new(praetor_bin());
+    cmd.args(args).current_dir(dir);
+    if let Some(a) = agent {
+        cmd.env("CONSUL_HTTP_ADDR", format!("http://{}:8500", a.ip));
+    }
+    let out = cmd.output().expect("run praetor");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// The `praetor` binary of this workspace build: `$PRAETOR_BIN`, else next to the test
 /// executable's `deps/` (integration tests). Panics with the command to run when it is missing.
 pub fn praetor_bin() -> PathBuf {
@@ -238,6 +254,11 @@ impl Agent {
 
     pub fn http(&self) -> Http {
         Http::new(&format!("http://{}:8500", self.ip))
+    }
+
+    /// Runs the `praetor` CLI against this agent's HTTP API: (exit code, stdout, stderr).
+    pub fn cli(&self, args: &[&str]) -> (i32, String, String) {
+        run_cli(&std::env::temp_dir(), Some(self), args)
     }
 
     pub fn dns_addr(&self) -> SocketAddr {

@@ -12,24 +12,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use hickory_proto::rr::{RData, RecordType};
-use praetor_tests::{Agent, AgentOptions, dns, praetor_bin, scratch, wait_for};
+use praetor_tests::{Agent, AgentOptions, dns, run_cli, scratch, wait_for};
 
 /// Runs the CLI in `dir` (for `tls`) against `agent` (if any): (exit code, stdout + stderr).
 fn cli(dir: &Path, agent: Option<&Agent>, args: &[&str]) -> (i32, String) {
-    let mut cmd = Command::new(praetor_bin());
-    cmd.args(args).current_dir(dir);
-    if let Some(a) = agent {
-        cmd.env("CONSUL_HTTP_ADDR", format!("http://{}:8500", a.ip));
-    }
-    let out = cmd.output().expect("run praetor");
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let (code, out, err) = run_cli(dir, agent, args);
+    (code, out + &err)
 }
 
 /// A CA and one server certificate per datacenter (plus a dc1 client certificate).

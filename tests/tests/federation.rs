@@ -8,14 +8,13 @@
 //! any member flapping.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
-use praetor_tests::{Agent, AgentOptions, Http, dns, praetor_bin, wait_for};
+use praetor_tests::{Agent, AgentOptions, Http, dns, wait_for};
 
 const KEY1: &str = "pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=";
 const KEY2: &str = "HS5lJ+XuTlYKWaeGYyG+/A4ZrtgjzUhP6kgh0t9VNyg=";
@@ -57,20 +56,6 @@ fn datacenter(n: u8, servers: u8, env: Vec<(String, String)>) -> Vec<Agent> {
             )
         })
         .collect()
-}
-
-/// Runs the CLI against an agent: (exit code, stdout, stderr).
-fn cli(a: &Agent, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(praetor_bin())
-        .args(args)
-        .env("CONSUL_HTTP_ADDR", format!("http://{}:8500", a.ip))
-        .output()
-        .expect("run praetor");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// (name, status) of every member of a pool as the agent sees it.
@@ -178,7 +163,7 @@ fn three_datacenters_federated_over_the_wan() {
     }
 
     // One `join -wan` from one server; flood join brings in every other server.
-    let (code, out, err) = cli(&dc1[0], &["join", "-wan", "127.0.2.1", "127.0.3.1"]);
+    let (code, out, err) = dc1[0].cli(&["join", "-wan", "127.0.2.1", "127.0.3.1"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("Successfully joined cluster by contacting 2 nodes."),
@@ -197,7 +182,7 @@ fn three_datacenters_federated_over_the_wan() {
     ] {
         assert!(wan.iter().any(|(m, _)| m == n), "{n} in {wan:?}");
     }
-    let (code, out, _) = cli(&dc2[1], &["members", "-wan"]);
+    let (code, out, _) = dc2[1].cli(&["members", "-wan"]);
     assert_eq!(code, 0);
     assert!(
         out.lines()
@@ -220,7 +205,7 @@ fn three_datacenters_federated_over_the_wan() {
     }
 
     // Cross-datacenter reads and writes: HTTP ?dc=, the CLI's -datacenter, errors.
-    let (code, out, err) = cli(&dc1[0], &["kv", "put", "-datacenter=dc2", "hello", "world"]);
+    let (code, out, err) = dc1[0].cli(&["kv", "put", "-datacenter=dc2", "hello", "world"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("Success! Data written to: hello"), "{out}");
     // Read-after-write needs `consistent`: a default read may reach a leader that was just
@@ -249,7 +234,7 @@ fn three_datacenters_federated_over_the_wan() {
         dc1[0].http().kv_get("hello", "").is_none(),
         "datacenters keep their own KV"
     );
-    let (code, out, _) = cli(&dc3[0], &["kv", "get", "-datacenter=dc2", "hello"]);
+    let (code, out, _) = dc3[0].cli(&["kv", "get", "-datacenter=dc2", "hello"]);
     assert_eq!((code, out.trim()), (0, "world"));
     let r = dc1[0].http().get("/v1/kv/hello?dc=nope");
     assert_eq!(
@@ -438,7 +423,7 @@ fn three_datacenters_federated_over_the_wan() {
         "a WAN rtt estimate s1.dc1 <-> s1.dc2",
         Duration::from_secs(60),
         || {
-            let (code, out, _) = cli(&dc1[0], &["rtt", "-wan", "s1.dc1", "s1.dc2"]);
+            let (code, out, _) = dc1[0].cli(&["rtt", "-wan", "s1.dc1", "s1.dc2"]);
             (code == 0).then_some(out)
         },
     );
@@ -593,11 +578,11 @@ fn three_datacenters_federated_over_the_wan() {
             "==> Removing gossip encryption key...",
         ),
     ] {
-        let (code, out, err) = cli(&dc1[0], &["keyring", &flag]);
+        let (code, out, err) = dc1[0].cli(&["keyring", &flag]);
         assert_eq!(code, 0, "keyring {flag}: {out}{err}");
         assert!(out.contains(banner), "{out}");
     }
-    let (code, out, err) = cli(&dc1[0], &["keyring", "-list"]);
+    let (code, out, err) = dc1[0].cli(&["keyring", "-list"]);
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("WAN:") && out.contains("dc1 (LAN):") && out.contains("dc2 (LAN):"),

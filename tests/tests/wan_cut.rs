@@ -6,25 +6,14 @@
 //! control: the WAN path really is cut). Removing the cut file heals the WAN pool by itself
 //! (serf's reconnect), and requests cross again.
 
-use std::process::Command;
 use std::time::Duration;
 
-use praetor_tests::{Agent, AgentOptions, Http, praetor_bin, scratch, wait_for};
+use praetor_tests::{Agent, AgentOptions, Http, scratch, wait_for};
 
+/// The CLI against `a`: (exit code, stdout + stderr).
 fn cli(a: &Agent, args: &[&str]) -> (i32, String) {
-    let out = Command::new(praetor_bin())
-        .args(args)
-        .env("CONSUL_HTTP_ADDR", format!("http://{}:8500", a.ip))
-        .output()
-        .expect("run praetor");
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let (code, out, err) = a.cli(args);
+    (code, out + &err)
 }
 
 fn server(dc: u8, cut_file: &std::path::Path) -> Agent {
