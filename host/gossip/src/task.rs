@@ -1000,6 +1000,16 @@ impl PoolTask {
     /// Emits the events of a membership change and adapts foca to the new cluster size.
     fn membership_changed(&mut self, events: Vec<MemberEvent>) {
         // (A newcomer gets everybody's tags from the state sync it does when joining.)
+        // serf carries tags in the alive message itself; here they follow as a broadcast. In
+        // the server pools (WAN profile: a few servers per datacenter), every member that sees
+        // a join advertises its own tags again soon, so those who learn of each other through
+        // the newcomer get the tags with the membership instead of a tags interval later.
+        if self.s.profile == Profile::Wan
+            && events.iter().any(|e| matches!(e, MemberEvent::Join(_)))
+        {
+            let soon = later(Instant::now(), self.s.timing.gossip_interval);
+            self.next_tags_at = self.next_tags_at.min(soon);
+        }
         for event in events {
             self.emit(event);
         }

@@ -484,6 +484,45 @@ async fn wan_profile_pools_join() {
     shutdown_all(&[&a, &b]).await;
 }
 
+/// Two WAN groups (a+b, c+d) joined by one push-pull between a and c: b and d learn each
+/// other's tags soon after each other's membership, not a tags interval (here 1 h) later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wan_members_learned_through_a_join_get_their_tags_soon() {
+    init_tracing();
+    let mut timing = fast_timing();
+    timing.tags_interval = Duration::from_secs(3600);
+    timing.push_pull_interval = Duration::from_secs(3600);
+    let pool = |name: &str| {
+        let mut cfg = config(name, loopback(), Profile::Wan);
+        cfg.timing = Some(timing.clone());
+        Pool::start(cfg)
+    };
+    let (a, b) = (pool("a.dc1").await.unwrap(), pool("b.dc1").await.unwrap());
+    let (c, d) = (pool("c.dc2").await.unwrap(), pool("d.dc2").await.unwrap());
+    b.join(&[a.local_addr()], WAIT).await.unwrap();
+    d.join(&[c.local_addr()], WAIT).await.unwrap();
+    // Let the start-up tag broadcasts run out (foca sends an item 4 times in a pool this
+    // small): wait until every pool has sent 30 more datagrams (probes and gossip).
+    let pools = [&a, &b, &c, &d];
+    let sent: Vec<u64> = pools.iter().map(|p| p.stats().packets_out).collect();
+    wait_until("30 more datagrams from every pool", || {
+        pools
+            .iter()
+            .zip(&sent)
+            .all(|(p, s)| p.stats().packets_out >= s + 30)
+    })
+    .await;
+    a.join(&[c.local_addr()], WAIT).await.unwrap();
+    let has_tags = |p: &Pool, name: &str| {
+        member(p, name).is_some_and(|m| m.tags.get("id") == Some(&format!("id-{name}")))
+    };
+    wait_until("b to have d's tags and d to have b's", || {
+        has_tags(&b, "d.dc2") && has_tags(&d, "b.dc1")
+    })
+    .await;
+    shutdown_all(&[&a, &b, &c, &d]).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_tags_are_rejected() {
     let a = start("a").await;
