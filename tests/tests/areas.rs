@@ -25,11 +25,19 @@ fn certificates() -> PathBuf {
     let dir = scratch("area-certs");
     let (code, out) = cli(&dir, None, &["tls", "ca", "create"]);
     assert_eq!(code, 0, "{out}");
-    for dc in ["dc1", "dc2", "dc3"] {
+    for n in 1..=3 {
+        // Also valid for the server's own address (the CLI dials it over HTTPS).
         let (code, out) = cli(
             &dir,
             None,
-            &["tls", "cert", "create", "-server", &format!("-dc={dc}")],
+            &[
+                "tls",
+                "cert",
+                "create",
+                "-server",
+                &format!("-dc=dc{n}"),
+                &format!("-additional-ipaddress=127.0.{n}.1"),
+            ],
         );
         assert_eq!(code, 0, "{out}");
     }
@@ -240,6 +248,34 @@ fn hub_and_spoke_areas_over_tls_with_multi_hop() {
     assert!(
         !curl(false).0,
         "HTTPS without a client certificate is refused"
+    );
+    // praetor's own CLI over HTTPS, with Consul's flags.
+    let https = |tls: &[&str]| {
+        let mut args = vec![
+            "kv",
+            "get",
+            "-datacenter=dc2",
+            "-http-addr=https://127.0.1.1:8501",
+        ];
+        args.extend_from_slice(tls);
+        args.push("hello");
+        run_cli(&certs, None, &args)
+    };
+    let client_cert = [
+        "-client-cert=dc1-client-consul-0.pem",
+        "-client-key=dc1-client-consul-0-key.pem",
+    ];
+    let (code, out, err) = https(&[&["-ca-file=consul-agent-ca.pem"][..], &client_cert].concat());
+    assert_eq!((code, out.trim()), (0, "world"), "{err}");
+    let (code, _, err) = https(&client_cert);
+    assert_eq!(
+        code, 1,
+        "an agent certificate from an unknown CA is refused: {err}"
+    );
+    let (code, _, err) = https(&["-ca-file=consul-agent-ca.pem"]);
+    assert_eq!(
+        code, 1,
+        "verify_incoming refuses a CLI without a client certificate: {err}"
     );
     // dc2 -> dc1 and dc1 -> dc3.
     assert_eq!(dc1.http().put("/v1/kv/at-dc1", b"1").text(), "true");

@@ -79,6 +79,18 @@ pub struct HttpArgs {
     /// Permit any server to answer, not only the leader
     #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
     pub stale: bool,
+    /// CA file to verify the agent's HTTPS certificate with (env CONSUL_CACERT)
+    #[arg(long = "ca-file", value_name = "FILE")]
+    pub ca_file: Option<String>,
+    /// Directory of CA files to verify the agent's HTTPS certificate with (env CONSUL_CAPATH)
+    #[arg(long = "ca-path", value_name = "DIR")]
+    pub ca_path: Option<String>,
+    /// Client certificate for HTTPS with verify_incoming (env CONSUL_CLIENT_CERT)
+    #[arg(long = "client-cert", value_name = "FILE")]
+    pub client_cert: Option<String>,
+    /// Key of the client certificate (env CONSUL_CLIENT_KEY)
+    #[arg(long = "client-key", value_name = "FILE")]
+    pub client_key: Option<String>,
 }
 
 /// A command with only the HTTP flags.

@@ -1,10 +1,15 @@
 //! The one small HTTP client every command uses to talk to an agent: address resolution, the
-//! `dc` / `stale` query parameters, the `X-Consul-Token` header, and Consul's error texts.
+//! `dc` / `stale` query parameters, the `X-Consul-Token` header, HTTPS (Consul's `-ca-file`,
+//! `-ca-path`, `-client-cert`, `-client-key`, `CONSUL_HTTP_SSL`, `CONSUL_HTTP_SSL_VERIFY`), and
+//! Consul's error texts.
 
 use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
+use ureq::tls::{Certificate, ClientCert, PemItem, PrivateKey, RootCerts, TlsConfig, TlsProvider};
 
 use crate::cli::HttpArgs;
 
@@ -56,11 +61,12 @@ impl fmt::Display for ClientError {
 impl std::error::Error for ClientError {}
 
 /// `-http-addr`, else `PRAETOR_HTTP_ADDR`, else `CONSUL_HTTP_ADDR`, else the default; a bare
-/// `host:port` gets `http://`.
+/// `host:port` gets `http://`, or `https://` with `ssl` (`CONSUL_HTTP_SSL=true`).
 pub fn resolve_addr(
     flag: Option<&str>,
     praetor_env: Option<&str>,
     consul_env: Option<&str>,
+    ssl: bool,
 ) -> String {
     let raw = [flag, praetor_env, consul_env]
         .into_iter()
@@ -68,12 +74,121 @@ pub fn resolve_addr(
         .map(str::trim)
         .find(|s| !s.is_empty())
         .unwrap_or(DEFAULT_HTTP_ADDR);
-    let with_scheme = if raw.contains("://") {
-        raw.to_string()
-    } else {
-        format!("http://{raw}")
+    let with_scheme = match raw.split_once("://") {
+        Some(("http", rest)) if ssl => format!("https://{rest}"),
+        Some(_) => raw.to_string(),
+        None if ssl => format!("https://{raw}"),
+        None => format!("http://{raw}"),
     };
     with_scheme.trim_end_matches('/').to_string()
+}
+
+/// Go's `strconv.ParseBool`, as Consul reads `CONSUL_HTTP_SSL` and `CONSUL_HTTP_SSL_VERIFY`.
+pub fn parse_go_bool(v: &str) -> Option<bool> {
+    match v.trim() {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// Where the CLI's HTTPS trust and identity come from.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub ca_file: Option<PathBuf>,
+    pub ca_path: Option<PathBuf>,
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
+    /// `false` only with `CONSUL_HTTP_SSL_VERIFY=false`.
+    pub verify: bool,
+}
+
+impl Default for TlsFiles {
+    fn default() -> Self {
+        Self {
+            ca_file: None,
+            ca_path: None,
+            client_cert: None,
+            client_key: None,
+            verify: true,
+        }
+    }
+}
+
+/// The system's CA bundle (Debian's path), used when neither a CA file nor a CA path is given.
+const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+fn read_file(path: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Every certificate in a PEM file; a file without one is an error.
+fn read_certs(path: &Path) -> Result<Vec<Certificate<'static>>, String> {
+    let pem = read_file(path)?;
+    let certs: Vec<Certificate<'static>> = ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect();
+    if certs.is_empty() {
+        return Err(format!("{}: no PEM certificate found", path.display()));
+    }
+    Ok(certs)
+}
+
+/// The TLS settings of the client: roots from the CA file and every file of the CA path (else
+/// the system bundle), the client certificate and key when both are given.
+pub fn tls_config(t: &TlsFiles) -> Result<TlsConfig, String> {
+    let mut roots = Vec::new();
+    if let Some(f) = &t.ca_file {
+        roots.extend(read_certs(f)?);
+    }
+    if let Some(dir) = &t.ca_path {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        for f in files {
+            roots.extend(read_certs(&f)?);
+        }
+    }
+    if t.ca_file.is_none() && t.ca_path.is_none() {
+        roots = system_roots();
+    }
+    let client = match (&t.client_cert, &t.client_key) {
+        (Some(cert), Some(key)) => {
+            let chain = read_certs(cert)?;
+            let key = PrivateKey::from_pem(&read_file(key)?)
+                .map_err(|e| format!("{}: {e}", key.display()))?;
+            Some(ClientCert::new_with_certs(&chain, key))
+        }
+        (None, None) => None,
+        _ => return Err("a client certificate needs both -client-cert and -client-key".into()),
+    };
+    Ok(build_tls(&roots, client, t.verify))
+}
+
+/// Like Go's system pool: whatever the system bundle holds, nothing if it is missing.
+fn system_roots() -> Vec<Certificate<'static>> {
+    read_certs(Path::new(SYSTEM_CA_BUNDLE)).unwrap_or_default()
+}
+
+/// ureq's TLS settings: rustls with ring (the project's one provider) and only these roots.
+fn build_tls(
+    roots: &[Certificate<'static>],
+    client: Option<ClientCert>,
+    verify: bool,
+) -> TlsConfig {
+    TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .root_certs(RootCerts::new_with_certs(roots))
+        .client_cert(client)
+        .disable_verification(!verify)
+        .build()
 }
 
 /// The first non-empty value: flag, then `PRAETOR_*`, then `CONSUL_*` environment variable.
@@ -119,32 +234,75 @@ pub struct Client {
 }
 
 impl Client {
-    /// Builds a client from the command's HTTP flags and the environment.
+    /// Builds a client from the command's HTTP flags and the environment. TLS files that
+    /// cannot be loaded end the command, as Consul's CLI does.
     pub fn from_args(http: &HttpArgs) -> Client {
-        let praetor_env = std::env::var("PRAETOR_HTTP_ADDR").ok();
-        let consul_env = std::env::var("CONSUL_HTTP_ADDR").ok();
+        let env = |name: &str| std::env::var(name).ok();
+        let flag_env = |flag: &Option<String>, name: &str| {
+            first_set(&[
+                flag.clone(),
+                env(&format!("PRAETOR_{name}")),
+                env(&format!("CONSUL_{name}")),
+            ])
+        };
+        let ssl = env("CONSUL_HTTP_SSL").and_then(|v| parse_go_bool(&v)) == Some(true);
         let base = resolve_addr(
             http.http_addr.as_deref(),
-            praetor_env.as_deref(),
-            consul_env.as_deref(),
+            env("PRAETOR_HTTP_ADDR").as_deref(),
+            env("CONSUL_HTTP_ADDR").as_deref(),
+            ssl,
         );
-        let token = first_set(&[
-            http.token.clone(),
-            std::env::var("PRAETOR_HTTP_TOKEN").ok(),
-            std::env::var("CONSUL_HTTP_TOKEN").ok(),
-        ]);
-        Client::new(base, token, http.datacenter.clone(), http.stale)
+        let token = flag_env(&http.token, "HTTP_TOKEN");
+        let tls = TlsFiles {
+            ca_file: flag_env(&http.ca_file, "CACERT").map(PathBuf::from),
+            ca_path: flag_env(&http.ca_path, "CAPATH").map(PathBuf::from),
+            client_cert: flag_env(&http.client_cert, "CLIENT_CERT").map(PathBuf::from),
+            client_key: flag_env(&http.client_key, "CLIENT_KEY").map(PathBuf::from),
+            verify: env("CONSUL_HTTP_SSL_VERIFY").and_then(|v| parse_go_bool(&v)) != Some(false),
+        };
+        Client::with_tls(base, token, http.datacenter.clone(), http.stale, &tls).unwrap_or_else(
+            |e| {
+                eprintln!("Error connecting to Consul agent: {e}");
+                std::process::exit(1);
+            },
+        )
     }
 
+    /// A client with the default trust (the system CA bundle) and no client certificate.
+    #[cfg(test)]
     pub fn new(
         base: String,
         token: Option<String>,
         datacenter: Option<String>,
         stale: bool,
     ) -> Client {
+        let tls = build_tls(&system_roots(), None, true);
+        Self::with_config(base, token, datacenter, stale, tls)
+    }
+
+    /// A client with the given TLS files.
+    pub fn with_tls(
+        base: String,
+        token: Option<String>,
+        datacenter: Option<String>,
+        stale: bool,
+        tls: &TlsFiles,
+    ) -> Result<Client, String> {
+        let tls = tls_config(tls)?;
+        Ok(Self::with_config(base, token, datacenter, stale, tls))
+    }
+
+    fn with_config(
+        base: String,
+        token: Option<String>,
+        datacenter: Option<String>,
+        stale: bool,
+        tls: TlsConfig,
+    ) -> Client {
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(10)))
+            .tls_config(tls)
             .build();
         Client {
             base,
@@ -332,19 +490,34 @@ mod tests {
 
     #[test]
     fn address_precedence_and_scheme() {
-        assert_eq!(resolve_addr(None, None, None), "http://127.0.0.1:8500");
         assert_eq!(
-            resolve_addr(None, None, Some("10.0.0.1:8500")),
+            resolve_addr(None, None, None, false),
+            "http://127.0.0.1:8500"
+        );
+        assert_eq!(
+            resolve_addr(None, None, Some("10.0.0.1:8500"), false),
             "http://10.0.0.1:8500"
         );
         assert_eq!(
-            resolve_addr(None, Some("127.0.9.1:18500"), Some("10.0.0.1:8500")),
+            resolve_addr(None, Some("127.0.9.1:18500"), Some("10.0.0.1:8500"), false),
             "http://127.0.9.1:18500"
         );
         assert_eq!(
-            resolve_addr(Some("https://x:8501/"), Some("y:1"), None),
+            resolve_addr(Some("https://x:8501/"), Some("y:1"), None, false),
             "https://x:8501"
         );
+        // CONSUL_HTTP_SSL=true: https for a bare address and for an http:// one.
+        assert_eq!(
+            resolve_addr(None, None, Some("10.0.0.1:8501"), true),
+            "https://10.0.0.1:8501"
+        );
+        assert_eq!(
+            resolve_addr(Some("http://x:8501"), None, None, true),
+            "https://x:8501"
+        );
+        assert_eq!(parse_go_bool("True"), Some(true));
+        assert_eq!(parse_go_bool("0"), Some(false));
+        assert_eq!(parse_go_bool("yes"), None);
     }
 
     #[test]
