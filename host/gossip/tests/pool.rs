@@ -2,44 +2,21 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use praetor_gossip::{
-    GossipError, Member, MemberEvent, MemberStatus, Pool, PoolConfig, Profile, Timing,
-};
+use praetor_gossip::{GossipError, Member, MemberEvent, MemberStatus, Pool, PoolConfig, Profile};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use tokio::net::UdpSocket;
-use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-/// Generous bound for conditions that normally hold within a second.
-const WAIT: Duration = Duration::from_secs(15);
+mod common;
 
-fn init_tracing() {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-}
-
-fn fast_timing() -> Timing {
-    Timing {
-        probe_period: Duration::from_millis(200),
-        probe_rtt: Duration::from_millis(80),
-        suspicion_mult: 3,
-        gossip_interval: Duration::from_millis(50),
-        gossip_nodes: NonZeroUsize::new(3).unwrap(),
-        tags_interval: Duration::from_millis(500),
-        rejoin_interval: Duration::from_millis(300),
-        seed_announce_interval: Duration::from_secs(2),
-        push_pull_interval: Duration::from_secs(2),
-        reconnect_interval: Duration::from_secs(1),
-    }
-}
+use common::{
+    WAIT, drain, fast_timing, init_tracing, loopback, sees_alive, shutdown_all, wait_until,
+};
 
 fn config(name: &str, bind: SocketAddr, profile: Profile) -> PoolConfig {
     let mut cfg = PoolConfig::new(name, bind, profile);
@@ -50,10 +27,6 @@ fn config(name: &str, bind: SocketAddr, profile: Profile) -> PoolConfig {
         ("id".to_string(), format!("id-{name}")),
     ]);
     cfg
-}
-
-fn loopback() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
 }
 
 async fn start(name: &str) -> Pool {
@@ -71,35 +44,6 @@ fn status(pool: &Pool, name: &str) -> Option<MemberStatus> {
     member(pool, name).map(|m| m.status)
 }
 
-async fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !cond() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {WAIT:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-fn sees_alive(pool: &Pool, names: &[&str]) -> bool {
-    let members = pool.members();
-    members.len() == names.len()
-        && names.iter().all(|n| {
-            members
-                .iter()
-                .any(|m| m.name == *n && m.status == MemberStatus::Alive)
-        })
-}
-
-fn drain(rx: &mut broadcast::Receiver<MemberEvent>) -> Vec<MemberEvent> {
-    let mut out = Vec::new();
-    while let Ok(event) = rx.try_recv() {
-        out.push(event);
-    }
-    out
-}
-
 /// a, b and c, with b and c joined through a; everybody sees three alive members.
 async fn cluster3() -> (Pool, Pool, Pool) {
     let a = start("a").await;
@@ -115,12 +59,6 @@ async fn cluster3() -> (Pool, Pool, Pool) {
         .await;
     }
     (a, b, c)
-}
-
-async fn shutdown_all(pools: &[&Pool]) {
-    for p in pools {
-        p.shutdown().await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
