@@ -12,6 +12,15 @@ use hickory_proto::rr::{Name, RecordType};
 
 pub mod bench;
 
+/// `GET /v1/kv/<key>?dc=<dc>&raw` on `agent`: (status, body), or (0, the error) when no
+/// HTTP answer came.
+pub fn kv_in_dc(agent: &Agent, key: &str, dc: &str) -> (u16, String) {
+    match agent.http().try_get(&format!("/v1/kv/{key}?dc={dc}&raw")) {
+        Ok(r) => (r.status, r.text()),
+        Err(e) => (0, e),
+    }
+}
+
 /// Runs the `praetor` CLI in `dir` (where `tls` writes its files), against `agent`'s HTTP API
 /// when given (`CONSUL_HTTP_ADDR`): (exit code, stdout, stderr).
 pub fn run_cli(dir: &Path, agent: Option<&Agent>, args: &[&str]) -> (i32, String, String) {

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use hickory_proto::rr::{RData, RecordType};
-use praetor_tests::{Agent, AgentOptions, dns, run_cli, scratch, wait_for};
+use praetor_tests::{Agent, AgentOptions, dns, kv_in_dc, run_cli, scratch, wait_for};
 
 /// Runs the CLI in `dir` (for `tls`) against `agent` (if any): (exit code, stdout + stderr).
 fn cli(dir: &Path, agent: Option<&Agent>, args: &[&str]) -> (i32, String) {
@@ -123,13 +123,6 @@ fn area(from: &Agent, peer: &str, join: Option<&str>) {
     }
 }
 
-fn kv_get(a: &Agent, key: &str, dc: &str) -> (u16, String) {
-    match a.http().try_get(&format!("/v1/kv/{key}?dc={dc}&raw")) {
-        Ok(r) => (r.status, r.text()),
-        Err(e) => (0, e),
-    }
-}
-
 /// The server closes a connection that speaks plaintext gRPC (HTTP/2 preface) on a port with
 /// `verify_incoming`.
 fn plaintext_refused(addr: SocketAddr) -> bool {
@@ -162,7 +155,7 @@ fn hub_and_spoke_areas_over_tls_with_multi_hop() {
     }
     // Before any area: other datacenters are unknown.
     assert_eq!(
-        kv_get(&dc1, "x", "dc2"),
+        kv_in_dc(&dc1, "x", "dc2"),
         (500, "No path to datacenter".into())
     );
 
@@ -280,15 +273,15 @@ fn hub_and_spoke_areas_over_tls_with_multi_hop() {
     // dc2 -> dc1 and dc1 -> dc3.
     assert_eq!(dc1.http().put("/v1/kv/at-dc1", b"1").text(), "true");
     wait_for("dc2 -> dc1", Duration::from_secs(60), || {
-        (kv_get(&dc2, "at-dc1", "dc1") == (200, "1".into())).then_some(())
+        (kv_in_dc(&dc2, "at-dc1", "dc1") == (200, "1".into())).then_some(())
     });
     assert_eq!(dc3.http().put("/v1/kv/at-dc3", b"3").text(), "true");
     wait_for("dc1 -> dc3", Duration::from_secs(60), || {
-        (kv_get(&dc1, "at-dc3", "dc3") == (200, "3".into())).then_some(())
+        (kv_in_dc(&dc1, "at-dc3", "dc3") == (200, "3".into())).then_some(())
     });
     // dc2 and dc3 share no area: no path, as in Consul.
     assert_eq!(
-        kv_get(&dc2, "at-dc3", "dc3"),
+        kv_in_dc(&dc2, "at-dc3", "dc3"),
         (500, "No path to datacenter".into())
     );
 
@@ -300,7 +293,7 @@ fn hub_and_spoke_areas_over_tls_with_multi_hop() {
     .unwrap();
     dc2.signal(libc::SIGHUP);
     wait_for("dc2 -> dc3 through dc1", Duration::from_secs(60), || {
-        (kv_get(&dc2, "at-dc3", "dc3") == (200, "3".into())).then_some(())
+        (kv_in_dc(&dc2, "at-dc3", "dc3") == (200, "3".into())).then_some(())
     });
     let dcs: Vec<String> =
         serde_json::from_value(dc2.http().get("/v1/catalog/datacenters").json()).unwrap();
@@ -318,7 +311,7 @@ fn hub_and_spoke_areas_over_tls_with_multi_hop() {
         impostor.http().leader().filter(|l| !l.is_empty())
     });
     assert_eq!(impostor.http().put("/v1/kv/hello", b"fake").text(), "true");
-    let (status, body) = kv_get(&dc1, "hello", "dc2");
+    let (status, body) = kv_in_dc(&dc1, "hello", "dc2");
     assert_eq!(status, 500, "{body}");
     wait_for(
         "dc1 logs the refused certificate",

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use praetor_tests::{Agent, AgentOptions, Http, scratch, wait_for};
+use praetor_tests::{Agent, AgentOptions, Http, kv_in_dc, scratch, wait_for};
 
 /// The CLI against `a`: (exit code, stdout + stderr).
 fn cli(a: &Agent, args: &[&str]) -> (i32, String) {
@@ -48,13 +48,6 @@ fn wan_status(h: &Http, name: &str) -> Option<u64> {
         .iter()
         .find(|m| m["Name"] == name)
         .and_then(|m| m["Status"].as_u64())
-}
-
-fn kv_get(a: &Agent, key: &str, dc: &str) -> (u16, String) {
-    match a.http().try_get(&format!("/v1/kv/{key}?dc={dc}&raw")) {
-        Ok(r) => (r.status, r.text()),
-        Err(e) => (0, e),
-    }
 }
 
 #[test]
@@ -121,7 +114,7 @@ fn cutting_the_wan_path_keeps_forwarding_through_an_area() {
         );
     }
     wait_for("dc1 -> dc2 before the cut", Duration::from_secs(30), || {
-        (kv_get(&dc1, "at-dc2", "dc2") == (200, "2".into())).then_some(())
+        (kv_in_dc(&dc1, "at-dc2", "dc2") == (200, "2".into())).then_some(())
     });
 
     // Cut the WAN: each side sees the other failed on the WAN pool.
@@ -137,8 +130,8 @@ fn cutting_the_wan_path_keeps_forwarding_through_an_area() {
     let (code, out) = cli(&dc1, &["kv", "put", "-datacenter=dc2", "hello", "area"]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(dc2.http().kv_get("hello", "").unwrap(), b"area");
-    assert_eq!(kv_get(&dc2, "at-dc1", "dc1"), (200, "1".into()));
-    assert_eq!(kv_get(&dc1, "at-dc2", "dc2"), (200, "2".into()));
+    assert_eq!(kv_in_dc(&dc2, "at-dc1", "dc1"), (200, "1".into()));
+    assert_eq!(kv_in_dc(&dc1, "at-dc2", "dc2"), (200, "2".into()));
 
     // The control: without the area, the cut WAN path is all dc1 has, and it is not used.
     let (code, out) = cli(
@@ -150,7 +143,7 @@ fn cutting_the_wan_path_keeps_forwarding_through_an_area() {
         "dc1 has no usable path to dc2",
         Duration::from_secs(30),
         || {
-            (kv_get(&dc1, "at-dc2", "dc2")
+            (kv_in_dc(&dc1, "at-dc2", "dc2")
                 == (500, "Remote DC has no server currently reachable".into()))
                 .then_some(())
         },
@@ -161,7 +154,7 @@ fn cutting_the_wan_path_keeps_forwarding_through_an_area() {
     wait_for(
         "dc1 -> dc2 over the healed WAN",
         Duration::from_secs(120),
-        || (kv_get(&dc1, "at-dc2", "dc2") == (200, "2".into())).then_some(()),
+        || (kv_in_dc(&dc1, "at-dc2", "dc2") == (200, "2".into())).then_some(()),
     );
     assert_eq!(wan_status(&dc1.http(), "s1.dc2"), Some(1));
 }

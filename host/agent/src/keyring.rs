@@ -15,21 +15,8 @@ use crate::Shared;
 /// How long a keyring query waits for the members' answers.
 const KEY_QUERY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Decodes the base64 key of an operation (32 bytes: AES-256).
-pub(crate) fn decode_key(key: &str) -> Result<[u8; 32], String> {
-    let bytes = B64
-        .decode(key.trim())
-        .map_err(|e| format!("Invalid key: {e}"))?;
-    <[u8; 32]>::try_from(bytes.as_slice()).map_err(|_| {
-        format!(
-            "Invalid key: key size must be 32 bytes, got {}",
-            bytes.len()
-        )
-    })
-}
-
 fn key_op(op: &KeyringOp) -> Result<KeyOp, RpcError> {
-    let key = |k: &str| decode_key(k).map_err(RpcError::BadRequest);
+    let key = |k: &str| praetor_gossip::decode_key(k).map_err(RpcError::BadRequest);
     Ok(match op {
         KeyringOp::List => KeyOp::List,
         KeyringOp::Install(k) => KeyOp::Install(key(k)?),
@@ -115,17 +102,5 @@ impl AgentOps {
         self.0
             .upgrade()
             .ok_or_else(|| RpcError::Internal("agent is shutting down".into()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_must_be_32_bytes_of_base64() {
-        assert!(decode_key(&B64.encode([7u8; 32])).is_ok());
-        assert!(decode_key(&B64.encode([7u8; 16])).is_err());
-        assert!(decode_key("not base64!").is_err());
     }
 }

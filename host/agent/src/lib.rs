@@ -500,25 +500,20 @@ pub(crate) async fn resolve_join(addr: &str, default_port: u16) -> Vec<SocketAdd
 pub async fn run(config: Config) -> Result<(), AgentError> {
     let node_id = node_id(&config)?;
     let gossip_key = match &config.encrypt {
-        Some(k) => {
-            Some(keyring::decode_key(k).map_err(|e| AgentError::Config(format!("encrypt: {e}")))?)
-        }
+        Some(k) => Some(
+            praetor_gossip::decode_key(k)
+                .map_err(|e| AgentError::Config(format!("encrypt: {e}")))?,
+        ),
         None => None,
     };
-    let rpc_tls =
-        praetor_tls::RpcTls::load(&config.tls.internal_rpc, &config.datacenter, &config.domain)
-            .map_err(|e| AgentError::Config(format!("tls.internal_rpc: {e}")))?;
+    let rpc_tls = praetor_tls::RpcTls::load(&config.tls.internal_rpc, &config.domain)
+        .map_err(|e| AgentError::Config(format!("tls.internal_rpc: {e}")))?;
     let https_tls = match config.ports.https {
         Some(_) => praetor_tls::HttpsTls::load(&config.tls.https)
             .map_err(|e| AgentError::Config(format!("tls.https: {e}")))?,
         None => None,
     };
-    if config.ports.https.is_some() && https_tls.is_none() {
-        return Err(AgentError::Config(
-            "ports.https is set but tls.https (or tls.defaults) has no cert_file and key_file"
-                .into(),
-        ));
-    }
+    // (`ports.https` without a certificate is refused when the config is built.)
     let lan_bind = SocketAddr::new(config.bind_addr, config.ports.serf_lan);
     let mut pool_cfg = PoolConfig::new(config.node_name.clone(), lan_bind, Profile::Lan);
     pool_cfg.advertise = SocketAddr::new(config.advertise_addr, config.ports.serf_lan);
@@ -547,14 +542,7 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
         let rid = raft_id(&node_id)
             .ok_or_else(|| AgentError::Config(format!("node_id {node_id:?} is not a UUID")))?;
         let rpc_bind = SocketAddr::new(config.bind_addr, config.ports.server);
-        let listener =
-            tokio::net::TcpListener::bind(rpc_bind)
-                .await
-                .map_err(|e| AgentError::Bind {
-                    what: "server RPC",
-                    addr: rpc_bind,
-                    source: e,
-                })?;
+        let listener = bind_tcp("server RPC", rpc_bind).await?;
         let cc = ConsensusConfig {
             node_id: rid,
             node: RaftNode {
@@ -672,14 +660,7 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
     if let Some(port) = cfg.ports.http {
         for ip in &cfg.client_addrs {
             let addr = SocketAddr::new(*ip, port);
-            let listener =
-                tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|e| AgentError::Bind {
-                        what: "HTTP",
-                        addr,
-                        source: e,
-                    })?;
+            let listener = bind_tcp("HTTP", addr).await?;
             http_addrs.push(listener.local_addr().unwrap_or(addr));
             let app = app.clone();
             let mut stop = shutdown_rx.clone();
@@ -699,14 +680,7 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
     if let (Some(port), Some(tls)) = (cfg.ports.https, shared.https_tls.clone()) {
         for ip in &cfg.client_addrs {
             let addr = SocketAddr::new(*ip, port);
-            let listener =
-                tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|e| AgentError::Bind {
-                        what: "HTTPS",
-                        addr,
-                        source: e,
-                    })?;
+            let listener = bind_tcp("HTTPS", addr).await?;
             tasks.push(tokio::spawn(https::serve(
                 listener,
                 app.clone(),
@@ -828,8 +802,8 @@ fn raft_dialer(tls: Option<praetor_tls::RpcTls>, dc: &str) -> praetor_consensus:
             tls.as_ref(),
             addr,
             &dc,
-            Duration::from_secs(2),
-            Some(Duration::from_secs(10)),
+            praetor_rpc::LOCAL_CONNECT_TIMEOUT,
+            Some(praetor_rpc::LOCAL_KEEPALIVE),
         ))
     })
 }
@@ -1008,6 +982,16 @@ fn banner(shared: &Shared, dns_addrs: Vec<SocketAddr>) {
     println!("==> Log data will now stream in as it occurs:");
     println!();
     tracing::info!(node = %c.node_name, dc = %c.datacenter, server = c.server, "agent started");
+}
+
+/// A TCP listener on `addr`; a failure names what it was for (`AgentError::Bind`).
+async fn bind_tcp(
+    what: &'static str,
+    addr: SocketAddr,
+) -> Result<tokio::net::TcpListener, AgentError> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| AgentError::Bind { what, addr, source })
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ type Qs = Query<HashMap<String, String>>;
 fn areas(r: QueryResult) -> ApiResult<Vec<Area>> {
     match r {
         QueryResult::Areas(a) => Ok(a),
-        r => Err(ApiError::Internal(format!("unexpected result {r:?}"))),
+        r => Err(ApiError::unexpected_result(&r)),
     }
 }
 
@@ -179,7 +179,7 @@ pub async fn join(
         RpcResponse::AreaJoin(results) => {
             Ok(axum::Json(results.iter().map(json::area_join).collect::<Vec<_>>()).into_response())
         }
-        other => Err(ApiError::Internal(format!("unexpected response {other:?}"))),
+        other => Err(ApiError::unexpected_response(&other)),
     }
 }
 
@@ -196,6 +196,6 @@ pub async fn members(
             members.iter().map(json::area_member).collect::<Vec<_>>(),
         )
         .into_response()),
-        other => Err(ApiError::Internal(format!("unexpected response {other:?}"))),
+        other => Err(ApiError::unexpected_response(&other)),
     }
 }

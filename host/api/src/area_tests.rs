@@ -7,17 +7,15 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use praetor_consensus::{Consensus, ConsensusConfig, RaftNode};
 use praetor_rpc::{
     AreaJoinResult, AreaMember, KeyringOp, KeyringResponse, LocalOps, Rpc, RpcError,
 };
 use praetor_state::{SharedStore, Store};
 use serde_json::{Value, json};
-use tower::ServiceExt as _;
 
-use crate::router_tests::{FakeAgent, send};
+use crate::router_tests::{FakeAgent, send, send_full};
 use crate::{AppState, HttpCounters};
 
 /// Answers area joins and members like an agent would, recording the joins.
@@ -131,18 +129,7 @@ async fn call(
     uri: &str,
     body: &str,
 ) -> (StatusCode, HeaderMap, Value) {
-    let req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(Body::from(body.to_string()))
-        .expect("request");
-    let resp = app.clone().oneshot(req).await.expect("infallible");
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-        .await
-        .expect("body");
-    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let (status, headers, text) = send_full(app, method, uri, body).await;
     let value = if text.is_empty() {
         Value::Null
     } else {

@@ -55,7 +55,7 @@ async fn read_request(
 }
 
 fn unexpected(r: QueryResult) -> ApiError {
-    ApiError::Internal(format!("unexpected result {r:?}"))
+    ApiError::unexpected_result(&r)
 }
 
 pub async fn register(
@@ -216,7 +216,7 @@ pub async fn deregister(
 pub async fn datacenters(State(st): State<AppState>) -> ApiResult<Response> {
     match st.rpc.call(None, Request::Datacenters).await? {
         RpcResponse::Datacenters(dcs) => Ok(axum::Json(dcs).into_response()),
-        other => Err(ApiError::Internal(format!("unexpected response {other:?}"))),
+        other => Err(ApiError::unexpected_response(&other)),
     }
 }
 

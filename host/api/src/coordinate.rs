@@ -8,18 +8,16 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use praetor_coordinate::{Config, Coordinate};
 use praetor_rpc::{Request, Response as RpcResponse};
 use praetor_state::{Command, CommandResult, NodeCoordinate, Query as Q, QueryResult};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
-use crate::json::{self, CoordBody, CoordinateUpdateRequest, decode};
+use crate::json::{self, CoordinateUpdateRequest, decode};
 use crate::params::{Params, query_headers};
 
 type Qs = Query<HashMap<String, String>>;
-
-/// Dimensionality of serf's Vivaldi coordinates: an update with another one is refused.
-const DIMENSIONALITY: usize = 8;
 
 /// `GET /v1/coordinate/datacenters`: the WAN coordinates of every known server, per
 /// datacenter (answered by a server of this datacenter, never forwarded; `[]` when none).
@@ -29,7 +27,7 @@ pub async fn datacenters(State(st): State<AppState>) -> ApiResult<Response> {
             maps.iter().map(json::datacenter_map).collect::<Vec<_>>(),
         )
         .into_response()),
-        other => Err(ApiError::Internal(format!("unexpected response {other:?}"))),
+        other => Err(ApiError::unexpected_response(&other)),
     }
 }
 
@@ -47,7 +45,7 @@ fn filter_segment(p: &Params, coords: Vec<NodeCoordinate>) -> Vec<NodeCoordinate
 fn coordinates(r: QueryResult) -> ApiResult<Vec<NodeCoordinate>> {
     match r {
         QueryResult::Coordinates(c) => Ok(c),
-        r => Err(ApiError::Internal(format!("unexpected result {r:?}"))),
+        r => Err(ApiError::unexpected_result(&r)),
     }
 }
 
@@ -89,15 +87,11 @@ pub async fn node(
 
 /// Consul's checks on a coordinate sent by a client: every component finite (`invalid
 /// coordinate`) and the same dimensionality as ours (`incompatible coordinate`).
-fn validate(c: &CoordBody) -> ApiResult<()> {
-    let finite = c.vec.iter().all(|v| v.is_finite())
-        && c.error.is_finite()
-        && c.adjustment.is_finite()
-        && c.height.is_finite();
-    if !finite {
+fn validate(c: &Coordinate) -> ApiResult<()> {
+    if !c.is_valid() {
         return Err(ApiError::Internal("invalid coordinate".into()));
     }
-    if c.vec.len() != DIMENSIONALITY {
+    if !c.is_compatible_with(&Coordinate::new(&Config::default())) {
         return Err(ApiError::Internal("incompatible coordinate".into()));
     }
     Ok(())
@@ -108,15 +102,16 @@ fn validate(c: &CoordBody) -> ApiResult<()> {
 pub async fn update(State(st): State<AppState>, Query(p): Qs, body: Bytes) -> ApiResult<Response> {
     let p = Params(p);
     let req: CoordinateUpdateRequest = decode(&body)?;
-    let coord = req
+    let coord: Coordinate = req
         .coord
-        .ok_or_else(|| ApiError::Internal("invalid coordinate".into()))?;
+        .ok_or_else(|| ApiError::Internal("invalid coordinate".into()))?
+        .into();
     validate(&coord)?;
     let cmd = Command::CoordinateBatchUpdate {
         updates: vec![NodeCoordinate {
             node: req.node,
             segment: req.segment,
-            coord: coord.into(),
+            coord,
         }],
     };
     match st.rpc.apply(p.dc(), cmd).await? {
@@ -129,8 +124,8 @@ pub async fn update(State(st): State<AppState>, Query(p): Qs, body: Bytes) -> Ap
 mod tests {
     use super::*;
 
-    fn coord(vec: Vec<f64>) -> CoordBody {
-        CoordBody {
+    fn coord(vec: Vec<f64>) -> Coordinate {
+        Coordinate {
             vec,
             error: 1.5,
             adjustment: 0.0,

@@ -27,6 +27,18 @@ pub enum ApiError {
     Internal(String),
 }
 
+impl ApiError {
+    /// A state query answered with a result of another kind (a bug, not bad input).
+    pub(crate) fn unexpected_result(r: &impl std::fmt::Debug) -> ApiError {
+        ApiError::Internal(format!("unexpected result {r:?}"))
+    }
+
+    /// An RPC answered with a response of another kind (a bug, not bad input).
+    pub(crate) fn unexpected_response(r: &impl std::fmt::Debug) -> ApiError {
+        ApiError::Internal(format!("unexpected response {r:?}"))
+    }
+}
+
 impl From<RpcError> for ApiError {
     fn from(e: RpcError) -> Self {
         match e {

@@ -128,7 +128,7 @@ pub async fn keyring(
     };
     let responses = match st.rpc.call(None, request).await? {
         RpcResponse::Keyring(r) => r,
-        other => return Err(ApiError::Internal(format!("unexpected response {other:?}"))),
+        other => return Err(ApiError::unexpected_response(&other)),
     };
     if let Some(e) = keyring_errors(&responses) {
         return Err(ApiError::Internal(e));
@@ -147,12 +147,7 @@ mod tests {
     use super::*;
 
     fn params(pairs: &[(&str, &str)]) -> Params {
-        Params(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        Params::from_pairs(pairs)
     }
 
     fn bad_request(r: ApiResult<bool>) -> String {

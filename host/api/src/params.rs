@@ -120,16 +120,24 @@ pub fn query_headers(resp: &QueryResponse) -> HeaderMap {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn params(pairs: &[(&str, &str)]) -> Params {
+impl Params {
+    /// Query parameters from `(name, value)` pairs, for tests.
+    pub(crate) fn from_pairs(pairs: &[(&str, &str)]) -> Params {
         Params(
             pairs
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params::from_pairs(pairs)
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{HeaderMap, Method, Request, StatusCode};
 use praetor_config::{CheckDefinition, ServiceDefinition};
 use praetor_rpc::Rpc;
 use praetor_state::{CheckStatus, HealthCheck, Service};
@@ -149,6 +149,17 @@ pub(crate) async fn send(
     uri: &str,
     body: &str,
 ) -> (StatusCode, String) {
+    let (status, _, text) = send_full(app, method, uri, body).await;
+    (status, text)
+}
+
+/// Sends a request; returns the status, headers and body text.
+pub(crate) async fn send_full(
+    app: &axum::Router,
+    method: Method,
+    uri: &str,
+    body: &str,
+) -> (StatusCode, HeaderMap, String) {
     let req = Request::builder()
         .method(method)
         .uri(uri)
@@ -156,10 +167,15 @@ pub(crate) async fn send(
         .expect("request");
     let resp = app.clone().oneshot(req).await.expect("infallible");
     let status = resp.status();
+    let headers = resp.headers().clone();
     let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
         .await
         .expect("body");
-    (status, String::from_utf8_lossy(&bytes).into_owned())
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
 }
 
 #[tokio::test]

@@ -169,7 +169,7 @@ pub async fn renew(
 fn sessions_json(r: QueryResult) -> ApiResult<Value> {
     match r {
         QueryResult::Sessions(s) => Ok(json!(s.iter().map(json::session).collect::<Vec<_>>())),
-        r => Err(ApiError::Internal(format!("unexpected result {r:?}"))),
+        r => Err(ApiError::unexpected_result(&r)),
     }
 }
 

@@ -19,7 +19,7 @@ async fn configuration(
 ) -> ApiResult<(Vec<praetor_rpc::RaftServerInfo>, u64)> {
     match st.rpc.call(p.dc(), Request::RaftConfiguration).await? {
         RpcResponse::RaftConfiguration { servers, index } => Ok((servers, index)),
-        other => Err(ApiError::Internal(format!("unexpected response {other:?}"))),
+        other => Err(ApiError::unexpected_response(&other)),
     }
 }
 

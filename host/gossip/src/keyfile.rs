@@ -18,13 +18,18 @@ fn file_error(path: &Path, reason: impl ToString) -> GossipError {
     }
 }
 
-/// Decodes one base64 key (32 bytes).
-pub(crate) fn decode_key(text: &str) -> Result<Key, String> {
+/// Decodes one base64 gossip key (32 bytes: AES-256), with Consul's error texts
+/// (`Invalid key: ...`).
+pub fn decode_key(text: &str) -> Result<Key, String> {
     let bytes = STANDARD
         .decode(text.trim())
-        .map_err(|e| format!("invalid base64 key: {e}"))?;
-    Key::try_from(bytes.as_slice())
-        .map_err(|_| format!("key must be 32 bytes, got {}", bytes.len()))
+        .map_err(|e| format!("Invalid key: {e}"))?;
+    Key::try_from(bytes.as_slice()).map_err(|_| {
+        format!(
+            "Invalid key: key size must be 32 bytes, got {}",
+            bytes.len()
+        )
+    })
 }
 
 /// Encodes a key as Consul prints it (standard base64 with padding).
@@ -175,7 +180,10 @@ mod tests {
     fn decode_key_checks_length() {
         let k = [5u8; 32];
         assert_eq!(decode_key(&encode_key(&k)), Ok(k));
-        assert!(decode_key(&STANDARD.encode([1u8; 16])).is_err());
+        assert_eq!(
+            decode_key(&STANDARD.encode([1u8; 16])),
+            Err("Invalid key: key size must be 32 bytes, got 16".into())
+        );
         assert!(decode_key("!!!").is_err());
     }
 }

@@ -13,6 +13,7 @@ use tokio::time::Instant;
 
 use crate::error::GossipError;
 use crate::keyring::{Key, Keyring};
+use crate::timers::later;
 
 /// How often a query is sent again to the members that have not answered.
 pub(crate) const RETRANSMIT: Duration = Duration::from_millis(200);
@@ -213,9 +214,7 @@ impl KeyOps {
             query: body,
             waiting: targets,
             outcome,
-            deadline: now
-                .checked_add(timeout)
-                .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600)),
+            deadline: later(now, timeout),
             next_retry: now + RETRANSMIT,
             reply,
         });
@@ -227,7 +226,11 @@ impl KeyOps {
     }
 
     /// Remembers the result given to a query, so a retransmission is not applied twice.
+    /// Answers older than [`ANSWER_TTL`] are forgotten here (a member that only answers
+    /// others' queries has no timer of its own).
     pub fn remember(&mut self, id: u64, result: Result<(), String>, now: Instant) {
+        self.answered
+            .retain(|_, (at, _)| now.saturating_duration_since(*at) < ANSWER_TTL);
         self.answered.insert(id, (now, result));
     }
 
@@ -279,8 +282,6 @@ impl KeyOps {
             }
             i += 1;
         }
-        self.answered
-            .retain(|_, (at, _)| now.saturating_duration_since(*at) < ANSWER_TTL);
     }
 
     /// Fails every pending query (the pool left).

@@ -33,6 +33,7 @@ mod wire;
 pub use config::{PoolConfig, Profile, Timing};
 pub use error::GossipError;
 pub use frame::read_hello;
+pub use keyfile::decode_key;
 pub use keyops::{KeyOp, KeyOpOutcome};
 pub use member::{Member, MemberEvent, MemberStatus};
 pub use pool::Pool;

@@ -30,7 +30,7 @@ use crate::probe::{ProbeMsg, Prober, RttSample};
 use crate::stats::Counters;
 use crate::sync::{self as state_sync, ReplyBudget, SyncMsg};
 use crate::table::{NotFound, Table};
-use crate::timers::TimerQueue;
+use crate::timers::{TimerQueue, later};
 use crate::wire::Inbound;
 
 /// Largest encoded tags (memberlist's MetaMaxSize).
@@ -169,12 +169,6 @@ pub(crate) struct PoolTask {
     probe_payload: watch::Receiver<Vec<u8>>,
     keyops: KeyOps,
     dirty: bool,
-}
-
-/// `now + after`, saturating far in the future instead of overflowing on huge durations.
-fn later(now: Instant, after: Duration) -> Instant {
-    now.checked_add(after)
-        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
 }
 
 /// Encoded size of a tag map, checked against [`MAX_TAGS_BYTES`].
@@ -426,15 +420,10 @@ impl PoolTask {
     /// Sends our view of the active members and their tags (push-pull); `want_reply` asks
     /// for theirs.
     fn push_state(&mut self, to: SocketAddr, want_reply: bool) {
-        let own_tags = TagsItem {
-            name: self.s.name.clone(),
-            version: self.tags_version,
-            tags: self.own_tags.clone(),
-        };
         let chunks = state_sync::chunks(
             self.foca.identity(),
             self.foca.iter_membership_state(),
-            std::iter::once(own_tags).chain(self.table.tags_items()),
+            std::iter::once(self.own_tags_item()).chain(self.table.tags_items()),
             want_reply,
             FOCA_MAX_PACKET.get(),
         );
@@ -580,6 +569,12 @@ impl PoolTask {
         }
     }
 
+    /// Announce plus a full state exchange (joins, join retries, reconnects).
+    fn announce_with_state(&mut self, addr: SocketAddr) {
+        self.announce(addr);
+        self.push_state(addr, true);
+    }
+
     fn gossip(&mut self) {
         if let Err(error) = self.foca.gossip(&mut self.rt) {
             debug!(%error, "gossip failed");
@@ -596,12 +591,17 @@ impl PoolTask {
         }
     }
 
-    fn advertise_tags(&mut self) {
-        let item = Item::Tags(TagsItem {
+    /// This member's tags as a broadcast item.
+    fn own_tags_item(&self) -> TagsItem {
+        TagsItem {
             name: self.s.name.clone(),
             version: self.tags_version,
             tags: self.own_tags.clone(),
-        });
+        }
+    }
+
+    fn advertise_tags(&mut self) {
+        let item = Item::Tags(self.own_tags_item());
         self.add_item(&item);
     }
 
@@ -635,8 +635,7 @@ impl PoolTask {
             if !self.seeds.contains(&addr) {
                 self.seeds.push(addr);
             }
-            self.announce(addr);
-            self.push_state(addr, true);
+            self.announce_with_state(addr);
         }
         self.joins.push(PendingJoin {
             targets,
@@ -857,8 +856,7 @@ impl PoolTask {
                     .copied()
                     .collect();
                 for addr in unanswered {
-                    self.announce(addr);
-                    self.push_state(addr, true);
+                    self.announce_with_state(addr);
                 }
             }
         }
@@ -902,8 +900,7 @@ impl PoolTask {
         }
         if let Some(&addr) = failed.choose(&mut rand::rng()) {
             debug!(%addr, "reconnecting to a failed member");
-            self.announce(addr);
-            self.push_state(addr, true);
+            self.announce_with_state(addr);
         }
     }
 

@@ -1,8 +1,15 @@
 //! Ordered delivery of foca timers: every timer fires, in (deadline, submission) order.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use tokio::time::Instant;
+
+/// `now + after`, saturating far in the future instead of overflowing on huge durations.
+pub(crate) fn later(now: Instant, after: Duration) -> Instant {
+    now.checked_add(after)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 24 * 3600))
+}
 
 /// A queue of timers keyed by (deadline, sequence number).
 #[derive(Debug)]

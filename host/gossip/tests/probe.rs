@@ -6,24 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use praetor_gossip::{MAX_PROBE_PAYLOAD, Pool, RttSample};
-use tokio::sync::broadcast;
-
-/// Waits for a sample about `peer` and returns it.
-async fn sample_from(rx: &mut broadcast::Receiver<RttSample>, peer: &str) -> RttSample {
-    let wait = async {
-        loop {
-            match rx.recv().await {
-                Ok(s) if s.name == peer => return s,
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => panic!("rtt channel closed"),
-            }
-        }
-    };
-    tokio::time::timeout(WAIT, wait)
-        .await
-        .unwrap_or_else(|_| panic!("no RTT sample about {peer} within {WAIT:?}"))
-}
+use praetor_gossip::{MAX_PROBE_PAYLOAD, Pool};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_pools_exchange_payloads_and_measure_rtts() {

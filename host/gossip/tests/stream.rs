@@ -12,12 +12,10 @@ use std::time::Duration;
 
 use common::*;
 use praetor_gossip::{
-    BoxStream, GossipError, Hello, MemberStatus, Pool, RttSample, StreamDialer, Transport,
-    read_hello,
+    BoxStream, GossipError, Hello, MemberStatus, Pool, StreamDialer, Transport, read_hello,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
@@ -144,21 +142,6 @@ async fn closed_by_peer(tcp: &mut TcpStream, what: &str) {
         .await
         .unwrap_or_else(|_| panic!("{what}: connection not closed within {WAIT:?}"));
     assert!(matches!(read, Ok(0) | Err(_)), "{what}: got data {read:?}");
-}
-
-async fn sample_from(rx: &mut broadcast::Receiver<RttSample>, peer: &str) -> RttSample {
-    let wait = async {
-        loop {
-            match rx.recv().await {
-                Ok(s) if s.name == peer => return s,
-                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-                Err(broadcast::error::RecvError::Closed) => panic!("rtt channel closed"),
-            }
-        }
-    };
-    tokio::time::timeout(WAIT, wait)
-        .await
-        .unwrap_or_else(|_| panic!("no RTT sample about {peer} within {WAIT:?}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -610,16 +610,24 @@ impl AgentArgs {
     }
 }
 
+/// Parses `praetor <args>` as the binary does (Consul's single-dash flags rewritten); for the
+/// commands' tests.
+#[cfg(test)]
+pub(crate) fn parse_for_test(args: &[&str]) -> Cli {
+    use clap::{CommandFactory, Parser};
+    let argv = std::iter::once("praetor")
+        .chain(args.iter().copied())
+        .map(std::ffi::OsString::from);
+    Cli::try_parse_from(crate::argv::rewrite(&Cli::command(), argv)).expect("parses")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use clap::CommandFactory;
 
     fn parse(args: &[&str]) -> Cli {
-        let argv = std::iter::once("praetor")
-            .chain(args.iter().copied())
-            .map(std::ffi::OsString::from);
-        Cli::try_parse_from(crate::argv::rewrite(&Cli::command(), argv)).expect("parses")
+        parse_for_test(args)
     }
 
     #[test]

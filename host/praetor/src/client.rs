@@ -485,7 +485,6 @@ pub fn parse_bool_body(body: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{Read, Write};
     use std::net::TcpListener;
 
     #[test]
@@ -560,38 +559,9 @@ mod tests {
         );
     }
 
-    /// One canned HTTP response on a loopback socket; returns the request (head and a body of
-    /// `Content-Length` bytes) it saw.
-    fn serve_once(response: &'static str) -> (String, std::thread::JoinHandle<String>) {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr").to_string();
-        let handle = std::thread::spawn(move || {
-            let (mut stream, _) = listener.accept().expect("accept");
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 1024];
-            let complete = |buf: &[u8]| {
-                let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-                    return false;
-                };
-                let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                let length = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse::<usize>().ok())
-                    .unwrap_or(0);
-                buf.len() >= end + 4 + length
-            };
-            while !complete(&buf) {
-                let n = stream.read(&mut chunk).expect("read");
-                if n == 0 {
-                    break;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-            }
-            stream.write_all(response.as_bytes()).expect("write");
-            String::from_utf8_lossy(&buf).to_string()
-        });
-        (addr, handle)
+    /// One canned HTTP response on a loopback socket; joining the handle gives the requests.
+    fn serve_once(response: &str) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        test_server::serve(vec![response.to_string()])
     }
 
     const EMPTY_OK: &str = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
@@ -602,7 +572,7 @@ mod tests {
         let c = Client::new(format!("http://{addr}"), None, None, false);
         c.post("/v1/operator/keyring", &[], Some(br#"{"Key":"k1"}"#))
             .expect("post");
-        let req = server.join().expect("server thread");
+        let req = server.join().expect("server thread").remove(0);
         assert!(
             req.starts_with("POST /v1/operator/keyring HTTP/1.1"),
             "{req}"
@@ -617,7 +587,7 @@ mod tests {
             Some(br#"{"Key":"k2"}"#),
         )
         .expect("delete");
-        let req = server.join().expect("server thread");
+        let req = server.join().expect("server thread").remove(0);
         assert!(
             req.starts_with("DELETE /v1/operator/keyring?relay-factor=2 HTTP/1.1"),
             "{req}"
@@ -636,7 +606,7 @@ mod tests {
             err.to_string(),
             "Unexpected response code: 500 (No path to datacenter)"
         );
-        let head = server.join().expect("server thread");
+        let head = server.join().expect("server thread").remove(0);
         assert!(head.starts_with("GET /v1/agent/self HTTP/1.1"), "{head}");
         assert!(
             head.to_ascii_lowercase().contains("x-consul-token: secret"),
@@ -650,7 +620,7 @@ mod tests {
             serve_once("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         let c = Client::new(format!("http://{addr}"), None, None, false);
         assert!(matches!(c.get_optional("/v1/kv/missing", &[]), Ok(None)));
-        server.join().expect("server thread");
+        server.join().expect("server thread").remove(0);
     }
 
     #[test]
@@ -666,5 +636,53 @@ mod tests {
             err.starts_with(&format!("Get \"http://127.0.0.1:{port}/v1/agent/self\": ")),
             "{err}"
         );
+    }
+}
+
+/// A canned-response HTTP server on loopback, for the commands' tests.
+#[cfg(test)]
+pub(crate) mod test_server {
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+    use std::thread::JoinHandle;
+
+    /// Answers one canned response per connection, in order; returns the address and the
+    /// requests (head and a body of `Content-Length` bytes) it saw.
+    pub(crate) fn serve(responses: Vec<String>) -> (String, JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let handle = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            for response in responses {
+                let (mut stream, _) = listener.accept().expect("accept");
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 1024];
+                while !complete(&buf) {
+                    let n = stream.read(&mut chunk).expect("read");
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                stream.write_all(response.as_bytes()).expect("write");
+                seen.push(String::from_utf8_lossy(&buf).into_owned());
+            }
+            seen
+        });
+        (addr, handle)
+    }
+
+    /// Whether `buf` holds a whole request: a head and `Content-Length` bytes of body.
+    fn complete(buf: &[u8]) -> bool {
+        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            return false;
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+        let length = head
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(0);
+        buf.len() >= end + 4 + length
     }
 }

@@ -27,9 +27,7 @@ pub use messages::{
     AreaJoinResult, AreaMember, Consistency, DatacenterMap, KeyringOp, KeyringResponse,
     QueryRequest, QueryResponse, RaftServerInfo, Request, Response,
 };
-pub use router::{
-    Advert, FAILED_SERVER_BACKOFF, MAX_ROUTE_HOPS, NativePolicy, RoutePolicy, WanServer, WanView,
-};
+pub use router::{Advert, NativePolicy, RoutePolicy, WanServer, WanView};
 pub use sessions::{SESSION_TTL_MULTIPLIER, SessionTimers};
 
 /// What only the agent can do for a request that arrives over RPC (its gossip pools).
@@ -61,10 +59,14 @@ const RPC_MARGIN: Duration = Duration::from_secs(10);
 /// Hop limit for forwarding: client -> server -> (remote server ->) leader.
 const MAX_HOPS: u32 = 5;
 /// Connect timeout towards a server of another datacenter: a datacenter that is down must
-/// fail fast; its servers are then skipped for [`FAILED_SERVER_BACKOFF`].
+/// fail fast; its servers are then skipped for [`router::FAILED_SERVER_BACKOFF`].
 const CROSS_DC_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
-/// Connect timeout towards a server of the local datacenter.
-const LOCAL_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// HTTP/2 keepalive towards a server of another datacenter (a cut link is noticed fast).
+const CROSS_DC_KEEPALIVE: Duration = Duration::from_secs(1);
+/// Connect timeout towards a server of the local datacenter (raft uses it too).
+pub const LOCAL_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// HTTP/2 keepalive towards a server of the local datacenter (raft uses it too).
+pub const LOCAL_KEEPALIVE: Duration = Duration::from_secs(10);
 /// Consul's maximum blocking wait.
 const MAX_WAIT: Duration = Duration::from_secs(600);
 /// Consul's default blocking wait.
@@ -171,11 +173,6 @@ impl Rpc {
     /// Replaces what the WAN pool says about servers of every datacenter (servers only).
     pub fn set_wan(&self, view: WanView) {
         self.inner.router.set_view(view);
-    }
-
-    /// The current WAN view.
-    pub fn wan(&self) -> WanView {
-        self.inner.router.view()
     }
 
     /// Replaces what network area `id` says: its server members and their adverts.
@@ -580,26 +577,14 @@ impl Rpc {
         if let Some(c) = pool.get(&addr) {
             return Ok(c.clone());
         }
-        let remote = target_dc != self.inner.datacenter;
-        let tls = self.tls();
-        let ch = if remote {
-            // Another datacenter must fail fast when it is down.
-            praetor_tls::grpc_channel(
-                tls.as_ref(),
-                addr,
-                target_dc,
-                CROSS_DC_CONNECT_TIMEOUT,
-                Some(Duration::from_secs(1)),
-            )
+        // Another datacenter must fail fast when it is down.
+        let (connect, keepalive) = if target_dc != self.inner.datacenter {
+            (CROSS_DC_CONNECT_TIMEOUT, CROSS_DC_KEEPALIVE)
         } else {
-            praetor_tls::grpc_channel(
-                tls.as_ref(),
-                addr,
-                target_dc,
-                LOCAL_CONNECT_TIMEOUT,
-                Some(Duration::from_secs(10)),
-            )
+            (LOCAL_CONNECT_TIMEOUT, LOCAL_KEEPALIVE)
         };
+        let tls = self.tls();
+        let ch = praetor_tls::grpc_channel(tls.as_ref(), addr, target_dc, connect, Some(keepalive));
         let c = RpcClient::new(ch)
             .max_decoding_message_size(64 << 20)
             .max_encoding_message_size(64 << 20);

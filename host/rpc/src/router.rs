@@ -109,14 +109,6 @@ impl Router {
         self.set_path("wan", PathKind::Wan, view, Vec::new());
     }
 
-    pub(crate) fn view(&self) -> WanView {
-        self.paths
-            .read()
-            .ok()
-            .and_then(|p| p.get("wan").map(|s| s.view.clone()))
-            .unwrap_or_default()
-    }
-
     /// Replaces what network area `id` says (its members and their adverts).
     pub(crate) fn set_area(&self, id: &str, view: WanView, adverts: Vec<Advert>) {
         self.set_path(id, PathKind::Area, view, adverts);
@@ -181,8 +173,17 @@ impl Router {
     /// datacenter advertises get a candidate too: the adjacent datacenter's servers, path ID
     /// `via:<dc>`, cost = RTT to it + its advertised cost.
     pub(crate) fn candidates(&self, exclude: &[SocketAddr]) -> Vec<Candidate> {
+        self.candidates_with_hops(exclude)
+            .into_iter()
+            .map(|(c, _)| c)
+            .collect()
+    }
+
+    /// [`Router::candidates`] with each one's datacenter hops from here (local 0, adjacent 1,
+    /// multi-hop one more than the advert it comes from).
+    fn candidates_with_hops(&self, exclude: &[SocketAddr]) -> Vec<(Candidate, u32)> {
         let Ok(paths) = self.paths.read() else {
-            return vec![local_candidate(&self.local_datacenter)];
+            return vec![(local_candidate(&self.local_datacenter), 0)];
         };
         let failed = self.recently_failed(Instant::now());
         let mut out = Vec::new();
@@ -222,6 +223,13 @@ impl Router {
         if !has_local {
             out.push(local_candidate(&self.local_datacenter));
         }
+        let mut out: Vec<(Candidate, u32)> = out
+            .into_iter()
+            .map(|c| {
+                let hops = u32::from(c.path != PathKind::Local);
+                (c, hops)
+            })
+            .collect();
         if self.multi_hop.load(Ordering::Relaxed) {
             let indirect = self.indirect(&paths, &out);
             out.extend(indirect);
@@ -230,24 +238,26 @@ impl Router {
     }
 
     /// Multi-hop candidates: for each advertised target without a direct candidate, the
-    /// cheapest adjacent datacenter that advertises it.
+    /// cheapest adjacent datacenter that advertises it, with the hops from here (one more
+    /// than the advert's).
     fn indirect(
         &self,
         paths: &BTreeMap<String, PathState>,
-        direct: &[Candidate],
-    ) -> Vec<Candidate> {
-        let mut best: BTreeMap<&str, (f64, &Candidate)> = BTreeMap::new();
+        direct: &[(Candidate, u32)],
+    ) -> Vec<(Candidate, u32)> {
+        let mut best: BTreeMap<&str, (f64, &Candidate, u32)> = BTreeMap::new();
         for state in paths.values() {
             for ad in &state.adverts {
                 if ad.hops >= MAX_ROUTE_HOPS
                     || ad.target == self.local_datacenter
-                    || direct.iter().any(|c| c.datacenter == ad.target)
+                    || direct.iter().any(|(c, _)| c.datacenter == ad.target)
                 {
                     continue;
                 }
                 // The cheapest direct candidate of the next hop.
                 let Some(via) = direct
                     .iter()
+                    .map(|(c, _)| c)
                     .filter(|c| c.datacenter == ad.via && c.path != PathKind::Local)
                     .min_by(|a, b| a.rtt_key().total_cmp(&b.rtt_key()))
                 else {
@@ -258,20 +268,24 @@ impl Router {
                     .filter(|r| r.is_finite())
                     .unwrap_or(UNKNOWN_RTT_MS);
                 let cost = via_rtt + ad.rtt_ms;
-                let entry = best.entry(ad.target.as_str()).or_insert((cost, via));
+                let hops = ad.hops.saturating_add(1);
+                let entry = best.entry(ad.target.as_str()).or_insert((cost, via, hops));
                 if cost < entry.0 {
-                    *entry = (cost, via);
+                    *entry = (cost, via, hops);
                 }
             }
         }
         best.into_iter()
-            .map(|(target, (cost, via))| Candidate {
-                datacenter: target.to_string(),
-                path: PathKind::Area,
-                path_id: format!("via:{}", via.datacenter),
-                rtt_ms: Some(cost),
-                labels: Vec::new(),
-                servers: via.servers.clone(),
+            .map(|(target, (cost, via, hops))| {
+                let candidate = Candidate {
+                    datacenter: target.to_string(),
+                    path: PathKind::Area,
+                    path_id: format!("via:{}", via.datacenter),
+                    rtt_ms: Some(cost),
+                    labels: Vec::new(),
+                    servers: via.servers.clone(),
+                };
+                (candidate, hops)
             })
             .collect()
     }
@@ -280,16 +294,10 @@ impl Router {
     /// datacenter with a candidate except the local one, with its cost and hop count.
     pub(crate) fn reach(&self) -> Vec<(String, f64, u32)> {
         let mut best: BTreeMap<String, (f64, u32)> = BTreeMap::new();
-        for c in self.candidates(&[]) {
+        for (c, hops) in self.candidates_with_hops(&[]) {
             if c.datacenter == self.local_datacenter || c.first_healthy().is_none() {
                 continue;
             }
-            let hops = if c.path_id.starts_with("via:") {
-                // An indirect candidate: at least one hop more than the next hop needs.
-                2
-            } else {
-                1
-            };
             let cost = c.rtt_ms.filter(|r| r.is_finite()).unwrap_or(UNKNOWN_RTT_MS);
             let e = best.entry(c.datacenter.clone()).or_insert((cost, hops));
             if cost < e.0 {
@@ -409,6 +417,24 @@ mod tests {
         }
     }
 
+    /// A path's view from a server at the origin.
+    fn view(servers: Vec<WanServer>) -> WanView {
+        WanView {
+            servers,
+            self_coordinate: Some(coord(0.0)),
+        }
+    }
+
+    /// `via` reaches `target` at 5 ms in `hops`.
+    fn advert(via: &str, target: &str, hops: u32) -> Advert {
+        Advert {
+            via: via.into(),
+            target: target.into(),
+            rtt_ms: 5.0,
+            hops,
+        }
+    }
+
     fn server(name: &str, dc: &str, port: u16, c: Option<f64>) -> WanServer {
         WanServer {
             name: name.into(),
@@ -473,19 +499,11 @@ mod tests {
         let r = Router::new("dc2");
         r.set_area(
             "a1",
-            WanView {
-                servers: vec![
-                    server("hub", "dc1", 20, Some(2.0)),
-                    server("me", "dc2", 21, Some(0.0)),
-                ],
-                self_coordinate: Some(coord(0.0)),
-            },
-            vec![Advert {
-                via: "dc1".into(),
-                target: "dc3".into(),
-                rtt_ms: 5.0,
-                hops: 1,
-            }],
+            view(vec![
+                server("hub", "dc1", 20, Some(2.0)),
+                server("me", "dc2", 21, Some(0.0)),
+            ]),
+            vec![advert("dc1", "dc3", 1)],
         );
         let hub: SocketAddr = "127.0.0.1:20".parse().unwrap();
         assert_eq!(r.route(&NativePolicy, "dc1", &[]), Some(hub));
@@ -502,18 +520,41 @@ mod tests {
         // Too many hops away: ignored.
         r.set_area(
             "a1",
-            WanView {
-                servers: vec![server("hub", "dc1", 20, Some(2.0))],
-                self_coordinate: Some(coord(0.0)),
-            },
-            vec![Advert {
-                via: "dc1".into(),
-                target: "dc9".into(),
-                rtt_ms: 5.0,
-                hops: MAX_ROUTE_HOPS,
-            }],
+            view(vec![server("hub", "dc1", 20, Some(2.0))]),
+            vec![advert("dc1", "dc9", MAX_ROUTE_HOPS)],
         );
         assert!(!r.has_datacenter("dc9"));
+    }
+
+    /// Hops add up along a chain of areas, so the advert limit bounds how far a route travels.
+    #[test]
+    fn multi_hop_adverts_count_every_hop() {
+        let r = Router::new("dc2");
+        r.set_multi_hop(true);
+        r.set_area(
+            "a1",
+            view(vec![
+                server("hub", "dc1", 20, Some(2.0)),
+                server("me", "dc2", 21, Some(0.0)),
+            ]),
+            vec![
+                advert("dc1", "dc4", 2),
+                advert("dc1", "dc5", MAX_ROUTE_HOPS - 1),
+            ],
+        );
+        let hops: BTreeMap<String, u32> = r.reach().into_iter().map(|(dc, _, h)| (dc, h)).collect();
+        assert_eq!(hops.get("dc1"), Some(&1));
+        assert_eq!(hops.get("dc4"), Some(&3));
+        assert_eq!(hops.get("dc5"), Some(&MAX_ROUTE_HOPS));
+        // A neighbour hearing dc5 from here at MAX_ROUTE_HOPS ignores it.
+        let next = Router::new("dc0");
+        next.set_multi_hop(true);
+        next.set_area(
+            "a0",
+            view(vec![server("me", "dc2", 21, Some(1.0))]),
+            vec![advert("dc2", "dc5", hops["dc5"])],
+        );
+        assert!(!next.has_datacenter("dc5"));
     }
 
     /// The same peer through the WAN pool and an area: when gossip says the WAN path is down
@@ -522,16 +563,10 @@ mod tests {
     fn a_failed_wan_path_falls_back_to_the_area() {
         let r = Router::new("dc1");
         let mut wan_peer = server("s1", "dc2", 30, Some(1.0));
-        r.set_view(WanView {
-            servers: vec![wan_peer.clone()],
-            self_coordinate: Some(coord(0.0)),
-        });
+        r.set_view(view(vec![wan_peer.clone()]));
         r.set_area(
             "a1",
-            WanView {
-                servers: vec![server("s1", "dc2", 30, Some(5.0))],
-                self_coordinate: Some(coord(0.0)),
-            },
+            view(vec![server("s1", "dc2", 30, Some(5.0))]),
             Vec::new(),
         );
         let s1: SocketAddr = "127.0.0.1:30".parse().unwrap();
@@ -549,10 +584,7 @@ mod tests {
         };
         assert_eq!(path_of(&r).as_deref(), Some("wan"), "the closer path wins");
         wan_peer.alive = false;
-        r.set_view(WanView {
-            servers: vec![wan_peer],
-            self_coordinate: Some(coord(0.0)),
-        });
+        r.set_view(view(vec![wan_peer]));
         assert_eq!(path_of(&r).as_deref(), Some("a1"));
         assert_eq!(r.route(&NativePolicy, "dc2", &[]), Some(s1));
     }

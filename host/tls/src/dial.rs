@@ -4,47 +4,26 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
 use rustls_pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::GOSSIP_MAGIC;
+use crate::conn::PeerConn;
 use crate::peer::PeerInfo;
 use crate::rpc::{Proto, RpcTls};
-use crate::{ALPN_GOSSIP, ALPN_GRPC, GOSSIP_MAGIC};
+use tokio_util::either::Either;
 
-enum DialedIo {
-    Plain(TcpStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-}
+type DialedIo = Either<TcpStream, Box<tokio_rustls::client::TlsStream<TcpStream>>>;
 
 /// An outgoing RPC-port connection (gossip stream, or the transport under a gRPC channel).
-pub struct DialedConn {
-    io: DialedIo,
-    peer: PeerInfo,
-}
-
-impl DialedConn {
-    /// The server dialed: its address and, over TLS, its verified certificate.
-    pub fn peer(&self) -> &PeerInfo {
-        &self.peer
-    }
-}
-
-impl std::fmt::Debug for DialedConn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DialedConn")
-            .field("peer", &self.peer)
-            .finish()
-    }
-}
+pub type DialedConn = PeerConn<DialedIo>;
 
 /// A lazily connecting, self-reconnecting gRPC channel to the RPC port at `addr` (a server of
 /// `target_dc`). TLS (SNI `server.<target_dc>.<domain>`, ALPN `h2`, the agent's certificate
@@ -125,24 +104,19 @@ async fn connect_now(
         if proto == Proto::Gossip {
             tcp.write_all(&[GOSSIP_MAGIC]).await?;
         }
-        return Ok(DialedConn {
-            io: DialedIo::Plain(tcp),
-            peer: PeerInfo {
-                remote: addr,
-                tls: false,
-                cert_der: None,
-                local_tls: tls.is_some(),
-            },
-        });
+        let peer = PeerInfo {
+            remote: addr,
+            tls: false,
+            cert_der: None,
+            local_tls: tls.is_some(),
+        };
+        return Ok(DialedConn::new(Either::Left(tcp), peer, ()));
     };
     let name = ServerName::try_from(tls.server_name(target_dc))
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let stream = TlsConnector::from(config).connect(name, tcp).await?;
     let session = stream.get_ref().1;
-    let wanted = match proto {
-        Proto::Grpc => ALPN_GRPC,
-        Proto::Gossip => ALPN_GOSSIP,
-    };
+    let wanted = proto.alpn();
     if session.alpn_protocol() != Some(wanted) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
@@ -156,71 +130,11 @@ async fn connect_now(
         .peer_certificates()
         .and_then(|chain| chain.first())
         .map(|leaf| Arc::from(leaf.as_ref()));
-    Ok(DialedConn {
-        io: DialedIo::Tls(Box::new(stream)),
-        peer: PeerInfo {
-            remote: addr,
-            tls: true,
-            cert_der,
-            local_tls: true,
-        },
-    })
-}
-
-impl AsyncRead for DialedConn {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().io {
-            DialedIo::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            DialedIo::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for DialedConn {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match &mut self.get_mut().io {
-            DialedIo::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            DialedIo::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match &mut self.get_mut().io {
-            DialedIo::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            DialedIo::Tls(s) => Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match &self.io {
-            DialedIo::Plain(s) => s.is_write_vectored(),
-            DialedIo::Tls(s) => s.is_write_vectored(),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().io {
-            DialedIo::Plain(s) => Pin::new(s).poll_flush(cx),
-            DialedIo::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().io {
-            DialedIo::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            DialedIo::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
+    let peer = PeerInfo {
+        remote: addr,
+        tls: true,
+        cert_der,
+        local_tls: true,
+    };
+    Ok(DialedConn::new(Either::Right(Box::new(stream)), peer, ()))
 }

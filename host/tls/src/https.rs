@@ -41,11 +41,6 @@ fn build(section: &TlsSection) -> Result<Option<Arc<ServerConfig>>, TlsError> {
     server_config(material.roots.as_ref(), auth, chain, key, &ALPN_HTTPS).map(Some)
 }
 
-/// Same as `HttpsTls::load`.
-pub fn https_acceptor(section: &TlsSection) -> Result<Option<HttpsTls>, TlsError> {
-    HttpsTls::load(section)
-}
-
 impl HttpsTls {
     /// Loads `tls.https`; `Ok(None)` without a certificate and key. With `verify_incoming`,
     /// clients must present a certificate from the CAs; otherwise one is optional (verified if
@@ -66,10 +61,5 @@ impl HttpsTls {
     /// An acceptor with the current configuration (take one per connection to see reloads).
     pub fn acceptor(&self) -> TlsAcceptor {
         TlsAcceptor::from(self.current.load_full())
-    }
-
-    /// The current server configuration.
-    pub fn server_config(&self) -> Arc<ServerConfig> {
-        self.current.load_full()
     }
 }

@@ -18,6 +18,7 @@
 //! outgoing RPC); otherwise they dial plaintext.
 
 pub mod certgen;
+mod conn;
 mod dial;
 mod error;
 mod https;
@@ -28,9 +29,10 @@ mod prefixed;
 mod rpc;
 mod verify;
 
+pub use conn::PeerConn;
 pub use dial::{DialedConn, dial_gossip, grpc_channel};
 pub use error::TlsError;
-pub use https::{HttpsTls, https_acceptor};
+pub use https::HttpsTls;
 pub use mux::{GossipIncoming, GrpcIncoming, MuxConn, MuxLimits, rpc_port_stats, serve_rpc_port};
 pub use peer::PeerInfo;
 pub use rpc::RpcTls;

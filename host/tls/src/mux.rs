@@ -13,15 +13,17 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::Stream;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio_rustls::TlsAcceptor;
 
+use crate::GOSSIP_MAGIC;
+use crate::conn::PeerConn;
 use crate::peer::PeerInfo;
 use crate::prefixed::Prefixed;
 use crate::rpc::{Proto, RpcTls};
-use crate::{ALPN_GOSSIP, ALPN_GRPC, GOSSIP_MAGIC};
+use tokio_util::either::Either;
 
 /// First byte of a TLS record carrying a handshake (ClientHello).
 const TLS_HANDSHAKE: u8 = 0x16;
@@ -86,7 +88,7 @@ impl ConnTable {
 }
 
 /// Held by a connection for its whole life; frees its place in the table when dropped.
-struct ConnSlot {
+pub struct ConnSlot {
     table: ConnTable,
     ip: IpAddr,
 }
@@ -103,95 +105,17 @@ impl Drop for ConnSlot {
     }
 }
 
-enum MuxIo {
-    Plain(Prefixed<TcpStream>),
-    Tls(Prefixed<Box<tokio_rustls::server::TlsStream<TcpStream>>>),
-}
+type MuxIo = Either<Prefixed<TcpStream>, Prefixed<Box<tokio_rustls::server::TlsStream<TcpStream>>>>;
 
 /// An accepted, identified connection of the RPC port. For tonic it is `Connected` with
 /// `ConnectInfo = PeerInfo` (found in each request's extensions).
-pub struct MuxConn {
-    io: MuxIo,
-    peer: PeerInfo,
-    _slot: ConnSlot,
-}
-
-impl MuxConn {
-    /// Who is at the other end.
-    pub fn peer(&self) -> &PeerInfo {
-        &self.peer
-    }
-}
-
-impl std::fmt::Debug for MuxConn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MuxConn").field("peer", &self.peer).finish()
-    }
-}
+pub type MuxConn = PeerConn<MuxIo, ConnSlot>;
 
 impl tonic::transport::server::Connected for MuxConn {
     type ConnectInfo = PeerInfo;
 
     fn connect_info(&self) -> PeerInfo {
-        self.peer.clone()
-    }
-}
-
-impl AsyncRead for MuxConn {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().io {
-            MuxIo::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            MuxIo::Tls(s) => Pin::new(s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for MuxConn {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match &mut self.get_mut().io {
-            MuxIo::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            MuxIo::Tls(s) => Pin::new(s).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        match &mut self.get_mut().io {
-            MuxIo::Plain(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-            MuxIo::Tls(s) => Pin::new(s).poll_write_vectored(cx, bufs),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match &self.io {
-            MuxIo::Plain(s) => s.is_write_vectored(),
-            MuxIo::Tls(s) => s.is_write_vectored(),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().io {
-            MuxIo::Plain(s) => Pin::new(s).poll_flush(cx),
-            MuxIo::Tls(s) => Pin::new(s).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().io {
-            MuxIo::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            MuxIo::Tls(s) => Pin::new(s).poll_shutdown(cx),
-        }
+        self.peer().clone()
     }
 }
 
@@ -319,11 +243,7 @@ async fn handle(
         Ok(Ok(None)) => return,
         Ok(Ok(Some(found))) => found,
     };
-    let conn = MuxConn {
-        io,
-        peer: peer.clone(),
-        _slot: slot,
-    };
+    let conn = MuxConn::new(io, peer.clone(), slot);
     let delivered = match proto {
         Proto::Grpc => grpc_tx.send(conn).await.is_ok(),
         Proto::Gossip => gossip_tx.send((peer, conn)).await.is_ok(),
@@ -366,17 +286,14 @@ async fn detect(
         };
         TLS_HANDSHAKES.fetch_add(1, Ordering::Relaxed);
         let session = stream.get_ref().1;
-        let proto = match session.alpn_protocol() {
-            Some(p) if p == ALPN_GRPC => Proto::Grpc,
-            Some(p) if p == ALPN_GOSSIP => Proto::Gossip,
-            other => {
-                tracing::warn!(
-                    conn = %remote,
-                    protocol = ?other.map(String::from_utf8_lossy),
-                    "discarding RPC for unknown negotiated protocol"
-                );
-                return Ok(None);
-            }
+        let negotiated = session.alpn_protocol();
+        let Some(proto) = negotiated.and_then(Proto::from_alpn) else {
+            tracing::warn!(
+                conn = %remote,
+                protocol = ?negotiated.map(String::from_utf8_lossy),
+                "discarding RPC for unknown negotiated protocol"
+            );
+            return Ok(None);
         };
         peer.tls = true;
         peer.cert_der = session
@@ -394,7 +311,7 @@ async fn detect(
         };
         return Ok(Some((
             proto,
-            MuxIo::Tls(Prefixed::new(stream, replay)),
+            Either::Right(Prefixed::new(stream, replay)),
             peer,
         )));
     }
@@ -406,12 +323,12 @@ async fn detect(
     match first[0] {
         GOSSIP_MAGIC => {
             tcp.read_exact(&mut first).await?;
-            let io = MuxIo::Plain(Prefixed::new(tcp, Vec::new()));
+            let io = Either::Left(Prefixed::new(tcp, Vec::new()));
             Ok(Some((Proto::Gossip, io, peer)))
         }
         b if b == H2_PREFACE[0] => match read_preface(&mut tcp, remote).await? {
             Some(preface) => {
-                let io = MuxIo::Plain(Prefixed::new(tcp, preface));
+                let io = Either::Left(Prefixed::new(tcp, preface));
                 Ok(Some((Proto::Grpc, io, peer)))
             }
             None => Ok(None),

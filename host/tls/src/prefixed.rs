@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-pub(crate) struct Prefixed<T> {
+pub struct Prefixed<T> {
     prefix: Vec<u8>,
     pos: usize,
     inner: T,

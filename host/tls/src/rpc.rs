@@ -20,6 +20,23 @@ pub(crate) enum Proto {
     Gossip,
 }
 
+impl Proto {
+    /// The ALPN protocol ID that selects it.
+    pub(crate) fn alpn(self) -> &'static [u8] {
+        match self {
+            Proto::Grpc => ALPN_GRPC,
+            Proto::Gossip => ALPN_GOSSIP,
+        }
+    }
+
+    /// The protocol a negotiated ALPN ID selects.
+    pub(crate) fn from_alpn(id: &[u8]) -> Option<Proto> {
+        [Proto::Grpc, Proto::Gossip]
+            .into_iter()
+            .find(|p| p.alpn() == id)
+    }
+}
+
 /// One loaded generation of the material.
 pub(crate) struct Built {
     pub section: TlsSection,
@@ -32,7 +49,6 @@ pub(crate) struct Built {
 }
 
 struct Inner {
-    datacenter: String,
     /// Without a trailing dot.
     domain: String,
     current: ArcSwap<Built>,
@@ -47,7 +63,6 @@ pub struct RpcTls {
 impl std::fmt::Debug for RpcTls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RpcTls")
-            .field("datacenter", &self.inner.datacenter)
             .field("domain", &self.inner.domain)
             .field("section", &self.inner.current.load().section)
             .finish()
@@ -83,7 +98,7 @@ fn build(section: &TlsSection) -> Result<Option<Built>, TlsError> {
         auth,
         chain.clone(),
         key.clone_key(),
-        &[ALPN_GRPC, crate::ALPN_GOSSIP],
+        &[Proto::Grpc.alpn(), Proto::Gossip.alpn()],
     )?;
     let outgoing = section.verify_outgoing || section.verify_server_hostname;
     let (client_grpc, client_gossip) = if outgoing {
@@ -95,9 +110,9 @@ fn build(section: &TlsSection) -> Result<Option<Built>, TlsError> {
                 vsh,
                 chain.clone(),
                 key.clone_key(),
-                ALPN_GRPC,
+                Proto::Grpc.alpn(),
             )?),
-            Some(client_config(roots, vsh, chain, key, ALPN_GOSSIP)?),
+            Some(client_config(roots, vsh, chain, key, Proto::Gossip.alpn())?),
         )
     } else {
         (None, None)
@@ -114,18 +129,13 @@ fn build(section: &TlsSection) -> Result<Option<Built>, TlsError> {
 impl RpcTls {
     /// Loads the section's files. `Ok(None)` when the section has no certificate and key (TLS
     /// off); an error when it asks for verification without the material for it.
-    /// `datacenter` and `domain` (`consul` or `consul.`) make the local server name.
-    pub fn load(
-        section: &TlsSection,
-        datacenter: &str,
-        domain: &str,
-    ) -> Result<Option<RpcTls>, TlsError> {
+    /// `domain` (`consul` or `consul.`) makes the server names `server.<dc>.<domain>`.
+    pub fn load(section: &TlsSection, domain: &str) -> Result<Option<RpcTls>, TlsError> {
         let Some(built) = build(section)? else {
             return Ok(None);
         };
         Ok(Some(RpcTls {
             inner: Arc::new(Inner {
-                datacenter: datacenter.to_string(),
                 domain: domain.trim_end_matches('.').to_string(),
                 current: ArcSwap::from_pointee(built),
             }),
@@ -142,11 +152,6 @@ impl RpcTls {
         Ok(())
     }
 
-    /// The local datacenter.
-    pub fn datacenter(&self) -> &str {
-        &self.inner.datacenter
-    }
-
     /// The domain, without a trailing dot.
     pub fn domain(&self) -> &str {
         &self.inner.domain
@@ -155,11 +160,6 @@ impl RpcTls {
     /// `server.<dc>.<domain>` for the given datacenter.
     pub fn server_name(&self, datacenter: &str) -> String {
         crate::server_name(datacenter, &self.inner.domain)
-    }
-
-    /// The section currently in force.
-    pub fn section(&self) -> TlsSection {
-        self.inner.current.load().section.clone()
     }
 
     /// Plaintext is refused and client certificates are required.
@@ -181,11 +181,6 @@ impl RpcTls {
     /// The agent's current certificate (DER), e.g. to report or compare after a reload.
     pub fn certificate_der(&self) -> Vec<u8> {
         self.inner.current.load().leaf.as_ref().to_vec()
-    }
-
-    /// The server configuration for the next accepted connection (ALPN `h2`, `praetor/gossip`).
-    pub fn server_config(&self) -> Arc<ServerConfig> {
-        self.inner.current.load().server.clone()
     }
 
     pub(crate) fn snapshot(&self) -> Arc<Built> {

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use common::{DEADLINE, DOMAIN, Pki};
 use praetor_config::TlsSection;
 use praetor_tls::certgen::{CaOptions, CertKind, generate_ca};
-use praetor_tls::{ALPN_GRPC, HttpsTls, PeerInfo, RpcTls, https_acceptor};
+use praetor_tls::{ALPN_GRPC, HttpsTls, PeerInfo, RpcTls};
 use rustls_pki_types::pem::PemObject;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn err(section: &TlsSection) -> String {
-    RpcTls::load(section, "dc1", DOMAIN)
+    RpcTls::load(section, DOMAIN)
         .expect_err("refused")
         .to_string()
 }
@@ -26,14 +26,14 @@ fn no_certificate_means_tls_off_unless_verification_is_asked_for() {
         ca_file: Some(pki.ca_file.clone()),
         ..TlsSection::default()
     };
-    assert!(RpcTls::load(&ca_only, "dc1", DOMAIN).expect("ok").is_none());
+    assert!(RpcTls::load(&ca_only, DOMAIN).expect("ok").is_none());
     assert!(
-        RpcTls::load(&TlsSection::default(), "dc1", DOMAIN)
+        RpcTls::load(&TlsSection::default(), DOMAIN)
             .expect("ok")
             .is_none()
     );
     assert!(
-        https_acceptor(&TlsSection::default())
+        HttpsTls::load(&TlsSection::default())
             .expect("ok")
             .is_none()
     );
@@ -66,7 +66,7 @@ fn verification_without_a_ca_is_refused() {
         "VerifyOutgoing set but no CA certificates were provided"
     );
     s.verify_outgoing = false;
-    let tls = RpcTls::load(&s, "dc1", DOMAIN).expect("ok").expect("on");
+    let tls = RpcTls::load(&s, DOMAIN).expect("ok").expect("on");
     assert!(!tls.verify_outgoing() && !tls.verify_incoming());
     assert_eq!(tls.server_name("dc2"), "server.dc2.consul");
 }
@@ -117,9 +117,7 @@ async fn ca_bundles_and_directories_trust_every_ca_in_them() {
     // The dialer's own certificate is from the new CA (the server verifies presented ones).
     let mut by_file = new.section(CertKind::Server, "dc1", false, true, true);
     by_file.ca_file = Some(bundle);
-    let tls = RpcTls::load(&by_file, "dc1", DOMAIN)
-        .expect("load")
-        .expect("on");
+    let tls = RpcTls::load(&by_file, DOMAIN).expect("load").expect("on");
     common::call(Some(&tls), server.addr, "dc1", "bundle")
         .await
         .expect("bundle trusts the new CA");
@@ -131,18 +129,14 @@ async fn ca_bundles_and_directories_trust_every_ca_in_them() {
     let mut by_dir = new.section(CertKind::Server, "dc1", false, true, true);
     by_dir.ca_file = None;
     by_dir.ca_path = Some(dir.path().to_path_buf());
-    let tls = RpcTls::load(&by_dir, "dc1", DOMAIN)
-        .expect("load")
-        .expect("on");
+    let tls = RpcTls::load(&by_dir, DOMAIN).expect("load").expect("on");
     common::call(Some(&tls), server.addr, "dc1", "dir")
         .await
         .expect("ca_path trusts the new CA");
 
     let mut only_old = new.section(CertKind::Server, "dc1", false, true, true);
     only_old.ca_file = Some(old.ca_file.clone());
-    let only_old = RpcTls::load(&only_old, "dc1", DOMAIN)
-        .expect("load")
-        .expect("on");
+    let only_old = RpcTls::load(&only_old, DOMAIN).expect("load").expect("on");
     common::call(Some(&only_old), server.addr, "dc1", "x")
         .await
         .expect_err("old CA alone does not");
@@ -223,7 +217,7 @@ async fn https_acceptor_negotiates_http_and_enforces_verify_incoming() {
     for verify_incoming in [false, true] {
         let pki = Pki::new();
         let https: HttpsTls =
-            https_acceptor(&pki.section(CertKind::Server, "dc1", verify_incoming, false, false))
+            HttpsTls::load(&pki.section(CertKind::Server, "dc1", verify_incoming, false, false))
                 .expect("load")
                 .expect("on");
         let listener = tokio::net::TcpListener::bind("127.0.9.1:0")

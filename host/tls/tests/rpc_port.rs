@@ -196,7 +196,7 @@ async fn verify_incoming_refuses_plaintext_and_foreign_certificates() {
         // the server's verification of the client chain, which fails.
         let mut s = foreign.section(CertKind::Server, "dc1", false, true, false);
         s.ca_file = Some(pki.ca_file.clone());
-        RpcTls::load(&s, "dc1", DOMAIN).expect("load").expect("on")
+        RpcTls::load(&s, DOMAIN).expect("load").expect("on")
     };
     call(Some(&foreign_trusting_pki), lenient.addr, "dc1", "x")
         .await
@@ -207,9 +207,7 @@ async fn verify_incoming_refuses_plaintext_and_foreign_certificates() {
 async fn reload_swaps_the_certificate_and_a_bad_reload_keeps_the_old_one() {
     let pki = Pki::new();
     let first = pki.section(CertKind::Server, "dc1", true, true, true);
-    let server_tls = RpcTls::load(&first, "dc1", DOMAIN)
-        .expect("load")
-        .expect("on");
+    let server_tls = RpcTls::load(&first, DOMAIN).expect("load").expect("on");
     let mut server = start(Some(server_tls.clone()), MuxLimits::default()).await;
     let dialer = pki.rpc_tls(CertKind::Server, "dc1", true, true, true);
 

@@ -8,7 +8,7 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use praetor_gossip::{MemberEvent, MemberStatus, Pool, PoolConfig, Profile, Timing};
+use praetor_gossip::{MemberEvent, MemberStatus, Pool, PoolConfig, Profile, RttSample, Timing};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
@@ -118,4 +118,20 @@ pub fn scratch_dir(tag: &str) -> PathBuf {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
+}
+
+/// Waits for a sample about `peer` and returns it.
+pub async fn sample_from(rx: &mut broadcast::Receiver<RttSample>, peer: &str) -> RttSample {
+    let wait = async {
+        loop {
+            match rx.recv().await {
+                Ok(s) if s.name == peer => return s,
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => panic!("rtt channel closed"),
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, wait)
+        .await
+        .unwrap_or_else(|_| panic!("no RTT sample about {peer} within {WAIT:?}"))
 }

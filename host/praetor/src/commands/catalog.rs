@@ -21,18 +21,14 @@ pub struct CatalogNode {
     pub address: String,
     #[serde(default)]
     pub datacenter: String,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     pub tagged_addresses: BTreeMap<String, String>,
-    #[serde(default, alias = "NodeMeta", deserialize_with = "null_as_default")]
+    #[serde(
+        default,
+        alias = "NodeMeta",
+        deserialize_with = "super::null_as_default"
+    )]
     pub meta: BTreeMap<String, String>,
-}
-
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// `Node  ID  Address  DC` (ID cut at the first `-`), or with `-detailed` the full ID plus
@@ -127,7 +123,7 @@ pub fn nodes(args: &CatalogNodesArgs) -> Outcome {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct NodeServices {
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     services: BTreeMap<String, NodeService>,
 }
 
@@ -135,7 +131,7 @@ struct NodeServices {
 #[serde(rename_all = "PascalCase")]
 struct NodeService {
     service: String,
-    #[serde(default, deserialize_with = "null_as_default")]
+    #[serde(default, deserialize_with = "super::null_as_default")]
     tags: Vec<String>,
 }
 

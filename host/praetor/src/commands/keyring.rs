@@ -4,11 +4,10 @@
 use std::collections::BTreeMap;
 
 use anyhow::anyhow;
-use clap::CommandFactory;
 use serde::Deserialize;
 
 use super::Outcome;
-use crate::cli::{Cli, KeyringArgs};
+use crate::cli::KeyringArgs;
 use crate::client::Client;
 
 const PATH: &str = "/v1/operator/keyring";
@@ -21,21 +20,13 @@ pub struct KeyringResponse {
     pub wan: bool,
     pub datacenter: String,
     pub segment: String,
-    #[serde(deserialize_with = "null_as_default")]
+    #[serde(deserialize_with = "super::null_as_default")]
     pub messages: BTreeMap<String, String>,
-    #[serde(deserialize_with = "null_as_default")]
+    #[serde(deserialize_with = "super::null_as_default")]
     pub keys: BTreeMap<String, u64>,
-    #[serde(deserialize_with = "null_as_default")]
+    #[serde(deserialize_with = "super::null_as_default")]
     pub primary_keys: BTreeMap<String, u64>,
     pub num_nodes: u64,
-}
-
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// The action asked for.
@@ -89,12 +80,7 @@ pub fn action(args: &KeyringArgs) -> Result<Action, String> {
 }
 
 fn help() -> String {
-    let mut cmd = Cli::command();
-    cmd.build();
-    match cmd.find_subcommand_mut("keyring") {
-        Some(sub) => sub.render_help().to_string(),
-        None => "Usage: praetor keyring [options]".to_string(),
-    }
+    super::subcommand_help("keyring", "Usage: praetor keyring [options]")
 }
 
 /// `<dc> (LAN)` or `WAN`, with ` [<segment>]`, then `:`.
@@ -174,15 +160,12 @@ pub fn run(args: &KeyringArgs) -> Outcome {
 mod tests {
     use super::*;
     use crate::cli::{Command, HttpArgs};
-    use clap::Parser;
 
     fn parse(args: &[&str]) -> KeyringArgs {
-        let argv = ["praetor", "keyring"]
-            .into_iter()
+        let args: Vec<&str> = std::iter::once("keyring")
             .chain(args.iter().copied())
-            .map(std::ffi::OsString::from);
-        let cli = Cli::try_parse_from(crate::argv::rewrite(&Cli::command(), argv)).expect("parses");
-        match cli.command {
+            .collect();
+        match crate::cli::parse_for_test(&args).command {
             Command::Keyring(k) => k,
             other => panic!("expected keyring, got {other:?}"),
         }

@@ -58,11 +58,7 @@ impl Member {
     }
 
     fn address(&self) -> String {
-        if self.addr.contains(':') {
-            format!("[{}]:{}", self.addr, self.port)
-        } else {
-            format!("{}:{}", self.addr, self.port)
-        }
+        super::host_port(&self.addr, self.port)
     }
 }
 

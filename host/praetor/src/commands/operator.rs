@@ -288,15 +288,6 @@ pub fn join_table(results: &[AreaJoinJson]) -> String {
     columnize(&rows)
 }
 
-/// `ip:port`, with brackets around an IPv6 address.
-fn host_port(addr: &str, port: u16) -> String {
-    if addr.contains(':') {
-        format!("[{addr}]:{port}")
-    } else {
-        format!("{addr}:{port}")
-    }
-}
-
 /// `Area  Node  Address  Status  Build  Protocol  DC  RTT`; with `detailed`, also the node's
 /// `ID` (after Node) and `Role` (before RTT). Rows keep the given order.
 pub fn members_table(rows_in: &[(String, SerfMemberJson)], detailed: bool) -> String {
@@ -316,7 +307,7 @@ pub fn members_table(rows_in: &[(String, SerfMemberJson)], detailed: bool) -> St
             row.push(m.id.clone());
         }
         row.extend([
-            host_port(&m.addr, m.port),
+            super::host_port(&m.addr, m.port),
             m.status.clone(),
             m.build.clone(),
             m.protocol.to_string(),
@@ -463,20 +454,14 @@ fn area_members(client: &Client, args: &AreaMembersArgs) -> anyhow::Result<(u8, 
 mod tests {
     use super::*;
 
-    use std::io::{Read, Write};
-    use std::net::TcpListener;
-
-    use clap::{CommandFactory, Parser};
-
-    use crate::cli::{Cli, Command, OperatorCommand};
+    use crate::cli::{Command, OperatorCommand};
 
     fn parse(args: &[&str]) -> AreaCommand {
-        let argv = ["praetor", "operator", "area"]
+        let args: Vec<&str> = ["operator", "area"]
             .into_iter()
             .chain(args.iter().copied())
-            .map(std::ffi::OsString::from);
-        let cli = Cli::try_parse_from(crate::argv::rewrite(&Cli::command(), argv)).expect("parses");
-        match cli.command {
+            .collect();
+        match crate::cli::parse_for_test(&args).command {
             Command::Operator(OperatorCommand::Area(a)) => a,
             other => panic!("expected operator area, got {other:?}"),
         }
@@ -665,37 +650,7 @@ mod tests {
     /// Answers one canned response per connection, in order, on a loopback socket; returns
     /// the requests (head and body) it saw.
     fn serve(responses: Vec<String>) -> (Client, std::thread::JoinHandle<Vec<String>>) {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let handle = std::thread::spawn(move || {
-            let mut seen = Vec::new();
-            for response in responses {
-                let (mut stream, _) = listener.accept().expect("accept");
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 1024];
-                loop {
-                    if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
-                        let length = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
-                            .and_then(|v| v.trim().parse::<usize>().ok())
-                            .unwrap_or(0);
-                        if buf.len() >= end + 4 + length {
-                            break;
-                        }
-                    }
-                    let n = stream.read(&mut chunk).expect("read");
-                    if n == 0 {
-                        break;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                }
-                stream.write_all(response.as_bytes()).expect("write");
-                seen.push(String::from_utf8_lossy(&buf).into_owned());
-            }
-            seen
-        });
+        let (addr, handle) = crate::client::test_server::serve(responses);
         let client = Client::new(format!("http://{addr}"), None, Some("dc1".into()), false);
         (client, handle)
     }

@@ -5,12 +5,11 @@
 use std::collections::HashMap;
 
 use anyhow::anyhow;
-use clap::CommandFactory;
 use praetor_coordinate::Coordinate;
 use serde::Deserialize;
 
 use super::Outcome;
-use crate::cli::{Cli, RttArgs};
+use crate::cli::RttArgs;
 use crate::client::Client;
 
 /// A coordinate in serf's JSON.
@@ -141,12 +140,7 @@ pub fn format_rtt(n1: &str, n2: &str, c1: &Coordinate, c2: &Coordinate, source: 
 }
 
 fn help() -> String {
-    let mut cmd = Cli::command();
-    cmd.build();
-    match cmd.find_subcommand_mut("rtt") {
-        Some(sub) => sub.render_help().to_string(),
-        None => "Usage: praetor rtt [options] node1 [node2]".to_string(),
-    }
+    super::subcommand_help("rtt", "Usage: praetor rtt [options] node1 [node2]")
 }
 
 /// Estimates the round-trip time between two nodes.

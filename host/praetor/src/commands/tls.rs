@@ -516,16 +516,12 @@ mod tests {
 
 #[cfg(test)]
 mod parse_tests {
-    use clap::{CommandFactory, Parser};
 
     use super::*;
     use crate::cli::{Cli, Command};
 
     fn parse(args: &[&str]) -> Cli {
-        let argv = std::iter::once("praetor")
-            .chain(args.iter().copied())
-            .map(std::ffi::OsString::from);
-        Cli::try_parse_from(crate::argv::rewrite(&Cli::command(), argv)).expect("parses")
+        crate::cli::parse_for_test(args)
     }
 
     #[test]

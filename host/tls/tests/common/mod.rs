@@ -101,7 +101,7 @@ impl Pki {
 
     /// `RpcTls` of an agent of `dc` holding a fresh certificate of `kind`.
     pub fn rpc_tls(&self, kind: CertKind, dc: &str, vi: bool, vo: bool, vsh: bool) -> RpcTls {
-        RpcTls::load(&self.section(kind, dc, vi, vo, vsh), dc, DOMAIN)
+        RpcTls::load(&self.section(kind, dc, vi, vo, vsh), DOMAIN)
             .expect("load")
             .expect("tls on")
     }
