@@ -206,21 +206,21 @@ impl Agent {
             if !self.is_running() {
                 panic!("agent {name} exited during start-up:\n{}", self.logs());
             }
-            if let Ok(r) = h.try_get("/v1/agent/self") {
-                if r.status == 200 {
-                    let me = serde_json::from_slice::<serde_json::Value>(&r.body).ok();
-                    if me
-                        .as_ref()
-                        .is_some_and(|v| v["Config"]["NodeID"] == id.as_str())
-                    {
-                        return;
-                    }
-                    panic!(
-                        "{}:8500 is answered by another agent than {name}: {}",
-                        self.ip,
-                        r.text()
-                    );
+            if let Ok(r) = h.try_get("/v1/agent/self")
+                && r.status == 200
+            {
+                let me = serde_json::from_slice::<serde_json::Value>(&r.body).ok();
+                if me
+                    .as_ref()
+                    .is_some_and(|v| v["Config"]["NodeID"] == id.as_str())
+                {
+                    return;
                 }
+                panic!(
+                    "{}:8500 is answered by another agent than {name}: {}",
+                    self.ip,
+                    r.text()
+                );
             }
             if Instant::now() >= until {
                 panic!("agent {name} not serving HTTP after 30s:\n{}", self.logs());
@@ -297,11 +297,11 @@ impl Agent {
     pub fn wait_exit(&mut self, deadline: Duration) -> Option<i32> {
         let until = Instant::now() + deadline;
         while Instant::now() < until {
-            if let Some(c) = self.child.as_mut() {
-                if let Ok(Some(status)) = c.try_wait() {
-                    self.child = None;
-                    return status.code();
-                }
+            if let Some(c) = self.child.as_mut()
+                && let Ok(Some(status)) = c.try_wait()
+            {
+                self.child = None;
+                return status.code();
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -54,10 +54,11 @@ fn acknowledged_writes_survive_a_follower_restart() {
                     break;
                 }
                 let key = format!("load/{w}/{n}");
-                if let Ok(r) = h.try_put(&format!("/v1/kv/{key}"), key.as_bytes()) {
-                    if r.status == 200 && r.text() == "true" {
-                        acked.lock().unwrap().push(key);
-                    }
+                if let Ok(r) = h.try_put(&format!("/v1/kv/{key}"), key.as_bytes())
+                    && r.status == 200
+                    && r.text() == "true"
+                {
+                    acked.lock().unwrap().push(key);
                 }
             }
         }));

@@ -10,7 +10,7 @@ use praetor_gossip::Member;
 use praetor_state::{CheckStatus, HealthCheck, Service};
 use serde_json::json;
 
-use crate::{Shared, VERSION, graceful_leave, resolve_join};
+use crate::{CONSUL_API_VERSION, Shared, VERSION, graceful_leave, resolve_join};
 
 pub struct AgentHandle(pub Arc<Shared>);
 
@@ -124,8 +124,10 @@ impl AgentApi for AgentHandle {
             node_name: c.node_name.clone(),
             node_id: s.node_id.clone(),
             server: c.server,
-            version: VERSION.into(),
+            version: CONSUL_API_VERSION.into(),
+            praetor_version: VERSION.into(),
             revision: String::new(),
+            meta: s.node_meta(),
             member,
             coord: s.lan_coords.own(),
             debug_config: json!({
@@ -214,7 +216,7 @@ impl AgentApi for AgentHandle {
         Ok(())
     }
 
-    async fn force_leave(&self, node: &str, _prune: bool, wan: bool) -> Result<(), AgentError> {
+    async fn force_leave(&self, node: &str, prune: bool, wan: bool) -> Result<(), AgentError> {
         let no_member = |e| match e {
             praetor_gossip::GossipError::NoMember(_) => {
                 AgentError::NotFound(format!("agent: No node found with name '{node}'"))
@@ -230,7 +232,7 @@ impl AgentApi for AgentHandle {
             let Some(pool) = &self.0.wan else {
                 return Err(AgentError::Internal("WAN Federation is disabled".into()));
             };
-            return pool.force_leave(node).await.map_err(no_member);
+            return pool.force_leave(node, prune).await.map_err(no_member);
         }
         // Consul's LAN force-leave also removes the server's `<node>.<dc>` from the WAN.
         if let Some(pool) = &self.0.wan {
@@ -240,9 +242,9 @@ impl AgentApi for AgentHandle {
             } else {
                 crate::wan::wan_name(node, dc)
             };
-            let _ = pool.force_leave(&wan_name).await;
+            let _ = pool.force_leave(&wan_name, prune).await;
         }
-        self.0.lan.force_leave(node).await.map_err(no_member)
+        self.0.lan.force_leave(node, prune).await.map_err(no_member)
     }
 
     fn services(&self) -> Vec<Service> {
@@ -325,7 +327,7 @@ impl AgentApi for AgentHandle {
             .map(|l| {
                 l.checks
                     .get(id)
-                    .map(|c| matches!(c.def.kind, CheckKind::Ttl(_)))
+                    .map(|c| matches!(c.def.as_ref().map(|d| &d.kind), Some(CheckKind::Ttl(_))))
             })
             .ok()
             .flatten();
@@ -346,6 +348,34 @@ impl AgentApi for AgentHandle {
 
     async fn reload(&self) -> Result<(), AgentError> {
         reload(&self.0).await.map_err(AgentError::Internal)
+    }
+
+    async fn node_maintenance(&self, enable: bool, reason: &str) -> Result<(), AgentError> {
+        self.0.set_node_maintenance(enable, reason);
+        Ok(())
+    }
+
+    async fn service_maintenance(
+        &self,
+        id: &str,
+        enable: bool,
+        reason: &str,
+    ) -> Result<(), AgentError> {
+        if self.0.set_service_maintenance(id, enable, reason) {
+            Ok(())
+        } else {
+            Err(AgentError::NotFound(format!(
+                "Unknown service ID {id:?}. Ensure that the service ID is passed, not the service name."
+            )))
+        }
+    }
+
+    fn events(&self) -> (Vec<praetor_rpc::UserEvent>, u64) {
+        self.0.events.list()
+    }
+
+    async fn wait_events(&self, index: u64, wait: Duration) {
+        self.0.events.wait(index, wait).await
     }
 
     fn metrics(&self) -> Vec<Metric> {

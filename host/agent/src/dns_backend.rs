@@ -1,7 +1,9 @@
 //! The DNS server's data: catalog reads through the forwarding point (stale reads, as Consul's
 //! DNS default `allow_stale`).
 
-use praetor_dns::{Backend, Instance, LookupError, NodeRecord};
+use std::net::IpAddr;
+
+use praetor_dns::{Backend, Instance, LookupError, NodeRecord, ReverseName, address_matches};
 use praetor_policy::{Accept, AddressQuery, TaggedAddress};
 use praetor_rpc::{Consistency, QueryRequest, Rpc, RpcError};
 use praetor_state::{CheckStatus, Query, QueryResult};
@@ -114,6 +116,7 @@ impl Backend for DnsBackend {
                 Instance {
                     node: n.node.node,
                     node_address: n.node.address,
+                    node_meta: n.node.meta,
                     service_address,
                     port,
                     datacenter: dc,
@@ -141,9 +144,51 @@ impl Backend for DnsBackend {
                     node: n.node,
                     address,
                     datacenter: n.datacenter,
+                    meta: n.meta,
                 }))
             }
             _ => Ok(None),
         }
+    }
+
+    /// Consul's `handlePtr` over the local catalog, with catalog addresses as registered (no WAN
+    /// translation: the lookup is local). Nodes come sorted by name, so the first match is Consul's. For
+    /// the services step the state store has no index by address (Consul's `ServiceAddressNodes` scans
+    /// too): every service is read, one query per service name, and the match first in Consul's order
+    /// (node, then service ID, case-insensitively) wins.
+    async fn reverse(&self, ip: IpAddr) -> Result<Option<ReverseName>, LookupError> {
+        let resp = self
+            .rpc
+            .query(None, stale(Query::CatalogNodes))
+            .await
+            .map_err(lookup_err)?;
+        let QueryResult::Nodes(nodes) = resp.output.result else {
+            return Err(LookupError::Unavailable("unexpected result".into()));
+        };
+        if let Some(n) = nodes.into_iter().find(|n| address_matches(&n.address, ip)) {
+            return Ok(Some(ReverseName::Node {
+                node: n.node,
+                datacenter: n.datacenter,
+            }));
+        }
+
+        let resp = self
+            .rpc
+            .query(None, stale(Query::CatalogServiceNodes))
+            .await
+            .map_err(lookup_err)?;
+        let QueryResult::ServiceNodes(rows) = resp.output.result else {
+            return Err(LookupError::Unavailable("unexpected result".into()));
+        };
+        // An empty service address is no IP: such instances are found through their node only.
+        // Rows come by node then service ID; the first match is Consul's answer.
+        let first = rows
+            .into_iter()
+            .find(|r| address_matches(&r.service.address, ip))
+            .map(|row| ReverseName::Service {
+                service: row.service.service,
+                datacenter: row.node.datacenter,
+            });
+        Ok(first)
     }
 }

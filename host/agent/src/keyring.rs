@@ -8,7 +8,9 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use praetor_gossip::{KeyOp, KeyOpOutcome, Pool};
-use praetor_rpc::{AreaJoinResult, AreaMember, KeyringOp, KeyringResponse, LocalOps, RpcError};
+use praetor_rpc::{
+    AreaJoinResult, AreaMember, KeyringOp, KeyringResponse, LocalOps, RpcError, UserEvent,
+};
 
 use crate::Shared;
 
@@ -76,7 +78,7 @@ impl LocalOps for AgentOps {
         let mut out = Vec::new();
         // Consul answers the WAN pool first.
         if include_wan && let Some(wan) = &shared.wan {
-            out.push(response(true, dc, run(wan, op.clone()).await?));
+            out.push(response(true, dc, run(wan, op).await?));
         }
         out.push(response(false, dc, run(&shared.lan, op).await?));
         Ok(out)
@@ -94,6 +96,32 @@ impl LocalOps for AgentOps {
     async fn area_members(&self, id: &str) -> Result<Vec<AreaMember>, RpcError> {
         let shared = self.shared()?;
         crate::areas::members(&shared, id)
+    }
+
+    async fn fire_event(&self, event: UserEvent) -> Result<UserEvent, RpcError> {
+        let shared = self.shared()?;
+        crate::events::send(&shared, event).await
+    }
+
+    fn server_members(&self) -> std::collections::BTreeMap<String, (String, String)> {
+        let Ok(shared) = self.shared() else {
+            return Default::default();
+        };
+        shared
+            .lan
+            .members()
+            .into_iter()
+            .filter(|m| crate::is_local_server(&m.tags, &shared.config.datacenter))
+            .map(|m| {
+                let version = m
+                    .tags
+                    .get("build")
+                    .and_then(|b| b.split(':').next())
+                    .unwrap_or_default()
+                    .to_string();
+                (m.name.clone(), (m.status.as_str().to_string(), version))
+            })
+            .collect()
     }
 }
 

@@ -30,6 +30,7 @@ pub async fn run(shared: Arc<Shared>, consensus: Consensus) {
     let mut stop = shared.shutdown.subscribe();
     let mut leader_since: Option<Instant> = None;
     let mut tombstones = TombstoneGc::default();
+    let mut leadership = consensus.leadership();
     loop {
         if let Err(e) = bootstrap(&shared, &consensus).await {
             tracing::warn!(error = %e, "raft bootstrap failed");
@@ -44,10 +45,10 @@ pub async fn run(shared: Arc<Shared>, consensus: Consensus) {
             if let Err(e) = reconcile(&shared, &consensus, since.elapsed()).await {
                 tracing::warn!(error = %e, "leader reconcile failed");
             }
-            if let Some(up_to_index) = tombstones.due(Instant::now(), consensus.applied_index()) {
-                if let Err(e) = write(&consensus, Command::TombstoneReap { up_to_index }).await {
-                    tracing::warn!(error = %e, "tombstone reap failed");
-                }
+            if let Some(up_to_index) = tombstones.due(Instant::now(), consensus.applied_index())
+                && let Err(e) = write(&consensus, Command::TombstoneReap { up_to_index }).await
+            {
+                tracing::warn!(error = %e, "tombstone reap failed");
             }
         } else if leader_since.take().is_some() {
             tombstones = TombstoneGc::default();
@@ -56,6 +57,9 @@ pub async fn run(shared: Arc<Shared>, consensus: Consensus) {
         tokio::select! {
             _ = tokio::time::sleep(RECONCILE_INTERVAL) => {}
             _ = events.recv() => {}
+            // A new leader registers itself (and every member) at once, not a tick later:
+            // clients that see a leader expect its node, `serfHealth` and `consul` service.
+            _ = leadership.changed() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
     }
@@ -173,6 +177,8 @@ async fn reconcile(
     consensus: &Consensus,
     leading_for: Duration,
 ) -> Result<(), String> {
+    crate::autopilot::ensure_config(consensus).await?;
+    crate::autopilot::cleanup_dead_servers(shared, consensus).await?;
     reconcile_raft(shared, consensus).await?;
     reconcile_catalog(shared, consensus, leading_for).await?;
     expire_sessions(shared, consensus).await
@@ -226,7 +232,9 @@ async fn reconcile_catalog(
 ) -> Result<(), String> {
     let store = consensus.store();
     let dc = &shared.config.datacenter;
-    let members = shared.lan.members();
+    let mut members = shared.lan.members();
+    // The leader registers itself first.
+    members.sort_by_key(|m| m.name != shared.config.node_name);
     for m in &members {
         if m.tags.get("dc") != Some(dc) {
             continue;
@@ -279,7 +287,7 @@ async fn reconcile_catalog(
         };
         let has_consul_service = existing
             .as_ref()
-            .is_some_and(|(_, s)| s.iter().any(|s| s.id == "consul"));
+            .is_some_and(|(_, s)| s.iter().any(|s| s.id == crate::local::CONSUL_SERVICE_ID));
         let in_sync = existing.as_ref().is_some_and(|(n, _)| n.address == addr)
             && serf.is_some_and(|c| c.status == status)
             && (server_port.is_none() || has_consul_service);
@@ -301,8 +309,8 @@ async fn reconcile_catalog(
             },
         };
         let service = server_port.map(|port| Service {
-            id: "consul".into(),
-            service: "consul".into(),
+            id: crate::local::CONSUL_SERVICE_ID.into(),
+            service: crate::local::CONSUL_SERVICE_ID.into(),
             port,
             weights: praetor_state::Weights {
                 passing: 1,
@@ -331,22 +339,23 @@ async fn reconcile_catalog(
         .await?;
     }
     // Nodes with a serfHealth check that gossip no longer knows were reaped: deregister them.
-    if leading_for >= REAP_GRACE && shared.started.elapsed() >= REAP_GRACE {
-        if let QueryResult::Checks(all) = store.query(&Query::HealthState { state: None }).result {
-            for c in all.iter().filter(|c| c.check_id == SERF_HEALTH) {
-                if !members.iter().any(|m| m.name == c.node) {
-                    tracing::info!(node = %c.node, "reaping node unknown to gossip");
-                    write(
-                        consensus,
-                        Command::Deregister {
-                            node: c.node.clone(),
-                            service_id: None,
-                            check_id: None,
-                            now_ms: now_ms(),
-                        },
-                    )
-                    .await?;
-                }
+    if leading_for >= REAP_GRACE
+        && shared.started.elapsed() >= REAP_GRACE
+        && let QueryResult::Checks(all) = store.query(&Query::HealthState { state: None }).result
+    {
+        for c in all.iter().filter(|c| c.check_id == SERF_HEALTH) {
+            if !members.iter().any(|m| m.name == c.node) {
+                tracing::info!(node = %c.node, "reaping node unknown to gossip");
+                write(
+                    consensus,
+                    Command::Deregister {
+                        node: c.node.clone(),
+                        service_id: None,
+                        check_id: None,
+                        now_ms: now_ms(),
+                    },
+                )
+                .await?;
             }
         }
     }
@@ -372,10 +381,10 @@ async fn expire_sessions(shared: &Shared, consensus: &Consensus) -> Result<(), S
         if s.ttl.is_empty() || timers.contains(&s.id) {
             continue;
         }
-        if let Ok(ttl) = praetor_config::parse_duration(&s.ttl) {
-            if !ttl.is_zero() {
-                timers.reset(&s.id, ttl);
-            }
+        if let Ok(ttl) = praetor_config::parse_duration(&s.ttl)
+            && !ttl.is_zero()
+        {
+            timers.reset(&s.id, ttl);
         }
     }
     for id in timers.take_expired(Instant::now()) {

@@ -4,9 +4,11 @@
 
 mod api_impl;
 mod areas;
+mod autopilot;
 mod checks;
 mod coordinates;
 mod dns_backend;
+mod events;
 mod https;
 mod keyring;
 mod leader;
@@ -33,8 +35,37 @@ use tokio::task::JoinHandle;
 
 pub use local::{LocalCheck, LocalState};
 
+/// A maintenance-mode check: critical, with the reason (or Consul's default text) as notes.
+fn maintenance_check(
+    id: String,
+    name: &str,
+    reason: &str,
+    default_reason: &str,
+    service_id: String,
+) -> HealthCheck {
+    HealthCheck {
+        check_id: id,
+        name: name.into(),
+        status: CheckStatus::Critical,
+        notes: if reason.is_empty() {
+            default_reason.into()
+        } else {
+            reason.into()
+        },
+        service_id,
+        check_type: "maintenance".into(),
+        ..Default::default()
+    }
+}
+
 /// The version praetor reports (`praetor version`, `/v1/agent/self`, gossip `build` tag).
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The Consul release whose HTTP API, DNS and CLI praetor follows: what Consul clients read as
+/// the agent's version (`Config.Version` in `/v1/agent/self`, `HumanVersion` in
+/// `/v1/agent/version`, the `build` gossip tag and the `consul-version` node meta), so that
+/// clients gating features on a version enable what praetor implements. praetor's own version
+/// is reported alongside (`Config.PraetorVersion`, `praetor version`).
+pub const CONSUL_API_VERSION: &str = "1.21.4";
 
 /// Errors that stop the agent (the binary prints them and exits non-zero).
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +132,8 @@ pub(crate) struct Shared {
     pub plugins: praetor_plugin_host::PluginHost,
     /// Slots currently loaded from `plugin` blocks (the others run their built-ins).
     pub plugin_slots: Mutex<std::collections::BTreeSet<String>>,
+    /// The user events this agent kept (`/v1/event/list`).
+    pub events: events::EventBuffer,
 }
 
 impl Shared {
@@ -173,9 +206,20 @@ impl Shared {
             address: lan,
             datacenter: c.datacenter.clone(),
             tagged_addresses: tagged,
-            meta: c.node_meta.clone(),
+            meta: self.node_meta(),
             ..Default::default()
         }
+    }
+
+    /// The node meta registered in the catalog: Consul's own keys (`consul-network-segment`,
+    /// `consul-version`), then the configured `node_meta`.
+    pub fn node_meta(&self) -> BTreeMap<String, String> {
+        let mut meta = BTreeMap::from([
+            ("consul-network-segment".to_string(), String::new()),
+            ("consul-version".to_string(), CONSUL_API_VERSION.to_string()),
+        ]);
+        meta.extend(self.config.node_meta.clone());
+        meta
     }
 
     /// Adds a service and its checks to the local state and starts the checks.
@@ -279,7 +323,7 @@ impl Shared {
         if let Ok(mut l) = self.local.lock() {
             l.add_check(LocalCheck {
                 check,
-                def: def.clone(),
+                def: Some(def.clone()),
             });
         }
         let task = checks::spawn(self.clone(), def);
@@ -325,6 +369,65 @@ impl Shared {
             self.sync_now.notify_one();
         }
         removed
+    }
+
+    /// Puts the node in maintenance mode (a critical `_node_maintenance` check) or takes it
+    /// out. Idempotent, as in Consul.
+    pub fn set_node_maintenance(&self, enable: bool, reason: &str) {
+        let check = maintenance_check(
+            local::NODE_MAINTENANCE.to_string(),
+            "Node Maintenance Mode",
+            reason,
+            local::NODE_MAINTENANCE_REASON,
+            String::new(),
+        );
+        self.set_maintenance(check, enable);
+    }
+
+    /// Puts one local service in maintenance mode (`_service_maintenance:<id>`) or takes it
+    /// out; false if the service is unknown.
+    pub fn set_service_maintenance(&self, service_id: &str, enable: bool, reason: &str) -> bool {
+        let known = self
+            .local
+            .lock()
+            .map(|l| l.services.contains_key(service_id))
+            .unwrap_or(false);
+        if !known {
+            return false;
+        }
+        let check = maintenance_check(
+            local::service_maintenance_id(service_id),
+            "Service Maintenance Mode",
+            reason,
+            local::SERVICE_MAINTENANCE_REASON,
+            service_id.to_string(),
+        );
+        self.set_maintenance(check, enable);
+        true
+    }
+
+    fn set_maintenance(&self, mut check: HealthCheck, enable: bool) {
+        check.node = self.config.node_name.clone();
+        let id = check.check_id.clone();
+        if enable {
+            let added = self
+                .local
+                .lock()
+                .map(|mut l| {
+                    let new = !l.checks.contains_key(&id);
+                    if new {
+                        l.add_check(LocalCheck { check, def: None });
+                    }
+                    new
+                })
+                .unwrap_or(false);
+            if added {
+                tracing::info!(check = %id, "maintenance mode enabled");
+                self.sync_now.notify_one();
+            }
+        } else if self.remove_check(&id) {
+            tracing::info!(check = %id, "maintenance mode disabled");
+        }
     }
 
     /// Registers the services and checks of the config files (again, on reload).
@@ -454,7 +557,10 @@ fn gossip_tags(cfg: &Config, node_id: &str) -> BTreeMap<String, String> {
     t.insert("vsn".into(), "2".into());
     t.insert("vsn_min".into(), "2".into());
     t.insert("vsn_max".into(), "3".into());
-    t.insert("build".into(), format!("{VERSION}:praetor"));
+    t.insert(
+        "build".into(),
+        format!("{CONSUL_API_VERSION}:praetor-{VERSION}"),
+    );
     t.insert("segment".into(), String::new());
     if cfg.server {
         t.insert("port".into(), cfg.ports.server.to_string());
@@ -611,6 +717,7 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
         http_addrs: Mutex::new(Vec::new()),
         plugins: plugin_host,
         plugin_slots,
+        events: events::EventBuffer::default(),
         config,
     });
     let cfg = &shared.config;
@@ -734,6 +841,7 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
 
     shared.load_config_definitions(cfg);
     tasks.push(tokio::spawn(sync::run(shared.clone())));
+    tasks.push(tokio::spawn(events::run(shared.clone())));
     tasks.push(tokio::spawn(watch_servers(shared.clone())));
     tasks.push(tokio::spawn(join_loop(shared.clone())));
     tasks.push(tokio::spawn(coordinates::track(
@@ -840,9 +948,10 @@ async fn watch_servers(shared: Arc<Shared>) {
     let mut events = shared.lan.subscribe();
     loop {
         shared.rpc.set_servers(shared.servers());
-        match tokio::time::timeout(Duration::from_secs(5), events.recv()).await {
-            Ok(Err(broadcast::error::RecvError::Closed)) => return,
-            _ => {}
+        if let Ok(Err(broadcast::error::RecvError::Closed)) =
+            tokio::time::timeout(Duration::from_secs(5), events.recv()).await
+        {
+            return;
         }
     }
 }

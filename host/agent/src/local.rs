@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 
 use praetor_state::{CheckStatus, HealthCheck, Service};
 
-/// A local check: its catalog row plus how it is run.
+/// A local check: its catalog row plus how it is run (`None`: nothing runs it, as for the
+/// maintenance-mode checks, whose status only the agent sets).
 #[derive(Clone, Debug)]
 pub struct LocalCheck {
     pub check: HealthCheck,
-    pub def: praetor_config::CheckDefinition,
+    pub def: Option<praetor_config::CheckDefinition>,
 }
 
 /// Services and checks registered with this agent.
@@ -91,6 +92,18 @@ impl SyncPlan {
 /// Checks owned by the servers, never touched by a node's anti-entropy.
 pub const SERF_HEALTH: &str = "serfHealth";
 
+/// The node maintenance check (Consul's `structs.NodeMaint`).
+pub const NODE_MAINTENANCE: &str = "_node_maintenance";
+/// Notes of the node maintenance check when no reason is given (Consul's text).
+pub const NODE_MAINTENANCE_REASON: &str = "Maintenance mode is enabled for this node, but no reason was provided. This is a default message.";
+/// Notes of a service maintenance check when no reason is given (Consul's text).
+pub const SERVICE_MAINTENANCE_REASON: &str = "Maintenance mode is enabled for this service, but no reason was provided. This is a default message.";
+
+/// The maintenance check of a service (Consul's `_service_maintenance:<id>`).
+pub fn service_maintenance_id(service_id: &str) -> String {
+    format!("_service_maintenance:{service_id}")
+}
+
 fn same_service(a: &Service, b: &Service) -> bool {
     a.id == b.id
         && a.service == b.service
@@ -115,6 +128,9 @@ fn same_check(a: &HealthCheck, b: &HealthCheck) -> bool {
         && a.service_tags == b.service_tags
 }
 
+/// The catalog service every server is registered as (by the leader, never by anti-entropy).
+pub const CONSUL_SERVICE_ID: &str = "consul";
+
 /// Compares the local state with the catalog's view of this node.
 pub fn plan(
     local: &LocalState,
@@ -133,7 +149,8 @@ pub fn plan(
         }
     }
     for s in remote_services {
-        if !local.services.contains_key(&s.id) {
+        // The `consul` service of a server is the leader's to manage, as in Consul.
+        if s.id != CONSUL_SERVICE_ID && !local.services.contains_key(&s.id) {
             p.deregister_services.push(s.id.clone());
         }
     }
@@ -182,7 +199,7 @@ mod tests {
                 status,
                 ..Default::default()
             },
-            def: praetor_config::CheckDefinition {
+            def: Some(praetor_config::CheckDefinition {
                 id: id.into(),
                 name: id.into(),
                 notes: String::new(),
@@ -192,16 +209,16 @@ mod tests {
                 interval: None,
                 timeout: None,
                 deregister_critical_service_after: None,
-            },
+            }),
         }
     }
 
     #[test]
-    fn plan_registers_changes_and_removes_strays_but_not_serf_health() {
+    fn plan_registers_changes_and_removes_strays_but_not_serf_health_or_consul() {
         let mut local = LocalState::default();
         local.add_service(svc("web1", 80));
         local.add_check(chk("c1", "web1", CheckStatus::Passing));
-        let remote_services = vec![svc("web1", 81), svc("old", 1)];
+        let remote_services = vec![svc("web1", 81), svc("old", 1), svc(CONSUL_SERVICE_ID, 8300)];
         let serf = HealthCheck {
             check_id: SERF_HEALTH.into(),
             ..Default::default()

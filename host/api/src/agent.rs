@@ -1,11 +1,11 @@
 //! `/v1/agent/*`: the local agent (members, join/leave, local services and checks, reload,
 //! metrics). These run on the agent that receives them; nothing is forwarded.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
 use praetor_config::{CheckSpec, ServiceSpec, parse_duration};
@@ -16,10 +16,9 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::agent_api::{MemberInfo, Metric, MetricKind};
 use crate::error::{ApiError, ApiResult};
-use crate::json::{self, ServiceBody, decode};
+use crate::filtering::{self, ListFilter};
+use crate::json::{self, AddressBody, WeightsBody, decode};
 use crate::params::Params;
-
-type Qs = Query<HashMap<String, String>>;
 
 pub fn member_json(m: &MemberInfo) -> Value {
     json!({
@@ -48,39 +47,56 @@ pub async fn self_(State(st): State<AppState>) -> ApiResult<Response> {
             "Revision": s.revision,
             "Server": s.server,
             "Version": s.version,
-            "BuildDate": "",
+            "BuildDate": BUILD_DATE,
+            "PraetorVersion": s.praetor_version,
         },
         "DebugConfig": s.debug_config,
         "Coord": json::CoordBody::from(&s.coord),
         "Member": member_json(&s.member),
         "Stats": s.stats,
-        "Meta": {},
+        "Meta": s.meta,
         "xDS": null,
+    }))
+    .into_response())
+}
+
+/// Consul's build date when none is stamped.
+const BUILD_DATE: &str = "1970-01-01T00:00:01Z";
+
+/// `GET /v1/agent/version`: Consul's `BuildInfo` (the Consul API level as `HumanVersion`),
+/// with praetor's own version as `PraetorVersion`.
+pub async fn version(State(st): State<AppState>) -> ApiResult<Response> {
+    let s = st.agent.self_info();
+    Ok(axum::Json(json!({
+        "SHA": s.revision,
+        "BuildDate": BUILD_DATE,
+        "HumanVersion": s.version,
+        "FIPS": "",
+        "PraetorVersion": s.praetor_version,
     }))
     .into_response())
 }
 
 /// `GET /v1/agent/members[?wan=<any non-empty value>][&segment=]`: a bare `?wan` is the LAN
 /// pool, as in Consul; with the WAN the segment must be empty or `_all`.
-pub async fn members(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Response> {
-    let p = Params(p);
+pub async fn members(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
     let wan = p.non_empty("wan");
     if wan && !matches!(p.get("segment"), None | Some("") | Some("_all")) {
         return Err(ApiError::BadRequest(
             "Cannot provide a segment with wan=true".into(),
         ));
     }
+    let lf = ListFilter::from_params(&p, Some(filtering::MEMBER))?;
     let members = st.agent.members(wan)?;
-    Ok(axum::Json(members.iter().map(member_json).collect::<Vec<_>>()).into_response())
+    Ok(axum::Json(lf.apply(members.iter().map(member_json).collect())?).into_response())
 }
 
 /// `PUT /v1/agent/join/<addr>[?wan=<any non-empty value>]` (a bare `?wan` joins the LAN).
 pub async fn join(
     State(st): State<AppState>,
     Path(addr): Path<String>,
-    Query(p): Qs,
+    p: Params,
 ) -> ApiResult<Response> {
-    let p = Params(p);
     st.agent.join(&addr, p.non_empty("wan")).await?;
     Ok(().into_response())
 }
@@ -95,16 +111,16 @@ pub async fn leave(State(st): State<AppState>) -> ApiResult<Response> {
 pub async fn force_leave(
     State(st): State<AppState>,
     Path(node): Path<String>,
-    Query(p): Qs,
+    p: Params,
 ) -> ApiResult<Response> {
-    let p = Params(p);
     st.agent
         .force_leave(&node, p.has("prune"), p.has("wan"))
         .await?;
     Ok(().into_response())
 }
 
-pub async fn services(State(st): State<AppState>) -> ApiResult<Response> {
+pub async fn services(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
+    let lf = ListFilter::from_params(&p, Some(filtering::NODE_SERVICE))?;
     let dc = st.rpc.datacenter().to_string();
     let m: BTreeMap<String, Value> = st
         .agent
@@ -112,7 +128,7 @@ pub async fn services(State(st): State<AppState>) -> ApiResult<Response> {
         .iter()
         .map(|s| (s.id.clone(), json::agent_service(s, &dc)))
         .collect();
-    Ok(axum::Json(m).into_response())
+    Ok(axum::Json(lf.apply_map(m)?).into_response())
 }
 
 pub async fn service(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
@@ -123,22 +139,35 @@ pub async fn service(State(st): State<AppState>, Path(id): Path<String>) -> ApiR
     }
 }
 
-pub async fn checks(State(st): State<AppState>) -> ApiResult<Response> {
+/// `GET /v1/agent/checks`; Consul's filter here is untyped: unknown selectors are not refused.
+pub async fn checks(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
+    let lf = ListFilter::from_params(&p, None)?;
     let m: BTreeMap<String, Value> = st
         .agent
         .checks()
         .iter()
         .map(|c| (c.check_id.clone(), json::check(c)))
         .collect();
-    Ok(axum::Json(m).into_response())
+    Ok(axum::Json(lf.apply_map(m)?).into_response())
 }
 
-/// An agent service registration body: a service plus its checks.
+/// An agent service registration body (Consul's `api.AgentServiceRegistration`): a service
+/// plus its checks.
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 struct AgentServiceBody {
-    #[serde(flatten)]
-    service: ServiceBody,
+    #[serde(rename = "ID")]
+    id: String,
+    #[serde(alias = "Service")]
+    name: String,
+    tags: Vec<String>,
+    address: String,
+    tagged_addresses: BTreeMap<String, AddressBody>,
+    meta: BTreeMap<String, String>,
+    port: u16,
+    kind: String,
+    enable_tag_override: bool,
+    weights: Option<WeightsBody>,
     check: Option<AgentCheckBody>,
     checks: Vec<AgentCheckBody>,
 }
@@ -218,19 +247,25 @@ fn check_spec(c: AgentCheckBody) -> ApiResult<CheckSpec> {
 
 pub async fn register_service(
     State(st): State<AppState>,
-    Query(p): Qs,
+    p: Params,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let p = Params(p);
-    let b: AgentServiceBody = decode(&body)?;
-    let s = b.service;
+    let s: AgentServiceBody = decode(&body)?;
+    if !s.kind.is_empty() {
+        // Mesh kinds (connect-proxy, mesh-gateway, ...) arrive with the service mesh; until
+        // then they are refused rather than registered as plain services.
+        return Err(ApiError::BadRequest(format!(
+            "Invalid service Kind: {:?} is not supported",
+            s.kind
+        )));
+    }
     let mut checks = Vec::new();
-    for c in b.check.into_iter().chain(b.checks) {
+    for c in s.check.into_iter().chain(s.checks) {
         checks.push(check_spec(c)?);
     }
     let spec = ServiceSpec {
         id: some(s.id),
-        name: some(s.service),
+        name: some(s.name),
         tags: s.tags,
         address: some(s.address),
         port: Some(s.port),
@@ -283,7 +318,7 @@ pub async fn deregister_check(
 pub async fn check_ttl(
     State(st): State<AppState>,
     Path((verb, id)): Path<(String, String)>,
-    Query(p): Qs,
+    p: Params,
     body: Bytes,
 ) -> ApiResult<Response> {
     let note = p.get("note").map(String::from);
@@ -315,15 +350,46 @@ struct CheckUpdateBody {
     output: String,
 }
 
+/// The `?enable=` of the maintenance endpoints: required, a Go boolean.
+fn maintenance_enable(p: &Params) -> ApiResult<bool> {
+    match p.get("enable") {
+        None | Some("") => Err(ApiError::BadRequest("Missing value for enable".into())),
+        Some(v) => crate::params::parse_bool(v)
+            .map_err(|_| ApiError::BadRequest(format!("Invalid value for enable: {v:?}"))),
+    }
+}
+
+/// `PUT /v1/agent/maintenance?enable=<bool>&reason=`: node maintenance mode.
+pub async fn node_maintenance(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
+    let enable = maintenance_enable(&p)?;
+    st.agent
+        .node_maintenance(enable, p.get("reason").unwrap_or(""))
+        .await?;
+    Ok(().into_response())
+}
+
+/// `PUT /v1/agent/service/maintenance/<id>?enable=<bool>&reason=`.
+pub async fn service_maintenance(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult<Response> {
+    let enable = maintenance_enable(&p)?;
+    st.agent
+        .service_maintenance(&id, enable, p.get("reason").unwrap_or(""))
+        .await?;
+    Ok(().into_response())
+}
+
 pub async fn reload(State(st): State<AppState>) -> ApiResult<Response> {
     st.agent.reload().await?;
     Ok(().into_response())
 }
 
-pub async fn metrics(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Response> {
+pub async fn metrics(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
     let mut all = st.agent.metrics();
     all.extend(st.http.metrics());
-    if p.get("format").map(String::as_str) == Some("prometheus") {
+    if p.get("format") == Some("prometheus") {
         let mut r = prometheus_text(&all).into_response();
         r.headers_mut().insert(
             "Content-Type",
@@ -414,18 +480,14 @@ pub async fn plugins(State(st): State<AppState>) -> ApiResult<Response> {
 /// `PUT /v1/agent/plugin/load?slot=NAME[&config=JSON]` with the component as the body.
 pub async fn plugin_load(
     State(st): State<AppState>,
-    Query(p): Qs,
+    p: Params,
     body: Bytes,
 ) -> ApiResult<Response> {
     let slot = p
         .get("slot")
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::BadRequest("Missing slot".into()))?;
-    let config = p
-        .get("config")
-        .map(String::as_str)
-        .filter(|c| !c.is_empty())
-        .unwrap_or("{}");
+    let config = p.get("config").filter(|c| !c.is_empty()).unwrap_or("{}");
     if !serde_json::from_str::<Value>(config).is_ok_and(|v| v.is_object()) {
         return Err(ApiError::BadRequest("config must be a JSON object".into()));
     }
@@ -439,7 +501,7 @@ pub async fn plugin_load(
 }
 
 /// `PUT /v1/agent/plugin/revert?slot=NAME`: the slot's built-in comes back.
-pub async fn plugin_revert(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Response> {
+pub async fn plugin_revert(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
     let slot = p
         .get("slot")
         .filter(|s| !s.is_empty())

@@ -26,8 +26,13 @@ pub struct AgentSelf {
     pub node_name: String,
     pub node_id: String,
     pub server: bool,
+    /// The Consul API level praetor implements (`Config.Version`).
     pub version: String,
+    /// praetor's own version (`Config.PraetorVersion`).
+    pub praetor_version: String,
     pub revision: String,
+    /// The node meta registered in the catalog (`Meta`).
+    pub meta: BTreeMap<String, String>,
     pub member: MemberInfo,
     /// The agent's LAN network coordinate (`Coord`).
     pub coord: praetor_coordinate::Coordinate,
@@ -119,6 +124,19 @@ pub trait AgentApi: Send + Sync + 'static {
         output: Option<String>,
     ) -> Result<(), AgentError>;
     async fn reload(&self) -> Result<(), AgentError>;
+    /// Node maintenance mode on or off (`reason` empty = Consul's default text).
+    async fn node_maintenance(&self, enable: bool, reason: &str) -> Result<(), AgentError>;
+    /// A local service's maintenance mode on or off; unknown service = `NotFound`.
+    async fn service_maintenance(
+        &self,
+        id: &str,
+        enable: bool,
+        reason: &str,
+    ) -> Result<(), AgentError>;
+    /// The user events this agent kept, oldest first, and the list's index.
+    fn events(&self) -> (Vec<praetor_rpc::UserEvent>, u64);
+    /// Waits until the event list's index differs from `index` or `wait` is over.
+    async fn wait_events(&self, index: u64, wait: std::time::Duration);
     fn metrics(&self) -> Vec<Metric>;
     /// Whether `translate_wan_addrs` is on (adds `X-Consul-Translate-Addresses: true`).
     fn translate_enabled(&self) -> bool;

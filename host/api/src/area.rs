@@ -2,10 +2,8 @@
 //! raft state of the datacenter named by `?dc` (create, list, get, update, delete); joining
 //! and listing an area's members are answered by a server of that datacenter.
 
-use std::collections::HashMap;
-
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use praetor_rpc::{QueryRequest, Request, Response as RpcResponse};
@@ -17,8 +15,6 @@ use crate::catalog::read;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{self, AreaRequestBody, decode};
 use crate::params::Params;
-
-type Qs = Query<HashMap<String, String>>;
 
 fn areas(r: QueryResult) -> ApiResult<Vec<Area>> {
     match r {
@@ -51,8 +47,7 @@ fn write_error(id: &str, e: String) -> ApiError {
 
 /// `POST /v1/operator/area` with `{"PeerDatacenter","RetryJoin","UseTLS"}`: creates an area
 /// with a new UUID and answers `{"ID": ...}`.
-pub async fn create(State(st): State<AppState>, Query(p): Qs, body: Bytes) -> ApiResult<Response> {
-    let p = Params(p);
+pub async fn create(State(st): State<AppState>, p: Params, body: Bytes) -> ApiResult<Response> {
     let req: AreaRequestBody = decode(&body)?;
     if req.id.as_deref().is_some_and(|id| !id.is_empty()) {
         return Err(ApiError::BadRequest(
@@ -90,8 +85,7 @@ pub async fn create(State(st): State<AppState>, Query(p): Qs, body: Bytes) -> Ap
 
 /// `GET /v1/operator/area`: every area, sorted by peer datacenter (blocking, consistency
 /// modes and `?dc` as every read).
-pub async fn list(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Response> {
-    let p = Params(p);
+pub async fn list(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
     read(&st, &p, Q::Areas, areas_json).await
 }
 
@@ -99,9 +93,8 @@ pub async fn list(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Respons
 pub async fn get(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    Query(p): Qs,
+    p: Params,
 ) -> ApiResult<Response> {
-    let p = Params(p);
     read(&st, &p, Q::AreaGet { id }, areas_json).await
 }
 
@@ -111,10 +104,9 @@ pub async fn get(
 pub async fn update(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    Query(p): Qs,
+    p: Params,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let p = Params(p);
     let req = body_or_default(&body)?;
     let current = st
         .rpc
@@ -145,9 +137,8 @@ pub async fn update(
 pub async fn delete(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    Query(p): Qs,
+    p: Params,
 ) -> ApiResult<Response> {
-    let p = Params(p);
     match st
         .rpc
         .apply(p.dc(), Command::AreaDelete { id: id.clone() })
@@ -166,10 +157,9 @@ pub async fn delete(
 pub async fn join(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    Query(p): Qs,
+    p: Params,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let p = Params(p);
     let addresses: Vec<String> = decode(&body)?;
     match st
         .rpc
@@ -188,9 +178,8 @@ pub async fn join(
 pub async fn members(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    Query(p): Qs,
+    p: Params,
 ) -> ApiResult<Response> {
-    let p = Params(p);
     match st.rpc.call(p.dc(), Request::AreaMembers { id }).await? {
         RpcResponse::AreaMembers(members) => Ok(axum::Json(
             members.iter().map(json::area_member).collect::<Vec<_>>(),

@@ -52,6 +52,18 @@ impl LocalOps for FakeOps {
             .collect())
     }
 
+    async fn fire_event(
+        &self,
+        mut event: praetor_rpc::UserEvent,
+    ) -> Result<praetor_rpc::UserEvent, RpcError> {
+        event.ltime = 7;
+        Ok(event)
+    }
+
+    fn server_members(&self) -> std::collections::BTreeMap<String, (String, String)> {
+        Default::default()
+    }
+
     async fn area_members(&self, id: &str) -> Result<Vec<AreaMember>, RpcError> {
         if id == "missing" {
             return Err(RpcError::Internal(format!("area {id:?} not found")));

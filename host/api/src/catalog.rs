@@ -1,11 +1,11 @@
 //! `/v1/catalog/*` and `/v1/health/*`: catalog registration and reads.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
-use praetor_rpc::{QueryRequest, Request, Response as RpcResponse};
+use praetor_rpc::{Consistency, QueryRequest, Request, Response as RpcResponse};
 use praetor_state::{
     CheckStatus, Command, CommandResult, HealthCheck, Node, Query as Q, QueryResult, Service,
     ServiceAddress, Weights,
@@ -13,11 +13,10 @@ use praetor_state::{
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
+use crate::filtering::{self, ListFilter};
 use crate::json::{self, DeregisterRequest, RegisterRequest, decode};
 use crate::params::{Params, query_headers};
 use crate::{AppState, now_ms, present};
-
-type Qs = Query<HashMap<String, String>>;
 
 /// Runs a read and answers it with Consul's headers.
 pub(crate) async fn read(
@@ -58,12 +57,7 @@ fn unexpected(r: QueryResult) -> ApiError {
     ApiError::unexpected_result(&r)
 }
 
-pub async fn register(
-    State(st): State<AppState>,
-    Query(p): Qs,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let p = Params(p);
+pub async fn register(State(st): State<AppState>, p: Params, body: Bytes) -> ApiResult<Response> {
     let r: RegisterRequest = decode(&body)?;
     if r.node.is_empty() {
         return Err(ApiError::BadRequest("Must provide node".into()));
@@ -184,12 +178,7 @@ pub(crate) fn service_from_body(s: &json::ServiceBody) -> Service {
     }
 }
 
-pub async fn deregister(
-    State(st): State<AppState>,
-    Query(p): Qs,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let p = Params(p);
+pub async fn deregister(State(st): State<AppState>, p: Params, body: Bytes) -> ApiResult<Response> {
     let r: DeregisterRequest = decode(&body)?;
     if r.node.is_empty() {
         return Err(ApiError::BadRequest("Must provide node".into()));
@@ -220,22 +209,45 @@ pub async fn datacenters(State(st): State<AppState>) -> ApiResult<Response> {
     }
 }
 
-pub async fn nodes(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Response> {
-    let p = Params(p);
+pub async fn nodes(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
+    let lf = ListFilter::from_params(&p, Some(filtering::NODE))?;
     read_near(&st, &p, Q::CatalogNodes, |r| match r {
         QueryResult::Nodes(mut n) => {
+            n.retain(|n| lf.meta_matches(&n.meta));
             n.iter_mut().for_each(|n| present::node(&st, n));
-            Ok(json!(n.iter().map(json::node).collect::<Vec<_>>()))
+            Ok(json!(lf.apply(n.iter().map(json::node).collect())?))
         }
         r => Err(unexpected(r)),
     })
     .await
 }
 
-pub async fn services(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Response> {
-    let p = Params(p);
-    read(&st, &p, Q::CatalogServices, |r| match r {
-        QueryResult::Services(s) => Ok(json!(s)),
+/// `GET /v1/catalog/services`: name to the union of its instances' tags. With `?filter=` or
+/// `?node-meta=` the instances are filtered first (as `ServiceNode`s), then grouped.
+pub async fn services(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
+    let lf = ListFilter::from_params(&p, Some(filtering::SERVICE_NODE))?;
+    if lf.is_empty() {
+        return read(&st, &p, Q::CatalogServices, |r| match r {
+            QueryResult::Services(s) => Ok(json!(s)),
+            r => Err(unexpected(r)),
+        })
+        .await;
+    }
+    read(&st, &p, Q::CatalogServiceNodes, |r| match r {
+        QueryResult::ServiceNodes(mut v) => {
+            v.retain(|sn| lf.meta_matches(&sn.node.meta));
+            let kept = lf.apply(v.iter().map(json::service_node).collect())?;
+            let mut grouped: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            for sn in &kept {
+                let tags = grouped
+                    .entry(sn["ServiceName"].as_str().unwrap_or_default().to_string())
+                    .or_default();
+                if let Some(t) = sn["ServiceTags"].as_array() {
+                    tags.extend(t.iter().filter_map(Value::as_str).map(String::from));
+                }
+            }
+            Ok(json!(grouped))
+        }
         r => Err(unexpected(r)),
     })
     .await
@@ -244,9 +256,9 @@ pub async fn services(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Res
 pub async fn service(
     State(st): State<AppState>,
     Path(name): Path<String>,
-    Query(p): Qs,
+    p: Params,
 ) -> ApiResult<Response> {
-    let p = Params(p);
+    let lf = ListFilter::from_params(&p, Some(filtering::SERVICE_NODE))?;
     let tag = p.get("tag").map(String::from);
     read_near(
         &st,
@@ -254,11 +266,12 @@ pub async fn service(
         Q::CatalogService { service: name, tag },
         |r| match r {
             QueryResult::ServiceNodes(mut v) => {
+                v.retain(|sn| lf.meta_matches(&sn.node.meta));
                 for sn in v.iter_mut() {
                     present::node(&st, &mut sn.node);
                     present::service(&st, &sn.node.datacenter, &mut sn.service);
                 }
-                Ok(json!(v.iter().map(json::service_node).collect::<Vec<_>>()))
+                Ok(json!(lf.apply(v.iter().map(json::service_node).collect())?))
             }
             r => Err(unexpected(r)),
         },
@@ -269,9 +282,9 @@ pub async fn service(
 pub async fn node(
     State(st): State<AppState>,
     Path(name): Path<String>,
-    Query(p): Qs,
+    p: Params,
 ) -> ApiResult<Response> {
-    let p = Params(p);
+    let lf = ListFilter::from_params(&p, Some(filtering::NODE_SERVICE))?;
     read(&st, &p, Q::CatalogNode { node: name }, |r| match r {
         QueryResult::NodeServices(None) => Ok(Value::Null),
         QueryResult::NodeServices(Some((mut n, mut services))) => {
@@ -280,7 +293,7 @@ pub async fn node(
                 .iter()
                 .map(|s| (s.id.clone(), json::service(s)))
                 .collect();
-            Ok(json!({"Node": json::node(&n), "Services": m}))
+            Ok(json!({"Node": json::node(&n), "Services": lf.apply_map(m)?}))
         }
         r => Err(unexpected(r)),
     })
@@ -290,16 +303,16 @@ pub async fn node(
 pub async fn node_services(
     State(st): State<AppState>,
     Path(name): Path<String>,
-    Query(p): Qs,
+    p: Params,
 ) -> ApiResult<Response> {
-    let p = Params(p);
+    let lf = ListFilter::from_params(&p, Some(filtering::NODE_SERVICE))?;
     read(&st, &p, Q::CatalogNode { node: name }, |r| match r {
         QueryResult::NodeServices(None) => Ok(Value::Null),
         QueryResult::NodeServices(Some((mut n, mut services))) => {
             present_node_services(&st, &mut n, &mut services);
             Ok(json!({
                 "Node": json::node(&n),
-                "Services": services.iter().map(json::service).collect::<Vec<_>>(),
+                "Services": lf.apply(services.iter().map(json::service).collect())?,
             }))
         }
         r => Err(unexpected(r)),
@@ -307,37 +320,62 @@ pub async fn node_services(
     .await
 }
 
-fn checks_json(r: QueryResult) -> ApiResult<Value> {
-    match r {
-        QueryResult::Checks(c) => Ok(json!(c.iter().map(json::check).collect::<Vec<_>>())),
+/// Renders checks through `?filter=`; with `?node-meta=`, only checks of nodes whose meta
+/// matches (read from the same datacenter's catalog, stale, as the checks carry no meta).
+async fn read_checks(st: &AppState, p: &Params, q: Q, near: bool) -> ApiResult<Response> {
+    let lf = ListFilter::from_params(p, Some(filtering::HEALTH_CHECK))?;
+    let nodes: Option<BTreeSet<String>> = if lf.has_node_meta() {
+        let mut req = p.query(Q::CatalogNodes)?;
+        (req.consistency, req.min_index) = (Consistency::Stale, 0);
+        match st.rpc.query(p.dc(), req).await?.output.result {
+            QueryResult::Nodes(n) => Some(
+                n.into_iter()
+                    .filter(|n| lf.meta_matches(&n.meta))
+                    .map(|n| n.node)
+                    .collect(),
+            ),
+            r => return Err(unexpected(r)),
+        }
+    } else {
+        None
+    };
+    let render = |r| match r {
+        QueryResult::Checks(mut c) => {
+            if let Some(nodes) = &nodes {
+                c.retain(|c| nodes.contains(&c.node));
+            }
+            Ok(json!(lf.apply(c.iter().map(json::check).collect())?))
+        }
         r => Err(unexpected(r)),
+    };
+    if near {
+        read_near(st, p, q, render).await
+    } else {
+        read(st, p, q, render).await
     }
 }
 
 pub async fn health_node(
     State(st): State<AppState>,
     Path(name): Path<String>,
-    Query(p): Qs,
+    p: Params,
 ) -> ApiResult<Response> {
-    let p = Params(p);
-    read(&st, &p, Q::HealthNode { node: name }, checks_json).await
+    read_checks(&st, &p, Q::HealthNode { node: name }, false).await
 }
 
 pub async fn health_checks(
     State(st): State<AppState>,
     Path(name): Path<String>,
-    Query(p): Qs,
+    p: Params,
 ) -> ApiResult<Response> {
-    let p = Params(p);
-    read_near(&st, &p, Q::HealthChecks { service: name }, checks_json).await
+    read_checks(&st, &p, Q::HealthChecks { service: name }, true).await
 }
 
 pub async fn health_state(
     State(st): State<AppState>,
     Path(state): Path<String>,
-    Query(p): Qs,
+    p: Params,
 ) -> ApiResult<Response> {
-    let p = Params(p);
     let state = match state.as_str() {
         "any" => None,
         s => Some(
@@ -346,15 +384,15 @@ pub async fn health_state(
                 .ok_or_else(|| ApiError::BadRequest(format!("Invalid check state \"{s}\"")))?,
         ),
     };
-    read_near(&st, &p, Q::HealthState { state }, checks_json).await
+    read_checks(&st, &p, Q::HealthState { state }, true).await
 }
 
 pub async fn health_service(
     State(st): State<AppState>,
     Path(name): Path<String>,
-    Query(p): Qs,
+    p: Params,
 ) -> ApiResult<Response> {
-    let p = Params(p);
+    let lf = ListFilter::from_params(&p, Some(filtering::CHECK_SERVICE_NODE))?;
     let tag = p.get("tag").map(String::from);
     let passing_only = p.flag("passing");
     read_near(
@@ -367,12 +405,13 @@ pub async fn health_service(
         },
         |r| match r {
             QueryResult::CheckServiceNodes(mut v) => {
+                v.retain(|c| lf.meta_matches(&c.node.meta));
                 for c in v.iter_mut() {
                     present::node(&st, &mut c.node);
                     present::service(&st, &c.node.datacenter, &mut c.service);
                 }
                 Ok(json!(
-                    v.iter().map(json::check_service_node).collect::<Vec<_>>()
+                    lf.apply(v.iter().map(json::check_service_node).collect())?
                 ))
             }
             r => Err(unexpected(r)),

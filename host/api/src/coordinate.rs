@@ -2,10 +2,8 @@
 //! datacenter come from the router of the server that answers; LAN coordinates of nodes are
 //! replicated state (written with `PUT /v1/coordinate/update`, read like any catalog data).
 
-use std::collections::HashMap;
-
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use praetor_coordinate::{Config, Coordinate};
@@ -16,8 +14,6 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{self, CoordinateUpdateRequest, decode};
 use crate::params::{Params, query_headers};
-
-type Qs = Query<HashMap<String, String>>;
 
 /// `GET /v1/coordinate/datacenters`: the WAN coordinates of every known server, per
 /// datacenter (answered by a server of this datacenter, never forwarded; `[]` when none).
@@ -51,8 +47,7 @@ fn coordinates(r: QueryResult) -> ApiResult<Vec<NodeCoordinate>> {
 
 /// `GET /v1/coordinate/nodes[?segment=]`: the LAN coordinates of the datacenter's nodes
 /// (`?dc`, blocking and consistency modes as every catalog read).
-pub async fn nodes(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Response> {
-    let p = Params(p);
+pub async fn nodes(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
     let segment = p.get("segment").map(String::from);
     let resp = st
         .rpc
@@ -69,9 +64,8 @@ pub async fn nodes(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Respon
 pub async fn node(
     State(st): State<AppState>,
     Path(node): Path<String>,
-    Query(p): Qs,
+    p: Params,
 ) -> ApiResult<Response> {
-    let p = Params(p);
     let resp = st
         .rpc
         .query(p.dc(), p.query(Q::CoordinateNode { node })?)
@@ -99,8 +93,7 @@ fn validate(c: &Coordinate) -> ApiResult<()> {
 
 /// `PUT /v1/coordinate/update` with `{"Node","Segment","Coord"}`: stores a node's LAN
 /// coordinate (raft write); answers an empty 200 as Consul.
-pub async fn update(State(st): State<AppState>, Query(p): Qs, body: Bytes) -> ApiResult<Response> {
-    let p = Params(p);
+pub async fn update(State(st): State<AppState>, p: Params, body: Bytes) -> ApiResult<Response> {
     let req: CoordinateUpdateRequest = decode(&body)?;
     let coord: Coordinate = req
         .coord
@@ -156,21 +149,14 @@ mod tests {
         NodeCoordinate {
             node: node.into(),
             segment: segment.into(),
-            coord: coord(vec![0.0; 8]).into(),
+            coord: coord(vec![0.0; 8]),
         }
     }
 
     #[test]
     fn segment_filter_applies_when_present_even_empty() {
         let all = || vec![nc("a", ""), nc("a", "alpha"), nc("b", "")];
-        let p = |pairs: &[(&str, &str)]| {
-            Params(
-                pairs
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), v.to_string()))
-                    .collect(),
-            )
-        };
+        let p = Params::from_pairs;
         assert_eq!(filter_segment(&p(&[]), all()).len(), 3);
         let default_only = filter_segment(&p(&[("segment", "")]), all());
         assert_eq!(default_only.len(), 2);

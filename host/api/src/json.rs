@@ -29,6 +29,20 @@ pub fn kv(e: &KvEntry) -> Value {
     v
 }
 
+/// A user event (Consul's `api.UserEvent`; `Payload` base64 or null).
+pub fn user_event(e: &praetor_rpc::UserEvent) -> Value {
+    json!({
+        "ID": e.id,
+        "Name": e.name,
+        "Payload": e.payload.as_ref().map(|p| B64.encode(p)),
+        "NodeFilter": e.node_filter,
+        "ServiceFilter": e.service_filter,
+        "TagFilter": e.tag_filter,
+        "Version": e.version,
+        "LTime": e.ltime,
+    })
+}
+
 pub fn node(n: &Node) -> Value {
     json!({
         "ID": n.id,
@@ -276,9 +290,11 @@ pub struct TxnKvBody {
     pub session: String,
 }
 
-/// Decodes a request body as JSON, answering Consul's 400 on failure.
+/// Decodes a request body as Consul does (field names matched case-insensitively and with
+/// snake_case aliases, unknown fields ignored; see [`crate::decode`]), answering Consul's 400
+/// on failure.
 pub fn decode<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, crate::error::ApiError> {
-    serde_json::from_slice(body)
+    crate::decode::from_slice(body, crate::decode::Unknown::Ignore)
         .map_err(|e| crate::error::ApiError::BadRequest(format!("Request decode failed: {e}")))
 }
 

@@ -2,10 +2,8 @@
 //! installs, PUT makes a key primary, DELETE removes; the operation runs on a server of this
 //! datacenter, which relays it to every other known datacenter unless `?local-only`.
 
-use std::collections::HashMap;
-
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
 use praetor_rpc::{KeyringOp, KeyringResponse, Request, Response as RpcResponse};
@@ -14,8 +12,6 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::json::{self, KeyringRequestBody, decode};
 use crate::params::Params;
-
-type Qs = Query<HashMap<String, String>>;
 
 /// Consul's largest relay factor.
 const MAX_RELAY_FACTOR: i64 = 5;
@@ -33,15 +29,6 @@ fn atoi(s: &str) -> Result<i64, String> {
     })
 }
 
-/// Go's `strconv.ParseBool`.
-fn parse_bool(s: &str) -> Result<bool, String> {
-    match s {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
-        _ => Err(format!("strconv.ParseBool: parsing {s:?}: invalid syntax")),
-    }
-}
-
 /// `?relay-factor` (accepted and validated as Consul does; responses are not relayed
 /// through other members here) and `?local-only` (list only).
 fn keyring_params(p: &Params, method: &Method) -> ApiResult<bool> {
@@ -56,7 +43,7 @@ fn keyring_params(p: &Params, method: &Method) -> ApiResult<bool> {
     }
     let mut local_only = false;
     if let Some(lo) = p.get("local-only").filter(|v| !v.is_empty()) {
-        local_only = parse_bool(lo)
+        local_only = crate::params::parse_bool(lo)
             .map_err(|e| ApiError::BadRequest(format!("Error parsing local-only: {e}")))?;
         if local_only && method != Method::GET {
             return Err(ApiError::BadRequest(
@@ -103,10 +90,9 @@ pub(crate) fn keyring_errors(responses: &[KeyringResponse]) -> Option<String> {
 pub async fn keyring(
     State(st): State<AppState>,
     method: Method,
-    Query(p): Qs,
+    p: Params,
     body: Bytes,
 ) -> ApiResult<Response> {
-    let p = Params(p);
     let writes = method == Method::POST || method == Method::PUT || method == Method::DELETE;
     let key = if writes {
         decode::<KeyringRequestBody>(&body)?.key

@@ -2,7 +2,7 @@
 //! `?acquire`, `?release`) and deletes (`?recurse`, `?cas`).
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use praetor_state::{Command, CommandResult, KvEntry, KvOp, Query as Q, QueryResult};
@@ -18,11 +18,10 @@ pub async fn kv(
     State(st): State<AppState>,
     method: Method,
     key: Option<Path<String>>,
-    Query(p): Query<std::collections::HashMap<String, String>>,
+    p: Params,
     body: Bytes,
 ) -> ApiResult<Response> {
     let key = key.map(|Path(k)| k).unwrap_or_default();
-    let p = Params(p);
     match method {
         Method::GET => get(&st, &p, key).await,
         Method::PUT | Method::POST => put(&st, &p, key, body).await,
@@ -32,8 +31,8 @@ pub async fn kv(
 }
 
 async fn get(st: &AppState, p: &Params, key: String) -> ApiResult<Response> {
-    let keys = p.0.contains_key("keys");
-    let recurse = p.0.contains_key("recurse");
+    let keys = p.has("keys");
+    let recurse = p.has("recurse");
     let query = if keys {
         Q::KvKeys {
             prefix: key,
@@ -66,7 +65,7 @@ async fn get(st: &AppState, p: &Params, key: String) -> ApiResult<Response> {
     if entries.is_empty() {
         return Ok((axum::http::StatusCode::NOT_FOUND, headers).into_response());
     }
-    if p.0.contains_key("raw") {
+    if p.has("raw") {
         let mut headers = headers;
         headers.insert(
             "Content-Type",
@@ -115,7 +114,7 @@ async fn put(st: &AppState, p: &Params, key: String, body: Bytes) -> ApiResult<R
 }
 
 async fn delete(st: &AppState, p: &Params, key: String) -> ApiResult<Response> {
-    let recurse = p.0.contains_key("recurse");
+    let recurse = p.has("recurse");
     let mut cas_index = 0;
     let op = if recurse {
         KvOp::DeleteTree

@@ -6,17 +6,24 @@
 mod agent;
 mod agent_api;
 mod area;
+mod autopilot;
 mod catalog;
 mod coordinate;
+pub mod decode;
 mod error;
+mod event;
+mod filtering;
 pub mod json;
 mod keyring;
 mod kv;
+pub mod monitor;
 mod params;
 mod present;
 mod session;
+mod snapshot;
 mod status;
 mod txn;
+mod usage;
 
 #[cfg(test)]
 mod area_tests;
@@ -132,6 +139,13 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(status::raft_remove_peer),
         )
         .route("/v1/operator/keyring", any(keyring::keyring))
+        .route(
+            "/v1/operator/autopilot/configuration",
+            get(autopilot::get_config).put(autopilot::set_config),
+        )
+        .route("/v1/operator/autopilot/health", get(autopilot::health))
+        .route("/v1/operator/autopilot/state", get(autopilot::state))
+        .route("/v1/operator/usage", get(usage::usage))
         .route("/v1/operator/area", get(area::list).post(area::create))
         .route(
             "/v1/operator/area/{id}",
@@ -144,6 +158,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/coordinate/node/{node}", get(coordinate::node))
         .route("/v1/coordinate/update", put(coordinate::update))
         .route("/v1/agent/self", get(agent::self_))
+        .route("/v1/agent/version", get(agent::version))
         .route("/v1/agent/members", get(agent::members))
         .route("/v1/agent/join/{addr}", put(agent::join))
         .route("/v1/agent/leave", put(agent::leave))
@@ -163,7 +178,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/agent/check/{verb}/{id}", put(agent::check_ttl))
         .route("/v1/agent/reload", put(agent::reload))
+        .route("/v1/agent/maintenance", put(agent::node_maintenance))
+        .route(
+            "/v1/agent/service/maintenance/{id}",
+            put(agent::service_maintenance),
+        )
         .route("/v1/agent/metrics", get(agent::metrics))
+        .route("/v1/agent/monitor", get(monitor::monitor))
         .route("/v1/agent/plugins", get(agent::plugins))
         .route(
             "/v1/agent/plugin/load",
@@ -194,6 +215,14 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/session/node/{node}", get(session::node))
         .route("/v1/session/list", get(session::list))
         .route("/v1/txn", put(txn::txn).post(txn::txn))
+        .route("/v1/event/fire/{name}", put(event::fire))
+        .route("/v1/event/list", get(event::list))
+        .route(
+            "/v1/snapshot",
+            get(snapshot::save)
+                .put(snapshot::restore)
+                .layer(DefaultBodyLimit::max(snapshot::MAX_ARCHIVE_BYTES)),
+        )
         .layer(DefaultBodyLimit::max(4 << 20))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

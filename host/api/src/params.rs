@@ -1,26 +1,76 @@
 //! Consul's common query parameters: `?dc`, blocking (`?index`, `?wait`), consistency
 //! (`?stale`, `?consistent`), and the response headers that go with them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
+use praetor_filter::Filter;
 use praetor_rpc::{Consistency, QueryRequest, QueryResponse};
 use praetor_state::Query;
 
 use crate::error::{ApiError, ApiResult};
 
-/// Parsed query string: a flat map (`?recurse` maps to "").
+/// Parsed query string: a flat map (`?recurse` maps to ""; a repeated name keeps its last
+/// value, as Go's `Query().Get` does not: Consul reads the first, which no client relies on),
+/// plus every pair in order for the parameters Consul reads repeatedly (`?node-meta=`).
 #[derive(Clone, Debug, Default)]
-pub struct Params(pub HashMap<String, String>);
+pub struct Params {
+    map: HashMap<String, String>,
+    pairs: Vec<(String, String)>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Params::from_query(parts.uri.query().unwrap_or(""))
+    }
+}
 
 impl Params {
+    /// Decodes a raw query string (`a=1&b&c=%20`).
+    pub fn from_query(raw: &str) -> ApiResult<Params> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
+            .map_err(|e| ApiError::BadRequest(format!("Failed to decode query: {e}")))?;
+        Ok(Params {
+            map: pairs.iter().cloned().collect(),
+            pairs,
+        })
+    }
+
     pub fn get(&self, k: &str) -> Option<&str> {
-        self.0.get(k).map(String::as_str)
+        self.map.get(k).map(String::as_str)
+    }
+
+    /// `?filter=`: `None` when absent or empty; a malformed expression is a 400 with
+    /// go-bexpr's message.
+    pub fn filter(&self) -> ApiResult<Option<Filter>> {
+        match self.get("filter") {
+            None | Some("") => Ok(None),
+            Some(expr) => praetor_filter::parse(expr)
+                .map(Some)
+                .map_err(|e| ApiError::BadRequest(e.to_string())),
+        }
+    }
+
+    /// `?node-meta=key:value`, repeatable (Consul's `parseMetaFilter`): split at the first
+    /// colon (no colon is an empty value); a repeated key keeps the last value.
+    pub fn node_meta(&self) -> BTreeMap<String, String> {
+        self.pairs
+            .iter()
+            .filter(|(k, _)| k == "node-meta")
+            .map(|(_, v)| match v.split_once(':') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (v.clone(), String::new()),
+            })
+            .collect()
     }
 
     /// A flag such as `?recurse` or `?recurse=true` (`=false` turns it off).
     pub fn flag(&self, k: &str) -> bool {
-        match self.0.get(k) {
+        match self.map.get(k) {
             Some(v) => v != "false" && v != "0",
             None => false,
         }
@@ -35,7 +85,7 @@ impl Params {
     /// Whether the parameter is present at all, with or without a value (Consul's
     /// `_, ok := query["prune"]`: `?wan` on force-leave, `?prune`, `?segment` filters).
     pub fn has(&self, k: &str) -> bool {
-        self.0.contains_key(k)
+        self.map.contains_key(k)
     }
 
     /// Whether the parameter has a non-empty value (Consul's `Get(k) != ""`: `?wan` on
@@ -97,6 +147,15 @@ impl Params {
     }
 }
 
+/// Go's `strconv.ParseBool`, with its error text.
+pub(crate) fn parse_bool(s: &str) -> Result<bool, String> {
+    match s {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(format!("strconv.ParseBool: parsing {s:?}: invalid syntax")),
+    }
+}
+
 /// The headers Consul puts on every answer to a read.
 pub fn query_headers(resp: &QueryResponse) -> HeaderMap {
     let mut h = HeaderMap::new();
@@ -123,12 +182,14 @@ pub fn query_headers(resp: &QueryResponse) -> HeaderMap {
 impl Params {
     /// Query parameters from `(name, value)` pairs, for tests.
     pub(crate) fn from_pairs(pairs: &[(&str, &str)]) -> Params {
-        Params(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Params {
+            map: pairs.iter().cloned().collect(),
+            pairs,
+        }
     }
 }
 

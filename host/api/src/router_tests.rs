@@ -57,7 +57,9 @@ impl AgentApi for FakeAgent {
             node_id: String::new(),
             server: false,
             version: String::new(),
+            praetor_version: String::new(),
             revision: String::new(),
+            meta: BTreeMap::new(),
             member: member(),
             coord: praetor_coordinate::Coordinate::new(&Default::default()),
             debug_config: serde_json::Value::Null,
@@ -108,6 +110,23 @@ impl AgentApi for FakeAgent {
     async fn reload(&self) -> Result<(), AgentError> {
         Ok(())
     }
+    async fn node_maintenance(&self, enable: bool, reason: &str) -> Result<(), AgentError> {
+        self.record(format!("maintenance enable={enable} reason={reason}"));
+        Ok(())
+    }
+    async fn service_maintenance(
+        &self,
+        id: &str,
+        enable: bool,
+        reason: &str,
+    ) -> Result<(), AgentError> {
+        self.record(format!("maintenance {id} enable={enable} reason={reason}"));
+        Ok(())
+    }
+    fn events(&self) -> (Vec<praetor_rpc::UserEvent>, u64) {
+        (Vec::new(), 0)
+    }
+    async fn wait_events(&self, _: u64, _: std::time::Duration) {}
     fn metrics(&self) -> Vec<Metric> {
         Vec::new()
     }

@@ -1,10 +1,9 @@
 //! `/v1/session/*`: create, destroy, renew, info, node, list.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use praetor_rpc::{QueryRequest, Request, Response as RpcResponse};
 use praetor_state::{
@@ -18,15 +17,12 @@ use crate::json::{self, SessionCreateRequest, decode};
 use crate::params::Params;
 use crate::{AppState, now_ms};
 
-type Qs = Query<HashMap<String, String>>;
-
 /// Consul's session TTL bounds and default lock delay.
 const MIN_TTL: Duration = Duration::from_secs(10);
 const MAX_TTL: Duration = Duration::from_secs(86_400);
 const DEFAULT_LOCK_DELAY: Duration = Duration::from_secs(15);
 
-pub async fn create(State(st): State<AppState>, Query(p): Qs, body: Bytes) -> ApiResult<Response> {
-    let p = Params(p);
+pub async fn create(State(st): State<AppState>, p: Params, body: Bytes) -> ApiResult<Response> {
     let r: SessionCreateRequest = if body.is_empty() {
         SessionCreateRequest::default()
     } else {
@@ -121,9 +117,8 @@ pub async fn create(State(st): State<AppState>, Query(p): Qs, body: Bytes) -> Ap
 pub async fn destroy(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    Query(p): Qs,
+    p: Params,
 ) -> ApiResult<Response> {
-    let p = Params(p);
     match st
         .rpc
         .apply(
@@ -143,9 +138,8 @@ pub async fn destroy(
 pub async fn renew(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    Query(p): Qs,
+    p: Params,
 ) -> ApiResult<Response> {
-    let p = Params(p);
     match st
         .rpc
         .call(p.dc(), Request::SessionRenew { id: id.clone() })
@@ -176,22 +170,19 @@ fn sessions_json(r: QueryResult) -> ApiResult<Value> {
 pub async fn info(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    Query(p): Qs,
+    p: Params,
 ) -> ApiResult<Response> {
-    let p = Params(p);
     read(&st, &p, Q::SessionInfo { id }, sessions_json).await
 }
 
 pub async fn node(
     State(st): State<AppState>,
     Path(node): Path<String>,
-    Query(p): Qs,
+    p: Params,
 ) -> ApiResult<Response> {
-    let p = Params(p);
     read(&st, &p, Q::SessionNode { node }, sessions_json).await
 }
 
-pub async fn list(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Response> {
-    let p = Params(p);
+pub async fn list(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
     read(&st, &p, Q::SessionList, sessions_json).await
 }

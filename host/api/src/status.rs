@@ -1,8 +1,6 @@
 //! `/v1/status/*` and `/v1/operator/raft/*`.
 
-use std::collections::HashMap;
-
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use praetor_rpc::{Request, Response as RpcResponse};
 use serde_json::json;
@@ -10,8 +8,6 @@ use serde_json::json;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
-
-type Qs = Query<HashMap<String, String>>;
 
 async fn configuration(
     st: &AppState,
@@ -23,19 +19,42 @@ async fn configuration(
     }
 }
 
-pub async fn leader(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Response> {
-    let p = Params(p);
+/// `GET /v1/status/leader`: the leader's RPC address, or `""`. A leader is reported only
+/// once it has registered itself in the catalog (its node, `serfHealth` and the `consul`
+/// service), so a client that waits for a leader can create a session on it at once.
+pub async fn leader(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
     let (servers, _) = configuration(&st, &p).await?;
-    let leader = servers
-        .iter()
-        .find(|s| s.leader)
-        .map(|s| s.address.clone())
-        .unwrap_or_default();
-    Ok(axum::Json(leader).into_response())
+    let Some(leader) = servers.iter().find(|s| s.leader) else {
+        return Ok(axum::Json("").into_response());
+    };
+    let registered = leader.node.is_empty() || leader_registered(&st, &p, &leader.node).await?;
+    let address = if registered {
+        leader.address.as_str()
+    } else {
+        ""
+    };
+    Ok(axum::Json(address).into_response())
 }
 
-pub async fn peers(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Response> {
-    let p = Params(p);
+/// Whether the catalog (as the answering server has applied it) holds `node`'s passing
+/// `serfHealth` check and its `consul` service.
+async fn leader_registered(st: &AppState, p: &Params, node: &str) -> ApiResult<bool> {
+    let mut q = p.query(praetor_state::Query::HealthNode { node: node.into() })?;
+    q.consistency = praetor_rpc::Consistency::Stale;
+    q.min_index = 0;
+    let checks = match st.rpc.call(p.dc(), Request::Query(q)).await? {
+        RpcResponse::Query(r) => match r.output.result {
+            praetor_state::QueryResult::Checks(c) => c,
+            other => return Err(ApiError::unexpected_result(&other)),
+        },
+        other => return Err(ApiError::unexpected_response(&other)),
+    };
+    Ok(checks
+        .iter()
+        .any(|c| c.check_id == "serfHealth" && c.status == praetor_state::CheckStatus::Passing))
+}
+
+pub async fn peers(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
     let (servers, _) = configuration(&st, &p).await?;
     let peers: Vec<String> = servers
         .iter()
@@ -45,8 +64,7 @@ pub async fn peers(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Respon
     Ok(axum::Json(peers).into_response())
 }
 
-pub async fn raft_configuration(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Response> {
-    let p = Params(p);
+pub async fn raft_configuration(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
     let (servers, index) = configuration(&st, &p).await?;
     let servers: Vec<_> = servers
         .iter()
@@ -60,8 +78,7 @@ pub async fn raft_configuration(State(st): State<AppState>, Query(p): Qs) -> Api
     Ok(axum::Json(json!({"Servers": servers, "Index": index})).into_response())
 }
 
-pub async fn raft_remove_peer(State(st): State<AppState>, Query(p): Qs) -> ApiResult<Response> {
-    let p = Params(p);
+pub async fn raft_remove_peer(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
     let (servers, _) = configuration(&st, &p).await?;
     let target = p
         .get("id")

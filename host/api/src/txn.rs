@@ -1,7 +1,7 @@
 //! `/v1/txn`: atomic KV transactions (Consul's KV verbs; at most 64 operations).
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use praetor_state::{Command, CommandResult, TxnKvOp, TxnKvVerb, TxnOp};
@@ -15,12 +15,7 @@ use crate::{AppState, now_ms};
 /// Consul's `txn_max_req_len` operation limit.
 const MAX_OPS: usize = 64;
 
-pub async fn txn(
-    State(st): State<AppState>,
-    Query(p): Query<std::collections::HashMap<String, String>>,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let p = Params(p);
+pub async fn txn(State(st): State<AppState>, p: Params, body: Bytes) -> ApiResult<Response> {
     let ops: Vec<TxnOpBody> = decode(&body)?;
     if ops.len() > MAX_OPS {
         return Err(ApiError::TooLarge(format!(

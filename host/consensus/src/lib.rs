@@ -239,8 +239,14 @@ impl Consensus {
     }
 
     pub fn is_leader(&self) -> bool {
-        let m = self.raft.metrics().borrow().clone();
-        m.state == ServerState::Leader
+        self.raft.metrics().borrow().state == ServerState::Leader
+    }
+
+    /// A watch that wakes when this server gains or loses leadership.
+    pub fn leadership(&self) -> LeadershipWatch {
+        let rx = self.raft.metrics();
+        let leader = rx.borrow().state == ServerState::Leader;
+        LeadershipWatch { rx, leader }
     }
 
     /// Time since the leader last contacted this follower (zero on the leader), for
@@ -336,6 +342,29 @@ impl Consensus {
         let _ = self.raft.shutdown().await;
         let log = self.log.clone();
         let _ = tokio::task::spawn_blocking(move || log.close()).await;
+    }
+}
+
+/// Wakes its owner when this server's leadership changes (see [`Consensus::leadership`]).
+pub struct LeadershipWatch {
+    rx: tokio::sync::watch::Receiver<openraft::RaftMetrics<u64, RaftNode>>,
+    leader: bool,
+}
+
+impl LeadershipWatch {
+    /// Waits until this server becomes leader or stops being leader, and returns whether it
+    /// leads now. Never returns once raft has shut down.
+    pub async fn changed(&mut self) -> bool {
+        loop {
+            if self.rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            let leader = self.rx.borrow().state == ServerState::Leader;
+            if leader != self.leader {
+                self.leader = leader;
+                return leader;
+            }
+        }
     }
 }
 

@@ -194,11 +194,10 @@ fn writer_loop(db: &Database, tail: &Tail, ops: &mpsc::Receiver<Op>) {
     }
 }
 
-fn flush_appends(
-    db: &Database,
-    tail: &Tail,
-    appends: Vec<(Vec<(u64, LogId, Vec<u8>)>, LogFlushed<TypeConfig>)>,
-) {
+/// One append request: its encoded entries (index, log id, bytes) and whom to tell once durable.
+type PendingAppend = (Vec<(u64, LogId, Vec<u8>)>, LogFlushed<TypeConfig>);
+
+fn flush_appends(db: &Database, tail: &Tail, appends: Vec<PendingAppend>) {
     if appends.is_empty() {
         return;
     }

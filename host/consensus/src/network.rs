@@ -205,10 +205,10 @@ impl RaftSvc for RaftService {
     ) -> Result<tonic::Response<RaftReply>, tonic::Status> {
         let req: AppendEntriesRequest<TypeConfig> = decode(request.get_ref())?;
         let res = self.raft.append_entries(req).await;
-        if res.is_ok() {
-            if let Ok(mut lc) = self.last_contact.lock() {
-                *lc = Some(Instant::now());
-            }
+        if res.is_ok()
+            && let Ok(mut lc) = self.last_contact.lock()
+        {
+            *lc = Some(Instant::now());
         }
         reply(&res)
     }

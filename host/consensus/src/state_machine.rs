@@ -57,17 +57,17 @@ impl StateMachine {
             snapshot_seq: 0,
             metrics,
         };
-        if let Some(path) = &sm.snapshot_path {
-            if path.exists() {
-                let bytes = std::fs::read(path)
-                    .map_err(|e| crate::ConsensusError::Snapshot(e.to_string()))?;
-                let file: SnapshotFile = postcard::from_bytes(&bytes)
-                    .map_err(|e| crate::ConsensusError::Snapshot(e.to_string()))?;
-                sm.install(&file.meta, &file.data)
-                    .map_err(|e| crate::ConsensusError::Snapshot(e.to_string()))?;
-                sm.current = Some((file.meta, file.data));
-                tracing::info!(applied = ?sm.applied, "restored state from snapshot");
-            }
+        if let Some(path) = &sm.snapshot_path
+            && path.exists()
+        {
+            let bytes =
+                std::fs::read(path).map_err(|e| crate::ConsensusError::Snapshot(e.to_string()))?;
+            let file: SnapshotFile = postcard::from_bytes(&bytes)
+                .map_err(|e| crate::ConsensusError::Snapshot(e.to_string()))?;
+            sm.install(&file.meta, &file.data)
+                .map_err(|e| crate::ConsensusError::Snapshot(e.to_string()))?;
+            sm.current = Some((file.meta, file.data));
+            tracing::info!(applied = ?sm.applied, "restored state from snapshot");
         }
         Ok(sm)
     }

@@ -1,5 +1,8 @@
 //! The data source the DNS server answers from: the `Backend` trait and the records it returns.
 
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
 /// One passing (healthy) instance of a service, as the catalog knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Instance {
@@ -7,6 +10,8 @@ pub struct Instance {
     pub node: String,
     /// The node's address (IP, or a hostname for external nodes).
     pub node_address: String,
+    /// The node's metadata (Consul's `NodeMeta`), served as TXT records next to SRV answers.
+    pub node_meta: BTreeMap<String, String>,
     /// The service's own address; empty means "use the node address".
     pub service_address: String,
     /// The service port.
@@ -26,6 +31,27 @@ pub struct NodeRecord {
     pub address: String,
     /// Datacenter the node lives in.
     pub datacenter: String,
+    /// The node's metadata (Consul's `NodeMeta`), served as RFC 1464 TXT records.
+    pub meta: BTreeMap<String, String>,
+}
+
+/// What a reverse (PTR) lookup of an address found, in Consul's order of preference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReverseName {
+    /// A node whose primary address is the IP: answered `<node>.node.<dc>.<domain>`.
+    Node {
+        /// Node name, as registered (not lowercased).
+        node: String,
+        /// The node's datacenter; empty means the local one.
+        datacenter: String,
+    },
+    /// A service instance whose own service address is the IP: answered `<service>.service.<dc>.<domain>`.
+    Service {
+        /// Service name, as registered.
+        service: String,
+        /// The instance's datacenter; empty means the local one.
+        datacenter: String,
+    },
 }
 
 /// Why a backend lookup failed. Mapped to DNS response codes the way Consul's `rCodeFromError` does.
@@ -37,6 +63,16 @@ pub enum LookupError {
     /// Any other failure (RPC error, no leader, remote DC down): answered as SERVFAIL.
     #[error("{0}")]
     Unavailable(String),
+}
+
+/// Whether a catalog address (node `Address` or service `Address`) is the IP a reverse query asks for.
+///
+/// The address must be an IP literal; an IPv4-mapped IPv6 address counts as its IPv4 address (Consul's
+/// `dns.ReverseAddr` names it under `in-addr.arpa.`). Host names never match.
+pub fn address_matches(address: &str, ip: IpAddr) -> bool {
+    address
+        .parse::<IpAddr>()
+        .is_ok_and(|addr| addr.to_canonical() == ip)
 }
 
 /// Catalog access used by the DNS server. Implemented elsewhere over the local state store or forwarding.
@@ -55,4 +91,33 @@ pub trait Backend: Send + Sync + 'static {
 
     /// A node by name in datacenter `dc` (None = local).
     async fn node(&self, dc: Option<&str>, node: &str) -> Result<Option<NodeRecord>, LookupError>;
+
+    /// Reverse lookup of `ip` in the local datacenter (Consul's `handlePtr`): the first catalog node, in
+    /// catalog order, whose primary address matches `ip` (see [`address_matches`]); only if there is none,
+    /// the first service instance (catalog order: node, then service ID), healthy or not, whose own service
+    /// address matches `ip`. Instances without an address of their own are found through their node only.
+    async fn reverse(&self, ip: IpAddr) -> Result<Option<ReverseName>, LookupError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::address_matches;
+
+    #[test]
+    fn addresses_match_ip_literals_only() {
+        let v4 = "10.0.0.1".parse().unwrap();
+        assert!(address_matches("10.0.0.1", v4));
+        assert!(address_matches("::ffff:10.0.0.1", v4));
+        assert!(!address_matches("10.0.0.2", v4));
+        assert!(!address_matches("", v4));
+        assert!(!address_matches("db.example.com", v4));
+        let v6 = "2001:db8::1".parse().unwrap();
+        assert!(address_matches("2001:DB8:0::1", v6));
+        assert!(!address_matches("2001:db8::2", v6));
+        // The ip6.arpa name of a mapped address is not the in-addr.arpa name of the IPv4 address.
+        assert!(!address_matches(
+            "10.0.0.1",
+            "::ffff:10.0.0.1".parse().unwrap()
+        ));
+    }
 }

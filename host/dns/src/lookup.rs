@@ -1,4 +1,5 @@
-//! Resolving one question against the backend into an `Answer` (sections + rcode), Consul's `dispatch`.
+//! Resolving one question against the backend into an `Answer` (sections + rcode): Consul's `dispatch`,
+//! and `handlePtr` for reverse names under `arpa.`.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -88,6 +89,7 @@ impl Resolver {
             Parsed::Service(query) => self.service(qname, qtype, query).await,
             Parsed::Node { node, datacenter } => self.node(qname, qtype, &node, datacenter).await,
             Parsed::Addr { ip, .. } => self.addr(qname, qtype, ip),
+            Parsed::Reverse { ip } => self.reverse(qname, qtype, ip).await,
         }
     }
 
@@ -218,6 +220,10 @@ impl Resolver {
         Answer::records(answers, additionals)
     }
 
+    /// Consul's `nodeLookup`: A/AAAA/ANY give the node's address (or a CNAME to its host name) and TXT its
+    /// meta. The meta TXT records go to the answer for TXT and ANY, and to the additional section for A and
+    /// AAAA (Consul's default `enable_additional_node_meta_txt`). Other types are answered NOERROR with
+    /// nothing at all (no SOA), before any lookup, as Consul does.
     async fn node(
         &self,
         qname: &Name,
@@ -225,32 +231,78 @@ impl Resolver {
         node: &str,
         dc: Option<String>,
     ) -> Answer {
+        if !matches!(
+            qtype,
+            RecordType::A | RecordType::AAAA | RecordType::ANY | RecordType::TXT
+        ) {
+            return Answer::records(Vec::new(), Vec::new());
+        }
         let record = match self.backend.node(self.dc_arg(&dc), node).await {
             Ok(Some(record)) => record,
             Ok(None) => return self.nxdomain(),
             Err(error) => return self.failed(error),
         };
         let ttl = self.zone.node_ttl;
-        let answers: Vec<Record> = match record.address.parse::<IpAddr>() {
+        let meta = records::meta_txt_records(qname, ttl, &record.meta);
+        if qtype == RecordType::TXT {
+            // A node without meta: NOERROR with an empty answer, as in Consul.
+            return Answer::records(meta, Vec::new());
+        }
+        let mut answers: Vec<Record> = match record.address.parse::<IpAddr>() {
             Ok(ip) => records::ip_record(qname, ttl, ip, qtype)
                 .into_iter()
                 .collect(),
-            Err(_)
-                if matches!(
-                    qtype,
-                    RecordType::A | RecordType::AAAA | RecordType::ANY | RecordType::CNAME
-                ) =>
-            {
-                records::cname_record(qname, ttl, &record.address)
-                    .into_iter()
-                    .collect()
-            }
-            Err(_) => Vec::new(),
+            Err(_) => records::cname_record(qname, ttl, &record.address)
+                .into_iter()
+                .collect(),
         };
-        if answers.is_empty() {
-            return self.nodata();
+        if qtype == RecordType::ANY {
+            answers.extend(meta);
+            if answers.is_empty() {
+                return self.nodata();
+            }
+            return Answer::records(answers, Vec::new());
         }
-        Answer::records(answers, Vec::new())
+        if answers.is_empty() {
+            // The node has no address of the family asked for.
+            return Answer {
+                additionals: meta,
+                ..self.nodata()
+            };
+        }
+        Answer::records(answers, meta)
+    }
+
+    /// Consul's `handlePtr`: at most one PTR (TTL 0) naming the node, else the service, whose address the
+    /// reverse name spells; the SOA joins the authority section when the question asked for SOA. Nothing
+    /// found, or the backend failing, is NXDOMAIN with the SOA.
+    async fn reverse(&self, qname: &Name, qtype: RecordType, ip: IpAddr) -> Answer {
+        let found = match self.backend.reverse(ip).await {
+            Ok(found) => found,
+            Err(error) => {
+                warn!(%error, %ip, "reverse lookup failed; answering NXDOMAIN");
+                None
+            }
+        };
+        let target = found.and_then(|found| {
+            let target = self.zone.reverse_target(&found);
+            if target.is_none() {
+                warn!(
+                    ?found,
+                    "reverse lookup found a name that is not a valid DNS name"
+                );
+            }
+            target
+        });
+        let Some(target) = target else {
+            debug!(%qname, %ip, "no node or service has this address");
+            return self.nxdomain();
+        };
+        let mut answer = Answer::records(vec![records::ptr_record(qname, target)], Vec::new());
+        if qtype == RecordType::SOA {
+            answer.authorities.push(self.zone.soa());
+        }
+        answer
     }
 
     fn addr(&self, qname: &Name, qtype: RecordType, ip: IpAddr) -> Answer {

@@ -1,4 +1,5 @@
-//! Pure parsing of query names inside the DNS domain into lookups (Consul's `dispatch` name grammar).
+//! Pure parsing of query names into lookups: Consul's `dispatch` grammar inside the DNS domain, and reverse
+//! names under `arpa.` (`in-addr.arpa.`, `ip6.arpa.`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -22,6 +23,11 @@ pub enum Parsed {
         ip: IpAddr,
         /// Requested datacenter, if any.
         datacenter: Option<String>,
+    },
+    /// A reverse name (`4.3.2.1.in-addr.arpa.`, or 32 nibbles under `ip6.arpa.`): a PTR lookup.
+    Reverse {
+        /// The decoded address.
+        ip: IpAddr,
     },
 }
 
@@ -52,10 +58,10 @@ pub enum ServiceForm {
 /// Why a name could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ParseError {
-    /// The name is not inside the configured domain (answered REFUSED).
+    /// The name is neither inside the configured domain nor under `arpa.` (answered REFUSED).
     #[error("name is outside the DNS domain")]
     OutsideDomain,
-    /// The name is inside the domain but means nothing (answered NXDOMAIN).
+    /// The name is inside the domain, or under `arpa.`, but means nothing (answered NXDOMAIN).
     #[error("invalid query name: {0}")]
     Invalid(&'static str),
 }
@@ -72,7 +78,8 @@ const UNSUPPORTED_KINDS: &[&str] = &[
 ];
 
 /// Parses the labels of a query name (left to right, without the root) against the domain's labels.
-/// Matching is case-insensitive; returned names are lowercase.
+/// Names outside the domain but under `arpa.` are reverse lookups (the domain wins if it is itself under
+/// `arpa.`, as in Consul's mux). Matching is case-insensitive; returned names are lowercase.
 pub fn parse_query<L: AsRef<str>, D: AsRef<str>>(
     labels: &[L],
     domain: &[D],
@@ -81,17 +88,24 @@ pub fn parse_query<L: AsRef<str>, D: AsRef<str>>(
         .iter()
         .map(|l| l.as_ref().to_ascii_lowercase())
         .collect();
-    if labels.len() < domain.len() {
-        return Err(ParseError::OutsideDomain);
-    }
-    let split = labels.len() - domain.len();
-    let in_domain = labels[split..]
-        .iter()
-        .zip(domain)
-        .all(|(l, d)| l.eq_ignore_ascii_case(d.as_ref()));
-    if !in_domain {
-        return Err(ParseError::OutsideDomain);
-    }
+    let split = labels.len().checked_sub(domain.len());
+    let in_domain = split.is_some_and(|split| {
+        labels[split..]
+            .iter()
+            .zip(domain)
+            .all(|(l, d)| l.eq_ignore_ascii_case(d.as_ref()))
+    });
+    let split = match split {
+        Some(split) if in_domain => split,
+        _ => {
+            return match labels.split_last() {
+                Some((last, rest)) if last == ARPA => parse_reverse(rest)
+                    .map(|ip| Parsed::Reverse { ip })
+                    .ok_or(ParseError::Invalid("not a reverse address")),
+                _ => Err(ParseError::OutsideDomain),
+            };
+        }
+    };
     let rest = &labels[..split];
     if rest.is_empty() {
         return Ok(Parsed::Apex);
@@ -186,6 +200,52 @@ fn parse_addr(parts: &[String], suffixes: &[String]) -> Result<Parsed, ParseErro
     let datacenter = parse_datacenter(suffixes)?;
     let ip = decode_hex_ip(hex).ok_or(ParseError::Invalid("bad hex address"))?;
     Ok(Parsed::Addr { ip, datacenter })
+}
+
+/// The top-level domain of reverse names.
+const ARPA: &str = "arpa";
+
+/// Decodes the labels of a reverse name before the final `arpa` (left to right): exactly four decimal
+/// octets, least significant first, then `in-addr` (`4.3.2.1.in-addr` is 1.2.3.4); or exactly 32 hex
+/// nibbles, least significant first, then `ip6`. Octets are the canonical spelling (`0`-`255`, no leading
+/// zero or sign), as Consul's `dns.ReverseAddr` writes them. Labels are compared case-insensitively.
+/// None for anything else, including partial (network) names.
+pub(crate) fn parse_reverse<L: AsRef<str>>(labels: &[L]) -> Option<IpAddr> {
+    let (zone, digits) = labels.split_last()?;
+    let zone = zone.as_ref();
+    if zone.eq_ignore_ascii_case("in-addr") {
+        let [a, b, c, d] = digits else {
+            return None;
+        };
+        let octets = [d, c, b, a].map(|l| decimal_octet(l.as_ref()));
+        let [a, b, c, d] = octets;
+        Some(IpAddr::V4(Ipv4Addr::new(a?, b?, c?, d?)))
+    } else if zone.eq_ignore_ascii_case("ip6") {
+        if digits.len() != 32 {
+            return None;
+        }
+        let mut value: u128 = 0;
+        for label in digits.iter().rev() {
+            let label = label.as_ref();
+            if label.len() != 1 {
+                return None;
+            }
+            let nibble = u8::from_str_radix(label, 16).ok()?;
+            value = (value << 4) | u128::from(nibble);
+        }
+        Some(IpAddr::V6(Ipv6Addr::from(value)))
+    } else {
+        None
+    }
+}
+
+/// `0`..=`255` written canonically: ASCII digits only, no leading zero.
+fn decimal_octet(label: &str) -> Option<u8> {
+    let canonical = !label.is_empty()
+        && label.len() <= 3
+        && label.bytes().all(|b| b.is_ascii_digit())
+        && (label == "0" || !label.starts_with('0'));
+    if canonical { label.parse().ok() } else { None }
 }
 
 /// Decodes 8 hex digits to IPv4 or 32 to IPv6.
@@ -416,6 +476,115 @@ mod tests {
             parse("7f00000\u{e9}.addr.consul"),
             Err(ParseError::Invalid(_))
         ));
+    }
+
+    /// The labels of the reverse name of `ip`, through hickory's own encoder (`Name: From<IpAddr>`).
+    fn reverse_labels(ip: IpAddr) -> Vec<String> {
+        hickory_proto::rr::Name::from(ip)
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn reverse_names() {
+        assert_eq!(
+            parse("4.3.2.1.in-addr.arpa."),
+            Ok(Parsed::Reverse {
+                ip: "1.2.3.4".parse().unwrap()
+            })
+        );
+        assert_eq!(
+            parse("0.0.0.10.IN-ADDR.ARPA"),
+            Ok(Parsed::Reverse {
+                ip: "10.0.0.0".parse().unwrap()
+            })
+        );
+        assert_eq!(
+            parse("b.a.9.8.7.6.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa."),
+            Ok(Parsed::Reverse {
+                ip: "2001:db8::567:89ab".parse().unwrap()
+            })
+        );
+        assert_eq!(
+            parse("B.A.9.8.7.6.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.B.D.0.1.0.0.2.IP6.ARPA."),
+            Ok(Parsed::Reverse {
+                ip: "2001:db8::567:89ab".parse().unwrap()
+            })
+        );
+        for ip in [
+            "10.1.2.3",
+            "255.255.255.255",
+            "0.0.0.0",
+            "2001:db8::ff",
+            "::1",
+            "::",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            let labels = reverse_labels(ip);
+            assert_eq!(
+                parse_query(&labels, DOMAIN),
+                Ok(Parsed::Reverse { ip }),
+                "{labels:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_reverse_names() {
+        for name in [
+            "arpa.",
+            "in-addr.arpa.",
+            "2.1.in-addr.arpa.",             // a network, not an address
+            "5.4.3.2.1.in-addr.arpa.",       // too many labels
+            "256.3.2.1.in-addr.arpa.",       // octet out of range
+            "04.3.2.1.in-addr.arpa.",        // leading zero
+            "+4.3.2.1.in-addr.arpa.",        // sign
+            "-1.3.2.1.in-addr.arpa.",        // sign
+            "a.3.2.1.in-addr.arpa.",         // not decimal
+            "4.3.2.1.blah.arpa.",            // unknown reverse zone
+            "4.3.2.1.home.arpa.",            // unknown reverse zone
+            "1.0.0.2.ip6.arpa.",             // partial nibble form
+            "10.0.0.2.ip6.arpa.",            // labels are not nibbles
+            "4.3.2.1.in-addr.arpa.consul.x", // not under arpa at all
+        ] {
+            let expected = if name.ends_with(".x") {
+                Err(ParseError::OutsideDomain)
+            } else {
+                Err(ParseError::Invalid("not a reverse address"))
+            };
+            assert_eq!(parse(name), expected, "{name}");
+        }
+        let mut nibbles = vec!["0"; 32];
+        nibbles[0] = "g";
+        let mut labels = nibbles.clone();
+        labels.extend(["ip6", "arpa"]);
+        assert!(matches!(
+            parse_query(&labels, DOMAIN),
+            Err(ParseError::Invalid(_))
+        ));
+        nibbles[0] = "00";
+        let mut labels = nibbles;
+        labels.extend(["ip6", "arpa"]);
+        assert!(matches!(
+            parse_query(&labels, DOMAIN),
+            Err(ParseError::Invalid(_))
+        ));
+        assert_eq!(parse_reverse::<&str>(&[]), None);
+        assert_eq!(parse_reverse(&["\u{e9}", "3", "2", "1", "in-addr"]), None);
+    }
+
+    #[test]
+    fn domain_under_arpa_wins() {
+        // A domain that is itself under arpa. is served as the domain, like Consul's longest-match mux.
+        let labels = ["foo", "node", "in-addr", "arpa"];
+        assert_eq!(
+            parse_query(&labels, &["in-addr", "arpa"]),
+            Ok(Parsed::Node {
+                node: "foo".into(),
+                datacenter: None
+            })
+        );
     }
 
     #[test]

@@ -1,14 +1,15 @@
-//! Building resource records from catalog data: service A/AAAA/CNAME and SRV answers, SOA, NS, node targets.
+//! Building resource records from catalog data: service A/AAAA/CNAME and SRV answers, SOA, NS, PTR, node
+//! targets, and node meta as RFC 1464 TXT records.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hickory_proto::rr::rdata::{A, AAAA, CNAME, NS, SOA, SRV};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME, NS, PTR, SOA, SRV, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 use tracing::warn;
 
-use crate::backend::Instance;
+use crate::backend::{Instance, ReverseName};
 use crate::parse::encode_hex_ip;
 
 /// Consul's SOA timers (`dns_config.soa` defaults).
@@ -16,6 +17,14 @@ const SOA_REFRESH: i32 = 3600;
 const SOA_RETRY: i32 = 600;
 const SOA_EXPIRE: i32 = 86400;
 const SOA_MIN_TTL: u32 = 0;
+/// Consul answers PTR queries with TTL 0.
+const PTR_TTL: u32 = 0;
+/// RFC 1464's quote character.
+const BACKQUOTE: char = '`';
+/// Node meta keys with this prefix (any case) are served as their bare value, not `key=value`.
+const RFC1035_PREFIX: &str = "rfc1035-";
+/// A TXT `<character-string>` holds at most 255 bytes (RFC 1035 §3.3).
+const MAX_CHARACTER_STRING: usize = 255;
 
 /// The served zone: domain, local datacenter and record policy.
 #[derive(Debug, Clone)]
@@ -62,6 +71,31 @@ impl Zone {
     /// `<node>.node.<dc>.<domain>.`
     pub fn node_target(&self, node: &str, dc: &str) -> Option<Name> {
         self.name(&format!("{node}.node.{dc}.{}", self.domain))
+    }
+
+    /// `<service>.service.<dc>.<domain>.`
+    pub fn service_target(&self, service: &str, dc: &str) -> Option<Name> {
+        self.name(&format!("{service}.service.{dc}.{}", self.domain))
+    }
+
+    /// The PTR target for what a reverse lookup found: `<node>.node.<dc>.<domain>.` or
+    /// `<service>.service.<dc>.<domain>.` (an empty datacenter is the local one). None if the node or
+    /// service name is not a valid DNS name.
+    pub fn reverse_target(&self, found: &ReverseName) -> Option<Name> {
+        let dc = |dc: &str| {
+            if dc.is_empty() {
+                self.datacenter.clone()
+            } else {
+                dc.to_string()
+            }
+        };
+        match found {
+            ReverseName::Node { node, datacenter } => self.node_target(node, &dc(datacenter)),
+            ReverseName::Service {
+                service,
+                datacenter,
+            } => self.service_target(service, &dc(datacenter)),
+        }
     }
 
     /// `<hex-ip>.addr.<dc>.<domain>.`
@@ -113,6 +147,71 @@ pub(crate) fn cname_record(name: &Name, ttl: u32, target: &str) -> Option<Record
         ttl,
         RData::CNAME(CNAME(fqdn(target)?)),
     ))
+}
+
+/// A PTR record from the reverse name `name` to `target`, with Consul's TTL 0.
+pub(crate) fn ptr_record(name: &Name, target: Name) -> Record {
+    Record::from_rdata(name.clone(), PTR_TTL, RData::PTR(PTR(target)))
+}
+
+/// Encodes one node meta pair as TXT text, as Consul's `generateMeta` does: `key=value` per RFC 1464
+/// (in the key a backquote becomes two, `=` becomes `` `= `` and each leading or trailing space is
+/// preceded by a backquote; in the value only backquotes are doubled), except that keys starting with
+/// `rfc1035-` (any case) give the bare value.
+pub(crate) fn meta_txt_text(key: &str, value: &str) -> String {
+    let is_rfc1035 = key
+        .get(..RFC1035_PREFIX.len())
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(RFC1035_PREFIX));
+    if is_rfc1035 {
+        return value.to_string();
+    }
+    let body = key.trim_start_matches(' ');
+    let leading = key.len() - body.len();
+    let middle = body.trim_end_matches(' ');
+    let trailing = body.len() - middle.len();
+    let mut text = String::with_capacity(key.len() + value.len() + leading + trailing + 1);
+    for _ in 0..leading {
+        text.push(BACKQUOTE);
+        text.push(' ');
+    }
+    for c in middle.chars() {
+        if c == BACKQUOTE || c == '=' {
+            text.push(BACKQUOTE);
+        }
+        text.push(c);
+    }
+    for _ in 0..trailing {
+        text.push(BACKQUOTE);
+        text.push(' ');
+    }
+    text.push('=');
+    for c in value.chars() {
+        if c == BACKQUOTE {
+            text.push(BACKQUOTE);
+        }
+        text.push(c);
+    }
+    text
+}
+
+/// One TXT record per node meta pair (in key order), owned by `name`. Text longer than a DNS
+/// character-string is split over several strings of the same record, so it always encodes.
+pub(crate) fn meta_txt_records(
+    name: &Name,
+    ttl: u32,
+    meta: &BTreeMap<String, String>,
+) -> Vec<Record> {
+    meta.iter()
+        .map(|(key, value)| {
+            let text = meta_txt_text(key, value);
+            let mut strings: Vec<&[u8]> = text.as_bytes().chunks(MAX_CHARACTER_STRING).collect();
+            if strings.is_empty() {
+                // An empty value under an `rfc1035-` key: one empty string, not an empty RDATA.
+                strings.push(&[]);
+            }
+            Record::from_rdata(name.clone(), ttl, RData::TXT(TXT::from_bytes(strings)))
+        })
+        .collect()
 }
 
 fn same_address(a: &str, b: &str) -> bool {
@@ -180,9 +279,11 @@ pub(crate) fn service_address_records(
     answers
 }
 
-/// SRV answers and their additional address records (Consul's `serviceSRVRecords`): target
+/// SRV answers and their additional records (Consul's `serviceSRVRecords`): target
 /// `<node>.node.<dc>.<domain>` when the node address answers, `<hexip>.addr.<dc>.<domain>` when the service
-/// has its own IP, or the host name itself; one answer per distinct (node, address, port).
+/// has its own IP, or the host name itself; one answer per distinct (node, address, port). The additionals
+/// are the targets' addresses and, as with Consul's default `enable_additional_node_meta_txt`, each answered
+/// node's meta as TXT records owned by `<node>.node.<dc>.<domain>` (once per node).
 pub(crate) fn service_srv_records(
     zone: &Zone,
     qname: &Name,
@@ -193,6 +294,8 @@ pub(crate) fn service_srv_records(
     let mut seen: HashSet<(&str, &str, u16)> = HashSet::new();
     let mut answers = Vec::new();
     let mut extras: Vec<Record> = Vec::new();
+    let mut meta_nodes: HashSet<Name> = HashSet::new();
+    let mut meta_extras: Vec<Record> = Vec::new();
     for inst in instances {
         let (address, own) = instance_address(inst, qname);
         if address.is_empty() || !seen.insert((inst.node.as_str(), address, inst.port)) {
@@ -232,7 +335,14 @@ pub(crate) fn service_srv_records(
         {
             extras.push(extra);
         }
+        if !inst.node_meta.is_empty()
+            && let Some(node) = zone.node_target(&inst.node, inst_dc)
+            && meta_nodes.insert(node.clone())
+        {
+            meta_extras.extend(meta_txt_records(&node, ttl, &inst.node_meta));
+        }
     }
+    extras.extend(meta_extras);
     (answers, extras)
 }
 
@@ -256,6 +366,7 @@ mod tests {
         Instance {
             node: node.into(),
             node_address: node_address.into(),
+            node_meta: BTreeMap::new(),
             service_address: service_address.into(),
             port,
             datacenter: "dc1".into(),
@@ -339,6 +450,120 @@ mod tests {
                 "0a000005.addr.dc1.consul. 10.0.0.5"
             ]
         );
+    }
+
+    fn meta(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn rfc1464_encoding() {
+        assert_eq!(meta_txt_text("key", "value"), "key=value");
+        assert_eq!(meta_txt_text("", ""), "=");
+        assert_eq!(meta_txt_text("a=b", "c=d"), "a`=b=c=d");
+        assert_eq!(meta_txt_text("a`b", "c`d"), "a``b=c``d");
+        assert_eq!(meta_txt_text("=`", "``"), "`=``=````");
+        assert_eq!(meta_txt_text("  k ", " v "), "` ` k` = v ");
+        assert_eq!(meta_txt_text("a b", "x"), "a b=x");
+        assert_eq!(meta_txt_text(" ", "x"), "` =x");
+        assert_eq!(meta_txt_text("ke\u{e9}y", "v\u{e9}"), "ke\u{e9}y=v\u{e9}");
+        // rfc1035- keys (any case) give the bare, unescaped value.
+        assert_eq!(meta_txt_text("rfc1035-x", "a=b`c"), "a=b`c");
+        assert_eq!(meta_txt_text("RFC1035-Spf", "v=spf1 -all"), "v=spf1 -all");
+        assert_eq!(meta_txt_text("rfc1035", "v"), "rfc1035=v");
+        assert_eq!(meta_txt_text("\u{e9}fc1035-x", "v"), "\u{e9}fc1035-x=v");
+    }
+
+    #[test]
+    fn meta_txt_records_sorted_and_split() {
+        let name = fqdn("foo.node.consul").unwrap();
+        let long = "x".repeat(600);
+        let records = meta_txt_records(
+            &name,
+            5,
+            &meta(&[("b", "2"), ("a", "1"), ("c", &long), ("rfc1035-e", "")]),
+        );
+        let texts: Vec<Vec<usize>> = records
+            .iter()
+            .map(|r| match &r.data {
+                RData::TXT(txt) => txt.txt_data.iter().map(|s| s.len()).collect(),
+                _ => panic!("not a TXT"),
+            })
+            .collect();
+        assert_eq!(texts, vec![vec![3], vec![3], vec![255, 255, 92], vec![0]]);
+        assert_eq!(records[0].data.to_string(), "a=1");
+        assert_eq!(records[1].data.to_string(), "b=2");
+        assert!(records.iter().all(|r| r.ttl == 5 && r.name == name));
+        assert!(meta_txt_records(&name, 5, &BTreeMap::new()).is_empty());
+        // Every record encodes (no character-string over 255 bytes).
+        for record in &records {
+            let mut buffer = Vec::new();
+            let mut encoder = hickory_proto::serialize::binary::BinEncoder::new(&mut buffer);
+            hickory_proto::serialize::binary::BinEncodable::emit(record, &mut encoder)
+                .expect("TXT encodes");
+        }
+    }
+
+    #[test]
+    fn ptr_and_reverse_targets() {
+        let z = zone();
+        let node = ReverseName::Node {
+            node: "Foo".into(),
+            datacenter: "dc2".into(),
+        };
+        assert_eq!(
+            z.reverse_target(&node).unwrap().to_string(),
+            "Foo.node.dc2.consul."
+        );
+        let svc = ReverseName::Service {
+            service: "web".into(),
+            datacenter: String::new(),
+        };
+        let target = z.reverse_target(&svc).unwrap();
+        assert_eq!(target.to_string(), "web.service.dc1.consul.");
+        let bad = ReverseName::Node {
+            node: "a..b".into(),
+            datacenter: String::new(),
+        };
+        assert_eq!(z.reverse_target(&bad), None);
+        let owner = fqdn("1.0.0.10.in-addr.arpa").unwrap();
+        let ptr = ptr_record(&owner, target);
+        assert_eq!(ptr.record_type(), RecordType::PTR);
+        assert_eq!(ptr.ttl, 0);
+        assert_eq!(ptr.name, owner);
+        assert_eq!(ptr.data.to_string(), "web.service.dc1.consul.");
+    }
+
+    #[test]
+    fn srv_additional_node_meta() {
+        let mut a = inst("a", "10.0.0.1", "", 80);
+        a.node_meta = meta(&[("k", "v"), ("env", "prod")]);
+        let mut a2 = a.clone();
+        a2.port = 81;
+        let mut b = inst("b", "10.0.0.2", "10.0.0.5", 82);
+        b.node_meta = meta(&[("k", "w")]);
+        let c = inst("c", "10.0.0.3", "", 83);
+        let (answers, extras) = service_srv_records(&zone(), &qname(), &[a, a2, b, c], "dc1");
+        assert_eq!(answers.len(), 4);
+        let txt: Vec<String> = extras
+            .iter()
+            .filter(|r| r.record_type() == RecordType::TXT)
+            .map(|r| format!("{} {} {}", r.name, r.ttl, r.data))
+            .collect();
+        // Once per node, owned by the node name, with the service TTL; none for a node without meta.
+        assert_eq!(
+            txt,
+            vec![
+                "a.node.dc1.consul. 9 env=prod",
+                "a.node.dc1.consul. 9 k=v",
+                "b.node.dc1.consul. 9 k=w"
+            ]
+        );
+        // Address records come first.
+        assert_eq!(extras[0].record_type(), RecordType::A);
     }
 
     #[test]

@@ -177,5 +177,11 @@ mod tests {
         ) -> Result<Option<crate::NodeRecord>, crate::LookupError> {
             Ok(None)
         }
+        async fn reverse(
+            &self,
+            _: std::net::IpAddr,
+        ) -> Result<Option<crate::ReverseName>, crate::LookupError> {
+            Ok(None)
+        }
     }
 }

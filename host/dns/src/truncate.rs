@@ -14,8 +14,9 @@ const MAX_UDP_ANSWER_LIMIT: usize = 8;
 
 /// Fits `answer` into a UDP response: at most `udp_answer_limit` answers when the client's buffer is 512 bytes
 /// (no EDNS), then drops trailing answers (and the additionals that only they needed) until the encoded
-/// message fits the buffer. Returns true when answers were dropped: the caller sets TC so the client can
-/// retry over TCP for the full list.
+/// message fits the buffer, then trailing additionals (e.g. node meta TXT) that still do not fit. Returns
+/// true when answers were dropped: the caller sets TC so the client can retry over TCP for the full list.
+/// Dropping additional data alone does not set TC (RFC 2181 §9).
 pub(crate) fn fit_udp(
     answer: &mut Answer,
     queries: &Queries,
@@ -61,10 +62,37 @@ pub(crate) fn fit_udp(
             .collect();
         answer.additionals = kept;
     }
+
+    let fits_extras = |n: usize, answer: &Answer| {
+        let additionals = answer.additionals[..n].iter();
+        encoded_size(
+            queries,
+            edns,
+            metadata,
+            answer,
+            &answer.answers,
+            additionals,
+        )
+        .is_some_and(|len| len <= max_size)
+    };
+    let count = answer.additionals.len();
+    if count > 0 && !fits_extras(count, answer) {
+        // Largest prefix of the additionals that fits; possibly none.
+        let (mut good, mut bad) = (0, count);
+        while bad - good > 1 {
+            let mid = good + (bad - good) / 2;
+            if fits_extras(mid, answer) {
+                good = mid;
+            } else {
+                bad = mid;
+            }
+        }
+        answer.additionals.truncate(good);
+    }
     trimmed
 }
 
-/// Encoded size of the response with only the first `n` answers, through hickory's own encoder.
+/// Encoded size of the response with only the first `n` answers and the additionals they need.
 fn encoded_len(
     queries: &Queries,
     edns: Option<&Edns>,
@@ -73,6 +101,20 @@ fn encoded_len(
     n: usize,
 ) -> Option<usize> {
     let answers = &answer.answers[..n];
+    let additionals = needed_additionals(answers, &answer.additionals);
+    encoded_size(queries, edns, metadata, answer, answers, additionals)
+}
+
+/// Encoded size of a response with these answers and additionals (and `answer`'s authorities), through
+/// hickory's own encoder.
+fn encoded_size<'a>(
+    queries: &Queries,
+    edns: Option<&Edns>,
+    metadata: &Metadata,
+    answer: &'a Answer,
+    answers: &'a [Record],
+    additionals: impl Iterator<Item = &'a Record> + Send + 'a,
+) -> Option<usize> {
     let mut buffer = Vec::with_capacity(DEFAULT_UDP_SIZE);
     let mut encoder = BinEncoder::new(&mut buffer);
     let response = MessageResponseBuilder::new(queries, edns).build(
@@ -80,7 +122,7 @@ fn encoded_len(
         answers.iter(),
         answer.authorities.iter(),
         std::iter::empty(),
-        needed_additionals(answers, &answer.additionals),
+        additionals,
     );
     response.destructive_emit(&mut encoder).ok()?;
     Some(buffer.len())

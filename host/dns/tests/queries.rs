@@ -1,4 +1,5 @@
-//! Record semantics over real UDP/TCP packets: service A/AAAA/SRV, tags, RFC 2782, node, addr, negative answers.
+//! Record semantics over real UDP/TCP packets: service A/AAAA/SRV, tags, RFC 2782, node (with meta TXT), addr,
+//! reverse (PTR), negative answers.
 
 mod support;
 
@@ -6,7 +7,7 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hickory_proto::op::{Message, OpCode, Query, ResponseCode};
-use hickory_proto::rr::{Name, RData, RecordType};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
 use support::{answer_data, catalog, config, start, tcp, udp, udp_raw};
 
 /// Asserts NXDOMAIN or NODATA shape: no answers, Consul's SOA alone in the authority section.
@@ -98,12 +99,22 @@ async fn srv_records_with_additionals() {
         .map(|r| format!("{} {} {}", r.name, r.record_type(), r.data))
         .collect();
     extra.sort();
+    // node1's meta rides along as TXT owned by its node name (node2 has none).
     assert_eq!(
         extra,
         vec![
             "0a000102.addr.dc1.consul. A 10.0.1.2",
-            "node1.node.dc1.consul. A 10.0.0.1"
+            "node1.node.dc1.consul. A 10.0.0.1",
+            "node1.node.dc1.consul. TXT a`=b=c``d",
+            "node1.node.dc1.consul. TXT env=prod"
         ]
+    );
+    assert!(
+        msg.additionals
+            .iter()
+            .filter(|r| r.record_type() == RecordType::TXT)
+            .all(|r| r.ttl == 22),
+        "SRV meta TXT uses the service TTL"
     );
     // Remote datacenter targets name that datacenter.
     let (msg, _) = udp(addr, "web.service.dc2.consul.", RecordType::SRV, None).await;
@@ -228,12 +239,241 @@ async fn nodata_for_other_types() {
     for (name, qtype) in [
         ("web.service.consul.", RecordType::TXT),
         ("web.service.consul.", RecordType::MX),
-        ("node1.node.consul.", RecordType::SRV),
         ("consul.", RecordType::A),
     ] {
         let (msg, _) = udp(addr, name, qtype, None).await;
         assert_negative(&msg, ResponseCode::NoError);
     }
+    server.shutdown().await;
+}
+
+/// Asserts Consul's empty node answer: NOERROR, authoritative, nothing in any section (no SOA).
+fn assert_empty(msg: &Message) {
+    assert_eq!(msg.metadata.response_code, ResponseCode::NoError, "{msg}");
+    assert!(msg.metadata.authoritative);
+    assert!(msg.answers.is_empty(), "{msg}");
+    assert!(msg.authorities.is_empty(), "{msg}");
+    assert!(msg.additionals.is_empty(), "{msg}");
+}
+
+/// `(owner, ttl, text)` of every TXT record in `records`.
+fn txt(records: &[Record]) -> Vec<(String, u32, String)> {
+    records
+        .iter()
+        .filter(|r| r.record_type() == RecordType::TXT)
+        .map(|r| (r.name.to_string(), r.ttl, r.data.to_string()))
+        .collect()
+}
+
+#[tokio::test]
+async fn node_other_types_empty_without_soa() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    // Consul answers only ANY, A, AAAA and TXT for nodes; anything else is an empty NOERROR, even for an
+    // unknown node (no lookup is made).
+    for (name, qtype) in [
+        ("node1.node.consul.", RecordType::SRV),
+        ("node1.node.consul.", RecordType::MX),
+        ("ext.node.consul.", RecordType::CNAME),
+        ("missing.node.consul.", RecordType::SRV),
+    ] {
+        let (msg, _) = udp(addr, name, qtype, None).await;
+        assert_empty(&msg);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn node_txt_answer() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    let (msg, _) = udp(addr, "Node1.node.dc1.consul.", RecordType::TXT, None).await;
+    assert_eq!(msg.metadata.response_code, ResponseCode::NoError);
+    assert!(msg.metadata.authoritative);
+    // One record per pair, sorted by key, RFC 1464-escaped, owned by the question name with node_ttl.
+    assert_eq!(
+        txt(&msg.answers),
+        vec![
+            (
+                "Node1.node.dc1.consul.".to_string(),
+                11,
+                "a`=b=c``d".to_string()
+            ),
+            (
+                "Node1.node.dc1.consul.".to_string(),
+                11,
+                "env=prod".to_string()
+            ),
+        ]
+    );
+    assert_eq!(msg.answers.len(), 2, "TXT queries get no address records");
+    assert!(msg.additionals.is_empty() && msg.authorities.is_empty());
+    // rfc1035- keys give the bare value.
+    let msg = tcp(addr, "meta6.node.consul.", RecordType::TXT).await;
+    assert_eq!(answer_data(&msg), vec!["v=spf1 -all"]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn node_txt_without_meta_is_empty() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    for name in ["node6.node.consul.", "ext.node.consul."] {
+        let (msg, _) = udp(addr, name, RecordType::TXT, None).await;
+        assert_empty(&msg);
+    }
+    // An unknown node is still NXDOMAIN.
+    let (msg, _) = udp(addr, "missing.node.consul.", RecordType::TXT, None).await;
+    assert_negative(&msg, ResponseCode::NXDomain);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn node_address_with_txt_additional() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    let (msg, _) = udp(addr, "node1.node.consul.", RecordType::A, None).await;
+    assert_eq!(msg.metadata.response_code, ResponseCode::NoError);
+    assert_eq!(answer_data(&msg), vec!["10.0.0.1"]);
+    assert!(msg.authorities.is_empty());
+    assert_eq!(
+        txt(&msg.additionals),
+        vec![
+            (
+                "node1.node.consul.".to_string(),
+                11,
+                "a`=b=c``d".to_string()
+            ),
+            ("node1.node.consul.".to_string(), 11, "env=prod".to_string()),
+        ]
+    );
+    let (msg, _) = udp(addr, "meta6.node.consul.", RecordType::AAAA, None).await;
+    assert_eq!(answer_data(&msg), vec!["2001:db8::7"]);
+    assert_eq!(txt(&msg.additionals).len(), 1);
+    // No meta, no additionals.
+    let (msg, _) = udp(addr, "node6.node.consul.", RecordType::AAAA, None).await;
+    assert_eq!(answer_data(&msg), vec!["2001:db8::6"]);
+    assert!(msg.additionals.is_empty());
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn node_any_answers_address_and_txt() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    let msg = tcp(addr, "node1.node.consul.", RecordType::ANY).await;
+    assert_eq!(msg.metadata.response_code, ResponseCode::NoError);
+    let types: Vec<RecordType> = msg.answers.iter().map(|r| r.record_type()).collect();
+    assert_eq!(types, vec![RecordType::A, RecordType::TXT, RecordType::TXT]);
+    assert_eq!(answer_data(&msg), vec!["10.0.0.1", "a`=b=c``d", "env=prod"]);
+    assert!(msg.additionals.is_empty());
+    server.shutdown().await;
+}
+
+/// Asserts a PTR answer: exactly one record, owned by the question, TTL 0, authoritative.
+fn assert_ptr(msg: &Message, owner: &str, target: &str) {
+    assert_eq!(msg.metadata.response_code, ResponseCode::NoError, "{msg}");
+    assert!(msg.metadata.authoritative);
+    assert_eq!(msg.answers.len(), 1, "{msg}");
+    let ptr = &msg.answers[0];
+    assert_eq!(ptr.record_type(), RecordType::PTR);
+    assert_eq!(ptr.name.to_string(), owner);
+    assert_eq!(ptr.ttl, 0);
+    assert_eq!(ptr.data.to_string(), target);
+}
+
+#[tokio::test]
+async fn ptr_of_node_address() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    // The service "shadow" (on node2) also has 10.0.0.1 as its own address: the node wins.
+    for qtype in [RecordType::PTR, RecordType::ANY, RecordType::A] {
+        let (msg, _) = udp(addr, "1.0.0.10.in-addr.arpa.", qtype, None).await;
+        assert_ptr(&msg, "1.0.0.10.in-addr.arpa.", "node1.node.dc1.consul.");
+        assert!(msg.authorities.is_empty() && msg.additionals.is_empty());
+    }
+    // The node name keeps its case; the owner keeps the question's spelling.
+    let msg = tcp(addr, "50.0.0.10.IN-ADDR.ARPA.", RecordType::PTR).await;
+    assert_ptr(
+        &msg,
+        "50.0.0.10.IN-ADDR.ARPA.",
+        "MixedCase.node.dc1.consul.",
+    );
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn ptr_of_service_address() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    // web on node2 has its own address 10.0.1.2; node2 itself is not at that address.
+    let (msg, _) = udp(addr, "2.1.0.10.in-addr.arpa.", RecordType::PTR, None).await;
+    assert_ptr(&msg, "2.1.0.10.in-addr.arpa.", "web.service.dc1.consul.");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn ptr_ipv6() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    let node6 = "6.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa.";
+    let (msg, _) = udp(addr, node6, RecordType::PTR, None).await;
+    assert_ptr(&msg, node6, "node6.node.dc1.consul.");
+    let service = "9.9.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.B.D.0.1.0.0.2.ip6.arpa.";
+    let (msg, _) = udp(addr, service, RecordType::PTR, None).await;
+    assert_ptr(&msg, service, "v6svc.service.dc1.consul.");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn ptr_soa_question_adds_soa() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    let (msg, _) = udp(addr, "1.0.0.10.in-addr.arpa.", RecordType::SOA, None).await;
+    assert_ptr(&msg, "1.0.0.10.in-addr.arpa.", "node1.node.dc1.consul.");
+    assert_eq!(msg.authorities.len(), 1);
+    assert_eq!(msg.authorities[0].record_type(), RecordType::SOA);
+    assert_eq!(msg.authorities[0].name.to_string(), "consul.");
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn ptr_not_found_is_nxdomain_with_soa() {
+    let backend = Arc::new(catalog());
+    let (server, addr) = start(config(), backend.clone()).await;
+    for name in [
+        // Nobody has this address.
+        "9.9.9.10.in-addr.arpa.",
+        // remote1 (10.2.0.1) lives in dc2: reverse lookups only search the local datacenter.
+        "1.0.2.10.in-addr.arpa.",
+        // node2's address: node2 is not a catalog node here and its instances have addresses of their own.
+        "2.0.0.10.in-addr.arpa.",
+    ] {
+        let (msg, _) = udp(addr, name, RecordType::PTR, None).await;
+        assert_negative(&msg, ResponseCode::NXDomain);
+    }
+    // Names under arpa. that are no address: NXDOMAIN without a lookup.
+    let calls = backend.calls();
+    for name in [
+        "4.3.2.1.blah.arpa.",
+        "257.3.2.1.in-addr.arpa.",
+        "2.1.in-addr.arpa.",
+        "in-addr.arpa.",
+        "arpa.",
+        "1.0.0.2.ip6.arpa.",
+    ] {
+        let (msg, _) = udp(addr, name, RecordType::PTR, None).await;
+        assert_negative(&msg, ResponseCode::NXDomain);
+    }
+    assert_eq!(
+        backend.calls(),
+        calls,
+        "invalid reverse names reach no backend"
+    );
+    // An SOA question that finds nothing: still one SOA.
+    let (msg, _) = udp(addr, "9.9.9.10.in-addr.arpa.", RecordType::SOA, None).await;
+    assert_negative(&msg, ResponseCode::NXDomain);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn ptr_backend_failure_is_nxdomain() {
+    let mut backend = catalog();
+    backend.fail_reverse = true;
+    let (server, addr) = start(config(), Arc::new(backend)).await;
+    let (msg, _) = udp(addr, "1.0.0.10.in-addr.arpa.", RecordType::PTR, None).await;
+    assert_negative(&msg, ResponseCode::NXDomain);
     server.shutdown().await;
 }
 

@@ -92,6 +92,36 @@ async fn udp_answers_trimmed_to_buffer_size() {
 }
 
 #[tokio::test]
+async fn additional_meta_dropped_on_udp_without_tc() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    // bigmeta's twelve TXT records (~900 bytes) do not fit 512 bytes next to its A record: the answer is
+    // sent whole with as many TXT as fit, and TC stays clear (RFC 2181 section 9).
+    let (msg, len) = udp(addr, "bigmeta.node.consul.", RecordType::A, None).await;
+    assert!(!msg.metadata.truncation);
+    assert!(len <= 512, "{len} bytes");
+    assert_eq!(msg.answers.len(), 1);
+    assert!(
+        !msg.additionals.is_empty() && msg.additionals.len() < 12,
+        "{} additionals",
+        msg.additionals.len()
+    );
+    // With room (EDNS) or over TCP: all of them.
+    let (msg, _) = udp(addr, "bigmeta.node.consul.", RecordType::A, Some(4096)).await;
+    assert!(!msg.metadata.truncation);
+    assert_eq!(msg.additionals.len(), 12);
+    let msg = tcp(addr, "bigmeta.node.consul.", RecordType::A).await;
+    assert_eq!(msg.additionals.len(), 12);
+    // A TXT question needs its answers: truncated over UDP, TC set.
+    let (msg, len) = udp(addr, "bigmeta.node.consul.", RecordType::TXT, None).await;
+    assert!(msg.metadata.truncation);
+    assert!(len <= 512, "{len} bytes");
+    assert!(msg.answers.len() < 12);
+    let msg = tcp(addr, "bigmeta.node.consul.", RecordType::TXT).await;
+    assert_eq!(msg.answers.len(), 12);
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_record_limit_applies_to_tcp_too() {
     let mut cfg = config();
     cfg.a_record_limit = 5;

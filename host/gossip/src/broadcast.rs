@@ -13,6 +13,11 @@ use crate::identity::NodeId;
 
 const KIND_TAGS: u8 = 1;
 const KIND_LEAVE: u8 = 2;
+const KIND_EVENT: u8 = 3;
+
+/// How many user-event IDs a pool remembers to drop duplicates (serf keeps a buffer by
+/// Lamport time; an ID set of this size covers far more than one gossip round).
+const RECENT_EVENTS: usize = 4096;
 
 /// A broadcast item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +26,17 @@ pub(crate) enum Item {
     Tags(TagsItem),
     /// "This member (at this incarnation) leaves": graceful, or a force-leave by an operator.
     Leave(LeaveItem),
+    /// A user event (serf's `UserEvent`): delivered once to every member, body opaque here.
+    Event(UserEvent),
+}
+
+/// A user event: a unique ID, the sender's event Lamport time, and a body the pool does not
+/// interpret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserEvent {
+    pub id: String,
+    pub ltime: u64,
+    pub body: Vec<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,6 +58,7 @@ impl Item {
         match self {
             Item::Tags(t) => &t.name,
             Item::Leave(l) => &l.name,
+            Item::Event(e) => &e.id,
         }
     }
 
@@ -49,6 +66,7 @@ impl Item {
         match self {
             Item::Tags(_) => KIND_TAGS,
             Item::Leave(_) => KIND_LEAVE,
+            Item::Event(_) => KIND_EVENT,
         }
     }
 
@@ -56,6 +74,7 @@ impl Item {
         match self {
             Item::Tags(t) => t.version,
             Item::Leave(l) => l.incarnation,
+            Item::Event(e) => e.ltime,
         }
     }
 
@@ -64,6 +83,7 @@ impl Item {
         let body = match self {
             Item::Tags(t) => postcard::to_allocvec(t)?,
             Item::Leave(l) => postcard::to_allocvec(l)?,
+            Item::Event(e) => postcard::to_allocvec(e)?,
         };
         out.extend_from_slice(&body);
         Ok(out)
@@ -77,6 +97,7 @@ impl Item {
         match *kind {
             KIND_TAGS => Ok(Some(Item::Tags(postcard::from_bytes(body)?))),
             KIND_LEAVE => Ok(Some(Item::Leave(postcard::from_bytes(body)?))),
+            KIND_EVENT => Ok(Some(Item::Event(postcard::from_bytes(body)?))),
             _ => Ok(None),
         }
     }
@@ -112,6 +133,9 @@ pub(crate) struct Shared {
     known: HashMap<(u8, String), u64>,
     /// New items received from peers, to be applied by the pool task.
     inbox: Vec<Item>,
+    /// IDs of the user events seen lately (oldest first), to deliver each once.
+    recent_events: std::collections::VecDeque<String>,
+    recent_event_ids: std::collections::HashSet<String>,
 }
 
 impl Shared {
@@ -122,6 +146,13 @@ impl Shared {
     /// Takes an item received from a peer (broadcast or state sync) into the inbox if it is
     /// newer than what was seen; `true` when it was new (and should be relayed).
     pub fn offer(&mut self, own_name: &str, item: Item) -> bool {
+        if let Item::Event(e) = &item {
+            if !self.remember_event(&e.id) {
+                return false;
+            }
+            self.inbox.push(item);
+            return true;
+        }
         if item.name() == own_name {
             // Our own (possibly previous-life) data echoed back: we are the authority.
             return false;
@@ -133,6 +164,20 @@ impl Shared {
         }
         self.known.insert(slot, version);
         self.inbox.push(item);
+        true
+    }
+
+    /// Records a user event's ID; false if it was seen already.
+    pub fn remember_event(&mut self, id: &str) -> bool {
+        if !self.recent_event_ids.insert(id.to_owned()) {
+            return false;
+        }
+        self.recent_events.push_back(id.to_owned());
+        while self.recent_events.len() > RECENT_EVENTS {
+            if let Some(old) = self.recent_events.pop_front() {
+                self.recent_event_ids.remove(&old);
+            }
+        }
         true
     }
 
@@ -178,6 +223,10 @@ impl foca::BroadcastHandler<NodeId> for Handler {
         let key = item.key();
         let mut shared = lock(&self.shared);
         let slot = (key.kind, key.name.clone());
+        if sender.is_none() && key.kind == KIND_EVENT {
+            // Our own event: the pool task remembered and delivered it already.
+            return Ok(Some(key));
+        }
         if sender.is_none() {
             // Added locally (our own tags, our leave, a force-leave): always (re)send it.
             let known = shared.known.entry(slot).or_insert(0);

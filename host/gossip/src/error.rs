@@ -29,6 +29,9 @@ pub enum GossipError {
     /// Encoded tags are larger than a gossip message can carry (serf's limit and wording).
     #[error("Encoded length of tags exceeds limit of {max} bytes")]
     TagsTooLarge { size: usize, max: usize },
+    /// A user event's body is larger than a gossip message can carry (serf's wording).
+    #[error("user event exceeds sane limit of {max} bytes before encoding")]
+    EventTooLarge { size: usize, max: usize },
     /// The pool has left the cluster; it cannot join or change tags again.
     #[error("gossip pool has left the cluster")]
     Left,

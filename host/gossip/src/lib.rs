@@ -30,6 +30,7 @@ mod task;
 mod timers;
 mod wire;
 
+pub use broadcast::UserEvent;
 pub use config::{PoolConfig, Profile, Timing};
 pub use error::GossipError;
 pub use frame::read_hello;
@@ -40,3 +41,4 @@ pub use pool::Pool;
 pub use probe::{MAX_PROBE_PAYLOAD, RttSample};
 pub use stats::PoolStats;
 pub use stream::{AsyncStream, BoxStream, Hello, StreamDialer, Transport};
+pub use task::MAX_EVENT_BYTES;

@@ -10,6 +10,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{Instrument, Span, warn};
 
+use crate::broadcast::UserEvent;
 use crate::config::PoolConfig;
 use crate::envelope::Envelope;
 use crate::error::GossipError;
@@ -29,6 +30,7 @@ use crate::wire::{Inbound, Wire};
 const COMMAND_QUEUE: usize = 64;
 const EVENT_QUEUE: usize = 1024;
 const RTT_QUEUE: usize = 256;
+const USER_EVENT_QUEUE: usize = 256;
 
 /// Handle to a running gossip pool (cheap to clone). The pool stops on [`Pool::shutdown`] or
 /// when the last handle is dropped.
@@ -47,6 +49,7 @@ struct Inner {
     counters: Arc<Counters>,
     rtt: broadcast::Sender<RttSample>,
     keys: watch::Receiver<KeysView>,
+    user_events: broadcast::Sender<UserEvent>,
     probe_payload: watch::Sender<Vec<u8>>,
     /// The stream connections (stream transport only).
     hub: Option<Arc<StreamHub>>,
@@ -156,6 +159,7 @@ impl Pool {
         let timing = cfg.effective_timing();
         let (events, _) = broadcast::channel(EVENT_QUEUE);
         let (rtt, _) = broadcast::channel(RTT_QUEUE);
+        let (user_events, _) = broadcast::channel(USER_EVENT_QUEUE);
         let (snapshot, members) = watch::channel(BTreeMap::new());
         let (keys_tx, keys_rx) = watch::channel((None, Vec::new()));
         let (probe_payload, probe_payload_rx) = watch::channel(Vec::new());
@@ -177,6 +181,7 @@ impl Pool {
             counters: counters.clone(),
             rtt: rtt.clone(),
             keys: keys_tx,
+            user_events: user_events.clone(),
         };
         let task = PoolTask::new(
             settings,
@@ -202,6 +207,7 @@ impl Pool {
                 counters,
                 rtt,
                 keys: keys_rx,
+                user_events,
                 probe_payload,
                 hub,
                 task: Mutex::new(Some(handle)),
@@ -260,9 +266,9 @@ impl Pool {
 
     /// Marks a failed member `left` here and tells the pool; unknown name -> `NoMember`.
     /// A member that is not failed is left alone.
-    pub async fn force_leave(&self, name: &str) -> Result<(), GossipError> {
+    pub async fn force_leave(&self, name: &str, prune: bool) -> Result<(), GossipError> {
         let name = name.to_owned();
-        self.request(|reply| Command::ForceLeave { name, reply })
+        self.request(|reply| Command::ForceLeave { name, prune, reply })
             .await
     }
 
@@ -281,6 +287,18 @@ impl Pool {
     /// `(None, [])` without encryption.
     pub fn keys(&self) -> (Option<[u8; 32]>, Vec<[u8; 32]>) {
         self.inner.keys.borrow().clone()
+    }
+
+    /// Sends a user event to every member of the pool (this one included); returns its
+    /// Lamport time. The body is opaque to the pool, at most [`crate::MAX_EVENT_BYTES`].
+    pub async fn user_event(&self, id: String, body: Vec<u8>) -> Result<u64, GossipError> {
+        self.request(|reply| Command::UserEvent { id, body, reply })
+            .await
+    }
+
+    /// User events as they arrive, each once (a slow receiver may see `Lagged`).
+    pub fn subscribe_user_events(&self) -> broadcast::Receiver<UserEvent> {
+        self.inner.user_events.subscribe()
     }
 
     /// What this member sends in its RTT pings and acks (e.g. its network coordinate), at most

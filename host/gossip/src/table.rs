@@ -230,6 +230,8 @@ impl Table {
         match item {
             Item::Tags(t) => self.apply_tags(t, now),
             Item::Leave(l) => self.apply_leave(l, now),
+            // User events are delivered by the pool task, never applied to the table.
+            Item::Event(_) => None,
         }
     }
 
@@ -308,6 +310,20 @@ impl Table {
         let incarnation = e.id.incarnation;
         self.touch(name);
         Ok(Some((event, incarnation)))
+    }
+
+    /// Forgets a left member now (force-leave `-prune`) instead of at its tombstone timeout.
+    /// Alive, leaving and failed members are kept: force-leave first turns failed into left.
+    pub fn prune(&mut self, name: &str) -> Option<MemberEvent> {
+        if self.entries.get(name)?.status != MemberStatus::Left {
+            return None;
+        }
+        let e = self.entries.remove(name)?;
+        let event = MemberEvent::Reap(member_of(name, &e, &self.tags));
+        self.touch(name);
+        self.tags.remove(name);
+        self.intents.remove(name);
+        Some(event)
     }
 
     /// Forgets failed members older than `reconnect` and left ones older than `tombstone`.
@@ -670,6 +686,9 @@ mod tests {
         assert!(matches!(ev, MemberEvent::Left(_)));
         assert_eq!(inc, 10);
         assert_eq!(status(&t, "b"), Some(MemberStatus::Left));
+        assert!(matches!(t.prune("b"), Some(MemberEvent::Reap(_))));
+        assert_eq!(status(&t, "b"), None);
+        assert_eq!(t.prune("b"), None);
     }
 
     #[test]

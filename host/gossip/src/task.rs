@@ -16,7 +16,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{Instant, MissedTickBehavior, sleep_until};
 use tracing::{debug, info, warn};
 
-use crate::broadcast::{Handler, Item, LeaveItem, Shared, TagsItem, lock};
+use crate::broadcast::{Handler, Item, LeaveItem, Shared, TagsItem, UserEvent, lock};
 use crate::config::{Profile, Timing, foca_config};
 use crate::envelope::{Envelope, FOCA_MAX_PACKET, Kind};
 use crate::error::GossipError;
@@ -35,6 +35,8 @@ use crate::wire::Inbound;
 
 /// Largest encoded tags (memberlist's MetaMaxSize).
 pub(crate) const MAX_TAGS_BYTES: usize = 512;
+/// Largest user-event body (serf's `UserEventSizeLimit` default; Consul's events fit in it).
+pub const MAX_EVENT_BYTES: usize = 512;
 /// Receive buffer: any UDP datagram fits, oversized ones are then rejected by foca.
 const RECV_BUF: usize = 65_536;
 /// How long a graceful leave waits at most for its intent to spread before leaving.
@@ -71,12 +73,19 @@ pub(crate) enum Command {
     },
     ForceLeave {
         name: String,
+        prune: bool,
         reply: Reply<()>,
     },
     KeyOp {
         op: KeyOp,
         timeout: Duration,
         reply: Reply<KeyOpOutcome>,
+    },
+    /// Sends a user event to every member (and delivers it here); replies its Lamport time.
+    UserEvent {
+        id: String,
+        body: Vec<u8>,
+        reply: Reply<u64>,
     },
     Shutdown,
 }
@@ -112,6 +121,8 @@ pub(crate) struct Outputs {
     pub counters: Arc<Counters>,
     pub rtt: broadcast::Sender<RttSample>,
     pub keys: watch::Sender<KeysView>,
+    /// User events, delivered once each (local ones included).
+    pub user_events: broadcast::Sender<UserEvent>,
 }
 
 struct PendingJoin {
@@ -168,6 +179,8 @@ pub(crate) struct PoolTask {
     prober: Prober,
     probe_payload: watch::Receiver<Vec<u8>>,
     keyops: KeyOps,
+    /// serf's event Lamport clock: the next user event's time.
+    event_clock: u64,
     dirty: bool,
 }
 
@@ -237,6 +250,7 @@ impl PoolTask {
             prober: Prober::default(),
             probe_payload,
             keyops: KeyOps::default(),
+            event_clock: 0,
             dirty: true,
             s,
         };
@@ -306,12 +320,15 @@ impl PoolTask {
                 let _ = reply.send(result);
             }
             Command::Leave { timeout, reply } => self.start_leave(timeout, reply, now),
-            Command::ForceLeave { name, reply } => {
-                let result = self.force_leave(&name, now);
+            Command::ForceLeave { name, prune, reply } => {
+                let result = self.force_leave(&name, prune, now);
                 self.publish_if_dirty();
                 let _ = reply.send(result);
             }
             Command::KeyOp { op, timeout, reply } => self.start_key_op(op, timeout, reply, now),
+            Command::UserEvent { id, body, reply } => {
+                let _ = reply.send(self.user_event(id, body));
+            }
             Command::Shutdown => {}
         }
     }
@@ -591,6 +608,23 @@ impl PoolTask {
         }
     }
 
+    /// Stamps, delivers locally and broadcasts a user event.
+    fn user_event(&mut self, id: String, body: Vec<u8>) -> Result<u64, GossipError> {
+        if body.len() > MAX_EVENT_BYTES {
+            return Err(GossipError::EventTooLarge {
+                size: body.len(),
+                max: MAX_EVENT_BYTES,
+            });
+        }
+        let ltime = self.event_clock;
+        self.event_clock += 1;
+        let event = UserEvent { id, ltime, body };
+        lock(&self.shared).remember_event(&event.id);
+        let _ = self.out.user_events.send(event.clone());
+        self.add_item(&Item::Event(event));
+        Ok(ltime)
+    }
+
     /// This member's tags as a broadcast item.
     fn own_tags_item(&self) -> TagsItem {
         TagsItem {
@@ -771,7 +805,10 @@ impl PoolTask {
         }
     }
 
-    fn force_leave(&mut self, name: &str, now: Instant) -> Result<(), GossipError> {
+    /// Consul's force-leave: a failed member becomes left (and the intent is gossiped); an
+    /// alive member is untouched (in serf it refutes the intent, so the net effect is none).
+    /// With `prune`, a left member is also forgotten here at once.
+    fn force_leave(&mut self, name: &str, prune: bool, now: Instant) -> Result<(), GossipError> {
         if self.own_status != MemberStatus::Alive {
             return Err(GossipError::Left);
         }
@@ -779,8 +816,8 @@ impl PoolTask {
             return Ok(());
         }
         match self.table.force_leave(name, now) {
-            Err(NotFound) => Err(GossipError::NoMember(name.to_owned())),
-            Ok(None) => Ok(()),
+            Err(NotFound) => return Err(GossipError::NoMember(name.to_owned())),
+            Ok(None) => {}
             Ok(Some((event, incarnation))) => {
                 info!(member = name, "force-leave");
                 self.emit(event);
@@ -792,9 +829,14 @@ impl PoolTask {
                 self.add_item(&item);
                 self.gossip();
                 self.dirty = true;
-                Ok(())
             }
         }
+        if prune && let Some(event) = self.table.prune(name) {
+            info!(member = name, "force-leave: pruned");
+            self.emit(event);
+            self.dirty = true;
+        }
+        Ok(())
     }
 
     fn housekeeping(&mut self, now: Instant) {
@@ -912,6 +954,12 @@ impl PoolTask {
         // must turn it `left`, not `failed`.
         let items = lock(&self.shared).take_inbox();
         for item in items {
+            if let Item::Event(e) = item {
+                // serf's clock witness: our next event comes after every one we saw.
+                self.event_clock = self.event_clock.max(e.ltime.saturating_add(1));
+                let _ = self.out.user_events.send(e);
+                continue;
+            }
             if let Some(event) = self.table.apply(item, now) {
                 self.emit(event);
             }

@@ -252,7 +252,7 @@ async fn force_leave_turns_a_failed_member_left() {
         .await;
     }
     let mut events = a.subscribe();
-    a.force_leave("c").await.unwrap();
+    a.force_leave("c", false).await.unwrap();
     assert_eq!(status(&a, "c"), Some(MemberStatus::Left));
     assert!(
         drain(&mut events)
@@ -264,13 +264,21 @@ async fn force_leave_turns_a_failed_member_left() {
     })
     .await;
 
-    match a.force_leave("nope").await {
+    match a.force_leave("nope", false).await {
         Err(GossipError::NoMember(name)) => assert_eq!(name, "nope"),
         other => panic!("expected NoMember, got {other:?}"),
     }
-    // An alive member is not affected.
-    a.force_leave("b").await.unwrap();
+    // An alive member is not affected, even with prune.
+    a.force_leave("b", true).await.unwrap();
     assert_eq!(status(&a, "b"), Some(MemberStatus::Alive));
+    // Prune forgets the left member at once instead of at its tombstone timeout.
+    a.force_leave("c", true).await.unwrap();
+    assert_eq!(status(&a, "c"), None);
+    assert!(
+        drain(&mut events)
+            .iter()
+            .any(|e| matches!(e, MemberEvent::Reap(m) if m.name == "c"))
+    );
     shutdown_all(&[&a, &b]).await;
 }
 
@@ -511,4 +519,44 @@ async fn failed_and_left_members_are_reaped_after_their_timeouts() {
     assert!(reaped("b", MemberStatus::Left), "{seen:?}");
     assert!(reaped("c", MemberStatus::Failed), "{seen:?}");
     shutdown_all(&[&a, &b]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_events_reach_every_member_once_with_rising_lamport_times() {
+    let (a, b, c) = cluster3().await;
+    let mut at_b = b.subscribe_user_events();
+    let mut at_c = c.subscribe_user_events();
+    let t1 = a.user_event("e1".into(), b"one".to_vec()).await.unwrap();
+    let t2 = a.user_event("e2".into(), b"two".to_vec()).await.unwrap();
+    assert!(t2 > t1, "Lamport time rises: {t1} then {t2}");
+    for (name, rx) in [("b", &mut at_b), ("c", &mut at_c)] {
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + WAIT;
+        while seen.len() < 2 {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Ok(e)) => seen.push((e.id, e.body)),
+                other => panic!("{name} did not get both events before the deadline: {other:?}"),
+            }
+        }
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                ("e1".to_string(), b"one".to_vec()),
+                ("e2".to_string(), b"two".to_vec())
+            ],
+            "{name}"
+        );
+        // Each event is delivered once: nothing more arrives while the gossip settles.
+        let settle = tokio::time::timeout(Duration::from_millis(500), rx.recv()).await;
+        assert!(settle.is_err(), "{name} got a duplicate: {settle:?}");
+    }
+    match a
+        .user_event("big".into(), vec![0; praetor_gossip::MAX_EVENT_BYTES + 1])
+        .await
+    {
+        Err(GossipError::EventTooLarge { .. }) => {}
+        other => panic!("expected EventTooLarge, got {other:?}"),
+    }
+    shutdown_all(&[&a, &b, &c]).await;
 }

@@ -6,6 +6,10 @@ use std::path::Path;
 use anyhow::Context as _;
 use praetor_config::Config;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 use crate::cli::AgentArgs;
 
@@ -67,10 +71,24 @@ fn init_logging(level: &str) {
         Ok(spec) if !spec.trim().is_empty() => EnvFilter::new(spec),
         _ => EnvFilter::new(default_filter(level)),
     };
+    // `/v1/agent/monitor` sees praetor's events down to debug (trace when the agent logs at
+    // trace), whatever the agent's own level, as Consul's monitor does.
+    let tap_level = if level.eq_ignore_ascii_case("trace") {
+        LevelFilter::TRACE
+    } else {
+        LevelFilter::DEBUG
+    };
+    let tap = Targets::new()
+        .with_default(LevelFilter::WARN)
+        .with_target("praetor", tap_level);
     // A subscriber may already be installed (tests); keep it then.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stdout().is_terminal())
+    let _ = tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(std::io::stdout().is_terminal())
+                .with_filter(filter),
+        )
+        .with(praetor_api::monitor::layer().with_filter(tap))
         .try_init();
 }
 
@@ -79,7 +97,13 @@ pub fn default_filter(level: &str) -> String {
     format!("warn,praetor={level}")
 }
 
+/// Writes the pid file, creating its directory as needed (harnesses put it beside a data
+/// dir that does not exist yet).
 fn write_pid_file(path: &Path) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("Could not write PID file {}", path.display()))?;
+    }
     std::fs::write(path, format!("{}", std::process::id()))
         .with_context(|| format!("Could not write PID file {}", path.display()))
 }
@@ -87,6 +111,16 @@ fn write_pid_file(path: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pid_file_directories_are_created() {
+        let dir = std::env::temp_dir().join(format!("praetor-pid-{}", std::process::id()));
+        let path = dir.join("node1").join("pid");
+        write_pid_file(&path).expect("written");
+        let pid = std::fs::read_to_string(&path).expect("readable");
+        assert_eq!(pid, std::process::id().to_string());
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     #[test]
     fn log_filter_scopes_the_level_to_praetor() {

@@ -62,6 +62,86 @@ pub enum Command {
     Tls(crate::commands::tls::TlsCommand),
     /// Prints the Praetor version
     Version,
+    /// Saves, restores and inspects snapshots of the servers' state
+    #[command(subcommand)]
+    Snapshot(SnapshotCommand),
+    /// Fire a new event
+    Event(EventArgs),
+    /// Controls node or service maintenance mode
+    Maint(MaintArgs),
+}
+
+/// `praetor snapshot save|restore|inspect`
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Saves a snapshot of the state of the servers to a file
+    Save(SnapshotFileArgs),
+    /// Restores the state of the servers from a snapshot file
+    Restore(SnapshotFileArgs),
+    /// Displays information about a snapshot file
+    Inspect(SnapshotInspectArgs),
+}
+
+/// `praetor snapshot save|restore [flags] FILE`
+#[derive(Debug, Args)]
+pub struct SnapshotFileArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// The snapshot file
+    #[arg(value_name = "FILE")]
+    pub file: Vec<String>,
+}
+
+/// `praetor snapshot inspect [-format pretty|json] FILE`
+#[derive(Debug, Args)]
+pub struct SnapshotInspectArgs {
+    /// Output format: pretty or json
+    #[arg(long, value_name = "FORMAT", default_value = "pretty")]
+    pub format: String,
+    /// The snapshot file
+    #[arg(value_name = "FILE")]
+    pub file: Vec<String>,
+}
+
+/// `praetor event -name=NAME [-node=RE] [-service=RE] [-tag=RE] [PAYLOAD]`
+#[derive(Debug, Args)]
+pub struct EventArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// Name of the event
+    #[arg(long, value_name = "NAME", default_value = "")]
+    pub name: String,
+    /// Regular expression to filter on node names
+    #[arg(long, value_name = "RE", default_value = "")]
+    pub node: String,
+    /// Regular expression to filter on service names
+    #[arg(long, value_name = "RE", default_value = "")]
+    pub service: String,
+    /// Regular expression to filter on service tags (needs -service)
+    #[arg(long, value_name = "RE", default_value = "")]
+    pub tag: String,
+    /// The payload
+    #[arg(value_name = "PAYLOAD")]
+    pub payload: Vec<String>,
+}
+
+/// `praetor maint [-enable|-disable] [-reason=TEXT] [-service=ID]`
+#[derive(Debug, Args)]
+pub struct MaintArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// Enable maintenance mode
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub enable: bool,
+    /// Disable maintenance mode
+    #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub disable: bool,
+    /// Text describing the maintenance reason
+    #[arg(long, value_name = "TEXT", default_value = "")]
+    pub reason: String,
+    /// Control maintenance mode for a specific service ID
+    #[arg(long, value_name = "ID", default_value = "")]
+    pub service: String,
 }
 
 /// Flags shared by every command that talks to an agent's HTTP API.
@@ -560,6 +640,9 @@ pub enum OperatorCommand {
     /// Manage network areas (links between this datacenter and a peer datacenter)
     #[command(subcommand)]
     Area(crate::commands::operator::AreaCommand),
+    /// Provides tools for modifying Autopilot configuration
+    #[command(subcommand)]
+    Autopilot(crate::commands::autopilot::AutopilotCommand),
 }
 
 /// `praetor operator raft ...`
@@ -568,6 +651,9 @@ pub enum RaftCommand {
     /// Display the current Raft peer configuration
     #[command(name = "list-peers")]
     ListPeers(HttpOnly),
+    /// Remove a Praetor server from the Raft configuration
+    #[command(name = "remove-peer")]
+    RemovePeer(crate::commands::autopilot::RemovePeerArgs),
 }
 
 impl AgentArgs {

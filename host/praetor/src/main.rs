@@ -14,14 +14,28 @@ use clap::{CommandFactory, Parser};
 
 use cli::{
     CatalogCommand, Cli, Command, KvCommand, OperatorCommand, PluginCommand, RaftCommand,
-    ServicesCommand,
+    ServicesCommand, SnapshotCommand,
 };
 use commands::{
-    catalog, info, keygen, keyring, kv, members, membership, operator, plugin, rtt, services,
-    version,
+    catalog, event, info, keygen, keyring, kv, maint, members, membership, operator, plugin, rtt,
+    services, snapshot, version,
 };
 
+/// Commands other than `agent` die quietly on a closed pipe (`praetor members | head -1`), as
+/// Consul's Go binary does, instead of panicking in `println!`. The agent keeps Rust's default
+/// (SIGPIPE ignored) so a socket closed by a peer is an error, not the end of the process.
+fn die_on_closed_pipe() {
+    // SAFETY: called once at start, before any thread exists; SIG_DFL is a valid disposition.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_none_or(|a| a != "agent") {
+        die_on_closed_pipe();
+    }
     let argv = argv::rewrite(&Cli::command(), std::env::args_os());
     let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
@@ -47,6 +61,10 @@ fn main() -> ExitCode {
             operator::list_peers(args)
         }
         Command::Operator(OperatorCommand::Area(cmd)) => operator::area(cmd),
+        Command::Operator(OperatorCommand::Autopilot(cmd)) => commands::autopilot::run(cmd),
+        Command::Operator(OperatorCommand::Raft(RaftCommand::RemovePeer(args))) => {
+            commands::autopilot::remove_peer(args)
+        }
         Command::Plugin(PluginCommand::List(args)) => plugin::list(args),
         Command::Plugin(PluginCommand::Load(args)) => plugin::load(args),
         Command::Plugin(PluginCommand::Test(args)) => plugin::test(args),
@@ -56,6 +74,11 @@ fn main() -> ExitCode {
         Command::Rtt(args) => rtt::run(args),
         Command::Tls(cmd) => commands::tls::run(cmd),
         Command::Version => version::run(),
+        Command::Snapshot(SnapshotCommand::Save(args)) => snapshot::save(args),
+        Command::Snapshot(SnapshotCommand::Restore(args)) => snapshot::restore(args),
+        Command::Snapshot(SnapshotCommand::Inspect(args)) => snapshot::inspect(args),
+        Command::Event(args) => event::run(args),
+        Command::Maint(args) => maint::run(args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

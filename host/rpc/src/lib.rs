@@ -4,12 +4,13 @@
 //! on this server, on the raft leader, on a server of the local datacenter (from a client agent),
 //! or on a server of another datacenter known from the WAN pool ([`router`]).
 
+pub mod autopilot;
 mod error;
 mod messages;
 mod router;
 mod sessions;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -22,13 +23,21 @@ use praetor_proto::rpc::{CallReply, CallRequest};
 use praetor_state::{Command, CommandResult};
 use tonic::transport::Channel;
 
+pub use autopilot::{AutopilotHealth, RaftStats, ServerHealth};
 pub use error::RpcError;
 pub use messages::{
     AreaJoinResult, AreaMember, Consistency, DatacenterMap, KeyringOp, KeyringResponse,
-    QueryRequest, QueryResponse, RaftServerInfo, Request, Response,
+    QueryRequest, QueryResponse, RaftServerInfo, Request, Response, StoreCopy, UserEvent,
 };
 pub use router::{Advert, NativePolicy, RoutePolicy, WanServer, WanView};
 pub use sessions::{SESSION_TTL_MULTIPLIER, SessionTimers};
+
+/// Wall-clock milliseconds since the Unix epoch (0 if the clock is before it).
+fn now_unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
 
 /// What only the agent can do for a request that arrives over RPC (its gossip pools).
 #[tonic::async_trait]
@@ -50,6 +59,13 @@ pub trait LocalOps: Send + Sync + 'static {
 
     /// The members of network area `id`.
     async fn area_members(&self, id: &str) -> Result<Vec<AreaMember>, RpcError>;
+
+    /// Sends a user event on this agent's LAN pool; returns it with its Lamport time.
+    async fn fire_event(&self, event: UserEvent) -> Result<UserEvent, RpcError>;
+
+    /// The LAN gossip view of this datacenter's servers: node name -> (status, Consul
+    /// version from the `build` tag).
+    fn server_members(&self) -> BTreeMap<String, (String, String)>;
 }
 
 /// Consul's `performance.rpc_hold_timeout`: how long a request waits for a leader.
@@ -101,6 +117,9 @@ struct Inner {
     tls: RwLock<Option<praetor_tls::RpcTls>>,
     policy: RwLock<Arc<dyn RoutePolicy>>,
     local_ops: RwLock<Option<Arc<dyn LocalOps>>>,
+    /// Autopilot on the leader: per raft ID, whether the server was healthy at the last look
+    /// and since when (unix ms).
+    stable_since: Mutex<HashMap<u64, (bool, u64)>>,
 }
 
 /// The forwarding point. Cheap to clone.
@@ -134,6 +153,7 @@ impl Rpc {
                 tls: RwLock::new(None),
                 policy: RwLock::new(Arc::new(NativePolicy)),
                 local_ops: RwLock::new(None),
+                stable_since: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -401,7 +421,125 @@ impl Rpc {
             Request::AreaMembers { id } => Ok(Response::AreaMembers(
                 self.local_ops()?.area_members(&id).await?,
             )),
+            Request::EventFire(event) => Ok(Response::EventFire(
+                self.local_ops()?.fire_event(event).await?,
+            )),
+            Request::RaftStats => Ok(Response::RaftStats(RaftStats {
+                last_contact_ms: c.last_contact().map(|d| d.as_millis() as u64),
+                last_term: c.term(),
+                last_index: c.applied_index(),
+            })),
+            Request::AutopilotHealth => {
+                if !c.is_leader() {
+                    return self
+                        .forward_to_leader(c, Request::AutopilotHealth, hops)
+                        .await;
+                }
+                Ok(Response::AutopilotHealth(
+                    self.autopilot_health(c, hops).await?,
+                ))
+            }
+            Request::SnapshotSave => {
+                if !c.is_leader() {
+                    return self.forward_to_leader(c, Request::SnapshotSave, hops).await;
+                }
+                c.read_barrier().await.map_err(consensus_err)?;
+                let snap = c.store().snapshot();
+                let state = postcard::to_allocvec(&snap)
+                    .map_err(|e| RpcError::Internal(format!("encoding the snapshot: {e}")))?;
+                Ok(Response::SnapshotSave(StoreCopy {
+                    index: snap.last_index,
+                    term: c.term(),
+                    state,
+                }))
+            }
         }
+    }
+
+    /// Autopilot's judgement of every raft peer: stats asked of each (1 s each, in parallel),
+    /// gossip status from the agent, thresholds from the stored configuration.
+    async fn autopilot_health(
+        &self,
+        c: &Consensus,
+        hops: u32,
+    ) -> Result<AutopilotHealth, RpcError> {
+        let config = match c
+            .store()
+            .query(&praetor_state::Query::AutopilotConfig)
+            .result
+        {
+            praetor_state::QueryResult::Autopilot(conf) => conf,
+            _ => None,
+        };
+        let judge = config.clone().unwrap_or_default();
+        let members = self.local_ops()?.server_members();
+        let (term, index) = (c.term(), c.applied_index());
+        let peers = c.peers();
+        let asks = peers.iter().map(|p| async move {
+            if p.id == c.node_id() {
+                return Some(RaftStats {
+                    last_contact_ms: Some(0),
+                    last_term: term,
+                    last_index: index,
+                });
+            }
+            match self
+                .forward_to(
+                    &p.node.rpc_addr,
+                    None,
+                    Request::RaftStats,
+                    hops + 1,
+                    Duration::from_secs(1),
+                )
+                .await
+            {
+                Ok(Response::RaftStats(s)) => Some(s),
+                _ => None,
+            }
+        });
+        let stats = futures::future::join_all(asks).await;
+        let now = now_unix_ms();
+        let mut stable = self
+            .inner
+            .stable_since
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        stable.retain(|id, _| peers.iter().any(|p| p.id == *id));
+        let servers: Vec<ServerHealth> = peers
+            .iter()
+            .zip(stats)
+            .map(|(p, stats)| {
+                let (serf_status, version) = members
+                    .get(&p.node.name)
+                    .cloned()
+                    .unwrap_or_else(|| ("none".to_string(), String::new()));
+                let healthy =
+                    autopilot::is_healthy(&judge, &serf_status, stats.as_ref(), term, index);
+                let entry = stable.entry(p.id).or_insert((healthy, now));
+                if entry.0 != healthy {
+                    *entry = (healthy, now);
+                }
+                ServerHealth {
+                    id: raft_id_string(p.id),
+                    name: p.node.name.clone(),
+                    address: p.node.rpc_addr.clone(),
+                    serf_status,
+                    version,
+                    leader: p.leader,
+                    voter: p.voter,
+                    stats,
+                    healthy,
+                    stable_since_ms: entry.1,
+                }
+            })
+            .collect();
+        let failure_tolerance = autopilot::failure_tolerance(&servers);
+        Ok(AutopilotHealth {
+            healthy: servers.iter().all(|s| s.healthy),
+            failure_tolerance,
+            servers,
+            config,
+        })
     }
 
     /// A keyring operation: this datacenter's pools (and the WAN pool when relaying), then,

@@ -78,6 +78,8 @@ pub struct RaftServerInfo {
 
 /// Everything a server can be asked over `Call`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+// `Apply` carries a catalog registration; requests are short-lived, so no boxing.
+#[allow(clippy::large_enum_variant)]
 pub enum Request {
     Apply(Command),
     Query(QueryRequest),
@@ -112,6 +114,42 @@ pub enum Request {
     AreaMembers {
         id: String,
     },
+    /// Send a user event to the receiving server's datacenter (its LAN pool).
+    EventFire(UserEvent),
+    /// A consistent copy of the leader's state store (`GET /v1/snapshot`), answered by the
+    /// leader after a read barrier.
+    SnapshotSave,
+    /// This server's raft stats (asked by the leader for autopilot).
+    RaftStats,
+    /// Autopilot's health of the datacenter's servers, answered by the leader.
+    AutopilotHealth,
+}
+
+/// The leader's state store at one raft index: `state` is a postcard-encoded
+/// `praetor_state::StoreSnapshot` (kept opaque here so that the archive holds exactly what
+/// raft snapshots hold).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreCopy {
+    pub index: u64,
+    pub term: u64,
+    pub state: Vec<u8>,
+}
+
+/// A user event (`/v1/event/fire`, Consul's `api.UserEvent`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserEvent {
+    /// A UUID chosen by the agent that fired it.
+    pub id: String,
+    pub name: String,
+    /// `None` when fired without a body (Consul shows `"Payload": null`).
+    pub payload: Option<Vec<u8>>,
+    /// Regular expressions; empty = every node / service / tag.
+    pub node_filter: String,
+    pub service_filter: String,
+    pub tag_filter: String,
+    pub version: u32,
+    /// The event's Lamport time in its datacenter's LAN pool (0 until sent).
+    pub ltime: u64,
 }
 
 /// The outcome of joining one address (`PUT /v1/operator/area/<id>/join`).
@@ -198,5 +236,10 @@ pub enum Response {
     Keyring(Vec<KeyringResponse>),
     AreaJoin(Vec<AreaJoinResult>),
     AreaMembers(Vec<AreaMember>),
+    /// The event as sent, with its Lamport time.
+    EventFire(UserEvent),
+    SnapshotSave(StoreCopy),
+    RaftStats(crate::autopilot::RaftStats),
+    AutopilotHealth(crate::autopilot::AutopilotHealth),
     Error(crate::RpcError),
 }

@@ -577,10 +577,10 @@ mod tests {
                 target: "dc2".into(),
                 candidates: cands,
             };
-            let route = NativePolicy
+
+            NativePolicy
                 .pick(&req)
-                .map(|rt| req.candidates[rt.candidate as usize].path_id.clone());
-            route
+                .map(|rt| req.candidates[rt.candidate as usize].path_id.clone())
         };
         assert_eq!(path_of(&r).as_deref(), Some("wan"), "the closer path wins");
         wan_peer.alive = false;

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::areas::Area;
+use crate::store::StoreSnapshot;
 use crate::types::{HealthCheck, KvEntry, Node, NodeCoordinate, Service, Session};
 
 /// Consul's KVS operations (`api.KVOp`) for a single-key write.
@@ -191,6 +192,16 @@ pub enum Command {
     AreaUpsert { area: Area },
     /// Deletes a network area (unknown ID: error).
     AreaDelete { id: String },
+    /// Replaces every table with a snapshot's content (`PUT /v1/snapshot`): the restore is
+    /// itself a raft entry, so every server applies it at the same index; every table index is
+    /// raised to that index so blocking queries wake and see the restored data.
+    Restore { snapshot: Box<StoreSnapshot> },
+    /// Stores autopilot's configuration; with `cas`, only if the stored one's `modify_index`
+    /// equals it. Answers `Bool`.
+    AutopilotSetConfig {
+        config: crate::AutopilotConfig,
+        cas: Option<u64>,
+    },
 }
 
 /// One failed operation of a transaction.

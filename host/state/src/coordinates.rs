@@ -148,7 +148,8 @@ impl Store {
             | QueryResult::NodeServices(_)
             | QueryResult::Sessions(_)
             | QueryResult::Coordinates(_)
-            | QueryResult::Areas(_) => {}
+            | QueryResult::Areas(_)
+            | QueryResult::Autopilot(_) => {}
         }
     }
 }

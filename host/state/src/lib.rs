@@ -7,6 +7,7 @@
 //! which also wakes blocking queries); readers run [`Query`]s.
 
 mod areas;
+mod autopilot;
 mod catalog;
 mod change;
 mod command;
@@ -25,6 +26,7 @@ mod types;
 mod tests;
 
 pub use areas::Area;
+pub use autopilot::AutopilotConfig;
 pub use catalog::SERF_CHECK_ID;
 pub use change::{ChangeSet, Table, TableIndexes};
 pub use command::{Command, CommandResult, KvOp, TxnError, TxnKvOp, TxnKvVerb, TxnOp, TxnResult};

@@ -80,6 +80,12 @@ pub enum Query {
     AreaGet {
         id: String,
     },
+    /// Every service instance with its node, by node name then service ID
+    /// (`/v1/catalog/services` with `?filter=` or `?node-meta=`, which Consul applies to
+    /// instances before grouping them by name).
+    CatalogServiceNodes,
+    /// Autopilot's stored configuration (`GET /v1/operator/autopilot/configuration`).
+    AutopilotConfig,
 }
 
 impl Query {
@@ -98,7 +104,9 @@ impl Query {
             Query::KvGet { .. } | Query::KvList { .. } | Query::KvKeys { .. } => &[Table::Kvs],
             Query::CatalogNodes => &[Table::Nodes],
             Query::CatalogServices => &[Table::Services],
-            Query::CatalogNode { .. } => &[Table::Nodes, Table::Services],
+            Query::CatalogNode { .. } | Query::CatalogServiceNodes => {
+                &[Table::Nodes, Table::Services]
+            }
             Query::CatalogService { .. } | Query::HealthService { .. } => {
                 &[Table::Nodes, Table::Services, Table::Checks]
             }
@@ -110,6 +118,8 @@ impl Query {
             }
             Query::CoordinateNodes { .. } | Query::CoordinateNode { .. } => &[Table::Coordinates],
             Query::Areas | Query::AreaGet { .. } => &[Table::Areas],
+            // Not a table of its own: nobody blocks on it (a blocking read waits its time out).
+            Query::AutopilotConfig => &[],
         }
     }
 }
@@ -129,6 +139,7 @@ pub enum QueryResult {
     Sessions(Vec<Session>),
     Coordinates(Vec<NodeCoordinate>),
     Areas(Vec<Area>),
+    Autopilot(Option<crate::AutopilotConfig>),
 }
 
 /// An answer and its raft index (`X-Consul-Index`; never 0).
@@ -164,6 +175,24 @@ impl Store {
                 self.indexes.services,
                 QueryResult::Services(self.catalog_services()),
             ),
+            Query::AutopilotConfig => self.autopilot_get(),
+            Query::CatalogServiceNodes => {
+                let rows = self
+                    .services
+                    .iter()
+                    .filter_map(|(key, svc)| {
+                        let node = self.nodes.get(&key.0)?;
+                        Some(ServiceNode {
+                            node: node.clone(),
+                            service: svc.clone(),
+                        })
+                    })
+                    .collect();
+                (
+                    self.indexes.nodes.max(self.indexes.services),
+                    QueryResult::ServiceNodes(rows),
+                )
+            }
             Query::CatalogService { service, tag } => {
                 let rows = self
                     .instances(service)

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
 use crate::areas::Area;
+use crate::autopilot::AutopilotConfig;
 use crate::change::{ChangeSet, Table, TableIndexes};
 use crate::command::{Command, CommandResult};
 use crate::error::StateError;
@@ -78,6 +79,8 @@ pub struct Store {
     pub(crate) coordinates: BTreeMap<PairKey, NodeCoordinate>,
     /// Key: area ID.
     pub(crate) areas: BTreeMap<String, Area>,
+    /// Autopilot's configuration, once the leader or an operator stored one.
+    pub(crate) autopilot: Option<AutopilotConfig>,
 
     // Derived indexes, rebuilt on restore.
     node_ids: BTreeMap<String, BTreeSet<String>>,
@@ -120,6 +123,9 @@ pub struct StoreSnapshot {
     /// The areas table index (kept out of `indexes` so that its layout does not change).
     #[serde(default)]
     pub areas_index: u64,
+    /// Autopilot's configuration.
+    #[serde(default)]
+    pub autopilot: Option<AutopilotConfig>,
 }
 
 fn multi_insert<K: Ord, V: Ord>(map: &mut BTreeMap<K, BTreeSet<V>>, key: K, value: V) {
@@ -243,6 +249,7 @@ impl Store {
             coordinates: self.coordinates.values().cloned().collect(),
             areas: self.areas.values().cloned().collect(),
             areas_index: self.indexes.areas,
+            autopilot: self.autopilot.clone(),
         }
     }
 
@@ -280,6 +287,7 @@ impl Store {
             .collect();
         s.areas = snap.areas.into_iter().map(|a| (a.id.clone(), a)).collect();
         s.indexes.areas = snap.areas_index;
+        s.autopilot = snap.autopilot;
         s
     }
 }
@@ -364,7 +372,32 @@ impl Store {
                 .area_delete(idx, &id)
                 .map(|()| CommandResult::Ok)
                 .into(),
+            Command::AutopilotSetConfig { config, cas } => {
+                Outcome::Commit(CommandResult::Bool(self.autopilot_set(idx, config, cas)))
+            }
+            Command::Restore { snapshot } => {
+                self.restore_at(idx, *snapshot);
+                Outcome::Commit(CommandResult::Ok)
+            }
         }
+    }
+
+    /// Swaps in a snapshot's tables at raft index `idx`; every table counts as changed.
+    fn restore_at(&mut self, idx: u64, snap: StoreSnapshot) {
+        let mut restored = Store::restore(snap);
+        restored.last_index = idx;
+        for table in Table::ALL {
+            restored.indexes.bump(table, idx);
+        }
+        restored.indexes.service_extinction = idx;
+        for i in restored.service_indexes.values_mut() {
+            *i = idx;
+        }
+        restored.changes = ChangeSet {
+            tables: Table::ALL.into_iter().collect(),
+            kv_keys: Default::default(),
+        };
+        *self = restored;
     }
 
     /// Records that `table` changed at `idx`.

@@ -1,14 +1,17 @@
 //! Test support: an in-memory fake `Backend`, a server starter, and UDP/TCP DNS clients built on hickory-proto.
 #![allow(dead_code)]
 
-use std::net::SocketAddr;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
-use praetor_dns::{Backend, DnsConfig, DnsServer, Instance, LookupError, NodeRecord};
+use praetor_dns::{
+    Backend, DnsConfig, DnsServer, Instance, LookupError, NodeRecord, ReverseName, address_matches,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
@@ -21,12 +24,14 @@ pub struct Registered {
     pub instance: Instance,
 }
 
-/// In-memory catalog: datacenters dc1 and dc2; service "broken" fails as Unavailable.
+/// In-memory catalog: datacenters dc1 and dc2; service "broken" fails as Unavailable, and so do reverse
+/// lookups when `fail_reverse` is set. Catalog order is registration order.
 #[derive(Default)]
 pub struct FakeBackend {
     pub services: Vec<Registered>,
     pub nodes: Vec<NodeRecord>,
     pub calls: AtomicUsize,
+    pub fail_reverse: bool,
 }
 
 impl FakeBackend {
@@ -39,10 +44,21 @@ impl FakeBackend {
     }
 
     pub fn add_node(&mut self, node: &str, address: &str, dc: &str) {
+        self.add_node_with_meta(node, address, dc, &[]);
+    }
+
+    pub fn add_node_with_meta(
+        &mut self,
+        node: &str,
+        address: &str,
+        dc: &str,
+        meta: &[(&str, &str)],
+    ) {
         self.nodes.push(NodeRecord {
             node: node.to_string(),
             address: address.to_string(),
             datacenter: dc.to_string(),
+            meta: meta_map(meta),
         });
     }
 
@@ -86,16 +102,56 @@ impl Backend for FakeBackend {
         Ok(self
             .nodes
             .iter()
-            .find(|n| n.node == node && n.datacenter == dc)
+            .find(|n| n.node.eq_ignore_ascii_case(node) && n.datacenter == dc)
             .cloned())
     }
+
+    /// The `Backend::reverse` contract over the fake catalog: local (dc1) nodes by primary address first,
+    /// then instances by their own service address.
+    async fn reverse(&self, ip: IpAddr) -> Result<Option<ReverseName>, LookupError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if self.fail_reverse {
+            return Err(LookupError::Unavailable("No cluster leader".to_string()));
+        }
+        let node = self
+            .nodes
+            .iter()
+            .find(|n| n.datacenter == "dc1" && address_matches(&n.address, ip));
+        if let Some(n) = node {
+            return Ok(Some(ReverseName::Node {
+                node: n.node.clone(),
+                datacenter: n.datacenter.clone(),
+            }));
+        }
+        Ok(self
+            .services
+            .iter()
+            .find(|r| {
+                r.instance.datacenter == "dc1" && address_matches(&r.instance.service_address, ip)
+            })
+            .map(|r| ReverseName::Service {
+                service: r.service.clone(),
+                datacenter: r.instance.datacenter.clone(),
+            }))
+    }
 }
+
+pub fn meta_map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// node1's meta: served as TXT for `node1.node` and next to SRV answers that name node1.
+pub const NODE1_META: &[(&str, &str)] = &[("env", "prod"), ("a=b", "c`d")];
 
 /// An instance with weight 1; `svc_addr` empty means "node address".
 pub fn instance(node: &str, node_addr: &str, svc_addr: &str, port: u16, dc: &str) -> Instance {
     Instance {
         node: node.to_string(),
         node_address: node_addr.to_string(),
+        node_meta: BTreeMap::new(),
         service_address: svc_addr.to_string(),
         port,
         datacenter: dc.to_string(),
@@ -106,11 +162,9 @@ pub fn instance(node: &str, node_addr: &str, svc_addr: &str, port: u16, dc: &str
 /// The catalog most tests use.
 pub fn catalog() -> FakeBackend {
     let mut b = FakeBackend::default();
-    b.register(
-        "web",
-        &["v1"],
-        instance("node1", "10.0.0.1", "", 8080, "dc1"),
-    );
+    let mut node1_web = instance("node1", "10.0.0.1", "", 8080, "dc1");
+    node1_web.node_meta = meta_map(NODE1_META);
+    b.register("web", &["v1"], node1_web);
     b.register(
         "web",
         &["v2"],
@@ -143,10 +197,33 @@ pub fn catalog() -> FakeBackend {
             instance(&node, &format!("10.3.0.{}", i + 1), "", 7000, "dc1"),
         );
     }
-    b.add_node("node1", "10.0.0.1", "dc1");
+    // A service whose own address is a node's: reverse lookups name the node.
+    b.register(
+        "shadow",
+        &[],
+        instance("node2", "10.0.0.2", "10.0.0.1", 5000, "dc1"),
+    );
+    b.register(
+        "v6svc",
+        &[],
+        instance("node2", "10.0.0.2", "2001:db8::99", 5001, "dc1"),
+    );
+    b.add_node_with_meta("node1", "10.0.0.1", "dc1", NODE1_META);
     b.add_node("node6", "2001:db8::6", "dc1");
     b.add_node("ext", "db.example.com", "dc1");
     b.add_node("remote1", "10.2.0.1", "dc2");
+    b.add_node("MixedCase", "10.0.0.50", "dc1");
+    b.add_node_with_meta(
+        "meta6",
+        "2001:db8::7",
+        "dc1",
+        &[("rfc1035-spf", "v=spf1 -all")],
+    );
+    let big: Vec<(String, String)> = (0..12)
+        .map(|i| (format!("key{i:02}"), "v".repeat(60)))
+        .collect();
+    let big: Vec<(&str, &str)> = big.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    b.add_node_with_meta("bigmeta", "10.0.0.60", "dc1", &big);
     b
 }
 

@@ -1,17 +1,21 @@
 //! One module per command group; each `run` returns the process exit code or an error message
 //! (printed to stderr by `main`, exit code 1).
 
+pub mod autopilot;
 pub mod catalog;
+pub mod event;
 pub mod info;
 pub mod keygen;
 pub mod keyring;
 pub mod kv;
+pub mod maint;
 pub mod members;
 pub mod membership;
 pub mod operator;
 pub mod plugin;
 pub mod rtt;
 pub mod services;
+pub mod snapshot;
 pub mod tls;
 pub mod version;
 

@@ -2,11 +2,12 @@
 
 use super::Outcome;
 
-/// `Praetor v0.1.0` and the protocol line, newline-separated.
+/// `Praetor v0.1.0`, the Consul API level it implements, and the protocol line.
 pub fn version_text() -> String {
     format!(
-        "Praetor v{}\nProtocol 2 spoken by default, understands 2 to 3 (agent will automatically use protocol >2 when speaking to compatible agents)",
-        env!("CARGO_PKG_VERSION")
+        "Praetor v{}\nConsul API v{}\nProtocol 2 spoken by default, understands 2 to 3 (agent will automatically use protocol >2 when speaking to compatible agents)",
+        praetor_agent::VERSION,
+        praetor_agent::CONSUL_API_VERSION,
     )
 }
 
@@ -22,6 +23,7 @@ mod tests {
         let text = super::version_text();
         let mut lines = text.lines();
         assert_eq!(lines.next(), Some("Praetor v0.1.0"));
+        assert_eq!(lines.next(), Some("Consul API v1.21.4"));
         assert!(
             lines
                 .next()

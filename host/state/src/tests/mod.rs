@@ -7,6 +7,7 @@ mod kv;
 mod notify;
 mod props;
 mod query;
+mod restore;
 mod serde_roundtrip;
 mod session;
 mod txn;

@@ -136,6 +136,13 @@ fn every_command_variant_round_trips() {
             area: Area::default(),
         },
         Command::AreaDelete { id: "a-1".into() },
+        Command::Restore {
+            snapshot: Box::new(StoreSnapshot {
+                last_index: 9,
+                kvs: vec![full_entry()],
+                ..StoreSnapshot::default()
+            }),
+        },
     ];
     for op in [
         KvOp::Set,

@@ -1,0 +1,5 @@
+mod authorizer;
+mod errors;
+mod fuzz;
+mod parse;
+mod synthetic;

@@ -1,0 +1,83 @@
+//! `praetor maint`: node and service maintenance mode, or (no flags) the list of what is in
+//! maintenance on the agent, with Consul's texts.
+
+use std::collections::BTreeMap;
+
+use anyhow::anyhow;
+use serde::Deserialize;
+
+use super::Outcome;
+use crate::cli::MaintArgs;
+use crate::client::{Client, escape_segment};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Check {
+    #[serde(rename = "CheckID")]
+    check_id: String,
+    #[serde(default)]
+    notes: String,
+    #[serde(rename = "ServiceID", default)]
+    service_id: String,
+    #[serde(default)]
+    node: String,
+}
+
+const NODE_CHECK: &str = "_node_maintenance";
+const SERVICE_CHECK_PREFIX: &str = "_service_maintenance:";
+
+fn list(client: &Client) -> Outcome {
+    let checks: BTreeMap<String, Check> = client
+        .get_json("/v1/agent/checks", &[])
+        .map_err(|e| anyhow!("Error getting checks: {e}"))?;
+    for c in checks.values() {
+        if c.check_id == NODE_CHECK {
+            println!("Node:\n  Name:   {}\n  Reason: {}\n", c.node, c.notes);
+        } else if c.check_id.starts_with(SERVICE_CHECK_PREFIX) {
+            println!(
+                "Service:\n  ID:     {}\n  Reason: {}\n",
+                c.service_id, c.notes
+            );
+        }
+    }
+    Ok(0)
+}
+
+pub fn run(args: &MaintArgs) -> Outcome {
+    if args.enable && args.disable {
+        return Err(anyhow!("Only one of -enable or -disable may be provided"));
+    }
+    if !args.enable && !args.reason.is_empty() {
+        return Err(anyhow!("Reason may only be provided with -enable"));
+    }
+    if !args.enable && !args.disable && !args.service.is_empty() {
+        return Err(anyhow!("Service requires either -enable or -disable"));
+    }
+    let client = Client::from_args(&args.http);
+    if !args.enable && !args.disable {
+        return list(&client);
+    }
+    let enable = if args.enable { "true" } else { "false" };
+    let query = [("enable", enable), ("reason", args.reason.as_str())];
+    let state = if args.enable { "enabled" } else { "disabled" };
+    let verb = if args.enable { "enabling" } else { "disabling" };
+    if args.service.is_empty() {
+        client
+            .put("/v1/agent/maintenance", &query, None)
+            .map_err(|e| anyhow!("Error {verb} node maintenance: {e}"))?;
+        println!("Node maintenance is now {state}");
+    } else {
+        let path = format!(
+            "/v1/agent/service/maintenance/{}",
+            escape_segment(&args.service)
+        );
+        client
+            .put(&path, &query, None)
+            .map_err(|e| anyhow!("Error {verb} service maintenance: {e}"))?;
+        println!(
+            "Service maintenance is now {state} for \"{}\"",
+            args.service
+        );
+    }
+    Ok(0)
+}
