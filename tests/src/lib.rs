@@ -445,6 +445,17 @@ impl Http {
         Self::finish(self.agent.post(format!("{}{path}", self.base)).send(body))
     }
 
+    /// POST of a JSON value.
+    pub fn post_json(&self, path: &str, body: &serde_json::Value) -> Resp {
+        self.try_post(path, body.to_string().as_bytes())
+            .unwrap_or_else(|e| panic!("POST {path}: {e}"))
+    }
+
+    /// PUT of a JSON value.
+    pub fn put_json(&self, path: &str, body: &serde_json::Value) -> Resp {
+        self.put(path, body.to_string().as_bytes())
+    }
+
     pub fn delete(&self, path: &str) -> Resp {
         Self::finish(self.agent.delete(format!("{}{path}", self.base)).call())
             .unwrap_or_else(|e| panic!("DELETE {path}: {e}"))

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{RData, RecordType};
-use praetor_tests::{Agent, Resp, dns, run_cli, scratch, wait_for};
+use praetor_tests::{Agent, Resp, dns, praetor_bin, run_cli, scratch, wait_for};
 use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(60);
@@ -211,6 +211,50 @@ fn bodies_in_any_case_filters_and_dns() {
     assert_eq!(rows[0]["NodeMeta"]["zone"], "z1", "{db}");
     assert!(rows.iter().all(|r| r == &rows[0]), "{db}");
 
+    // agent/check/register and session/create
+    let checks = [
+        json!({"ID": "ttl-a", "Name": "ttl", "TTL": "30s", "ServiceID": "web-a", "Notes": "n"}),
+        json!({"id": "ttl-b", "name": "ttl", "ttl": "30s", "serviceid": "web-a", "notes": "n"}),
+        json!({"id": "ttl-c", "name": "ttl", "ttl": "30s", "service_id": "web-a", "notes": "n"}),
+    ];
+    for b in &checks {
+        ok(
+            h.put("/v1/agent/check/register", b.to_string().as_bytes()),
+            &format!("check/register {b}"),
+        );
+    }
+    let all = h.get("/v1/agent/checks").json();
+    let stored: Vec<Value> = ["ttl-a", "ttl-b", "ttl-c"]
+        .iter()
+        .map(|id| scrub(all[*id].clone(), &["CheckID"]))
+        .collect();
+    assert_eq!(stored[0]["ServiceID"], "web-a", "{all}");
+    assert_eq!(stored[0]["Type"], "ttl", "{all}");
+    assert!(stored.iter().all(|c| c == &stored[0]), "{all}");
+    let sessions = [
+        json!({"Name": "s", "TTL": "20s", "Behavior": "delete", "LockDelay": "2s"}),
+        json!({"name": "s", "ttl": "20s", "behavior": "delete", "lockdelay": "2s"}),
+        json!({"name": "s", "ttl": "20s", "behavior": "delete", "lock_delay": "2s"}),
+    ];
+    let stored: Vec<Value> = sessions
+        .iter()
+        .map(|b| {
+            let id = ok(
+                h.put("/v1/session/create", b.to_string().as_bytes()),
+                "session",
+            )
+            .json()["ID"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let info = h.get(&format!("/v1/session/info/{id}")).json();
+            scrub(info[0].clone(), &["ID", "CreateIndex", "ModifyIndex"])
+        })
+        .collect();
+    assert_eq!(stored[0]["TTL"], "20s", "{}", stored[0]);
+    assert_eq!(stored[0]["Behavior"], "delete", "{}", stored[0]);
+    assert!(stored.iter().all(|c| c == &stored[0]), "{stored:?}");
+
     // txn with lower-case ops
     ok(
         h.put(
@@ -332,6 +376,13 @@ fn bodies_in_any_case_filters_and_dns() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("MaxTrailingLogs = 300"), "{out}");
 
+    // transfer-leader is refused with a reason, not accepted and ignored.
+    let r = h
+        .try_post("/v1/operator/raft/transfer-leader", b"")
+        .unwrap();
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert!(r.text().contains("not supported"), "{}", r.text());
+
     // Usage: distinct services (consul, web, db), instances, billable ones, nodes.
     let usage = ok(h.get("/v1/operator/usage"), "usage").json();
     let dc1 = &usage["Usage"]["dc1"];
@@ -340,12 +391,51 @@ fn bodies_in_any_case_filters_and_dns() {
     assert_eq!(dc1["BillableServiceInstances"], 6, "{usage}");
     assert_eq!(dc1["Nodes"], 4, "{usage}");
 
-    // Monitor refuses an unknown level with Consul's text.
+    // Monitor refuses an unknown level with Consul's text, and `praetor monitor` streams lines.
     let r = h.get("/v1/agent/monitor?loglevel=bogus");
     assert_eq!(
         (r.status, r.text()),
         (400, "Unknown log level: bogus".into())
     );
+    let mut monitor = std::process::Command::new(praetor_bin())
+        .args(["monitor", "-http-addr=127.0.1.24:8500", "-log-level=info"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("praetor monitor");
+    let stdout = monitor.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Toggle maintenance until the stream (subscribed when its request arrives) shows it.
+    let until = Instant::now() + LONG;
+    let line = loop {
+        assert!(Instant::now() < until, "no monitor line:\n{}", s.logs());
+        ok(h.put("/v1/agent/maintenance?enable=true", b""), "maint on");
+        ok(
+            h.put("/v1/agent/maintenance?enable=false", b""),
+            "maint off",
+        );
+        if let Some(l) = rx
+            .recv_timeout(Duration::from_millis(200))
+            .ok()
+            .filter(|l| l.contains("maintenance mode"))
+        {
+            break l;
+        }
+    };
+    assert!(line.contains(" [INFO]  agent"), "{line}");
+    let _ = monitor.kill();
+    let _ = monitor.wait();
 }
 
 /// `praetor snapshot save` from one cluster, `restore` into a fresh one: every key, service

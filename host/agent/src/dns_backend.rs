@@ -1,12 +1,14 @@
-//! The DNS server's data: catalog reads through the forwarding point (stale reads, as Consul's
-//! DNS default `allow_stale`).
+//! The DNS server's data: catalog reads and prepared-query executes through the forwarding point
+//! (stale reads, as Consul's DNS default `allow_stale`).
 
 use std::net::IpAddr;
 
-use praetor_dns::{Backend, Instance, LookupError, NodeRecord, ReverseName, address_matches};
+use praetor_dns::{
+    Backend, Instance, LookupError, NodeRecord, QueryAnswer, ReverseName, address_matches,
+};
 use praetor_policy::{Accept, AddressQuery, TaggedAddress};
-use praetor_rpc::{Consistency, QueryRequest, Rpc, RpcError};
-use praetor_state::{CheckStatus, Query, QueryResult};
+use praetor_rpc::{Consistency, QueryRequest, Request, Response, Rpc, RpcError};
+use praetor_state::{CheckServiceNode, CheckStatus, Query, QueryResult};
 
 pub struct DnsBackend {
     pub rpc: Rpc,
@@ -43,6 +45,59 @@ impl DnsBackend {
         };
         let p = self.plugins.translate(&q);
         (p.address, if p.port == 0 { port } else { p.port })
+    }
+
+    /// One instance as DNS answers it, presented (WAN translation) for datacenter `dc`.
+    fn instance(&self, n: CheckServiceNode, dc: String) -> Instance {
+        let (node_address, _) = self.present(&dc, &n.node.address, 0, node_tagged(&n.node));
+        let tagged = n
+            .service
+            .tagged_addresses
+            .iter()
+            .map(|(k, a)| TaggedAddress {
+                key: k.clone(),
+                address: a.address.clone(),
+                port: a.port,
+            })
+            .collect();
+        let (service_address, port) = self.present(&dc, &n.service.address, n.service.port, tagged);
+        // Consul: when the answered address is not the node's own, the SRV target is
+        // `<hex-ip>.addr.<dc>` -- so a translated node address is presented as the
+        // instance's address, and the node keeps its catalog address.
+        let service_address = if service_address.is_empty() && node_address != n.node.address {
+            node_address
+        } else {
+            service_address
+        };
+        Instance {
+            node: n.node.node,
+            node_address: n.node.address,
+            node_meta: n.node.meta,
+            service_address,
+            port,
+            datacenter: dc,
+            weight: n.service.weights.passing.clamp(1, u16::MAX as i32) as u16,
+        }
+    }
+}
+
+/// A prepared query's `DNS.TTL` (a Go duration) in whole seconds, as Consul's `preparedQueryLookup`
+/// reads it: None when unset (the service TTL applies), 0 when it does not parse.
+fn query_ttl(ttl: &str, query: &str) -> Option<u32> {
+    if ttl.is_empty() {
+        return None;
+    }
+    match praetor_config::parse_duration(ttl) {
+        Ok(d) => Some(u32::try_from(d.as_secs()).unwrap_or(u32::MAX)),
+        Err(error) => {
+            tracing::warn!(
+                %ttl,
+                prepared_query = query,
+                %error,
+                "Failed to parse TTL for prepared query, ignoring"
+            );
+            Some(0)
+        }
     }
 }
 
@@ -91,39 +146,47 @@ impl Backend for DnsBackend {
             })
             .map(|n| {
                 let dc = n.node.datacenter.clone();
-                let (node_address, _) = self.present(&dc, &n.node.address, 0, node_tagged(&n.node));
-                let tagged = n
-                    .service
-                    .tagged_addresses
-                    .iter()
-                    .map(|(k, a)| TaggedAddress {
-                        key: k.clone(),
-                        address: a.address.clone(),
-                        port: a.port,
-                    })
-                    .collect();
-                let (service_address, port) =
-                    self.present(&dc, &n.service.address, n.service.port, tagged);
-                // Consul: when the answered address is not the node's own, the SRV target is
-                // `<hex-ip>.addr.<dc>` -- so a translated node address is presented as the
-                // instance's address, and the node keeps its catalog address.
-                let service_address =
-                    if service_address.is_empty() && node_address != n.node.address {
-                        node_address
-                    } else {
-                        service_address
-                    };
-                Instance {
-                    node: n.node.node,
-                    node_address: n.node.address,
-                    node_meta: n.node.meta,
-                    service_address,
-                    port,
-                    datacenter: dc,
-                    weight: n.service.weights.passing.clamp(1, u16::MAX as i32) as u16,
-                }
+                self.instance(n, dc)
             })
             .collect())
+    }
+
+    /// Consul's `preparedQueryLookup` read: `PreparedQuery.Execute` in `dc` with stale reads allowed, no
+    /// `Near` and no limit. The nodes already passed the query's filters (and failover), so none is
+    /// dropped here; they are presented in the datacenter that answered.
+    async fn prepared_query(
+        &self,
+        dc: Option<&str>,
+        name: &str,
+    ) -> Result<Option<QueryAnswer>, LookupError> {
+        let req = Request::PreparedQueryExecute {
+            name: name.to_string(),
+            near: None,
+            limit: 0,
+            stale: true,
+        };
+        let result = match self.rpc.call(dc, req).await.map_err(lookup_err)? {
+            Response::PreparedQueryExecute(result) => result,
+            _ => return Err(LookupError::Unavailable("unexpected result".into())),
+        };
+        let Some(result) = result else {
+            return Ok(None);
+        };
+        let ttl = query_ttl(&result.dns_ttl, name);
+        let answered = result.datacenter;
+        let instances = result
+            .nodes
+            .into_iter()
+            .map(|n| {
+                let dc = if answered.is_empty() {
+                    n.node.datacenter.clone()
+                } else {
+                    answered.clone()
+                };
+                self.instance(n, dc)
+            })
+            .collect();
+        Ok(Some(QueryAnswer { instances, ttl }))
     }
 
     async fn node(&self, dc: Option<&str>, node: &str) -> Result<Option<NodeRecord>, LookupError> {
@@ -190,5 +253,22 @@ impl Backend for DnsBackend {
                 datacenter: row.node.datacenter,
             });
         Ok(first)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::query_ttl;
+
+    #[test]
+    fn prepared_query_ttl() {
+        assert_eq!(query_ttl("", "q"), None);
+        assert_eq!(query_ttl("10s", "q"), Some(10));
+        assert_eq!(query_ttl("1m30s", "q"), Some(90));
+        assert_eq!(query_ttl("1500ms", "q"), Some(1));
+        assert_eq!(query_ttl("0", "q"), Some(0));
+        assert_eq!(query_ttl("bogus", "q"), Some(0));
+        assert_eq!(query_ttl("-5s", "q"), Some(0));
+        assert_eq!(query_ttl("2000000h", "q"), Some(u32::MAX));
     }
 }

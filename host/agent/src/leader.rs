@@ -30,6 +30,7 @@ pub async fn run(shared: Arc<Shared>, consensus: Consensus) {
     let mut stop = shared.shutdown.subscribe();
     let mut leader_since: Option<Instant> = None;
     let mut tombstones = TombstoneGc::default();
+    let mut autopilot = crate::autopilot::Cleanup::default();
     let mut leadership = consensus.leadership();
     loop {
         if let Err(e) = bootstrap(&shared, &consensus).await {
@@ -45,6 +46,9 @@ pub async fn run(shared: Arc<Shared>, consensus: Consensus) {
             if let Err(e) = reconcile(&shared, &consensus, since.elapsed()).await {
                 tracing::warn!(error = %e, "leader reconcile failed");
             }
+            if let Err(e) = autopilot.run(&shared, &consensus).await {
+                tracing::warn!(error = %e, "autopilot dead-server cleanup failed");
+            }
             if let Some(up_to_index) = tombstones.due(Instant::now(), consensus.applied_index())
                 && let Err(e) = write(&consensus, Command::TombstoneReap { up_to_index }).await
             {
@@ -52,6 +56,7 @@ pub async fn run(shared: Arc<Shared>, consensus: Consensus) {
             }
         } else if leader_since.take().is_some() {
             tombstones = TombstoneGc::default();
+            autopilot = crate::autopilot::Cleanup::default();
             tracing::info!("cluster leadership lost");
         }
         tokio::select! {
@@ -178,7 +183,6 @@ async fn reconcile(
     leading_for: Duration,
 ) -> Result<(), String> {
     crate::autopilot::ensure_config(consensus).await?;
-    crate::autopilot::cleanup_dead_servers(shared, consensus).await?;
     reconcile_raft(shared, consensus).await?;
     reconcile_catalog(shared, consensus, leading_for).await?;
     expire_sessions(shared, consensus).await

@@ -705,3 +705,110 @@ mod tests {
         assert!(decode::<KeyringRequestBody>(b"").is_err());
     }
 }
+
+// === prepared queries ===
+
+/// A list as Go marshals a nil slice: `null` when empty.
+fn list_or_null(v: &[String]) -> Value {
+    if v.is_empty() { Value::Null } else { json!(v) }
+}
+
+/// A map as Go marshals a nil map: `null` when empty.
+fn map_or_null(m: &BTreeMap<String, String>) -> Value {
+    if m.is_empty() { Value::Null } else { json!(m) }
+}
+
+/// Consul's `structs.PreparedQuery`.
+pub fn prepared_query(q: &praetor_state::PreparedQuery) -> Value {
+    let s = &q.service;
+    json!({
+        "ID": q.id,
+        "Name": q.name,
+        "Session": q.session,
+        "Token": q.token,
+        "Template": {
+            "Type": q.template.kind,
+            "Regexp": q.template.regexp,
+            "RemoveEmptyTags": q.template.remove_empty_tags,
+        },
+        "Service": {
+            "Service": s.service,
+            "SamenessGroup": "",
+            "Failover": {
+                "NearestN": s.failover.nearest_n,
+                "Datacenters": list_or_null(&s.failover.datacenters),
+                "Targets": null,
+            },
+            "OnlyPassing": s.only_passing,
+            "IgnoreCheckIDs": list_or_null(&s.ignore_check_ids),
+            "Near": s.near,
+            "Tags": list_or_null(&s.tags),
+            "NodeMeta": map_or_null(&s.node_meta),
+            "ServiceMeta": map_or_null(&s.service_meta),
+            "Connect": s.connect,
+            "Peer": "",
+        },
+        "DNS": {"TTL": q.dns_ttl},
+        "CreateIndex": q.create_index,
+        "ModifyIndex": q.modify_index,
+    })
+}
+
+/// The body of `POST /v1/query` and `PUT /v1/query/<id>` (unknown fields are refused, as
+/// Consul's `decodeBody` does here).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PreparedQueryBody {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub name: String,
+    pub session: String,
+    pub token: String,
+    pub template: QueryTemplateBody,
+    pub service: ServiceQueryBody,
+    #[serde(rename = "DNS")]
+    pub dns: QueryDnsBody,
+    pub create_index: u64,
+    pub modify_index: u64,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct QueryTemplateBody {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    pub regexp: String,
+    pub remove_empty_tags: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ServiceQueryBody {
+    pub service: String,
+    pub sameness_group: String,
+    pub failover: QueryFailoverBody,
+    pub only_passing: bool,
+    #[serde(rename = "IgnoreCheckIDs")]
+    pub ignore_check_ids: Vec<String>,
+    pub near: String,
+    pub tags: Vec<String>,
+    pub node_meta: BTreeMap<String, String>,
+    pub service_meta: BTreeMap<String, String>,
+    pub connect: bool,
+    pub peer: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct QueryFailoverBody {
+    pub nearest_n: i64,
+    pub datacenters: Vec<String>,
+    pub targets: Vec<Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct QueryDnsBody {
+    #[serde(rename = "TTL")]
+    pub ttl: String,
+}

@@ -18,6 +18,7 @@ mod keyring;
 mod kv;
 pub mod monitor;
 mod params;
+mod prepared_query;
 mod present;
 mod session;
 mod snapshot;
@@ -138,6 +139,10 @@ pub fn router(state: AppState) -> Router {
             "/v1/operator/raft/peer",
             axum::routing::delete(status::raft_remove_peer),
         )
+        .route(
+            "/v1/operator/raft/transfer-leader",
+            axum::routing::post(status::raft_transfer_leader),
+        )
         .route("/v1/operator/keyring", any(keyring::keyring))
         .route(
             "/v1/operator/autopilot/configuration",
@@ -217,6 +222,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/txn", put(txn::txn).post(txn::txn))
         .route("/v1/event/fire/{name}", put(event::fire))
         .route("/v1/event/list", get(event::list))
+        .route(
+            "/v1/query",
+            get(prepared_query::list).post(prepared_query::create),
+        )
+        .route("/v1/query/{*rest}", any(prepared_query::by_path))
         .route(
             "/v1/snapshot",
             get(snapshot::save)

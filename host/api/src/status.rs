@@ -103,3 +103,12 @@ pub async fn raft_remove_peer(State(st): State<AppState>, p: Params) -> ApiResul
         .await?;
     Ok(().into_response())
 }
+
+/// `POST /v1/operator/raft/transfer-leader[?id=]`: refused with Consul's error shape. The raft
+/// library praetor uses (openraft 0.9) cannot hand leadership over: its followers refuse votes
+/// while the leader's lease holds, and it has no transfer call (that arrives in openraft 0.10).
+pub async fn raft_transfer_leader() -> ApiResult<Response> {
+    Err(ApiError::Internal(
+        "Failed to transfer leadership: leadership transfer is not supported by praetor's raft (openraft 0.9)".into(),
+    ))
+}

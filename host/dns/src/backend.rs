@@ -54,6 +54,17 @@ pub enum ReverseName {
     },
 }
 
+/// What executing a prepared query found (Consul's `PreparedQueryExecuteResponse`, as DNS needs it).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueryAnswer {
+    /// The instances that passed the query's filters (health, tags, meta), after failover, in the order
+    /// the query answered them (shuffled, or sorted by distance when the query says `Near`). Their
+    /// `datacenter` is the one that answered, which may not be the one asked.
+    pub instances: Vec<Instance>,
+    /// The query's `DNS.TTL` in seconds; None when the query sets none (the service TTL applies then).
+    pub ttl: Option<u32>,
+}
+
 /// Why a backend lookup failed. Mapped to DNS response codes the way Consul's `rCodeFromError` does.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LookupError {
@@ -91,6 +102,15 @@ pub trait Backend: Send + Sync + 'static {
 
     /// A node by name in datacenter `dc` (None = local).
     async fn node(&self, dc: Option<&str>, node: &str) -> Result<Option<NodeRecord>, LookupError>;
+
+    /// Executes the prepared query `name` (an ID or a name, lowercased) in datacenter `dc` (None = local),
+    /// as Consul's DNS does: stale reads allowed, no `Near` or limit of its own. `Ok(None)` when there is
+    /// no such query; an answer without instances when nothing passed, failover included.
+    async fn prepared_query(
+        &self,
+        dc: Option<&str>,
+        name: &str,
+    ) -> Result<Option<QueryAnswer>, LookupError>;
 
     /// Reverse lookup of `ip` in the local datacenter (Consul's `handlePtr`): the first catalog node, in
     /// catalog order, whose primary address matches `ip` (see [`address_matches`]); only if there is none,

@@ -1,10 +1,11 @@
 //! praetor-dns: Consul-compatible DNS interface (`.consul` on port 8600, UDP+TCP) over a catalog `Backend`.
 //!
-//! Serves `<svc>.service`, `<tag>.<svc>.service`, RFC 2782 `_<svc>._<tag>.service`, `<node>.node` (with
-//! node meta as RFC 1464 TXT records), `<hex>.addr` (each with an optional `.<dc>`), SOA/NS at the domain
-//! apex, and reverse (PTR) lookups under `in-addr.arpa.`/`ip6.arpa.`, following Consul's `agent/dns.go`:
-//! NXDOMAIN/NODATA carry the SOA, answers are shuffled, UDP answers are limited and truncated (TC set),
-//! EDNS is echoed.
+//! Serves `<svc>.service`, `<tag>.<svc>.service`, RFC 2782 `_<svc>._<tag>.service`, prepared queries
+//! (`<query>.query`, RFC 2782 `_<query>._<proto>.query`), `<node>.node` (with node meta as RFC 1464 TXT
+//! records), `<hex>.addr` (each with an optional `.<dc>`), SOA/NS at the domain apex, and reverse (PTR)
+//! lookups under `in-addr.arpa.`/`ip6.arpa.`, following Consul's `agent/dns.go`: NXDOMAIN/NODATA carry
+//! the SOA, service answers are shuffled (prepared-query answers keep the query's order), UDP answers are
+//! limited and truncated (TC set), EDNS is echoed.
 
 mod backend;
 mod config;
@@ -15,7 +16,9 @@ mod records;
 mod server;
 mod truncate;
 
-pub use backend::{Backend, Instance, LookupError, NodeRecord, ReverseName, address_matches};
+pub use backend::{
+    Backend, Instance, LookupError, NodeRecord, QueryAnswer, ReverseName, address_matches,
+};
 pub use config::DnsConfig;
 pub use parse::{ParseError, Parsed, ServiceForm, ServiceQuery, parse_query};
 pub use server::{DnsError, DnsServer};

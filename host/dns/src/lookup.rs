@@ -1,5 +1,5 @@
-//! Resolving one question against the backend into an `Answer` (sections + rcode): Consul's `dispatch`,
-//! and `handlePtr` for reverse names under `arpa.`.
+//! Resolving one question against the backend into an `Answer` (sections + rcode): Consul's `dispatch`
+//! (service, prepared query, node, addr and apex lookups), and `handlePtr` for reverse names under `arpa.`.
 
 use std::collections::HashSet;
 use std::net::IpAddr;
@@ -10,7 +10,7 @@ use hickory_proto::rr::{DNSClass, Name, Record, RecordType};
 use rand::seq::SliceRandom;
 use tracing::{debug, warn};
 
-use crate::backend::{Backend, Instance, LookupError};
+use crate::backend::{Backend, Instance, LookupError, QueryAnswer};
 use crate::parse::{ParseError, Parsed, ServiceForm, ServiceQuery, parse_query};
 use crate::records::{self, Zone};
 
@@ -87,6 +87,9 @@ impl Resolver {
         match parsed {
             Parsed::Apex => self.apex(qname, qtype).await,
             Parsed::Service(query) => self.service(qname, qtype, query).await,
+            Parsed::PreparedQuery { name, datacenter } => {
+                self.prepared_query(qname, qtype, &name, datacenter).await
+            }
             Parsed::Node { node, datacenter } => self.node(qname, qtype, &node, datacenter).await,
             Parsed::Addr { ip, .. } => self.addr(qname, qtype, ip),
             Parsed::Reverse { ip } => self.reverse(qname, qtype, ip).await,
@@ -188,6 +191,7 @@ impl Resolver {
         (ns, glue)
     }
 
+    /// Consul's `serviceLookup`: the service's passing instances, shuffled, answered with the service TTL.
     async fn service(&self, qname: &Name, qtype: RecordType, query: ServiceQuery) -> Answer {
         if query.form == ServiceForm::Rfc2782NoServiceLabel && qtype != RecordType::SRV {
             return self.nxdomain();
@@ -201,15 +205,54 @@ impl Resolver {
             Ok(instances) => instances,
             Err(error) => return self.failed(error),
         };
+        instances.shuffle(&mut rand::rng());
+        let dc = dc_arg.unwrap_or(&self.zone.datacenter);
+        self.instance_answer(qname, qtype, &instances, dc, self.zone.service_ttl)
+    }
+
+    /// Consul's `preparedQueryLookup`: the query's instances (which may come from a failover datacenter;
+    /// each carries its own) answered like a service lookup, with the query's `DNS.TTL` when it sets one,
+    /// else the service TTL. The instances keep the order the query gave them (shuffled, or nearest first),
+    /// as Consul does not shuffle them again. An unknown query, or one that found nothing, is NXDOMAIN.
+    async fn prepared_query(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        name: &str,
+        datacenter: Option<String>,
+    ) -> Answer {
+        let dc_arg = self.dc_arg(&datacenter);
+        let QueryAnswer { instances, ttl } = match self.backend.prepared_query(dc_arg, name).await {
+            Ok(Some(answer)) => answer,
+            Ok(None) => {
+                debug!(%qname, query = name, "no such prepared query");
+                return self.nxdomain();
+            }
+            Err(error) => return self.failed(error),
+        };
+        let dc = dc_arg.unwrap_or(&self.zone.datacenter);
+        let ttl = ttl.unwrap_or(self.zone.service_ttl);
+        self.instance_answer(qname, qtype, &instances, dc, ttl)
+    }
+
+    /// The answer for a service's instances, in the order given (Consul's `serviceSRVRecords` for SRV,
+    /// `serviceNodeRecords` otherwise): NXDOMAIN when there are none, NODATA when none has a record of the
+    /// type asked for. `dc` names instances that carry no datacenter.
+    fn instance_answer(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        instances: &[Instance],
+        dc: &str,
+        ttl: u32,
+    ) -> Answer {
         if instances.is_empty() {
             return self.nxdomain();
         }
-        instances.shuffle(&mut rand::rng());
-        let dc = dc_arg.unwrap_or(&self.zone.datacenter);
         let (answers, additionals) = match qtype {
-            RecordType::SRV => records::service_srv_records(&self.zone, qname, &instances, dc),
+            RecordType::SRV => records::service_srv_records(&self.zone, qname, instances, dc, ttl),
             RecordType::A | RecordType::AAAA | RecordType::ANY => (
-                records::service_address_records(&self.zone, qname, qtype, &instances),
+                records::service_address_records(&self.zone, qname, qtype, instances, ttl),
                 Vec::new(),
             ),
             _ => (Vec::new(), Vec::new()),

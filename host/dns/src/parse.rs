@@ -17,6 +17,13 @@ pub enum Parsed {
         /// Requested datacenter, if any.
         datacenter: Option<String>,
     },
+    /// A prepared query: `<name>.query[.<dc>].<domain>`, or RFC 2782 `_<name>._<proto>.query[.<dc>].<domain>`.
+    PreparedQuery {
+        /// The query's name or ID (labels re-joined with `.`).
+        name: String,
+        /// Requested datacenter, if any.
+        datacenter: Option<String>,
+    },
     /// `<hex-ip>.addr[.<dc>].<domain>`: answered without the backend.
     Addr {
         /// The decoded address.
@@ -71,7 +78,6 @@ const UNSUPPORTED_KINDS: &[&str] = &[
     "connect",
     "virtual",
     "ingress",
-    "query",
     "ap",
     "peer",
     "sameness-group",
@@ -120,6 +126,7 @@ pub fn parse_query<L: AsRef<str>, D: AsRef<str>>(
             "service" => return parse_service(parts, suffixes, false),
             "node" => return parse_node(parts, suffixes),
             "addr" => return parse_addr(parts, suffixes),
+            "query" => return parse_prepared_query(parts, suffixes),
             kind if UNSUPPORTED_KINDS.contains(&kind) => {
                 return Err(ParseError::Invalid("unsupported query kind"));
             }
@@ -191,6 +198,28 @@ fn parse_node(parts: &[String], suffixes: &[String]) -> Result<Parsed, ParseErro
         node: parts.join("."),
         datacenter,
     })
+}
+
+/// Consul's `query` kind: at most one label (the datacenter) after `query`, no `.dc` spelling. The name
+/// may contain dots; when both the first and the last label before `query` start with `_`, it is RFC 2782:
+/// the last label is the protocol (ignored) and the name is the labels before it, less the leading `_`.
+fn parse_prepared_query(parts: &[String], suffixes: &[String]) -> Result<Parsed, ParseError> {
+    let datacenter = match suffixes {
+        [] => None,
+        [dc] => Some(dc.clone()),
+        _ => return Err(ParseError::Invalid("bad datacenter suffix")),
+    };
+    let name = match parts {
+        [first, .., last] if first.starts_with('_') && last.starts_with('_') => {
+            let name = parts[..parts.len() - 1].join(".");
+            name.strip_prefix('_').unwrap_or(&name).to_string()
+        }
+        _ => parts.join("."),
+    };
+    if name.is_empty() {
+        return Err(ParseError::Invalid("missing query name"));
+    }
+    Ok(Parsed::PreparedQuery { name, datacenter })
 }
 
 fn parse_addr(parts: &[String], suffixes: &[String]) -> Result<Parsed, ParseError> {
@@ -436,6 +465,99 @@ mod tests {
         );
     }
 
+    fn query(name: &str, dc: Option<&str>) -> Parsed {
+        Parsed::PreparedQuery {
+            name: name.to_string(),
+            datacenter: dc.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn prepared_query_plain() {
+        assert_eq!(parse("geo-db.query.consul"), Ok(query("geo-db", None)));
+        assert_eq!(parse("Geo-DB.Query.CONSUL."), Ok(query("geo-db", None)));
+        // An ID is a name like any other.
+        assert_eq!(
+            parse("8f246b77-f3e1-ff88-5b48-8ec93abf3e05.query.consul"),
+            Ok(query("8f246b77-f3e1-ff88-5b48-8ec93abf3e05", None))
+        );
+    }
+
+    #[test]
+    fn prepared_query_with_datacenter() {
+        assert_eq!(parse("db.query.dc2.consul"), Ok(query("db", Some("dc2"))));
+        assert_eq!(parse("db.query.DC2.consul"), Ok(query("db", Some("dc2"))));
+        let labels = ["db", "query", "dc2", "my", "domain"];
+        assert_eq!(
+            parse_query(&labels, &["my", "domain"]),
+            Ok(query("db", Some("dc2")))
+        );
+    }
+
+    #[test]
+    fn prepared_query_dotted_name() {
+        assert_eq!(parse("a.b.c.query.consul"), Ok(query("a.b.c", None)));
+        assert_eq!(
+            parse("My.DB.query.dc1.consul"),
+            Ok(query("my.db", Some("dc1")))
+        );
+        // Only one end starting with `_` is no RFC 2782 name: the labels are kept whole.
+        assert_eq!(parse("_db.tcp.query.consul"), Ok(query("_db.tcp", None)));
+        assert_eq!(parse("db._tcp.query.consul"), Ok(query("db._tcp", None)));
+        assert_eq!(parse("_db.query.consul"), Ok(query("_db", None)));
+    }
+
+    #[test]
+    fn prepared_query_rfc2782() {
+        assert_eq!(parse("_db._tcp.query.consul"), Ok(query("db", None)));
+        assert_eq!(
+            parse("_DB._udp.query.dc2.consul"),
+            Ok(query("db", Some("dc2")))
+        );
+        // The protocol label is ignored, whatever it says.
+        assert_eq!(parse("_db._v1.query.consul"), Ok(query("db", None)));
+        // All labels but the last make the name, less the leading `_`.
+        assert_eq!(parse("_my.db._tcp.query.consul"), Ok(query("my.db", None)));
+        assert_eq!(parse("_a._b._tcp.query.consul"), Ok(query("a._b", None)));
+        assert_eq!(
+            parse("_._tcp.query.consul"),
+            Err(ParseError::Invalid("missing query name"))
+        );
+    }
+
+    #[test]
+    fn prepared_query_invalid() {
+        assert_eq!(
+            parse("query.consul"),
+            Err(ParseError::Invalid("missing query name"))
+        );
+        assert_eq!(
+            parse("query.dc2.consul"),
+            Err(ParseError::Invalid("missing query name"))
+        );
+        // At most one label (the datacenter) after `query`; not even Consul's `<dc>.dc` spelling.
+        for name in [
+            "db.query.dc2.extra.consul",
+            "db.query.dc2.dc.consul",
+            "_db._tcp.query.a.b.consul",
+        ] {
+            assert_eq!(
+                parse(name),
+                Err(ParseError::Invalid("bad datacenter suffix")),
+                "{name}"
+            );
+        }
+        // The right-most kind label decides.
+        assert_eq!(
+            parse("db.query.service.consul"),
+            Ok(svc("query", Some("db"), None, ServiceForm::Plain))
+        );
+        assert_eq!(
+            parse("web.service.query.consul"),
+            Ok(query("web.service", None))
+        );
+    }
+
     #[test]
     fn addr_forms() {
         assert_eq!(
@@ -598,7 +720,7 @@ mod tests {
             Err(ParseError::Invalid("unsupported query kind"))
         );
         assert_eq!(
-            parse("x.query.consul"),
+            parse("x.virtual.consul"),
             Err(ParseError::Invalid("unsupported query kind"))
         );
     }

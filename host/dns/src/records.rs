@@ -242,13 +242,14 @@ fn instance_address<'a>(inst: &'a Instance, qname: &Name) -> (&'a str, bool) {
 
 /// A/AAAA answers for a service lookup (Consul's `serviceNodeRecords`): one per distinct address of the
 /// family asked for, in instance order, capped at `a_record_limit`; a CNAME only when no address record exists.
+/// `ttl` is the service TTL, or a prepared query's own.
 pub(crate) fn service_address_records(
     zone: &Zone,
     qname: &Name,
     qtype: RecordType,
     instances: &[Instance],
+    ttl: u32,
 ) -> Vec<Record> {
-    let ttl = zone.service_ttl;
     let mut seen: HashSet<&str> = HashSet::new();
     let mut answers = Vec::new();
     let mut cname = None;
@@ -283,14 +284,15 @@ pub(crate) fn service_address_records(
 /// `<node>.node.<dc>.<domain>` when the node address answers, `<hexip>.addr.<dc>.<domain>` when the service
 /// has its own IP, or the host name itself; one answer per distinct (node, address, port). The additionals
 /// are the targets' addresses and, as with Consul's default `enable_additional_node_meta_txt`, each answered
-/// node's meta as TXT records owned by `<node>.node.<dc>.<domain>` (once per node).
+/// node's meta as TXT records owned by `<node>.node.<dc>.<domain>` (once per node). `dc` names instances
+/// that carry no datacenter; `ttl` (the service TTL, or a prepared query's own) is every record's TTL.
 pub(crate) fn service_srv_records(
     zone: &Zone,
     qname: &Name,
     instances: &[Instance],
     dc: &str,
+    ttl: u32,
 ) -> (Vec<Record>, Vec<Record>) {
-    let ttl = zone.service_ttl;
     let mut seen: HashSet<(&str, &str, u16)> = HashSet::new();
     let mut answers = Vec::new();
     let mut extras: Vec<Record> = Vec::new();
@@ -386,16 +388,16 @@ mod tests {
             inst("c", "10.0.0.2", "10.0.0.9", 80),
             inst("d", "2001:db8::1", "", 80),
         ];
-        let a = service_address_records(&zone(), &qname(), RecordType::A, &instances);
+        let a = service_address_records(&zone(), &qname(), RecordType::A, &instances, 9);
         let ips: Vec<String> = a.iter().map(|r| r.data.to_string()).collect();
         assert_eq!(ips, vec!["10.0.0.1", "10.0.0.9"]);
         assert!(a.iter().all(|r| r.ttl == 9));
-        let aaaa = service_address_records(&zone(), &qname(), RecordType::AAAA, &instances);
+        let aaaa = service_address_records(&zone(), &qname(), RecordType::AAAA, &instances, 9);
         assert_eq!(aaaa.len(), 1);
         let mut limited = zone();
         limited.a_record_limit = 1;
         assert_eq!(
-            service_address_records(&limited, &qname(), RecordType::A, &instances).len(),
+            service_address_records(&limited, &qname(), RecordType::A, &instances, 9).len(),
             1
         );
     }
@@ -403,19 +405,19 @@ mod tests {
     #[test]
     fn cname_only_without_ips() {
         let instances = vec![inst("a", "10.0.0.1", "db.example.com", 80)];
-        let recs = service_address_records(&zone(), &qname(), RecordType::A, &instances);
+        let recs = service_address_records(&zone(), &qname(), RecordType::A, &instances, 9);
         assert_eq!(recs.len(), 1);
         assert_eq!(recs[0].record_type(), RecordType::CNAME);
         let mixed = vec![
             inst("a", "10.0.0.1", "db.example.com", 80),
             inst("b", "10.0.0.2", "", 80),
         ];
-        let recs = service_address_records(&zone(), &qname(), RecordType::A, &mixed);
+        let recs = service_address_records(&zone(), &qname(), RecordType::A, &mixed, 9);
         assert_eq!(recs.len(), 1);
         assert_eq!(recs[0].record_type(), RecordType::A);
         // A service address naming the service itself falls back to the node address.
         let selfname = vec![inst("a", "10.0.0.1", "web.service.consul", 80)];
-        let recs = service_address_records(&zone(), &qname(), RecordType::A, &selfname);
+        let recs = service_address_records(&zone(), &qname(), RecordType::A, &selfname, 9);
         assert_eq!(recs[0].data.to_string(), "10.0.0.1");
     }
 
@@ -428,7 +430,7 @@ mod tests {
             inst("b", "10.0.0.2", "10.0.0.5", 82),
             inst("c", "10.0.0.3", "db.example.com", 83),
         ];
-        let (answers, extras) = service_srv_records(&zone(), &qname(), &instances, "dc1");
+        let (answers, extras) = service_srv_records(&zone(), &qname(), &instances, "dc1", 9);
         let texts: Vec<String> = answers.iter().map(|r| r.data.to_string()).collect();
         assert_eq!(
             texts,
@@ -546,7 +548,7 @@ mod tests {
         let mut b = inst("b", "10.0.0.2", "10.0.0.5", 82);
         b.node_meta = meta(&[("k", "w")]);
         let c = inst("c", "10.0.0.3", "", 83);
-        let (answers, extras) = service_srv_records(&zone(), &qname(), &[a, a2, b, c], "dc1");
+        let (answers, extras) = service_srv_records(&zone(), &qname(), &[a, a2, b, c], "dc1", 9);
         assert_eq!(answers.len(), 4);
         let txt: Vec<String> = extras
             .iter()

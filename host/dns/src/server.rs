@@ -177,6 +177,13 @@ mod tests {
         ) -> Result<Option<crate::NodeRecord>, crate::LookupError> {
             Ok(None)
         }
+        async fn prepared_query(
+            &self,
+            _: Option<&str>,
+            _: &str,
+        ) -> Result<Option<crate::QueryAnswer>, crate::LookupError> {
+            Ok(None)
+        }
         async fn reverse(
             &self,
             _: std::net::IpAddr,

@@ -558,3 +558,205 @@ async fn custom_domain() {
     assert_eq!(msg.authorities[0].name.to_string(), "my.domain.");
     server.shutdown().await;
 }
+
+/// `(owner, type, ttl, data)` of every additional record, sorted.
+fn additionals(msg: &Message) -> Vec<String> {
+    let mut v: Vec<String> = msg
+        .additionals
+        .iter()
+        .map(|r| format!("{} {} {} {}", r.name, r.record_type(), r.ttl, r.data))
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn prepared_query_a_records() {
+    let backend = Arc::new(catalog());
+    let (server, addr) = start(config(), backend.clone()).await;
+    let (msg, _) = udp(addr, "geo-db.query.consul.", RecordType::A, None).await;
+    assert_eq!(msg.metadata.response_code, ResponseCode::NoError);
+    assert!(msg.metadata.authoritative);
+    // Service address when set, else node address; the service TTL when the query sets none.
+    assert_eq!(answer_data(&msg), vec!["10.0.0.1", "10.0.1.2"]);
+    assert!(
+        msg.answers
+            .iter()
+            .all(|r| r.ttl == 22 && r.name.to_string() == "geo-db.query.consul.")
+    );
+    assert!(msg.authorities.is_empty() && msg.additionals.is_empty());
+    // Case-insensitive, the owner keeps the question's spelling; the local datacenter named explicitly.
+    let (msg, _) = udp(addr, "Geo-DB.Query.dc1.CONSUL.", RecordType::A, None).await;
+    assert_eq!(answer_data(&msg), vec!["10.0.0.1", "10.0.1.2"]);
+    assert_eq!(msg.answers[0].name.to_string(), "Geo-DB.Query.dc1.CONSUL.");
+    let msg = tcp(addr, "geo-db.query.consul.", RecordType::ANY).await;
+    assert_eq!(answer_data(&msg), vec!["10.0.0.1", "10.0.1.2"]);
+    // A dotted query name reaches the backend whole.
+    let (msg, _) = udp(addr, "My.DB.query.consul.", RecordType::A, None).await;
+    assert_eq!(answer_data(&msg), vec!["10.0.0.1"]);
+    assert_eq!(
+        backend.executed(),
+        vec![
+            ("dc1".to_string(), "geo-db".to_string()),
+            ("dc1".to_string(), "geo-db".to_string()),
+            ("dc1".to_string(), "geo-db".to_string()),
+            ("dc1".to_string(), "my.db".to_string()),
+        ]
+    );
+    // No IPv6 address among the instances: NODATA; nor any record of other types.
+    for qtype in [RecordType::AAAA, RecordType::TXT] {
+        let (msg, _) = udp(addr, "geo-db.query.consul.", qtype, None).await;
+        assert_negative(&msg, ResponseCode::NoError);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn prepared_query_srv_with_additionals() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    let (msg, _) = udp(addr, "geo-db.query.consul.", RecordType::SRV, None).await;
+    assert_eq!(msg.metadata.response_code, ResponseCode::NoError);
+    // node1 answers with its node address -> node target; node2's service has its own IP -> addr target.
+    assert_eq!(
+        answer_data(&msg),
+        vec![
+            "1 1 5432 node1.node.dc1.consul.",
+            "1 1 5433 0a000102.addr.dc1.consul."
+        ]
+    );
+    assert!(msg.answers.iter().all(|r| r.ttl == 22));
+    assert_eq!(
+        additionals(&msg),
+        vec![
+            "0a000102.addr.dc1.consul. A 22 10.0.1.2",
+            "node1.node.dc1.consul. A 22 10.0.0.1",
+            "node1.node.dc1.consul. TXT 22 a`=b=c``d",
+            "node1.node.dc1.consul. TXT 22 env=prod"
+        ]
+    );
+    // RFC 2782: `_<name>._<proto>.query`, with or without a datacenter.
+    for name in [
+        "_geo-db._tcp.query.consul.",
+        "_Geo-DB._udp.query.dc1.consul.",
+    ] {
+        let (rfc, _) = udp(addr, name, RecordType::SRV, None).await;
+        assert_eq!(answer_data(&rfc), answer_data(&msg), "{name}");
+        assert_eq!(rfc.answers[0].name.to_string(), name);
+    }
+    let (msg, _) = udp(addr, "_my.db._tcp.query.consul.", RecordType::SRV, None).await;
+    assert_eq!(answer_data(&msg), vec!["1 1 5432 node1.node.dc1.consul."]);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn prepared_query_ttl_from_query() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    let (msg, _) = udp(addr, "ttl-db.query.consul.", RecordType::A, None).await;
+    assert_eq!(answer_data(&msg), vec!["10.0.0.1", "10.0.1.2"]);
+    assert!(msg.answers.iter().all(|r| r.ttl == 300), "{msg}");
+    let msg = tcp(addr, "ttl-db.query.consul.", RecordType::SRV).await;
+    assert_eq!(msg.answers.len(), 2);
+    assert!(msg.answers.iter().all(|r| r.ttl == 300), "{msg}");
+    assert_eq!(msg.additionals.len(), 4);
+    assert!(msg.additionals.iter().all(|r| r.ttl == 300), "{msg}");
+    // A query TTL of 0 is 0, not the service TTL.
+    let (msg, _) = udp(addr, "zero-ttl.query.consul.", RecordType::A, None).await;
+    assert_eq!(answer_data(&msg), vec!["10.0.0.1"]);
+    assert_eq!(msg.answers[0].ttl, 0);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn prepared_query_datacenters() {
+    let backend = Arc::new(catalog());
+    let (server, addr) = start(config(), backend.clone()).await;
+    // Failover answered from dc2: targets name dc2, the weight is the instance's.
+    let (msg, _) = udp(addr, "failover-db.query.consul.", RecordType::SRV, None).await;
+    assert_eq!(answer_data(&msg), vec!["1 7 5432 remote1.node.dc2.consul."]);
+    assert_eq!(
+        additionals(&msg),
+        vec!["remote1.node.dc2.consul. A 22 10.2.0.1"]
+    );
+    // A query of another datacenter is executed there.
+    let (msg, _) = udp(addr, "remote-db.query.dc2.consul.", RecordType::A, None).await;
+    assert_eq!(answer_data(&msg), vec!["10.2.0.1"]);
+    assert_eq!(msg.answers[0].ttl, 60);
+    assert_eq!(
+        backend.executed().last(),
+        Some(&("dc2".to_string(), "remote-db".to_string()))
+    );
+    // ...and is not found locally.
+    let (msg, _) = udp(addr, "remote-db.query.consul.", RecordType::A, None).await;
+    assert_negative(&msg, ResponseCode::NXDomain);
+    // No path to the datacenter: NXDOMAIN, as for services.
+    let (msg, _) = udp(addr, "geo-db.query.dc9.consul.", RecordType::A, None).await;
+    assert_negative(&msg, ResponseCode::NXDomain);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn prepared_query_answers_deduplicated_in_query_order() {
+    let mut cfg = config();
+    cfg.a_record_limit = 1;
+    let (server, addr) = start(cfg, Arc::new(catalog())).await;
+    let (msg, _) = udp(addr, "dup-db.query.consul.", RecordType::A, None).await;
+    assert_eq!(answer_data(&msg), vec!["10.0.0.1"]);
+    let (msg, _) = udp(addr, "dup-db.query.consul.", RecordType::SRV, None).await;
+    assert_eq!(answer_data(&msg), vec!["1 1 5432 node1.node.dc1.consul."]);
+    assert_eq!(msg.additionals.len(), 3, "{msg}");
+    // The query's order (shuffled or nearest first, server side) is kept: the first instance always
+    // wins the single A record.
+    for _ in 0..8 {
+        let (msg, _) = udp(addr, "geo-db.query.consul.", RecordType::A, None).await;
+        assert_eq!(answer_data(&msg), vec!["10.0.0.1"]);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn prepared_query_not_found_is_nxdomain_with_soa() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    for qtype in [RecordType::A, RecordType::SRV] {
+        let (msg, _) = udp(addr, "missing.query.consul.", qtype, None).await;
+        assert_negative(&msg, ResponseCode::NXDomain);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn prepared_query_without_nodes_is_nxdomain_with_soa() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    for qtype in [RecordType::A, RecordType::SRV, RecordType::TXT] {
+        let (msg, _) = udp(addr, "empty.query.consul.", qtype, None).await;
+        assert_negative(&msg, ResponseCode::NXDomain);
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn prepared_query_backend_failure_is_servfail() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    for qtype in [RecordType::A, RecordType::SRV] {
+        let (msg, _) = udp(addr, "broken.query.consul.", qtype, None).await;
+        assert_eq!(msg.metadata.response_code, ResponseCode::ServFail);
+        assert!(msg.answers.is_empty() && msg.authorities.is_empty());
+    }
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn prepared_query_invalid_names_are_nxdomain_without_lookup() {
+    let backend = Arc::new(catalog());
+    let (server, addr) = start(config(), backend.clone()).await;
+    for name in [
+        "query.consul.",
+        "geo-db.query.dc1.extra.consul.",
+        "geo-db.query.dc1.dc.consul.",
+        "_._tcp.query.consul.",
+    ] {
+        let (msg, _) = udp(addr, name, RecordType::A, None).await;
+        assert_negative(&msg, ResponseCode::NXDomain);
+    }
+    assert_eq!(backend.calls(), 0, "invalid query names reach no backend");
+    server.shutdown().await;
+}

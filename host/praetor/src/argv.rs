@@ -10,6 +10,26 @@ use clap::{Arg, Command};
 /// (so clap reports `--name`, not `-n`). Left alone: `--` forms, short flags (`-h`), a lone `-`
 /// (stdin), values of flags that take one, numbers such as `-1`, unknown names where the command
 /// takes dash-leading positional values (`kv put KEY -abc`), and everything after `--`.
+/// Rewrites clap's rendered help so long flags read as Consul spells them (`-http-addr`,
+/// `-help`), matching what `rewrite` accepts.
+pub fn single_dash_help(help: &str) -> String {
+    let mut out = String::with_capacity(help.len());
+    let mut rest = help;
+    while let Some(at) = rest.find("--") {
+        let (before, after) = rest.split_at(at);
+        out.push_str(before);
+        let starts_word = before
+            .chars()
+            .last()
+            .is_none_or(|c| c.is_whitespace() || c == '[' || c == '(' || c == ',');
+        let names_flag = after[2..].starts_with(|c: char| c.is_ascii_lowercase());
+        out.push_str(if starts_word && names_flag { "-" } else { "--" });
+        rest = &after[2..];
+    }
+    out.push_str(rest);
+    out
+}
+
 pub fn rewrite(cmd: &Command, args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     let mut cmd = cmd.clone();
     cmd.build();
@@ -96,6 +116,18 @@ fn takes_separate_value(arg: &Arg) -> bool {
     arg.get_action().takes_values()
         && !arg.is_require_equals_set()
         && arg.get_num_args().is_none_or(|r| r.min_values() > 0)
+}
+
+#[cfg(test)]
+mod help_tests {
+    #[test]
+    fn long_flags_get_one_dash_in_help() {
+        let help = "  -h, --help   Print help\n      --http-addr <ADDR>  the agent\n  [--stale[=<STALE>]] a--b --\n";
+        assert_eq!(
+            super::single_dash_help(help),
+            "  -h, -help   Print help\n      -http-addr <ADDR>  the agent\n  [-stale[=<STALE>]] a--b --\n"
+        );
+    }
 }
 
 #[cfg(test)]

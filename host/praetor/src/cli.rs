@@ -69,6 +69,21 @@ pub enum Command {
     Event(EventArgs),
     /// Controls node or service maintenance mode
     Maint(MaintArgs),
+    /// Stream logs from a Praetor agent
+    Monitor(MonitorArgs),
+}
+
+/// `praetor monitor [-log-level=INFO] [-log-json]`
+#[derive(Debug, Args)]
+pub struct MonitorArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// Log level of the streamed lines: trace, debug, info, warn, err
+    #[arg(long = "log-level", value_name = "LEVEL", default_value = "INFO")]
+    pub log_level: String,
+    /// Stream the lines as JSON
+    #[arg(long = "log-json", num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
+    pub log_json: bool,
 }
 
 /// `praetor snapshot save|restore|inspect`
@@ -654,6 +669,9 @@ pub enum RaftCommand {
     /// Remove a Praetor server from the Raft configuration
     #[command(name = "remove-peer")]
     RemovePeer(crate::commands::autopilot::RemovePeerArgs),
+    /// Transfer raft leadership to another server (not supported yet: the agent refuses)
+    #[command(name = "transfer-leader")]
+    TransferLeader(crate::commands::autopilot::TransferLeaderArgs),
 }
 
 impl AgentArgs {

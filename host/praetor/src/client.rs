@@ -407,6 +407,40 @@ impl Client {
         Self::check(status, body)
     }
 
+    /// GET whose body is read as it arrives (`monitor`); non-2xx is an error.
+    pub fn get_stream(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<impl std::io::Read + use<>, ClientError> {
+        let url = self.url(path, query);
+        let transport = |e: ureq::Error| ClientError::Transport {
+            method: "GET",
+            url: url.clone(),
+            message: e.to_string(),
+        };
+        let mut response = self
+            .with_token(self.agent.get(&url))
+            .call()
+            .map_err(transport)?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            let body = response
+                .body_mut()
+                .with_config()
+                .limit(MAX_BODY)
+                .read_to_vec()
+                .map_err(transport)?;
+            return Err(Self::check(status, body)
+                .err()
+                .unwrap_or(ClientError::Status {
+                    code: status,
+                    body: String::new(),
+                }));
+        }
+        Ok(response.into_body().into_reader())
+    }
+
     /// GET; 404 is `None` (Consul's "no such key"), other non-2xx an error.
     pub fn get_optional(
         &self,

@@ -39,7 +39,12 @@ fn main() -> ExitCode {
     let argv = argv::rewrite(&Cli::command(), std::env::args_os());
     let cli = match Cli::try_parse_from(argv) {
         Ok(cli) => cli,
-        Err(e) => e.exit(),
+        Err(e) if e.use_stderr() => e.exit(),
+        // Help and version: shown with Consul's single-dash flag spelling.
+        Err(e) => {
+            print!("{}", argv::single_dash_help(&e.render().to_string()));
+            return ExitCode::SUCCESS;
+        }
     };
     let outcome = match &cli.command {
         Command::Agent(args) => Ok(agent_cmd::run(args)),
@@ -65,6 +70,9 @@ fn main() -> ExitCode {
         Command::Operator(OperatorCommand::Raft(RaftCommand::RemovePeer(args))) => {
             commands::autopilot::remove_peer(args)
         }
+        Command::Operator(OperatorCommand::Raft(RaftCommand::TransferLeader(args))) => {
+            commands::autopilot::transfer_leader(args)
+        }
         Command::Plugin(PluginCommand::List(args)) => plugin::list(args),
         Command::Plugin(PluginCommand::Load(args)) => plugin::load(args),
         Command::Plugin(PluginCommand::Test(args)) => plugin::test(args),
@@ -79,6 +87,7 @@ fn main() -> ExitCode {
         Command::Snapshot(SnapshotCommand::Inspect(args)) => snapshot::inspect(args),
         Command::Event(args) => event::run(args),
         Command::Maint(args) => maint::run(args),
+        Command::Monitor(args) => maint::monitor(args),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

@@ -7,6 +7,7 @@
 pub mod autopilot;
 mod error;
 mod messages;
+pub mod prepared_query;
 mod router;
 mod sessions;
 
@@ -29,6 +30,7 @@ pub use messages::{
     AreaJoinResult, AreaMember, Consistency, DatacenterMap, KeyringOp, KeyringResponse,
     QueryRequest, QueryResponse, RaftServerInfo, Request, Response, StoreCopy, UserEvent,
 };
+pub use prepared_query::ExecuteResult;
 pub use router::{Advert, NativePolicy, RoutePolicy, WanServer, WanView};
 pub use sessions::{SESSION_TTL_MULTIPLIER, SessionTimers};
 
@@ -439,6 +441,28 @@ impl Rpc {
                     self.autopilot_health(c, hops).await?,
                 ))
             }
+            Request::PreparedQueryExecute {
+                name,
+                near,
+                limit,
+                stale,
+            } => {
+                if !stale && !c.is_leader() {
+                    let req = Request::PreparedQueryExecute {
+                        name,
+                        near,
+                        limit,
+                        stale,
+                    };
+                    return self.forward_to_leader(c, req, hops).await;
+                }
+                self.execute_prepared_query(c, &name, near.as_deref(), limit, hops)
+                    .await
+                    .map(Response::PreparedQueryExecute)
+            }
+            Request::PreparedQueryExecuteRemote { query, limit } => Ok(
+                Response::PreparedQueryExecute(Some(self.execute_here(c, &query, None, limit))),
+            ),
             Request::SnapshotSave => {
                 if !c.is_leader() {
                     return self.forward_to_leader(c, Request::SnapshotSave, hops).await;
@@ -453,6 +477,109 @@ impl Rpc {
                     state,
                 }))
             }
+        }
+    }
+
+    /// Resolves, renders and runs a prepared query here; when nothing passes, tries the
+    /// failover datacenters in order until one answers with instances.
+    async fn execute_prepared_query(
+        &self,
+        c: &Consensus,
+        name: &str,
+        near: Option<&str>,
+        limit: usize,
+        hops: u32,
+    ) -> Result<Option<ExecuteResult>, RpcError> {
+        let resolved = match c
+            .store()
+            .query(&praetor_state::Query::PreparedQueryResolve {
+                name: name.to_string(),
+            })
+            .result
+        {
+            praetor_state::QueryResult::PreparedQueries(mut q) => q.pop(),
+            _ => None,
+        };
+        let Some(query) = resolved else {
+            return Ok(None);
+        };
+        let query = praetor_state::render_prepared_query(&query, name)
+            .map_err(|e| RpcError::Internal(format!("failed to render query: {e}")))?;
+        // The query's own `Near`; `_agent`/`_ip` need the caller's node, which only a `?near`
+        // from the HTTP edge carries, so they sort nothing here.
+        let near = near
+            .or(Some(query.service.near.as_str()))
+            .filter(|n| !n.is_empty() && *n != "_agent" && *n != "_ip");
+        let mut result = self.execute_here(c, &query, near, limit);
+        if !result.nodes.is_empty() {
+            return Ok(Some(result));
+        }
+        let ranked: Vec<String> = self
+            .datacenters()
+            .into_iter()
+            .filter(|d| *d != self.inner.datacenter)
+            .collect();
+        for dc in prepared_query::failover_targets(&query.service.failover, &ranked) {
+            result.failovers += 1;
+            let req = Request::PreparedQueryExecuteRemote {
+                query: query.clone(),
+                limit,
+            };
+            match self.forward_dc(&dc, req, hops).await {
+                Ok(Response::PreparedQueryExecute(Some(remote))) if !remote.nodes.is_empty() => {
+                    return Ok(Some(ExecuteResult {
+                        failovers: result.failovers,
+                        ..remote
+                    }));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(datacenter = %dc, error = %e, "prepared query failover failed")
+                }
+            }
+        }
+        Ok(Some(result))
+    }
+
+    /// One datacenter's part of an execute: the service's instances that pass the query's
+    /// filters, shuffled, sorted by distance from `near` when given, cut at `limit`.
+    fn execute_here(
+        &self,
+        c: &Consensus,
+        query: &praetor_state::PreparedQuery,
+        near: Option<&str>,
+        limit: usize,
+    ) -> ExecuteResult {
+        use rand::seq::SliceRandom as _;
+        let out = c.store().query(&praetor_state::Query::HealthService {
+            service: query.service.service.clone(),
+            tag: None,
+            passing_only: false,
+        });
+        let mut nodes = match out.result {
+            praetor_state::QueryResult::CheckServiceNodes(n) => n,
+            _ => Vec::new(),
+        };
+        nodes.retain(|n| prepared_query::passes(&query.service, n));
+        nodes.shuffle(&mut rand::rng());
+        if let Some(near) = near {
+            let mut sorted = praetor_state::QueryResult::CheckServiceNodes(nodes);
+            c.store().sort_by_near(&mut sorted, near);
+            nodes = match sorted {
+                praetor_state::QueryResult::CheckServiceNodes(n) => n,
+                _ => Vec::new(),
+            };
+        }
+        if limit > 0 {
+            nodes.truncate(limit);
+        }
+        ExecuteResult {
+            service: query.service.service.clone(),
+            nodes,
+            dns_ttl: query.dns_ttl.clone(),
+            datacenter: self.inner.datacenter.clone(),
+            failovers: 0,
+            index: out.index.max(1),
         }
     }
 

@@ -123,6 +123,20 @@ pub enum Request {
     RaftStats,
     /// Autopilot's health of the datacenter's servers, answered by the leader.
     AutopilotHealth,
+    /// Execute a prepared query by name or ID, failing over to other datacenters when nothing
+    /// here passes. `near` is a node name (`_agent` already replaced by the caller's node).
+    PreparedQueryExecute {
+        name: String,
+        near: Option<String>,
+        limit: usize,
+        stale: bool,
+    },
+    /// Run an already resolved (and rendered) query here, without failover: the remote half
+    /// of a failover.
+    PreparedQueryExecuteRemote {
+        query: praetor_state::PreparedQuery,
+        limit: usize,
+    },
 }
 
 /// The leader's state store at one raft index: `state` is a postcard-encoded
@@ -241,5 +255,7 @@ pub enum Response {
     SnapshotSave(StoreCopy),
     RaftStats(crate::autopilot::RaftStats),
     AutopilotHealth(crate::autopilot::AutopilotHealth),
+    /// `None`: no query by that name or ID.
+    PreparedQueryExecute(Option<crate::prepared_query::ExecuteResult>),
     Error(crate::RpcError),
 }

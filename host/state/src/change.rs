@@ -17,11 +17,12 @@ pub enum Table {
     Coordinates,
     /// Network areas.
     Areas,
+    PreparedQueries,
 }
 
 impl Table {
     /// Every table, in a fixed order.
-    pub const ALL: [Table; 8] = [
+    pub const ALL: [Table; 9] = [
         Table::Nodes,
         Table::Services,
         Table::Checks,
@@ -30,6 +31,7 @@ impl Table {
         Table::Tombstones,
         Table::Coordinates,
         Table::Areas,
+        Table::PreparedQueries,
     ];
 
     /// Position of the table in [`Table::ALL`].
@@ -43,6 +45,7 @@ impl Table {
             Table::Tombstones => 5,
             Table::Coordinates => 6,
             Table::Areas => 7,
+            Table::PreparedQueries => 8,
         }
     }
 }
@@ -64,6 +67,9 @@ pub struct TableIndexes {
     /// everything before it stays that of older versions.
     #[serde(skip)]
     pub areas: u64,
+    /// Prepared queries; travels at the end of `StoreSnapshot` like `areas`.
+    #[serde(skip)]
+    pub prepared_queries: u64,
 }
 
 impl TableIndexes {
@@ -78,6 +84,7 @@ impl TableIndexes {
             Table::Tombstones => self.tombstones,
             Table::Coordinates => self.coordinates,
             Table::Areas => self.areas,
+            Table::PreparedQueries => self.prepared_queries,
         }
     }
 
@@ -92,6 +99,7 @@ impl TableIndexes {
             Table::Tombstones => &mut self.tombstones,
             Table::Coordinates => &mut self.coordinates,
             Table::Areas => &mut self.areas,
+            Table::PreparedQueries => &mut self.prepared_queries,
         };
         *slot = (*slot).max(index);
     }

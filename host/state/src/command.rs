@@ -202,6 +202,13 @@ pub enum Command {
         config: crate::AutopilotConfig,
         cas: Option<u64>,
     },
+    /// Creates (`create`: the ID must be new) or replaces (the ID must exist) a prepared query.
+    PreparedQuerySet {
+        query: crate::PreparedQuery,
+        create: bool,
+    },
+    /// Deletes a prepared query (unknown ID: error).
+    PreparedQueryDelete { id: String },
 }
 
 /// One failed operation of a transaction.

@@ -149,7 +149,8 @@ impl Store {
             | QueryResult::Sessions(_)
             | QueryResult::Coordinates(_)
             | QueryResult::Areas(_)
-            | QueryResult::Autopilot(_) => {}
+            | QueryResult::Autopilot(_)
+            | QueryResult::PreparedQueries(_) => {}
         }
     }
 }

@@ -4,6 +4,9 @@
 /// Why a command (or one operation of a transaction) was rejected.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StateError {
+    /// A prepared query rule (Consul's text).
+    #[error("{0}")]
+    PreparedQuery(String),
     #[error("Must provide node")]
     MissingNodeName,
     #[error("Must provide service name with ID")]

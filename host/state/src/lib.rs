@@ -15,6 +15,7 @@ mod coordinates;
 mod error;
 mod kv;
 mod notify;
+mod prepared_query;
 mod query;
 mod session;
 mod shared;
@@ -32,6 +33,10 @@ pub use change::{ChangeSet, Table, TableIndexes};
 pub use command::{Command, CommandResult, KvOp, TxnError, TxnKvOp, TxnKvVerb, TxnOp, TxnResult};
 pub use error::StateError;
 pub use notify::{Notifier, NotifierClosed, Watch};
+pub use prepared_query::{
+    PreparedQuery, QueryFailover, QueryTemplate, ServiceQuery, is_uuid,
+    render as render_prepared_query,
+};
 pub use query::{Query, QueryOutput, QueryResult};
 pub use session::MAX_LOCK_DELAY_MS;
 pub use shared::SharedStore;

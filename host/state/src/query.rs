@@ -86,6 +86,16 @@ pub enum Query {
     CatalogServiceNodes,
     /// Autopilot's stored configuration (`GET /v1/operator/autopilot/configuration`).
     AutopilotConfig,
+    /// Every prepared query, by ID.
+    PreparedQueryList,
+    /// One prepared query by ID: zero or one element.
+    PreparedQueryGet {
+        id: String,
+    },
+    /// The query `execute` would run for a name or an ID (not rendered): zero or one element.
+    PreparedQueryResolve {
+        name: String,
+    },
 }
 
 impl Query {
@@ -120,6 +130,9 @@ impl Query {
             Query::Areas | Query::AreaGet { .. } => &[Table::Areas],
             // Not a table of its own: nobody blocks on it (a blocking read waits its time out).
             Query::AutopilotConfig => &[],
+            Query::PreparedQueryList
+            | Query::PreparedQueryGet { .. }
+            | Query::PreparedQueryResolve { .. } => &[Table::PreparedQueries],
         }
     }
 }
@@ -140,6 +153,7 @@ pub enum QueryResult {
     Coordinates(Vec<NodeCoordinate>),
     Areas(Vec<Area>),
     Autopilot(Option<crate::AutopilotConfig>),
+    PreparedQueries(Vec<crate::PreparedQuery>),
 }
 
 /// An answer and its raft index (`X-Consul-Index`; never 0).
@@ -176,6 +190,9 @@ impl Store {
                 QueryResult::Services(self.catalog_services()),
             ),
             Query::AutopilotConfig => self.autopilot_get(),
+            Query::PreparedQueryList => self.prepared_query_list(),
+            Query::PreparedQueryGet { id } => self.prepared_query_get(id),
+            Query::PreparedQueryResolve { name } => self.prepared_query_resolve(name),
             Query::CatalogServiceNodes => {
                 let rows = self
                     .services

@@ -51,6 +51,7 @@ impl Store {
         };
         self.put_session(id.to_string(), None);
         self.touch(Table::Sessions, idx);
+        self.delete_queries_of_session(idx, id);
 
         let delay = session.lock_delay_ms.min(MAX_LOCK_DELAY_MS);
         let keys: Vec<String> = self

@@ -11,6 +11,7 @@ use crate::autopilot::AutopilotConfig;
 use crate::change::{ChangeSet, Table, TableIndexes};
 use crate::command::{Command, CommandResult};
 use crate::error::StateError;
+use crate::prepared_query::PreparedQuery;
 use crate::types::{HealthCheck, KvEntry, Node, NodeCoordinate, Service, Session};
 
 /// Key of a row that belongs to a node: (lowercased node name, lowercased ID).
@@ -40,6 +41,7 @@ enum Undo {
     ServiceIndex(String, Option<u64>),
     Coordinate(PairKey, Option<NodeCoordinate>),
     Area(String, Option<Area>),
+    PreparedQuery(String, Option<PreparedQuery>),
 }
 
 /// Whether a command's writes stay (`Commit`) or are rolled back (`Abort`).
@@ -79,6 +81,8 @@ pub struct Store {
     pub(crate) coordinates: BTreeMap<PairKey, NodeCoordinate>,
     /// Key: area ID.
     pub(crate) areas: BTreeMap<String, Area>,
+    /// Prepared queries by ID.
+    pub(crate) prepared_queries: BTreeMap<String, PreparedQuery>,
     /// Autopilot's configuration, once the leader or an operator stored one.
     pub(crate) autopilot: Option<AutopilotConfig>,
 
@@ -126,6 +130,11 @@ pub struct StoreSnapshot {
     /// Autopilot's configuration.
     #[serde(default)]
     pub autopilot: Option<AutopilotConfig>,
+    /// Prepared queries, sorted by ID, and their table index.
+    #[serde(default)]
+    pub prepared_queries: Vec<PreparedQuery>,
+    #[serde(default)]
+    pub prepared_queries_index: u64,
 }
 
 fn multi_insert<K: Ord, V: Ord>(map: &mut BTreeMap<K, BTreeSet<V>>, key: K, value: V) {
@@ -214,6 +223,7 @@ impl Store {
             // The areas index travels as `areas_index` (see `TableIndexes::areas`).
             indexes: TableIndexes {
                 areas: 0,
+                prepared_queries: 0,
                 ..self.indexes.clone()
             },
             service_indexes: self
@@ -250,6 +260,8 @@ impl Store {
             areas: self.areas.values().cloned().collect(),
             areas_index: self.indexes.areas,
             autopilot: self.autopilot.clone(),
+            prepared_queries: self.prepared_queries.values().cloned().collect(),
+            prepared_queries_index: self.indexes.prepared_queries,
         }
     }
 
@@ -288,6 +300,12 @@ impl Store {
         s.areas = snap.areas.into_iter().map(|a| (a.id.clone(), a)).collect();
         s.indexes.areas = snap.areas_index;
         s.autopilot = snap.autopilot;
+        s.prepared_queries = snap
+            .prepared_queries
+            .into_iter()
+            .map(|q| (q.id.clone(), q))
+            .collect();
+        s.indexes.prepared_queries = snap.prepared_queries_index;
         s
     }
 }
@@ -372,6 +390,14 @@ impl Store {
                 .area_delete(idx, &id)
                 .map(|()| CommandResult::Ok)
                 .into(),
+            Command::PreparedQuerySet { query, create } => self
+                .prepared_query_set(idx, query, create)
+                .map(|()| CommandResult::Ok)
+                .into(),
+            Command::PreparedQueryDelete { id } => self
+                .prepared_query_delete(idx, &id)
+                .map(|()| CommandResult::Ok)
+                .into(),
             Command::AutopilotSetConfig { config, cas } => {
                 Outcome::Commit(CommandResult::Bool(self.autopilot_set(idx, config, cas)))
             }
@@ -438,6 +464,9 @@ impl Store {
                 }
                 Undo::Area(k, v) => {
                     write(&mut self.areas, k, v);
+                }
+                Undo::PreparedQuery(k, v) => {
+                    write(&mut self.prepared_queries, k, v);
                 }
             }
         }
@@ -531,6 +560,11 @@ impl Store {
     pub(crate) fn put_area(&mut self, key: String, value: Option<Area>) {
         let old = write(&mut self.areas, key.clone(), value);
         self.journal.push(Undo::Area(key, old));
+    }
+
+    pub(crate) fn put_prepared_query(&mut self, key: String, value: Option<PreparedQuery>) {
+        let old = write(&mut self.prepared_queries, key.clone(), value);
+        self.journal.push(Undo::PreparedQuery(key, old));
     }
 }
 

@@ -3,14 +3,15 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
 use praetor_dns::{
-    Backend, DnsConfig, DnsServer, Instance, LookupError, NodeRecord, ReverseName, address_matches,
+    Backend, DnsConfig, DnsServer, Instance, LookupError, NodeRecord, QueryAnswer, ReverseName,
+    address_matches,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
@@ -24,13 +25,25 @@ pub struct Registered {
     pub instance: Instance,
 }
 
-/// In-memory catalog: datacenters dc1 and dc2; service "broken" fails as Unavailable, and so do reverse
-/// lookups when `fail_reverse` is set. Catalog order is registration order.
+/// A prepared query as the fake backend executes it: a fixed answer.
+pub struct FakeQuery {
+    /// Name (lowercase) the query is found by.
+    pub name: String,
+    /// The datacenter the query is defined in (where an execute finds it).
+    pub datacenter: String,
+    pub answer: QueryAnswer,
+}
+
+/// In-memory catalog: datacenters dc1 and dc2; service "broken" and prepared query "broken" fail as
+/// Unavailable, and so do reverse lookups when `fail_reverse` is set. Catalog order is registration order.
 #[derive(Default)]
 pub struct FakeBackend {
     pub services: Vec<Registered>,
     pub nodes: Vec<NodeRecord>,
+    pub queries: Vec<FakeQuery>,
     pub calls: AtomicUsize,
+    /// Every prepared query executed, as `(datacenter, name)`, the datacenter resolved (None = dc1).
+    pub executed: Mutex<Vec<(String, String)>>,
     pub fail_reverse: bool,
 }
 
@@ -60,6 +73,23 @@ impl FakeBackend {
             datacenter: dc.to_string(),
             meta: meta_map(meta),
         });
+    }
+
+    /// Defines the prepared query `name` in `dc`, answering `instances` with the query TTL `ttl`.
+    pub fn add_query(&mut self, name: &str, dc: &str, instances: Vec<Instance>, ttl: Option<u32>) {
+        self.queries.push(FakeQuery {
+            name: name.to_string(),
+            datacenter: dc.to_string(),
+            answer: QueryAnswer { instances, ttl },
+        });
+    }
+
+    /// The prepared queries executed so far, as `(datacenter, name)`.
+    pub fn executed(&self) -> Vec<(String, String)> {
+        self.executed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn calls(&self) -> usize {
@@ -104,6 +134,27 @@ impl Backend for FakeBackend {
             .iter()
             .find(|n| n.node.eq_ignore_ascii_case(node) && n.datacenter == dc)
             .cloned())
+    }
+
+    async fn prepared_query(
+        &self,
+        dc: Option<&str>,
+        name: &str,
+    ) -> Result<Option<QueryAnswer>, LookupError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let dc = Self::datacenter(dc)?;
+        self.executed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((dc.to_string(), name.to_string()));
+        if name == "broken" {
+            return Err(LookupError::Unavailable("No cluster leader".to_string()));
+        }
+        Ok(self
+            .queries
+            .iter()
+            .find(|q| q.name == name && q.datacenter == dc)
+            .map(|q| q.answer.clone()))
     }
 
     /// The `Backend::reverse` contract over the fake catalog: local (dc1) nodes by primary address first,
@@ -208,6 +259,7 @@ pub fn catalog() -> FakeBackend {
         &[],
         instance("node2", "10.0.0.2", "2001:db8::99", 5001, "dc1"),
     );
+    add_queries(&mut b);
     b.add_node_with_meta("node1", "10.0.0.1", "dc1", NODE1_META);
     b.add_node("node6", "2001:db8::6", "dc1");
     b.add_node("ext", "db.example.com", "dc1");
@@ -225,6 +277,33 @@ pub fn catalog() -> FakeBackend {
     let big: Vec<(&str, &str)> = big.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     b.add_node_with_meta("bigmeta", "10.0.0.60", "dc1", &big);
     b
+}
+
+/// The prepared queries of `catalog()`. Their instances are what the query answered, in its order.
+fn add_queries(b: &mut FakeBackend) {
+    let mut node1_db = instance("node1", "10.0.0.1", "", 5432, "dc1");
+    node1_db.node_meta = meta_map(NODE1_META);
+    let node2_db = instance("node2", "10.0.0.2", "10.0.1.2", 5433, "dc1");
+    // No TTL of its own: the service TTL applies.
+    b.add_query(
+        "geo-db",
+        "dc1",
+        vec![node1_db.clone(), node2_db.clone()],
+        None,
+    );
+    b.add_query("ttl-db", "dc1", vec![node1_db.clone(), node2_db], Some(300));
+    // `DNS.TTL` set to "0s" (or unparseable): 0, not the service TTL.
+    b.add_query("zero-ttl", "dc1", vec![node1_db.clone()], Some(0));
+    b.add_query("my.db", "dc1", vec![node1_db.clone()], None);
+    // Nothing passed here, failover found instances in dc2.
+    let mut remote = instance("remote1", "10.2.0.1", "", 5432, "dc2");
+    remote.weight = 7;
+    b.add_query("failover-db", "dc1", vec![remote.clone()], None);
+    // A query defined in dc2 only.
+    b.add_query("remote-db", "dc2", vec![remote], Some(60));
+    // The same node, address and port twice (e.g. two service IDs): answered once.
+    b.add_query("dup-db", "dc1", vec![node1_db.clone(), node1_db], None);
+    b.add_query("empty", "dc1", Vec::new(), Some(30));
 }
 
 pub fn config() -> DnsConfig {

@@ -1,5 +1,5 @@
 //! `praetor operator autopilot get-config|set-config|state` and `praetor operator raft
-//! remove-peer`, with Consul's output.
+//! remove-peer|transfer-leader`, with Consul's output.
 
 use anyhow::anyhow;
 use clap::{ArgAction, Args, Subcommand};
@@ -65,6 +65,30 @@ pub struct RemovePeerArgs {
     /// The address (IP:port) of the server to remove
     #[arg(long, value_name = "ADDR", default_value = "")]
     pub address: String,
+}
+
+/// `praetor operator raft transfer-leader [-id=ID]`
+#[derive(Debug, Args)]
+pub struct TransferLeaderArgs {
+    #[command(flatten)]
+    pub http: HttpArgs,
+    /// The raft ID of the server to hand leadership to
+    #[arg(long, value_name = "ID", default_value = "")]
+    pub id: String,
+}
+
+/// Asks the agent to transfer raft leadership (praetor's agents refuse: see the API).
+pub fn transfer_leader(a: &TransferLeaderArgs) -> Outcome {
+    let query: Vec<(&str, &str)> = if a.id.is_empty() {
+        Vec::new()
+    } else {
+        vec![("id", a.id.as_str())]
+    };
+    Client::from_args(&a.http)
+        .post("/v1/operator/raft/transfer-leader", &query, None)
+        .map_err(|e| anyhow!("Error transfering leadership: {e}"))?;
+    println!("Success");
+    Ok(0)
 }
 
 const PATH: &str = "/v1/operator/autopilot/configuration";

@@ -1,5 +1,5 @@
 //! `praetor maint`: node and service maintenance mode, or (no flags) the list of what is in
-//! maintenance on the agent, with Consul's texts.
+//! maintenance on the agent, with Consul's texts; and `praetor monitor`, the agent's log stream.
 
 use std::collections::BTreeMap;
 
@@ -80,4 +80,31 @@ pub fn run(args: &MaintArgs) -> Outcome {
         );
     }
     Ok(0)
+}
+
+/// `praetor monitor`: prints the agent's log lines until the agent ends the stream.
+pub fn monitor(args: &crate::cli::MonitorArgs) -> Outcome {
+    use std::io::BufRead as _;
+    let mut query = vec![("loglevel", args.log_level.as_str())];
+    if args.log_json {
+        query.push(("logjson", ""));
+    }
+    let what = if args.log_json {
+        "JSON monitor"
+    } else {
+        "monitor"
+    };
+    let stream = Client::from_args(&args.http)
+        .get_stream("/v1/agent/monitor", &query)
+        .map_err(|e| anyhow!("Error starting {what}: {e}"))?;
+    for line in std::io::BufReader::new(stream).lines() {
+        match line {
+            Ok(l) => println!("{l}"),
+            Err(_) => break,
+        }
+    }
+    println!(
+        "\nRemote side ended the monitor! This usually means that the\nremote side has exited or crashed."
+    );
+    Ok(1)
 }

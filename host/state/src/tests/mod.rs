@@ -5,6 +5,7 @@ mod catalog;
 mod coordinates;
 mod kv;
 mod notify;
+mod prepared_query;
 mod props;
 mod query;
 mod restore;
