@@ -706,6 +706,23 @@ mod tests {
     }
 }
 
+/// Consul's `QueryMeta` as fields of a response body (endpoints that return a whole struct
+/// embedding it: prepared-query explain, operator usage).
+pub fn query_meta(resp: &praetor_rpc::QueryResponse) -> serde_json::Map<String, Value> {
+    [
+        ("Index", json!(resp.output.index.max(1))),
+        ("LastContact", json!(resp.last_contact_ms * 1_000_000)),
+        ("KnownLeader", json!(resp.known_leader)),
+        ("ConsistencyLevel", json!(resp.consistency.as_str())),
+        ("NotModified", json!(false)),
+        ("Backend", json!(0)),
+        ("ResultsFilteredByACLs", json!(false)),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
 // === prepared queries ===
 
 /// A list as Go marshals a nil slice: `null` when empty.

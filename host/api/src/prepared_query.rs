@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
-use praetor_rpc::{Request, Response as RpcResponse};
+use praetor_rpc::{QueryResponse, Request, Response as RpcResponse};
 use praetor_state::{
     Command, CommandResult, PreparedQuery, Query as Q, QueryFailover, QueryResult, QueryTemplate,
     ServiceQuery, is_uuid, render_prepared_query,
@@ -166,23 +166,22 @@ pub async fn list(State(st): State<AppState>, p: Params) -> ApiResult<Response> 
     .await
 }
 
-/// The stored query with this ID (Consul looks IDs up in a UUID index).
-async fn existing(st: &AppState, p: &Params, id: &str) -> ApiResult<Option<PreparedQuery>> {
+/// Reads the query with this ID (Consul looks IDs up in a UUID index, hence its error).
+async fn read_by_id(st: &AppState, p: &Params, id: &str) -> ApiResult<QueryResponse> {
     if !is_uuid(id) {
         return Err(internal(
             "failed prepared query lookup: UUID must be 36 characters",
         ));
     }
-    let resp = st
-        .rpc
-        .query(
-            p.dc(),
-            p.query(Q::PreparedQueryGet {
-                id: id.to_lowercase(),
-            })?,
-        )
-        .await?;
-    match resp.output.result {
+    let q = Q::PreparedQueryGet {
+        id: id.to_lowercase(),
+    };
+    Ok(st.rpc.query(p.dc(), p.query(q)?).await?)
+}
+
+/// The stored query with this ID.
+async fn existing(st: &AppState, p: &Params, id: &str) -> ApiResult<Option<PreparedQuery>> {
+    match read_by_id(st, p, id).await?.output.result {
         QueryResult::PreparedQueries(mut q) => Ok(q.pop()),
         r => Err(ApiError::unexpected_result(&r)),
     }
@@ -212,20 +211,7 @@ pub async fn by_path(
     let id = rest.as_str();
     match method {
         Method::GET => {
-            if !is_uuid(id) {
-                return Err(internal(
-                    "failed prepared query lookup: UUID must be 36 characters",
-                ));
-            }
-            let resp = st
-                .rpc
-                .query(
-                    p.dc(),
-                    p.query(Q::PreparedQueryGet {
-                        id: id.to_lowercase(),
-                    })?,
-                )
-                .await?;
+            let resp = read_by_id(&st, &p, id).await?;
             match &resp.output.result {
                 QueryResult::PreparedQueries(q) if q.is_empty() => Err(not_found()),
                 QueryResult::PreparedQueries(q) => Ok((
@@ -332,18 +318,7 @@ async fn explain(st: &AppState, p: &Params, name: &str) -> ApiResult<Response> {
     };
     let rendered = render_prepared_query(&q, name)
         .map_err(|e| internal(format!("failed to render query: {e}")))?;
-    Ok((
-        query_headers(&resp),
-        axum::Json(json!({
-            "Query": json::prepared_query(&rendered),
-            "Index": resp.output.index.max(1),
-            "LastContact": resp.last_contact_ms * 1_000_000,
-            "KnownLeader": resp.known_leader,
-            "ConsistencyLevel": resp.consistency.as_str(),
-            "NotModified": false,
-            "Backend": 0,
-            "ResultsFilteredByACLs": false,
-        })),
-    )
-        .into_response())
+    let mut body = json::query_meta(&resp);
+    body.insert("Query".into(), json::prepared_query(&rendered));
+    Ok((query_headers(&resp), axum::Json(body)).into_response())
 }

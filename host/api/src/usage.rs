@@ -83,15 +83,7 @@ pub async fn usage(State(st): State<AppState>, p: Params) -> ApiResult<Response>
             }
         }
     }
-    let body = json!({
-        "Usage": all,
-        "Index": resp.output.index.max(1),
-        "LastContact": resp.last_contact_ms * 1_000_000,
-        "KnownLeader": resp.known_leader,
-        "ConsistencyLevel": resp.consistency.as_str(),
-        "NotModified": false,
-        "Backend": 0,
-        "ResultsFilteredByACLs": false,
-    });
+    let mut body = crate::json::query_meta(&resp);
+    body.insert("Usage".into(), json!(all));
     Ok((query_headers(&resp), axum::Json(body)).into_response())
 }
