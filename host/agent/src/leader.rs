@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use praetor_consensus::{Consensus, RaftNode};
 use praetor_gossip::{Member, MemberStatus};
+use praetor_rpc::now_ms;
 use praetor_state::{CheckStatus, Command, HealthCheck, Node, Query, QueryResult, Service};
 
 use crate::local::SERF_HEALTH;
@@ -17,13 +18,6 @@ use crate::{Shared, is_local_server, raft_id};
 const RECONCILE_INTERVAL: Duration = Duration::from_secs(1);
 /// Nodes unknown to gossip are reaped only once gossip has had time to learn the cluster.
 const REAP_GRACE: Duration = Duration::from_secs(30);
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
 
 pub async fn run(shared: Arc<Shared>, consensus: Consensus) {
     let mut events = shared.lan.subscribe();

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use praetor_rpc::{QueryRequest, RpcError};
+use praetor_rpc::{QueryRequest, RpcError, now_ms};
 use praetor_state::{Command, CommandResult, HealthCheck, Query, QueryResult, Service};
 
 use crate::Shared;
@@ -32,13 +32,6 @@ pub async fn run(shared: Arc<Shared>) {
             }
         };
     }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 async fn apply(shared: &Shared, cmd: Command) -> Result<(), RpcError> {

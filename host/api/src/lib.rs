@@ -117,13 +117,7 @@ async fn count(State(c): State<Arc<HttpCounters>>, req: Request, next: Next) -> 
     resp
 }
 
-/// Milliseconds since the Unix epoch: the time stamped on commands by the proposer.
-pub(crate) fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
+pub(crate) use praetor_rpc::now_ms;
 
 /// The whole API as an axum router.
 pub fn router(state: AppState) -> Router {

@@ -158,22 +158,31 @@ pub(crate) fn parse_bool(s: &str) -> Result<bool, String> {
 
 /// The headers Consul puts on every answer to a read.
 pub fn query_headers(resp: &QueryResponse) -> HeaderMap {
+    meta_headers(
+        resp.output.index,
+        resp.known_leader,
+        resp.last_contact_ms,
+        resp.consistency,
+    )
+}
+
+/// [`query_headers`] from the parts, for answers that are not a `QueryResponse`.
+pub fn meta_headers(
+    index: u64,
+    known_leader: bool,
+    last_contact_ms: u64,
+    consistency: Consistency,
+) -> HeaderMap {
     let mut h = HeaderMap::new();
-    h.insert(
-        "X-Consul-Index",
-        HeaderValue::from(resp.output.index.max(1)),
-    );
+    h.insert("X-Consul-Index", HeaderValue::from(index.max(1)));
     h.insert(
         "X-Consul-KnownLeader",
-        HeaderValue::from_static(if resp.known_leader { "true" } else { "false" }),
+        HeaderValue::from_static(if known_leader { "true" } else { "false" }),
     );
-    h.insert(
-        "X-Consul-LastContact",
-        HeaderValue::from(resp.last_contact_ms),
-    );
+    h.insert("X-Consul-LastContact", HeaderValue::from(last_contact_ms));
     h.insert(
         "X-Consul-Effective-Consistency",
-        HeaderValue::from_static(resp.consistency.as_str()),
+        HeaderValue::from_static(consistency.as_str()),
     );
     h
 }

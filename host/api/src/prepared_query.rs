@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::Method;
 use axum::response::{IntoResponse, Response};
-use praetor_rpc::{QueryResponse, Request, Response as RpcResponse};
+use praetor_rpc::{Consistency, QueryResponse, Request, Response as RpcResponse};
 use praetor_state::{
     Command, CommandResult, PreparedQuery, Query as Q, QueryFailover, QueryResult, QueryTemplate,
     ServiceQuery, is_uuid, render_prepared_query,
@@ -18,7 +18,7 @@ use crate::AppState;
 use crate::decode::{Unknown, from_slice};
 use crate::error::{ApiError, ApiResult};
 use crate::json::{self, PreparedQueryBody};
-use crate::params::{Params, query_headers};
+use crate::params::{Params, meta_headers, query_headers};
 
 fn internal(e: impl Into<String>) -> ApiError {
     ApiError::Internal(e.into())
@@ -268,23 +268,39 @@ async fn execute(st: &AppState, p: &Params, name: &str) -> ApiResult<Response> {
             .parse::<usize>()
             .map_err(|e| internal(format!("Bad limit: strconv.Atoi: parsing {l:?}: {e}")))?,
     };
+    if let Some(c) = p.get("connect").filter(|c| !c.is_empty()) {
+        let connect = crate::params::parse_bool(c)
+            .map_err(|e| internal(format!("Error parsing 'connect' value: {e}")))?;
+        if connect {
+            return Err(internal(
+                "Connect queries need the service mesh, which is not built yet",
+            ));
+        }
+    }
+    let stale = p.flag("stale");
     let req = Request::PreparedQueryExecute {
         name: name.to_string(),
         near: p.near(&st.agent.node_name()),
         limit,
-        stale: p.flag("stale"),
+        stale,
     };
     let r = match st.rpc.call(p.dc(), req).await? {
         RpcResponse::PreparedQueryExecute(Some(r)) => r,
         RpcResponse::PreparedQueryExecute(None) => return Err(not_found()),
         other => return Err(ApiError::unexpected_response(&other)),
     };
+    let consistency = if stale {
+        Consistency::Stale
+    } else {
+        Consistency::Default
+    };
     let mut nodes = r.nodes;
     for n in nodes.iter_mut() {
         crate::present::node(st, &mut n.node);
         crate::present::service(st, &n.node.datacenter, &mut n.service);
     }
-    Ok(axum::Json(json!({
+    let headers = meta_headers(r.index, r.known_leader, r.last_contact_ms, consistency);
+    let body = json!({
         "Service": r.service,
         "Nodes": nodes.iter().map(json::check_service_node).collect::<Vec<_>>(),
         "DNS": {"TTL": r.dns_ttl},
@@ -292,14 +308,14 @@ async fn execute(st: &AppState, p: &Params, name: &str) -> ApiResult<Response> {
         "PeerName": "",
         "Failovers": r.failovers,
         "Index": r.index,
-        "LastContact": 0,
-        "KnownLeader": true,
-        "ConsistencyLevel": if p.flag("stale") { "stale" } else { "leader" },
+        "LastContact": r.last_contact_ms * 1_000_000,
+        "KnownLeader": r.known_leader,
+        "ConsistencyLevel": consistency.as_str(),
         "NotModified": false,
         "Backend": 0,
         "ResultsFilteredByACLs": false,
-    }))
-    .into_response())
+    });
+    Ok((headers, axum::Json(body)).into_response())
 }
 
 async fn explain(st: &AppState, p: &Params, name: &str) -> ApiResult<Response> {

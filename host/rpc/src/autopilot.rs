@@ -41,8 +41,6 @@ pub struct AutopilotHealth {
     pub healthy: bool,
     pub failure_tolerance: usize,
     pub servers: Vec<ServerHealth>,
-    /// The configuration the judgement used.
-    pub config: Option<AutopilotConfig>,
 }
 
 /// raft-autopilot's `isServerHealthy`: alive in gossip, heard from the leader within the

@@ -34,8 +34,9 @@ pub use prepared_query::ExecuteResult;
 pub use router::{Advert, NativePolicy, RoutePolicy, WanServer, WanView};
 pub use sessions::{SESSION_TTL_MULTIPLIER, SessionTimers};
 
-/// Wall-clock milliseconds since the Unix epoch (0 if the clock is before it).
-fn now_unix_ms() -> u64 {
+/// Wall-clock milliseconds since the Unix epoch (0 if the clock is before it): the time a
+/// proposer stamps on commands, and autopilot's `StableSince`.
+pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -580,6 +581,8 @@ impl Rpc {
             datacenter: self.inner.datacenter.clone(),
             failovers: 0,
             index: out.index.max(1),
+            known_leader: c.leader().is_some(),
+            last_contact_ms: c.last_contact().map_or(0, |d| d.as_millis() as u64),
         }
     }
 
@@ -598,7 +601,7 @@ impl Rpc {
             praetor_state::QueryResult::Autopilot(conf) => conf,
             _ => None,
         };
-        let judge = config.clone().unwrap_or_default();
+        let judge = config.unwrap_or_default();
         let members = self.local_ops()?.server_members();
         let (term, index) = (c.term(), c.applied_index());
         let peers = c.peers();
@@ -625,7 +628,7 @@ impl Rpc {
             }
         });
         let stats = futures::future::join_all(asks).await;
-        let now = now_unix_ms();
+        let now = now_ms();
         let mut stable = self
             .inner
             .stable_since
@@ -665,7 +668,6 @@ impl Rpc {
             healthy: servers.iter().all(|s| s.healthy),
             failure_tolerance,
             servers,
-            config,
         })
     }
 

@@ -17,6 +17,9 @@ pub struct ExecuteResult {
     /// How many other datacenters were tried.
     pub failovers: u32,
     pub index: u64,
+    /// Whether the answering server knew a leader, and how long since it heard from it.
+    pub known_leader: bool,
+    pub last_contact_ms: u64,
 }
 
 fn has_tag(tags: &[String], tag: &str) -> bool {
