@@ -127,6 +127,9 @@ pub struct AgentOptions {
     pub rust_log: String,
     /// Extra environment variables (test hooks such as `PRAETOR_TEST_WAN_DELAY_MS`).
     pub env: Vec<(String, String)>,
+    /// The token the harness reads `/v1/agent/self` with while waiting for the agent (ACL
+    /// agents: their `acl.tokens.agent_recovery`).
+    pub self_token: Option<String>,
 }
 
 impl Default for AgentOptions {
@@ -136,6 +139,7 @@ impl Default for AgentOptions {
             config_json: r#"{"performance":{"raft_multiplier":1},"log_level":"debug"}"#.into(),
             rust_log: "info,praetor=debug,openraft=warn,hickory_server=warn".into(),
             env: Vec::new(),
+            self_token: None,
         }
     }
 }
@@ -150,6 +154,7 @@ pub struct Agent {
     pub dir: PathBuf,
     rust_log: String,
     env: Vec<(String, String)>,
+    self_token: Option<String>,
     child: Option<Child>,
     runs: u32,
 }
@@ -187,6 +192,7 @@ impl Agent {
             dir,
             rust_log: opts.rust_log.clone(),
             env: opts.env.clone(),
+            self_token: opts.self_token.clone(),
             child: None,
             runs: 0,
         };
@@ -198,7 +204,10 @@ impl Agent {
     /// Waits until this very process answers HTTP (its unique node id); panics (with its log)
     /// if it exited, e.g. because another process holds one of its ports.
     pub fn wait_serving(&mut self) {
-        let h = self.http();
+        let h = match &self.self_token {
+            Some(t) => self.http().with_token(t),
+            None => self.http(),
+        };
         let name = self.name.clone();
         let id = self.node_id.clone();
         let until = Instant::now() + Duration::from_secs(30);
@@ -384,6 +393,8 @@ impl Resp {
 pub struct Http {
     base: String,
     agent: ureq::Agent,
+    /// Sent as `X-Consul-Token` on every request when set.
+    token: Option<String>,
 }
 
 impl Http {
@@ -396,6 +407,23 @@ impl Http {
         Http {
             base: base.trim_end_matches('/').to_string(),
             agent,
+            token: None,
+        }
+    }
+
+    /// The same client, sending `token` as `X-Consul-Token`.
+    pub fn with_token(&self, token: &str) -> Http {
+        Http {
+            base: self.base.clone(),
+            agent: self.agent.clone(),
+            token: Some(token.to_string()),
+        }
+    }
+
+    fn token<B>(&self, r: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        match &self.token {
+            Some(t) => r.header("X-Consul-Token", t),
+            None => r,
         }
     }
 
@@ -416,7 +444,10 @@ impl Http {
     }
 
     pub fn try_get(&self, path: &str) -> Result<Resp, String> {
-        Self::finish(self.agent.get(format!("{}{path}", self.base)).call())
+        Self::finish(
+            self.token(self.agent.get(format!("{}{path}", self.base)))
+                .call(),
+        )
     }
 
     pub fn get(&self, path: &str) -> Resp {
@@ -425,7 +456,10 @@ impl Http {
     }
 
     pub fn try_put(&self, path: &str, body: &[u8]) -> Result<Resp, String> {
-        Self::finish(self.agent.put(format!("{}{path}", self.base)).send(body))
+        Self::finish(
+            self.token(self.agent.put(format!("{}{path}", self.base)))
+                .send(body),
+        )
     }
 
     pub fn put(&self, path: &str, body: &[u8]) -> Resp {
@@ -442,7 +476,10 @@ impl Http {
     }
 
     pub fn try_post(&self, path: &str, body: &[u8]) -> Result<Resp, String> {
-        Self::finish(self.agent.post(format!("{}{path}", self.base)).send(body))
+        Self::finish(
+            self.token(self.agent.post(format!("{}{path}", self.base)))
+                .send(body),
+        )
     }
 
     /// POST of a JSON value.
@@ -457,8 +494,11 @@ impl Http {
     }
 
     pub fn delete(&self, path: &str) -> Resp {
-        Self::finish(self.agent.delete(format!("{}{path}", self.base)).call())
-            .unwrap_or_else(|e| panic!("DELETE {path}: {e}"))
+        Self::finish(
+            self.token(self.agent.delete(format!("{}{path}", self.base)))
+                .call(),
+        )
+        .unwrap_or_else(|e| panic!("DELETE {path}: {e}"))
     }
 
     /// The raft leader's address, if the cluster has one (`/v1/status/leader`).

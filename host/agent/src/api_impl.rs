@@ -390,6 +390,18 @@ impl AgentApi for AgentHandle {
         self.0.plugins.translate(query)
     }
 
+    fn agent_tokens_changed(&self) -> Result<(), AgentError> {
+        let shared = &self.0;
+        crate::acl::persist_tokens(&shared.config, &shared.rpc.agent_tokens())
+            .map_err(|e| AgentError::Internal(format!("persisting ACL tokens: {e}")))?;
+        shared.sync_now.notify_one();
+        Ok(())
+    }
+
+    fn remote_plugin_load(&self) -> bool {
+        self.0.config.enable_remote_plugin_load
+    }
+
     fn plugins(&self) -> Vec<PluginInfo> {
         self.0
             .plugins

@@ -27,6 +27,11 @@ fn lookup_err(e: RpcError) -> LookupError {
 }
 
 impl DnsBackend {
+    /// DNS reads run as `acl.tokens.dns`, else `default`, else anonymous (Consul's DNS).
+    fn caller(&self) -> praetor_rpc::Caller {
+        praetor_rpc::Caller::Token(self.rpc.agent_tokens().dns_or_default().to_string())
+    }
+
     fn present(
         &self,
         record_dc: &str,
@@ -132,7 +137,11 @@ impl Backend for DnsBackend {
             tag: tag.map(String::from),
             passing_only: self.only_passing,
         };
-        let resp = self.rpc.query(dc, stale(q)).await.map_err(lookup_err)?;
+        let resp = self
+            .rpc
+            .query_as(&self.caller(), dc, stale(q))
+            .await
+            .map_err(lookup_err)?;
         let QueryResult::CheckServiceNodes(nodes) = resp.output.result else {
             return Err(LookupError::Unavailable("unexpected result".into()));
         };
@@ -165,7 +174,12 @@ impl Backend for DnsBackend {
             limit: 0,
             stale: true,
         };
-        let result = match self.rpc.call(dc, req).await.map_err(lookup_err)? {
+        let result = match self
+            .rpc
+            .call_as(&self.caller(), dc, req)
+            .await
+            .map_err(lookup_err)?
+        {
             Response::PreparedQueryExecute(result) => result,
             _ => return Err(LookupError::Unavailable("unexpected result".into())),
         };

@@ -47,6 +47,7 @@ pub(crate) async fn serve(
                     return;
                 }
             };
+            let app = app.layer(axum::Extension(axum::extract::ConnectInfo(remote)));
             let service = TowerToHyperService::new(app);
             if let Err(e) = Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), service)

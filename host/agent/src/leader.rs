@@ -25,6 +25,7 @@ pub async fn run(shared: Arc<Shared>, consensus: Consensus) {
     let mut leader_since: Option<Instant> = None;
     let mut tombstones = TombstoneGc::default();
     let mut autopilot = crate::autopilot::Cleanup::default();
+    let mut acl = crate::acl::AclLeader::default();
     let mut leadership = consensus.leadership();
     loop {
         if let Err(e) = bootstrap(&shared, &consensus).await {
@@ -43,6 +44,9 @@ pub async fn run(shared: Arc<Shared>, consensus: Consensus) {
             if let Err(e) = autopilot.run(&shared, &consensus).await {
                 tracing::warn!(error = %e, "autopilot dead-server cleanup failed");
             }
+            if let Err(e) = acl.run(&shared, &consensus).await {
+                tracing::warn!(error = %e, "ACL leader duties failed");
+            }
             if let Some(up_to_index) = tombstones.due(Instant::now(), consensus.applied_index())
                 && let Err(e) = write(&consensus, Command::TombstoneReap { up_to_index }).await
             {
@@ -51,6 +55,7 @@ pub async fn run(shared: Arc<Shared>, consensus: Consensus) {
         } else if leader_since.take().is_some() {
             tombstones = TombstoneGc::default();
             autopilot = crate::autopilot::Cleanup::default();
+            acl = crate::acl::AclLeader::default();
             tracing::info!("cluster leadership lost");
         }
         tokio::select! {
@@ -360,9 +365,11 @@ async fn reconcile_catalog(
     Ok(())
 }
 
-async fn write(consensus: &Consensus, cmd: Command) -> Result<(), String> {
+pub(crate) async fn write(consensus: &Consensus, cmd: Command) -> Result<(), String> {
     match consensus.write(cmd).await.map_err(|e| e.to_string())? {
-        praetor_state::CommandResult::Error(e) => Err(e),
+        praetor_state::CommandResult::Error(e)
+        | praetor_state::CommandResult::Denied(e)
+        | praetor_state::CommandResult::NotFound(e) => Err(e),
         _ => Ok(()),
     }
 }

@@ -2,6 +2,7 @@
 //! (gossip, raft and the server RPC port on servers, HTTP API, DNS, health checks,
 //! anti-entropy) and owns their lifecycle: start-up, reload, graceful leave, shutdown.
 
+mod acl;
 mod api_impl;
 mod areas;
 mod autopilot;
@@ -688,6 +689,8 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
     let wan = wan::start_pool(&config, tags.clone(), gossip_key).await?;
     rpc.set_tls(rpc_tls.clone());
     rpc.set_multi_hop(config.multi_hop_routing);
+    acl::configure(&rpc, &config);
+    rpc.update_agent_tokens(|t| *t = acl::start_tokens(&config));
     rpc.set_policy(Arc::new(plugins::RouterSlot(plugin_host.clone())));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let shared = Arc::new(Shared {
@@ -758,7 +761,7 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
 
     // HTTP API on every client address.
     let state = praetor_api::AppState {
-        rpc: rpc.clone(),
+        rpc: rpc.clone().into(),
         agent: Arc::new(api_impl::AgentHandle(shared.clone())),
         http: Default::default(),
     };
@@ -772,6 +775,8 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
             let app = app.clone();
             let mut stop = shutdown_rx.clone();
             tasks.push(tokio::spawn(async move {
+                // The caller's address reaches handlers (plugin loads from loopback only).
+                let app = app.into_make_service_with_connect_info::<SocketAddr>();
                 let res = axum::serve(listener, app)
                     .with_graceful_shutdown(async move {
                         let _ = stop.wait_for(|s| *s).await;

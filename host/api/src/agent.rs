@@ -36,8 +36,13 @@ pub fn member_json(m: &MemberInfo) -> Value {
     })
 }
 
-pub async fn self_(State(st): State<AppState>) -> ApiResult<Response> {
+pub async fn self_(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
     let s = st.agent.self_info();
+    st.rpc
+        .identity(&p)
+        .await?
+        .enforcer()
+        .agent_read_allowed(&s.node_name)?;
     Ok(axum::Json(json!({
         "Config": {
             "Datacenter": s.datacenter,
@@ -87,8 +92,21 @@ pub async fn members(State(st): State<AppState>, p: Params) -> ApiResult<Respons
         ));
     }
     let lf = ListFilter::from_params(&p, Some(filtering::MEMBER))?;
-    let members = st.agent.members(wan)?;
-    Ok(axum::Json(lf.apply(members.iter().map(member_json).collect())?).into_response())
+    let id = st.rpc.identity(&p).await?;
+    let mut members = st.agent.members(wan)?;
+    let before = members.len();
+    members.retain(|m| {
+        // WAN members are named `<node>.<dc>`; Consul checks node:read on the node part.
+        let node = if wan {
+            m.name.rsplit_once('.').map_or(m.name.as_str(), |(n, _)| n)
+        } else {
+            m.name.as_str()
+        };
+        id.authz.node_read(node).is_allow()
+    });
+    let mut r = axum::Json(lf.apply(members.iter().map(member_json).collect())?).into_response();
+    filtered_header(&mut r, members.len() < before, &st, &p);
+    Ok(r)
 }
 
 /// `PUT /v1/agent/join/<addr>[?wan=<any non-empty value>]` (a bare `?wan` joins the LAN).
@@ -97,11 +115,13 @@ pub async fn join(
     Path(addr): Path<String>,
     p: Params,
 ) -> ApiResult<Response> {
+    agent_write(&st, &p).await?;
     st.agent.join(&addr, p.non_empty("wan")).await?;
     Ok(().into_response())
 }
 
-pub async fn leave(State(st): State<AppState>) -> ApiResult<Response> {
+pub async fn leave(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
+    agent_write(&st, &p).await?;
     st.agent.leave().await?;
     Ok(().into_response())
 }
@@ -113,6 +133,11 @@ pub async fn force_leave(
     Path(node): Path<String>,
     p: Params,
 ) -> ApiResult<Response> {
+    st.rpc
+        .identity(&p)
+        .await?
+        .enforcer()
+        .operator_write_allowed()?;
     st.agent
         .force_leave(&node, p.has("prune"), p.has("wan"))
         .await?;
@@ -122,19 +147,31 @@ pub async fn force_leave(
 pub async fn services(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
     let lf = ListFilter::from_params(&p, Some(filtering::NODE_SERVICE))?;
     let dc = st.rpc.datacenter().to_string();
-    let m: BTreeMap<String, Value> = st
-        .agent
-        .services()
+    let id = st.rpc.identity(&p).await?;
+    let all = st.agent.services();
+    let m: BTreeMap<String, Value> = all
         .iter()
+        .filter(|s| id.authz.service_read(&s.service).is_allow())
         .map(|s| (s.id.clone(), json::agent_service(s, &dc)))
         .collect();
-    Ok(axum::Json(lf.apply_map(m)?).into_response())
+    let filtered = m.len() < all.len();
+    let mut r = axum::Json(lf.apply_map(m)?).into_response();
+    filtered_header(&mut r, filtered, &st, &p);
+    Ok(r)
 }
 
-pub async fn service(State(st): State<AppState>, Path(id): Path<String>) -> ApiResult<Response> {
+pub async fn service(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult<Response> {
     let dc = st.rpc.datacenter().to_string();
+    let who = st.rpc.identity(&p).await?;
     match st.agent.services().iter().find(|s| s.id == id) {
-        Some(s) => Ok(axum::Json(json::agent_service(s, &dc)).into_response()),
+        Some(s) => {
+            who.enforcer().service_read_allowed(&s.service)?;
+            Ok(axum::Json(json::agent_service(s, &dc)).into_response())
+        }
         None => Err(ApiError::NotFound(format!("unknown service ID: {id}"))),
     }
 }
@@ -142,13 +179,23 @@ pub async fn service(State(st): State<AppState>, Path(id): Path<String>) -> ApiR
 /// `GET /v1/agent/checks`; Consul's filter here is untyped: unknown selectors are not refused.
 pub async fn checks(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
     let lf = ListFilter::from_params(&p, None)?;
-    let m: BTreeMap<String, Value> = st
-        .agent
-        .checks()
+    let id = st.rpc.identity(&p).await?;
+    let all = st.agent.checks();
+    let m: BTreeMap<String, Value> = all
         .iter()
+        .filter(|c| {
+            if c.service_name.is_empty() {
+                id.authz.node_read(&c.node).is_allow()
+            } else {
+                id.authz.service_read(&c.service_name).is_allow()
+            }
+        })
         .map(|c| (c.check_id.clone(), json::check(c)))
         .collect();
-    Ok(axum::Json(lf.apply_map(m)?).into_response())
+    let filtered = m.len() < all.len();
+    let mut r = axum::Json(lf.apply_map(m)?).into_response();
+    filtered_header(&mut r, filtered, &st, &p);
+    Ok(r)
 }
 
 /// An agent service registration body (Consul's `api.AgentServiceRegistration`): a service
@@ -282,6 +329,12 @@ pub async fn register_service(
     let def = spec
         .build()
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let who = st.rpc.identity(&p).await?;
+    who.enforcer().service_write_allowed(&def.name)?;
+    // Replacing a service under another name needs write on the old name too.
+    if let Some(old) = st.agent.services().iter().find(|x| x.id == def.id) {
+        who.enforcer().service_write_allowed(&old.service)?;
+    }
     st.agent
         .register_service(def, p.flag("replace-existing-checks"))
         .await?;
@@ -291,16 +344,26 @@ pub async fn register_service(
 pub async fn deregister_service(
     State(st): State<AppState>,
     Path(id): Path<String>,
+    p: Params,
 ) -> ApiResult<Response> {
+    service_write_by_id(&st, &p, &id).await?;
     st.agent.deregister_service(&id).await?;
     Ok(().into_response())
 }
 
-pub async fn register_check(State(st): State<AppState>, body: Bytes) -> ApiResult<Response> {
+pub async fn register_check(
+    State(st): State<AppState>,
+    p: Params,
+    body: Bytes,
+) -> ApiResult<Response> {
     let c: AgentCheckBody = decode(&body)?;
     let def = check_spec(c)?
         .build()
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    match def.service_id.as_deref().filter(|s| !s.is_empty()) {
+        Some(sid) => service_write_by_id(&st, &p, sid).await?,
+        None => node_write(&st, &p).await?,
+    }
     st.agent.register_check(def).await?;
     Ok(().into_response())
 }
@@ -308,7 +371,9 @@ pub async fn register_check(State(st): State<AppState>, body: Bytes) -> ApiResul
 pub async fn deregister_check(
     State(st): State<AppState>,
     Path(id): Path<String>,
+    p: Params,
 ) -> ApiResult<Response> {
+    check_write(&st, &p, &id).await?;
     st.agent.deregister_check(&id).await?;
     Ok(().into_response())
 }
@@ -339,6 +404,7 @@ pub async fn check_ttl(
             )));
         }
     };
+    check_write(&st, &p, &id).await?;
     st.agent.update_ttl(&id, status, output).await?;
     Ok(().into_response())
 }
@@ -362,6 +428,7 @@ fn maintenance_enable(p: &Params) -> ApiResult<bool> {
 /// `PUT /v1/agent/maintenance?enable=<bool>&reason=`: node maintenance mode.
 pub async fn node_maintenance(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
     let enable = maintenance_enable(&p)?;
+    node_write(&st, &p).await?;
     st.agent
         .node_maintenance(enable, p.get("reason").unwrap_or(""))
         .await?;
@@ -375,18 +442,21 @@ pub async fn service_maintenance(
     p: Params,
 ) -> ApiResult<Response> {
     let enable = maintenance_enable(&p)?;
+    service_write_by_id(&st, &p, &id).await?;
     st.agent
         .service_maintenance(&id, enable, p.get("reason").unwrap_or(""))
         .await?;
     Ok(().into_response())
 }
 
-pub async fn reload(State(st): State<AppState>) -> ApiResult<Response> {
+pub async fn reload(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
+    agent_write(&st, &p).await?;
     st.agent.reload().await?;
     Ok(().into_response())
 }
 
 pub async fn metrics(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
+    agent_read(&st, &p).await?;
     let mut all = st.agent.metrics();
     all.extend(st.http.metrics());
     if p.get("format") == Some("prometheus") {
@@ -466,7 +536,12 @@ fn plugin_json(p: &crate::agent_api::PluginInfo) -> Value {
 }
 
 /// `GET /v1/agent/plugins`: every policy slot and what is loaded in it.
-pub async fn plugins(State(st): State<AppState>) -> ApiResult<Response> {
+pub async fn plugins(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
+    st.rpc
+        .identity(&p)
+        .await?
+        .enforcer()
+        .operator_read_allowed()?;
     Ok(axum::Json(
         st.agent
             .plugins()
@@ -480,9 +555,11 @@ pub async fn plugins(State(st): State<AppState>) -> ApiResult<Response> {
 /// `PUT /v1/agent/plugin/load?slot=NAME[&config=JSON]` with the component as the body.
 pub async fn plugin_load(
     State(st): State<AppState>,
+    parts: axum::http::request::Parts,
     p: Params,
     body: Bytes,
 ) -> ApiResult<Response> {
+    plugin_write(&st, &p, &parts).await?;
     let slot = p
         .get("slot")
         .filter(|s| !s.is_empty())
@@ -501,11 +578,109 @@ pub async fn plugin_load(
 }
 
 /// `PUT /v1/agent/plugin/revert?slot=NAME`: the slot's built-in comes back.
-pub async fn plugin_revert(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
+pub async fn plugin_revert(
+    State(st): State<AppState>,
+    parts: axum::http::request::Parts,
+    p: Params,
+) -> ApiResult<Response> {
+    plugin_write(&st, &p, &parts).await?;
     let slot = p
         .get("slot")
         .filter(|s| !s.is_empty())
         .ok_or_else(|| ApiError::BadRequest("Missing slot".into()))?;
     let info = st.agent.revert_plugin(slot).await?;
     Ok(axum::Json(plugin_json(&info)).into_response())
+}
+
+/// `agent:read` on this agent's node.
+async fn agent_read(st: &AppState, p: &Params) -> ApiResult<()> {
+    let node = st.agent.node_name();
+    Ok(st
+        .rpc
+        .identity(p)
+        .await?
+        .enforcer()
+        .agent_read_allowed(&node)?)
+}
+
+/// `agent:write` on this agent's node.
+pub(crate) async fn agent_write(st: &AppState, p: &Params) -> ApiResult<()> {
+    let node = st.agent.node_name();
+    Ok(st
+        .rpc
+        .identity(p)
+        .await?
+        .enforcer()
+        .agent_write_allowed(&node)?)
+}
+
+/// `node:write` on this agent's node.
+async fn node_write(st: &AppState, p: &Params) -> ApiResult<()> {
+    let node = st.agent.node_name();
+    Ok(st
+        .rpc
+        .identity(p)
+        .await?
+        .enforcer()
+        .node_write_allowed(&node)?)
+}
+
+/// `service:write` on the service registered here under `id` (an unknown ID is left to the
+/// handler, which answers 404).
+async fn service_write_by_id(st: &AppState, p: &Params, id: &str) -> ApiResult<()> {
+    let who = st.rpc.identity(p).await?;
+    if let Some(s) = st.agent.services().iter().find(|s| s.id == id) {
+        who.enforcer().service_write_allowed(&s.service)?;
+    }
+    Ok(())
+}
+
+/// `service:write` for a service check, `node:write` for a node check.
+async fn check_write(st: &AppState, p: &Params, id: &str) -> ApiResult<()> {
+    let who = st.rpc.identity(p).await?;
+    if let Some(c) = st.agent.checks().iter().find(|c| c.check_id == id) {
+        if c.service_name.is_empty() {
+            who.enforcer().node_write_allowed(&c.node)?;
+        } else {
+            who.enforcer().service_write_allowed(&c.service_name)?;
+        }
+    }
+    Ok(())
+}
+
+/// Loading or reverting code needs `operator:write`; with ACLs off, only a caller on a
+/// loopback address may do it unless `enable_remote_plugin_load` opens it.
+async fn plugin_write(
+    st: &AppState,
+    p: &Params,
+    parts: &axum::http::request::Parts,
+) -> ApiResult<()> {
+    if !st.rpc.inner().acl_settings().enabled && !st.agent.remote_plugin_load() {
+        let remote = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        if !remote.is_some_and(|ip| ip.is_loopback()) {
+            return Err(ApiError::Forbidden(
+                "Permission denied: loading plugins over HTTP is allowed only from a loopback address when ACLs are disabled (set enable_remote_plugin_load to allow it)".into(),
+            ));
+        }
+    }
+    Ok(st
+        .rpc
+        .identity(p)
+        .await?
+        .enforcer()
+        .operator_write_allowed()?)
+}
+
+/// `X-Consul-Results-Filtered-By-ACLs: true` when an agent-local listing dropped something and
+/// the request had an effective token (Consul's agent endpoints).
+pub(crate) fn filtered_header(r: &mut Response, filtered: bool, st: &AppState, p: &Params) {
+    if filtered && !st.rpc.secret(p).is_empty() {
+        r.headers_mut().insert(
+            "X-Consul-Results-Filtered-By-ACLs",
+            HeaderValue::from_static("true"),
+        );
+    }
 }

@@ -143,6 +143,15 @@ pub trait AgentApi: Send + Sync + 'static {
     /// Presents one address through the translator slot.
     fn translate(&self, query: &praetor_policy::AddressQuery) -> praetor_policy::Presented;
     fn plugins(&self) -> Vec<PluginInfo>;
+    /// The agent's tokens changed through `/v1/agent/token/<kind>`: persist them
+    /// (`enable_token_persistence`) and sync the local state with the new agent token.
+    fn agent_tokens_changed(&self) -> Result<(), AgentError> {
+        Ok(())
+    }
+    /// `enable_remote_plugin_load`: with ACLs off, plugins may be loaded from any address.
+    fn remote_plugin_load(&self) -> bool {
+        false
+    }
     /// Loads a component into a slot (hot swap); refused loads leave the slot as it was.
     async fn load_plugin(
         &self,

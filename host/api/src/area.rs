@@ -74,7 +74,11 @@ pub async fn create(State(st): State<AppState>, p: Params, body: Bytes) -> ApiRe
         ..Area::default()
     };
     let id = area.id.clone();
-    match st.rpc.apply(p.dc(), Command::AreaUpsert { area }).await? {
+    match st
+        .rpc
+        .apply(&p, p.dc(), Command::AreaUpsert { area })
+        .await?
+    {
         CommandResult::Error(e) => Err(write_error(&id, e)),
         _ => {
             tracing::info!(%id, "Network area created");
@@ -110,7 +114,7 @@ pub async fn update(
     let req = body_or_default(&body)?;
     let current = st
         .rpc
-        .query(p.dc(), QueryRequest::new(Q::AreaGet { id: id.clone() }))
+        .query(&p, p.dc(), QueryRequest::new(Q::AreaGet { id: id.clone() }))
         .await?;
     let Some(mut area) = areas(current.output.result)?.into_iter().next() else {
         return Err(ApiError::NotFound(
@@ -127,7 +131,11 @@ pub async fn update(
     if let Some(use_tls) = req.use_tls {
         area.use_tls = use_tls;
     }
-    match st.rpc.apply(p.dc(), Command::AreaUpsert { area }).await? {
+    match st
+        .rpc
+        .apply(&p, p.dc(), Command::AreaUpsert { area })
+        .await?
+    {
         CommandResult::Error(e) => Err(write_error(&id, e)),
         _ => Ok(axum::Json(json!({ "ID": id })).into_response()),
     }
@@ -141,7 +149,7 @@ pub async fn delete(
 ) -> ApiResult<Response> {
     match st
         .rpc
-        .apply(p.dc(), Command::AreaDelete { id: id.clone() })
+        .apply(&p, p.dc(), Command::AreaDelete { id: id.clone() })
         .await?
     {
         CommandResult::Error(e) => Err(write_error(&id, e)),
@@ -163,7 +171,7 @@ pub async fn join(
     let addresses: Vec<String> = decode(&body)?;
     match st
         .rpc
-        .call(p.dc(), Request::AreaJoin { id, addresses })
+        .call(&p, p.dc(), Request::AreaJoin { id, addresses })
         .await?
     {
         RpcResponse::AreaJoin(results) => {
@@ -180,7 +188,7 @@ pub async fn members(
     Path(id): Path<String>,
     p: Params,
 ) -> ApiResult<Response> {
-    match st.rpc.call(p.dc(), Request::AreaMembers { id }).await? {
+    match st.rpc.call(&p, p.dc(), Request::AreaMembers { id }).await? {
         RpcResponse::AreaMembers(members) => Ok(axum::Json(
             members.iter().map(json::area_member).collect::<Vec<_>>(),
         )

@@ -121,7 +121,7 @@ async fn server() -> Server {
     let ops = Arc::new(FakeOps::default());
     rpc.set_local_ops(ops.clone());
     let state = AppState {
-        rpc: rpc.clone(),
+        rpc: rpc.clone().into(),
         agent: Arc::new(FakeAgent::default()),
         http: Arc::new(HttpCounters::default()),
     };
@@ -413,7 +413,7 @@ async fn join_and_members_are_answered_by_the_server() {
 #[tokio::test]
 async fn a_client_agent_checks_before_forwarding() {
     let state = AppState {
-        rpc: Rpc::client("dc1"),
+        rpc: Rpc::client("dc1").into(),
         agent: Arc::new(FakeAgent::default()),
         http: Arc::new(HttpCounters::default()),
     };

@@ -39,7 +39,10 @@ fn config_json(c: &AutopilotConfig) -> Value {
 
 /// `GET /v1/operator/autopilot/configuration`
 pub async fn get_config(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
-    let resp = st.rpc.query(p.dc(), p.query(Q::AutopilotConfig)?).await?;
+    let resp = st
+        .rpc
+        .query(&p, p.dc(), p.query(Q::AutopilotConfig)?)
+        .await?;
     match &resp.output.result {
         QueryResult::Autopilot(Some(c)) => {
             Ok((query_headers(&resp), axum::Json(config_json(c))).into_response())
@@ -132,7 +135,7 @@ pub async fn set_config(State(st): State<AppState>, p: Params, body: Bytes) -> A
     };
     match st
         .rpc
-        .apply(p.dc(), Command::AutopilotSetConfig { config, cas })
+        .apply(&p, p.dc(), Command::AutopilotSetConfig { config, cas })
         .await?
     {
         CommandResult::Bool(ok) => Ok(axum::Json(ok).into_response()),
@@ -142,7 +145,7 @@ pub async fn set_config(State(st): State<AppState>, p: Params, body: Bytes) -> A
 }
 
 async fn health_of(st: &AppState, p: &Params) -> ApiResult<AutopilotHealth> {
-    match st.rpc.call(p.dc(), Request::AutopilotHealth).await? {
+    match st.rpc.call(p, p.dc(), Request::AutopilotHealth).await? {
         RpcResponse::AutopilotHealth(h) => Ok(h),
         other => Err(ApiError::unexpected_response(&other)),
     }

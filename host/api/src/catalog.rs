@@ -47,7 +47,7 @@ async fn read_request(
     req: QueryRequest,
     render: impl FnOnce(QueryResult) -> ApiResult<Value>,
 ) -> ApiResult<Response> {
-    let resp = st.rpc.query(p.dc(), req).await?;
+    let resp = st.rpc.query(p, p.dc(), req).await?;
     let headers = query_headers(&resp);
     let body = render(resp.output.result)?;
     Ok((headers, axum::Json(body)).into_response())
@@ -133,7 +133,7 @@ pub async fn register(State(st): State<AppState>, p: Params, body: Bytes) -> Api
         checks,
         now_ms: now_ms(),
     };
-    match st.rpc.apply(dc.as_deref(), cmd).await? {
+    match st.rpc.apply(&p, dc.as_deref(), cmd).await? {
         CommandResult::Error(e) => Err(ApiError::Internal(e)),
         _ => Ok(axum::Json(true).into_response()),
     }
@@ -194,7 +194,7 @@ pub async fn deregister(State(st): State<AppState>, p: Params, body: Bytes) -> A
         check_id: Some(r.check_id).filter(|s| !s.is_empty()),
         now_ms: now_ms(),
     };
-    match st.rpc.apply(dc.as_deref(), cmd).await? {
+    match st.rpc.apply(&p, dc.as_deref(), cmd).await? {
         CommandResult::Error(e) => Err(ApiError::Internal(e)),
         _ => Ok(axum::Json(true).into_response()),
     }
@@ -203,7 +203,7 @@ pub async fn deregister(State(st): State<AppState>, p: Params, body: Bytes) -> A
 /// `GET /v1/catalog/datacenters`: answered by a server of this datacenter (never forwarded
 /// to another one; `?dc` is ignored, as in Consul): local first, then by WAN round-trip time.
 pub async fn datacenters(State(st): State<AppState>) -> ApiResult<Response> {
-    match st.rpc.call(None, Request::Datacenters).await? {
+    match st.rpc.inner().call(None, Request::Datacenters).await? {
         RpcResponse::Datacenters(dcs) => Ok(axum::Json(dcs).into_response()),
         other => Err(ApiError::unexpected_response(&other)),
     }
@@ -327,7 +327,7 @@ async fn read_checks(st: &AppState, p: &Params, q: Q, near: bool) -> ApiResult<R
     let nodes: Option<BTreeSet<String>> = if lf.has_node_meta() {
         let mut req = p.query(Q::CatalogNodes)?;
         (req.consistency, req.min_index) = (Consistency::Stale, 0);
-        match st.rpc.query(p.dc(), req).await?.output.result {
+        match st.rpc.query(p, p.dc(), req).await?.output.result {
             QueryResult::Nodes(n) => Some(
                 n.into_iter()
                     .filter(|n| lf.meta_matches(&n.meta))

@@ -18,7 +18,12 @@ use crate::params::{Params, query_headers};
 /// `GET /v1/coordinate/datacenters`: the WAN coordinates of every known server, per
 /// datacenter (answered by a server of this datacenter, never forwarded; `[]` when none).
 pub async fn datacenters(State(st): State<AppState>) -> ApiResult<Response> {
-    match st.rpc.call(None, Request::CoordinateDatacenters).await? {
+    match st
+        .rpc
+        .inner()
+        .call(None, Request::CoordinateDatacenters)
+        .await?
+    {
         RpcResponse::CoordinateDatacenters(maps) => Ok(axum::Json(
             maps.iter().map(json::datacenter_map).collect::<Vec<_>>(),
         )
@@ -51,7 +56,7 @@ pub async fn nodes(State(st): State<AppState>, p: Params) -> ApiResult<Response>
     let segment = p.get("segment").map(String::from);
     let resp = st
         .rpc
-        .query(p.dc(), p.query(Q::CoordinateNodes { segment })?)
+        .query(&p, p.dc(), p.query(Q::CoordinateNodes { segment })?)
         .await?;
     let headers = query_headers(&resp);
     let coords = filter_segment(&p, coordinates(resp.output.result)?);
@@ -68,7 +73,7 @@ pub async fn node(
 ) -> ApiResult<Response> {
     let resp = st
         .rpc
-        .query(p.dc(), p.query(Q::CoordinateNode { node })?)
+        .query(&p, p.dc(), p.query(Q::CoordinateNode { node })?)
         .await?;
     let headers = query_headers(&resp);
     let coords = filter_segment(&p, coordinates(resp.output.result)?);
@@ -107,7 +112,7 @@ pub async fn update(State(st): State<AppState>, p: Params, body: Bytes) -> ApiRe
             coord,
         }],
     };
-    match st.rpc.apply(p.dc(), cmd).await? {
+    match st.rpc.apply(&p, p.dc(), cmd).await? {
         CommandResult::Error(e) => Err(ApiError::Internal(e)),
         _ => Ok(().into_response()),
     }

@@ -13,6 +13,12 @@ pub enum ApiError {
     /// 404 with an optional body (Consul often sends none).
     #[error("{0}")]
     NotFound(String),
+    /// 403: a denial or an unknown token, with Consul's text.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 401 (`ACL support disabled`).
+    #[error("{0}")]
+    Unauthorized(String),
     /// 405.
     #[error("method {0} not allowed")]
     MethodNotAllowed(String),
@@ -39,11 +45,20 @@ impl ApiError {
     }
 }
 
+impl From<praetor_acl::PermissionDenied> for ApiError {
+    fn from(e: praetor_acl::PermissionDenied) -> Self {
+        ApiError::Forbidden(e.to_string())
+    }
+}
+
 impl From<RpcError> for ApiError {
     fn from(e: RpcError) -> Self {
-        match e {
-            RpcError::BadRequest(m) => ApiError::BadRequest(m),
-            e => ApiError::Internal(e.to_string()),
+        match e.root() {
+            RpcError::BadRequest(m) => ApiError::BadRequest(m.clone()),
+            RpcError::PermissionDenied(_) | RpcError::AclNotFound(_) => {
+                ApiError::Forbidden(e.to_string())
+            }
+            _ => ApiError::Internal(e.to_string()),
         }
     }
 }
@@ -53,6 +68,8 @@ impl IntoResponse for ApiError {
         let code = match &self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

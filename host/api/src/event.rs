@@ -40,7 +40,7 @@ pub async fn fire(
         ltime: 0,
     };
     validate(&event)?;
-    match st.rpc.call(p.dc(), Request::EventFire(event)).await? {
+    match st.rpc.call(&p, p.dc(), Request::EventFire(event)).await? {
         RpcResponse::EventFire(e) => Ok(axum::Json(json::user_event(&e)).into_response()),
         other => Err(ApiError::unexpected_response(&other)),
     }
@@ -91,12 +91,19 @@ pub async fn list(State(st): State<AppState>, p: Params) -> ApiResult<Response> 
     }
     let (events, index) = st.agent.events();
     let name = p.get("name").filter(|n| !n.is_empty());
-    let shown: Vec<_> = events
+    let who = st.rpc.identity(&p).await?;
+    let named: Vec<_> = events
         .iter()
         .filter(|e| name.is_none_or(|n| e.name == n))
-        .map(json::user_event)
         .collect();
+    let shown: Vec<_> = named
+        .iter()
+        .filter(|e| who.authz.event_read(&e.name).is_allow())
+        .map(|e| json::user_event(e))
+        .collect();
+    let filtered = shown.len() < named.len();
     let mut resp = axum::Json(shown).into_response();
+    crate::agent::filtered_header(&mut resp, filtered, &st, &p);
     resp.headers_mut()
         .insert("X-Consul-Index", HeaderValue::from(index));
     Ok(resp)

@@ -112,7 +112,7 @@ pub async fn keyring(
         op,
         relay: !local_only,
     };
-    let responses = match st.rpc.call(None, request).await? {
+    let responses = match st.rpc.call(&p, None, request).await? {
         RpcResponse::Keyring(r) => r,
         other => return Err(ApiError::unexpected_response(&other)),
     };

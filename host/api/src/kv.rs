@@ -49,7 +49,7 @@ async fn get(st: &AppState, p: &Params, key: String) -> ApiResult<Response> {
         }
         Q::KvGet { key }
     };
-    let resp = st.rpc.query(p.dc(), p.query(query)?).await?;
+    let resp = st.rpc.query(p, p.dc(), p.query(query)?).await?;
     let headers = query_headers(&resp);
     let entries: Vec<KvEntry> = match resp.output.result {
         QueryResult::Keys(k) => {
@@ -148,7 +148,7 @@ async fn write(
         cas_index,
         now_ms: now_ms(),
     };
-    bool_result(st.rpc.apply(p.dc(), cmd).await?)
+    bool_result(st.rpc.apply(p, p.dc(), cmd).await?)
 }
 
 fn bool_result(res: CommandResult) -> ApiResult<Response> {

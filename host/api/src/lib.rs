@@ -3,6 +3,8 @@
 //! Reads and writes go through the one forwarding point ([`praetor_rpc::Rpc`]); `/v1/agent/*`
 //! goes to the local agent through [`AgentApi`]. Consul's JSON shapes live in [`json`] only.
 
+mod access;
+mod acl;
 mod agent;
 mod agent_api;
 mod area;
@@ -40,8 +42,8 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::{any, get, put};
-use praetor_rpc::Rpc;
 
+pub use access::ApiRpc;
 pub use agent::prometheus_text;
 pub use agent_api::{AgentApi, AgentError, AgentSelf, MemberInfo, Metric, MetricKind, PluginInfo};
 pub use error::ApiError;
@@ -50,7 +52,7 @@ pub use kv::MAX_VALUE_SIZE;
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub rpc: Rpc,
+    pub rpc: ApiRpc,
     pub agent: Arc<dyn AgentApi>,
     pub http: Arc<HttpCounters>,
 }
@@ -94,8 +96,17 @@ impl HttpCounters {
 
 /// Consul sets `X-Consul-Translate-Addresses: true` on every answer of an agent with
 /// `translate_wan_addrs` on.
+/// Consul also sets `X-Consul-Default-ACL-Policy` on every answer (ACLs on or off).
 async fn translate_header(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
+    let policy = match st.rpc.inner().acl_settings().default_policy {
+        praetor_acl::DefaultPolicy::Allow => "allow",
+        praetor_acl::DefaultPolicy::Deny => "deny",
+    };
+    resp.headers_mut().insert(
+        "X-Consul-Default-ACL-Policy",
+        axum::http::HeaderValue::from_static(policy),
+    );
     if st.agent.translate_enabled() {
         resp.headers_mut().insert(
             "X-Consul-Translate-Addresses",
@@ -227,6 +238,7 @@ pub fn router(state: AppState) -> Router {
                 .put(snapshot::restore)
                 .layer(DefaultBodyLimit::max(snapshot::MAX_ARCHIVE_BYTES)),
         )
+        .merge(acl::routes())
         .layer(DefaultBodyLimit::max(4 << 20))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -153,7 +153,16 @@ impl<S: Subscriber> Layer<S> for MonitorLayer {
 /// `GET /v1/agent/monitor[?loglevel=INFO][&logjson]`: log lines at `loglevel` or more
 /// severe, as they happen, until the client goes away. A listener that falls more than
 /// 512 lines behind loses the oldest (Consul drops them too).
-pub async fn monitor(p: crate::params::Params) -> crate::error::ApiResult<Response> {
+pub async fn monitor(
+    axum::extract::State(st): axum::extract::State<crate::AppState>,
+    p: crate::params::Params,
+) -> crate::error::ApiResult<Response> {
+    let node = st.agent.node_name();
+    st.rpc
+        .identity(&p)
+        .await?
+        .enforcer()
+        .agent_read_allowed(&node)?;
     let level = match p.get("loglevel") {
         None | Some("") => Level::INFO,
         Some(l) => parse_level(l)

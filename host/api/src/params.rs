@@ -19,13 +19,18 @@ use crate::error::{ApiError, ApiResult};
 pub struct Params {
     map: HashMap<String, String>,
     pairs: Vec<(String, String)>,
+    /// The request's ACL secret, if it gave one (`?token=`, `X-Consul-Token`,
+    /// `Authorization: Bearer`, first hit wins as in Consul).
+    token: Option<String>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Params {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Params::from_query(parts.uri.query().unwrap_or(""))
+        let mut p = Params::from_query(parts.uri.query().unwrap_or(""))?;
+        p.token = request_token(&p, &parts.headers);
+        Ok(p)
     }
 }
 
@@ -37,7 +42,13 @@ impl Params {
         Ok(Params {
             map: pairs.iter().cloned().collect(),
             pairs,
+            token: None,
         })
+    }
+
+    /// The secret the request carried, if any.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
     }
 
     pub fn get(&self, k: &str) -> Option<&str> {
@@ -158,12 +169,44 @@ pub(crate) fn parse_bool(s: &str) -> Result<bool, String> {
 
 /// The headers Consul puts on every answer to a read.
 pub fn query_headers(resp: &QueryResponse) -> HeaderMap {
-    meta_headers(
+    let mut h = meta_headers(
         resp.output.index,
         resp.known_leader,
         resp.last_contact_ms,
         resp.consistency,
-    )
+    );
+    if resp.results_filtered {
+        h.insert(
+            "X-Consul-Results-Filtered-By-ACLs",
+            HeaderValue::from_static("true"),
+        );
+    }
+    h
+}
+
+/// Consul's token sources (`agent/http.go` `parseTokenInternal`): `?token=`, then
+/// `X-Consul-Token`, then `Authorization: Bearer <secret>` (scheme case-insensitive).
+fn request_token(p: &Params, headers: &axum::http::HeaderMap) -> Option<String> {
+    if let Some(t) = p.get("token").filter(|t| !t.is_empty()) {
+        tracing::warn!(
+            "This request used the token query parameter which is deprecated and will be removed in a future Consul version"
+        );
+        return Some(t.to_string());
+    }
+    if let Some(t) = headers
+        .get("X-Consul-Token")
+        .and_then(|v| v.to_str().ok())
+        .filter(|t| !t.is_empty())
+    {
+        return Some(t.to_string());
+    }
+    let auth = headers.get("Authorization")?.to_str().ok()?;
+    let mut words = auth.split_whitespace();
+    let scheme = words.next()?;
+    let value = words.next()?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| value.to_string())
 }
 
 /// [`query_headers`] from the parts, for answers that are not a `QueryResponse`.
@@ -198,6 +241,7 @@ impl Params {
         Params {
             map: pairs.iter().cloned().collect(),
             pairs,
+            token: None,
         }
     }
 }

@@ -125,7 +125,7 @@ fn decode_body(body: &[u8]) -> ApiResult<PreparedQueryBody> {
 }
 
 async fn apply(st: &AppState, p: &Params, cmd: Command) -> ApiResult<()> {
-    match st.rpc.apply(p.dc(), cmd).await? {
+    match st.rpc.apply(p, p.dc(), cmd).await? {
         CommandResult::Ok => Ok(()),
         CommandResult::Error(e) => Err(internal(format!("raft apply failed: {e}"))),
         other => Err(ApiError::unexpected_result(&other)),
@@ -176,7 +176,7 @@ async fn read_by_id(st: &AppState, p: &Params, id: &str) -> ApiResult<QueryRespo
     let q = Q::PreparedQueryGet {
         id: id.to_lowercase(),
     };
-    Ok(st.rpc.query(p.dc(), p.query(q)?).await?)
+    Ok(st.rpc.query(p, p.dc(), p.query(q)?).await?)
 }
 
 /// The stored query with this ID.
@@ -284,7 +284,7 @@ async fn execute(st: &AppState, p: &Params, name: &str) -> ApiResult<Response> {
         limit,
         stale,
     };
-    let r = match st.rpc.call(p.dc(), req).await? {
+    let r = match st.rpc.call(p, p.dc(), req).await? {
         RpcResponse::PreparedQueryExecute(Some(r)) => r,
         RpcResponse::PreparedQueryExecute(None) => return Err(not_found()),
         other => return Err(ApiError::unexpected_response(&other)),
@@ -322,6 +322,7 @@ async fn explain(st: &AppState, p: &Params, name: &str) -> ApiResult<Response> {
     let resp = st
         .rpc
         .query(
+            p,
             p.dc(),
             p.query(Q::PreparedQueryResolve {
                 name: name.to_string(),

@@ -155,7 +155,7 @@ impl AgentApi for FakeAgent {
 fn api() -> (axum::Router, Arc<FakeAgent>) {
     let agent = Arc::new(FakeAgent::default());
     let state = AppState {
-        rpc: Rpc::client("dc1"),
+        rpc: Rpc::client("dc1").into(),
         agent: agent.clone(),
         http: Arc::new(HttpCounters::default()),
     };

@@ -101,6 +101,7 @@ pub async fn create(State(st): State<AppState>, p: Params, body: Bytes) -> ApiRe
     match st
         .rpc
         .apply(
+            &p,
             p.dc(),
             Command::SessionCreate {
                 session,
@@ -122,6 +123,7 @@ pub async fn destroy(
     match st
         .rpc
         .apply(
+            &p,
             p.dc(),
             Command::SessionDestroy {
                 id,
@@ -142,7 +144,7 @@ pub async fn renew(
 ) -> ApiResult<Response> {
     match st
         .rpc
-        .call(p.dc(), Request::SessionRenew { id: id.clone() })
+        .call(&p, p.dc(), Request::SessionRenew { id: id.clone() })
         .await?
     {
         RpcResponse::SessionRenew { found: true } => {}
@@ -150,7 +152,11 @@ pub async fn renew(
     }
     let resp = st
         .rpc
-        .query(p.dc(), QueryRequest::new(Q::SessionInfo { id: id.clone() }))
+        .query(
+            &p,
+            p.dc(),
+            QueryRequest::new(Q::SessionInfo { id: id.clone() }),
+        )
         .await?;
     match resp.output.result {
         QueryResult::Sessions(s) if !s.is_empty() => {

@@ -21,7 +21,7 @@ pub const MAX_ARCHIVE_BYTES: usize = 64 << 20;
 
 /// `GET /v1/snapshot[?dc=]`: answered by the leader after a read barrier.
 pub async fn save(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
-    let copy = match st.rpc.call(p.dc(), Request::SnapshotSave).await? {
+    let copy = match st.rpc.call(&p, p.dc(), Request::SnapshotSave).await? {
         RpcResponse::SnapshotSave(c) => c,
         other => return Err(ApiError::unexpected_response(&other)),
     };
@@ -58,7 +58,7 @@ pub async fn restore(State(st): State<AppState>, p: Params, body: Bytes) -> ApiR
     let cmd = Command::Restore {
         snapshot: Box::new(snapshot),
     };
-    match st.rpc.apply(p.dc(), cmd).await? {
+    match st.rpc.apply(&p, p.dc(), cmd).await? {
         CommandResult::Ok => Ok(().into_response()),
         CommandResult::Error(e) => Err(ApiError::Internal(format!(
             "Raft error when restoring snapshot: {e}"

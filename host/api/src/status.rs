@@ -9,11 +9,22 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::params::Params;
 
+/// The raft configuration. `/v1/status/*` need no permission (Consul), so they ask as the
+/// agent (`as_request = false`); the operator endpoints ask as the request (`operator:read`).
 async fn configuration(
     st: &AppState,
     p: &Params,
+    as_request: bool,
 ) -> ApiResult<(Vec<praetor_rpc::RaftServerInfo>, u64)> {
-    match st.rpc.call(p.dc(), Request::RaftConfiguration).await? {
+    let r = if as_request {
+        st.rpc.call(p, p.dc(), Request::RaftConfiguration).await?
+    } else {
+        st.rpc
+            .inner()
+            .call(p.dc(), Request::RaftConfiguration)
+            .await?
+    };
+    match r {
         RpcResponse::RaftConfiguration { servers, index } => Ok((servers, index)),
         other => Err(ApiError::unexpected_response(&other)),
     }
@@ -23,7 +34,7 @@ async fn configuration(
 /// once it has registered itself in the catalog (its node, `serfHealth` and the `consul`
 /// service), so a client that waits for a leader can create a session on it at once.
 pub async fn leader(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
-    let (servers, _) = configuration(&st, &p).await?;
+    let (servers, _) = configuration(&st, &p, false).await?;
     let Some(leader) = servers.iter().find(|s| s.leader) else {
         return Ok(axum::Json("").into_response());
     };
@@ -42,7 +53,9 @@ async fn leader_registered(st: &AppState, p: &Params, node: &str) -> ApiResult<b
     let mut q = p.query(praetor_state::Query::HealthNode { node: node.into() })?;
     q.consistency = praetor_rpc::Consistency::Stale;
     q.min_index = 0;
-    let checks = match st.rpc.call(p.dc(), Request::Query(q)).await? {
+    // The agent's own read: whether a leader is reported must not depend on the caller's
+    // `node:read`.
+    let checks = match st.rpc.inner().call(p.dc(), Request::Query(q)).await? {
         RpcResponse::Query(r) => match r.output.result {
             praetor_state::QueryResult::Checks(c) => c,
             other => return Err(ApiError::unexpected_result(&other)),
@@ -55,7 +68,7 @@ async fn leader_registered(st: &AppState, p: &Params, node: &str) -> ApiResult<b
 }
 
 pub async fn peers(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
-    let (servers, _) = configuration(&st, &p).await?;
+    let (servers, _) = configuration(&st, &p, false).await?;
     let peers: Vec<String> = servers
         .iter()
         .filter(|s| s.voter)
@@ -65,7 +78,7 @@ pub async fn peers(State(st): State<AppState>, p: Params) -> ApiResult<Response>
 }
 
 pub async fn raft_configuration(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
-    let (servers, index) = configuration(&st, &p).await?;
+    let (servers, index) = configuration(&st, &p, true).await?;
     let servers: Vec<_> = servers
         .iter()
         .map(|s| {
@@ -79,7 +92,7 @@ pub async fn raft_configuration(State(st): State<AppState>, p: Params) -> ApiRes
 }
 
 pub async fn raft_remove_peer(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
-    let (servers, _) = configuration(&st, &p).await?;
+    let (servers, _) = configuration(&st, &p, true).await?;
     let target = p
         .get("id")
         .or(p.get("address"))
@@ -95,6 +108,7 @@ pub async fn raft_remove_peer(State(st): State<AppState>, p: Params) -> ApiResul
     };
     st.rpc
         .call(
+            &p,
             p.dc(),
             Request::RemoveRaftPeer {
                 node: s.node.clone(),

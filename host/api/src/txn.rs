@@ -64,6 +64,7 @@ pub async fn txn(State(st): State<AppState>, p: Params, body: Bytes) -> ApiResul
     match st
         .rpc
         .apply(
+            &p,
             p.dc(),
             Command::Txn {
                 ops: out,

@@ -32,7 +32,7 @@ async fn read(st: &AppState, p: &Params, dc: Option<&str>, q: Q) -> ApiResult<Qu
         // Other datacenters are asked without blocking, as Consul's fan-out does.
         (req.min_index, req.wait_ms, req.consistency) = (0, 0, Consistency::Stale);
     }
-    Ok(st.rpc.query(dc, req).await?)
+    Ok(st.rpc.query(p, dc, req).await?)
 }
 
 /// One datacenter's usage and the response of its service read (for the headers).
@@ -66,11 +66,16 @@ async fn usage_of(
 }
 
 pub async fn usage(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
+    st.rpc
+        .identity(&p)
+        .await?
+        .enforcer()
+        .operator_read_allowed()?;
     let local = p.dc().unwrap_or(st.rpc.datacenter()).to_string();
     let (usage, resp) = usage_of(&st, &p, p.dc()).await?;
     let mut all = BTreeMap::from([(local.clone(), usage)]);
     if p.has("global") {
-        let dcs = match st.rpc.call(None, Request::Datacenters).await? {
+        let dcs = match st.rpc.call(&p, None, Request::Datacenters).await? {
             RpcResponse::Datacenters(d) => d,
             other => return Err(ApiError::unexpected_response(&other)),
         };

@@ -416,6 +416,17 @@ pub(crate) fn build(
         )?,
     };
 
+    // ACLs, and the security keys that depend on other keys.
+    let acl = crate::acl::build(raw.acl)?;
+    crate::security::check_default_intention_policy(raw.default_intention_policy.as_deref(), &acl)?;
+    crate::security::check_bind_addresses(
+        &raw.addresses,
+        &client_addrs,
+        raw.serf_lan_bind.as_deref(),
+        raw.serf_wan_bind.as_deref(),
+        bind_addr,
+    )?;
+
     let retry_max = non_negative("retry_max", raw.retry_max, 0)?;
     let retry_max_wan = non_negative("retry_max_wan", raw.retry_max_wan, 0)?;
     let log_level = log_level(raw.log_level)?;
@@ -480,6 +491,8 @@ pub(crate) fn build(
         plugins: plugin_slots(&raw.plugins)?,
         tls,
         limits,
+        acl,
+        enable_remote_plugin_load: raw.enable_remote_plugin_load.unwrap_or(false),
         source_flags: flags.clone(),
     })
 }

@@ -68,6 +68,30 @@ pub struct TlsSection {
     /// Servers must present a certificate for `server.<dc>.<domain>` (`internal_rpc` only;
     /// implies `verify_outgoing`).
     pub verify_server_hostname: bool,
+    /// `tls_min_version`: the oldest protocol version offered and accepted, on both the
+    /// server and the client side of this protocol (default TLS 1.2).
+    pub tls_min_version: TlsVersion,
+}
+
+/// A TLS protocol version praetor can be limited to. rustls implements TLS 1.2 and 1.3 only,
+/// so Consul's `TLSv1_0` / `TLSv1_1` are refused when the configuration is loaded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TlsVersion {
+    /// `TLSv1_2` (also `tls12`, `TLS_AUTO` and unset): TLS 1.2 and 1.3.
+    #[default]
+    Tls12,
+    /// `TLSv1_3` (also `tls13`): TLS 1.3 only.
+    Tls13,
+}
+
+impl TlsVersion {
+    /// Consul's name of the version (`TLSv1_2`, `TLSv1_3`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TlsVersion::Tls12 => "TLSv1_2",
+            TlsVersion::Tls13 => "TLSv1_3",
+        }
+    }
 }
 
 impl TlsSection {
@@ -149,6 +173,83 @@ impl Default for DnsSettings {
     }
 }
 
+/// `acl { tokens { ... } }`: the agent's configured tokens (`""` = unset). Tokens set over
+/// `PUT /v1/agent/token/<kind>` and persisted (`enable_token_persistence`) override them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AclTokens {
+    /// `initial_management` (alias `master`, legacy `acl_master_token`): the management token
+    /// the primary datacenter's leader creates once.
+    pub initial_management: String,
+    /// `default` (legacy `acl_token`): requests that carry no token.
+    pub default: String,
+    /// `agent` (legacy `acl_agent_token`): the agent's own catalog and anti-entropy calls;
+    /// falls back to `default`.
+    pub agent: String,
+    /// `agent_recovery` (alias `agent_master`, legacy `acl_agent_master_token`): the local
+    /// emergency token for the agent's own endpoints.
+    pub agent_recovery: String,
+    /// `replication` (legacy `acl_replication_token`): ACL replication in a secondary datacenter.
+    pub replication: String,
+    /// `config_file_service_registration`: services and checks from config files; falls back
+    /// to `default`.
+    pub config_file_service_registration: String,
+    /// `dns`: DNS lookups; falls back to `default`.
+    pub dns: String,
+}
+
+/// `acl { ... }` (and Consul's deprecated top-level `acl_*` keys mapped onto it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AclConfig {
+    /// Enforce ACLs, serve `/v1/acl/*` and use the agent tokens (default false).
+    pub enabled: bool,
+    /// `allow` (default) or `deny`: the fall-through decision, the default intention action
+    /// and the `X-Consul-Default-ACL-Policy` header.
+    pub default_policy: String,
+    /// `extend-cache` (default), `async-cache`, `allow` or `deny`: what a non-authoritative
+    /// agent does when it cannot reach the servers to resolve a token.
+    pub down_policy: String,
+    /// Cache lifetime of resolved tokens (default 30s).
+    pub token_ttl: Duration,
+    /// Cache lifetime of resolved policies (default 30s).
+    pub policy_ttl: Duration,
+    /// Cache lifetime of resolved roles (default 30s).
+    pub role_ttl: Duration,
+    /// Recursive KV reads need `key:list` (default false).
+    pub enable_key_list_policy: bool,
+    /// Secondary datacenters replicate tokens as well as policies and roles (default false).
+    pub enable_token_replication: bool,
+    /// Tokens set over the HTTP API are saved in `<data_dir>/acl-tokens.json` (default false).
+    pub enable_token_persistence: bool,
+    pub tokens: AclTokens,
+}
+
+impl AclConfig {
+    /// Consul's default for the three cache TTLs.
+    pub const DEFAULT_TTL: Duration = Duration::from_secs(30);
+    /// The values `default_policy` may take.
+    pub const DEFAULT_POLICIES: [&'static str; 2] = ["allow", "deny"];
+    /// The values `down_policy` may take.
+    pub const DOWN_POLICIES: [&'static str; 4] = ["extend-cache", "async-cache", "allow", "deny"];
+}
+
+impl Default for AclConfig {
+    /// Consul's defaults: disabled, `allow`, `extend-cache`, 30s TTLs, everything else off.
+    fn default() -> Self {
+        AclConfig {
+            enabled: false,
+            default_policy: "allow".to_string(),
+            down_policy: "extend-cache".to_string(),
+            token_ttl: Self::DEFAULT_TTL,
+            policy_ttl: Self::DEFAULT_TTL,
+            role_ttl: Self::DEFAULT_TTL,
+            enable_key_list_policy: false,
+            enable_token_replication: false,
+            enable_token_persistence: false,
+            tokens: AclTokens::default(),
+        }
+    }
+}
+
 /// The validated agent configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -217,6 +318,14 @@ pub struct Config {
     pub tls: TlsConfig,
     /// `limits { }`.
     pub limits: Limits,
+    /// `acl { }` (and the deprecated top-level `acl_*` keys).
+    pub acl: AclConfig,
+    /// praetor's extension (not a Consul key), default false. With ACLs disabled,
+    /// `PUT /v1/agent/plugin/load` (which runs a WebAssembly component inside the agent) is
+    /// accepted only from a loopback address; `true` accepts it from any address that can
+    /// reach the HTTP API. With ACLs enabled the request's token decides instead.
+    pub enable_remote_plugin_load: bool,
+
     /// The flags this config was built from: `load(&cfg.source_flags)` re-reads the files (reload).
     pub source_flags: Flags,
 }

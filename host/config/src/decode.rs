@@ -6,17 +6,20 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use crate::config::TlsVersion;
 use crate::definitions::{CheckSpec, ServiceSpec};
 use crate::duration::parse_duration;
 use crate::error::ConfigError;
 use crate::keys::{
-    UNSUPPORTED_CHECK, UNSUPPORTED_DNS, UNSUPPORTED_LIMITS, UNSUPPORTED_PERFORMANCE,
-    UNSUPPORTED_PORTS, UNSUPPORTED_SERVICE, UNSUPPORTED_TLS_SECTION, UNSUPPORTED_TOP_LEVEL,
-    UNSUPPORTED_UI_CONFIG, unsupported_warning,
+    UNSUPPORTED_ACL, UNSUPPORTED_ACL_TOKENS, UNSUPPORTED_CHECK, UNSUPPORTED_DNS,
+    UNSUPPORTED_LIMITS, UNSUPPORTED_PERFORMANCE, UNSUPPORTED_PORTS, UNSUPPORTED_SERVICE,
+    UNSUPPORTED_TLS_SECTION, UNSUPPORTED_TOP_LEVEL, UNSUPPORTED_UI_CONFIG, unsupported_warning,
 };
 use crate::raw::{
-    RawConfig, RawDns, RawGossip, RawLimits, RawPlugin, RawPorts, RawTls, RawTlsSection,
+    RawAcl, RawAddresses, RawConfig, RawDns, RawGossip, RawLimits, RawPlugin, RawPorts, RawTls,
+    RawTlsSection,
 };
+use crate::security;
 
 /// Decoding context for one source: its name (for errors) and where warnings go.
 pub(crate) struct Decoder<'a> {
@@ -123,6 +126,28 @@ const TOP_LEVEL: &[&str] = &[
     "verify_incoming_https",
     "verify_outgoing",
     "verify_server_hostname",
+    "tls_min_version",
+    "tls_cipher_suites",
+    "tls_prefer_server_cipher_suites",
+    "encrypt_verify_incoming",
+    "encrypt_verify_outgoing",
+    "acl",
+    "acl_datacenter",
+    "acl_default_policy",
+    "acl_down_policy",
+    "acl_ttl",
+    "acl_token",
+    "acl_agent_token",
+    "acl_agent_master_token",
+    "acl_master_token",
+    "acl_replication_token",
+    "acl_enable_key_list_policy",
+    "enable_acl_replication",
+    "enable_remote_plugin_load",
+    "addresses",
+    "serf_lan",
+    "serf_wan",
+    "default_intention_policy",
 ];
 
 const TLS_BLOCKS: &[&str] = &["defaults", "internal_rpc", "https", "grpc"];
@@ -134,8 +159,35 @@ const TLS_SECTION_KEYS: &[&str] = &[
     "verify_incoming",
     "verify_outgoing",
     "verify_server_hostname",
+    "tls_min_version",
+    "tls_cipher_suites",
 ];
 const LIMITS_KEYS: &[&str] = &["rpc_handshake_timeout", "rpc_max_conns_per_client"];
+
+const ACL_KEYS: &[&str] = &[
+    "enabled",
+    "default_policy",
+    "down_policy",
+    "token_ttl",
+    "policy_ttl",
+    "role_ttl",
+    "enable_key_list_policy",
+    "enable_token_replication",
+    "enable_token_persistence",
+    "tokens",
+];
+const ACL_TOKEN_KEYS: &[&str] = &[
+    "initial_management",
+    "default",
+    "agent",
+    "agent_recovery",
+    "replication",
+    "config_file_service_registration",
+    "dns",
+    "master",
+    "agent_master",
+];
+const ADDRESS_KEYS: &[&str] = &["dns", "http", "https", "grpc", "grpc_tls"];
 
 const PLUGIN_KEYS: &[&str] = &[
     "path",
@@ -216,6 +268,14 @@ impl<'a> Decoder<'a> {
 
     fn value_error(&self, key: &str, message: String) -> ConfigError {
         ConfigError::Value {
+            file: self.file.to_string(),
+            key: key.to_string(),
+            message,
+        }
+    }
+
+    fn refused(&self, key: &str, message: String) -> ConfigError {
+        ConfigError::Refused {
             file: self.file.to_string(),
             key: key.to_string(),
             message,
@@ -350,6 +410,9 @@ impl<'a> Decoder<'a> {
         let mut raw = RawConfig::default();
         for (key, v) in map {
             let Some(name) = lookup(key, TOP_LEVEL, Match::CaseInsensitive) else {
+                if let Some(name) = lookup(key, UNSUPPORTED_TOP_LEVEL, Match::CaseInsensitive) {
+                    security::refuse_ignored(self.file, name, v)?;
+                }
                 self.other_key("", key, UNSUPPORTED_TOP_LEVEL, Match::CaseInsensitive)?;
                 continue;
             };
@@ -359,7 +422,86 @@ impl<'a> Decoder<'a> {
             self.top_level(&mut raw, name, v)?;
         }
         self.apply_deprecated_tls(&mut raw);
+        self.apply_deprecated_acl(&mut raw);
         Ok(raw)
+    }
+
+    fn deprecated(&mut self, old: &str, new: &str) {
+        self.warnings.push(format!(
+            "The '{old}' field is deprecated. Use the '{new}' field instead."
+        ));
+    }
+
+    /// Consul's `applyDeprecatedConfig` for ACLs: the token aliases of this source's `acl`
+    /// block and the deprecated top-level `acl_*` keys fill what the block left unset (except
+    /// `acl_datacenter`, which always enables ACLs, and `acl_replication_token`, which always
+    /// enables token replication), each with a deprecation warning.
+    fn apply_deprecated_acl(&mut self, raw: &mut RawConfig) {
+        let dep = std::mem::take(&mut raw.deprecated_acl);
+        let acl = &mut raw.acl;
+        let agent_master = acl.tokens.agent_master.take();
+        let master = acl.tokens.master.take();
+        if agent_master.is_some() {
+            self.deprecated("acl.tokens.agent_master", "acl.tokens.agent_recovery");
+        }
+        fill(&mut acl.tokens.agent_recovery, agent_master);
+        if dep.acl_agent_master_token.is_some() {
+            self.deprecated("acl_agent_master_token", "acl.tokens.agent_recovery");
+        }
+        fill(&mut acl.tokens.agent_recovery, dep.acl_agent_master_token);
+        if dep.acl_agent_token.is_some() {
+            self.deprecated("acl_agent_token", "acl.tokens.agent");
+        }
+        fill(&mut acl.tokens.agent, dep.acl_agent_token);
+        if dep.acl_token.is_some() {
+            self.deprecated("acl_token", "acl.tokens.default");
+        }
+        fill(&mut acl.tokens.default, dep.acl_token);
+        if master.is_some() {
+            self.deprecated("acl.tokens.master", "acl.tokens.initial_management");
+        }
+        fill(&mut acl.tokens.initial_management, master);
+        if dep.acl_master_token.is_some() {
+            self.deprecated("acl_master_token", "acl.tokens.initial_management");
+        }
+        fill(&mut acl.tokens.initial_management, dep.acl_master_token);
+        if dep.acl_replication_token.is_some() {
+            self.deprecated("acl_replication_token", "acl.tokens.replication");
+            acl.enable_token_replication = Some(true);
+        }
+        fill(&mut acl.tokens.replication, dep.acl_replication_token);
+        if dep.enable_acl_replication.is_some() {
+            self.deprecated("enable_acl_replication", "acl.enable_token_replication");
+        }
+        fill(
+            &mut acl.enable_token_replication,
+            dep.enable_acl_replication,
+        );
+        if dep.acl_datacenter.is_some() {
+            self.deprecated("acl_datacenter", "primary_datacenter");
+            // Consul: "when the acl_datacenter config is used it implicitly enables acls".
+            acl.enabled = Some(true);
+        }
+        fill(&mut raw.primary_datacenter, dep.acl_datacenter);
+        if dep.acl_default_policy.is_some() {
+            self.deprecated("acl_default_policy", "acl.default_policy");
+        }
+        fill(&mut acl.default_policy, dep.acl_default_policy);
+        if dep.acl_down_policy.is_some() {
+            self.deprecated("acl_down_policy", "acl.down_policy");
+        }
+        fill(&mut acl.down_policy, dep.acl_down_policy);
+        if dep.acl_ttl.is_some() {
+            self.deprecated("acl_ttl", "acl.token_ttl");
+        }
+        fill(&mut acl.token_ttl, dep.acl_ttl);
+        if dep.acl_enable_key_list_policy.is_some() {
+            self.deprecated("acl_enable_key_list_policy", "acl.enable_key_list_policy");
+        }
+        fill(
+            &mut acl.enable_key_list_policy,
+            dep.acl_enable_key_list_policy,
+        );
     }
 
     /// Consul's `applyDeprecatedTLSConfig`: the top-level keys of this source fill the `tls`
@@ -411,6 +553,11 @@ impl<'a> Decoder<'a> {
             "tls.internal_rpc.verify_server_hostname",
             dep.top.verify_server_hostname.is_some(),
         );
+        moved(
+            "tls_min_version",
+            "tls.defaults.tls_min_version",
+            dep.top.tls_min_version.is_some(),
+        );
         fill(&mut tls.defaults.ca_file, dep.top.ca_file);
         fill(&mut tls.defaults.ca_path, dep.top.ca_path);
         fill(&mut tls.defaults.cert_file, dep.top.cert_file);
@@ -426,6 +573,7 @@ impl<'a> Decoder<'a> {
             &mut tls.internal_rpc.verify_server_hostname,
             dep.top.verify_server_hostname,
         );
+        fill(&mut tls.defaults.tls_min_version, dep.top.tls_min_version);
     }
 
     fn top_level(&mut self, raw: &mut RawConfig, name: &str, v: &Value) -> Result<(), ConfigError> {
@@ -512,6 +660,72 @@ impl<'a> Decoder<'a> {
             "verify_incoming_https" => {
                 raw.deprecated_tls.verify_incoming_https = Some(self.boolean(name, v)?);
             }
+            "tls_min_version" => {
+                // Applied only when the tls block of the same source leaves it unset, but
+                // refused values are refused either way.
+                if let Some(version) = self.tls_version(name, v)? {
+                    raw.deprecated_tls.top.tls_min_version = Some(version);
+                }
+            }
+            "tls_cipher_suites" => self.tls_cipher_suites(name, v)?,
+            "tls_prefer_server_cipher_suites" => {
+                if self.boolean(name, v)? {
+                    return Err(self.refused(
+                        name,
+                        format!(
+                            "{name} = true is not supported by praetor: rustls chooses among its own cipher suites; remove the key"
+                        ),
+                    ));
+                }
+                // Consul's text: Go ignores the setting, and so does praetor.
+                self.warnings.push(
+                    "The 'tls_prefer_server_cipher_suites' field is deprecated and will be ignored."
+                        .to_string(),
+                );
+            }
+            "encrypt_verify_incoming" | "encrypt_verify_outgoing" => {
+                if !self.boolean(name, v)? {
+                    return Err(self.refused(
+                        name,
+                        format!(
+                            "{name} = false is not supported by praetor: gossip with a key set is always encrypted and verified"
+                        ),
+                    ));
+                }
+            }
+            "acl" => raw.acl = self.acl(v)?,
+            "acl_datacenter" => raw.deprecated_acl.acl_datacenter = Some(self.string(name, v)?),
+            "acl_default_policy" => {
+                raw.deprecated_acl.acl_default_policy = Some(self.string(name, v)?);
+            }
+            "acl_down_policy" => raw.deprecated_acl.acl_down_policy = Some(self.string(name, v)?),
+            "acl_ttl" => raw.deprecated_acl.acl_ttl = Some(self.duration(name, v)?),
+            "acl_token" => raw.deprecated_acl.acl_token = Some(self.string(name, v)?),
+            "acl_agent_token" => raw.deprecated_acl.acl_agent_token = Some(self.string(name, v)?),
+            "acl_agent_master_token" => {
+                raw.deprecated_acl.acl_agent_master_token = Some(self.string(name, v)?);
+            }
+            "acl_master_token" => {
+                raw.deprecated_acl.acl_master_token = Some(self.string(name, v)?);
+            }
+            "acl_replication_token" => {
+                raw.deprecated_acl.acl_replication_token = Some(self.string(name, v)?);
+            }
+            "acl_enable_key_list_policy" => {
+                raw.deprecated_acl.acl_enable_key_list_policy = Some(self.boolean(name, v)?);
+            }
+            "enable_acl_replication" => {
+                raw.deprecated_acl.enable_acl_replication = Some(self.boolean(name, v)?);
+            }
+            "enable_remote_plugin_load" => {
+                raw.enable_remote_plugin_load = Some(self.boolean(name, v)?);
+            }
+            "addresses" => raw.addresses = self.addresses(v)?,
+            "serf_lan" => raw.serf_lan_bind = Some(self.string(name, v)?),
+            "serf_wan" => raw.serf_wan_bind = Some(self.string(name, v)?),
+            "default_intention_policy" => {
+                raw.default_intention_policy = Some(self.string(name, v)?);
+            }
             other => {
                 // TOP_LEVEL and this match are kept in sync; reaching here is a bug, not input.
                 tracing::error!(key = other, "Config key listed but not decoded");
@@ -593,11 +807,161 @@ impl<'a> Decoder<'a> {
                     "key_file" => s.key_file = Some(self.string(&p, val)?),
                     "verify_incoming" => s.verify_incoming = Some(self.boolean(&p, val)?),
                     "verify_outgoing" => s.verify_outgoing = Some(self.boolean(&p, val)?),
+                    "tls_min_version" => {
+                        if let Some(version) = self.tls_version(&p, val)? {
+                            s.tls_min_version = Some(version);
+                        }
+                    }
+                    "tls_cipher_suites" => self.tls_cipher_suites(&p, val)?,
                     _ => s.verify_server_hostname = Some(self.boolean(&p, val)?),
                 }
             }
         }
         Ok(s)
+    }
+
+    /// `tls_min_version` at `path`: `None` for `""` (inherit). Consul's `TLSv1_2` / `TLSv1_3`
+    /// and `TLS_AUTO` (= TLS 1.2), and its legacy `tls12` / `tls13` with Consul's warning.
+    /// TLS 1.0 and 1.1 are refused (rustls has neither); anything else is Consul's error.
+    fn tls_version(&mut self, path: &str, v: &Value) -> Result<Option<TlsVersion>, ConfigError> {
+        let s = self.string(path, v)?;
+        let (version, legacy) = match s.as_str() {
+            "" => return Ok(None),
+            "TLS_AUTO" | "TLSv1_2" => (TlsVersion::Tls12, false),
+            "TLSv1_3" => (TlsVersion::Tls13, false),
+            "tls12" => (TlsVersion::Tls12, true),
+            "tls13" => (TlsVersion::Tls13, true),
+            "TLSv1_0" | "TLSv1_1" | "tls10" | "tls11" => {
+                return Err(self.refused(
+                    path,
+                    format!(
+                        "{path} = {s:?} is not supported by praetor: rustls implements only TLS 1.2 and 1.3 (use \"TLSv1_2\" or \"TLSv1_3\")"
+                    ),
+                ));
+            }
+            _ => {
+                return Err(self.value_error(
+                    path,
+                    format!(
+                        "invalid TLS version: no matching TLS version found for {s}, please specify one of [TLS_AUTO, TLSv1_0, TLSv1_1, TLSv1_2, TLSv1_3]"
+                    ),
+                ));
+            }
+        };
+        if legacy {
+            let key = path.rsplit('.').next().unwrap_or(path);
+            self.warnings.push(format!(
+                "'{key}' value '{s}' is deprecated, please specify '{}' instead",
+                version.as_str()
+            ));
+        }
+        Ok(Some(version))
+    }
+
+    /// `tls_cipher_suites` at `path`: only `""` (rustls' own choice) is accepted.
+    fn tls_cipher_suites(&self, path: &str, v: &Value) -> Result<(), ConfigError> {
+        if self.string(path, v)?.trim().is_empty() {
+            return Ok(());
+        }
+        Err(self.refused(
+            path,
+            format!(
+                "{path} is not supported by praetor: rustls chooses the cipher suites itself (TLS 1.3 suites, and for TLS 1.2 only ECDHE with AES-GCM or ChaCha20-Poly1305); remove the key"
+            ),
+        ))
+    }
+
+    /// `acl { enabled default_policy down_policy token_ttl policy_ttl role_ttl
+    /// enable_key_list_policy enable_token_replication enable_token_persistence tokens { } }`.
+    fn acl(&mut self, v: &Value) -> Result<RawAcl, ConfigError> {
+        let mut acl = RawAcl::default();
+        for obj in self.objects("acl", v)? {
+            for (key, val) in obj {
+                let Some(name) = lookup(key, ACL_KEYS, Match::CaseInsensitive) else {
+                    self.other_key("acl", key, UNSUPPORTED_ACL, Match::CaseInsensitive)?;
+                    continue;
+                };
+                if val.is_null() {
+                    continue;
+                }
+                let p = join("acl", name);
+                match name {
+                    "enabled" => acl.enabled = Some(self.boolean(&p, val)?),
+                    "default_policy" => acl.default_policy = Some(self.string(&p, val)?),
+                    "down_policy" => acl.down_policy = Some(self.string(&p, val)?),
+                    "token_ttl" => acl.token_ttl = Some(self.duration(&p, val)?),
+                    "policy_ttl" => acl.policy_ttl = Some(self.duration(&p, val)?),
+                    "role_ttl" => acl.role_ttl = Some(self.duration(&p, val)?),
+                    "enable_key_list_policy" => {
+                        acl.enable_key_list_policy = Some(self.boolean(&p, val)?);
+                    }
+                    "enable_token_replication" => {
+                        acl.enable_token_replication = Some(self.boolean(&p, val)?);
+                    }
+                    "enable_token_persistence" => {
+                        acl.enable_token_persistence = Some(self.boolean(&p, val)?);
+                    }
+                    _ => self.acl_tokens(&p, val, &mut acl)?,
+                }
+            }
+        }
+        Ok(acl)
+    }
+
+    /// `acl.tokens { ... }` (with Consul's aliases `master` and `agent_master`).
+    fn acl_tokens(&mut self, path: &str, v: &Value, acl: &mut RawAcl) -> Result<(), ConfigError> {
+        for obj in self.objects(path, v)? {
+            for (key, val) in obj {
+                let Some(name) = lookup(key, ACL_TOKEN_KEYS, Match::CaseInsensitive) else {
+                    self.other_key(path, key, UNSUPPORTED_ACL_TOKENS, Match::CaseInsensitive)?;
+                    continue;
+                };
+                if val.is_null() {
+                    continue;
+                }
+                let token = Some(self.string(&join(path, name), val)?);
+                let t = &mut acl.tokens;
+                match name {
+                    "initial_management" => t.initial_management = token,
+                    "default" => t.default = token,
+                    "agent" => t.agent = token,
+                    "agent_recovery" => t.agent_recovery = token,
+                    "replication" => t.replication = token,
+                    "config_file_service_registration" => {
+                        t.config_file_service_registration = token;
+                    }
+                    "dns" => t.dns = token,
+                    "master" => t.master = token,
+                    _ => t.agent_master = token,
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `addresses { dns http https grpc grpc_tls }`, kept to be compared with `client_addr`.
+    fn addresses(&mut self, v: &Value) -> Result<RawAddresses, ConfigError> {
+        let mut a = RawAddresses::default();
+        for obj in self.objects("addresses", v)? {
+            for (key, val) in obj {
+                let Some(name) = lookup(key, ADDRESS_KEYS, Match::CaseInsensitive) else {
+                    self.other_key("addresses", key, &[], Match::CaseInsensitive)?;
+                    continue;
+                };
+                if val.is_null() {
+                    continue;
+                }
+                let addr = Some(self.string(&join("addresses", name), val)?);
+                match name {
+                    "dns" => a.dns = addr,
+                    "http" => a.http = addr,
+                    "https" => a.https = addr,
+                    "grpc" => a.grpc = addr,
+                    _ => a.grpc_tls = addr,
+                }
+            }
+        }
+        Ok(a)
     }
 
     /// `limits { rpc_handshake_timeout rpc_max_conns_per_client }`; the other limits warn.

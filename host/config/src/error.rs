@@ -35,6 +35,15 @@ pub enum ConfigError {
         key: String,
         message: String,
     },
+    /// A key praetor does not implement, set to a value that would change security if it were
+    /// honoured (e.g. `encrypt_verify_incoming = false`): refused rather than ignored. The
+    /// message starts with the key.
+    #[error("{file}: {message}")]
+    Refused {
+        file: String,
+        key: String,
+        message: String,
+    },
     /// The merged configuration is inconsistent (Consul's validation texts, which name the key).
     #[error("{0}")]
     Invalid(String),

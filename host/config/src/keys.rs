@@ -1,22 +1,13 @@
-//! Valid Consul configuration keys that praetor does not implement yet: accepted with a warning.
+//! Valid Consul configuration keys that praetor does not implement yet: accepted with a warning,
+//! unless `security::refuse_ignored` finds a value that would change security if it were
+//! honoured (then loading fails naming the key).
 
 /// Top-level keys of Consul's agent configuration (docs: agent configuration file reference,
 /// plus deprecated and internal keys that Consul still parses) that praetor ignores.
+/// `acl_enforce_version_8` and `acl_disabled_ttl` do nothing in Consul either.
 pub(crate) const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
-    "acl",
-    "acl_agent_master_token",
-    "acl_agent_token",
-    "acl_datacenter",
-    "acl_default_policy",
     "acl_disabled_ttl",
-    "acl_down_policy",
-    "acl_enable_key_list_policy",
     "acl_enforce_version_8",
-    "acl_master_token",
-    "acl_replication_token",
-    "acl_token",
-    "acl_ttl",
-    "addresses",
     "advertise_addr_ipv4",
     "advertise_addr_ipv6",
     "advertise_addr_wan_ipv4",
@@ -39,7 +30,6 @@ pub(crate) const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "config_entries",
     "connect",
     "consul",
-    "default_intention_policy",
     "default_query_time",
     "disable_anonymous_signature",
     "disable_coordinates",
@@ -49,14 +39,11 @@ pub(crate) const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "disable_remote_exec",
     "discard_check_output",
     "discovery_max_stale",
-    "enable_acl_replication",
     "enable_agent_tls_for_checks",
     "enable_central_service_config",
     "enable_debug",
     "enable_local_script_checks",
     "enable_syslog",
-    "encrypt_verify_incoming",
-    "encrypt_verify_outgoing",
     "experiments",
     "http_config",
     "license_path",
@@ -90,9 +77,7 @@ pub(crate) const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "segment_limit",
     "segment_name_limit",
     "segments",
-    "serf_lan",
     "serf_lan_allowed_cidrs",
-    "serf_wan",
     "serf_wan_allowed_cidrs",
     "server_name",
     "server_rejoin_age_max",
@@ -104,9 +89,6 @@ pub(crate) const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "syslog_facility",
     "tagged_addresses",
     "telemetry",
-    "tls_cipher_suites",
-    "tls_min_version",
-    "tls_prefer_server_cipher_suites",
     "ui_content_path",
     "ui_dir",
     "unix_sockets",
@@ -118,9 +100,16 @@ pub(crate) const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "xds",
 ];
 
-/// Keys of a `tls { <section> { } }` block praetor ignores (rustls picks versions and suites).
-pub(crate) const UNSUPPORTED_TLS_SECTION: &[&str] =
-    &["tls_cipher_suites", "tls_min_version", "use_auto_cert"];
+/// Keys of a `tls { <section> { } }` block praetor ignores (`use_auto_cert` is for the external
+/// gRPC port's auto-encrypt certificates).
+pub(crate) const UNSUPPORTED_TLS_SECTION: &[&str] = &["use_auto_cert"];
+
+/// Keys of `acl { }` praetor ignores: `disabled_ttl` does nothing in Consul any more,
+/// `msp_disable_bootstrap` is Consul Enterprise.
+pub(crate) const UNSUPPORTED_ACL: &[&str] = &["disabled_ttl", "msp_disable_bootstrap"];
+
+/// Keys of `acl.tokens { }` praetor ignores (Consul Enterprise).
+pub(crate) const UNSUPPORTED_ACL_TOKENS: &[&str] = &["managed_service_provider"];
 
 /// Keys of `limits { }` praetor ignores.
 pub(crate) const UNSUPPORTED_LIMITS: &[&str] = &[

@@ -4,8 +4,11 @@
 //! Order: every `-config-file`, then every `-config-dir` (its `*.json` / `*.hcl` sorted by name),
 //! then the flags. Later scalars win, lists (retry_join, services, checks, ...) concatenate, maps
 //! overlay. Keys are Consul's; valid Consul keys praetor does not implement yet are ignored with
-//! a warning, unknown keys are errors.
+//! a warning, unless they are security settings set to a value that would matter (those are
+//! refused, naming the key: see `security`); unknown keys are errors. Consul's deprecated
+//! top-level TLS and `acl_*` keys are moved into `tls` / `acl` with Consul's deprecation warnings.
 
+mod acl;
 mod builder;
 mod config;
 mod decode;
@@ -15,14 +18,15 @@ mod error;
 mod flags;
 mod keys;
 mod raw;
+mod security;
 mod source;
 mod tls;
 
 use std::path::Path;
 
 pub use config::{
-    Config, DnsSettings, GossipSettings, Limits, Loaded, PluginGrants, PluginSlot, Ports,
-    TlsConfig, TlsSection,
+    AclConfig, AclTokens, Config, DnsSettings, GossipSettings, Limits, Loaded, PluginGrants,
+    PluginSlot, Ports, TlsConfig, TlsSection, TlsVersion,
 };
 pub use definitions::{
     CHECK_STATUSES, CheckDefinition, CheckKind, CheckSpec, DefinitionError, ServiceDefinition,

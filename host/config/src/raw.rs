@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::config::TlsVersion;
 use crate::definitions::{CheckSpec, ServiceSpec};
 use crate::duration::parse_duration;
 use crate::error::{ConfigError, FLAGS_SOURCE};
@@ -62,6 +63,7 @@ pub(crate) struct RawTlsSection {
     pub verify_incoming: Option<bool>,
     pub verify_outgoing: Option<bool>,
     pub verify_server_hostname: Option<bool>,
+    pub tls_min_version: Option<TlsVersion>,
 }
 
 impl RawTlsSection {
@@ -76,6 +78,7 @@ impl RawTlsSection {
             &mut self.verify_server_hostname,
             later.verify_server_hostname,
         );
+        overlay(&mut self.tls_min_version, later.tls_min_version);
     }
 }
 
@@ -109,6 +112,109 @@ pub(crate) struct RawDeprecatedTls {
     pub verify_incoming_rpc: Option<bool>,
     /// `verify_incoming_https` -> `tls.https.verify_incoming`.
     pub verify_incoming_https: Option<bool>,
+}
+
+/// `acl { tokens { ... } }` as written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RawAclTokens {
+    pub initial_management: Option<String>,
+    pub default: Option<String>,
+    pub agent: Option<String>,
+    pub agent_recovery: Option<String>,
+    pub replication: Option<String>,
+    pub config_file_service_registration: Option<String>,
+    pub dns: Option<String>,
+    /// Deprecated alias of `initial_management`; moved by `Decoder::config`, never merged.
+    pub master: Option<String>,
+    /// Deprecated alias of `agent_recovery`; moved by `Decoder::config`, never merged.
+    pub agent_master: Option<String>,
+}
+
+/// `acl { ... }` as written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RawAcl {
+    pub enabled: Option<bool>,
+    pub default_policy: Option<String>,
+    pub down_policy: Option<String>,
+    pub token_ttl: Option<Duration>,
+    pub policy_ttl: Option<Duration>,
+    pub role_ttl: Option<Duration>,
+    pub enable_key_list_policy: Option<bool>,
+    pub enable_token_replication: Option<bool>,
+    pub enable_token_persistence: Option<bool>,
+    pub tokens: RawAclTokens,
+}
+
+impl RawAcl {
+    fn overlay(&mut self, later: RawAcl) {
+        overlay(&mut self.enabled, later.enabled);
+        overlay(&mut self.default_policy, later.default_policy);
+        overlay(&mut self.down_policy, later.down_policy);
+        overlay(&mut self.token_ttl, later.token_ttl);
+        overlay(&mut self.policy_ttl, later.policy_ttl);
+        overlay(&mut self.role_ttl, later.role_ttl);
+        overlay(
+            &mut self.enable_key_list_policy,
+            later.enable_key_list_policy,
+        );
+        overlay(
+            &mut self.enable_token_replication,
+            later.enable_token_replication,
+        );
+        overlay(
+            &mut self.enable_token_persistence,
+            later.enable_token_persistence,
+        );
+        let (t, l) = (&mut self.tokens, later.tokens);
+        overlay(&mut t.initial_management, l.initial_management);
+        overlay(&mut t.default, l.default);
+        overlay(&mut t.agent, l.agent);
+        overlay(&mut t.agent_recovery, l.agent_recovery);
+        overlay(&mut t.replication, l.replication);
+        overlay(
+            &mut t.config_file_service_registration,
+            l.config_file_service_registration,
+        );
+        overlay(&mut t.dns, l.dns);
+    }
+}
+
+/// Consul's deprecated top-level ACL keys of one source; `Decoder::config` moves them into
+/// `RawAcl` (and `primary_datacenter`) as Consul's `applyDeprecatedConfig` does.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RawDeprecatedAcl {
+    pub acl_datacenter: Option<String>,
+    pub acl_default_policy: Option<String>,
+    pub acl_down_policy: Option<String>,
+    pub acl_ttl: Option<Duration>,
+    pub acl_token: Option<String>,
+    pub acl_agent_token: Option<String>,
+    pub acl_agent_master_token: Option<String>,
+    pub acl_master_token: Option<String>,
+    pub acl_replication_token: Option<String>,
+    pub acl_enable_key_list_policy: Option<bool>,
+    pub enable_acl_replication: Option<bool>,
+}
+
+/// `addresses { ... }` as written. praetor binds every client listener to `client_addr`; these
+/// are accepted only when they say the same (see `security::check_bind_addresses`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RawAddresses {
+    pub dns: Option<String>,
+    pub http: Option<String>,
+    pub https: Option<String>,
+    pub grpc: Option<String>,
+    pub grpc_tls: Option<String>,
+}
+
+impl RawAddresses {
+    fn overlay(&mut self, later: RawAddresses) {
+        overlay(&mut self.dns, later.dns);
+        overlay(&mut self.http, later.http);
+        overlay(&mut self.https, later.https);
+        overlay(&mut self.grpc, later.grpc);
+        overlay(&mut self.grpc_tls, later.grpc_tls);
+    }
 }
 
 /// `limits { ... }` as written (the keys praetor implements).
@@ -181,6 +287,17 @@ pub(crate) struct RawConfig {
     /// Emptied by `Decoder::config` (moved into `tls`); never merged.
     pub deprecated_tls: RawDeprecatedTls,
     pub limits: RawLimits,
+    pub acl: RawAcl,
+    /// Emptied by `Decoder::config` (moved into `acl`); never merged.
+    pub deprecated_acl: RawDeprecatedAcl,
+    pub enable_remote_plugin_load: Option<bool>,
+    /// Checked against `client_addr`, not used otherwise.
+    pub addresses: RawAddresses,
+    /// `serf_lan` / `serf_wan` bind addresses: checked against `bind_addr`, not used otherwise.
+    pub serf_lan_bind: Option<String>,
+    pub serf_wan_bind: Option<String>,
+    /// Checked against the ACL default, not used otherwise.
+    pub default_intention_policy: Option<String>,
 }
 
 fn overlay<T>(base: &mut Option<T>, later: Option<T>) {
@@ -257,6 +374,18 @@ impl RawConfig {
         overlay(
             &mut self.limits.rpc_max_conns_per_client,
             later.limits.rpc_max_conns_per_client,
+        );
+        self.acl.overlay(later.acl);
+        overlay(
+            &mut self.enable_remote_plugin_load,
+            later.enable_remote_plugin_load,
+        );
+        self.addresses.overlay(later.addresses);
+        overlay(&mut self.serf_lan_bind, later.serf_lan_bind);
+        overlay(&mut self.serf_wan_bind, later.serf_wan_bind);
+        overlay(
+            &mut self.default_intention_policy,
+            later.default_intention_policy,
         );
     }
 

@@ -36,6 +36,10 @@ fn resolve(defaults: &RawTlsSection, specific: &RawTlsSection) -> TlsSection {
             .or(defaults.verify_outgoing)
             .unwrap_or(false),
         verify_server_hostname: specific.verify_server_hostname.unwrap_or(false),
+        tls_min_version: specific
+            .tls_min_version
+            .or(defaults.tls_min_version)
+            .unwrap_or_default(),
     }
 }
 

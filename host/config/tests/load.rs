@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use praetor_config::{CheckKind, Config, Flags, load, load_service_definitions};
+use praetor_config::{
+    AclConfig, AclTokens, CheckKind, Config, Flags, TlsVersion, load, load_service_definitions,
+};
 
 static NEXT_DIR: AtomicUsize = AtomicUsize::new(0);
 
@@ -296,12 +298,11 @@ fn unknown_key_is_an_error_naming_file_and_key() {
 #[test]
 fn known_unsupported_keys_warn_and_are_ignored() {
     let loaded = load_one(
-        "acl.hcl",
+        "unsupported.hcl",
         r#"
 data_dir = "/tmp/x"
-acl {
-  enabled        = true
-  default_policy = "deny"
+autopilot {
+  cleanup_dead_servers = true
 }
 telemetry {
   prometheus_retention_time = "30s"
@@ -312,7 +313,7 @@ dns_config {
 "#,
     )
     .expect("loads");
-    for key in ["acl", "telemetry", "dns_config.allow_stale"] {
+    for key in ["autopilot", "telemetry", "dns_config.allow_stale"] {
         let expected = format!("config key \"{key}\" is not supported by praetor yet; ignored");
         assert!(
             loaded.warnings.contains(&expected),
@@ -546,14 +547,14 @@ fn consul_style_sample_with_acl_block_loads() {
         CheckKind::Http { method, tls_skip_verify: true, .. } if method == "POST"));
     assert!(matches!(&c.checks[1].kind, CheckKind::Script(args) if args.len() == 3));
     assert_eq!(c.checks[2].kind, CheckKind::Alias("redis-1".into()));
-    for key in [
-        "acl",
-        "addresses",
-        "connect",
-        "telemetry",
-        "autopilot",
-        "ports.grpc_tls",
-    ] {
+    assert!(c.acl.enabled && c.acl.enable_token_persistence);
+    assert_eq!(c.acl.default_policy, "deny");
+    assert_eq!(
+        c.acl.tokens.agent,
+        "00000000-0000-0000-0000-000000000000".to_string()
+    );
+    // addresses.http says what client_addr says: accepted.
+    for key in ["connect", "telemetry", "autopilot", "ports.grpc_tls"] {
         let expected = format!("config key \"{key}\" is not supported by praetor yet; ignored");
         assert!(loaded.warnings.contains(&expected), "{:?}", loaded.warnings);
     }
@@ -795,13 +796,20 @@ limits {
     assert!(!c.tls.https.verify_server_hostname);
     assert_eq!(c.limits.rpc_handshake_timeout, Duration::from_secs(2));
     assert_eq!(c.limits.rpc_max_conns_per_client, 7);
-    for key in [
-        "tls.defaults.tls_min_version",
-        "limits.http_max_conns_per_client",
-    ] {
-        let expected = format!("config key \"{key}\" is not supported by praetor yet; ignored");
-        assert!(hcl.warnings.contains(&expected), "{:?}", hcl.warnings);
-    }
+    assert_eq!(rpc.tls_min_version, TlsVersion::Tls12);
+    assert_eq!(c.tls.https.tls_min_version, TlsVersion::Tls12);
+    let expected =
+        "config key \"limits.http_max_conns_per_client\" is not supported by praetor yet; ignored";
+    assert!(
+        hcl.warnings.contains(&expected.to_string()),
+        "{:?}",
+        hcl.warnings
+    );
+    assert!(
+        !hcl.warnings.iter().any(|w| w.contains("tls_min_version")),
+        "{:?}",
+        hcl.warnings
+    );
 }
 
 #[test]
@@ -913,4 +921,659 @@ fn tls_validation_fails_naming_the_key() {
     )
     .unwrap_err();
     assert!(err.starts_with("ports.https: "), "{err}");
+}
+
+// === ACLs and refused security keys ===
+
+#[test]
+fn acl_defaults_and_dev_mode() {
+    let c = load_one("d.json", r#"{"data_dir": "/tmp/x"}"#)
+        .expect("loads")
+        .config;
+    assert_eq!(c.acl, AclConfig::default());
+    assert!(!c.acl.enabled);
+    assert_eq!(c.acl.default_policy, "allow");
+    assert_eq!(c.acl.down_policy, "extend-cache");
+    assert_eq!(c.acl.token_ttl, Duration::from_secs(30));
+    assert_eq!(c.acl.policy_ttl, Duration::from_secs(30));
+    assert_eq!(c.acl.role_ttl, Duration::from_secs(30));
+    assert!(!c.enable_remote_plugin_load);
+    let dev = load(&Flags {
+        dev: Some(true),
+        ..Flags::default()
+    })
+    .expect("dev loads")
+    .config;
+    assert_eq!(dev.acl, AclConfig::default());
+    assert!(!dev.enable_remote_plugin_load);
+}
+
+#[test]
+fn acl_block_in_hcl_and_json() {
+    let hcl = load_one(
+        "acl.hcl",
+        r#"
+data_dir = "/tmp/x"
+enable_remote_plugin_load = true
+acl {
+  enabled                  = true
+  default_policy           = "deny"
+  down_policy              = "async-cache"
+  token_ttl                = "1m"
+  policy_ttl               = "45s"
+  role_ttl                 = "2m30s"
+  enable_key_list_policy   = true
+  enable_token_replication = true
+  enable_token_persistence = true
+  tokens {
+    initial_management               = "im"
+    default                          = "def"
+    agent                            = "ag"
+    agent_recovery                   = "rec"
+    replication                      = "rep"
+    config_file_service_registration = "cfsr"
+    dns                              = "dns"
+  }
+}
+"#,
+    )
+    .expect("hcl loads");
+    let json = load_one(
+        "acl.json",
+        r#"{"data_dir": "/tmp/x", "enable_remote_plugin_load": true,
+            "acl": {"enabled": true, "default_policy": "deny", "down_policy": "async-cache",
+                    "token_ttl": "1m", "policy_ttl": "45s", "role_ttl": "2m30s",
+                    "enable_key_list_policy": true, "enable_token_replication": true,
+                    "enable_token_persistence": true,
+                    "tokens": {"initial_management": "im", "default": "def", "agent": "ag",
+                               "agent_recovery": "rec", "replication": "rep",
+                               "config_file_service_registration": "cfsr", "dns": "dns"}}}"#,
+    )
+    .expect("json loads");
+    let expected = AclConfig {
+        enabled: true,
+        default_policy: "deny".into(),
+        down_policy: "async-cache".into(),
+        token_ttl: Duration::from_secs(60),
+        policy_ttl: Duration::from_secs(45),
+        role_ttl: Duration::from_secs(150),
+        enable_key_list_policy: true,
+        enable_token_replication: true,
+        enable_token_persistence: true,
+        tokens: AclTokens {
+            initial_management: "im".into(),
+            default: "def".into(),
+            agent: "ag".into(),
+            agent_recovery: "rec".into(),
+            replication: "rep".into(),
+            config_file_service_registration: "cfsr".into(),
+            dns: "dns".into(),
+        },
+    };
+    assert_eq!(hcl.config.acl, expected);
+    assert_eq!(json.config.acl, expected);
+    assert!(hcl.config.enable_remote_plugin_load && json.config.enable_remote_plugin_load);
+    assert!(
+        hcl.warnings.iter().all(|w| !w.contains("acl")),
+        "{:?}",
+        hcl.warnings
+    );
+}
+
+#[test]
+fn acl_blocks_merge_across_files() {
+    let dir = TempDir::new();
+    let a = dir.write(
+        "a.hcl",
+        "data_dir = \"/tmp/x\"\nacl {\n  enabled = true\n  tokens {\n    agent = \"a1\"\n    dns = \"d1\"\n  }\n}\n",
+    );
+    let b = dir.write(
+        "b.json",
+        r#"{"acl": {"default_policy": "deny", "tokens": {"agent": "a2"}}}"#,
+    );
+    let acl = load(&flags_for(&[a, b])).expect("loads").config.acl;
+    assert!(acl.enabled);
+    assert_eq!(acl.default_policy, "deny");
+    assert_eq!(acl.tokens.agent, "a2");
+    assert_eq!(acl.tokens.dns, "d1");
+}
+
+#[test]
+fn acl_token_aliases() {
+    let loaded = load_one(
+        "alias.hcl",
+        r#"
+data_dir = "/tmp/x"
+acl {
+  tokens {
+    master       = "m"
+    agent_master = "am"
+  }
+}
+"#,
+    )
+    .expect("loads");
+    let t = &loaded.config.acl.tokens;
+    assert_eq!(t.initial_management, "m");
+    assert_eq!(t.agent_recovery, "am");
+    for w in [
+        "The 'acl.tokens.master' field is deprecated. Use the 'acl.tokens.initial_management' field instead.",
+        "The 'acl.tokens.agent_master' field is deprecated. Use the 'acl.tokens.agent_recovery' field instead.",
+    ] {
+        assert!(
+            loaded.warnings.contains(&w.to_string()),
+            "{:?}",
+            loaded.warnings
+        );
+    }
+    // The new name wins over the alias in the same file.
+    let t = load_one(
+        "both.json",
+        r#"{"data_dir": "/tmp/x", "acl": {"tokens": {"master": "old", "initial_management": "new",
+            "agent_master": "old", "agent_recovery": "new"}}}"#,
+    )
+    .expect("loads")
+    .config
+    .acl
+    .tokens;
+    assert_eq!(
+        (t.initial_management.as_str(), t.agent_recovery.as_str()),
+        ("new", "new")
+    );
+}
+
+#[test]
+fn legacy_acl_keys_are_mapped_with_warnings() {
+    let loaded = load_one(
+        "legacy.hcl",
+        r#"
+data_dir                   = "/tmp/x"
+datacenter                 = "dc2"
+acl_datacenter             = "DC1"
+acl_default_policy         = "deny"
+acl_down_policy            = "allow"
+acl_ttl                    = "10s"
+acl_token                  = "t-default"
+acl_agent_token            = "t-agent"
+acl_agent_master_token     = "t-recovery"
+acl_master_token           = "t-management"
+acl_replication_token      = "t-replication"
+acl_enable_key_list_policy = true
+acl_enforce_version_8      = true
+acl_disabled_ttl           = "30s"
+"#,
+    )
+    .expect("loads");
+    let c = &loaded.config;
+    assert_eq!(c.primary_datacenter, "dc1");
+    assert_eq!(c.datacenter, "dc2");
+    let expected = AclConfig {
+        enabled: true,
+        default_policy: "deny".into(),
+        down_policy: "allow".into(),
+        token_ttl: Duration::from_secs(10),
+        enable_key_list_policy: true,
+        enable_token_replication: true,
+        tokens: AclTokens {
+            initial_management: "t-management".into(),
+            default: "t-default".into(),
+            agent: "t-agent".into(),
+            agent_recovery: "t-recovery".into(),
+            replication: "t-replication".into(),
+            ..AclTokens::default()
+        },
+        ..AclConfig::default()
+    };
+    assert_eq!(c.acl, expected);
+    for (old, new) in [
+        ("acl_datacenter", "primary_datacenter"),
+        ("acl_default_policy", "acl.default_policy"),
+        ("acl_down_policy", "acl.down_policy"),
+        ("acl_ttl", "acl.token_ttl"),
+        ("acl_token", "acl.tokens.default"),
+        ("acl_agent_token", "acl.tokens.agent"),
+        ("acl_agent_master_token", "acl.tokens.agent_recovery"),
+        ("acl_master_token", "acl.tokens.initial_management"),
+        ("acl_replication_token", "acl.tokens.replication"),
+        ("acl_enable_key_list_policy", "acl.enable_key_list_policy"),
+    ] {
+        let w = format!("The '{old}' field is deprecated. Use the '{new}' field instead.");
+        assert!(
+            loaded.warnings.contains(&w),
+            "missing {w:?} in {:?}",
+            loaded.warnings
+        );
+    }
+    // Keys that do nothing in Consul either stay ignored with a warning.
+    for key in ["acl_enforce_version_8", "acl_disabled_ttl"] {
+        let w = format!("config key \"{key}\" is not supported by praetor yet; ignored");
+        assert!(loaded.warnings.contains(&w), "{:?}", loaded.warnings);
+    }
+
+    // The acl block of the same file wins; enable_acl_replication maps too.
+    let loaded = load_one(
+        "mixed.json",
+        r#"{"data_dir": "/tmp/x", "acl_token": "old", "enable_acl_replication": true,
+            "primary_datacenter": "east", "acl_datacenter": "west",
+            "acl": {"enabled": false, "tokens": {"default": "new"}}}"#,
+    )
+    .expect("loads");
+    let c = &loaded.config;
+    assert_eq!(c.acl.tokens.default, "new");
+    assert!(c.acl.enable_token_replication);
+    assert_eq!(c.primary_datacenter, "east");
+    // As in Consul, acl_datacenter enables ACLs whatever the block says.
+    assert!(c.acl.enabled);
+    assert!(loaded.warnings.contains(
+        &"The 'enable_acl_replication' field is deprecated. Use the 'acl.enable_token_replication' field instead.".to_string()
+    ));
+}
+
+#[test]
+fn acl_policy_errors_name_the_key() {
+    let err = load_one(
+        "p.hcl",
+        "data_dir = \"/tmp/x\"\nacl {\n  default_policy = \"block\"\n}\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        "acl.default_policy: invalid ACL default policy \"block\": must be \"allow\" or \"deny\""
+    );
+    let err = load_one(
+        "p.json",
+        r#"{"data_dir": "/tmp/x", "acl": {"down_policy": "x"}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(err, "acl.down_policy: invalid ACL down policy \"x\"");
+    // Consul's TestACL_Bad_Config.
+    let err = load_one(
+        "p.hcl",
+        "data_dir = \"/tmp/x\"\nacl_down_policy = \"nope\"\n",
+    )
+    .unwrap_err();
+    assert!(err.contains("invalid ACL down policy \"nope\""), "{err}");
+    let err = load_one(
+        "p.json",
+        r#"{"data_dir": "/tmp/x", "acl": {"token_ttl": "5x"}}"#,
+    )
+    .unwrap_err();
+    assert!(err.contains("acl.token_ttl: invalid duration"), "{err}");
+    let err = load_one(
+        "p.json",
+        r#"{"data_dir": "/tmp/x", "acl": {"tokens": {"agnet": "x"}}}"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.ends_with("invalid config key acl.tokens.agnet"),
+        "{err}"
+    );
+    let err = load_one(
+        "p.json",
+        r#"{"data_dir": "/tmp/x", "enable_remote_plugin_load": "yes"}"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.ends_with("enable_remote_plugin_load: expected a boolean"),
+        "{err}"
+    );
+}
+
+#[test]
+fn encrypt_verify_false_is_refused() {
+    for key in ["encrypt_verify_incoming", "encrypt_verify_outgoing"] {
+        let err = load_one(
+            "e.hcl",
+            &format!("data_dir = \"/tmp/x\"\nencrypt = \"pUqJrVyVRj5jsiYEkM/tFQYfWyJIv4s3XkvDwy7Cu5s=\"\n{key} = false\n"),
+        )
+        .unwrap_err();
+        assert!(
+            err.ends_with(&format!(
+                "e.hcl: {key} = false is not supported by praetor: gossip with a key set is always encrypted and verified"
+            )),
+            "{err}"
+        );
+        let ok = load_one(
+            "e.json",
+            &format!(r#"{{"data_dir": "/tmp/x", "{key}": true}}"#),
+        )
+        .expect("true is what praetor does");
+        assert!(
+            ok.warnings.iter().all(|w| !w.contains(key)),
+            "{:?}",
+            ok.warnings
+        );
+    }
+}
+
+const TLS_FILES: &str = r#"ca_file = "/ca.pem"
+    cert_file = "/a.pem"
+    key_file = "/a-key.pem""#;
+
+#[test]
+fn tls_min_version_is_carried_into_each_section() {
+    let c = load_one(
+        "t.hcl",
+        &format!(
+            "data_dir = \"/tmp/x\"\ntls {{\n  defaults {{\n    {TLS_FILES}\n    tls_min_version = \"TLSv1_3\"\n  }}\n  https {{\n    tls_min_version = \"TLS_AUTO\"\n  }}\n}}\n"
+        ),
+    )
+    .expect("loads")
+    .config;
+    assert_eq!(c.tls.internal_rpc.tls_min_version, TlsVersion::Tls13);
+    assert_eq!(c.tls.https.tls_min_version, TlsVersion::Tls12);
+
+    let c = load_one(
+        "t.json",
+        r#"{"data_dir": "/tmp/x", "tls": {"internal_rpc": {"tls_min_version": "TLSv1_3"}}}"#,
+    )
+    .expect("loads")
+    .config;
+    assert_eq!(c.tls.internal_rpc.tls_min_version, TlsVersion::Tls13);
+    assert_eq!(c.tls.https.tls_min_version, TlsVersion::Tls12);
+
+    // The deprecated top-level key with a legacy value: Consul's two warnings.
+    let loaded = load_one(
+        "old.json",
+        r#"{"data_dir": "/tmp/x", "tls_min_version": "tls13"}"#,
+    )
+    .expect("loads");
+    assert_eq!(
+        loaded.config.tls.internal_rpc.tls_min_version,
+        TlsVersion::Tls13
+    );
+    assert_eq!(loaded.config.tls.https.tls_min_version, TlsVersion::Tls13);
+    for w in [
+        "'tls_min_version' value 'tls13' is deprecated, please specify 'TLSv1_3' instead",
+        "The 'tls_min_version' field is deprecated. Use the 'tls.defaults.tls_min_version' field instead.",
+    ] {
+        assert!(
+            loaded.warnings.contains(&w.to_string()),
+            "{:?}",
+            loaded.warnings
+        );
+    }
+    // The tls block of the same file wins over the top-level key.
+    let c = load_one(
+        "old.json",
+        r#"{"data_dir": "/tmp/x", "tls_min_version": "tls12",
+            "tls": {"defaults": {"tls_min_version": "TLSv1_3"}}}"#,
+    )
+    .expect("loads")
+    .config;
+    assert_eq!(c.tls.internal_rpc.tls_min_version, TlsVersion::Tls13);
+}
+
+#[test]
+fn tls_min_version_below_1_2_or_unknown_is_refused() {
+    for (file, text, key, value) in [
+        (
+            "a.hcl",
+            "data_dir = \"/tmp/x\"\ntls {\n  defaults {\n    tls_min_version = \"TLSv1_1\"\n  }\n}\n",
+            "tls.defaults.tls_min_version",
+            "TLSv1_1",
+        ),
+        (
+            "b.json",
+            r#"{"data_dir": "/tmp/x", "tls": {"https": {"tls_min_version": "TLSv1_0"}}}"#,
+            "tls.https.tls_min_version",
+            "TLSv1_0",
+        ),
+        (
+            "c.json",
+            r#"{"data_dir": "/tmp/x", "tls": {"internal_rpc": {"tls_min_version": "tls11"}}}"#,
+            "tls.internal_rpc.tls_min_version",
+            "tls11",
+        ),
+        (
+            "d.json",
+            r#"{"data_dir": "/tmp/x", "tls_min_version": "tls10"}"#,
+            "tls_min_version",
+            "tls10",
+        ),
+    ] {
+        let err = load_one(file, text).unwrap_err();
+        assert!(
+            err.ends_with(&format!(
+                "{file}: {key} = \"{value}\" is not supported by praetor: rustls implements only TLS 1.2 and 1.3 (use \"TLSv1_2\" or \"TLSv1_3\")"
+            )),
+            "{err}"
+        );
+    }
+    let err = load_one(
+        "e.json",
+        r#"{"data_dir": "/tmp/x", "tls": {"grpc": {"tls_min_version": "TLSv2"}}}"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.ends_with("tls.grpc.tls_min_version: invalid TLS version: no matching TLS version found for TLSv2, please specify one of [TLS_AUTO, TLSv1_0, TLSv1_1, TLSv1_2, TLSv1_3]"),
+        "{err}"
+    );
+}
+
+#[test]
+fn tls_cipher_suites_are_refused() {
+    for (text, key) in [
+        (
+            "data_dir = \"/tmp/x\"\ntls {\n  defaults {\n    tls_cipher_suites = \"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\"\n  }\n}\n",
+            "tls.defaults.tls_cipher_suites",
+        ),
+        (
+            "data_dir = \"/tmp/x\"\ntls {\n  https {\n    tls_cipher_suites = \"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\"\n  }\n}\n",
+            "tls.https.tls_cipher_suites",
+        ),
+        (
+            "data_dir = \"/tmp/x\"\ntls_cipher_suites = \"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256\"\n",
+            "tls_cipher_suites",
+        ),
+    ] {
+        let err = load_one("c.hcl", text).unwrap_err();
+        assert!(
+            err.contains(&format!(
+                "c.hcl: {key} is not supported by praetor: rustls chooses the cipher suites itself"
+            )),
+            "{err}"
+        );
+    }
+    // Empty means rustls' choice: accepted.
+    load_one(
+        "c.json",
+        r#"{"data_dir": "/tmp/x", "tls": {"defaults": {"tls_cipher_suites": ""}}}"#,
+    )
+    .expect("empty is the default");
+
+    let err = load_one(
+        "p.json",
+        r#"{"data_dir": "/tmp/x", "tls_prefer_server_cipher_suites": true}"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.ends_with("p.json: tls_prefer_server_cipher_suites = true is not supported by praetor: rustls chooses among its own cipher suites; remove the key"),
+        "{err}"
+    );
+    let loaded = load_one(
+        "p.json",
+        r#"{"data_dir": "/tmp/x", "tls_prefer_server_cipher_suites": false}"#,
+    )
+    .expect("false is what praetor does");
+    assert!(
+        loaded.warnings.contains(
+            &"The 'tls_prefer_server_cipher_suites' field is deprecated and will be ignored."
+                .to_string()
+        )
+    );
+}
+
+#[test]
+fn unsupported_security_keys_are_refused_when_they_matter() {
+    for (text, key) in [
+        (
+            r#""auto_encrypt": {"tls": true}"#,
+            "auto_encrypt.tls = true",
+        ),
+        (
+            r#""auto_encrypt": {"allow_tls": true}"#,
+            "auto_encrypt.allow_tls = true",
+        ),
+        (
+            r#""auto_config": {"enabled": true, "intro_token": "x"}"#,
+            "auto_config.enabled = true",
+        ),
+        (
+            r#""auto_config": {"authorization": {"enabled": true}}"#,
+            "auto_config.authorization.enabled = true",
+        ),
+        (
+            r#""disable_keyring_file": true"#,
+            "disable_keyring_file = true",
+        ),
+        (
+            r#""disable_remote_exec": false"#,
+            "disable_remote_exec = false",
+        ),
+        (
+            r#""enable_local_script_checks": true"#,
+            "enable_local_script_checks = true",
+        ),
+        (
+            r#""serf_lan_allowed_cidrs": ["10.0.0.0/8"]"#,
+            "serf_lan_allowed_cidrs",
+        ),
+        (
+            r#""serf_wan_allowed_cidrs": "10.0.0.0/8""#,
+            "serf_wan_allowed_cidrs",
+        ),
+        (
+            r#""http_config": {"allow_write_http_from": ["127.0.0.0/8"]}"#,
+            "http_config.allow_write_http_from",
+        ),
+        (
+            r#""http_config": {"response_headers": {"X-Frame-Options": "DENY"}}"#,
+            "http_config.response_headers",
+        ),
+        (
+            r#""config_entries": {"bootstrap": [{"kind": "service-defaults", "name": "a"},
+                {"Kind": "service-intentions", "Name": "web"}]}"#,
+            "config_entries.bootstrap[1] (kind \"service-intentions\")",
+        ),
+    ] {
+        let err = load_one("s.json", &format!(r#"{{"data_dir": "/tmp/x", {text}}}"#)).unwrap_err();
+        assert!(
+            err.contains(&format!("s.json: {key} is not supported by praetor")),
+            "{key}: {err}"
+        );
+    }
+    // The same keys at their defaults are accepted (ignored with the usual warning).
+    let loaded = load_one(
+        "s.hcl",
+        r#"
+data_dir = "/tmp/x"
+auto_encrypt {
+  tls       = false
+  allow_tls = false
+}
+auto_config {
+  enabled = false
+}
+disable_keyring_file       = false
+disable_remote_exec        = true
+enable_local_script_checks = false
+serf_lan_allowed_cidrs     = []
+http_config {
+  use_cache = true
+}
+config_entries {
+  bootstrap = [
+    { kind = "service-defaults", name = "web", protocol = "http" }
+  ]
+}
+"#,
+    )
+    .expect("defaults load");
+    for key in [
+        "auto_encrypt",
+        "disable_remote_exec",
+        "http_config",
+        "config_entries",
+    ] {
+        let w = format!("config key \"{key}\" is not supported by praetor yet; ignored");
+        assert!(loaded.warnings.contains(&w), "{:?}", loaded.warnings);
+    }
+}
+
+#[test]
+fn bind_addresses_other_than_praetors_are_refused() {
+    let err = load_one(
+        "a.json",
+        r#"{"data_dir": "/tmp/x", "client_addr": "0.0.0.0", "addresses": {"http": "127.0.0.1"}}"#,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        "addresses.http = \"127.0.0.1\" is not supported by praetor: every client listener binds client_addr (0.0.0.0); set client_addr instead"
+    );
+    let err = load_one(
+        "a.hcl",
+        "data_dir = \"/tmp/x\"\naddresses {\n  dns = \"unix:///tmp/dns.sock\"\n}\n",
+    )
+    .unwrap_err();
+    assert!(
+        err.starts_with("addresses.dns = \"unix:///tmp/dns.sock\" is not supported"),
+        "{err}"
+    );
+    let err = load_one(
+        "a.json",
+        r#"{"data_dir": "/tmp/x", "bind_addr": "0.0.0.0", "advertise_addr": "10.0.0.1",
+            "serf_lan": "10.0.0.1"}"#,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err,
+        "serf_lan = \"10.0.0.1\" is not supported by praetor: gossip binds bind_addr (0.0.0.0); set bind_addr instead"
+    );
+    let err = load_one(
+        "a.json",
+        r#"{"data_dir": "/tmp/x", "addresses": {"htp": "127.0.0.1"}}"#,
+    )
+    .unwrap_err();
+    assert!(err.ends_with("invalid config key addresses.htp"), "{err}");
+    // The same addresses (in any order) are accepted; "" means unset.
+    let c = load_one(
+        "a.json",
+        r#"{"data_dir": "/tmp/x", "client_addr": "127.0.0.1 10.0.0.5", "bind_addr": "10.0.0.5",
+            "addresses": {"http": "10.0.0.5 127.0.0.1", "dns": ""},
+            "serf_lan": "10.0.0.5", "serf_wan": "10.0.0.5"}"#,
+    )
+    .expect("same addresses load")
+    .config;
+    assert_eq!(c.client_addrs.len(), 2);
+}
+
+#[test]
+fn default_intention_policy_must_match_praetors_default() {
+    let err = load_one(
+        "i.json",
+        r#"{"data_dir": "/tmp/x", "default_intention_policy": "deny"}"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.starts_with("default_intention_policy = \"deny\" is not supported by praetor: intentions default to allow with ACLs disabled and to acl.default_policy otherwise (here \"allow\")"),
+        "{err}"
+    );
+    let err = load_one(
+        "i.json",
+        r#"{"data_dir": "/tmp/x", "default_intention_policy": "allow",
+            "acl": {"enabled": true, "default_policy": "deny"}}"#,
+    )
+    .unwrap_err();
+    assert!(err.contains("(here \"deny\")"), "{err}");
+    for text in [
+        r#"{"data_dir": "/tmp/x", "default_intention_policy": "allow"}"#,
+        r#"{"data_dir": "/tmp/x", "default_intention_policy": "",
+            "acl": {"enabled": true, "default_policy": "deny"}}"#,
+        r#"{"data_dir": "/tmp/x", "default_intention_policy": "anything",
+            "acl": {"enabled": true, "default_policy": "deny"}}"#,
+    ] {
+        load_one("i.json", text).expect("same decision loads");
+    }
 }

@@ -24,6 +24,12 @@ pub enum RpcError {
     Transport(String),
     #[error("{0}")]
     Internal(String),
+    /// A denial (403); the text starts with `Permission denied`.
+    #[error("{0}")]
+    PermissionDenied(String),
+    /// An unknown or expired token (403), e.g. `ACL not found`.
+    #[error("{0}")]
+    AclNotFound(String),
     /// An error a server returned to a client agent (Consul's pool wraps them this way).
     #[error("rpc error making call: {0}")]
     Forwarded(Box<RpcError>),

@@ -4,6 +4,7 @@
 //! on this server, on the raft leader, on a server of the local datacenter (from a client agent),
 //! or on a server of another datacenter known from the WAN pool ([`router`]).
 
+pub mod acl;
 pub mod autopilot;
 mod error;
 mod messages;
@@ -24,6 +25,7 @@ use praetor_proto::rpc::{CallReply, CallRequest};
 use praetor_state::{Command, CommandResult};
 use tonic::transport::Channel;
 
+pub use acl::{AclSettings, AgentTokens, Caller, DownPolicy, Identity, ReplicationStatus};
 pub use autopilot::{AutopilotHealth, RaftStats, ServerHealth};
 pub use error::RpcError;
 pub use messages::{
@@ -123,6 +125,8 @@ struct Inner {
     /// Autopilot on the leader: per raft ID, whether the server was healthy at the last look
     /// and since when (unix ms).
     stable_since: Mutex<HashMap<u64, (bool, u64)>>,
+    /// ACL settings, the agent's tokens and compiled identities.
+    acl: acl::AclState,
 }
 
 /// The forwarding point. Cheap to clone.
@@ -157,6 +161,7 @@ impl Rpc {
                 policy: RwLock::new(Arc::new(NativePolicy)),
                 local_ops: RwLock::new(None),
                 stable_since: Mutex::new(HashMap::new()),
+                acl: acl::AclState::default(),
             }),
         }
     }
@@ -265,6 +270,246 @@ impl Rpc {
             .ok_or_else(|| RpcError::Internal("agent operations are not available".into()))
     }
 
+    /// Installs the ACL settings (start, reload); compiled identities are dropped.
+    pub fn set_acl(&self, settings: AclSettings) {
+        if let Ok(mut s) = self.inner.acl.settings.write() {
+            *s = settings;
+        }
+        self.inner.acl.cache.clear();
+    }
+
+    pub fn acl_settings(&self) -> AclSettings {
+        self.inner
+            .acl
+            .settings
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// The agent's tokens.
+    pub fn agent_tokens(&self) -> AgentTokens {
+        self.inner
+            .acl
+            .tokens
+            .read()
+            .map(|t| t.clone())
+            .unwrap_or_default()
+    }
+
+    /// Changes the agent's tokens (`/v1/agent/token/<kind>`, start, reload).
+    pub fn update_agent_tokens(&self, f: impl FnOnce(&mut AgentTokens)) {
+        if let Ok(mut t) = self.inner.acl.tokens.write() {
+            f(&mut t);
+        }
+    }
+
+    /// The secret a call carries on the wire: the agent's own token for internal calls.
+    fn wire_token(&self, caller: &Caller) -> String {
+        match caller {
+            Caller::Internal => self.agent_tokens().agent_or_default().to_string(),
+            Caller::Token(t) => t.clone(),
+        }
+    }
+
+    /// The primary datacenter when ACLs are on and this is a secondary.
+    fn acl_primary_elsewhere(&self) -> Option<String> {
+        let s = self.acl_settings();
+        (s.enabled
+            && !s.primary_datacenter.is_empty()
+            && s.primary_datacenter != self.inner.datacenter)
+            .then_some(s.primary_datacenter)
+    }
+
+    /// On a server: whom a request runs as (`None`: unchecked, ACLs off or internal). A
+    /// secondary asks the primary for a token it does not know (token replication off, or not
+    /// caught up yet).
+    async fn identity_on_server(
+        &self,
+        c: &Consensus,
+        caller: &Caller,
+        hops: u32,
+    ) -> Result<Option<Identity>, RpcError> {
+        let settings = self.acl_settings();
+        let secret = match caller {
+            _ if !settings.enabled => return Ok(None),
+            Caller::Internal => return Ok(None),
+            Caller::Token(secret) => secret,
+        };
+        let local = c
+            .store()
+            .read(|s| self.resolve_in_store(&settings, s, secret));
+        match (local, self.acl_primary_elsewhere()) {
+            // Not replicated (or not yet): the primary knows every global token.
+            (Err(RpcError::AclNotFound(_)), Some(primary)) if !secret.is_empty() => self
+                .resolve_in_primary(&settings, &primary, secret, hops)
+                .await
+                .map(Some),
+            (other, _) => other.map(Some),
+        }
+    }
+
+    /// Resolves a secret in the primary datacenter (kept for `token_ttl`; a cached answer
+    /// outlives an unreachable primary, as `extend-cache` does).
+    async fn resolve_in_primary(
+        &self,
+        settings: &AclSettings,
+        primary: &str,
+        secret: &str,
+        hops: u32,
+    ) -> Result<Identity, RpcError> {
+        let cache = &self.inner.acl.remote;
+        let cached = cache.get(secret, None, settings.token_ttl);
+        if let Some((id, true)) = &cached {
+            return Ok(id.clone());
+        }
+        let mut q = QueryRequest::new(praetor_state::Query::AclResolve {
+            secret_id: secret.to_string(),
+        });
+        q.consistency = Consistency::Stale;
+        let caller = Caller::Token(secret.to_string());
+        match self
+            .forward_dc(&caller, primary, Request::Query(q), hops)
+            .await
+        {
+            Ok(Response::Query(r)) => match r.output.result {
+                praetor_state::QueryResult::AclResolved(Some(r)) => {
+                    let id = acl::compile(
+                        &r,
+                        settings.default_policy,
+                        &self.inner.datacenter,
+                        now_ms(),
+                    )?;
+                    cache.put(secret, id.clone(), 0);
+                    Ok(id)
+                }
+                _ => Err(acl::not_found(true)),
+            },
+            Ok(other) => Err(unexpected(&other)),
+            Err(e) if matches!(e.root(), RpcError::AclNotFound(_)) => Err(e),
+            Err(e) => match cached {
+                Some((id, _)) => Ok(id),
+                None => Err(e),
+            },
+        }
+    }
+
+    /// Replication status (`GET /v1/acl/replication`).
+    pub fn replication_status(&self) -> ReplicationStatus {
+        self.inner
+            .acl
+            .replication
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default()
+    }
+
+    /// Updates the replication status (the secondary leader's replicator).
+    pub fn update_replication_status(&self, f: impl FnOnce(&mut ReplicationStatus)) {
+        if let Ok(mut s) = self.inner.acl.replication.lock() {
+            f(&mut s);
+        }
+    }
+
+    /// Resolves a secret against a state store (a server's own), cached until an ACL table
+    /// changes.
+    fn resolve_in_store(
+        &self,
+        settings: &AclSettings,
+        store: &praetor_state::Store,
+        secret: &str,
+    ) -> Result<Identity, RpcError> {
+        acl::resolve_in_store(
+            &self.inner.acl.cache,
+            &self.agent_tokens(),
+            settings,
+            store,
+            secret,
+            &self.inner.datacenter,
+        )
+    }
+
+    /// Whom a request with `secret` runs as, on any agent (agent-local endpoints): a server
+    /// resolves in its own state; a client agent asks a server and keeps the answer for
+    /// `acl.token_ttl`, applying `acl.down_policy` when no server answers.
+    pub async fn resolve(&self, secret: &str) -> Result<Identity, RpcError> {
+        let settings = self.acl_settings();
+        if !settings.enabled {
+            return Ok(Identity::unrestricted());
+        }
+        if let Some(c) = &self.inner.consensus {
+            let caller = Caller::Token(secret.to_string());
+            return Ok(self
+                .identity_on_server(c, &caller, 0)
+                .await?
+                .unwrap_or_else(Identity::unrestricted));
+        }
+        let secret = if secret.is_empty() {
+            praetor_acl::builtin::ANONYMOUS_TOKEN_SECRET
+        } else {
+            secret
+        };
+        if let Some(r) = acl::resolve_static(&self.agent_tokens(), &settings, secret) {
+            return r;
+        }
+        let cache = &self.inner.acl.cache;
+        let cached = cache.get(secret, None, settings.token_ttl);
+        if let Some((id, true)) = &cached {
+            return Ok(id.clone());
+        }
+        let mut q = QueryRequest::new(praetor_state::Query::AclResolve {
+            secret_id: secret.to_string(),
+        });
+        q.consistency = Consistency::Stale;
+        match self
+            .query_as(&Caller::Token(secret.to_string()), None, q)
+            .await
+        {
+            Ok(r) => {
+                let resolved = match r.output.result {
+                    praetor_state::QueryResult::AclResolved(Some(r)) => *r,
+                    _ if secret == praetor_acl::builtin::ANONYMOUS_TOKEN_SECRET => {
+                        acl::anonymous_resolved()
+                    }
+                    _ => return Err(acl::not_found(true)),
+                };
+                let id = acl::compile(
+                    &resolved,
+                    settings.default_policy,
+                    &self.inner.datacenter,
+                    now_ms(),
+                )?;
+                cache.put(secret, id.clone(), 0);
+                Ok(id)
+            }
+            Err(e) if matches!(e.root(), RpcError::AclNotFound(_)) => Err(e),
+            Err(e) if matches!(e.root(), RpcError::PermissionDenied(_)) => Err(e),
+            Err(e) => {
+                tracing::warn!(error = %e, down_policy = ?settings.down_policy, "could not resolve an ACL token");
+                Ok(match (settings.down_policy, cached) {
+                    (DownPolicy::ExtendCache | DownPolicy::AsyncCache, Some((id, _))) => id,
+                    (DownPolicy::Allow, _) => Identity {
+                        accessor_id: String::new(),
+                        authz: praetor_acl::Authorizer::allow_all(),
+                        token: None,
+                    },
+                    (DownPolicy::Deny, _) => Identity {
+                        accessor_id: String::new(),
+                        authz: praetor_acl::Authorizer::deny_all(),
+                        token: None,
+                    },
+                    _ => Identity {
+                        accessor_id: String::new(),
+                        authz: praetor_acl::Authorizer::from_static(
+                            settings.default_policy.authorizer(),
+                        ),
+                        token: None,
+                    },
+                })
+            }
+        }
+    }
+
     /// Known datacenters in Consul's order (local first, then by WAN RTT), as this agent's
     /// router sees them (a client agent knows only its own; ask a server with
     /// [`Request::Datacenters`]).
@@ -280,12 +525,23 @@ impl Rpc {
     }
 
     /// Runs `req` in datacenter `dc` (`None` = local): the one forwarding point.
+    /// The agent's own calls ([`Caller::Internal`]).
     pub async fn call(&self, dc: Option<&str>, req: Request) -> Result<Response, RpcError> {
+        self.call_as(&Caller::Internal, dc, req).await
+    }
+
+    /// Runs `req` in datacenter `dc` (`None` = local) as `caller`: the one forwarding point.
+    pub async fn call_as(
+        &self,
+        caller: &Caller,
+        dc: Option<&str>,
+        req: Request,
+    ) -> Result<Response, RpcError> {
         let dc = dc.filter(|d| !d.is_empty());
         match &self.inner.consensus {
-            Some(c) => self.route_on_server(c, dc, req, 0).await,
+            Some(c) => self.route_on_server(c, caller, dc, req, 0).await,
             // A client agent knows no other datacenter: its servers route the request.
-            None => self.forward_to_any_server(dc, req).await,
+            None => self.forward_to_any_server(caller, dc, req).await,
         }
     }
 
@@ -293,20 +549,35 @@ impl Rpc {
     async fn route_on_server(
         &self,
         c: &Consensus,
+        caller: &Caller,
         dc: Option<&str>,
         req: Request,
         hops: u32,
     ) -> Result<Response, RpcError> {
         match dc {
-            Some(dc) if dc != self.inner.datacenter => self.forward_dc(dc, req, hops).await,
-            _ => self.handle_on_server(c, req, hops).await,
+            Some(dc) if dc != self.inner.datacenter => self.forward_dc(caller, dc, req, hops).await,
+            _ => {
+                // Global ACL objects are written in the primary datacenter only.
+                if let (Some(primary), Request::Apply(cmd)) = (self.acl_primary_elsewhere(), &req)
+                    && c.store().read(|s| acl::is_global_acl_write(cmd, s))
+                {
+                    return self.forward_dc(caller, &primary, req, hops).await;
+                }
+                self.handle_on_server(c, caller, req, hops).await
+            }
         }
     }
 
     /// Consul's `forwardDC`: send the request to a usable server of `dc`, trying another one
     /// when a server cannot be reached. `No path to datacenter` when no server of `dc` is known,
     /// `Remote DC has no server currently reachable` when none is usable.
-    async fn forward_dc(&self, dc: &str, req: Request, hops: u32) -> Result<Response, RpcError> {
+    async fn forward_dc(
+        &self,
+        caller: &Caller,
+        dc: &str,
+        req: Request,
+        hops: u32,
+    ) -> Result<Response, RpcError> {
         let router = &self.inner.router;
         if !router.has_datacenter(dc) {
             tracing::warn!(
@@ -327,7 +598,14 @@ impl Rpc {
                 return Err(RpcError::DatacenterUnavailable);
             };
             match self
-                .forward_to(&addr.to_string(), Some(dc), req.clone(), hops + 1, timeout)
+                .forward_to(
+                    caller,
+                    &addr.to_string(),
+                    Some(dc),
+                    req.clone(),
+                    hops + 1,
+                    timeout,
+                )
                 .await
             {
                 Err(RpcError::Transport(e)) => {
@@ -343,9 +621,19 @@ impl Rpc {
         }
     }
 
-    /// Applies a command (forwarded to the leader as needed).
+    /// Applies a command (forwarded to the leader as needed) as the agent itself.
     pub async fn apply(&self, dc: Option<&str>, cmd: Command) -> Result<CommandResult, RpcError> {
-        match self.call(dc, Request::Apply(cmd)).await? {
+        self.apply_as(&Caller::Internal, dc, cmd).await
+    }
+
+    /// Applies a command as `caller`.
+    pub async fn apply_as(
+        &self,
+        caller: &Caller,
+        dc: Option<&str>,
+        cmd: Command,
+    ) -> Result<CommandResult, RpcError> {
+        match self.call_as(caller, dc, Request::Apply(cmd)).await? {
             Response::Apply(r) => Ok(r),
             other => Err(unexpected(&other)),
         }
@@ -357,7 +645,17 @@ impl Rpc {
         dc: Option<&str>,
         q: QueryRequest,
     ) -> Result<QueryResponse, RpcError> {
-        match self.call(dc, Request::Query(q)).await? {
+        self.query_as(&Caller::Internal, dc, q).await
+    }
+
+    /// Runs a read as `caller`.
+    pub async fn query_as(
+        &self,
+        caller: &Caller,
+        dc: Option<&str>,
+        q: QueryRequest,
+    ) -> Result<QueryResponse, RpcError> {
+        match self.call_as(caller, dc, Request::Query(q)).await? {
             Response::Query(r) => Ok(r),
             other => Err(unexpected(&other)),
         }
@@ -366,12 +664,17 @@ impl Rpc {
     async fn handle_on_server(
         &self,
         c: &Consensus,
+        caller: &Caller,
         req: Request,
         hops: u32,
     ) -> Result<Response, RpcError> {
+        let identity = self.identity_on_server(c, caller, hops).await?;
+        if let Some(id) = &identity {
+            c.store().read(|s| acl::authorize(id, &req, s))?;
+        }
         match req {
-            Request::Apply(cmd) => self.apply_on_server(c, cmd, hops).await,
-            Request::Query(q) => self.query_on_server(c, q, hops).await,
+            Request::Apply(cmd) => self.apply_on_server(c, caller, cmd, hops).await,
+            Request::Query(q) => self.query_on_server(c, caller, q, hops).await,
             Request::RaftConfiguration => {
                 let servers = c
                     .peers()
@@ -392,7 +695,7 @@ impl Rpc {
             Request::SessionRenew { id } => {
                 if !c.is_leader() {
                     return self
-                        .forward_to_leader(c, Request::SessionRenew { id }, hops)
+                        .forward_to_leader(c, caller, Request::SessionRenew { id }, hops)
                         .await;
                 }
                 let exists = !matches!(
@@ -405,7 +708,7 @@ impl Rpc {
             Request::RemoveRaftPeer { node } => {
                 if !c.is_leader() {
                     return self
-                        .forward_to_leader(c, Request::RemoveRaftPeer { node }, hops)
+                        .forward_to_leader(c, caller, Request::RemoveRaftPeer { node }, hops)
                         .await;
                 }
                 if let Some(p) = c.peers().into_iter().find(|p| p.node.name == node) {
@@ -417,7 +720,7 @@ impl Rpc {
             Request::CoordinateDatacenters => Ok(Response::CoordinateDatacenters(
                 self.inner.router.coordinate_maps(),
             )),
-            Request::Keyring { op, relay } => self.keyring_on_server(op, relay, hops).await,
+            Request::Keyring { op, relay } => self.keyring_on_server(caller, op, relay, hops).await,
             Request::AreaJoin { id, addresses } => Ok(Response::AreaJoin(
                 self.local_ops()?.area_join(&id, &addresses).await?,
             )),
@@ -435,7 +738,7 @@ impl Rpc {
             Request::AutopilotHealth => {
                 if !c.is_leader() {
                     return self
-                        .forward_to_leader(c, Request::AutopilotHealth, hops)
+                        .forward_to_leader(c, caller, Request::AutopilotHealth, hops)
                         .await;
                 }
                 Ok(Response::AutopilotHealth(
@@ -455,18 +758,28 @@ impl Rpc {
                         limit,
                         stale,
                     };
-                    return self.forward_to_leader(c, req, hops).await;
+                    return self.forward_to_leader(c, caller, req, hops).await;
                 }
-                self.execute_prepared_query(c, &name, near.as_deref(), limit, hops)
-                    .await
-                    .map(Response::PreparedQueryExecute)
+                let mut result = self
+                    .execute_prepared_query(c, caller, &name, near.as_deref(), limit, hops)
+                    .await?;
+                if let (Some(id), Some(r)) = (&identity, result.as_mut()) {
+                    acl::filter_nodes(id, &mut r.nodes);
+                }
+                Ok(Response::PreparedQueryExecute(result))
             }
-            Request::PreparedQueryExecuteRemote { query, limit } => Ok(
-                Response::PreparedQueryExecute(Some(self.execute_here(c, &query, None, limit))),
-            ),
+            Request::PreparedQueryExecuteRemote { query, limit } => {
+                let mut r = self.execute_here(c, &query, None, limit);
+                if let Some(id) = &identity {
+                    acl::filter_nodes(id, &mut r.nodes);
+                }
+                Ok(Response::PreparedQueryExecute(Some(r)))
+            }
             Request::SnapshotSave => {
                 if !c.is_leader() {
-                    return self.forward_to_leader(c, Request::SnapshotSave, hops).await;
+                    return self
+                        .forward_to_leader(c, caller, Request::SnapshotSave, hops)
+                        .await;
                 }
                 c.read_barrier().await.map_err(consensus_err)?;
                 let snap = c.store().snapshot();
@@ -486,6 +799,7 @@ impl Rpc {
     async fn execute_prepared_query(
         &self,
         c: &Consensus,
+        caller: &Caller,
         name: &str,
         near: Option<&str>,
         limit: usize,
@@ -526,7 +840,7 @@ impl Rpc {
                 query: query.clone(),
                 limit,
             };
-            match self.forward_dc(&dc, req, hops).await {
+            match self.forward_dc(caller, &dc, req, hops).await {
                 Ok(Response::PreparedQueryExecute(Some(remote))) if !remote.nodes.is_empty() => {
                     return Ok(Some(ExecuteResult {
                         failovers: result.failovers,
@@ -615,6 +929,7 @@ impl Rpc {
             }
             match self
                 .forward_to(
+                    &Caller::Internal,
                     &p.node.rpc_addr,
                     None,
                     Request::RaftStats,
@@ -675,6 +990,7 @@ impl Rpc {
     /// when relaying, every other known datacenter's pools (Consul's keyring fan-out).
     async fn keyring_on_server(
         &self,
+        caller: &Caller,
         op: KeyringOp,
         relay: bool,
         hops: u32,
@@ -689,7 +1005,7 @@ impl Rpc {
                     op: op.clone(),
                     relay: false,
                 };
-                match self.forward_dc(&dc, req, hops).await {
+                match self.forward_dc(caller, &dc, req, hops).await {
                     Ok(Response::Keyring(r)) => out.extend(r),
                     Ok(other) => return Err(unexpected(&other)),
                     Err(e) => out.push(KeyringResponse {
@@ -706,6 +1022,7 @@ impl Rpc {
     async fn apply_on_server(
         &self,
         c: &Consensus,
+        caller: &Caller,
         cmd: Command,
         hops: u32,
     ) -> Result<Response, RpcError> {
@@ -716,6 +1033,7 @@ impl Rpc {
                 Err(ConsensusError::ForwardToLeader(Some((id, node)))) if id != c.node_id() => {
                     return self
                         .forward_to(
+                            caller,
                             &node.rpc_addr,
                             None,
                             Request::Apply(cmd),
@@ -738,11 +1056,14 @@ impl Rpc {
     async fn query_on_server(
         &self,
         c: &Consensus,
+        caller: &Caller,
         q: QueryRequest,
         hops: u32,
     ) -> Result<Response, RpcError> {
         if q.consistency != Consistency::Stale && !c.is_leader() {
-            return self.forward_to_leader(c, Request::Query(q), hops).await;
+            return self
+                .forward_to_leader(c, caller, Request::Query(q), hops)
+                .await;
         }
         if q.consistency == Consistency::Consistent {
             c.read_barrier().await.map_err(consensus_err)?;
@@ -760,6 +1081,13 @@ impl Rpc {
             store.query(&q.query)
         };
         let mut output = output;
+        // Resolved again after a blocking wait: a token revoked meanwhile sees nothing.
+        let mut results_filtered = false;
+        if let Some(id) = self.identity_on_server(c, caller, hops).await? {
+            let key_list = self.acl_settings().enable_key_list_policy;
+            results_filtered =
+                acl::filter(&id, &q.query, &mut output.result, key_list)? && !id.is_anonymous();
+        }
         if let Some(near) = q.near.as_deref().filter(|n| !n.is_empty()) {
             store.sort_by_near(&mut output.result, near);
         }
@@ -769,12 +1097,14 @@ impl Rpc {
             known_leader: c.leader().is_some(),
             last_contact_ms,
             consistency: q.consistency,
+            results_filtered,
         }))
     }
 
     async fn forward_to_leader(
         &self,
         c: &Consensus,
+        caller: &Caller,
         req: Request,
         hops: u32,
     ) -> Result<Response, RpcError> {
@@ -789,10 +1119,10 @@ impl Rpc {
                         _ => RPC_MARGIN,
                     };
                     return self
-                        .forward_to(&node.rpc_addr, None, req, hops + 1, timeout)
+                        .forward_to(caller, &node.rpc_addr, None, req, hops + 1, timeout)
                         .await;
                 }
-                Some(_) => return Box::pin(self.handle_on_server(c, req, hops)).await,
+                Some(_) => return Box::pin(self.handle_on_server(c, caller, req, hops)).await,
                 None if Instant::now() >= deadline => return Err(RpcError::NoLeader),
                 None => tokio::time::sleep(Duration::from_millis(50)).await,
             }
@@ -801,6 +1131,7 @@ impl Rpc {
 
     async fn forward_to_any_server(
         &self,
+        caller: &Caller,
         dc: Option<&str>,
         req: Request,
     ) -> Result<Response, RpcError> {
@@ -814,7 +1145,7 @@ impl Rpc {
         for i in 0..servers.len() {
             let s = &servers[(start + i) % servers.len()];
             match self
-                .forward_to(&s.rpc_addr.to_string(), dc, req.clone(), 1, timeout)
+                .forward_to(caller, &s.rpc_addr.to_string(), dc, req.clone(), 1, timeout)
                 .await
             {
                 Err(RpcError::Transport(e)) => {
@@ -862,6 +1193,7 @@ impl Rpc {
     /// Sends one request to one server and decodes its answer.
     async fn forward_to(
         &self,
+        caller: &Caller,
         addr: &str,
         dc: Option<&str>,
         req: Request,
@@ -887,6 +1219,7 @@ impl Rpc {
             hops,
             body: body.into(),
             datacenter: dc.unwrap_or_default().to_string(),
+            token: self.wire_token(caller),
         });
         call.set_timeout(timeout);
         self.inner
@@ -987,8 +1320,14 @@ impl RpcSvc for RpcService {
         let req: Request = postcard::from_bytes(&call.body)
             .map_err(|e| tonic::Status::invalid_argument(format!("malformed rpc request: {e}")))?;
         let dc = Some(call.datacenter.as_str()).filter(|d| !d.is_empty());
+        // What arrives over the wire is never internal: it runs as the token it carries.
+        let caller = Caller::Token(call.token);
         let resp = match &self.rpc.inner.consensus {
-            Some(c) => self.rpc.route_on_server(c, dc, req, call.hops).await,
+            Some(c) => {
+                self.rpc
+                    .route_on_server(c, &caller, dc, req, call.hops)
+                    .await
+            }
             None => Err(RpcError::Internal("not a server".into())),
         };
         let resp = resp.unwrap_or_else(Response::Error);

@@ -64,6 +64,9 @@ pub struct QueryResponse {
     /// `X-Consul-LastContact` in milliseconds.
     pub last_contact_ms: u64,
     pub consistency: Consistency,
+    /// Something was left out because the caller may not read it
+    /// (`X-Consul-Results-Filtered-By-ACLs`; never for the anonymous token).
+    pub results_filtered: bool,
 }
 
 /// One raft peer, as `/v1/operator/raft/configuration` shows it.

@@ -18,11 +18,14 @@ pub enum Table {
     /// Network areas.
     Areas,
     PreparedQueries,
+    AclTokens,
+    AclPolicies,
+    AclRoles,
 }
 
 impl Table {
     /// Every table, in a fixed order.
-    pub const ALL: [Table; 9] = [
+    pub const ALL: [Table; 12] = [
         Table::Nodes,
         Table::Services,
         Table::Checks,
@@ -32,6 +35,9 @@ impl Table {
         Table::Coordinates,
         Table::Areas,
         Table::PreparedQueries,
+        Table::AclTokens,
+        Table::AclPolicies,
+        Table::AclRoles,
     ];
 
     /// Position of the table in [`Table::ALL`].
@@ -46,6 +52,9 @@ impl Table {
             Table::Coordinates => 6,
             Table::Areas => 7,
             Table::PreparedQueries => 8,
+            Table::AclTokens => 9,
+            Table::AclPolicies => 10,
+            Table::AclRoles => 11,
         }
     }
 }
@@ -70,6 +79,13 @@ pub struct TableIndexes {
     /// Prepared queries; travels at the end of `StoreSnapshot` like `areas`.
     #[serde(skip)]
     pub prepared_queries: u64,
+    /// The ACL tables; travel at the end of `StoreSnapshot` like `areas`.
+    #[serde(skip)]
+    pub acl_tokens: u64,
+    #[serde(skip)]
+    pub acl_policies: u64,
+    #[serde(skip)]
+    pub acl_roles: u64,
 }
 
 impl TableIndexes {
@@ -85,6 +101,9 @@ impl TableIndexes {
             Table::Coordinates => self.coordinates,
             Table::Areas => self.areas,
             Table::PreparedQueries => self.prepared_queries,
+            Table::AclTokens => self.acl_tokens,
+            Table::AclPolicies => self.acl_policies,
+            Table::AclRoles => self.acl_roles,
         }
     }
 
@@ -100,6 +119,9 @@ impl TableIndexes {
             Table::Coordinates => &mut self.coordinates,
             Table::Areas => &mut self.areas,
             Table::PreparedQueries => &mut self.prepared_queries,
+            Table::AclTokens => &mut self.acl_tokens,
+            Table::AclPolicies => &mut self.acl_policies,
+            Table::AclRoles => &mut self.acl_roles,
         };
         *slot = (*slot).max(index);
     }

@@ -176,26 +176,45 @@ pub enum Command {
         now_ms: u64,
     },
     /// Creates a session with the ID chosen by the proposer.
-    SessionCreate { session: Session, now_ms: u64 },
+    SessionCreate {
+        session: Session,
+        now_ms: u64,
+    },
     /// Invalidates a session (releasing or deleting its keys).
-    SessionDestroy { id: String, now_ms: u64 },
+    SessionDestroy {
+        id: String,
+        now_ms: u64,
+    },
     /// An all-or-nothing transaction.
-    Txn { ops: Vec<TxnOp>, now_ms: u64 },
+    Txn {
+        ops: Vec<TxnOp>,
+        now_ms: u64,
+    },
     /// Forgets KV tombstones whose delete index is `<= up_to_index`.
-    TombstoneReap { up_to_index: u64 },
+    TombstoneReap {
+        up_to_index: u64,
+    },
     /// Upserts network coordinates (Consul `CoordinateBatchUpdate`): updates for nodes missing
     /// from the catalog are skipped; any invalid (NaN/Inf) coordinate rejects the whole batch.
-    CoordinateBatchUpdate { updates: Vec<NodeCoordinate> },
+    CoordinateBatchUpdate {
+        updates: Vec<NodeCoordinate>,
+    },
     /// Creates a network area (new ID; the ID is chosen by the proposer) or updates one
     /// (`retry_join`, `use_tls`; the peer datacenter cannot change). At most one area per peer
     /// datacenter.
-    AreaUpsert { area: Area },
+    AreaUpsert {
+        area: Area,
+    },
     /// Deletes a network area (unknown ID: error).
-    AreaDelete { id: String },
+    AreaDelete {
+        id: String,
+    },
     /// Replaces every table with a snapshot's content (`PUT /v1/snapshot`): the restore is
     /// itself a raft entry, so every server applies it at the same index; every table index is
     /// raised to that index so blocking queries wake and see the restored data.
-    Restore { snapshot: Box<StoreSnapshot> },
+    Restore {
+        snapshot: Box<StoreSnapshot>,
+    },
     /// Stores autopilot's configuration; with `cas`, only if the stored one's `modify_index`
     /// equals it. Answers `Bool`.
     AutopilotSetConfig {
@@ -208,7 +227,49 @@ pub enum Command {
         create: bool,
     },
     /// Deletes a prepared query (unknown ID: error).
-    PreparedQueryDelete { id: String },
+    PreparedQueryDelete {
+        id: String,
+    },
+    /// `ACL.BootstrapTokens`: creates the token once; `reset_index` (from the
+    /// `acl-bootstrap-reset` file, 0 = none) allows it again.
+    AclBootstrap {
+        token: crate::AclToken,
+        reset_index: u64,
+    },
+    /// Creates (`create`: new AccessorID) or replaces a token; links by ID or name.
+    AclTokenSet {
+        token: crate::AclToken,
+        create: bool,
+    },
+    AclTokenDelete {
+        accessor_id: String,
+    },
+    /// Deletes the tokens expired at `now_ms` (the leader).
+    AclTokensReap {
+        now_ms: u64,
+    },
+    AclPolicySet {
+        policy: crate::AclPolicy,
+        create: bool,
+    },
+    AclPolicyDelete {
+        id: String,
+    },
+    AclRoleSet {
+        role: crate::AclRole,
+        create: bool,
+    },
+    AclRoleDelete {
+        id: String,
+    },
+    /// The built-in policies and the anonymous token (a primary's leader, on every gain).
+    AclInitBuiltins {
+        now_ms: u64,
+    },
+    /// A secondary's leader writes what it fetched from the primary (a diff is applied).
+    AclReplicate {
+        set: Box<crate::AclReplicationSet>,
+    },
 }
 
 /// One failed operation of a transaction.
@@ -234,4 +295,8 @@ pub enum CommandResult {
     Txn(TxnResult),
     /// The command was rejected and changed nothing; the text is Consul's error message.
     Error(String),
+    /// Rejected as not permitted (403); the text starts with `Permission denied`.
+    Denied(String),
+    /// Rejected because the object to change does not exist (404).
+    NotFound(String),
 }

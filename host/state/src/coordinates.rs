@@ -150,7 +150,12 @@ impl Store {
             | QueryResult::Coordinates(_)
             | QueryResult::Areas(_)
             | QueryResult::Autopilot(_)
-            | QueryResult::PreparedQueries(_) => {}
+            | QueryResult::PreparedQueries(_)
+            | QueryResult::AclTokens(_)
+            | QueryResult::AclPolicies(_)
+            | QueryResult::AclRoles(_)
+            | QueryResult::AclResolved(_)
+            | QueryResult::AclReplication(_) => {}
         }
     }
 }

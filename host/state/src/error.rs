@@ -7,6 +7,15 @@ pub enum StateError {
     /// A prepared query rule (Consul's text).
     #[error("{0}")]
     PreparedQuery(String),
+    /// An ACL rule (Consul's text; answered with 500 as Consul does).
+    #[error("{0}")]
+    Acl(String),
+    /// An ACL write that is not allowed (403).
+    #[error("Permission denied: {0}")]
+    AclDenied(String),
+    /// An ACL object to change is missing (404).
+    #[error("{0}")]
+    AclNotFound(String),
     #[error("Must provide node")]
     MissingNodeName,
     #[error("Must provide service name with ID")]

@@ -6,6 +6,7 @@
 //! configuration. Raft applies [`Command`]s through [`Store::apply`] (or [`SharedStore::apply`],
 //! which also wakes blocking queries); readers run [`Query`]s.
 
+mod acl;
 mod areas;
 mod autopilot;
 mod catalog;
@@ -26,6 +27,10 @@ mod types;
 #[cfg(test)]
 mod tests;
 
+pub use acl::{
+    AclLink, AclNodeIdentity, AclPolicy, AclReplicationSet, AclResolved, AclRole,
+    AclServiceIdentity, AclTemplatedPolicy, AclToken, AclTokenFilter,
+};
 pub use areas::Area;
 pub use autopilot::AutopilotConfig;
 pub use catalog::SERF_CHECK_ID;

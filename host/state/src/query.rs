@@ -96,6 +96,37 @@ pub enum Query {
     PreparedQueryResolve {
         name: String,
     },
+    /// One token by AccessorID (zero or one).
+    AclTokenGet {
+        accessor_id: String,
+    },
+    /// One token by SecretID (zero or one).
+    AclTokenBySecret {
+        secret_id: String,
+    },
+    /// Tokens, optionally filtered (expired ones included: the edge drops them).
+    AclTokenList {
+        filter: crate::AclTokenFilter,
+    },
+    /// Policies: by ID, by name, or all.
+    AclPolicies {
+        id: Option<String>,
+        name: Option<String>,
+    },
+    /// Roles: by ID, by name, linking a policy, or all.
+    AclRoles {
+        id: Option<String>,
+        name: Option<String>,
+        policy: Option<String>,
+    },
+    /// What a secret resolves to (token, policies, roles).
+    AclResolve {
+        secret_id: String,
+    },
+    /// Everything a secondary replicates (policies, roles, and global tokens if asked).
+    AclReplication {
+        tokens: bool,
+    },
 }
 
 impl Query {
@@ -133,6 +164,16 @@ impl Query {
             Query::PreparedQueryList
             | Query::PreparedQueryGet { .. }
             | Query::PreparedQueryResolve { .. } => &[Table::PreparedQueries],
+            Query::AclTokenGet { .. }
+            | Query::AclTokenBySecret { .. }
+            | Query::AclTokenList { .. } => {
+                &[Table::AclTokens, Table::AclPolicies, Table::AclRoles]
+            }
+            Query::AclPolicies { .. } => &[Table::AclPolicies],
+            Query::AclRoles { .. } => &[Table::AclRoles, Table::AclPolicies],
+            Query::AclResolve { .. } | Query::AclReplication { .. } => {
+                &[Table::AclTokens, Table::AclPolicies, Table::AclRoles]
+            }
         }
     }
 }
@@ -154,6 +195,11 @@ pub enum QueryResult {
     Areas(Vec<Area>),
     Autopilot(Option<crate::AutopilotConfig>),
     PreparedQueries(Vec<crate::PreparedQuery>),
+    AclTokens(Vec<crate::AclToken>),
+    AclPolicies(Vec<crate::AclPolicy>),
+    AclRoles(Vec<crate::AclRole>),
+    AclResolved(Option<Box<crate::AclResolved>>),
+    AclReplication(Box<crate::AclReplicationSet>),
 }
 
 /// An answer and its raft index (`X-Consul-Index`; never 0).
@@ -193,6 +239,15 @@ impl Store {
             Query::PreparedQueryList => self.prepared_query_list(),
             Query::PreparedQueryGet { id } => self.prepared_query_get(id),
             Query::PreparedQueryResolve { name } => self.prepared_query_resolve(name),
+            Query::AclTokenGet { accessor_id } => self.acl_token_get(accessor_id),
+            Query::AclTokenBySecret { secret_id } => self.acl_token_by_secret(secret_id),
+            Query::AclTokenList { filter } => self.acl_token_list(filter),
+            Query::AclPolicies { id, name } => self.acl_policy_get(id.as_deref(), name.as_deref()),
+            Query::AclRoles { id, name, policy } => {
+                self.acl_role_get(id.as_deref(), name.as_deref(), policy.as_deref())
+            }
+            Query::AclResolve { secret_id } => self.acl_resolve(secret_id),
+            Query::AclReplication { tokens } => self.acl_replication_set(*tokens),
             Query::CatalogServiceNodes => {
                 let rows = self
                     .services

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
+use crate::acl::{AclPolicy, AclRole, AclToken, SecretIndex};
 use crate::areas::Area;
 use crate::autopilot::AutopilotConfig;
 use crate::change::{ChangeSet, Table, TableIndexes};
@@ -31,6 +32,10 @@ pub(crate) fn eq_fold(a: &str, b: &str) -> bool {
 /// command can be rolled back.
 #[derive(Clone, Debug, PartialEq)]
 enum Undo {
+    AclToken(String, Option<AclToken>),
+    AclPolicy(String, Option<AclPolicy>),
+    AclRole(String, Option<AclRole>),
+    AclBootstrap(Option<u64>),
     Node(String, Option<Node>),
     Service(PairKey, Option<Service>),
     Check(PairKey, Option<HealthCheck>),
@@ -54,6 +59,12 @@ impl From<Result<CommandResult, StateError>> for Outcome {
     fn from(r: Result<CommandResult, StateError>) -> Self {
         match r {
             Ok(res) => Outcome::Commit(res),
+            Err(e @ StateError::AclDenied(_)) => {
+                Outcome::Abort(CommandResult::Denied(e.to_string()))
+            }
+            Err(e @ StateError::AclNotFound(_)) => {
+                Outcome::Abort(CommandResult::NotFound(e.to_string()))
+            }
             Err(e) => Outcome::Abort(CommandResult::Error(e.to_string())),
         }
     }
@@ -85,6 +96,12 @@ pub struct Store {
     pub(crate) prepared_queries: BTreeMap<String, PreparedQuery>,
     /// Autopilot's configuration, once the leader or an operator stored one.
     pub(crate) autopilot: Option<AutopilotConfig>,
+    /// ACL tokens by AccessorID, policies and roles by ID.
+    pub(crate) acl_tokens: BTreeMap<String, AclToken>,
+    pub(crate) acl_policies: BTreeMap<String, AclPolicy>,
+    pub(crate) acl_roles: BTreeMap<String, AclRole>,
+    /// The raft index of the ACL bootstrap, once done.
+    pub(crate) acl_bootstrap_index: Option<u64>,
 
     // Derived indexes, rebuilt on restore.
     node_ids: BTreeMap<String, BTreeSet<String>>,
@@ -92,6 +109,7 @@ pub struct Store {
     pub(crate) sessions_by_node: BTreeMap<String, BTreeSet<String>>,
     pub(crate) sessions_by_check: BTreeMap<PairKey, BTreeSet<String>>,
     pub(crate) kvs_by_session: BTreeMap<String, BTreeSet<String>>,
+    pub(crate) acl_tokens_by_secret: SecretIndex,
 
     // Per-command scratch state; empty between commands.
     journal: Vec<Undo>,
@@ -135,6 +153,17 @@ pub struct StoreSnapshot {
     pub prepared_queries: Vec<PreparedQuery>,
     #[serde(default)]
     pub prepared_queries_index: u64,
+    /// ACL tokens, policies, roles (sorted by ID), their table indexes and the bootstrap index.
+    #[serde(default)]
+    pub acl_tokens: Vec<AclToken>,
+    #[serde(default)]
+    pub acl_policies: Vec<AclPolicy>,
+    #[serde(default)]
+    pub acl_roles: Vec<AclRole>,
+    #[serde(default)]
+    pub acl_indexes: (u64, u64, u64),
+    #[serde(default)]
+    pub acl_bootstrap_index: Option<u64>,
 }
 
 fn multi_insert<K: Ord, V: Ord>(map: &mut BTreeMap<K, BTreeSet<V>>, key: K, value: V) {
@@ -224,6 +253,9 @@ impl Store {
             indexes: TableIndexes {
                 areas: 0,
                 prepared_queries: 0,
+                acl_tokens: 0,
+                acl_policies: 0,
+                acl_roles: 0,
                 ..self.indexes.clone()
             },
             service_indexes: self
@@ -262,6 +294,15 @@ impl Store {
             autopilot: self.autopilot.clone(),
             prepared_queries: self.prepared_queries.values().cloned().collect(),
             prepared_queries_index: self.indexes.prepared_queries,
+            acl_tokens: self.acl_tokens.values().cloned().collect(),
+            acl_policies: self.acl_policies.values().cloned().collect(),
+            acl_roles: self.acl_roles.values().cloned().collect(),
+            acl_indexes: (
+                self.indexes.acl_tokens,
+                self.indexes.acl_policies,
+                self.indexes.acl_roles,
+            ),
+            acl_bootstrap_index: self.acl_bootstrap_index,
         }
     }
 
@@ -306,6 +347,25 @@ impl Store {
             .map(|q| (q.id.clone(), q))
             .collect();
         s.indexes.prepared_queries = snap.prepared_queries_index;
+        for t in snap.acl_tokens {
+            s.raw_acl_token(t.accessor_id.clone(), Some(t));
+        }
+        s.acl_policies = snap
+            .acl_policies
+            .into_iter()
+            .map(|p| (p.id.clone(), p))
+            .collect();
+        s.acl_roles = snap
+            .acl_roles
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
+        (
+            s.indexes.acl_tokens,
+            s.indexes.acl_policies,
+            s.indexes.acl_roles,
+        ) = snap.acl_indexes;
+        s.acl_bootstrap_index = snap.acl_bootstrap_index;
         s
     }
 }
@@ -398,6 +458,46 @@ impl Store {
                 .prepared_query_delete(idx, &id)
                 .map(|()| CommandResult::Ok)
                 .into(),
+            Command::AclBootstrap { token, reset_index } => self
+                .acl_bootstrap(idx, token, reset_index)
+                .map(|()| CommandResult::Ok)
+                .into(),
+            Command::AclTokenSet { token, create } => self
+                .acl_token_set(idx, token, create)
+                .map(|()| CommandResult::Ok)
+                .into(),
+            Command::AclTokenDelete { accessor_id } => self
+                .acl_token_delete(idx, &accessor_id)
+                .map(|()| CommandResult::Ok)
+                .into(),
+            Command::AclTokensReap { now_ms } => {
+                self.acl_tokens_reap(idx, now_ms);
+                Outcome::Commit(CommandResult::Ok)
+            }
+            Command::AclPolicySet { policy, create } => self
+                .acl_policy_set(idx, policy, create)
+                .map(|()| CommandResult::Ok)
+                .into(),
+            Command::AclPolicyDelete { id } => self
+                .acl_policy_delete(idx, &id)
+                .map(|()| CommandResult::Ok)
+                .into(),
+            Command::AclRoleSet { role, create } => self
+                .acl_role_set(idx, role, create)
+                .map(|()| CommandResult::Ok)
+                .into(),
+            Command::AclRoleDelete { id } => self
+                .acl_role_delete(idx, &id)
+                .map(|()| CommandResult::Ok)
+                .into(),
+            Command::AclReplicate { set } => {
+                self.acl_replicate(idx, *set);
+                Outcome::Commit(CommandResult::Ok)
+            }
+            Command::AclInitBuiltins { now_ms } => {
+                self.acl_init_builtins(idx, now_ms);
+                Outcome::Commit(CommandResult::Ok)
+            }
             Command::AutopilotSetConfig { config, cas } => {
                 Outcome::Commit(CommandResult::Bool(self.autopilot_set(idx, config, cas)))
             }
@@ -467,6 +567,18 @@ impl Store {
                 }
                 Undo::PreparedQuery(k, v) => {
                     write(&mut self.prepared_queries, k, v);
+                }
+                Undo::AclToken(k, v) => {
+                    self.raw_acl_token(k, v);
+                }
+                Undo::AclPolicy(k, v) => {
+                    write(&mut self.acl_policies, k, v);
+                }
+                Undo::AclRole(k, v) => {
+                    write(&mut self.acl_roles, k, v);
+                }
+                Undo::AclBootstrap(v) => {
+                    self.acl_bootstrap_index = v;
                 }
             }
         }
@@ -562,6 +674,26 @@ impl Store {
         self.journal.push(Undo::Area(key, old));
     }
 
+    pub(crate) fn put_acl_token(&mut self, key: String, value: Option<AclToken>) {
+        let old = self.raw_acl_token(key.clone(), value);
+        self.journal.push(Undo::AclToken(key, old));
+    }
+
+    pub(crate) fn put_acl_policy(&mut self, key: String, value: Option<AclPolicy>) {
+        let old = write(&mut self.acl_policies, key.clone(), value);
+        self.journal.push(Undo::AclPolicy(key, old));
+    }
+
+    pub(crate) fn put_acl_role(&mut self, key: String, value: Option<AclRole>) {
+        let old = write(&mut self.acl_roles, key.clone(), value);
+        self.journal.push(Undo::AclRole(key, old));
+    }
+
+    pub(crate) fn put_acl_bootstrap(&mut self, value: Option<u64>) {
+        let old = std::mem::replace(&mut self.acl_bootstrap_index, value);
+        self.journal.push(Undo::AclBootstrap(old));
+    }
+
     pub(crate) fn put_prepared_query(&mut self, key: String, value: Option<PreparedQuery>) {
         let old = write(&mut self.prepared_queries, key.clone(), value);
         self.journal.push(Undo::PreparedQuery(key, old));
@@ -571,6 +703,18 @@ impl Store {
 // === impl Store: raw writes (maintain derived indexes, no journal) ===
 
 impl Store {
+    fn raw_acl_token(&mut self, key: String, value: Option<AclToken>) -> Option<AclToken> {
+        let old = write(&mut self.acl_tokens, key.clone(), value);
+        if let Some(o) = &old {
+            self.acl_tokens_by_secret.remove(&o.secret_id);
+        }
+        if let Some(t) = self.acl_tokens.get(&key) {
+            self.acl_tokens_by_secret
+                .insert(t.secret_id.clone(), key.clone());
+        }
+        old
+    }
+
     fn raw_node(&mut self, key: String, value: Option<Node>) -> Option<Node> {
         let old = write(&mut self.nodes, key.clone(), value);
         if let Some(o) = &old

@@ -38,7 +38,15 @@ fn build(section: &TlsSection) -> Result<Option<Arc<ServerConfig>>, TlsError> {
     } else {
         ClientAuth::Optional
     };
-    server_config(material.roots.as_ref(), auth, chain, key, &ALPN_HTTPS).map(Some)
+    server_config(
+        section.tls_min_version,
+        material.roots.as_ref(),
+        auth,
+        chain,
+        key,
+        &ALPN_HTTPS,
+    )
+    .map(Some)
 }
 
 impl HttpsTls {

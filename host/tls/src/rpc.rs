@@ -93,7 +93,9 @@ fn build(section: &TlsSection) -> Result<Option<Built>, TlsError> {
     } else {
         ClientAuth::Optional
     };
+    let min = section.tls_min_version;
     let server = server_config(
+        min,
         roots,
         auth,
         chain.clone(),
@@ -106,13 +108,21 @@ fn build(section: &TlsSection) -> Result<Option<Built>, TlsError> {
         let vsh = section.verify_server_hostname;
         (
             Some(client_config(
+                min,
                 roots,
                 vsh,
                 chain.clone(),
                 key.clone_key(),
                 Proto::Grpc.alpn(),
             )?),
-            Some(client_config(roots, vsh, chain, key, Proto::Gossip.alpn())?),
+            Some(client_config(
+                min,
+                roots,
+                vsh,
+                chain,
+                key,
+                Proto::Gossip.alpn(),
+            )?),
         )
     } else {
         (None, None)

@@ -44,6 +44,7 @@ impl PraetorCluster {
             config_json: r#"{"performance":{"raft_multiplier":1},"log_level":"info"}"#.into(),
             rust_log: "info,openraft=warn,hickory_server=warn".into(),
             env: Vec::new(),
+            self_token: None,
         };
         let flags = ["-server", "-bootstrap-expect=3", "-retry-join=127.0.1.1"];
         let agents = IPS

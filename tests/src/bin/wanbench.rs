@@ -26,6 +26,7 @@ fn options() -> AgentOptions {
         config_json: r#"{"performance":{"raft_multiplier":1},"log_level":"info"}"#.into(),
         rust_log: "info,openraft=warn,hickory_server=warn".into(),
         env: Vec::new(),
+        self_token: None,
     }
 }
 

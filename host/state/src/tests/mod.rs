@@ -1,5 +1,6 @@
 //! Unit tests of the state machine, with a small harness that numbers raft indexes.
 
+mod acl;
 mod areas;
 mod catalog;
 mod coordinates;

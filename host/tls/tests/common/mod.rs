@@ -96,6 +96,7 @@ impl Pki {
             verify_incoming: vi,
             verify_outgoing: vo,
             verify_server_hostname: vsh,
+            tls_min_version: Default::default(),
         }
     }
 
@@ -202,6 +203,7 @@ pub async fn call_on(channel: tonic::transport::Channel, body: &str) -> Result<S
         hops: 0,
         body: body.as_bytes().to_vec().into(),
         datacenter: String::new(),
+        token: String::new(),
     };
     match tokio::time::timeout(DEADLINE, client.call(request)).await {
         Ok(Ok(reply)) => Ok(String::from_utf8_lossy(&reply.get_ref().body).to_string()),

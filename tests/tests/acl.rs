@@ -1,0 +1,420 @@
+//! ACLs (issue 9) with real processes: a server with `default_policy = "deny"` and an
+//! `initial_management` token, a client agent joined to it. Denials carry Consul's texts,
+//! listings are filtered, tokens travel with forwarded requests, the plugin API is privileged,
+//! bad policies are refused with nothing stored.
+
+use std::time::Duration;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::RecordType;
+use praetor_tests::{Agent, AgentOptions, Http, Resp, dns, plugin_wasm, wait_for};
+use serde_json::{Value, json};
+
+const LONG: Duration = Duration::from_secs(60);
+const ROOT: &str = "5e1d3c1e-2f6a-4e7b-9a61-0c2b7d4e8f10";
+/// Every test agent's `acl.tokens.agent_recovery` (the harness waits for it with this).
+const RECOVERY: &str = "0c9e1f2a-3b4c-4d5e-8f60-718293a4b5c6";
+
+fn acl_options() -> AgentOptions {
+    AgentOptions {
+        config_json: json!({
+            "performance": {"raft_multiplier": 1},
+            "log_level": "debug",
+            "primary_datacenter": "dc1",
+            "acl": {
+                "enabled": true,
+                "default_policy": "deny",
+                "tokens": {"initial_management": ROOT, "agent_recovery": RECOVERY},
+            },
+        })
+        .to_string(),
+        self_token: Some(RECOVERY.into()),
+        ..AgentOptions::default()
+    }
+}
+
+fn status(r: &Resp, want: u16, what: &str) {
+    assert_eq!(r.status, want, "{what}: {}", r.text());
+}
+
+/// Creates a policy and a token holding it; returns (accessor, secret).
+fn token_with_rules(root: &Http, name: &str, rules: &str) -> (String, String) {
+    let p = root.put_json("/v1/acl/policy", &json!({"Name": name, "Rules": rules}));
+    status(&p, 200, "create policy");
+    let t = root.put_json(
+        "/v1/acl/token",
+        &json!({"Description": name, "Policies": [{"Name": name}]}),
+    );
+    status(&t, 200, "create token");
+    let t = t.json();
+    (
+        t["AccessorID"].as_str().unwrap().to_string(),
+        t["SecretID"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn default_deny_tokens_policies_and_enforcement() {
+    let opts = acl_options();
+    let s = Agent::start_with("acl1", "127.0.1.41", &["-server", "-bootstrap"], &opts);
+    let anon = s.http();
+    let root = anon.with_token(ROOT);
+    // The leader writes the built-ins and the initial management token.
+    wait_for("initial management token usable", LONG, || {
+        (root.get("/v1/acl/token/self").status == 200).then_some(())
+    });
+    let me = root.get("/v1/acl/token/self").json();
+    assert_eq!(me["Description"], "Initial Management Token", "{me}");
+    assert_eq!(me["SecretID"], ROOT);
+
+    // The initial management token used the bootstrap up.
+    let b = anon.put("/v1/acl/bootstrap", b"");
+    status(&b, 403, "second bootstrap");
+    assert!(
+        b.text()
+            .starts_with("Permission denied: ACL bootstrap no longer allowed (reset index: "),
+        "{}",
+        b.text()
+    );
+
+    // Anonymous with default deny: denied with Consul's text, listings empty, header set.
+    let r = anon.get("/v1/kv/app/x");
+    status(&r, 403, "anonymous kv read");
+    assert_eq!(
+        r.text(),
+        "Permission denied: anonymous token lacks permission 'key:read' on \"app/x\". The anonymous token is used implicitly when a request does not specify a token."
+    );
+    assert_eq!(r.header("X-Consul-Default-ACL-Policy"), Some("deny"));
+    let nodes = anon.get("/v1/catalog/nodes");
+    status(&nodes, 200, "anonymous node list");
+    assert_eq!(nodes.json(), json!([]), "anonymous sees no node");
+    assert_eq!(
+        nodes.header("X-Consul-Results-Filtered-By-ACLs"),
+        None,
+        "never for anonymous"
+    );
+    status(&anon.get("/v1/acl/policies"), 403, "anonymous acl:read");
+    status(&anon.get("/v1/snapshot"), 403, "anonymous snapshot");
+
+    // An unknown secret.
+    let r = anon
+        .with_token("3f1b52c4-5a1e-4c59-9d4e-000000000000")
+        .get("/v1/kv/app/x");
+    status(&r, 403, "unknown token");
+    assert_eq!(r.text(), "ACL not found");
+
+    // A KV token: exact beats prefix, write implies read, a list is filtered.
+    let (accessor, secret) = token_with_rules(
+        &root,
+        "app-kv",
+        r#"
+key_prefix "app/" { policy = "write" }
+key "app/secret" { policy = "deny" }
+node_prefix "" { policy = "read" }
+"#,
+    );
+    let app = anon.with_token(&secret);
+    status(&root.put("/v1/kv/app/secret", b"s"), 200, "root writes");
+    status(
+        &app.put("/v1/kv/app/x", b"1"),
+        200,
+        "write under the prefix",
+    );
+    let r = app.put("/v1/kv/other", b"1");
+    status(&r, 403, "write outside the prefix");
+    assert_eq!(
+        r.text(),
+        format!(
+            "Permission denied: token with AccessorID '{accessor}' lacks permission 'key:write' on \"other\""
+        )
+    );
+    status(
+        &app.get("/v1/kv/app/secret"),
+        403,
+        "exact deny beats the prefix",
+    );
+    let list = app.get("/v1/kv/app/?recurse");
+    status(&list, 200, "recurse");
+    let keys: Vec<String> = list
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["Key"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(keys, vec!["app/x".to_string()]);
+    assert_eq!(
+        list.header("X-Consul-Results-Filtered-By-ACLs"),
+        Some("true")
+    );
+    let nodes = app.get("/v1/catalog/nodes").json();
+    assert_eq!(
+        nodes.as_array().unwrap().len(),
+        1,
+        "node_prefix read: {nodes}"
+    );
+    status(&app.get("/v1/acl/policies"), 403, "no acl:read");
+
+    // Malformed rules and a 1 MiB body: 400, nothing stored.
+    let before = root
+        .get("/v1/acl/policies")
+        .json()
+        .as_array()
+        .unwrap()
+        .len();
+    let r = root.put_json(
+        "/v1/acl/policy",
+        &json!({"Name": "bad", "Rules": "key_prefix \"\" { policy = \"sometimes\" }"}),
+    );
+    assert!(
+        r.status == 400 || r.status == 500,
+        "bad rules: {} {}",
+        r.status,
+        r.text()
+    );
+    assert!(
+        r.text().contains("Invalid key_prefix policy"),
+        "{}",
+        r.text()
+    );
+    let r = root.put_json(
+        "/v1/acl/policy",
+        &json!({"Name": "unknown-resource", "Rules": "bogus \"x\" { policy = \"read\" }"}),
+    );
+    assert!(r.status >= 400, "unknown resource: {}", r.text());
+    let huge = "#".repeat((1 << 20) + 16);
+    let r = root.put_json("/v1/acl/policy", &json!({"Name": "huge", "Rules": huge}));
+    assert!(r.status >= 400, "1 MiB rules: {}", r.status);
+    let after = root
+        .get("/v1/acl/policies")
+        .json()
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(before, after, "nothing stored");
+
+    // The plugin API: anonymous and read-only refused, operator:write loads.
+    let wasm = std::fs::read(plugin_wasm("translate_fixed")).expect("test plugin built");
+    let path = "/v1/agent/plugin/load?slot=translator&config=%7B%22address%22%3A%2210.9.9.9%22%7D";
+    status(&anon.put(path, &wasm), 403, "anonymous plugin load");
+    status(&anon.get("/v1/agent/plugins"), 403, "anonymous plugin list");
+    let (_, reader) = token_with_rules(&root, "op-read", r#"operator = "read""#);
+    let reader = anon.with_token(&reader);
+    status(&reader.get("/v1/agent/plugins"), 200, "operator:read lists");
+    let r = reader.put(path, &wasm);
+    status(&r, 403, "operator:read cannot load");
+    assert!(
+        r.text().contains("lacks permission 'operator:write'"),
+        "{}",
+        r.text()
+    );
+    status(&root.put(path, &wasm), 200, "management loads");
+
+    // DNS runs as the anonymous token: a registered service is invisible.
+    status(
+        &root.put_json(
+            "/v1/agent/service/register",
+            &json!({"Name": "web", "Port": 80}),
+        ),
+        200,
+        "register web",
+    );
+    wait_for("web in the catalog", LONG, || {
+        let v: Value = root.get("/v1/catalog/service/web").json();
+        (!v.as_array()?.is_empty()).then_some(())
+    });
+    let m = dns(s.dns_addr(), "web.service.consul.", RecordType::A);
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain, "{m:?}");
+
+    // A token deleted is gone at once on the server.
+    status(
+        &root.delete(&format!("/v1/acl/token/{accessor}")),
+        200,
+        "delete token",
+    );
+    let r = app.get("/v1/kv/app/x");
+    status(&r, 403, "deleted token");
+    assert_eq!(r.text(), "ACL not found");
+
+    // A client agent forwards the request's token; its own agent endpoints check it too.
+    let c = Agent::start_with("acl2", "127.0.1.42", &["-retry-join=127.0.1.41"], &opts);
+    let (_, secret) = token_with_rules(
+        &root,
+        "app-kv2",
+        r#"key_prefix "app/" { policy = "write" }"#,
+    );
+    let via_client = c.http().with_token(&secret);
+    wait_for("client forwards a write with the token", LONG, || {
+        (via_client.put("/v1/kv/app/from-client", b"1").status == 200).then_some(())
+    });
+    status(
+        &c.http().put("/v1/kv/app/anon", b"1"),
+        403,
+        "anonymous via client",
+    );
+    status(
+        &c.http().get("/v1/agent/self"),
+        403,
+        "agent:read on the client",
+    );
+    status(
+        &c.http().with_token(ROOT).get("/v1/agent/self"),
+        200,
+        "management on the client",
+    );
+}
+
+fn dc_options(dc: &str, extra_tokens: Value) -> AgentOptions {
+    let mut tokens = extra_tokens;
+    tokens["agent_recovery"] = json!(RECOVERY);
+    if dc == "dc1" {
+        tokens["initial_management"] = json!(ROOT);
+    }
+    AgentOptions {
+        config_json: json!({
+            "performance": {"raft_multiplier": 1},
+            "log_level": "debug",
+            "primary_datacenter": "dc1",
+            "acl": {
+                "enabled": true,
+                "default_policy": "deny",
+                "enable_token_replication": true,
+                "tokens": tokens,
+            },
+        })
+        .to_string(),
+        self_token: Some(RECOVERY.into()),
+        ..AgentOptions::default()
+    }
+}
+
+/// Two WAN-joined datacenters, default deny, the seed guide's replication token: objects made
+/// in the primary work in the secondary, global writes in the secondary land in the primary,
+/// local tokens stay home, and the secondary keeps authorizing while the primary is down.
+#[test]
+fn replication_from_the_primary_and_primary_down() {
+    const REPL: &str = "7d0c3a52-9f3e-4c1b-8a55-2b6d1e0f4a77";
+    let mut p = Agent::start_with(
+        "aclp",
+        "127.0.1.43",
+        &["-server", "-bootstrap", "-datacenter=dc1"],
+        &dc_options("dc1", json!({})),
+    );
+    let root1 = p.http().with_token(ROOT);
+    wait_for("primary bootstrapped", LONG, || {
+        (root1.get("/v1/acl/token/self").status == 200).then_some(())
+    });
+    // The seed guide's replication policy, and a token with a known secret.
+    status(
+        &root1.put_json(
+            "/v1/acl/policy",
+            &json!({"Name": "replication", "Rules":
+                "acl = \"write\"\noperator = \"write\"\nservice_prefix \"\" { policy = \"read\" intentions = \"read\" }"}),
+        ),
+        200,
+        "replication policy",
+    );
+    status(
+        &root1.put_json(
+            "/v1/acl/token",
+            &json!({"SecretID": REPL, "Description": "replication", "Policies": [{"Name": "replication"}]}),
+        ),
+        200,
+        "replication token",
+    );
+    let s = Agent::start_with(
+        "acls",
+        "127.0.2.43",
+        &[
+            "-server",
+            "-bootstrap",
+            "-datacenter=dc2",
+            "-retry-join-wan=127.0.1.43",
+            "-retry-interval-wan=1s",
+        ],
+        &dc_options("dc2", json!({"replication": REPL})),
+    );
+
+    // A policy and a global token made in the primary work in the secondary.
+    let (_, app) = token_with_rules(&root1, "app", r#"key_prefix "app/" { policy = "write" }"#);
+    let app2 = s.http().with_token(&app);
+    wait_for("global token replicated to dc2", LONG, || {
+        (app2.put("/v1/kv/app/one", b"1").status == 200).then_some(())
+    });
+    status(
+        &app2.put("/v1/kv/other", b"1"),
+        403,
+        "policy enforced in dc2",
+    );
+    let repl = s.http().get("/v1/acl/replication").json();
+    assert_eq!(repl["Enabled"], true, "{repl}");
+    assert_eq!(repl["SourceDatacenter"], "dc1", "{repl}");
+    assert_eq!(repl["ReplicationType"], "tokens", "{repl}");
+
+    // A token unknown to dc2 is resolved in dc1 at once; the copy follows by replication.
+    let root2 = s.http().with_token(ROOT);
+    wait_for("policy replicated to dc2", LONG, || {
+        (root2.get("/v1/acl/policy/name/app").status == 200).then_some(())
+    });
+    // A global token created in the secondary is stored in the primary; a local one is not.
+    let g = root2.put_json(
+        "/v1/acl/token",
+        &json!({"Description": "made in dc2", "Policies": [{"Name": "app"}]}),
+    );
+    status(&g, 200, "global token via dc2");
+    let g = g.json()["AccessorID"].as_str().unwrap().to_string();
+    status(
+        &root1.get(&format!("/v1/acl/token/{g}")),
+        200,
+        "global token in dc1",
+    );
+    let l = root2.put_json(
+        "/v1/acl/token",
+        &json!({"Description": "local to dc2", "Local": true, "Policies": [{"Name": "app"}]}),
+    );
+    status(&l, 200, "local token in dc2");
+    let l = l.json()["AccessorID"].as_str().unwrap().to_string();
+    status(
+        &root2.get(&format!("/v1/acl/token/{l}")),
+        200,
+        "local token readable in dc2",
+    );
+    status(
+        &root1.get(&format!("/v1/acl/token/{l}")),
+        403,
+        "local token not in dc1",
+    );
+
+    // The primary dies: dc2 keeps authorizing from its copy and takes local writes.
+    p.kill();
+    status(
+        &app2.put("/v1/kv/app/two", b"2"),
+        200,
+        "write in dc2, primary down",
+    );
+    status(
+        &app2.put("/v1/kv/other", b"2"),
+        403,
+        "still enforced, primary down",
+    );
+    wait_for("replication reports the primary unreachable", LONG, || {
+        let r = s.http().get("/v1/acl/replication").json();
+        (!r["LastErrorMessage"].as_str()?.is_empty()).then_some(())
+    });
+
+    // Back: replication resumes by itself.
+    p.restart();
+    let root1 = p.http().with_token(ROOT);
+    wait_for("primary serves again", LONG, || {
+        (root1.get("/v1/acl/token/self").status == 200).then_some(())
+    });
+    let (_, later) = token_with_rules(
+        &root1,
+        "later",
+        r#"key_prefix "later/" { policy = "write" }"#,
+    );
+    let later2 = s.http().with_token(&later);
+    wait_for("replication resumed", LONG, || {
+        (later2.put("/v1/kv/later/x", b"1").status == 200).then_some(())
+    });
+}
