@@ -24,6 +24,7 @@ fn acl_options() -> AgentOptions {
             "acl": {
                 "enabled": true,
                 "default_policy": "deny",
+                "enable_token_persistence": true,
                 "tokens": {"initial_management": ROOT, "agent_recovery": RECOVERY},
             },
         })
@@ -56,7 +57,7 @@ fn token_with_rules(root: &Http, name: &str, rules: &str) -> (String, String) {
 #[test]
 fn default_deny_tokens_policies_and_enforcement() {
     let opts = acl_options();
-    let s = Agent::start_with("acl1", "127.0.1.41", &["-server", "-bootstrap"], &opts);
+    let mut s = Agent::start_with("acl1", "127.0.1.41", &["-server", "-bootstrap"], &opts);
     let anon = s.http();
     let root = anon.with_token(ROOT);
     // The leader writes the built-ins and the initial management token.
@@ -75,6 +76,38 @@ fn default_deny_tokens_policies_and_enforcement() {
             .starts_with("Permission denied: ACL bootstrap no longer allowed (reset index: "),
         "{}",
         b.text()
+    );
+
+    // The CLI, as Consul's: a second bootstrap fails with the server's reason; lists print
+    // Consul's blocks.
+    let (code, _, err) = s.cli(&["acl", "bootstrap"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("Failed ACL bootstrapping: Unexpected response code: 403 (Permission denied: ACL bootstrap no longer allowed"),
+        "{err}"
+    );
+    let token_flag = format!("-token={ROOT}");
+    let (code, out, err) = s.cli(&["acl", "policy", "list", &token_flag]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("global-management:"), "{out}");
+    let (code, out, err) = s.cli(&[
+        "acl",
+        "policy",
+        "create",
+        "-name",
+        "cli-made",
+        "-rules",
+        "key \"cli\" { policy = \"read\" }",
+        &token_flag,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Name:         cli-made"), "{out}");
+    let (code, out, err) = s.cli(&["acl", "token", "read", "-self", &token_flag]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("AccessorID:       "), "{out}");
+    assert!(
+        out.contains("00000000-0000-0000-0000-000000000001 - global-management"),
+        "{out}"
     );
 
     // Anonymous with default deny: denied with Consul's text, listings empty, header set.
@@ -262,6 +295,23 @@ node_prefix "" { policy = "read" }
         200,
         "management on the client",
     );
+
+    // An agent token set over the API is used at once and persists across a restart.
+    let (_, reader) = token_with_rules(&root, "kv-reader", r#"key_prefix "" { policy = "read" }"#);
+    status(
+        &root.put_json("/v1/agent/token/default", &json!({"Token": reader})),
+        200,
+        "set the default token",
+    );
+    status(
+        &anon.get("/v1/kv/app/x"),
+        200,
+        "no token: the default token",
+    );
+    s.restart();
+    wait_for("default token after a restart", LONG, || {
+        (s.http().get("/v1/kv/app/x").status == 200).then_some(())
+    });
 }
 
 fn dc_options(dc: &str, extra_tokens: Value) -> AgentOptions {
@@ -417,4 +467,120 @@ fn replication_from_the_primary_and_primary_down() {
     wait_for("replication resumed", LONG, || {
         (later2.put("/v1/kv/later/x", b"1").status == 200).then_some(())
     });
+}
+
+/// A P-256 key pair made for this test (`openssl ecparam -name prime256v1`).
+const JWT_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgsoRq3FixFk0Ee02j
+1UCMBzoTrFt5ldOlXUCzAv8JV8ShRANCAATbSp1bD+PvgOXiP6+6SlwjVACSiOUO
+bZ3UmV/6cyk3EQJs+KoRk2KONeCcQPuuQs6BUa7p46mfUln2qmbg+U0J
+-----END PRIVATE KEY-----";
+const JWT_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
+MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE20qdWw/j74Dl4j+vukpcI1QAkojl
+Dm2d1Jlf+nMpNxECbPiqEZNijjXgnED7rkLOgVGu6eOpn1JZ9qpm4PlNCQ==
+-----END PUBLIC KEY-----";
+
+fn jwt(claims: Value) -> String {
+    let key = jsonwebtoken::EncodingKey::from_ec_pem(JWT_PRIVATE.as_bytes()).unwrap();
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256),
+        &claims,
+        &key,
+    )
+    .unwrap()
+}
+
+/// A `jwt` auth method with a binding rule: a signed JWT logs in and gets the service
+/// identity its claim names; a forged or wrong-issuer JWT is refused; logout deletes the token;
+/// other method types are refused with Consul's message.
+#[test]
+fn jwt_login_binding_rules_and_logout() {
+    let s = Agent::start_with(
+        "acljwt",
+        "127.0.1.44",
+        &["-server", "-bootstrap"],
+        &acl_options(),
+    );
+    let anon = s.http();
+    let root = anon.with_token(ROOT);
+    wait_for("initial management token usable", LONG, || {
+        (root.get("/v1/acl/token/self").status == 200).then_some(())
+    });
+    let r = root.put_json(
+        "/v1/acl/auth-method",
+        &json!({"Name": "k8s", "Type": "kubernetes", "Config": {}}),
+    );
+    status(&r, 500, "unsupported type");
+    assert!(r.text().contains("Type should be one of"), "{}", r.text());
+    status(
+        &root.put_json(
+            "/v1/acl/auth-method",
+            &json!({"Name": "ci", "Type": "jwt", "MaxTokenTTL": "10m", "Config": {
+                "JWTValidationPubKeys": [JWT_PUBLIC],
+                "JWTSupportedAlgs": ["ES256"],
+                "BoundIssuer": "https://ci.example",
+                "ClaimMappings": {"svc": "service"},
+            }}),
+        ),
+        200,
+        "jwt method",
+    );
+    status(
+        &root.put_json(
+            "/v1/acl/binding-rule",
+            &json!({"AuthMethod": "ci", "BindType": "service", "BindName": "${value.service}",
+                    "Selector": "value.service != \"\""}),
+        ),
+        200,
+        "binding rule",
+    );
+    let methods = root.get("/v1/acl/auth-methods").json();
+    assert_eq!(methods[0]["Name"], "ci", "{methods}");
+
+    let login = |claims: Value| {
+        anon.post_json(
+            "/v1/acl/login",
+            &json!({"AuthMethod": "ci", "BearerToken": jwt(claims)}),
+        )
+    };
+    status(
+        &login(json!({"iss": "https://evil.example", "svc": "web"})),
+        403,
+        "wrong issuer",
+    );
+    let t = login(json!({"iss": "https://ci.example", "svc": "web"}));
+    status(&t, 200, "login");
+    let t = t.json();
+    assert_eq!(t["AuthMethod"], "ci", "{t}");
+    assert_eq!(t["ServiceIdentities"][0]["ServiceName"], "web", "{t}");
+    assert_eq!(t["Local"], true);
+    assert!(
+        t["ExpirationTime"].is_string(),
+        "MaxTokenTTL sets an expiry: {t}"
+    );
+    let web = anon.with_token(t["SecretID"].as_str().unwrap());
+    status(
+        &web.put_json(
+            "/v1/agent/service/register",
+            &json!({"Name": "web", "Port": 80}),
+        ),
+        200,
+        "service identity writes web",
+    );
+    status(
+        &web.put_json(
+            "/v1/agent/service/register",
+            &json!({"Name": "db", "Port": 5432}),
+        ),
+        403,
+        "but not db",
+    );
+    status(&web.post_json("/v1/acl/logout", &json!({})), 200, "logout");
+    status(&web.get("/v1/acl/token/self"), 403, "logged-out token");
+    // The management token was not made by a login: logout refuses it.
+    status(
+        &root.post_json("/v1/acl/logout", &json!({})),
+        403,
+        "logout of a non-login token",
+    );
 }

@@ -321,3 +321,34 @@ async fn coordinate_update_validates_its_body() {
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(body, "No known Consul servers");
 }
+
+/// With ACLs off, loading or reverting a plugin over HTTP is refused unless the caller is on a
+/// loopback address (an unknown caller is refused too); from loopback it reaches the agent.
+#[tokio::test]
+async fn plugin_load_is_loopback_only_with_acls_off() {
+    let (app, _) = api();
+    let load = |from: Option<&str>| {
+        let mut req = Request::builder()
+            .method(Method::PUT)
+            .uri("/v1/agent/plugin/load?slot=translator")
+            .body(Body::from("wasm"))
+            .expect("request");
+        if let Some(ip) = from {
+            let addr: std::net::SocketAddr = format!("{ip}:40000").parse().unwrap();
+            req.extensions_mut()
+                .insert(axum::extract::ConnectInfo(addr));
+        }
+        let app = app.clone();
+        async move { app.oneshot(req).await.expect("infallible").status() }
+    };
+    assert_eq!(load(Some("10.1.2.3")).await, StatusCode::FORBIDDEN);
+    assert_eq!(load(None).await, StatusCode::FORBIDDEN);
+    // From loopback the request reaches the agent (whose fake refuses with a 500).
+    assert_eq!(
+        load(Some("127.0.0.1")).await,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    let (status, body) = send(&app, Method::PUT, "/v1/agent/plugin/revert?slot=router", "").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("enable_remote_plugin_load"), "{body}");
+}

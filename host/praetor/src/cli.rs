@@ -71,6 +71,9 @@ pub enum Command {
     Maint(MaintArgs),
     /// Stream logs from a Praetor agent
     Monitor(MonitorArgs),
+    /// Interact with Praetor's ACLs
+    #[command(subcommand)]
+    Acl(Box<crate::commands::acl::AclCommand>),
 }
 
 /// `praetor monitor [-log-level=INFO] [-log-json]`
@@ -171,6 +174,9 @@ pub struct HttpArgs {
     /// ACL token to use in the request (env PRAETOR_HTTP_TOKEN, CONSUL_HTTP_TOKEN)
     #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
+    /// File holding the ACL token; takes precedence over -token (env CONSUL_HTTP_TOKEN_FILE)
+    #[arg(long = "token-file", value_name = "FILE")]
+    pub token_file: Option<String>,
     /// Permit any server to answer, not only the leader
     #[arg(long, num_args = 0..=1, require_equals = true, default_value = "false", default_missing_value = "true", action = ArgAction::Set)]
     pub stale: bool,

@@ -1,5 +1,5 @@
 //! The one small HTTP client every command uses to talk to an agent: address resolution, the
-//! `dc` / `stale` query parameters, the `X-Consul-Token` header, HTTPS (Consul's `-ca-file`,
+//! `dc` / `stale` query parameters, the `X-Consul-Token` header (`-token`, `-token-file`), HTTPS (Consul's `-ca-file`,
 //! `-ca-path`, `-client-cert`, `-client-key`, `CONSUL_HTTP_SSL`, `CONSUL_HTTP_SSL_VERIFY`), and
 //! Consul's error texts.
 
@@ -201,6 +201,37 @@ pub fn first_set(candidates: &[Option<String>]) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Where the ACL token may come from: a file holding it, or the token itself.
+#[derive(Debug, Clone)]
+pub enum TokenSource {
+    File(Option<String>),
+    Value(Option<String>),
+}
+
+/// The token of the first source that gives a non-empty one (Consul's order: `-token-file`,
+/// `-token`, `CONSUL_HTTP_TOKEN_FILE`, `CONSUL_HTTP_TOKEN`); file contents are trimmed, an
+/// unreadable file is an error.
+pub fn resolve_token(sources: &[TokenSource]) -> Result<Option<String>, String> {
+    for source in sources {
+        match source {
+            TokenSource::File(Some(path)) if !path.trim().is_empty() => {
+                let data = std::fs::read_to_string(path)
+                    .map_err(|e| format!("Error loading token file {path} : {e}"))?;
+                if !data.trim().is_empty() {
+                    return Ok(Some(data.trim().to_string()));
+                }
+            }
+            TokenSource::Value(v) => {
+                if let Some(t) = first_set(std::slice::from_ref(v)) {
+                    return Ok(Some(t));
+                }
+            }
+            TokenSource::File(_) => {}
+        }
+    }
+    Ok(None)
+}
+
 /// Percent-encodes a URL path, keeping `/` (for KV keys).
 pub fn escape_path(s: &str) -> String {
     escape(s, true)
@@ -252,7 +283,18 @@ impl Client {
             env("CONSUL_HTTP_ADDR").as_deref(),
             ssl,
         );
-        let token = flag_env(&http.token, "HTTP_TOKEN");
+        let token = resolve_token(&[
+            TokenSource::File(http.token_file.clone()),
+            TokenSource::Value(http.token.clone()),
+            TokenSource::File(env("PRAETOR_HTTP_TOKEN_FILE")),
+            TokenSource::File(env("CONSUL_HTTP_TOKEN_FILE")),
+            TokenSource::Value(env("PRAETOR_HTTP_TOKEN")),
+            TokenSource::Value(env("CONSUL_HTTP_TOKEN")),
+        ])
+        .unwrap_or_else(|e| {
+            eprintln!("Error connecting to Consul agent: {e}");
+            std::process::exit(1);
+        });
         let tls = TlsFiles {
             ca_file: flag_env(&http.ca_file, "CACERT").map(PathBuf::from),
             ca_path: flag_env(&http.ca_path, "CAPATH").map(PathBuf::from),
@@ -560,6 +602,43 @@ mod tests {
         assert_eq!(first_set(&[s("f"), s("p"), s("c")]), s("f"));
         assert_eq!(first_set(&[None, s(""), s("c")]), s("c"));
         assert_eq!(first_set(&[None, None, None]), None);
+    }
+
+    #[test]
+    fn token_files_come_first_and_are_trimmed() {
+        let dir = std::env::temp_dir().join(format!("praetor-token-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let file = dir.join("token");
+        std::fs::write(&file, "  from-file\n").expect("write");
+        let empty = dir.join("empty");
+        std::fs::write(&empty, "\n").expect("write");
+        let path = |p: &std::path::Path| Some(p.display().to_string());
+        let s = |v: &str| Some(v.to_string());
+        use TokenSource::{File, Value};
+        assert_eq!(
+            resolve_token(&[File(path(&file)), Value(s("flag"))]),
+            Ok(s("from-file"))
+        );
+        assert_eq!(
+            resolve_token(&[File(None), Value(s("flag")), File(path(&file))]),
+            Ok(s("flag"))
+        );
+        // An empty file is skipped, as Go keeps the token it already has.
+        assert_eq!(
+            resolve_token(&[File(path(&empty)), Value(None), Value(s("env"))]),
+            Ok(s("env"))
+        );
+        assert_eq!(resolve_token(&[File(None), Value(s(""))]), Ok(None));
+        let missing = dir.join("missing");
+        let err = resolve_token(&[File(path(&missing))]).unwrap_err();
+        assert!(
+            err.starts_with(&format!(
+                "Error loading token file {} : ",
+                missing.display()
+            )),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

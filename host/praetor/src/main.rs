@@ -88,6 +88,7 @@ fn main() -> ExitCode {
         Command::Event(args) => event::run(args),
         Command::Maint(args) => maint::run(args),
         Command::Monitor(args) => maint::monitor(args),
+        Command::Acl(cmd) => commands::acl::run(cmd),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

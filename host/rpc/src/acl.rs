@@ -448,6 +448,8 @@ pub fn authorize(id: &Identity, req: &Request, store: &Store) -> Result<(), RpcE
         }
         Request::PreparedQueryExecute { .. }
         | Request::PreparedQueryExecuteRemote { .. }
+        | Request::AclLogin { .. }
+        | Request::AclLogout { .. }
         | Request::Datacenters
         | Request::CoordinateDatacenters
         | Request::RaftStats => {}
@@ -596,7 +598,11 @@ fn authorize_command(e: &Enforcer<'_>, cmd: &Command, store: &Store) -> Result<(
             e.query_write_allowed(name.as_deref().unwrap_or(""))?;
         }
         Command::AclBootstrap { .. } => {}
-        Command::AclReplicate { .. } => e.acl_write_allowed()?,
+        Command::AclReplicate { .. }
+        | Command::AclAuthMethodSet { .. }
+        | Command::AclAuthMethodDelete { .. }
+        | Command::AclBindingRuleSet { .. }
+        | Command::AclBindingRuleDelete { .. } => e.acl_write_allowed()?,
         Command::AclTokenSet { .. }
         | Command::AclTokenDelete { .. }
         | Command::AclPolicySet { .. }
@@ -625,7 +631,9 @@ fn authorize_query(e: &Enforcer<'_>, q: &Query) -> Result<(), RpcError> {
         | Query::AclPolicies { .. }
         | Query::AclRoles { .. } => e.acl_read_allowed()?,
         Query::AclReplication { tokens: true } => e.acl_write_allowed()?,
-        Query::AclReplication { tokens: false } => e.acl_read_allowed()?,
+        Query::AclReplication { tokens: false }
+        | Query::AclAuthMethods { .. }
+        | Query::AclBindingRules { .. } => e.acl_read_allowed()?,
         // The secret is the credential: whoever holds it may see its token.
         Query::AclTokenBySecret { .. } | Query::AclResolve { .. } => {}
         _ => {}
@@ -724,7 +732,9 @@ pub fn filter(
         | QueryResult::AclPolicies(_)
         | QueryResult::AclRoles(_)
         | QueryResult::AclResolved(_)
-        | QueryResult::AclReplication(_) => {}
+        | QueryResult::AclReplication(_)
+        | QueryResult::AclAuthMethods(_)
+        | QueryResult::AclBindingRules(_) => {}
     }
     Ok(result_len(result) < before)
 }
@@ -747,6 +757,8 @@ fn result_len(r: &QueryResult) -> usize {
         QueryResult::AclPolicies(v) => v.len(),
         QueryResult::AclRoles(v) => v.len(),
         QueryResult::Areas(v) => v.len(),
+        QueryResult::AclAuthMethods(v) => v.len(),
+        QueryResult::AclBindingRules(v) => v.len(),
         QueryResult::Autopilot(_)
         | QueryResult::AclResolved(_)
         | QueryResult::AclReplication(_) => 0,

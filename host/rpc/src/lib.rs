@@ -7,6 +7,7 @@
 pub mod acl;
 pub mod autopilot;
 mod error;
+pub mod login;
 mod messages;
 pub mod prepared_query;
 mod router;
@@ -775,6 +776,43 @@ impl Rpc {
                 }
                 Ok(Response::PreparedQueryExecute(Some(r)))
             }
+            Request::AclLogin {
+                auth_method,
+                bearer_token,
+                meta,
+            } => self
+                .acl_login(c, &auth_method, &bearer_token, &meta, hops)
+                .await
+                .map(|t| Response::AclLogin(Box::new(t))),
+            Request::AclLogout { secret } => {
+                let token = match c
+                    .store()
+                    .query(&praetor_state::Query::AclTokenBySecret { secret_id: secret })
+                    .result
+                {
+                    praetor_state::QueryResult::AclTokens(mut t) => t.pop(),
+                    _ => None,
+                };
+                let Some(token) = token else {
+                    return Err(acl::not_found(true));
+                };
+                if token.auth_method.is_empty() {
+                    return Err(RpcError::PermissionDenied(
+                        praetor_acl::builtin::PERMISSION_DENIED.into(),
+                    ));
+                }
+                let cmd = Command::AclTokenDelete {
+                    accessor_id: token.accessor_id,
+                };
+                match self
+                    .apply_on_server(c, &Caller::Internal, cmd, hops)
+                    .await?
+                {
+                    Response::Apply(CommandResult::Ok) => Ok(Response::AclLogout),
+                    Response::Apply(r) => Err(RpcError::Internal(format!("{r:?}"))),
+                    other => Err(unexpected(&other)),
+                }
+            }
             Request::SnapshotSave => {
                 if !c.is_leader() {
                     return self
@@ -792,6 +830,104 @@ impl Rpc {
                 }))
             }
         }
+    }
+
+    /// `/v1/acl/login`: verify the bearer token with the auth method, apply the binding rules,
+    /// write the token (local unless the method says `global`, which only the primary may
+    /// issue) and answer it.
+    async fn acl_login(
+        &self,
+        c: &Consensus,
+        method_name: &str,
+        bearer: &str,
+        meta: &BTreeMap<String, String>,
+        hops: u32,
+    ) -> Result<praetor_state::AclToken, RpcError> {
+        use praetor_state::{Query as Q, QueryResult as R};
+        let store = c.store();
+        let (method, rules) = match store
+            .query(&Q::AclAuthMethods {
+                name: Some(method_name.to_string()),
+            })
+            .result
+        {
+            R::AclAuthMethods(mut m) if !m.is_empty() => m.remove(0),
+            _ => {
+                return Err(RpcError::BadRequest(format!(
+                    "auth method {method_name:?} not found"
+                )));
+            }
+        };
+        let global = method.token_locality == "global";
+        if global && self.acl_primary_elsewhere().is_some() {
+            return Err(RpcError::BadRequest(
+                "an auth method with TokenLocality \"global\" issues tokens in the primary datacenter only".into(),
+            ));
+        }
+        let config = login::JwtConfig::parse(&method.config).map_err(RpcError::Internal)?;
+        let claims = login::verify(&config, bearer).map_err(|e| {
+            tracing::debug!(method = method_name, error = %e, "login refused");
+            RpcError::PermissionDenied(praetor_acl::builtin::PERMISSION_DENIED.into())
+        })?;
+        let vars = login::variables(&config, &claims);
+        let exists = |kind: &str, name: &str| {
+            let q = match kind {
+                "role" => Q::AclRoles {
+                    id: None,
+                    name: Some(name.to_string()),
+                    policy: None,
+                },
+                _ => Q::AclPolicies {
+                    id: None,
+                    name: Some(name.to_string()),
+                },
+            };
+            match store.query(&q).result {
+                R::AclRoles(r) => !r.is_empty(),
+                R::AclPolicies(p) => !p.is_empty(),
+                _ => false,
+            }
+        };
+        let grant = login::bind(&rules, &vars, &self.inner.datacenter, exists)
+            .map_err(RpcError::Internal)?;
+        if grant.is_empty() {
+            return Err(RpcError::PermissionDenied(
+                praetor_acl::builtin::PERMISSION_DENIED.into(),
+            ));
+        }
+        let now = now_ms();
+        let meta_text = serde_json::to_string(meta).unwrap_or_default();
+        let token = praetor_state::AclToken {
+            accessor_id: uuid::Uuid::new_v4().to_string(),
+            secret_id: uuid::Uuid::new_v4().to_string(),
+            description: format!("token created via login: {meta_text}"),
+            policies: grant.policies,
+            roles: grant.roles,
+            service_identities: grant.service_identities,
+            node_identities: grant.node_identities,
+            templated_policies: grant.templated_policies,
+            local: !global,
+            auth_method: method.name.clone(),
+            expiration_time_ms: (method.max_token_ttl_ms > 0)
+                .then(|| now + method.max_token_ttl_ms),
+            create_time_ms: now,
+            ..Default::default()
+        };
+        let cmd = Command::AclTokenSet {
+            token: token.clone(),
+            create: true,
+        };
+        match self
+            .apply_on_server(c, &Caller::Internal, cmd, hops)
+            .await?
+        {
+            Response::Apply(CommandResult::Ok) => {}
+            Response::Apply(CommandResult::Error(e)) => return Err(RpcError::Internal(e)),
+            Response::Apply(r) => return Err(RpcError::Internal(format!("{r:?}"))),
+            other => return Err(unexpected(&other)),
+        }
+        tracing::info!(method = method_name, accessor = %token.accessor_id, "ACL login");
+        Ok(token)
     }
 
     /// Resolves, renders and runs a prepared query here; when nothing passes, tries the

@@ -140,6 +140,17 @@ pub enum Request {
         query: praetor_state::PreparedQuery,
         limit: usize,
     },
+    /// `/v1/acl/login`: the server verifies the bearer token with the auth method and issues
+    /// an ACL token (no permission needed: the bearer token is the credential).
+    AclLogin {
+        auth_method: String,
+        bearer_token: String,
+        meta: BTreeMap<String, String>,
+    },
+    /// `/v1/acl/logout`: deletes the login token whose secret is given.
+    AclLogout {
+        secret: String,
+    },
 }
 
 /// The leader's state store at one raft index: `state` is a postcard-encoded
@@ -260,5 +271,8 @@ pub enum Response {
     AutopilotHealth(crate::autopilot::AutopilotHealth),
     /// `None`: no query by that name or ID.
     PreparedQueryExecute(Option<crate::prepared_query::ExecuteResult>),
+    /// The token a login issued.
+    AclLogin(Box<praetor_state::AclToken>),
+    AclLogout,
     Error(crate::RpcError),
 }

@@ -852,3 +852,185 @@ fn dedup_links(links: &mut Vec<AclLink>) {
 
 /// Secret -> AccessorID, rebuilt from the token table.
 pub(crate) type SecretIndex = BTreeMap<String, String>;
+
+/// An ACL auth method (Consul `structs.ACLAuthMethod`); `config` is the type's configuration
+/// as JSON text (validated by the proposer).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AclAuthMethod {
+    pub name: String,
+    pub method_type: String,
+    pub display_name: String,
+    pub description: String,
+    /// 0 = no limit.
+    pub max_token_ttl_ms: u64,
+    /// `local` (default) or `global`.
+    pub token_locality: String,
+    pub config: String,
+    pub create_index: u64,
+    pub modify_index: u64,
+}
+
+/// An ACL binding rule (Consul `structs.ACLBindingRule`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AclBindingRule {
+    pub id: String,
+    pub description: String,
+    pub auth_method: String,
+    pub selector: String,
+    /// `service`, `node`, `role`, `policy` or `templated-policy`.
+    pub bind_type: String,
+    pub bind_name: String,
+    /// `BindVars.Name` of a templated policy.
+    pub bind_vars_name: Option<String>,
+    pub create_index: u64,
+    pub modify_index: u64,
+}
+
+impl Store {
+    pub(crate) fn acl_auth_method_set(
+        &mut self,
+        idx: u64,
+        mut m: AclAuthMethod,
+    ) -> Result<(), StateError> {
+        if m.name.is_empty() {
+            return Err(acl_err("Invalid Auth Method: no Name is set"));
+        }
+        let existing = self.acl_auth_methods.get(&m.name).cloned();
+        if let Some(old) = &existing
+            && old.method_type != m.method_type
+        {
+            return Err(acl_err(format!(
+                "the Type field of an Auth Method cannot be changed (was {:?})",
+                old.method_type
+            )));
+        }
+        m.create_index = existing.map_or(idx, |e| e.create_index);
+        m.modify_index = idx;
+        self.put_acl_auth_method(m.name.clone(), Some(m));
+        self.touch(Table::AclAuthMethods, idx);
+        Ok(())
+    }
+
+    /// Deletes an auth method with its binding rules and the tokens it created.
+    pub(crate) fn acl_auth_method_delete(
+        &mut self,
+        idx: u64,
+        name: &str,
+    ) -> Result<(), StateError> {
+        if !self.acl_auth_methods.contains_key(name) {
+            return Err(StateError::AclNotFound(
+                "Cannot find auth method to delete".into(),
+            ));
+        }
+        self.put_acl_auth_method(name.to_string(), None);
+        let rules: Vec<String> = self
+            .acl_binding_rules
+            .values()
+            .filter(|r| r.auth_method == name)
+            .map(|r| r.id.clone())
+            .collect();
+        for id in rules {
+            self.put_acl_binding_rule(id, None);
+        }
+        let tokens: Vec<String> = self
+            .acl_tokens
+            .values()
+            .filter(|t| t.auth_method == name)
+            .map(|t| t.accessor_id.clone())
+            .collect();
+        if !tokens.is_empty() {
+            for a in tokens {
+                self.put_acl_token(a, None);
+            }
+            self.touch(Table::AclTokens, idx);
+        }
+        self.touch(Table::AclAuthMethods, idx);
+        Ok(())
+    }
+
+    pub(crate) fn acl_binding_rule_set(
+        &mut self,
+        idx: u64,
+        mut r: AclBindingRule,
+        create: bool,
+    ) -> Result<(), StateError> {
+        let existing = self.acl_binding_rules.get(&r.id).cloned();
+        match (&existing, create) {
+            (Some(_), true) => {
+                return Err(acl_err(format!(
+                    "Invalid Binding Rule: ID {:?} is already in use",
+                    r.id
+                )));
+            }
+            (None, false) => {
+                return Err(acl_err(format!(
+                    "Cannot find binding rule to update {:?}",
+                    r.id
+                )));
+            }
+            _ => {}
+        }
+        if !self.acl_auth_methods.contains_key(&r.auth_method) {
+            return Err(acl_err(format!(
+                "Invalid Binding Rule: unknown auth method {:?}",
+                r.auth_method
+            )));
+        }
+        r.create_index = existing.map_or(idx, |e| e.create_index);
+        r.modify_index = idx;
+        self.put_acl_binding_rule(r.id.clone(), Some(r));
+        self.touch(Table::AclAuthMethods, idx);
+        Ok(())
+    }
+
+    pub(crate) fn acl_binding_rule_delete(&mut self, idx: u64, id: &str) -> Result<(), StateError> {
+        if !self.acl_binding_rules.contains_key(id) {
+            return Err(StateError::AclNotFound(
+                "Cannot find binding rule to delete".into(),
+            ));
+        }
+        self.put_acl_binding_rule(id.to_string(), None);
+        self.touch(Table::AclAuthMethods, idx);
+        Ok(())
+    }
+
+    /// Auth methods (one by name, or all) with the binding rules of each.
+    pub(crate) fn acl_auth_methods_get(&self, name: Option<&str>) -> (u64, QueryResult) {
+        let methods: Vec<(AclAuthMethod, Vec<AclBindingRule>)> = self
+            .acl_auth_methods
+            .values()
+            .filter(|m| name.is_none_or(|n| m.name == n))
+            .map(|m| {
+                let rules = self
+                    .acl_binding_rules
+                    .values()
+                    .filter(|r| r.auth_method == m.name)
+                    .cloned()
+                    .collect();
+                (m.clone(), rules)
+            })
+            .collect();
+        (
+            self.indexes.acl_auth_methods,
+            QueryResult::AclAuthMethods(methods),
+        )
+    }
+
+    pub(crate) fn acl_binding_rules_get(
+        &self,
+        id: Option<&str>,
+        method: Option<&str>,
+    ) -> (u64, QueryResult) {
+        let rules = self
+            .acl_binding_rules
+            .values()
+            .filter(|r| id.is_none_or(|i| r.id == i))
+            .filter(|r| method.is_none_or(|m| r.auth_method == m))
+            .cloned()
+            .collect();
+        (
+            self.indexes.acl_auth_methods,
+            QueryResult::AclBindingRules(rules),
+        )
+    }
+}

@@ -21,11 +21,13 @@ pub enum Table {
     AclTokens,
     AclPolicies,
     AclRoles,
+    /// Auth methods and their binding rules.
+    AclAuthMethods,
 }
 
 impl Table {
     /// Every table, in a fixed order.
-    pub const ALL: [Table; 12] = [
+    pub const ALL: [Table; 13] = [
         Table::Nodes,
         Table::Services,
         Table::Checks,
@@ -38,6 +40,7 @@ impl Table {
         Table::AclTokens,
         Table::AclPolicies,
         Table::AclRoles,
+        Table::AclAuthMethods,
     ];
 
     /// Position of the table in [`Table::ALL`].
@@ -55,6 +58,7 @@ impl Table {
             Table::AclTokens => 9,
             Table::AclPolicies => 10,
             Table::AclRoles => 11,
+            Table::AclAuthMethods => 12,
         }
     }
 }
@@ -86,6 +90,8 @@ pub struct TableIndexes {
     pub acl_policies: u64,
     #[serde(skip)]
     pub acl_roles: u64,
+    #[serde(skip)]
+    pub acl_auth_methods: u64,
 }
 
 impl TableIndexes {
@@ -104,6 +110,7 @@ impl TableIndexes {
             Table::AclTokens => self.acl_tokens,
             Table::AclPolicies => self.acl_policies,
             Table::AclRoles => self.acl_roles,
+            Table::AclAuthMethods => self.acl_auth_methods,
         }
     }
 
@@ -122,6 +129,7 @@ impl TableIndexes {
             Table::AclTokens => &mut self.acl_tokens,
             Table::AclPolicies => &mut self.acl_policies,
             Table::AclRoles => &mut self.acl_roles,
+            Table::AclAuthMethods => &mut self.acl_auth_methods,
         };
         *slot = (*slot).max(index);
     }

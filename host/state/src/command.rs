@@ -266,6 +266,21 @@ pub enum Command {
     AclInitBuiltins {
         now_ms: u64,
     },
+    /// Creates or replaces an auth method (its type cannot change).
+    AclAuthMethodSet {
+        method: crate::AclAuthMethod,
+    },
+    /// Deletes an auth method, its binding rules and the tokens it issued.
+    AclAuthMethodDelete {
+        name: String,
+    },
+    AclBindingRuleSet {
+        rule: crate::AclBindingRule,
+        create: bool,
+    },
+    AclBindingRuleDelete {
+        id: String,
+    },
     /// A secondary's leader writes what it fetched from the primary (a diff is applied).
     AclReplicate {
         set: Box<crate::AclReplicationSet>,

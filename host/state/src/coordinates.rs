@@ -155,7 +155,9 @@ impl Store {
             | QueryResult::AclPolicies(_)
             | QueryResult::AclRoles(_)
             | QueryResult::AclResolved(_)
-            | QueryResult::AclReplication(_) => {}
+            | QueryResult::AclReplication(_)
+            | QueryResult::AclAuthMethods(_)
+            | QueryResult::AclBindingRules(_) => {}
         }
     }
 }

@@ -28,8 +28,8 @@ mod types;
 mod tests;
 
 pub use acl::{
-    AclLink, AclNodeIdentity, AclPolicy, AclReplicationSet, AclResolved, AclRole,
-    AclServiceIdentity, AclTemplatedPolicy, AclToken, AclTokenFilter,
+    AclAuthMethod, AclBindingRule, AclLink, AclNodeIdentity, AclPolicy, AclReplicationSet,
+    AclResolved, AclRole, AclServiceIdentity, AclTemplatedPolicy, AclToken, AclTokenFilter,
 };
 pub use areas::Area;
 pub use autopilot::AutopilotConfig;

@@ -127,6 +127,15 @@ pub enum Query {
     AclReplication {
         tokens: bool,
     },
+    /// Auth methods (one by name, or all), each with its binding rules.
+    AclAuthMethods {
+        name: Option<String>,
+    },
+    /// Binding rules: by ID, of one auth method, or all.
+    AclBindingRules {
+        id: Option<String>,
+        auth_method: Option<String>,
+    },
 }
 
 impl Query {
@@ -171,6 +180,9 @@ impl Query {
             }
             Query::AclPolicies { .. } => &[Table::AclPolicies],
             Query::AclRoles { .. } => &[Table::AclRoles, Table::AclPolicies],
+            Query::AclAuthMethods { .. } | Query::AclBindingRules { .. } => {
+                &[Table::AclAuthMethods]
+            }
             Query::AclResolve { .. } | Query::AclReplication { .. } => {
                 &[Table::AclTokens, Table::AclPolicies, Table::AclRoles]
             }
@@ -200,6 +212,8 @@ pub enum QueryResult {
     AclRoles(Vec<crate::AclRole>),
     AclResolved(Option<Box<crate::AclResolved>>),
     AclReplication(Box<crate::AclReplicationSet>),
+    AclAuthMethods(Vec<(crate::AclAuthMethod, Vec<crate::AclBindingRule>)>),
+    AclBindingRules(Vec<crate::AclBindingRule>),
 }
 
 /// An answer and its raft index (`X-Consul-Index`; never 0).
@@ -248,6 +262,10 @@ impl Store {
             }
             Query::AclResolve { secret_id } => self.acl_resolve(secret_id),
             Query::AclReplication { tokens } => self.acl_replication_set(*tokens),
+            Query::AclAuthMethods { name } => self.acl_auth_methods_get(name.as_deref()),
+            Query::AclBindingRules { id, auth_method } => {
+                self.acl_binding_rules_get(id.as_deref(), auth_method.as_deref())
+            }
             Query::CatalogServiceNodes => {
                 let rows = self
                     .services

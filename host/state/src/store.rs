@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use tracing::{debug, warn};
 
-use crate::acl::{AclPolicy, AclRole, AclToken, SecretIndex};
+use crate::acl::{AclAuthMethod, AclBindingRule, AclPolicy, AclRole, AclToken, SecretIndex};
 use crate::areas::Area;
 use crate::autopilot::AutopilotConfig;
 use crate::change::{ChangeSet, Table, TableIndexes};
@@ -36,6 +36,8 @@ enum Undo {
     AclPolicy(String, Option<AclPolicy>),
     AclRole(String, Option<AclRole>),
     AclBootstrap(Option<u64>),
+    AclAuthMethod(String, Option<AclAuthMethod>),
+    AclBindingRule(String, Option<AclBindingRule>),
     Node(String, Option<Node>),
     Service(PairKey, Option<Service>),
     Check(PairKey, Option<HealthCheck>),
@@ -100,6 +102,9 @@ pub struct Store {
     pub(crate) acl_tokens: BTreeMap<String, AclToken>,
     pub(crate) acl_policies: BTreeMap<String, AclPolicy>,
     pub(crate) acl_roles: BTreeMap<String, AclRole>,
+    /// Auth methods by name, binding rules by ID.
+    pub(crate) acl_auth_methods: BTreeMap<String, AclAuthMethod>,
+    pub(crate) acl_binding_rules: BTreeMap<String, AclBindingRule>,
     /// The raft index of the ACL bootstrap, once done.
     pub(crate) acl_bootstrap_index: Option<u64>,
 
@@ -164,6 +169,13 @@ pub struct StoreSnapshot {
     pub acl_indexes: (u64, u64, u64),
     #[serde(default)]
     pub acl_bootstrap_index: Option<u64>,
+    /// Auth methods, binding rules and their table index.
+    #[serde(default)]
+    pub acl_auth_methods: Vec<AclAuthMethod>,
+    #[serde(default)]
+    pub acl_binding_rules: Vec<AclBindingRule>,
+    #[serde(default)]
+    pub acl_auth_methods_index: u64,
 }
 
 fn multi_insert<K: Ord, V: Ord>(map: &mut BTreeMap<K, BTreeSet<V>>, key: K, value: V) {
@@ -256,6 +268,7 @@ impl Store {
                 acl_tokens: 0,
                 acl_policies: 0,
                 acl_roles: 0,
+                acl_auth_methods: 0,
                 ..self.indexes.clone()
             },
             service_indexes: self
@@ -303,6 +316,9 @@ impl Store {
                 self.indexes.acl_roles,
             ),
             acl_bootstrap_index: self.acl_bootstrap_index,
+            acl_auth_methods: self.acl_auth_methods.values().cloned().collect(),
+            acl_binding_rules: self.acl_binding_rules.values().cloned().collect(),
+            acl_auth_methods_index: self.indexes.acl_auth_methods,
         }
     }
 
@@ -366,6 +382,17 @@ impl Store {
             s.indexes.acl_roles,
         ) = snap.acl_indexes;
         s.acl_bootstrap_index = snap.acl_bootstrap_index;
+        s.acl_auth_methods = snap
+            .acl_auth_methods
+            .into_iter()
+            .map(|m| (m.name.clone(), m))
+            .collect();
+        s.acl_binding_rules = snap
+            .acl_binding_rules
+            .into_iter()
+            .map(|r| (r.id.clone(), r))
+            .collect();
+        s.indexes.acl_auth_methods = snap.acl_auth_methods_index;
         s
     }
 }
@@ -494,6 +521,22 @@ impl Store {
                 self.acl_replicate(idx, *set);
                 Outcome::Commit(CommandResult::Ok)
             }
+            Command::AclAuthMethodSet { method } => self
+                .acl_auth_method_set(idx, method)
+                .map(|()| CommandResult::Ok)
+                .into(),
+            Command::AclAuthMethodDelete { name } => self
+                .acl_auth_method_delete(idx, &name)
+                .map(|()| CommandResult::Ok)
+                .into(),
+            Command::AclBindingRuleSet { rule, create } => self
+                .acl_binding_rule_set(idx, rule, create)
+                .map(|()| CommandResult::Ok)
+                .into(),
+            Command::AclBindingRuleDelete { id } => self
+                .acl_binding_rule_delete(idx, &id)
+                .map(|()| CommandResult::Ok)
+                .into(),
             Command::AclInitBuiltins { now_ms } => {
                 self.acl_init_builtins(idx, now_ms);
                 Outcome::Commit(CommandResult::Ok)
@@ -576,6 +619,12 @@ impl Store {
                 }
                 Undo::AclRole(k, v) => {
                     write(&mut self.acl_roles, k, v);
+                }
+                Undo::AclAuthMethod(k, v) => {
+                    write(&mut self.acl_auth_methods, k, v);
+                }
+                Undo::AclBindingRule(k, v) => {
+                    write(&mut self.acl_binding_rules, k, v);
                 }
                 Undo::AclBootstrap(v) => {
                     self.acl_bootstrap_index = v;
@@ -687,6 +736,16 @@ impl Store {
     pub(crate) fn put_acl_role(&mut self, key: String, value: Option<AclRole>) {
         let old = write(&mut self.acl_roles, key.clone(), value);
         self.journal.push(Undo::AclRole(key, old));
+    }
+
+    pub(crate) fn put_acl_auth_method(&mut self, key: String, value: Option<AclAuthMethod>) {
+        let old = write(&mut self.acl_auth_methods, key.clone(), value);
+        self.journal.push(Undo::AclAuthMethod(key, old));
+    }
+
+    pub(crate) fn put_acl_binding_rule(&mut self, key: String, value: Option<AclBindingRule>) {
+        let old = write(&mut self.acl_binding_rules, key.clone(), value);
+        self.journal.push(Undo::AclBindingRule(key, old));
     }
 
     pub(crate) fn put_acl_bootstrap(&mut self, value: Option<u64>) {

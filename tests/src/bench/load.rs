@@ -200,15 +200,40 @@ fn expect(status: u16, body: &[u8], ok: impl FnOnce(&[u8]) -> bool) -> Result<()
 
 /// Consul KV write: `PUT /v1/kv/<key>` with the value as body; answers `true`.
 pub fn praetor_put(bases: Vec<String>, keys: u64, value: Arc<[u8]>) -> Arc<Op> {
+    praetor_put_as(bases, keys, value, None)
+}
+
+/// [`praetor_put`] sending `X-Consul-Token` when given (ACLs on).
+pub fn praetor_put_as(
+    bases: Vec<String>,
+    keys: u64,
+    value: Arc<[u8]>,
+    token: Option<String>,
+) -> Arc<Op> {
     Arc::new(move |agent, client, seq| {
         let url = format!("{}/v1/kv/{}", server(&bases, client), key(seq, keys));
-        let (status, body) = body_of(agent.put(url).send(&value[..]))?;
+        let mut req = agent.put(url);
+        if let Some(t) = &token {
+            req = req.header("X-Consul-Token", t);
+        }
+        let (status, body) = body_of(req.send(&value[..]))?;
         expect(status, &body, |b| b.trim_ascii() == b"true")
     })
 }
 
 /// Consul KV read: `GET /v1/kv/<key>?raw` (default consistency) or `?raw&stale`; answers the value.
 pub fn praetor_get(bases: Vec<String>, keys: u64, stale: bool, value_len: usize) -> Arc<Op> {
+    praetor_get_as(bases, keys, stale, value_len, None)
+}
+
+/// [`praetor_get`] sending `X-Consul-Token` when given (ACLs on).
+pub fn praetor_get_as(
+    bases: Vec<String>,
+    keys: u64,
+    stale: bool,
+    value_len: usize,
+    token: Option<String>,
+) -> Arc<Op> {
     let params = if stale { "?raw&stale" } else { "?raw" };
     Arc::new(move |agent, client, seq| {
         let url = format!(
@@ -216,7 +241,11 @@ pub fn praetor_get(bases: Vec<String>, keys: u64, stale: bool, value_len: usize)
             server(&bases, client),
             key(seq, keys)
         );
-        let (status, body) = body_of(agent.get(url).call())?;
+        let mut req = agent.get(url);
+        if let Some(t) = &token {
+            req = req.header("X-Consul-Token", t);
+        }
+        let (status, body) = body_of(req.call())?;
         expect(status, &body, |b| b.len() == value_len)
     })
 }

@@ -30,6 +30,18 @@ impl PraetorCluster {
     /// Starts the three servers at `info` logging (the harness default is debug, which would
     /// measure the logger) with `raft_multiplier = 1`, Consul's production recommendation.
     pub fn start() -> Result<PraetorCluster, BenchError> {
+        Self::start_configured(
+            r#"{"performance":{"raft_multiplier":1},"log_level":"info"}"#,
+            None,
+        )
+    }
+
+    /// [`PraetorCluster::start`] with another config file (ACLs on, say) and the token the
+    /// harness waits with.
+    pub fn start_configured(
+        config_json: &str,
+        self_token: Option<String>,
+    ) -> Result<PraetorCluster, BenchError> {
         let tcp: Vec<SocketAddr> = IPS
             .iter()
             .flat_map(|ip| {
@@ -41,10 +53,10 @@ impl PraetorCluster {
         let udp: Vec<SocketAddr> = tcp.iter().map(|a| SocketAddr::new(a.ip(), 8600)).collect();
         ensure_free(&tcp, &udp)?;
         let opts = AgentOptions {
-            config_json: r#"{"performance":{"raft_multiplier":1},"log_level":"info"}"#.into(),
+            config_json: config_json.into(),
             rust_log: "info,openraft=warn,hickory_server=warn".into(),
             env: Vec::new(),
-            self_token: None,
+            self_token: self_token.clone(),
         };
         let flags = ["-server", "-bootstrap-expect=3", "-retry-join=127.0.1.1"];
         let agents = IPS
@@ -66,6 +78,15 @@ impl PraetorCluster {
     /// Waits until every server knows the leader, the leader lists 3 raft peers, and a KV write
     /// through every server succeeds.
     pub fn wait_ready(&mut self, deadline: Duration) -> Result<(), BenchError> {
+        self.wait_ready_as(deadline, None)
+    }
+
+    /// [`PraetorCluster::wait_ready`] writing with `token` (ACLs on).
+    pub fn wait_ready_as(
+        &mut self,
+        deadline: Duration,
+        token: Option<&str>,
+    ) -> Result<(), BenchError> {
         for a in &mut self.agents {
             let h = a.http();
             poll_until(&format!("{} knows a raft leader", a.name), deadline, || {
@@ -79,7 +100,10 @@ impl PraetorCluster {
             (peers.len() == 3).then_some(())
         })?;
         for a in &mut self.agents {
-            let h = a.http();
+            let h = match token {
+                Some(t) => a.http().with_token(t),
+                None => a.http(),
+            };
             poll_until(&format!("a KV write through {}", a.name), deadline, || {
                 let r = h.try_put("/v1/kv/bench/ready", b"1").ok()?;
                 (r.status == 200 && r.text().trim() == "true").then_some(())

@@ -80,7 +80,7 @@ pub fn action(args: &KeyringArgs) -> Result<Action, String> {
 }
 
 fn help() -> String {
-    super::subcommand_help("keyring", "Usage: praetor keyring [options]")
+    super::subcommand_help(&["keyring"], "Usage: praetor keyring [options]")
 }
 
 /// `<dc> (LAN)` or `WAN`, with ` [<segment>]`, then `:`.

@@ -161,17 +161,7 @@ pub fn read_data(value: Option<&str>, stdin: &mut dyn Read) -> anyhow::Result<Ve
     let Some(data) = value else {
         return Ok(Vec::new());
     };
-    if let Some(path) = data.strip_prefix('@') {
-        return std::fs::read(path).map_err(|e| anyhow!("Error! Failed to read file: {e}"));
-    }
-    if data == "-" {
-        let mut buf = Vec::new();
-        stdin
-            .read_to_end(&mut buf)
-            .map_err(|e| anyhow!("Error! Failed to read stdin: {e}"))?;
-        return Ok(buf);
-    }
-    Ok(data.as_bytes().to_vec())
+    super::load_data_source(data, stdin).map_err(|e| anyhow!("Error! {e}"))
 }
 
 /// `praetor kv put`

@@ -140,7 +140,7 @@ pub fn format_rtt(n1: &str, n2: &str, c1: &Coordinate, c2: &Coordinate, source: 
 }
 
 fn help() -> String {
-    super::subcommand_help("rtt", "Usage: praetor rtt [options] node1 [node2]")
+    super::subcommand_help(&["rtt"], "Usage: praetor rtt [options] node1 [node2]")
 }
 
 /// Estimates the round-trip time between two nodes.

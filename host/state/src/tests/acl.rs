@@ -306,3 +306,67 @@ fn snapshot_round_trip_keeps_acl_tables() {
     );
     assert!(restored.acl_bootstrap_index().is_some());
 }
+
+#[test]
+fn deleting_an_auth_method_takes_its_rules_and_tokens() {
+    use crate::{AclAuthMethod, AclBindingRule};
+    let mut h = Harness::new();
+    let method = AclAuthMethod {
+        name: "ci".into(),
+        method_type: "jwt".into(),
+        config: "{}".into(),
+        ..AclAuthMethod::default()
+    };
+    h.ok(Command::AclAuthMethodSet {
+        method: method.clone(),
+    });
+    let changed = AclAuthMethod {
+        method_type: "oidc".into(),
+        ..method
+    };
+    assert!(
+        err(h.apply(Command::AclAuthMethodSet { method: changed }).1).contains("cannot be changed")
+    );
+    let rule = AclBindingRule {
+        id: R1.into(),
+        auth_method: "ci".into(),
+        bind_type: "service".into(),
+        bind_name: "web".into(),
+        ..AclBindingRule::default()
+    };
+    h.ok(Command::AclBindingRuleSet {
+        rule: rule.clone(),
+        create: true,
+    });
+    let orphan = AclBindingRule {
+        id: "d1111111-2222-3333-4444-555555555555".into(),
+        auth_method: "nope".into(),
+        ..rule
+    };
+    assert!(
+        err(h
+            .apply(Command::AclBindingRuleSet {
+                rule: orphan,
+                create: true,
+            })
+            .1)
+        .contains("unknown auth method")
+    );
+    let mut t = token(A1, "s1");
+    t.auth_method = "ci".into();
+    h.ok(Command::AclTokenSet {
+        token: t,
+        create: true,
+    });
+    h.ok(Command::AclAuthMethodDelete { name: "ci".into() });
+    assert!(resolve(&h, "s1").is_none(), "its tokens went with it");
+    assert_eq!(
+        h.store
+            .query(&Query::AclBindingRules {
+                id: None,
+                auth_method: None,
+            })
+            .result,
+        QueryResult::AclBindingRules(Vec::new())
+    );
+}
