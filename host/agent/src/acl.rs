@@ -27,11 +27,12 @@ pub(crate) fn configure(rpc: &Rpc, config: &Config) {
         default_policy: praetor_acl::DefaultPolicy::parse(&acl.default_policy)
             .unwrap_or(praetor_acl::DefaultPolicy::Allow),
         down_policy: DownPolicy::parse(&acl.down_policy).unwrap_or(DownPolicy::ExtendCache),
-        token_ttl: acl.token_ttl,
+        // A client caches whole identities (token, policies and roles together), so each is
+        // fresh within the shortest of Consul's three TTLs.
+        token_ttl: acl.token_ttl.min(acl.policy_ttl).min(acl.role_ttl),
         enable_key_list_policy: acl.enable_key_list_policy,
         node_name: config.node_name.clone(),
         primary_datacenter: config.primary_datacenter.clone(),
-        enable_token_replication: acl.enable_token_replication,
     });
 }
 
@@ -101,16 +102,7 @@ impl AclLeader {
         if self.last_reap.is_none_or(|t| t.elapsed() >= REAP_INTERVAL) {
             self.last_reap = Some(Instant::now());
             let now_ms = praetor_rpc::now_ms();
-            let any_expired = match consensus
-                .store()
-                .query(&Query::AclTokenList {
-                    filter: Default::default(),
-                })
-                .result
-            {
-                QueryResult::AclTokens(t) => t.iter().any(|t| t.is_expired(now_ms)),
-                _ => false,
-            };
+            let any_expired = consensus.store().read(|s| s.acl_has_expired_tokens(now_ms));
             if any_expired {
                 write(consensus, Command::AclTokensReap { now_ms }).await?;
             }

@@ -555,7 +555,21 @@ fn check_expiration(at: u64, now: u64) -> ApiResult<()> {
 /// A token from a create (`create`) or update body (links by ID or name; state fills the other
 /// half). On update the AccessorID is already the URL's; what may not change (SecretID, local,
 /// expiration, auth method) is checked against the stored token by the state.
+/// `Namespace` and `Partition` (Consul Enterprise): only the default one exists here; any
+/// other value is refused rather than ignored.
+fn default_tenancy(namespace: &str, partition: &str) -> ApiResult<()> {
+    for (field, v) in [("Namespace", namespace), ("Partition", partition)] {
+        if !v.is_empty() && v != "default" {
+            return Err(ApiError::BadRequest(format!(
+                "{field} {v:?} is not supported: namespaces and admin partitions are Consul Enterprise features"
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn token_in(t: TokenJson, now: u64, create: bool) -> ApiResult<AclToken> {
+    default_tenancy(&t.namespace, &t.partition)?;
     let ttl = t
         .expiration_ttl
         .as_ref()
@@ -1069,6 +1083,7 @@ async fn token_list(State(st): State<AppState>, p: Params) -> ApiResult<Response
 // === policies ===
 
 fn policy_in(j: PolicyJson) -> ApiResult<AclPolicy> {
+    default_tenancy(&j.namespace, &j.partition)?;
     // Consul's `ACL.PolicySet`: 500 with the rule's text (`Invalid Policy: ...`).
     if j.name.is_empty() {
         return Err(ApiError::Internal("Invalid Policy: no Name is set".into()));
@@ -1247,6 +1262,7 @@ async fn policy_list(State(st): State<AppState>, p: Params) -> ApiResult<Respons
 // === roles ===
 
 fn role_in(j: RoleJson) -> ApiResult<AclRole> {
+    default_tenancy(&j.namespace, &j.partition)?;
     if j.name.is_empty() {
         return Err(ApiError::Internal("Invalid Role: no Name is set".into()));
     }
@@ -1635,7 +1651,30 @@ fn rule_json(r: &praetor_state::AclBindingRule) -> RuleJson {
     }
 }
 
-fn method_in(j: MethodJson) -> ApiResult<praetor_state::AclAuthMethod> {
+/// The JWT leeways as integer nanoseconds (what the server reads); Consul accepts a Go
+/// duration string or a number.
+fn leeways_in_ns(config: &mut Value) -> ApiResult<()> {
+    let Value::Object(m) = config else {
+        return Ok(());
+    };
+    for key in ["ExpirationLeeway", "NotBeforeLeeway", "ClockSkewLeeway"] {
+        if let Some(Value::String(d)) = m.get(key) {
+            let ns = praetor_config::parse_duration(d)
+                .map_err(|e| {
+                    ApiError::BadRequest(format!(
+                        "AuthMethod decoding failed: invalid {key} {d:?}: {e}"
+                    ))
+                })?
+                .as_nanos();
+            m.insert(key.into(), json!(i64::try_from(ns).unwrap_or(i64::MAX)));
+        }
+    }
+    Ok(())
+}
+
+fn method_in(mut j: MethodJson) -> ApiResult<praetor_state::AclAuthMethod> {
+    default_tenancy(&j.namespace, &j.partition)?;
+    leeways_in_ns(&mut j.config)?;
     let max_token_ttl_ms = match &j.max_token_ttl {
         None | Some(Value::Null) => 0,
         Some(v) => ttl_ms(v).map_err(|_| {
@@ -1665,6 +1704,7 @@ fn method_in(j: MethodJson) -> ApiResult<praetor_state::AclAuthMethod> {
 }
 
 fn rule_in(j: RuleJson) -> ApiResult<praetor_state::AclBindingRule> {
+    default_tenancy(&j.namespace, &j.partition)?;
     let r = praetor_state::AclBindingRule {
         id: j.id,
         description: j.description,
@@ -1909,8 +1949,6 @@ struct LoginBody {
     bearer_token: String,
     #[serde(rename = "Meta")]
     meta: std::collections::BTreeMap<String, String>,
-    #[serde(rename = "Token")]
-    token: String,
 }
 
 /// `POST /v1/acl/login`: a bearer token in, an ACL token out (issued by a server).

@@ -61,7 +61,9 @@ pub struct AclSettings {
     pub enabled: bool,
     pub default_policy: DefaultPolicy,
     pub down_policy: DownPolicy,
-    /// How long a client agent trusts a resolved token before asking a server again.
+    /// How long a client agent (and a secondary, for tokens it resolved in the primary) trusts
+    /// a resolved identity before asking again: the shortest of `acl.token_ttl`, `policy_ttl`
+    /// and `role_ttl`.
     pub token_ttl: Duration,
     /// `acl.enable_key_list_policy`.
     pub enable_key_list_policy: bool,
@@ -69,9 +71,6 @@ pub struct AclSettings {
     pub node_name: String,
     /// Where global ACL objects are written and replicated from.
     pub primary_datacenter: String,
-    /// `acl.enable_token_replication`: global tokens are copied here (else a secondary asks
-    /// the primary for tokens it does not know).
-    pub enable_token_replication: bool,
 }
 
 impl Default for AclSettings {
@@ -84,7 +83,6 @@ impl Default for AclSettings {
             enable_key_list_policy: false,
             node_name: String::new(),
             primary_datacenter: String::new(),
-            enable_token_replication: false,
         }
     }
 }
@@ -618,11 +616,8 @@ fn authorize_command(e: &Enforcer<'_>, cmd: &Command, store: &Store) -> Result<(
 }
 
 fn authorize_query(e: &Enforcer<'_>, q: &Query) -> Result<(), RpcError> {
+    // Catalog, health, KV and session reads are filtered afterwards (`filter`), not refused.
     match q {
-        Query::KvGet { .. } => {}
-        Query::KvList { prefix } | Query::KvKeys { prefix, .. } => {
-            let _ = prefix;
-        }
         Query::AutopilotConfig | Query::Areas | Query::AreaGet { .. } => {
             e.operator_read_allowed()?
         }

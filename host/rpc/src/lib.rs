@@ -277,6 +277,7 @@ impl Rpc {
             *s = settings;
         }
         self.inner.acl.cache.clear();
+        self.inner.acl.remote.clear();
     }
 
     pub fn acl_settings(&self) -> AclSettings {

@@ -45,13 +45,19 @@ pub struct JwtConfig {
     list_claim_mappings: BTreeMap<String, String>,
     #[serde(rename = "JWTSupportedAlgs")]
     supported_algs: Vec<String>,
+    /// Leeways in nanoseconds (the API turns Go duration strings into numbers when the method
+    /// is written); `None` = Consul's default.
     #[serde(rename = "ExpirationLeeway")]
-    expiration_leeway: Value,
+    expiration_leeway: Option<i64>,
     #[serde(rename = "NotBeforeLeeway")]
-    not_before_leeway: Value,
+    not_before_leeway: Option<i64>,
     #[serde(rename = "ClockSkewLeeway")]
-    clock_skew_leeway: Value,
+    clock_skew_leeway: Option<i64>,
 }
+
+/// Consul's defaults: 150 s for `exp` and `nbf`, 60 s of clock skew.
+const DEFAULT_EXP_NBF_LEEWAY_S: u64 = 150;
+const DEFAULT_CLOCK_SKEW_S: u64 = 60;
 
 impl JwtConfig {
     /// Parses and checks a method's configuration with Consul's rules (exactly one key
@@ -74,6 +80,20 @@ impl JwtConfig {
         if sources != 1 {
             return Err("Invalid Auth Method: exactly one of 'JWKSURL', 'JWTValidationPubKeys', or 'OIDCDiscoveryURL' must be set for 'jwt'".into());
         }
+        if !c.jwks_ca_cert.is_empty() || !c.oidc_discovery_ca_cert.is_empty() {
+            return Err("Invalid Auth Method: JWKSCACert and OIDCDiscoveryCACert are not supported by praetor (keys come from JWTValidationPubKeys or a file:// JWKSURL, never over TLS)".into());
+        }
+        for (name, l) in [
+            ("ExpirationLeeway", c.expiration_leeway),
+            ("NotBeforeLeeway", c.not_before_leeway),
+            ("ClockSkewLeeway", c.clock_skew_leeway),
+        ] {
+            if l.is_some_and(|l| l < 0) {
+                return Err(format!(
+                    "Invalid Auth Method: a negative {name} (which turns the check off in Consul) is not supported by praetor"
+                ));
+            }
+        }
         if !c.oidc_discovery_url.is_empty() {
             return Err("Invalid Auth Method: OIDCDiscoveryURL is not supported by praetor (use JWTValidationPubKeys or a JWKSURL of the form file:///path)".into());
         }
@@ -89,6 +109,17 @@ impl JwtConfig {
                 .map_err(|e| format!("Invalid Auth Method: error parsing public key: {e}"))?;
         }
         Ok(c)
+    }
+
+    /// The one leeway `jsonwebtoken` applies to `exp` and `nbf`: the larger of the two
+    /// leeways plus the clock skew, as Consul adds them.
+    fn leeway_secs(&self) -> u64 {
+        let secs = |l: Option<i64>, default: u64| {
+            l.map_or(default, |ns| u64::try_from(ns).unwrap_or(0) / 1_000_000_000)
+        };
+        secs(self.expiration_leeway, DEFAULT_EXP_NBF_LEEWAY_S)
+            .max(secs(self.not_before_leeway, DEFAULT_EXP_NBF_LEEWAY_S))
+            .saturating_add(secs(self.clock_skew_leeway, DEFAULT_CLOCK_SKEW_S))
     }
 
     fn algorithms(&self) -> Vec<Algorithm> {
@@ -129,7 +160,8 @@ pub fn verify(config: &JwtConfig, jwt: &str) -> Result<Value, String> {
     let mut v = Validation::new(header.alg);
     v.algorithms = algs;
     v.required_spec_claims.clear();
-    v.leeway = 150;
+    v.leeway = config.leeway_secs();
+    v.validate_nbf = true;
     if config.bound_issuer.is_empty() {
         v.iss = None;
     } else {
@@ -437,6 +469,41 @@ Dm2d1Jlf+nMpNxECbPiqEZNijjXgnED7rkLOgVGu6eOpn1JZ9qpm4PlNCQ==
         assert!(g.policies.is_empty(), "selector did not match");
         let g = bind(&rules, &vars, "dc1", |_, _| false).unwrap();
         assert!(g.roles.is_empty(), "a missing role is skipped");
+    }
+
+    #[test]
+    fn leeways_are_honoured_and_ca_certs_refused() {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let expired = sign(serde_json::json!({"iss": "https://issuer", "exp": now - 100}));
+        assert!(
+            verify(&config(), &expired).is_ok(),
+            "within the default 150 s + 60 s"
+        );
+        let strict = JwtConfig::parse(
+            &serde_json::json!({
+                "JWTValidationPubKeys": [PUB],
+                "JWTSupportedAlgs": ["ES256"],
+                "ExpirationLeeway": 0,
+                "NotBeforeLeeway": 0,
+                "ClockSkewLeeway": 0,
+            })
+            .to_string(),
+        )
+        .unwrap();
+        assert!(verify(&strict, &expired).is_err(), "no leeway");
+        let e = JwtConfig::parse(
+            &serde_json::json!({"JWTValidationPubKeys": [PUB], "JWKSCACert": "x"}).to_string(),
+        )
+        .unwrap_err();
+        assert!(e.contains("JWKSCACert"), "{e}");
+        let e = JwtConfig::parse(
+            &serde_json::json!({"JWTValidationPubKeys": [PUB], "ClockSkewLeeway": -1}).to_string(),
+        )
+        .unwrap_err();
+        assert!(e.contains("negative ClockSkewLeeway"), "{e}");
     }
 
     #[test]

@@ -829,6 +829,11 @@ impl Store {
         (self.acl_index(), QueryResult::AclReplication(Box::new(set)))
     }
 
+    /// True when some token has expired at `now_ms` (the leader reaps only then).
+    pub fn acl_has_expired_tokens(&self, now_ms: u64) -> bool {
+        self.acl_tokens.values().any(|t| t.is_expired(now_ms))
+    }
+
     /// The highest index of the ACL tables.
     pub fn acl_index(&self) -> u64 {
         self.indexes
