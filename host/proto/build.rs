@@ -1,6 +1,7 @@
 //! Generates the prost messages and tonic services from `proto/` (the only place that does).
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    // Read at run time: the build script's binary may be shared by clones in other places.
+    let root = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let files = ["praetor/raft/v1/raft.proto", "praetor/rpc/v1/rpc.proto"];
     let fds = protox::compile(files, [&root])?;
     tonic_prost_build::configure()

@@ -34,6 +34,19 @@ pub(crate) fn configure(rpc: &Rpc, config: &Config) {
         node_name: config.node_name.clone(),
         primary_datacenter: config.primary_datacenter.clone(),
     });
+    // A secondary server replicates from the moment it starts (Consul reports `Enabled` from
+    // the start; `Running` only while its leader runs the replicator).
+    if acl.enabled && config.server && config.datacenter != config.primary_datacenter {
+        rpc.update_replication_status(|s| {
+            s.enabled = true;
+            s.source_datacenter = config.primary_datacenter.clone();
+            s.replication_type = replication_type(acl.enable_token_replication).into();
+        });
+    }
+}
+
+fn replication_type(tokens: bool) -> &'static str {
+    if tokens { "tokens" } else { "policies" }
 }
 
 /// The configured agent tokens (persisted ones override them; see `tokens.rs`).
@@ -172,7 +185,7 @@ async fn replicate(rpc: Rpc, consensus: Consensus, primary: String, tokens: bool
             enabled: true,
             running: true,
             source_datacenter: primary.clone(),
-            replication_type: if tokens { "tokens" } else { "policies" }.into(),
+            replication_type: replication_type(tokens).into(),
             ..s.clone()
         }
     });
