@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use praetor_api::{AgentApi, AgentError, AgentSelf, MemberInfo, Metric, PluginInfo};
+use praetor_api::{
+    AgentApi, AgentError, AgentSelf, IntentionVerdict, MemberInfo, Metric, PluginInfo,
+};
 use praetor_config::{CheckDefinition, CheckKind, ServiceDefinition};
 use praetor_gossip::Member;
 use praetor_state::{CheckStatus, HealthCheck, Service};
@@ -438,6 +440,10 @@ impl AgentApi for AgentHandle {
             .info(slot)
             .map_err(|e| AgentError::BadRequest(e.to_string()))?;
         Ok(crate::plugins::info(&info))
+    }
+
+    fn authorize_intention(&self, source: &str, destination: &str) -> IntentionVerdict {
+        crate::mesh::authorize(&self.0, source, destination)
     }
 }
 

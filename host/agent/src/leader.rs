@@ -26,6 +26,7 @@ pub async fn run(shared: Arc<Shared>, consensus: Consensus) {
     let mut tombstones = TombstoneGc::default();
     let mut autopilot = crate::autopilot::Cleanup::default();
     let mut acl = crate::acl::AclLeader::default();
+    let mut config_replication = crate::replication::ConfigReplicator::default();
     let mut leadership = consensus.leadership();
     loop {
         if let Err(e) = bootstrap(&shared, &consensus).await {
@@ -47,6 +48,7 @@ pub async fn run(shared: Arc<Shared>, consensus: Consensus) {
             if let Err(e) = acl.run(&shared, &consensus).await {
                 tracing::warn!(error = %e, "ACL leader duties failed");
             }
+            config_replication.run(&shared, &consensus);
             if let Some(up_to_index) = tombstones.due(Instant::now(), consensus.applied_index())
                 && let Err(e) = write(&consensus, Command::TombstoneReap { up_to_index }).await
             {
@@ -56,6 +58,7 @@ pub async fn run(shared: Arc<Shared>, consensus: Consensus) {
             tombstones = TombstoneGc::default();
             autopilot = crate::autopilot::Cleanup::default();
             acl = crate::acl::AclLeader::default();
+            config_replication = crate::replication::ConfigReplicator::default();
             tracing::info!("cluster leadership lost");
         }
         tokio::select! {

@@ -14,8 +14,10 @@ mod https;
 mod keyring;
 mod leader;
 mod local;
+mod mesh;
 mod metrics;
 mod plugins;
+mod replication;
 mod sync;
 mod wan;
 
@@ -135,6 +137,8 @@ pub(crate) struct Shared {
     pub plugin_slots: Mutex<std::collections::BTreeSet<String>>,
     /// The user events this agent kept (`/v1/event/list`).
     pub events: events::EventBuffer,
+    /// The intentions the `intentions` slot decides with.
+    pub intentions: mesh::Intentions,
 }
 
 impl Shared {
@@ -721,6 +725,7 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
         plugins: plugin_host,
         plugin_slots,
         events: events::EventBuffer::default(),
+        intentions: mesh::Intentions::default(),
         config,
     });
     let cfg = &shared.config;
@@ -847,6 +852,7 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
     shared.load_config_definitions(cfg);
     tasks.push(tokio::spawn(sync::run(shared.clone())));
     tasks.push(tokio::spawn(events::run(shared.clone())));
+    tasks.push(tokio::spawn(mesh::watch(shared.clone())));
     tasks.push(tokio::spawn(watch_servers(shared.clone())));
     tasks.push(tokio::spawn(join_loop(shared.clone())));
     tasks.push(tokio::spawn(coordinates::track(

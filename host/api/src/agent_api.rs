@@ -75,6 +75,15 @@ pub struct PluginInfo {
     pub state: String,
 }
 
+/// An intention verdict with Consul's reason (`/v1/agent/connect/authorize`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IntentionVerdict {
+    pub allowed: bool,
+    /// `Matched L4 intention: ...`, `Matched L7 intention: ...` or
+    /// `Default behavior configured by ACLs`.
+    pub reason: String,
+}
+
 /// Errors of agent operations, mapped to 404 / 400 / 500.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -161,4 +170,7 @@ pub trait AgentApi: Send + Sync + 'static {
     ) -> Result<PluginInfo, AgentError>;
     /// Puts a slot's built-in back.
     async fn revert_plugin(&self, slot: &str) -> Result<PluginInfo, AgentError>;
+    /// May `source` connect to `destination` (L4)? Decided by the `intentions` plugin slot
+    /// over the intentions this agent last saw.
+    fn authorize_intention(&self, source: &str, destination: &str) -> IntentionVerdict;
 }

@@ -10,11 +10,13 @@ mod agent_api;
 mod area;
 mod autopilot;
 mod catalog;
+mod config_entry;
 mod coordinate;
 pub mod decode;
 mod error;
 mod event;
 mod filtering;
+mod intentions;
 pub mod json;
 mod keyring;
 mod kv;
@@ -45,7 +47,9 @@ use axum::routing::{any, get, put};
 
 pub use access::ApiRpc;
 pub use agent::prometheus_text;
-pub use agent_api::{AgentApi, AgentError, AgentSelf, MemberInfo, Metric, MetricKind, PluginInfo};
+pub use agent_api::{
+    AgentApi, AgentError, AgentSelf, IntentionVerdict, MemberInfo, Metric, MetricKind, PluginInfo,
+};
 pub use error::ApiError;
 pub use kv::MAX_VALUE_SIZE;
 
@@ -239,6 +243,8 @@ pub fn router(state: AppState) -> Router {
                 .layer(DefaultBodyLimit::max(snapshot::MAX_ARCHIVE_BYTES)),
         )
         .merge(acl::routes())
+        .merge(config_entry::routes())
+        .merge(intentions::routes())
         .layer(DefaultBodyLimit::max(4 << 20))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

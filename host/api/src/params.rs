@@ -51,6 +51,15 @@ impl Params {
         self.token.as_deref()
     }
 
+    /// Every value of a repeated parameter (`?name=a&name=b`), in order.
+    pub fn all(&self, k: &str) -> Vec<String> {
+        self.pairs
+            .iter()
+            .filter(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
     pub fn get(&self, k: &str) -> Option<&str> {
         self.map.get(k).map(String::as_str)
     }

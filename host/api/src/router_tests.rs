@@ -13,7 +13,8 @@ use praetor_state::{CheckStatus, HealthCheck, Service};
 use tower::ServiceExt as _;
 
 use crate::{
-    AgentApi, AgentError, AgentSelf, AppState, HttpCounters, MemberInfo, Metric, PluginInfo,
+    AgentApi, AgentError, AgentSelf, AppState, HttpCounters, IntentionVerdict, MemberInfo, Metric,
+    PluginInfo,
 };
 
 /// Records the membership calls it gets.
@@ -147,6 +148,13 @@ impl AgentApi for FakeAgent {
     }
     async fn revert_plugin(&self, _: &str) -> Result<PluginInfo, AgentError> {
         Err(AgentError::Internal("no plugins".into()))
+    }
+    fn authorize_intention(&self, source: &str, destination: &str) -> IntentionVerdict {
+        self.record(format!("authorize {source} {destination}"));
+        IntentionVerdict {
+            allowed: false,
+            reason: "Default behavior configured by ACLs".into(),
+        }
     }
 }
 

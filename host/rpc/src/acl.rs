@@ -607,12 +607,38 @@ fn authorize_command(e: &Enforcer<'_>, cmd: &Command, store: &Store) -> Result<(
         | Command::AclPolicyDelete { .. }
         | Command::AclRoleSet { .. }
         | Command::AclRoleDelete { .. } => e.acl_write_allowed()?,
+        Command::ConfigEntrySet { entry, .. } => {
+            config_entry_write_allowed(e, &entry.kind, &entry.name)?
+        }
+        Command::ConfigEntryDelete { kind, name, .. } => config_entry_write_allowed(e, kind, name)?,
+        Command::ConfigEntriesReplicate { .. } => e.operator_write_allowed()?,
         // Leader bookkeeping: only an operator may ask for it from outside.
         Command::TombstoneReap { .. }
         | Command::AclTokensReap { .. }
         | Command::AclInitBuiltins { .. } => e.operator_write_allowed()?,
     }
     Ok(())
+}
+
+/// Consul's `CanWrite` per config entry kind.
+fn config_entry_write_allowed(e: &Enforcer<'_>, kind: &str, name: &str) -> Result<(), RpcError> {
+    match kind {
+        "service-defaults" | "service-resolver" => e.service_write_allowed(name)?,
+        "service-intentions" => e.intention_write_allowed(name)?,
+        // proxy-defaults, mesh (and anything else): mesh:write, which falls back to operator.
+        _ => e.mesh_write_allowed()?,
+    }
+    Ok(())
+}
+
+/// Consul's `CanRead` per config entry kind.
+fn config_entry_readable(a: &Authorizer, kind: &str, name: &str) -> bool {
+    match kind {
+        "service-defaults" | "service-resolver" => a.service_read(name).is_allow(),
+        "service-intentions" => a.intention_read(name).is_allow(),
+        // proxy-defaults and mesh: anyone.
+        _ => true,
+    }
 }
 
 fn authorize_query(e: &Enforcer<'_>, q: &Query) -> Result<(), RpcError> {
@@ -722,6 +748,23 @@ pub fn filter(
                 }
             }
         }
+        QueryResult::ConfigEntries(entries) => {
+            if let Query::ConfigEntries {
+                kind: Some(kind),
+                name: Some(name),
+            } = q
+                && entries
+                    .iter()
+                    .any(|x| !config_entry_readable(a, &x.kind, &x.name))
+            {
+                // One entry asked for by name: a denial, as in Consul.
+                match kind.as_str() {
+                    "service-intentions" => e.intention_read_allowed(name)?,
+                    _ => e.service_read_allowed(name)?,
+                }
+            }
+            entries.retain(|x| config_entry_readable(a, &x.kind, &x.name));
+        }
         QueryResult::Areas(_)
         | QueryResult::Autopilot(_)
         | QueryResult::AclPolicies(_)
@@ -754,6 +797,7 @@ fn result_len(r: &QueryResult) -> usize {
         QueryResult::Areas(v) => v.len(),
         QueryResult::AclAuthMethods(v) => v.len(),
         QueryResult::AclBindingRules(v) => v.len(),
+        QueryResult::ConfigEntries(v) => v.len(),
         QueryResult::Autopilot(_)
         | QueryResult::AclResolved(_)
         | QueryResult::AclReplication(_) => 0,

@@ -315,6 +315,13 @@ impl Rpc {
     }
 
     /// The primary datacenter when ACLs are on and this is a secondary.
+    /// The primary datacenter when it is configured and not this one.
+    fn primary_elsewhere(&self) -> Option<String> {
+        let s = self.acl_settings();
+        (!s.primary_datacenter.is_empty() && s.primary_datacenter != self.inner.datacenter)
+            .then_some(s.primary_datacenter)
+    }
+
     fn acl_primary_elsewhere(&self) -> Option<String> {
         let s = self.acl_settings();
         (s.enabled
@@ -562,6 +569,15 @@ impl Rpc {
                 // Global ACL objects are written in the primary datacenter only.
                 if let (Some(primary), Request::Apply(cmd)) = (self.acl_primary_elsewhere(), &req)
                     && c.store().read(|s| acl::is_global_acl_write(cmd, s))
+                {
+                    return self.forward_dc(caller, &primary, req, hops).await;
+                }
+                // So are config entries (intentions included), ACLs on or off.
+                if let (Some(primary), Request::Apply(cmd)) = (self.primary_elsewhere(), &req)
+                    && matches!(
+                        cmd,
+                        Command::ConfigEntrySet { .. } | Command::ConfigEntryDelete { .. }
+                    )
                 {
                     return self.forward_dc(caller, &primary, req, hops).await;
                 }

@@ -23,11 +23,13 @@ pub enum Table {
     AclRoles,
     /// Auth methods and their binding rules.
     AclAuthMethods,
+    /// Config entries (all kinds).
+    ConfigEntries,
 }
 
 impl Table {
     /// Every table, in a fixed order.
-    pub const ALL: [Table; 13] = [
+    pub const ALL: [Table; 14] = [
         Table::Nodes,
         Table::Services,
         Table::Checks,
@@ -41,6 +43,7 @@ impl Table {
         Table::AclPolicies,
         Table::AclRoles,
         Table::AclAuthMethods,
+        Table::ConfigEntries,
     ];
 
     /// Position of the table in [`Table::ALL`].
@@ -59,6 +62,7 @@ impl Table {
             Table::AclPolicies => 10,
             Table::AclRoles => 11,
             Table::AclAuthMethods => 12,
+            Table::ConfigEntries => 13,
         }
     }
 }
@@ -92,6 +96,9 @@ pub struct TableIndexes {
     pub acl_roles: u64,
     #[serde(skip)]
     pub acl_auth_methods: u64,
+    /// Config entries; travel at the end of `StoreSnapshot` like `areas`.
+    #[serde(skip)]
+    pub config_entries: u64,
 }
 
 impl TableIndexes {
@@ -111,6 +118,7 @@ impl TableIndexes {
             Table::AclPolicies => self.acl_policies,
             Table::AclRoles => self.acl_roles,
             Table::AclAuthMethods => self.acl_auth_methods,
+            Table::ConfigEntries => self.config_entries,
         }
     }
 
@@ -130,6 +138,7 @@ impl TableIndexes {
             Table::AclPolicies => &mut self.acl_policies,
             Table::AclRoles => &mut self.acl_roles,
             Table::AclAuthMethods => &mut self.acl_auth_methods,
+            Table::ConfigEntries => &mut self.config_entries,
         };
         *slot = (*slot).max(index);
     }

@@ -285,6 +285,22 @@ pub enum Command {
     AclReplicate {
         set: Box<crate::AclReplicationSet>,
     },
+    /// `ConfigEntry.Apply`: creates or replaces an entry; with `cas`, only if the stored
+    /// entry's modify index equals it (0: only if absent). Answers `Bool`.
+    ConfigEntrySet {
+        entry: crate::ConfigEntry,
+        cas: Option<u64>,
+    },
+    /// `ConfigEntry.Delete` (absent: success); with `cas` as above. Answers `Bool`.
+    ConfigEntryDelete {
+        kind: String,
+        name: String,
+        cas: Option<u64>,
+    },
+    /// A secondary's leader writes the primary's entries (a diff is applied).
+    ConfigEntriesReplicate {
+        entries: Vec<crate::ConfigEntry>,
+    },
 }
 
 /// One failed operation of a transaction.

@@ -157,7 +157,8 @@ impl Store {
             | QueryResult::AclResolved(_)
             | QueryResult::AclReplication(_)
             | QueryResult::AclAuthMethods(_)
-            | QueryResult::AclBindingRules(_) => {}
+            | QueryResult::AclBindingRules(_)
+            | QueryResult::ConfigEntries(_) => {}
         }
     }
 }

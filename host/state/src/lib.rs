@@ -12,6 +12,7 @@ mod autopilot;
 mod catalog;
 mod change;
 mod command;
+mod config_entry;
 mod coordinates;
 mod error;
 mod kv;
@@ -36,6 +37,7 @@ pub use autopilot::AutopilotConfig;
 pub use catalog::SERF_CHECK_ID;
 pub use change::{ChangeSet, Table, TableIndexes};
 pub use command::{Command, CommandResult, KvOp, TxnError, TxnKvOp, TxnKvVerb, TxnOp, TxnResult};
+pub use config_entry::ConfigEntry;
 pub use error::StateError;
 pub use notify::{Notifier, NotifierClosed, Watch};
 pub use prepared_query::{

@@ -136,6 +136,11 @@ pub enum Query {
         id: Option<String>,
         auth_method: Option<String>,
     },
+    /// Config entries: of one kind (or all), one name (or all).
+    ConfigEntries {
+        kind: Option<String>,
+        name: Option<String>,
+    },
 }
 
 impl Query {
@@ -186,6 +191,7 @@ impl Query {
             Query::AclResolve { .. } | Query::AclReplication { .. } => {
                 &[Table::AclTokens, Table::AclPolicies, Table::AclRoles]
             }
+            Query::ConfigEntries { .. } => &[Table::ConfigEntries],
         }
     }
 }
@@ -214,6 +220,7 @@ pub enum QueryResult {
     AclReplication(Box<crate::AclReplicationSet>),
     AclAuthMethods(Vec<(crate::AclAuthMethod, Vec<crate::AclBindingRule>)>),
     AclBindingRules(Vec<crate::AclBindingRule>),
+    ConfigEntries(Vec<crate::ConfigEntry>),
 }
 
 /// An answer and its raft index (`X-Consul-Index`; never 0).
@@ -266,6 +273,10 @@ impl Store {
             Query::AclBindingRules { id, auth_method } => {
                 self.acl_binding_rules_get(id.as_deref(), auth_method.as_deref())
             }
+            Query::ConfigEntries { kind, name } => (
+                self.indexes.config_entries,
+                self.config_entries_get(kind.as_deref(), name.as_deref()),
+            ),
             Query::CatalogServiceNodes => {
                 let rows = self
                     .services

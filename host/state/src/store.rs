@@ -11,6 +11,7 @@ use crate::areas::Area;
 use crate::autopilot::AutopilotConfig;
 use crate::change::{ChangeSet, Table, TableIndexes};
 use crate::command::{Command, CommandResult};
+use crate::config_entry::ConfigEntry;
 use crate::error::StateError;
 use crate::prepared_query::PreparedQuery;
 use crate::types::{HealthCheck, KvEntry, Node, NodeCoordinate, Service, Session};
@@ -49,6 +50,7 @@ enum Undo {
     Coordinate(PairKey, Option<NodeCoordinate>),
     Area(String, Option<Area>),
     PreparedQuery(String, Option<PreparedQuery>),
+    ConfigEntry((String, String), Option<ConfigEntry>),
 }
 
 /// Whether a command's writes stay (`Commit`) or are rolled back (`Abort`).
@@ -107,6 +109,8 @@ pub struct Store {
     pub(crate) acl_binding_rules: BTreeMap<String, AclBindingRule>,
     /// The raft index of the ACL bootstrap, once done.
     pub(crate) acl_bootstrap_index: Option<u64>,
+    /// Config entries by (kind, name).
+    pub(crate) config_entries: BTreeMap<(String, String), ConfigEntry>,
 
     // Derived indexes, rebuilt on restore.
     node_ids: BTreeMap<String, BTreeSet<String>>,
@@ -176,6 +180,11 @@ pub struct StoreSnapshot {
     pub acl_binding_rules: Vec<AclBindingRule>,
     #[serde(default)]
     pub acl_auth_methods_index: u64,
+    /// Config entries, sorted by (kind, name), and their table index.
+    #[serde(default)]
+    pub config_entries: Vec<ConfigEntry>,
+    #[serde(default)]
+    pub config_entries_index: u64,
 }
 
 fn multi_insert<K: Ord, V: Ord>(map: &mut BTreeMap<K, BTreeSet<V>>, key: K, value: V) {
@@ -269,6 +278,7 @@ impl Store {
                 acl_policies: 0,
                 acl_roles: 0,
                 acl_auth_methods: 0,
+                config_entries: 0,
                 ..self.indexes.clone()
             },
             service_indexes: self
@@ -319,6 +329,8 @@ impl Store {
             acl_auth_methods: self.acl_auth_methods.values().cloned().collect(),
             acl_binding_rules: self.acl_binding_rules.values().cloned().collect(),
             acl_auth_methods_index: self.indexes.acl_auth_methods,
+            config_entries: self.config_entries.values().cloned().collect(),
+            config_entries_index: self.indexes.config_entries,
         }
     }
 
@@ -393,6 +405,12 @@ impl Store {
             .map(|r| (r.id.clone(), r))
             .collect();
         s.indexes.acl_auth_methods = snap.acl_auth_methods_index;
+        s.config_entries = snap
+            .config_entries
+            .into_iter()
+            .map(|e| (e.key(), e))
+            .collect();
+        s.indexes.config_entries = snap.config_entries_index;
         s
     }
 }
@@ -544,6 +562,16 @@ impl Store {
             Command::AutopilotSetConfig { config, cas } => {
                 Outcome::Commit(CommandResult::Bool(self.autopilot_set(idx, config, cas)))
             }
+            Command::ConfigEntrySet { entry, cas } => {
+                Outcome::Commit(CommandResult::Bool(self.config_entry_set(idx, entry, cas)))
+            }
+            Command::ConfigEntryDelete { kind, name, cas } => Outcome::Commit(CommandResult::Bool(
+                self.config_entry_delete(idx, kind, name, cas),
+            )),
+            Command::ConfigEntriesReplicate { entries } => {
+                self.config_entries_replicate(idx, entries);
+                Outcome::Commit(CommandResult::Ok)
+            }
             Command::Restore { snapshot } => {
                 self.restore_at(idx, *snapshot);
                 Outcome::Commit(CommandResult::Ok)
@@ -607,6 +635,9 @@ impl Store {
                 }
                 Undo::Area(k, v) => {
                     write(&mut self.areas, k, v);
+                }
+                Undo::ConfigEntry(k, v) => {
+                    write(&mut self.config_entries, k, v);
                 }
                 Undo::PreparedQuery(k, v) => {
                     write(&mut self.prepared_queries, k, v);
@@ -751,6 +782,11 @@ impl Store {
     pub(crate) fn put_acl_bootstrap(&mut self, value: Option<u64>) {
         let old = std::mem::replace(&mut self.acl_bootstrap_index, value);
         self.journal.push(Undo::AclBootstrap(old));
+    }
+
+    pub(crate) fn put_config_entry(&mut self, key: (String, String), value: Option<ConfigEntry>) {
+        let old = write(&mut self.config_entries, key.clone(), value);
+        self.journal.push(Undo::ConfigEntry(key, old));
     }
 
     pub(crate) fn put_prepared_query(&mut self, key: String, value: Option<PreparedQuery>) {

@@ -3,6 +3,7 @@
 mod acl;
 mod areas;
 mod catalog;
+mod config_entry;
 mod coordinates;
 mod kv;
 mod notify;

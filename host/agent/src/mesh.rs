@@ -1,0 +1,136 @@
+//! Intentions on this agent: follows the datacenter's `service-intentions` config entries with
+//! blocking reads, hands each new set to the `intentions` plugin slot, and explains the slot's
+//! decisions in Consul's words (`/v1/agent/connect/authorize`, `/v1/connect/intentions/check`).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
+
+use praetor_api::IntentionVerdict;
+use praetor_mesh::ConfigEntry;
+use praetor_mesh::intentions::{self as ixn, IntentionView};
+use praetor_rpc::{Consistency, QueryRequest};
+use praetor_state::{Query, QueryResult};
+
+use crate::Shared;
+
+/// How long one blocking read of the intentions waits for a change.
+const WATCH_WAIT: Duration = Duration::from_secs(300);
+/// The longest pause between retries when no server answers.
+const MAX_BACKOFF: Duration = Duration::from_secs(16);
+
+/// The intentions the plugin slot was last given, by the key the evaluator reports.
+#[derive(Default)]
+pub struct Intentions {
+    by_key: RwLock<BTreeMap<String, IntentionView>>,
+}
+
+/// The verdict when no intention matches: allow with ACLs off, else the ACL default policy.
+fn default_allow(shared: &Shared) -> bool {
+    let acl = &shared.config.acl;
+    !acl.enabled || acl.default_policy == "allow"
+}
+
+/// Follows the intentions until shutdown.
+pub async fn watch(shared: Arc<Shared>) {
+    let mut stop = shared.shutdown.subscribe();
+    let mut last = 0u64;
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        let mut q = QueryRequest::new(Query::ConfigEntries {
+            kind: Some(praetor_mesh::Kind::ServiceIntentions.as_str().into()),
+            name: None,
+        });
+        q.min_index = last;
+        q.wait_ms = WATCH_WAIT.as_millis() as u64;
+        q.consistency = Consistency::Stale;
+        let answer = tokio::select! {
+            r = shared.rpc.query(None, q) => r,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        let resp = match answer {
+            Ok(r) => r,
+            Err(error) => {
+                tracing::debug!(%error, "reading intentions failed; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
+        };
+        backoff = Duration::from_millis(250);
+        if resp.output.index == last {
+            continue;
+        }
+        last = resp.output.index;
+        let QueryResult::ConfigEntries(entries) = resp.output.result else {
+            continue;
+        };
+        let typed: Vec<_> = entries
+            .iter()
+            .filter_map(|e| match ConfigEntry::from_stored(&e.kind, &e.body) {
+                Ok(ConfigEntry::ServiceIntentions(x)) => Some((x, e.create_index, e.modify_index)),
+                Ok(_) => None,
+                Err(error) => {
+                    tracing::warn!(%error, name = %e.name, "skipping an undecodable intentions entry");
+                    None
+                }
+            })
+            .collect();
+        let views = ixn::views(typed.iter().map(|(e, c, m)| (e, *c, *m)));
+        install(&shared, views).await;
+    }
+}
+
+/// Hands a set to the slot; the keys are published only once the slot took it.
+async fn install(shared: &Arc<Shared>, views: Vec<IntentionView>) {
+    let set: Vec<_> = views.iter().map(IntentionView::to_policy).collect();
+    let count = set.len();
+    let allow = default_allow(shared);
+    let plugins = shared.plugins.clone();
+    let taken = tokio::task::spawn_blocking(move || plugins.update_intentions(set, allow)).await;
+    match taken {
+        Ok(Ok(())) => {
+            *shared
+                .intentions
+                .by_key
+                .write()
+                .unwrap_or_else(PoisonError::into_inner) = ixn::by_key(&views);
+            tracing::debug!(intentions = count, "intention set updated");
+        }
+        Ok(Err(reason)) => {
+            tracing::warn!(%reason, "the intentions slot refused the new set; the previous one stays");
+        }
+        Err(error) => tracing::warn!(%error, "updating the intention set failed"),
+    }
+}
+
+/// Decides `source => destination` (L4) through the plugin slot.
+pub fn authorize(shared: &Shared, source: &str, destination: &str) -> IntentionVerdict {
+    let request = praetor_policy::Request {
+        source: praetor_policy::Identity::service(source),
+        destination: praetor_policy::Identity::service(destination),
+        http: None,
+    };
+    let decision = shared.plugins.evaluate(&request);
+    let view = decision.intention_id.as_ref().and_then(|key| {
+        shared
+            .intentions
+            .by_key
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)
+            .cloned()
+    });
+    let reason = match view {
+        Some(v) if v.is_l7() => format!("Matched L7 intention: {}", v.describe()),
+        Some(v) => format!("Matched L4 intention: {}", v.describe()),
+        None => "Default behavior configured by ACLs".to_string(),
+    };
+    IntentionVerdict {
+        allowed: decision.allowed,
+        reason,
+    }
+}
