@@ -50,9 +50,59 @@ fn allowed(h: &Http, src: &str, dst: &str) -> Option<bool> {
     (r.status == 200).then(|| r.json()["Allowed"].as_bool().unwrap_or(false))
 }
 
+/// The PEM blocks of a bundle, in order.
+fn pem_blocks(bundle: &str) -> Vec<String> {
+    bundle
+        .split_inclusive("-----END CERTIFICATE-----")
+        .filter(|b| b.contains("BEGIN CERTIFICATE"))
+        .map(|b| format!("{}\n", b.trim_start()))
+        .collect()
+}
+
+/// `openssl verify` (a third-party verifier) of `leaf` against `roots` with `untrusted`
+/// intermediates; `Ok` with its output, `Err` with its output when it refuses.
+fn openssl_verify(dir: &std::path::Path, roots: &str, chain: &[String]) -> Result<String, String> {
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let roots = write("roots.pem", roots);
+    let leaf = write("leaf.pem", &chain[0]);
+    let inter = write("inter.pem", &chain[1..].concat());
+    let mut cmd = std::process::Command::new("openssl");
+    cmd.arg("verify").arg("-CAfile").arg(&roots);
+    if chain.len() > 1 {
+        cmd.arg("-untrusted").arg(&inter);
+    }
+    let out = cmd.arg(&leaf).output().expect("openssl runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(text)
+    }
+}
+
+/// The URI SANs of a certificate, as openssl prints them.
+fn openssl_sans(dir: &std::path::Path, cert: &str) -> String {
+    let path = dir.join("sans.pem");
+    std::fs::write(&path, cert).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-ext", "subjectAltName", "-in"])
+        .arg(&path)
+        .output()
+        .expect("openssl runs");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
 #[test]
 fn config_entries_and_intentions_across_datacenters() {
-    let p = Agent::start_with(
+    let mut p = Agent::start_with(
         "meshp",
         "127.0.1.45",
         &["-server", "-bootstrap", "-datacenter=dc1"],
@@ -280,4 +330,103 @@ fn config_entries_and_intentions_across_datacenters() {
         (l.as_array().is_some_and(|a| a.is_empty())).then_some(l)
     });
     assert_eq!(list, json!([]));
+
+    // === Connect CA ===
+    let dir = std::env::temp_dir().join(format!("praetor-mesh-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let roots1 = root1.get("/v1/connect/ca/roots");
+    status(&roots1, 200, "dc1 roots");
+    let roots1 = roots1.json();
+    let td = roots1["TrustDomain"].as_str().unwrap().to_string();
+    assert!(td.ends_with(".consul"), "{roots1}");
+    // dc2's leader got its intermediate signed by dc1: same active root, same trust domain.
+    let roots2 = wait_for("dc2 CA initialized from dc1", LONG, || {
+        let r = root2.get("/v1/connect/ca/roots");
+        (r.status == 200 && r.json()["ActiveRootID"] == roots1["ActiveRootID"]).then(|| r.json())
+    });
+    assert_eq!(roots2["TrustDomain"], td.as_str());
+    // A leaf for web in dc2: chained to dc1's root through dc2's intermediate.
+    let leaf = root2.get("/v1/agent/connect/ca/leaf/web");
+    status(&leaf, 200, "leaf in dc2");
+    let leaf = leaf.json();
+    assert_eq!(
+        leaf["ServiceURI"],
+        format!("spiffe://{td}/ns/default/dc/dc2/svc/web")
+    );
+    let chain = pem_blocks(leaf["CertPEM"].as_str().unwrap());
+    assert_eq!(chain.len(), 2, "leaf + dc2 intermediate");
+    let dc1_root = root1.get("/v1/connect/ca/roots?pem=true").text();
+    openssl_verify(&dir, &dc1_root, &chain).expect("dc2 leaf verifies against dc1's root");
+    assert!(
+        openssl_verify(&dir, &dc1_root, &chain[..1]).is_err(),
+        "without dc2's intermediate the leaf does not verify"
+    );
+    let sans = openssl_sans(&dir, &chain[0]);
+    assert!(
+        sans.contains(&format!("URI:spiffe://{td}/ns/default/dc/dc2/svc/web")),
+        "{sans}"
+    );
+    // A token that cannot write the service gets no certificate.
+    let denied = reader.get("/v1/agent/connect/ca/leaf/web");
+    status(&denied, 403, "leaf without service:write");
+    // The CA configuration needs operator:write.
+    status(
+        &reader.get("/v1/connect/ca/configuration"),
+        403,
+        "CA config without operator:write",
+    );
+    let bad = root1.put_json(
+        "/v1/connect/ca/configuration",
+        &json!({"Provider": "consul", "Config": {"LeafCertTTL": "1m"}}),
+    );
+    assert_eq!(
+        bad.text(),
+        "leaf cert TTL must be greater or equal than 1h0m0s"
+    );
+
+    // Rotation in dc1: a new root cross-signed by the old one; dc2 follows with a new
+    // intermediate; new leaves chain to the new root, the old leaf still verifies while the
+    // old root is listed.
+    let old_active = roots1["ActiveRootID"].as_str().unwrap().to_string();
+    let index = root2.get("/v1/agent/connect/ca/leaf/web").json()["ModifyIndex"]
+        .as_u64()
+        .unwrap();
+    status(
+        &root1.put_json(
+            "/v1/connect/ca/configuration",
+            &json!({"Provider": "consul", "Config": {"PrivateKeyType": "ec", "PrivateKeyBits": 384}}),
+        ),
+        200,
+        "rotate",
+    );
+    let rotated = root1.get("/v1/connect/ca/roots").json();
+    let new_active = rotated["ActiveRootID"].as_str().unwrap().to_string();
+    assert_ne!(new_active, old_active);
+    assert_eq!(rotated["Roots"].as_array().unwrap().len(), 2, "{rotated}");
+    wait_for("dc2 follows the rotation", LONG, || {
+        (root2.get("/v1/connect/ca/roots").json()["ActiveRootID"] == new_active.as_str())
+            .then_some(())
+    });
+    // The blocking leaf request returns the re-issued certificate.
+    let renewed = root2
+        .get(&format!(
+            "/v1/agent/connect/ca/leaf/web?index={index}&wait=30s"
+        ))
+        .json();
+    assert!(
+        renewed["ModifyIndex"].as_u64().unwrap() > index,
+        "{renewed}"
+    );
+    let new_chain = pem_blocks(renewed["CertPEM"].as_str().unwrap());
+    let all_roots = root1.get("/v1/connect/ca/roots?pem=true").text();
+    openssl_verify(&dir, &all_roots, &new_chain).expect("new leaf verifies");
+    openssl_verify(&dir, &all_roots, &chain).expect("old leaf still trusted");
+
+    // The primary down: dc2 still issues leaves with its intermediate.
+    p.kill();
+    let api = root2.get("/v1/agent/connect/ca/leaf/api");
+    status(&api, 200, "leaf in dc2 with dc1 down");
+    let api_chain = pem_blocks(api.json()["CertPEM"].as_str().unwrap());
+    openssl_verify(&dir, &all_roots, &api_chain).expect("leaf issued while dc1 is down");
+    let _ = std::fs::remove_dir_all(&dir);
 }

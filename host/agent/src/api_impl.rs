@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use praetor_api::{
-    AgentApi, AgentError, AgentSelf, IntentionVerdict, MemberInfo, Metric, PluginInfo,
+    AgentApi, AgentError, AgentSelf, IntentionVerdict, LeafCert, MemberInfo, Metric, PluginInfo,
 };
 use praetor_config::{CheckDefinition, CheckKind, ServiceDefinition};
 use praetor_gossip::Member;
@@ -440,6 +440,16 @@ impl AgentApi for AgentHandle {
             .info(slot)
             .map_err(|e| AgentError::BadRequest(e.to_string()))?;
         Ok(crate::plugins::info(&info))
+    }
+
+    async fn leaf_cert(
+        &self,
+        service: &str,
+        token: String,
+        min_index: u64,
+        wait: Option<&str>,
+    ) -> Result<LeafCert, AgentError> {
+        crate::leaf::get(&self.0, service, token, min_index, wait).await
     }
 
     fn authorize_intention(&self, source: &str, destination: &str) -> IntentionVerdict {

@@ -27,6 +27,7 @@ pub async fn run(shared: Arc<Shared>, consensus: Consensus) {
     let mut autopilot = crate::autopilot::Cleanup::default();
     let mut acl = crate::acl::AclLeader::default();
     let mut config_replication = crate::replication::ConfigReplicator::default();
+    let mut ca = crate::ca::CaLeader::default();
     let mut leadership = consensus.leadership();
     loop {
         if let Err(e) = bootstrap(&shared, &consensus).await {
@@ -49,6 +50,9 @@ pub async fn run(shared: Arc<Shared>, consensus: Consensus) {
                 tracing::warn!(error = %e, "ACL leader duties failed");
             }
             config_replication.run(&shared, &consensus);
+            if let Err(e) = ca.run(&shared, &consensus).await {
+                tracing::warn!(error = %e, "CA leader duties failed");
+            }
             if let Some(up_to_index) = tombstones.due(Instant::now(), consensus.applied_index())
                 && let Err(e) = write(&consensus, Command::TombstoneReap { up_to_index }).await
             {
@@ -59,6 +63,7 @@ pub async fn run(shared: Arc<Shared>, consensus: Consensus) {
             autopilot = crate::autopilot::Cleanup::default();
             acl = crate::acl::AclLeader::default();
             config_replication = crate::replication::ConfigReplicator::default();
+            ca = crate::ca::CaLeader::default();
             tracing::info!("cluster leadership lost");
         }
         tokio::select! {

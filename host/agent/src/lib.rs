@@ -6,6 +6,7 @@ mod acl;
 mod api_impl;
 mod areas;
 mod autopilot;
+mod ca;
 mod checks;
 mod coordinates;
 mod dns_backend;
@@ -13,6 +14,7 @@ mod events;
 mod https;
 mod keyring;
 mod leader;
+mod leaf;
 mod local;
 mod mesh;
 mod metrics;
@@ -139,6 +141,8 @@ pub(crate) struct Shared {
     pub events: events::EventBuffer,
     /// The intentions the `intentions` slot decides with.
     pub intentions: mesh::Intentions,
+    /// Leaf certificates issued for local callers.
+    pub leaves: leaf::Leaves,
 }
 
 impl Shared {
@@ -726,6 +730,7 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
         plugin_slots,
         events: events::EventBuffer::default(),
         intentions: mesh::Intentions::default(),
+        leaves: leaf::Leaves::default(),
         config,
     });
     let cfg = &shared.config;

@@ -84,6 +84,22 @@ pub struct IntentionVerdict {
     pub reason: String,
 }
 
+/// A leaf certificate and its key as the agent keeps it (`/v1/agent/connect/ca/leaf/<svc>`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeafCert {
+    pub cert_pem: String,
+    pub private_key_pem: String,
+    pub serial_hex: String,
+    pub spiffe_uri: String,
+    /// Unix seconds.
+    pub valid_after: u64,
+    pub valid_before: u64,
+    pub create_index: u64,
+    pub modify_index: u64,
+    /// Answered from the agent's cache.
+    pub cache_hit: bool,
+}
+
 /// Errors of agent operations, mapped to 404 / 400 / 500.
 #[derive(Debug, thiserror::Error)]
 pub enum AgentError {
@@ -91,6 +107,9 @@ pub enum AgentError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    /// 403 with Consul's permission-denied text.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -100,6 +119,7 @@ impl From<AgentError> for crate::error::ApiError {
         match e {
             AgentError::NotFound(m) => crate::error::ApiError::NotFound(m),
             AgentError::BadRequest(m) => crate::error::ApiError::BadRequest(m),
+            AgentError::Forbidden(m) => crate::error::ApiError::Forbidden(m),
             AgentError::Internal(m) => crate::error::ApiError::Internal(m),
         }
     }
@@ -173,4 +193,14 @@ pub trait AgentApi: Send + Sync + 'static {
     /// May `source` connect to `destination` (L4)? Decided by the `intentions` plugin slot
     /// over the intentions this agent last saw.
     fn authorize_intention(&self, source: &str, destination: &str) -> IntentionVerdict;
+    /// A leaf certificate for `service`, signed by the datacenter's CA with `token`, cached
+    /// and renewed by the agent. With `min_index`, waits (up to `wait`, default 10 min) for
+    /// a certificate with a higher modify index.
+    async fn leaf_cert(
+        &self,
+        service: &str,
+        token: String,
+        min_index: u64,
+        wait: Option<&str>,
+    ) -> Result<LeafCert, AgentError>;
 }

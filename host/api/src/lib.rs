@@ -11,6 +11,7 @@ mod area;
 mod autopilot;
 mod catalog;
 mod config_entry;
+mod connect_ca;
 mod coordinate;
 pub mod decode;
 mod error;
@@ -48,7 +49,8 @@ use axum::routing::{any, get, put};
 pub use access::ApiRpc;
 pub use agent::prometheus_text;
 pub use agent_api::{
-    AgentApi, AgentError, AgentSelf, IntentionVerdict, MemberInfo, Metric, MetricKind, PluginInfo,
+    AgentApi, AgentError, AgentSelf, IntentionVerdict, LeafCert, MemberInfo, Metric, MetricKind,
+    PluginInfo,
 };
 pub use error::ApiError;
 pub use kv::MAX_VALUE_SIZE;
@@ -244,6 +246,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(acl::routes())
         .merge(config_entry::routes())
+        .merge(connect_ca::routes())
         .merge(intentions::routes())
         .layer(DefaultBodyLimit::max(4 << 20))
         .layer(axum::middleware::from_fn_with_state(

@@ -149,6 +149,15 @@ impl AgentApi for FakeAgent {
     async fn revert_plugin(&self, _: &str) -> Result<PluginInfo, AgentError> {
         Err(AgentError::Internal("no plugins".into()))
     }
+    async fn leaf_cert(
+        &self,
+        service: &str,
+        _: String,
+        _: u64,
+        _: Option<&str>,
+    ) -> Result<crate::LeafCert, AgentError> {
+        Err(AgentError::Internal(format!("no CA for {service}")))
+    }
     fn authorize_intention(&self, source: &str, destination: &str) -> IntentionVerdict {
         self.record(format!("authorize {source} {destination}"));
         IntentionVerdict {

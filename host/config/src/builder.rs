@@ -18,6 +18,29 @@ fn invalid(message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid(message.into())
 }
 
+/// `connect { }`: only the built-in (`consul`) CA provider exists.
+fn connect(raw: crate::raw::RawConnect) -> Result<crate::ConnectConfig, ConfigError> {
+    let d = crate::ConnectConfig::default();
+    let ca_provider = raw
+        .ca_provider
+        .filter(|p| !p.is_empty())
+        .unwrap_or(d.ca_provider);
+    match ca_provider.as_str() {
+        "consul" => {}
+        "vault" | "aws-pca" => {
+            return Err(invalid(format!(
+                "connect.ca_provider = {ca_provider:?} is not supported by praetor: only the built-in \"consul\" provider is"
+            )));
+        }
+        other => return Err(invalid(format!("{other} is not a valid CA provider"))),
+    }
+    Ok(crate::ConnectConfig {
+        enabled: raw.enabled.unwrap_or(d.enabled),
+        ca_provider,
+        ca_config: raw.ca_config,
+    })
+}
+
 /// `^[a-z0-9_-]+$`
 fn valid_datacenter(dc: &str) -> bool {
     !dc.is_empty()
@@ -418,6 +441,7 @@ pub(crate) fn build(
 
     // ACLs, and the security keys that depend on other keys.
     let acl = crate::acl::build(raw.acl)?;
+    let connect = connect(raw.connect)?;
     crate::security::check_default_intention_policy(raw.default_intention_policy.as_deref(), &acl)?;
     crate::security::check_bind_addresses(
         &raw.addresses,
@@ -492,6 +516,7 @@ pub(crate) fn build(
         tls,
         limits,
         acl,
+        connect,
         enable_remote_plugin_load: raw.enable_remote_plugin_load.unwrap_or(false),
         source_flags: flags.clone(),
     })

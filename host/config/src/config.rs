@@ -250,6 +250,28 @@ impl Default for AclConfig {
     }
 }
 
+/// `connect { enabled ca_provider ca_config { } }`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectConfig {
+    /// `connect.enabled`, default true (Consul).
+    pub enabled: bool,
+    /// `connect.ca_provider`: only `consul` (the built-in provider).
+    pub ca_provider: String,
+    /// `connect.ca_config`, snake_case keys as written; used for the CA's first
+    /// initialization only (validated by the CA when the agent starts).
+    pub ca_config: serde_json::Map<String, serde_json::Value>,
+}
+
+impl Default for ConnectConfig {
+    fn default() -> Self {
+        ConnectConfig {
+            enabled: true,
+            ca_provider: "consul".into(),
+            ca_config: serde_json::Map::new(),
+        }
+    }
+}
+
 /// The validated agent configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -320,6 +342,8 @@ pub struct Config {
     pub limits: Limits,
     /// `acl { }` (and the deprecated top-level `acl_*` keys).
     pub acl: AclConfig,
+    /// `connect { }`.
+    pub connect: ConnectConfig,
     /// praetor's extension (not a Consul key), default false. With ACLs disabled,
     /// `PUT /v1/agent/plugin/load` (which runs a WebAssembly component inside the agent) is
     /// accepted only from a loopback address; `true` accepts it from any address that can

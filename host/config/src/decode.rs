@@ -16,8 +16,8 @@ use crate::keys::{
     UNSUPPORTED_TLS_SECTION, UNSUPPORTED_TOP_LEVEL, UNSUPPORTED_UI_CONFIG, unsupported_warning,
 };
 use crate::raw::{
-    RawAcl, RawAddresses, RawConfig, RawDns, RawGossip, RawLimits, RawPlugin, RawPorts, RawTls,
-    RawTlsSection,
+    RawAcl, RawAddresses, RawConfig, RawConnect, RawDns, RawGossip, RawLimits, RawPlugin, RawPorts,
+    RawTls, RawTlsSection,
 };
 use crate::security;
 
@@ -132,6 +132,7 @@ const TOP_LEVEL: &[&str] = &[
     "encrypt_verify_incoming",
     "encrypt_verify_outgoing",
     "acl",
+    "connect",
     "acl_datacenter",
     "acl_default_policy",
     "acl_down_policy",
@@ -164,6 +165,12 @@ const TLS_SECTION_KEYS: &[&str] = &[
 ];
 const LIMITS_KEYS: &[&str] = &["rpc_handshake_timeout", "rpc_max_conns_per_client"];
 
+const CONNECT_KEYS: &[&str] = &[
+    "enabled",
+    "ca_provider",
+    "ca_config",
+    "enable_mesh_gateway_wan_federation",
+];
 const ACL_KEYS: &[&str] = &[
     "enabled",
     "default_policy",
@@ -694,6 +701,7 @@ impl<'a> Decoder<'a> {
                 }
             }
             "acl" => raw.acl = self.acl(v)?,
+            "connect" => raw.connect = self.connect(v)?,
             "acl_datacenter" => raw.deprecated_acl.acl_datacenter = Some(self.string(name, v)?),
             "acl_default_policy" => {
                 raw.deprecated_acl.acl_default_policy = Some(self.string(name, v)?);
@@ -869,6 +877,43 @@ impl<'a> Decoder<'a> {
                 "{path} is not supported by praetor: rustls chooses the cipher suites itself (TLS 1.3 suites, and for TLS 1.2 only ECDHE with AES-GCM or ChaCha20-Poly1305); remove the key"
             ),
         ))
+    }
+
+    /// `connect { enabled ca_provider ca_config { } }`; `enable_mesh_gateway_wan_federation`
+    /// is refused when true (not implemented yet).
+    fn connect(&mut self, v: &Value) -> Result<RawConnect, ConfigError> {
+        let mut c = RawConnect::default();
+        for obj in self.objects("connect", v)? {
+            for (key, val) in obj {
+                let Some(name) = lookup(key, CONNECT_KEYS, Match::CaseInsensitive) else {
+                    self.other_key("connect", key, &[], Match::CaseInsensitive)?;
+                    continue;
+                };
+                if val.is_null() {
+                    continue;
+                }
+                let p = join("connect", name);
+                match name {
+                    "enabled" => c.enabled = Some(self.boolean(&p, val)?),
+                    "ca_provider" => c.ca_provider = Some(self.string(&p, val)?),
+                    "ca_config" => {
+                        for m in self.objects(&p, val)? {
+                            c.ca_config
+                                .extend(m.iter().map(|(k, v)| (k.clone(), v.clone())));
+                        }
+                    }
+                    _ => {
+                        if self.boolean(&p, val)? {
+                            return Err(self.refused(
+                                &p,
+                                format!("{p} = true is not supported by praetor yet (federation through mesh gateways)"),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(c)
     }
 
     /// `acl { enabled default_policy down_policy token_ttl policy_ttl role_ttl

@@ -28,7 +28,6 @@ pub(crate) const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "check_update_interval",
     "cloud",
     "config_entries",
-    "connect",
     "consul",
     "default_query_time",
     "disable_anonymous_signature",

@@ -25,8 +25,8 @@ mod tls;
 use std::path::Path;
 
 pub use config::{
-    AclConfig, AclTokens, Config, DnsSettings, GossipSettings, Limits, Loaded, PluginGrants,
-    PluginSlot, Ports, TlsConfig, TlsSection, TlsVersion,
+    AclConfig, AclTokens, Config, ConnectConfig, DnsSettings, GossipSettings, Limits, Loaded,
+    PluginGrants, PluginSlot, Ports, TlsConfig, TlsSection, TlsVersion,
 };
 pub use definitions::{
     CHECK_STATUSES, CheckDefinition, CheckKind, CheckSpec, DefinitionError, ServiceDefinition,

@@ -130,6 +130,23 @@ pub(crate) struct RawAclTokens {
     pub agent_master: Option<String>,
 }
 
+/// `connect { ... }` as written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RawConnect {
+    pub enabled: Option<bool>,
+    pub ca_provider: Option<String>,
+    /// Later sources' keys replace earlier ones key by key (Consul merges maps).
+    pub ca_config: serde_json::Map<String, serde_json::Value>,
+}
+
+impl RawConnect {
+    fn overlay(&mut self, later: RawConnect) {
+        overlay(&mut self.enabled, later.enabled);
+        overlay(&mut self.ca_provider, later.ca_provider);
+        self.ca_config.extend(later.ca_config);
+    }
+}
+
 /// `acl { ... }` as written.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct RawAcl {
@@ -288,6 +305,7 @@ pub(crate) struct RawConfig {
     pub deprecated_tls: RawDeprecatedTls,
     pub limits: RawLimits,
     pub acl: RawAcl,
+    pub connect: RawConnect,
     /// Emptied by `Decoder::config` (moved into `acl`); never merged.
     pub deprecated_acl: RawDeprecatedAcl,
     pub enable_remote_plugin_load: Option<bool>,
@@ -376,6 +394,7 @@ impl RawConfig {
             later.limits.rpc_max_conns_per_client,
         );
         self.acl.overlay(later.acl);
+        self.connect.overlay(later.connect);
         overlay(
             &mut self.enable_remote_plugin_load,
             later.enable_remote_plugin_load,

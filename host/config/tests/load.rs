@@ -554,10 +554,38 @@ fn consul_style_sample_with_acl_block_loads() {
         "00000000-0000-0000-0000-000000000000".to_string()
     );
     // addresses.http says what client_addr says: accepted.
-    for key in ["connect", "telemetry", "autopilot", "ports.grpc_tls"] {
+    assert!(c.connect.enabled);
+    assert_eq!(c.connect.ca_provider, "consul");
+    for key in ["telemetry", "autopilot", "ports.grpc_tls"] {
         let expected = format!("config key \"{key}\" is not supported by praetor yet; ignored");
         assert!(loaded.warnings.contains(&expected), "{:?}", loaded.warnings);
     }
+}
+
+#[test]
+fn connect_block_and_refused_providers() {
+    let c = load_one(
+        "connect.hcl",
+        "data_dir = \"/tmp/x\"\nconnect {\n  enabled = true\n  ca_config {\n    leaf_cert_ttl = \"24h\"\n  }\n}\n",
+    )
+    .unwrap()
+    .config;
+    assert_eq!(c.connect.ca_config["leaf_cert_ttl"], "24h");
+    let e = load_one(
+        "c.hcl",
+        "data_dir = \"/tmp/x\"\nconnect {\n  ca_provider = \"vault\"\n}\n",
+    )
+    .unwrap_err();
+    assert!(e.contains("connect.ca_provider"), "{e}");
+    let e = load_one(
+        "c.hcl",
+        "data_dir = \"/tmp/x\"\nconnect {\n  enable_mesh_gateway_wan_federation = true\n}\n",
+    )
+    .unwrap_err();
+    assert!(
+        e.contains("connect.enable_mesh_gateway_wan_federation"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -439,6 +439,9 @@ pub fn authorize(id: &Identity, req: &Request, store: &Store) -> Result<(), RpcE
             }
         }
         Request::SnapshotSave => e.snapshot_allowed()?,
+        Request::CaSignIntermediate { .. } | Request::CaSetConfig { .. } => {
+            e.operator_write_allowed()?
+        }
         Request::SessionRenew { id: sid } => {
             if let Some(node) = session_node(store, sid) {
                 e.session_write_allowed(&node)?;
@@ -446,6 +449,8 @@ pub fn authorize(id: &Identity, req: &Request, store: &Store) -> Result<(), RpcE
         }
         Request::PreparedQueryExecute { .. }
         | Request::PreparedQueryExecuteRemote { .. }
+        // The permission depends on the SPIFFE ID inside the CSR: checked where it is parsed.
+        | Request::CaSignLeaf { .. }
         | Request::AclLogin { .. }
         | Request::AclLogout { .. }
         | Request::Datacenters
@@ -611,7 +616,9 @@ fn authorize_command(e: &Enforcer<'_>, cmd: &Command, store: &Store) -> Result<(
             config_entry_write_allowed(e, &entry.kind, &entry.name)?
         }
         Command::ConfigEntryDelete { kind, name, .. } => config_entry_write_allowed(e, kind, name)?,
-        Command::ConfigEntriesReplicate { .. } => e.operator_write_allowed()?,
+        Command::ConfigEntriesReplicate { .. } | Command::CaSet { .. } => {
+            e.operator_write_allowed()?
+        }
         // Leader bookkeeping: only an operator may ask for it from outside.
         Command::TombstoneReap { .. }
         | Command::AclTokensReap { .. }
@@ -652,6 +659,8 @@ fn authorize_query(e: &Enforcer<'_>, q: &Query) -> Result<(), RpcError> {
         | Query::AclPolicies { .. }
         | Query::AclRoles { .. } => e.acl_read_allowed()?,
         Query::AclReplication { tokens: true } => e.acl_write_allowed()?,
+        // Consul: reading the CA configuration needs operator:write; the roots are public.
+        Query::CaConfig => e.operator_write_allowed()?,
         Query::AclReplication { tokens: false }
         | Query::AclAuthMethods { .. }
         | Query::AclBindingRules { .. } => e.acl_read_allowed()?,
@@ -765,6 +774,7 @@ pub fn filter(
             }
             entries.retain(|x| config_entry_readable(a, &x.kind, &x.name));
         }
+        QueryResult::CaRoots { .. } | QueryResult::CaConfig(_) => {}
         QueryResult::Areas(_)
         | QueryResult::Autopilot(_)
         | QueryResult::AclPolicies(_)
@@ -798,6 +808,8 @@ fn result_len(r: &QueryResult) -> usize {
         QueryResult::AclAuthMethods(v) => v.len(),
         QueryResult::AclBindingRules(v) => v.len(),
         QueryResult::ConfigEntries(v) => v.len(),
+        QueryResult::CaRoots { roots, .. } => roots.len(),
+        QueryResult::CaConfig(_) => 0,
         QueryResult::Autopilot(_)
         | QueryResult::AclResolved(_)
         | QueryResult::AclReplication(_) => 0,

@@ -6,6 +6,7 @@
 
 pub mod acl;
 pub mod autopilot;
+pub mod ca;
 mod error;
 pub mod login;
 mod messages;
@@ -30,7 +31,7 @@ pub use acl::{AclSettings, AgentTokens, Caller, DownPolicy, Identity, Replicatio
 pub use autopilot::{AutopilotHealth, RaftStats, ServerHealth};
 pub use error::RpcError;
 pub use messages::{
-    AreaJoinResult, AreaMember, Consistency, DatacenterMap, KeyringOp, KeyringResponse,
+    AreaJoinResult, AreaMember, CaLeaf, Consistency, DatacenterMap, KeyringOp, KeyringResponse,
     QueryRequest, QueryResponse, RaftServerInfo, Request, Response, StoreCopy, UserEvent,
 };
 pub use prepared_query::ExecuteResult;
@@ -829,6 +830,64 @@ impl Rpc {
                     Response::Apply(r) => Err(RpcError::Internal(format!("{r:?}"))),
                     other => Err(unexpected(&other)),
                 }
+            }
+            Request::CaSignLeaf { csr_pem } => {
+                let index = c.applied_index();
+                c.store()
+                    .read(|s| {
+                        ca::sign_leaf(
+                            s,
+                            identity.as_ref(),
+                            &self.inner.datacenter,
+                            &csr_pem,
+                            index,
+                        )
+                    })
+                    .map(Response::CaLeaf)
+            }
+            Request::CaSignIntermediate { csr_pem } => {
+                if self.primary_elsewhere().is_some() {
+                    return Err(RpcError::BadRequest("not the primary datacenter".into()));
+                }
+                c.store()
+                    .read(|s| ca::sign_intermediate(s, &csr_pem))
+                    .map(Response::CaIntermediate)
+            }
+            Request::CaSetConfig {
+                provider,
+                config_json,
+                force_without_cross_signing,
+            } => {
+                if !c.is_leader() {
+                    let req = Request::CaSetConfig {
+                        provider,
+                        config_json,
+                        force_without_cross_signing,
+                    };
+                    return self.forward_to_leader(c, caller, req, hops).await;
+                }
+                if self.primary_elsewhere().is_some() {
+                    return Err(RpcError::BadRequest(
+                        "the CA configuration is changed in the primary datacenter".into(),
+                    ));
+                }
+                let current = c.store().read(|s| s.ca_state().clone());
+                let cas = current.config.as_ref().map(|c| c.modify_index);
+                let Some(next) = ca::reconfigure(
+                    &current,
+                    &provider,
+                    &config_json,
+                    force_without_cross_signing,
+                    ca::now_secs(),
+                )?
+                else {
+                    return Ok(Response::Apply(CommandResult::Ok));
+                };
+                let cmd = Command::CaSet {
+                    state: Box::new(next),
+                    cas,
+                };
+                self.apply_on_server(c, &Caller::Internal, cmd, hops).await
             }
             Request::SnapshotSave => {
                 if !c.is_leader() {

@@ -151,6 +151,39 @@ pub enum Request {
     AclLogout {
         secret: String,
     },
+    /// Sign a leaf certificate request with this datacenter's CA (`ConnectCA.Sign`); the
+    /// permission needed depends on the SPIFFE ID in the CSR.
+    CaSignLeaf {
+        csr_pem: String,
+    },
+    /// Sign a secondary datacenter's intermediate CA request (`ConnectCA.SignIntermediate`):
+    /// the primary only, `operator:write`.
+    CaSignIntermediate {
+        csr_pem: String,
+    },
+    /// `PUT /v1/connect/ca/configuration`: run by the leader, which rotates to a new root
+    /// (cross-signed by the old one) when the key settings change. Answers `Apply`.
+    CaSetConfig {
+        provider: String,
+        /// Consul's `Config` map as JSON.
+        config_json: String,
+        force_without_cross_signing: bool,
+    },
+}
+
+/// A signed leaf certificate (`ConnectCA.Sign`'s `IssuedCert`, without the key).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaLeaf {
+    /// The leaf followed by the certificates that chain it to the active root.
+    pub cert_pem: String,
+    /// Colon-hex serial number.
+    pub serial_hex: String,
+    pub spiffe_uri: String,
+    /// Unix seconds.
+    pub valid_after: u64,
+    pub valid_before: u64,
+    /// The raft index of the CA state that signed it.
+    pub index: u64,
 }
 
 /// The leader's state store at one raft index: `state` is a postcard-encoded
@@ -275,4 +308,7 @@ pub enum Response {
     AclLogin(Box<praetor_state::AclToken>),
     AclLogout,
     Error(crate::RpcError),
+    CaLeaf(CaLeaf),
+    /// The signed intermediate certificate (PEM).
+    CaIntermediate(String),
 }

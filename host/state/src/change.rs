@@ -25,11 +25,13 @@ pub enum Table {
     AclAuthMethods,
     /// Config entries (all kinds).
     ConfigEntries,
+    /// The Connect CA (configuration, roots, signer).
+    ConnectCa,
 }
 
 impl Table {
     /// Every table, in a fixed order.
-    pub const ALL: [Table; 14] = [
+    pub const ALL: [Table; 15] = [
         Table::Nodes,
         Table::Services,
         Table::Checks,
@@ -44,6 +46,7 @@ impl Table {
         Table::AclRoles,
         Table::AclAuthMethods,
         Table::ConfigEntries,
+        Table::ConnectCa,
     ];
 
     /// Position of the table in [`Table::ALL`].
@@ -63,6 +66,7 @@ impl Table {
             Table::AclRoles => 11,
             Table::AclAuthMethods => 12,
             Table::ConfigEntries => 13,
+            Table::ConnectCa => 14,
         }
     }
 }
@@ -99,6 +103,9 @@ pub struct TableIndexes {
     /// Config entries; travel at the end of `StoreSnapshot` like `areas`.
     #[serde(skip)]
     pub config_entries: u64,
+    /// The Connect CA; travels at the end of `StoreSnapshot` like `areas`.
+    #[serde(skip)]
+    pub connect_ca: u64,
 }
 
 impl TableIndexes {
@@ -119,6 +126,7 @@ impl TableIndexes {
             Table::AclRoles => self.acl_roles,
             Table::AclAuthMethods => self.acl_auth_methods,
             Table::ConfigEntries => self.config_entries,
+            Table::ConnectCa => self.connect_ca,
         }
     }
 
@@ -139,6 +147,7 @@ impl TableIndexes {
             Table::AclRoles => &mut self.acl_roles,
             Table::AclAuthMethods => &mut self.acl_auth_methods,
             Table::ConfigEntries => &mut self.config_entries,
+            Table::ConnectCa => &mut self.connect_ca,
         };
         *slot = (*slot).max(index);
     }

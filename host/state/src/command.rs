@@ -301,6 +301,13 @@ pub enum Command {
     ConfigEntriesReplicate {
         entries: Vec<crate::ConfigEntry>,
     },
+    /// Replaces the Connect CA's configuration, roots and signer at once (the leader: CA
+    /// initialization, rotation, a secondary's new intermediate). With `cas`, only if the
+    /// stored configuration's modify index equals it. Answers `Bool`.
+    CaSet {
+        state: Box<crate::CaState>,
+        cas: Option<u64>,
+    },
 }
 
 /// One failed operation of a transaction.

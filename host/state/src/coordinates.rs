@@ -158,7 +158,9 @@ impl Store {
             | QueryResult::AclReplication(_)
             | QueryResult::AclAuthMethods(_)
             | QueryResult::AclBindingRules(_)
-            | QueryResult::ConfigEntries(_) => {}
+            | QueryResult::ConfigEntries(_)
+            | QueryResult::CaRoots { .. }
+            | QueryResult::CaConfig(_) => {}
         }
     }
 }

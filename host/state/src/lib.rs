@@ -9,6 +9,7 @@
 mod acl;
 mod areas;
 mod autopilot;
+mod ca;
 mod catalog;
 mod change;
 mod command;
@@ -34,6 +35,7 @@ pub use acl::{
 };
 pub use areas::Area;
 pub use autopilot::AutopilotConfig;
+pub use ca::{CaConfiguration, CaRoot, CaSigner, CaState};
 pub use catalog::SERF_CHECK_ID;
 pub use change::{ChangeSet, Table, TableIndexes};
 pub use command::{Command, CommandResult, KvOp, TxnError, TxnKvOp, TxnKvVerb, TxnOp, TxnResult};

@@ -141,6 +141,10 @@ pub enum Query {
         kind: Option<String>,
         name: Option<String>,
     },
+    /// The Connect CA's roots (no key material).
+    CaRoots,
+    /// The Connect CA's configuration.
+    CaConfig,
 }
 
 impl Query {
@@ -192,6 +196,7 @@ impl Query {
                 &[Table::AclTokens, Table::AclPolicies, Table::AclRoles]
             }
             Query::ConfigEntries { .. } => &[Table::ConfigEntries],
+            Query::CaRoots | Query::CaConfig => &[Table::ConnectCa],
         }
     }
 }
@@ -221,6 +226,13 @@ pub enum QueryResult {
     AclAuthMethods(Vec<(crate::AclAuthMethod, Vec<crate::AclBindingRule>)>),
     AclBindingRules(Vec<crate::AclBindingRule>),
     ConfigEntries(Vec<crate::ConfigEntry>),
+    /// The roots and the cluster ID (trust domain `<cluster_id>.consul`; empty before the CA
+    /// is initialized).
+    CaRoots {
+        cluster_id: String,
+        roots: Vec<crate::CaRoot>,
+    },
+    CaConfig(Option<crate::CaConfiguration>),
 }
 
 /// An answer and its raft index (`X-Consul-Index`; never 0).
@@ -277,6 +289,8 @@ impl Store {
                 self.indexes.config_entries,
                 self.config_entries_get(kind.as_deref(), name.as_deref()),
             ),
+            Query::CaRoots => (self.indexes.connect_ca, self.ca_roots_get()),
+            Query::CaConfig => (self.indexes.connect_ca, self.ca_config_get()),
             Query::CatalogServiceNodes => {
                 let rows = self
                     .services

@@ -51,6 +51,7 @@ enum Undo {
     Area(String, Option<Area>),
     PreparedQuery(String, Option<PreparedQuery>),
     ConfigEntry((String, String), Option<ConfigEntry>),
+    Ca(Box<crate::ca::CaState>),
 }
 
 /// Whether a command's writes stay (`Commit`) or are rolled back (`Abort`).
@@ -111,6 +112,8 @@ pub struct Store {
     pub(crate) acl_bootstrap_index: Option<u64>,
     /// Config entries by (kind, name).
     pub(crate) config_entries: BTreeMap<(String, String), ConfigEntry>,
+    /// The Connect CA.
+    pub(crate) ca: crate::ca::CaState,
 
     // Derived indexes, rebuilt on restore.
     node_ids: BTreeMap<String, BTreeSet<String>>,
@@ -185,6 +188,11 @@ pub struct StoreSnapshot {
     pub config_entries: Vec<ConfigEntry>,
     #[serde(default)]
     pub config_entries_index: u64,
+    /// The Connect CA (its signer included: a snapshot is the datacenter's own) and its index.
+    #[serde(default)]
+    pub ca: crate::ca::CaState,
+    #[serde(default)]
+    pub ca_index: u64,
 }
 
 fn multi_insert<K: Ord, V: Ord>(map: &mut BTreeMap<K, BTreeSet<V>>, key: K, value: V) {
@@ -279,6 +287,7 @@ impl Store {
                 acl_roles: 0,
                 acl_auth_methods: 0,
                 config_entries: 0,
+                connect_ca: 0,
                 ..self.indexes.clone()
             },
             service_indexes: self
@@ -331,6 +340,8 @@ impl Store {
             acl_auth_methods_index: self.indexes.acl_auth_methods,
             config_entries: self.config_entries.values().cloned().collect(),
             config_entries_index: self.indexes.config_entries,
+            ca: self.ca.clone(),
+            ca_index: self.indexes.connect_ca,
         }
     }
 
@@ -411,6 +422,8 @@ impl Store {
             .map(|e| (e.key(), e))
             .collect();
         s.indexes.config_entries = snap.config_entries_index;
+        s.ca = snap.ca;
+        s.indexes.connect_ca = snap.ca_index;
         s
     }
 }
@@ -568,6 +581,9 @@ impl Store {
             Command::ConfigEntryDelete { kind, name, cas } => Outcome::Commit(CommandResult::Bool(
                 self.config_entry_delete(idx, kind, name, cas),
             )),
+            Command::CaSet { state, cas } => {
+                Outcome::Commit(CommandResult::Bool(self.ca_set(idx, *state, cas)))
+            }
             Command::ConfigEntriesReplicate { entries } => {
                 self.config_entries_replicate(idx, entries);
                 Outcome::Commit(CommandResult::Ok)
@@ -636,6 +652,7 @@ impl Store {
                 Undo::Area(k, v) => {
                     write(&mut self.areas, k, v);
                 }
+                Undo::Ca(v) => self.ca = *v,
                 Undo::ConfigEntry(k, v) => {
                     write(&mut self.config_entries, k, v);
                 }
@@ -782,6 +799,10 @@ impl Store {
     pub(crate) fn put_acl_bootstrap(&mut self, value: Option<u64>) {
         let old = std::mem::replace(&mut self.acl_bootstrap_index, value);
         self.journal.push(Undo::AclBootstrap(old));
+    }
+
+    pub(crate) fn journal_ca(&mut self, old: crate::ca::CaState) {
+        self.journal.push(Undo::Ca(Box::new(old)));
     }
 
     pub(crate) fn put_config_entry(&mut self, key: (String, String), value: Option<ConfigEntry>) {
