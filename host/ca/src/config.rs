@@ -279,129 +279,17 @@ pub(crate) fn check_generatable(key_type: PrivateKeyType, bits: u32) -> Result<(
     }
 }
 
-/// Formats like Go's `time.Duration.String()`: `72h0m0s`, `1m30s`, `1.5s`,
-/// `500ms`, `1.5µs`, `100ns`, `0s`.
+/// Go's `time.Duration.String()` (`72h0m0s`).
 pub fn format_go_duration(d: Duration) -> String {
-    let nanos = d.as_nanos();
-    if nanos == 0 {
-        return "0s".to_string();
-    }
-    if nanos < 1_000 {
-        return format!("{nanos}ns");
-    }
-    if nanos < 1_000_000 {
-        return format!("{}µs", fixed_point(nanos, 3));
-    }
-    if nanos < 1_000_000_000 {
-        return format!("{}ms", fixed_point(nanos, 6));
-    }
-    let secs = nanos / 1_000_000_000;
-    let seconds = format!("{}s", fixed_point(nanos % 60_000_000_000, 9));
-    let (hours, minutes) = (secs / 3600, (secs % 3600) / 60);
-    if hours > 0 {
-        format!("{hours}h{minutes}m{seconds}")
-    } else if minutes > 0 {
-        format!("{minutes}m{seconds}")
-    } else {
-        seconds
-    }
+    praetor_config::format_duration(d)
 }
 
-/// `value / 10^digits` with the fraction printed without trailing zeros.
-fn fixed_point(value: u128, digits: u32) -> String {
-    let scale = 10u128.pow(digits);
-    let (int, frac) = (value / scale, value % scale);
-    if frac == 0 {
-        return int.to_string();
-    }
-    let frac = format!("{frac:0width$}", width = digits as usize);
-    format!("{int}.{}", frac.trim_end_matches('0'))
-}
-
-/// Parses a Go duration string (`time.ParseDuration`): a sequence of decimal
-/// numbers with optional fraction and a unit (`ns`, `us`, `µs`, `μs`, `ms`, `s`,
-/// `m`, `h`), e.g. `72h`, `1h30m`, `1.5s`, `500ms`; `0` alone is allowed.
-/// Negative durations and values above Go's `int64` nanoseconds are rejected.
+/// Go's `time.ParseDuration` (`72h`, `1h30m`, `500ms`); negative durations are refused.
 pub fn parse_go_duration(input: &str) -> Result<Duration, CaError> {
-    let err = |reason: &str| CaError::InvalidDuration {
+    praetor_config::parse_duration(input).map_err(|e| CaError::InvalidDuration {
         input: input.to_string(),
-        reason: reason.to_string(),
-    };
-    let mut s = input;
-    if let Some(rest) = s.strip_prefix('+') {
-        s = rest;
-    } else if let Some(rest) = s.strip_prefix('-') {
-        if rest == "0" {
-            return Ok(Duration::ZERO);
-        }
-        return Err(err("invalid duration (negative)"));
-    }
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    if s.is_empty() {
-        return Err(err("invalid duration"));
-    }
-    let max = i64::MAX as u128;
-    let mut total: u128 = 0;
-    while !s.is_empty() {
-        let int_len = s.bytes().take_while(u8::is_ascii_digit).count();
-        let (int_part, rest) = s.split_at(int_len);
-        let (frac_part, rest) = match rest.strip_prefix('.') {
-            Some(r) => {
-                let n = r.bytes().take_while(u8::is_ascii_digit).count();
-                r.split_at(n)
-            }
-            None => ("", rest),
-        };
-        if int_part.is_empty() && frac_part.is_empty() {
-            return Err(err("invalid duration"));
-        }
-        let unit_len = rest
-            .char_indices()
-            .find(|(_, c)| *c == '.' || c.is_ascii_digit())
-            .map_or(rest.len(), |(i, _)| i);
-        let (unit, rest) = rest.split_at(unit_len);
-        let scale: u128 = match unit {
-            "" => return Err(err("missing unit in duration")),
-            "ns" => 1,
-            "us" | "µs" | "μs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            _ => {
-                return Err(CaError::InvalidDuration {
-                    input: input.to_string(),
-                    reason: format!("unknown unit {unit:?} in duration"),
-                });
-            }
-        };
-        let mut value: u128 = 0;
-        for b in int_part.bytes() {
-            value = value * 10 + u128::from(b - b'0');
-            if value > max {
-                return Err(err("invalid duration"));
-            }
-        }
-        let mut nanos = value * scale;
-        // Fraction: only the first 20 digits matter for nanosecond precision.
-        let mut frac_value: u128 = 0;
-        let mut frac_scale: u128 = 1;
-        for b in frac_part.bytes().take(20) {
-            frac_value = frac_value * 10 + u128::from(b - b'0');
-            frac_scale *= 10;
-        }
-        nanos += frac_value * scale / frac_scale;
-        total += nanos;
-        if total > max {
-            return Err(err("invalid duration"));
-        }
-        s = rest;
-    }
-    let secs = u64::try_from(total / 1_000_000_000).map_err(|_| err("invalid duration"))?;
-    let sub = u32::try_from(total % 1_000_000_000).map_err(|_| err("invalid duration"))?;
-    Ok(Duration::new(secs, sub))
+        reason: e.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -417,78 +305,13 @@ mod tests {
     }
 
     #[test]
-    fn go_duration_format() {
-        let cases: &[(Duration, &str)] = &[
-            (Duration::ZERO, "0s"),
-            (72 * HOUR, "72h0m0s"),
-            (8760 * HOUR, "8760h0m0s"),
-            (87600 * HOUR, "87600h0m0s"),
-            (HOUR, "1h0m0s"),
-            (Duration::from_secs(30 * 60), "30m0s"),
-            (Duration::from_secs(90), "1m30s"),
-            (Duration::from_secs(5), "5s"),
-            (Duration::from_millis(1500), "1.5s"),
-            (Duration::from_millis(500), "500ms"),
-            (Duration::from_micros(1500), "1.5ms"),
-            (Duration::from_nanos(1500), "1.5µs"),
-            (Duration::from_nanos(100), "100ns"),
-            (Duration::from_secs(3 * 3600 + 61), "3h1m1s"),
-            (Duration::new(3661, 1), "1h1m1.000000001s"),
-        ];
-        for (d, s) in cases {
-            assert_eq!(format_go_duration(*d), *s);
-            assert_eq!(parse_go_duration(s).unwrap(), *d, "{s}");
-        }
-    }
-
-    #[test]
-    fn go_duration_parse() {
-        assert_eq!(parse_go_duration("72h").unwrap(), 72 * HOUR);
-        assert_eq!(
-            parse_go_duration("1h30m").unwrap(),
-            Duration::from_secs(5400)
-        );
-        assert_eq!(parse_go_duration("90s").unwrap(), Duration::from_secs(90));
-        assert_eq!(
-            parse_go_duration("500ms").unwrap(),
-            Duration::from_millis(500)
-        );
-        assert_eq!(
-            parse_go_duration("1.5h").unwrap(),
-            Duration::from_secs(5400)
-        );
-        assert_eq!(
-            parse_go_duration(".5s").unwrap(),
-            Duration::from_millis(500)
-        );
-        assert_eq!(parse_go_duration("2us").unwrap(), Duration::from_micros(2));
-        assert_eq!(parse_go_duration("2μs").unwrap(), Duration::from_micros(2));
-        assert_eq!(parse_go_duration("+5s").unwrap(), Duration::from_secs(5));
-        assert_eq!(parse_go_duration("0").unwrap(), Duration::ZERO);
-        for bad in [
-            "",
-            "1",
-            "abc",
-            "1x",
-            "-1h",
-            "h",
-            ".s",
-            "1h2",
-            "9999999999999999999h",
-        ] {
-            assert!(
-                matches!(parse_go_duration(bad), Err(CaError::InvalidDuration { .. })),
-                "{bad}"
-            );
-        }
-        assert_eq!(
-            parse_go_duration("1x").unwrap_err().to_string(),
-            "time: unknown unit \"x\" in duration \"1x\""
-        );
-        assert_eq!(
-            parse_go_duration("1").unwrap_err().to_string(),
-            "time: missing unit in duration \"1\""
-        );
+    fn go_durations_are_praetor_configs() {
+        assert_eq!(format_go_duration(72 * HOUR), "72h0m0s");
+        assert_eq!(parse_go_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert!(matches!(
+            parse_go_duration("-1h"),
+            Err(CaError::InvalidDuration { .. })
+        ));
     }
 
     #[test]

@@ -13,12 +13,12 @@ pub enum CaError {
     /// A CSR was refused by policy (Display is Consul's exact message).
     #[error(transparent)]
     CsrRefused(#[from] CsrError),
-    /// A Go duration string could not be parsed (Display mirrors Go's `time.ParseDuration`).
-    #[error("time: {reason} {input:?}")]
+    /// A Go duration string could not be parsed (Display is Go's `time.ParseDuration` text).
+    #[error("{reason}")]
     InvalidDuration {
         /// The text that failed to parse.
         input: String,
-        /// Go's wording of the problem, e.g. `invalid duration`.
+        /// Go's text, e.g. `time: invalid duration "x"`.
         reason: String,
     },
     /// A SPIFFE ID is malformed or of an unknown kind.
