@@ -10,10 +10,9 @@ use praetor_rpc::{
     AclSettings, AgentTokens, Caller, Consistency, DownPolicy, QueryRequest, ReplicationStatus, Rpc,
 };
 use praetor_state::{AclLink, AclToken, Command, Query, QueryResult};
-use tokio::task::JoinHandle;
 
 use crate::Shared;
-use crate::leader::write;
+use crate::leader::{LeaderTask, write};
 
 /// How often the leader looks for expired tokens.
 const REAP_INTERVAL: Duration = Duration::from_secs(10);
@@ -68,15 +67,7 @@ pub(crate) struct AclLeader {
     initialized: bool,
     last_reap: Option<Instant>,
     /// A secondary's replicator, stopped with the leadership.
-    replicator: Option<JoinHandle<()>>,
-}
-
-impl Drop for AclLeader {
-    fn drop(&mut self) {
-        if let Some(r) = self.replicator.take() {
-            r.abort();
-        }
-    }
+    replicator: LeaderTask,
 }
 
 impl AclLeader {
@@ -90,14 +81,11 @@ impl AclLeader {
             return Ok(());
         }
         if cfg.datacenter != cfg.primary_datacenter {
-            if self.replicator.as_ref().is_none_or(|r| r.is_finished()) {
-                self.replicator = Some(tokio::spawn(replicate(
-                    shared.rpc.clone(),
-                    consensus.clone(),
-                    cfg.primary_datacenter.clone(),
-                    cfg.acl.enable_token_replication,
-                )));
-            }
+            let (rpc, consensus) = (shared.rpc.clone(), consensus.clone());
+            let primary = cfg.primary_datacenter.clone();
+            let tokens = cfg.acl.enable_token_replication;
+            self.replicator
+                .ensure(|| replicate(rpc, consensus, primary, tokens));
             return Ok(());
         }
         if !self.initialized {

@@ -9,10 +9,9 @@ use praetor_consensus::Consensus;
 use praetor_rpc::{Caller, Consistency, QueryRequest, Request, Response, Rpc, ca};
 use praetor_state::{CaRoot, Command, Query, QueryResult};
 use serde_json::{Map, Value};
-use tokio::task::JoinHandle;
 
 use crate::Shared;
-use crate::leader::write;
+use crate::leader::{LeaderTask, write};
 
 /// How often the primary's leader prunes old roots (Consul: hourly).
 const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
@@ -24,15 +23,7 @@ const ROOTS_WAIT: Duration = Duration::from_secs(60);
 pub(crate) struct CaLeader {
     last_prune: Option<Instant>,
     /// A secondary's root watcher.
-    watcher: Option<JoinHandle<()>>,
-}
-
-impl Drop for CaLeader {
-    fn drop(&mut self) {
-        if let Some(w) = self.watcher.take() {
-            w.abort();
-        }
-    }
+    watcher: LeaderTask,
 }
 
 impl CaLeader {
@@ -46,15 +37,14 @@ impl CaLeader {
             return Ok(());
         }
         if cfg.datacenter != cfg.primary_datacenter {
-            if self.watcher.as_ref().is_none_or(|w| w.is_finished()) {
-                self.watcher = Some(tokio::spawn(secondary(
-                    shared.rpc.clone(),
-                    consensus.clone(),
-                    cfg.primary_datacenter.clone(),
-                    cfg.connect.ca_config.clone(),
-                    cfg.acl.enabled,
-                )));
-            }
+            let (rpc, consensus) = (shared.rpc.clone(), consensus.clone());
+            let (primary, ca_config) = (
+                cfg.primary_datacenter.clone(),
+                cfg.connect.ca_config.clone(),
+            );
+            let acl = cfg.acl.enabled;
+            self.watcher
+                .ensure(|| secondary(rpc, consensus, primary, ca_config, acl));
             return Ok(());
         }
         let current = consensus.store().read(|s| s.ca_state().clone());

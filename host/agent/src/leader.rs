@@ -14,6 +14,31 @@ use praetor_state::{CheckStatus, Command, HealthCheck, Node, Query, QueryResult,
 use crate::local::SERF_HEALTH;
 use crate::{Shared, is_local_server, raft_id};
 
+/// A task a leader runs while it leads (a secondary's replicators and watchers): started once,
+/// started again if it ended, aborted when dropped with the leadership.
+#[derive(Default)]
+pub(crate) struct LeaderTask(Option<tokio::task::JoinHandle<()>>);
+
+impl LeaderTask {
+    /// Starts `task` unless it is running.
+    pub(crate) fn ensure<F>(&mut self, task: impl FnOnce() -> F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        if self.0.as_ref().is_none_or(|t| t.is_finished()) {
+            self.0 = Some(tokio::spawn(task()));
+        }
+    }
+}
+
+impl Drop for LeaderTask {
+    fn drop(&mut self) {
+        if let Some(t) = self.0.take() {
+            t.abort();
+        }
+    }
+}
+
 /// How often the leader reconciles even without gossip events.
 const RECONCILE_INTERVAL: Duration = Duration::from_secs(1);
 /// Nodes unknown to gossip are reaped only once gossip has had time to learn the cluster.

@@ -9,10 +9,9 @@ use std::time::{Duration, Instant};
 use praetor_consensus::Consensus;
 use praetor_rpc::{Caller, Consistency, QueryRequest, Rpc};
 use praetor_state::{Command, Query, QueryResult};
-use tokio::task::JoinHandle;
 
 use crate::Shared;
-use crate::leader::write;
+use crate::leader::{LeaderTask, write};
 
 /// Consul's `config_replication` rate: one round a second at most.
 const MIN_ROUND: Duration = Duration::from_secs(1);
@@ -21,17 +20,7 @@ const WAIT: Duration = Duration::from_secs(60);
 
 /// The leader's replicator, stopped with the leadership (dropped).
 #[derive(Default)]
-pub(crate) struct ConfigReplicator {
-    task: Option<JoinHandle<()>>,
-}
-
-impl Drop for ConfigReplicator {
-    fn drop(&mut self) {
-        if let Some(t) = self.task.take() {
-            t.abort();
-        }
-    }
-}
+pub(crate) struct ConfigReplicator(LeaderTask);
 
 impl ConfigReplicator {
     /// Starts the replication in a secondary datacenter (once per leadership).
@@ -40,14 +29,9 @@ impl ConfigReplicator {
         if cfg.primary_datacenter.is_empty() || cfg.primary_datacenter == cfg.datacenter {
             return;
         }
-        if self.task.as_ref().is_none_or(|t| t.is_finished()) {
-            self.task = Some(tokio::spawn(replicate(
-                shared.rpc.clone(),
-                consensus.clone(),
-                cfg.primary_datacenter.clone(),
-                cfg.acl.enabled,
-            )));
-        }
+        let (rpc, consensus) = (shared.rpc.clone(), consensus.clone());
+        let (primary, acl) = (cfg.primary_datacenter.clone(), cfg.acl.enabled);
+        self.0.ensure(|| replicate(rpc, consensus, primary, acl));
     }
 }
 
