@@ -307,7 +307,10 @@ mod tests {
     #[test]
     fn go_durations_are_praetor_configs() {
         assert_eq!(format_go_duration(72 * HOUR), "72h0m0s");
-        assert_eq!(parse_go_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(
+            parse_go_duration("1h30m").unwrap(),
+            Duration::from_secs(5400)
+        );
         assert!(matches!(
             parse_go_duration("-1h"),
             Err(CaError::InvalidDuration { .. })

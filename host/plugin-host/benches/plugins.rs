@@ -62,7 +62,12 @@ fn route_request() -> policy::RouteRequest {
 
 /// 1,000 intentions: service-to-service L4 rules plus some L7 ones.
 fn intentions() -> Vec<policy::Intention> {
-    (0..1000)
+    intentions_n(1000)
+}
+
+/// `n` intentions of the same shape (50 destinations).
+fn intentions_n(n: usize) -> Vec<policy::Intention> {
+    (0..n)
         .map(|i| {
             let mut it = policy::Intention::new(
                 &format!("id-{i}"),
@@ -157,6 +162,27 @@ fn print_ratios(host: &PluginHost, native_eval: &policy::Evaluator) {
     );
 }
 
+/// Issue 10's figure: `check` with 10,000 intentions through the slot against the native
+/// evaluator (goal: ≤ 3×).
+fn print_intentions_10k(host: &PluginHost) {
+    let set = intentions_n(10_000);
+    host.update_intentions(set.clone(), false)
+        .expect("10,000 intentions");
+    let native = policy::Evaluator::new(set, false).expect("native");
+    let req = request();
+    ratio(
+        "intention (10,000 loaded)",
+        per_call(20_000, || {
+            black_box(host.evaluate_plugin(black_box(&req)).ok());
+        }),
+        per_call(20_000, || {
+            black_box(native.evaluate(black_box(&req)));
+        }),
+    );
+    host.update_intentions(intentions(), false)
+        .expect("back to 1,000");
+}
+
 fn generous(config: PluginHostConfig, slot: &str, pool_size: usize) -> PluginHostConfig {
     config.with_slot(
         slot,
@@ -182,6 +208,7 @@ fn benches(c: &mut Criterion) {
     assert!(host.evaluate_plugin(&request()).expect("evaluate").allowed);
 
     print_ratios(&host, &native_eval);
+    print_intentions_10k(&host);
     // Optionally compare another build of the built-ins (e.g. a different opt-level):
     // PRAETOR_BENCH_COMPONENTS=<dir with route_rtt.wasm, translate_wan_addrs.wasm, intentions_consul.wasm>.
     if let Ok(dir) = std::env::var("PRAETOR_BENCH_COMPONENTS") {

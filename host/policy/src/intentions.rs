@@ -124,13 +124,14 @@ impl Intention {
 
     fn matches(&self, request: &Request) -> bool {
         let (src, dst) = (&request.source, &request.destination);
-        self.source_peer.is_empty()
+        // Names first: they reject most intentions of a large set.
+        name_matches(&self.destination_name, &dst.service)
+            && name_matches(&self.source_name, &src.service)
+            && self.source_peer.is_empty()
             && tenancy_matches(&self.source_partition, &src.partition)
             && tenancy_matches(&self.source_namespace, &src.namespace)
-            && name_matches(&self.source_name, &src.service)
             && tenancy_matches(&self.destination_partition, &dst.partition)
             && tenancy_matches(&self.destination_namespace, &dst.namespace)
-            && name_matches(&self.destination_name, &dst.service)
     }
 }
 
