@@ -74,6 +74,12 @@ pub enum Command {
     /// Interact with Praetor's ACLs
     #[command(subcommand)]
     Acl(Box<crate::commands::acl::AclCommand>),
+    /// Interact with Praetor's centralized config entries
+    #[command(subcommand)]
+    Config(crate::commands::config::ConfigCommand),
+    /// Interact with Connect service intentions
+    #[command(subcommand)]
+    Intention(crate::commands::intention::IntentionCommand),
 }
 
 /// `praetor monitor [-log-level=INFO] [-log-json]`
@@ -866,6 +872,141 @@ mod tests {
         assert!(!r.wan);
         assert_eq!(r.http.datacenter.as_deref(), Some("dc2"));
         assert_eq!(r.nodes, ["n1"]);
+    }
+
+    #[test]
+    fn config_commands_parse() {
+        use crate::commands::config::ConfigCommand;
+        let Command::Config(ConfigCommand::Write(w)) = parse(&[
+            "config",
+            "write",
+            "-cas",
+            "-modify-index",
+            "7",
+            "-datacenter=dc2",
+            "-",
+        ])
+        .command
+        else {
+            panic!("expected config write");
+        };
+        assert!(w.cas);
+        assert_eq!(w.modify_index, Some(7));
+        assert_eq!(w.http.datacenter.as_deref(), Some("dc2"));
+        assert_eq!(w.source, ["-"]);
+        let Command::Config(ConfigCommand::Write(w)) =
+            parse(&["config", "write", "entry.hcl"]).command
+        else {
+            panic!("expected config write");
+        };
+        assert!(!w.cas && w.modify_index.is_none());
+        assert_eq!(w.source, ["entry.hcl"]);
+
+        let Command::Config(ConfigCommand::Read(r)) = parse(&[
+            "config",
+            "read",
+            "-kind",
+            "proxy-defaults",
+            "-name=global",
+            "-token=t",
+        ])
+        .command
+        else {
+            panic!("expected config read");
+        };
+        assert_eq!(
+            (r.kind.as_str(), r.name.as_str()),
+            ("proxy-defaults", "global")
+        );
+        assert_eq!(r.http.token.as_deref(), Some("t"));
+        let Command::Config(ConfigCommand::List(l)) =
+            parse(&["config", "list", "-kind=service-defaults"]).command
+        else {
+            panic!("expected config list");
+        };
+        assert_eq!(l.kind, "service-defaults");
+        let Command::Config(ConfigCommand::Delete(d)) = parse(&[
+            "config",
+            "delete",
+            "-filename",
+            "f.hcl",
+            "-cas",
+            "-modify-index=3",
+        ])
+        .command
+        else {
+            panic!("expected config delete");
+        };
+        assert_eq!(d.filename, "f.hcl");
+        assert!(d.cas);
+        assert_eq!(d.modify_index, 3);
+        assert!(d.kind.is_empty() && d.name.is_empty());
+    }
+
+    #[test]
+    fn intention_commands_parse() {
+        use crate::commands::intention::IntentionCommand;
+        let Command::Intention(IntentionCommand::Create(c)) = parse(&[
+            "intention",
+            "create",
+            "-deny",
+            "-replace",
+            "-meta",
+            "a=b",
+            "-meta=c=d",
+            "web",
+            "db",
+        ])
+        .command
+        else {
+            panic!("expected intention create");
+        };
+        assert!(c.deny && c.replace && !c.allow && !c.file);
+        assert_eq!(c.meta, ["a=b", "c=d"]);
+        assert_eq!(c.args, ["web", "db"]);
+        let Command::Intention(IntentionCommand::Create(c)) =
+            parse(&["intention", "create", "-file", "-"]).command
+        else {
+            panic!("expected intention create");
+        };
+        assert!(c.file);
+        assert_eq!(c.args, ["-"]);
+
+        let Command::Intention(IntentionCommand::Match(m)) =
+            parse(&["intention", "match", "-source", "web"]).command
+        else {
+            panic!("expected intention match");
+        };
+        assert!(m.source && !m.destination);
+        assert_eq!(m.args, ["web"]);
+        let Command::Intention(IntentionCommand::Check(c)) = parse(&[
+            "intention",
+            "check",
+            "-http-addr=127.0.1.46:8500",
+            "web",
+            "db",
+        ])
+        .command
+        else {
+            panic!("expected intention check");
+        };
+        assert_eq!(c.source_type, "consul");
+        assert_eq!(c.http.http_addr.as_deref(), Some("127.0.1.46:8500"));
+        assert_eq!(c.args, ["web", "db"]);
+        assert!(matches!(
+            parse(&["intention", "get", "web", "db"]).command,
+            Command::Intention(IntentionCommand::Get(_))
+        ));
+        assert!(matches!(
+            parse(&["intention", "delete", "some-id"]).command,
+            Command::Intention(IntentionCommand::Delete(_))
+        ));
+        assert!(matches!(
+            parse(&["intention", "list", "-stale"]).command,
+            Command::Intention(IntentionCommand::List(HttpOnly {
+                http: HttpArgs { stale: true, .. }
+            }))
+        ));
     }
 
     #[test]

@@ -89,6 +89,8 @@ fn main() -> ExitCode {
         Command::Maint(args) => maint::run(args),
         Command::Monitor(args) => maint::monitor(args),
         Command::Acl(cmd) => commands::acl::run(cmd),
+        Command::Config(cmd) => commands::config::run(cmd),
+        Command::Intention(cmd) => commands::intention::run(cmd),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

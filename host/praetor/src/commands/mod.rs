@@ -4,8 +4,10 @@
 pub mod acl;
 pub mod autopilot;
 pub mod catalog;
+pub mod config;
 pub mod event;
 pub mod info;
+pub mod intention;
 pub mod keygen;
 pub mod keyring;
 pub mod kv;
@@ -22,6 +24,48 @@ pub mod version;
 
 /// What a command returns: an exit code, or a message for stderr (exit code 1).
 pub type Outcome = anyhow::Result<u8>;
+
+/// Everything a command prints and its exit code, for commands whose exit codes are not just
+/// 0 and 1 or that print to both streams (`intention check`, `intention list`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reply {
+    /// The exit code.
+    pub code: u8,
+    /// Lines for stdout (Consul's `UI.Output` / `UI.Info`).
+    pub out: Vec<String>,
+    /// Lines for stderr (Consul's `UI.Error`).
+    pub err: Vec<String>,
+}
+
+impl Reply {
+    /// Exit code 0 with `text` on stdout.
+    pub fn ok(text: impl Into<String>) -> Reply {
+        Reply {
+            out: vec![text.into()],
+            ..Reply::default()
+        }
+    }
+
+    /// Exit code `code` with `text` on stderr.
+    pub fn fail(code: u8, text: impl Into<String>) -> Reply {
+        Reply {
+            code,
+            err: vec![text.into()],
+            ..Reply::default()
+        }
+    }
+
+    /// Prints the lines (stdout first) and returns the exit code.
+    pub fn print(&self) -> Outcome {
+        for line in &self.out {
+            println!("{line}");
+        }
+        for line in &self.err {
+            eprintln!("{line}");
+        }
+        Ok(self.code)
+    }
+}
 
 /// serde: a JSON `null` reads as the type's default (Go's nil maps and slices).
 pub(crate) fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
@@ -71,8 +115,16 @@ pub(crate) fn load_data_source(
 /// indentation and `<`, `>`, `&`, U+2028, U+2029 escaped as `\u003c`... (Go's HTML-safe
 /// strings; these characters only occur inside strings, so replacing them is exact).
 pub(crate) fn go_json<T: serde::Serialize + ?Sized>(value: &T) -> anyhow::Result<String> {
+    go_json_indent(value, "    ")
+}
+
+/// Go's `json.MarshalIndent(v, "", indent)`: like [`go_json`] with another indentation.
+pub(crate) fn go_json_indent<T: serde::Serialize + ?Sized>(
+    value: &T,
+    indent: &str,
+) -> anyhow::Result<String> {
     let mut buf = Vec::new();
-    let formatter = serde_json::ser::PrettyFormatter::with_indent(b"    ");
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(indent.as_bytes());
     let mut ser = serde_json::Serializer::with_formatter(&mut buf, formatter);
     value.serialize(&mut ser)?;
     let text = String::from_utf8(buf)?;
