@@ -1,7 +1,9 @@
 //! `praetor config` and `praetor intention` against a real single-server agent: entries written
 //! from HCL and JSON files are read back, listed, refused (CAS, validation) and deleted;
 //! intentions are created, listed, shown, matched, checked (the agent's decisions follow the
-//! writes), replaced and deleted, with Consul's texts and exit codes.
+//! writes), replaced and deleted, with Consul's texts and exit codes; the Connect CA
+//! configuration is read and changed (a key type change rotates the root) with
+//! `connect ca get-config | set-config`.
 
 use std::time::Duration;
 
@@ -275,5 +277,127 @@ fn config_and_intention_commands() {
     );
     let (code, _, _) = s.cli(&["intention", "list"]);
     assert_eq!(code, 2);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The roots of `GET /v1/connect/ca/roots` once the CA answers.
+fn ca_roots(h: &praetor_tests::Http) -> Vec<Value> {
+    wait_for("the CA's roots", LONG, || {
+        let r = h.try_get("/v1/connect/ca/roots").ok()?;
+        (r.status == 200).then(|| r.json()["Roots"].as_array().cloned().unwrap_or_default())
+    })
+}
+
+#[test]
+fn connect_ca_commands() {
+    let s = Agent::start_with(
+        "clica",
+        "127.0.1.48",
+        &["-server", "-bootstrap"],
+        &AgentOptions::default(),
+    );
+    let h = s.http();
+    wait_for("a leader", LONG, || h.leader());
+    // The leader initializes the CA right after its election.
+    assert_eq!(ca_roots(&h).len(), 1);
+
+    // get-config: Go's tab-indented JSON of api.CAConfig.
+    let out = ok(&s, &["connect", "ca", "get-config"]);
+    assert!(
+        out.starts_with("{\n\t\"Provider\": \"consul\",\n\t\"Config\": {\n\t\t\""),
+        "{out}"
+    );
+    let got: Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(got["Provider"], "consul", "{got}");
+    assert_eq!(got["Config"]["LeafCertTTL"], "72h0m0s", "{got}");
+    assert_eq!(got["ForceWithoutCrossSigning"], false, "{got}");
+    let keys: Vec<&str> = got
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for key in ["State", "CreateIndex", "ModifyIndex"] {
+        assert!(keys.contains(&key), "{key} missing: {out}");
+    }
+
+    // set-config: a new key type rotates to a second root.
+    let dir = scratch("clica-files");
+    let ec = dir.join("ec384.json");
+    std::fs::write(
+        &ec,
+        r#"{"Provider":"consul","Config":{"PrivateKeyType":"ec","PrivateKeyBits":384}}"#,
+    )
+    .unwrap();
+    assert_eq!(
+        ok(
+            &s,
+            &[
+                "connect",
+                "ca",
+                "set-config",
+                "-config-file",
+                &ec.display().to_string()
+            ]
+        ),
+        "Configuration updated!\n"
+    );
+    let roots = wait_for("a second root", LONG, || {
+        let roots = ca_roots(&h);
+        (roots.len() == 2).then_some(roots)
+    });
+    let active: Vec<&Value> = roots.iter().filter(|r| r["Active"] == true).collect();
+    assert_eq!(active.len(), 1, "{roots:?}");
+    assert_eq!(active[0]["PrivateKeyBits"], 384, "{roots:?}");
+    let got: Value = serde_json::from_str(&ok(&s, &["connect", "ca", "get-config"])).expect("JSON");
+    assert_eq!(got["Config"]["PrivateKeyBits"], 384, "{got}");
+    assert_eq!(got["Config"]["PrivateKeyType"], "ec", "{got}");
+
+    // Refused by the agent, by the command, and unreadable input.
+    let short = dir.join("short-ttl.json");
+    std::fs::write(
+        &short,
+        r#"{"Provider":"consul","Config":{"LeafCertTTL":"1m"}}"#,
+    )
+    .unwrap();
+    let (code, out, err) = s.cli(&[
+        "connect",
+        "ca",
+        "set-config",
+        "-config-file",
+        &short.display().to_string(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        err.starts_with("Error setting CA configuration: Unexpected response code: "),
+        "{err}"
+    );
+    assert!(
+        err.contains("leaf cert TTL must be greater or equal than 1h0m0s"),
+        "{err}"
+    );
+    let (code, _, err) = s.cli(&["connect", "ca", "set-config"]);
+    assert_eq!((code, err.trim()), (1, "The -config-file flag is required"));
+    let missing = dir.join("missing.json").display().to_string();
+    let (code, _, err) = s.cli(&["connect", "ca", "set-config", "-config-file", &missing]);
+    assert_eq!(
+        (code, err.trim().to_string()),
+        (
+            1,
+            format!("Error reading config file: open {missing}: no such file or directory")
+        )
+    );
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, "{\"Provider\": ").unwrap();
+    let (code, _, err) = s.cli(&[
+        "connect",
+        "ca",
+        "set-config",
+        "-config-file",
+        &bad.display().to_string(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(err.starts_with("Error parsing config file: "), "{err}");
+    assert_eq!(ca_roots(&h).len(), 2, "a refused change rotated the root");
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -80,6 +80,9 @@ pub enum Command {
     /// Interact with Connect service intentions
     #[command(subcommand)]
     Intention(crate::commands::intention::IntentionCommand),
+    /// Interact with Praetor Connect
+    #[command(subcommand)]
+    Connect(crate::commands::connect::ConnectCommand),
 }
 
 /// `praetor monitor [-log-level=INFO] [-log-json]`
@@ -1007,6 +1010,48 @@ mod tests {
                 http: HttpArgs { stale: true, .. }
             }))
         ));
+    }
+
+    #[test]
+    fn connect_ca_commands_parse() {
+        use crate::commands::connect::{CaCommand, ConnectCommand};
+        let Command::Connect(ConnectCommand::Ca(CaCommand::GetConfig(g))) = parse(&[
+            "connect",
+            "ca",
+            "get-config",
+            "-datacenter",
+            "dc2",
+            "-token=t",
+        ])
+        .command
+        else {
+            panic!("expected connect ca get-config");
+        };
+        assert_eq!(g.http.datacenter.as_deref(), Some("dc2"));
+        assert_eq!(g.http.token.as_deref(), Some("t"));
+        let Command::Connect(ConnectCommand::Ca(CaCommand::SetConfig(s))) = parse(&[
+            "connect",
+            "ca",
+            "set-config",
+            "-config-file",
+            "ca.json",
+            "-force-without-cross-signing",
+            "-http-addr=127.0.1.48:8500",
+        ])
+        .command
+        else {
+            panic!("expected connect ca set-config");
+        };
+        assert_eq!(s.config_file.as_deref(), Some("ca.json"));
+        assert!(s.force_without_cross_signing);
+        assert_eq!(s.http.http_addr.as_deref(), Some("127.0.1.48:8500"));
+        let Command::Connect(ConnectCommand::Ca(CaCommand::SetConfig(s))) =
+            parse(&["connect", "ca", "set-config", "-config-file=x.json"]).command
+        else {
+            panic!("expected connect ca set-config");
+        };
+        assert_eq!(s.config_file.as_deref(), Some("x.json"));
+        assert!(!s.force_without_cross_signing);
     }
 
     #[test]

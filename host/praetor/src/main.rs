@@ -91,6 +91,7 @@ fn main() -> ExitCode {
         Command::Acl(cmd) => commands::acl::run(cmd),
         Command::Config(cmd) => commands::config::run(cmd),
         Command::Intention(cmd) => commands::intention::run(cmd),
+        Command::Connect(cmd) => commands::connect::run(cmd),
     };
     match outcome {
         Ok(code) => ExitCode::from(code),

@@ -5,6 +5,7 @@ pub mod acl;
 pub mod autopilot;
 pub mod catalog;
 pub mod config;
+pub mod connect;
 pub mod event;
 pub mod info;
 pub mod intention;
