@@ -331,6 +331,73 @@ fn config_entries_and_intentions_across_datacenters() {
     });
     assert_eq!(list, json!([]));
 
+    // === Mesh registration (the seed guide): socat with a sidecar in dc1, web with an
+    // upstream socat in dc1 on port 8181 in dc2 ===
+    let socat = root1.put_json(
+        "/v1/agent/service/register",
+        &json!({"Name": "socat", "Port": 8181, "Connect": {"SidecarService": {}}}),
+    );
+    status(&socat, 200, "socat with a sidecar");
+    let services = root1.get("/v1/agent/services").json();
+    let sidecar = &services["socat-sidecar-proxy"];
+    assert_eq!(sidecar["Kind"], "connect-proxy", "{services}");
+    assert_eq!(sidecar["Port"], 21000, "{services}");
+    assert_eq!(sidecar["Proxy"]["DestinationServiceName"], "socat");
+    assert_eq!(sidecar["Proxy"]["LocalServicePort"], 8181);
+    let web = root2.put_json(
+        "/v1/agent/service/register",
+        &json!({"Name": "web", "Port": 8080, "Connect": {"SidecarService": {"Proxy": {
+            "Upstreams": [{"DestinationName": "socat", "Datacenter": "dc1", "LocalBindPort": 8181}]}}}}),
+    );
+    status(&web, 200, "web with an upstream in dc1");
+    let connect = wait_for("socat's connect set in the catalog", LONG, || {
+        let r = root1.get("/v1/health/connect/socat").json();
+        r.as_array().is_some_and(|a| a.len() == 1).then_some(r)
+    });
+    assert_eq!(
+        connect[0]["Service"]["ID"], "socat-sidecar-proxy",
+        "{connect}"
+    );
+    let checks: Vec<&str> = connect[0]["Checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["Name"].as_str())
+        .collect();
+    assert!(checks.contains(&"Connect Sidecar Listening"), "{checks:?}");
+    assert!(
+        checks.contains(&"Connect Sidecar Aliasing socat"),
+        "{checks:?}"
+    );
+    let web_proxy = wait_for("web's sidecar in dc2's catalog", LONG, || {
+        let r = root2.get("/v1/catalog/connect/web").json();
+        r.as_array().is_some_and(|a| a.len() == 1).then_some(r)
+    });
+    let up = &web_proxy[0]["ServiceProxy"]["Upstreams"][0];
+    assert_eq!(up["DestinationName"], "socat", "{web_proxy}");
+    assert_eq!(up["Datacenter"], "dc1");
+    assert_eq!(up["LocalBindPort"], 8181);
+    // Bad registrations: a proxy without a destination, a token that cannot write the target.
+    let bad = root1.put_json(
+        "/v1/agent/service/register",
+        &json!({"Name": "p", "Kind": "connect-proxy", "Port": 21999}),
+    );
+    status(&bad, 400, "proxy without a destination");
+    assert!(
+        bad.text()
+            .contains("Proxy.DestinationServiceName must be non-empty for Connect proxy services"),
+        "{}",
+        bad.text()
+    );
+    // Deregistering the parent removes its sidecar.
+    status(
+        &root1.put("/v1/agent/service/deregister/socat", b""),
+        200,
+        "deregister socat",
+    );
+    let left = root1.get("/v1/agent/services").json();
+    assert!(left.get("socat-sidecar-proxy").is_none(), "{left}");
+
     // === Connect CA ===
     let dir = std::env::temp_dir().join(format!("praetor-mesh-ca-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

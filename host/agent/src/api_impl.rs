@@ -273,8 +273,9 @@ impl AgentApi for AgentHandle {
         for c in &def.checks {
             reject_disabled(&self.0, c)?;
         }
-        self.0.add_service(def, replace_existing_checks);
-        Ok(())
+        self.0
+            .register_service(def, replace_existing_checks)
+            .map_err(AgentError::BadRequest)
     }
 
     async fn deregister_service(&self, id: &str) -> Result<(), AgentError> {

@@ -27,6 +27,31 @@ fn lookup_err(e: RpcError) -> LookupError {
 }
 
 impl DnsBackend {
+    /// The healthy instances a health query answers (Consul's DNS never returns instances
+    /// with a critical or maintenance check).
+    async fn healthy(&self, dc: Option<&str>, q: Query) -> Result<Vec<Instance>, LookupError> {
+        let resp = self
+            .rpc
+            .query_as(&self.caller(), dc, stale(q))
+            .await
+            .map_err(lookup_err)?;
+        let QueryResult::CheckServiceNodes(nodes) = resp.output.result else {
+            return Err(LookupError::Unavailable("unexpected result".into()));
+        };
+        Ok(nodes
+            .into_iter()
+            .filter(|n| {
+                n.checks
+                    .iter()
+                    .all(|c| matches!(c.status, CheckStatus::Passing | CheckStatus::Warning))
+            })
+            .map(|n| {
+                let dc = n.node.datacenter.clone();
+                self.instance(n, dc)
+            })
+            .collect())
+    }
+
     /// DNS reads run as `acl.tokens.dns`, else `default`, else anonymous (Consul's DNS).
     fn caller(&self) -> praetor_rpc::Caller {
         praetor_rpc::Caller::Token(self.rpc.agent_tokens().dns_or_default().to_string())
@@ -137,27 +162,20 @@ impl Backend for DnsBackend {
             tag: tag.map(String::from),
             passing_only: self.only_passing,
         };
-        let resp = self
-            .rpc
-            .query_as(&self.caller(), dc, stale(q))
-            .await
-            .map_err(lookup_err)?;
-        let QueryResult::CheckServiceNodes(nodes) = resp.output.result else {
-            return Err(LookupError::Unavailable("unexpected result".into()));
+        self.healthy(dc, q).await
+    }
+
+    async fn connect_instances(
+        &self,
+        dc: Option<&str>,
+        service: &str,
+    ) -> Result<Vec<Instance>, LookupError> {
+        let q = Query::HealthConnect {
+            service: service.to_string(),
+            tag: None,
+            passing_only: self.only_passing,
         };
-        Ok(nodes
-            .into_iter()
-            // Consul's DNS never returns instances with a critical (or maintenance) check.
-            .filter(|n| {
-                n.checks
-                    .iter()
-                    .all(|c| matches!(c.status, CheckStatus::Passing | CheckStatus::Warning))
-            })
-            .map(|n| {
-                let dc = n.node.datacenter.clone();
-                self.instance(n, dc)
-            })
-            .collect())
+        self.healthy(dc, q).await
     }
 
     /// Consul's `preparedQueryLookup` read: `PreparedQuery.Execute` in `dc` with stale reads allowed, no

@@ -231,6 +231,33 @@ impl Shared {
         meta
     }
 
+    /// Registers a service, and its sidecar when it asks for one (`connect.sidecar_service`):
+    /// the sidecar is expanded first so that a refused sidecar registers nothing.
+    pub fn register_service(
+        self: &Arc<Self>,
+        def: ServiceDefinition,
+        replace_checks: bool,
+    ) -> Result<(), String> {
+        let sidecar_id = mesh::sidecar_id(&def.id);
+        let (used, current) = match self.local.lock() {
+            Ok(l) => (
+                l.services
+                    .values()
+                    .filter(|s| s.id != sidecar_id)
+                    .map(|s| s.port)
+                    .collect::<Vec<_>>(),
+                l.services.get(&sidecar_id).map(|s| s.port),
+            ),
+            Err(_) => (Vec::new(), None),
+        };
+        let sidecar = mesh::expand_sidecar(&def, &used, current)?;
+        self.add_service(def, replace_checks);
+        if let Some(s) = sidecar {
+            self.add_service(s, replace_checks);
+        }
+        Ok(())
+    }
+
     /// Adds a service and its checks to the local state and starts the checks.
     pub fn add_service(self: &Arc<Self>, def: ServiceDefinition, replace_checks: bool) {
         let service = Service {
@@ -258,6 +285,9 @@ impl Shared {
                 passing: def.weights.0,
                 warning: def.weights.1,
             },
+            kind: def.kind.clone(),
+            proxy: def.proxy.as_ref().map(mesh::proxy_of),
+            connect_native: def.connect_native,
             ..Default::default()
         };
         let many = def.checks.len() > 1;
@@ -350,6 +380,18 @@ impl Shared {
 
     /// Removes a service and its checks; false if unknown.
     pub fn remove_service(&self, id: &str) -> bool {
+        // A parent takes the sidecar it registered with it.
+        let sidecar = mesh::sidecar_id(id);
+        let owned = self.local.lock().ok().is_some_and(|l| {
+            l.services.get(&sidecar).is_some_and(|s| {
+                s.proxy
+                    .as_ref()
+                    .is_some_and(|p| p.destination_service_id == id)
+            })
+        });
+        if owned {
+            self.remove_service(&sidecar);
+        }
         let removed = self
             .local
             .lock()
@@ -462,7 +504,9 @@ impl Shared {
             self.remove_check(id);
         }
         for s in &cfg.services {
-            self.add_service(s.clone(), true);
+            if let Err(e) = self.register_service(s.clone(), true) {
+                tracing::error!(service = %s.id, error = %e, "service definition refused");
+            }
         }
         for c in &cfg.checks {
             self.add_check(c.clone());

@@ -134,3 +134,123 @@ pub fn authorize(shared: &Shared, source: &str, destination: &str) -> IntentionV
         reason,
     }
 }
+
+/// Consul's default sidecar port range (`ports.sidecar_min_port`/`sidecar_max_port`).
+pub const SIDECAR_PORTS: std::ops::RangeInclusive<u16> = 21000..=21255;
+
+/// The catalog form of a proxy block.
+pub fn proxy_of(p: &praetor_config::ProxySpec) -> praetor_state::ServiceProxy {
+    let json = |m: &serde_json::Map<String, serde_json::Value>| {
+        if m.is_empty() {
+            String::new()
+        } else {
+            serde_json::Value::Object(m.clone()).to_string()
+        }
+    };
+    praetor_state::ServiceProxy {
+        destination_service_name: p.destination_service_name.clone(),
+        destination_service_id: p.destination_service_id.clone(),
+        local_service_address: p.local_service_address.clone(),
+        local_service_port: p.local_service_port,
+        mode: p.mode.clone(),
+        config_json: json(&p.config),
+        mesh_gateway_mode: p.mesh_gateway_mode.clone(),
+        upstreams: p
+            .upstreams
+            .iter()
+            .map(|u| praetor_state::Upstream {
+                destination_type: u.destination_type.clone(),
+                destination_name: u.destination_name.clone(),
+                datacenter: u.datacenter.clone(),
+                local_bind_address: u.local_bind_address.clone(),
+                local_bind_port: u.local_bind_port,
+                mesh_gateway_mode: u.mesh_gateway_mode.clone(),
+                config_json: json(&u.config),
+            })
+            .collect(),
+    }
+}
+
+/// The ID of a service's sidecar.
+pub fn sidecar_id(parent_id: &str) -> String {
+    format!("{parent_id}-sidecar-proxy")
+}
+
+/// Consul's `connect { sidecar_service {} }` expansion: a `connect-proxy` named and numbered
+/// after its parent, on the given port or the lowest free one of the sidecar range (a
+/// re-registration keeps its port), pointing at the parent, with Consul's two checks when none
+/// is given. `used` holds the ports of the other local services; `current` is the port the
+/// sidecar has now, if it exists.
+pub fn expand_sidecar(
+    parent: &praetor_config::ServiceDefinition,
+    used: &[u16],
+    current: Option<u16>,
+) -> Result<Option<praetor_config::ServiceDefinition>, String> {
+    let Some(spec) = &parent.sidecar else {
+        return Ok(None);
+    };
+    let mut spec = (**spec).clone();
+    let id = sidecar_id(&parent.id);
+    spec.id = Some(id.clone());
+    if spec.name.as_deref().is_none_or(str::is_empty) {
+        spec.name = Some(format!("{}-sidecar-proxy", parent.name));
+    }
+    spec.kind = Some("connect-proxy".into());
+    if spec.tags.is_empty() {
+        spec.tags = parent.tags.clone();
+    }
+    if spec.meta.is_empty() {
+        spec.meta = parent.meta.clone();
+    }
+    if spec.address.as_deref().is_none_or(str::is_empty) {
+        spec.address = Some(parent.address.clone()).filter(|a| !a.is_empty());
+    }
+    if spec.port.is_none_or(|p| p == 0) {
+        let port = current
+            .filter(|p| SIDECAR_PORTS.contains(p))
+            .or_else(|| SIDECAR_PORTS.clone().find(|p| !used.contains(p)))
+            .ok_or_else(|| {
+                format!(
+                    "no port provided for sidecar_service and none left in the configured range [{}, {}]",
+                    SIDECAR_PORTS.start(),
+                    SIDECAR_PORTS.end()
+                )
+            })?;
+        spec.port = Some(port);
+    }
+    let mut proxy = spec.proxy.take().unwrap_or_default();
+    proxy.destination_service_name = parent.name.clone();
+    proxy.destination_service_id = parent.id.clone();
+    if proxy.local_service_address.is_empty() {
+        proxy.local_service_address = "127.0.0.1".into();
+    }
+    if proxy.local_service_port == 0 {
+        proxy.local_service_port = parent.port;
+    }
+    spec.proxy = Some(proxy);
+    if spec.checks.is_empty() {
+        let addr = spec
+            .address
+            .clone()
+            .unwrap_or_else(|| "127.0.0.1".to_string());
+        let port = spec.port.unwrap_or(0);
+        spec.checks = vec![
+            praetor_config::CheckSpec {
+                id: Some(format!("service:{id}:1")),
+                name: Some("Connect Sidecar Listening".into()),
+                tcp: Some(format!("{addr}:{port}")),
+                interval: Some(Duration::from_secs(10)),
+                ..Default::default()
+            },
+            praetor_config::CheckSpec {
+                id: Some(format!("service:{id}:2")),
+                name: Some(format!("Connect Sidecar Aliasing {}", parent.id)),
+                alias_service: Some(parent.id.clone()),
+                ..Default::default()
+            },
+        ];
+    }
+    spec.build()
+        .map(Some)
+        .map_err(|e| format!("Invalid SidecarService: {e}"))
+}

@@ -217,6 +217,113 @@ struct AgentServiceBody {
     weights: Option<WeightsBody>,
     check: Option<AgentCheckBody>,
     checks: Vec<AgentCheckBody>,
+    proxy: Option<ProxyBody>,
+    connect: Option<ConnectBody>,
+}
+
+/// `MeshGateway { Mode }`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct MeshGatewayBody {
+    mode: String,
+}
+
+/// A service's `Proxy` (Consul's `ConnectProxyConfig`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct ProxyBody {
+    destination_service_name: String,
+    #[serde(rename = "DestinationServiceID")]
+    destination_service_id: String,
+    local_service_address: String,
+    local_service_port: u16,
+    mode: String,
+    config: serde_json::Map<String, serde_json::Value>,
+    mesh_gateway: MeshGatewayBody,
+    upstreams: Vec<UpstreamBody>,
+}
+
+/// One `Upstream`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct UpstreamBody {
+    destination_type: String,
+    destination_name: String,
+    datacenter: String,
+    local_bind_address: String,
+    local_bind_port: u16,
+    mesh_gateway: MeshGatewayBody,
+    config: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A service's `Connect` block.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct ConnectBody {
+    native: bool,
+    sidecar_service: Option<Box<AgentServiceBody>>,
+}
+
+fn proxy_spec(p: ProxyBody) -> praetor_config::ProxySpec {
+    praetor_config::ProxySpec {
+        destination_service_name: p.destination_service_name,
+        destination_service_id: p.destination_service_id,
+        local_service_address: p.local_service_address,
+        local_service_port: p.local_service_port,
+        mode: p.mode,
+        config: p.config,
+        mesh_gateway_mode: p.mesh_gateway.mode,
+        upstreams: p
+            .upstreams
+            .into_iter()
+            .map(|u| praetor_config::UpstreamSpec {
+                destination_type: u.destination_type,
+                destination_name: u.destination_name,
+                datacenter: u.datacenter,
+                local_bind_address: u.local_bind_address,
+                local_bind_port: u.local_bind_port,
+                mesh_gateway_mode: u.mesh_gateway.mode,
+                config: u.config,
+            })
+            .collect(),
+    }
+}
+
+/// The user-level spec of a service body (a sidecar's too).
+fn service_spec(s: AgentServiceBody) -> ApiResult<ServiceSpec> {
+    let mut checks = Vec::new();
+    for c in s.check.into_iter().chain(s.checks) {
+        checks.push(check_spec(c)?);
+    }
+    let (connect_native, sidecar) = match s.connect {
+        Some(c) => (
+            c.native,
+            c.sidecar_service
+                .map(|b| service_spec(*b).map(Box::new))
+                .transpose()?,
+        ),
+        None => (false, None),
+    };
+    Ok(ServiceSpec {
+        id: some(s.id),
+        name: some(s.name),
+        tags: s.tags,
+        address: some(s.address),
+        port: Some(s.port),
+        meta: s.meta,
+        tagged_addresses: s
+            .tagged_addresses
+            .into_iter()
+            .map(|(k, a)| (k, (a.address, a.port)))
+            .collect(),
+        enable_tag_override: s.enable_tag_override,
+        weights: s.weights.map(|w| (w.passing, w.warning)),
+        checks,
+        kind: some(s.kind),
+        proxy: s.proxy.map(proxy_spec),
+        connect_native,
+        sidecar,
+    })
 }
 
 /// An agent check definition body (Consul's `CheckType` fields).
@@ -298,39 +405,23 @@ pub async fn register_service(
     body: Bytes,
 ) -> ApiResult<Response> {
     let s: AgentServiceBody = decode(&body)?;
-    if !s.kind.is_empty() {
-        // Mesh kinds (connect-proxy, mesh-gateway, ...) arrive with the service mesh; until
-        // then they are refused rather than registered as plain services.
-        return Err(ApiError::BadRequest(format!(
-            "Invalid service Kind: {:?} is not supported",
-            s.kind
-        )));
-    }
-    let mut checks = Vec::new();
-    for c in s.check.into_iter().chain(s.checks) {
-        checks.push(check_spec(c)?);
-    }
-    let spec = ServiceSpec {
-        id: some(s.id),
-        name: some(s.name),
-        tags: s.tags,
-        address: some(s.address),
-        port: Some(s.port),
-        meta: s.meta,
-        tagged_addresses: s
-            .tagged_addresses
-            .into_iter()
-            .map(|(k, a)| (k, (a.address, a.port)))
-            .collect(),
-        enable_tag_override: s.enable_tag_override,
-        weights: s.weights.map(|w| (w.passing, w.warning)),
-        checks,
-    };
+    let spec = service_spec(s)?;
     let def = spec
         .build()
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let who = st.rpc.identity(&p).await?;
     who.enforcer().service_write_allowed(&def.name)?;
+    // A proxy also needs write on the service it fronts (Consul); a sidecar on its own name.
+    if let Some(proxy) = &def.proxy
+        && !proxy.destination_service_name.is_empty()
+    {
+        who.enforcer()
+            .service_write_allowed(&proxy.destination_service_name)?;
+    }
+    if def.sidecar.is_some() {
+        who.enforcer()
+            .service_write_allowed(&format!("{}-sidecar-proxy", def.name))?;
+    }
     // Replacing a service under another name needs write on the old name too.
     if let Some(old) = st.agent.services().iter().find(|x| x.id == def.id) {
         who.enforcer().service_write_allowed(&old.service)?;

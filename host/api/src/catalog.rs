@@ -258,24 +258,33 @@ pub async fn service(
     Path(name): Path<String>,
     p: Params,
 ) -> ApiResult<Response> {
-    let lf = ListFilter::from_params(&p, Some(filtering::SERVICE_NODE))?;
     let tag = p.get("tag").map(String::from);
-    read_near(
-        &st,
-        &p,
-        Q::CatalogService { service: name, tag },
-        |r| match r {
-            QueryResult::ServiceNodes(mut v) => {
-                v.retain(|sn| lf.meta_matches(&sn.node.meta));
-                for sn in v.iter_mut() {
-                    present::node(&st, &mut sn.node);
-                    present::service(&st, &sn.node.datacenter, &mut sn.service);
-                }
-                Ok(json!(lf.apply(v.iter().map(json::service_node).collect())?))
+    service_rows(&st, &p, Q::CatalogService { service: name, tag }).await
+}
+
+/// `GET /v1/catalog/connect/<service>`: the connect set as catalog rows.
+pub async fn connect(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    p: Params,
+) -> ApiResult<Response> {
+    let tag = p.get("tag").map(String::from);
+    service_rows(&st, &p, Q::CatalogConnect { service: name, tag }).await
+}
+
+async fn service_rows(st: &AppState, p: &Params, q: Q) -> ApiResult<Response> {
+    let lf = ListFilter::from_params(p, Some(filtering::SERVICE_NODE))?;
+    read_near(st, p, q, |r| match r {
+        QueryResult::ServiceNodes(mut v) => {
+            v.retain(|sn| lf.meta_matches(&sn.node.meta));
+            for sn in v.iter_mut() {
+                present::node(st, &mut sn.node);
+                present::service(st, &sn.node.datacenter, &mut sn.service);
             }
-            r => Err(unexpected(r)),
-        },
-    )
+            Ok(json!(lf.apply(v.iter().map(json::service_node).collect())?))
+        }
+        r => Err(unexpected(r)),
+    })
     .await
 }
 
@@ -392,31 +401,44 @@ pub async fn health_service(
     Path(name): Path<String>,
     p: Params,
 ) -> ApiResult<Response> {
-    let lf = ListFilter::from_params(&p, Some(filtering::CHECK_SERVICE_NODE))?;
-    let tag = p.get("tag").map(String::from);
-    let passing_only = p.flag("passing");
-    read_near(
-        &st,
-        &p,
-        Q::HealthService {
-            service: name,
-            tag,
-            passing_only,
-        },
-        |r| match r {
-            QueryResult::CheckServiceNodes(mut v) => {
-                v.retain(|c| lf.meta_matches(&c.node.meta));
-                for c in v.iter_mut() {
-                    present::node(&st, &mut c.node);
-                    present::service(&st, &c.node.datacenter, &mut c.service);
-                }
-                Ok(json!(
-                    lf.apply(v.iter().map(json::check_service_node).collect())?
-                ))
+    let q = Q::HealthService {
+        service: name,
+        tag: p.get("tag").map(String::from),
+        passing_only: p.flag("passing"),
+    };
+    health_rows(&st, &p, q).await
+}
+
+/// `GET /v1/health/connect/<service>`: the service's connect set (its proxies and native
+/// instances) in `/v1/health/service`'s shape.
+pub async fn health_connect(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    p: Params,
+) -> ApiResult<Response> {
+    let q = Q::HealthConnect {
+        service: name,
+        tag: p.get("tag").map(String::from),
+        passing_only: p.flag("passing"),
+    };
+    health_rows(&st, &p, q).await
+}
+
+async fn health_rows(st: &AppState, p: &Params, q: Q) -> ApiResult<Response> {
+    let lf = ListFilter::from_params(p, Some(filtering::CHECK_SERVICE_NODE))?;
+    read_near(st, p, q, |r| match r {
+        QueryResult::CheckServiceNodes(mut v) => {
+            v.retain(|c| lf.meta_matches(&c.node.meta));
+            for c in v.iter_mut() {
+                present::node(st, &mut c.node);
+                present::service(st, &c.node.datacenter, &mut c.service);
             }
-            r => Err(unexpected(r)),
-        },
-    )
+            Ok(json!(
+                lf.apply(v.iter().map(json::check_service_node).collect())?
+            ))
+        }
+        r => Err(unexpected(r)),
+    })
     .await
 }
 

@@ -65,6 +65,90 @@ fn tagged_service_addresses(s: &Service) -> Value {
     json!(m)
 }
 
+fn opaque(text: &str) -> Option<Value> {
+    (!text.is_empty())
+        .then(|| serde_json::from_str(text).ok())
+        .flatten()
+}
+
+fn mesh_gateway(mode: &str) -> Value {
+    if mode.is_empty() {
+        json!({})
+    } else {
+        json!({ "Mode": mode })
+    }
+}
+
+/// Consul's `Proxy` of a `connect-proxy` or `mesh-gateway` (`{"MeshGateway":{},"Expose":{}}`
+/// for other services, as Consul's catalog shows them).
+pub fn proxy(s: &Service) -> Value {
+    let Some(p) = &s.proxy else {
+        return json!({"MeshGateway": {}, "Expose": {}});
+    };
+    let mut v = json!({
+        "MeshGateway": mesh_gateway(&p.mesh_gateway_mode),
+        "Expose": {},
+    });
+    let m = v.as_object_mut().expect("object literal");
+    let mut put = |k: &str, val: Value| {
+        m.insert(k.to_string(), val);
+    };
+    if !p.destination_service_name.is_empty() {
+        put("DestinationServiceName", json!(p.destination_service_name));
+    }
+    if !p.destination_service_id.is_empty() {
+        put("DestinationServiceID", json!(p.destination_service_id));
+    }
+    if !p.local_service_address.is_empty() {
+        put("LocalServiceAddress", json!(p.local_service_address));
+    }
+    if p.local_service_port != 0 {
+        put("LocalServicePort", json!(p.local_service_port));
+    }
+    if !p.mode.is_empty() {
+        put("Mode", json!(p.mode));
+    }
+    if let Some(c) = opaque(&p.config_json) {
+        put("Config", c);
+    }
+    if !p.upstreams.is_empty() {
+        let ups: Vec<Value> = p
+            .upstreams
+            .iter()
+            .map(|u| {
+                let mut o = json!({
+                    "DestinationType": u.destination_type,
+                    "DestinationName": u.destination_name,
+                    "LocalBindPort": u.local_bind_port,
+                    "MeshGateway": mesh_gateway(&u.mesh_gateway_mode),
+                });
+                let m = o.as_object_mut().expect("object literal");
+                if !u.datacenter.is_empty() {
+                    m.insert("Datacenter".into(), json!(u.datacenter));
+                }
+                if !u.local_bind_address.is_empty() {
+                    m.insert("LocalBindAddress".into(), json!(u.local_bind_address));
+                }
+                if let Some(c) = opaque(&u.config_json) {
+                    m.insert("Config".into(), c);
+                }
+                o
+            })
+            .collect();
+        put("Upstreams", Value::Array(ups));
+    }
+    v
+}
+
+/// Consul's `Connect` block (`{}` unless native).
+pub fn connect(s: &Service) -> Value {
+    if s.connect_native {
+        json!({"Native": true})
+    } else {
+        json!({})
+    }
+}
+
 /// A service as the catalog and health endpoints show it.
 pub fn service(s: &Service) -> Value {
     json!({
@@ -78,6 +162,8 @@ pub fn service(s: &Service) -> Value {
         "Weights": {"Passing": s.weights.passing, "Warning": s.weights.warning},
         "EnableTagOverride": s.enable_tag_override,
         "Kind": s.kind,
+        "Proxy": proxy(s),
+        "Connect": connect(s),
         "CreateIndex": s.create_index,
         "ModifyIndex": s.modify_index,
     })
@@ -85,7 +171,7 @@ pub fn service(s: &Service) -> Value {
 
 /// A service as the agent endpoints show it (with the datacenter, without indexes).
 pub fn agent_service(s: &Service, dc: &str) -> Value {
-    json!({
+    let mut v = json!({
         "ID": s.id,
         "Service": s.service,
         "Tags": s.tags,
@@ -97,7 +183,14 @@ pub fn agent_service(s: &Service, dc: &str) -> Value {
         "EnableTagOverride": s.enable_tag_override,
         "Kind": s.kind,
         "Datacenter": dc,
-    })
+    });
+    if s.proxy.is_some() {
+        v["Proxy"] = proxy(s);
+    }
+    if s.connect_native {
+        v["Connect"] = connect(s);
+    }
+    v
 }
 
 pub fn service_node(sn: &ServiceNode) -> Value {
@@ -119,6 +212,8 @@ pub fn service_node(sn: &ServiceNode) -> Value {
         "ServiceMeta": s.meta,
         "ServicePort": s.port,
         "ServiceEnableTagOverride": s.enable_tag_override,
+        "ServiceProxy": proxy(s),
+        "ServiceConnect": connect(s),
         "CreateIndex": s.create_index,
         "ModifyIndex": s.modify_index,
     })

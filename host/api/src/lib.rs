@@ -213,6 +213,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/catalog/nodes", get(catalog::nodes))
         .route("/v1/catalog/services", get(catalog::services))
         .route("/v1/catalog/service/{name}", get(catalog::service))
+        .route("/v1/catalog/connect/{name}", get(catalog::connect))
         .route("/v1/catalog/node/{name}", get(catalog::node))
         .route(
             "/v1/catalog/node-services/{name}",
@@ -221,6 +222,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/health/node/{node}", get(catalog::health_node))
         .route("/v1/health/checks/{service}", get(catalog::health_checks))
         .route("/v1/health/service/{service}", get(catalog::health_service))
+        .route("/v1/health/connect/{service}", get(catalog::health_connect))
         .route("/v1/health/state/{state}", get(catalog::health_state))
         .route("/v1/kv/", any(kv::kv))
         .route("/v1/kv/{*key}", any(kv::kv))

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::config::TlsVersion;
-use crate::definitions::{CheckSpec, ServiceSpec};
+use crate::definitions::{CheckSpec, ProxySpec, ServiceSpec, UpstreamSpec};
 use crate::duration::parse_duration;
 use crate::error::ConfigError;
 use crate::keys::{
@@ -236,6 +236,28 @@ const SERVICE_KEYS: &[&str] = &[
     "weights",
     "check",
     "checks",
+    "kind",
+    "proxy",
+    "connect",
+];
+const PROXY_KEYS: &[&str] = &[
+    "destination_service_name",
+    "destination_service_id",
+    "local_service_address",
+    "local_service_port",
+    "mode",
+    "config",
+    "mesh_gateway",
+    "upstreams",
+];
+const UPSTREAM_KEYS: &[&str] = &[
+    "destination_type",
+    "destination_name",
+    "datacenter",
+    "local_bind_address",
+    "local_bind_port",
+    "mesh_gateway",
+    "config",
 ];
 const CHECK_KEYS: &[&str] = &[
     "id",
@@ -1215,6 +1237,38 @@ impl<'a> Decoder<'a> {
                 "tagged_addresses" => spec.tagged_addresses = self.tagged_addresses(&p, v)?,
                 "enable_tag_override" => spec.enable_tag_override = self.boolean(&p, v)?,
                 "weights" => spec.weights = Some(self.weights(&p, v)?),
+                "kind" => spec.kind = Some(self.string(&p, v)?),
+                "proxy" => spec.proxy = Some(self.proxy(&p, v)?),
+                "connect" => {
+                    for obj in self.objects(&p, v)? {
+                        for (k, val) in obj {
+                            if val.is_null() {
+                                continue;
+                            }
+                            let cp = join(&p, k);
+                            match loose(k).as_str() {
+                                "native" => spec.connect_native = self.boolean(&cp, val)?,
+                                "sidecarservice" => {
+                                    let mut sidecar = ServiceSpec::default();
+                                    for o in self.objects(&cp, val)? {
+                                        let part = self.service(&cp, o)?;
+                                        sidecar = ServiceSpec {
+                                            checks: [sidecar.checks, part.checks.clone()].concat(),
+                                            ..part
+                                        };
+                                    }
+                                    spec.sidecar = Some(Box::new(sidecar));
+                                }
+                                _ => {
+                                    return Err(ConfigError::InvalidKey {
+                                        file: self.file.to_string(),
+                                        key: cp,
+                                    });
+                                }
+                            }
+                        }
+                    }
+                }
                 _ => {
                     // "check" or "checks"
                     for (i, c) in self.object_list(&p, v)?.into_iter().enumerate() {
@@ -1225,6 +1279,97 @@ impl<'a> Decoder<'a> {
             }
         }
         Ok(spec)
+    }
+
+    /// The opaque `config` map of a proxy or upstream.
+    fn opaque(&self, path: &str, v: &Value) -> Result<Map<String, Value>, ConfigError> {
+        let mut out = Map::new();
+        for obj in self.objects(path, v)? {
+            out.extend(obj.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        Ok(out)
+    }
+
+    /// `mesh_gateway { mode = "..." }`.
+    fn gateway_mode(&self, path: &str, v: &Value) -> Result<String, ConfigError> {
+        let mut mode = String::new();
+        for obj in self.objects(path, v)? {
+            for (k, val) in obj {
+                let p = join(path, k);
+                match loose(k).as_str() {
+                    "mode" => mode = self.string(&p, val)?,
+                    _ => {
+                        return Err(ConfigError::InvalidKey {
+                            file: self.file.to_string(),
+                            key: p,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(mode)
+    }
+
+    /// A service's `proxy { ... }` block.
+    fn proxy(&self, path: &str, v: &Value) -> Result<ProxySpec, ConfigError> {
+        let mut p = ProxySpec::default();
+        for obj in self.objects(path, v)? {
+            for (key, val) in obj {
+                let Some(name) = lookup(key, PROXY_KEYS, Match::Loose) else {
+                    return Err(ConfigError::InvalidKey {
+                        file: self.file.to_string(),
+                        key: join(path, key),
+                    });
+                };
+                if val.is_null() {
+                    continue;
+                }
+                let kp = join(path, name);
+                match name {
+                    "destination_service_name" => {
+                        p.destination_service_name = self.string(&kp, val)?;
+                    }
+                    "destination_service_id" => p.destination_service_id = self.string(&kp, val)?,
+                    "local_service_address" => p.local_service_address = self.string(&kp, val)?,
+                    "local_service_port" => p.local_service_port = self.port(&kp, val)?,
+                    "mode" => p.mode = self.string(&kp, val)?,
+                    "config" => p.config = self.opaque(&kp, val)?,
+                    "mesh_gateway" => p.mesh_gateway_mode = self.gateway_mode(&kp, val)?,
+                    _ => {
+                        for (i, u) in self.object_list(&kp, val)?.into_iter().enumerate() {
+                            p.upstreams.push(self.upstream(&format!("{kp}[{i}]"), u)?);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(p)
+    }
+
+    fn upstream(&self, path: &str, obj: &Map<String, Value>) -> Result<UpstreamSpec, ConfigError> {
+        let mut u = UpstreamSpec::default();
+        for (key, val) in obj {
+            let Some(name) = lookup(key, UPSTREAM_KEYS, Match::Loose) else {
+                return Err(ConfigError::InvalidKey {
+                    file: self.file.to_string(),
+                    key: join(path, key),
+                });
+            };
+            if val.is_null() {
+                continue;
+            }
+            let kp = join(path, name);
+            match name {
+                "destination_type" => u.destination_type = self.string(&kp, val)?,
+                "destination_name" => u.destination_name = self.string(&kp, val)?,
+                "datacenter" => u.datacenter = self.string(&kp, val)?,
+                "local_bind_address" => u.local_bind_address = self.string(&kp, val)?,
+                "local_bind_port" => u.local_bind_port = self.port(&kp, val)?,
+                "mesh_gateway" => u.mesh_gateway_mode = self.gateway_mode(&kp, val)?,
+                _ => u.config = self.opaque(&kp, val)?,
+            }
+        }
+        Ok(u)
     }
 
     fn tagged_addresses(

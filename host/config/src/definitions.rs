@@ -34,6 +34,116 @@ pub enum DefinitionError {
     WeightWarning,
     #[error("Invalid meta: {0}")]
     Meta(String),
+    /// A mesh rule (kinds, proxies, upstreams, sidecars) with Consul's text.
+    #[error("{0}")]
+    Mesh(String),
+}
+
+/// A mesh proxy as written (Consul's `Proxy` block): `connect-proxy` and `mesh-gateway`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxySpec {
+    pub destination_service_name: String,
+    pub destination_service_id: String,
+    pub local_service_address: String,
+    pub local_service_port: u16,
+    pub mode: String,
+    /// Opaque `Config`.
+    pub config: serde_json::Map<String, serde_json::Value>,
+    pub mesh_gateway_mode: String,
+    pub upstreams: Vec<UpstreamSpec>,
+}
+
+/// One upstream as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpstreamSpec {
+    pub destination_type: String,
+    pub destination_name: String,
+    pub datacenter: String,
+    pub local_bind_address: String,
+    pub local_bind_port: u16,
+    pub mesh_gateway_mode: String,
+    pub config: serde_json::Map<String, serde_json::Value>,
+}
+
+fn mesh(msg: impl Into<String>) -> DefinitionError {
+    DefinitionError::Mesh(msg.into())
+}
+
+fn check_gateway_mode(mode: &mut String) -> Result<(), DefinitionError> {
+    *mode = mode.to_ascii_lowercase();
+    match mode.as_str() {
+        "" | "none" | "local" | "remote" => Ok(()),
+        _ => Err(mesh(format!("Invalid Mesh Gateway Mode: {mode:?}"))),
+    }
+}
+
+impl ProxySpec {
+    /// Consul's `ConnectProxyConfig` rules for a `connect-proxy`.
+    fn validate_for_proxy(&mut self) -> Result<(), DefinitionError> {
+        if self.destination_service_name.is_empty() {
+            return Err(mesh(
+                "Proxy.DestinationServiceName must be non-empty for Connect proxy services",
+            ));
+        }
+        if self.destination_service_name == "*" {
+            return Err(mesh(
+                "Proxy.DestinationServiceName must not be a wildcard for Connect proxy services",
+            ));
+        }
+        match self.mode.as_str() {
+            "" | "direct" | "transparent" => {}
+            other => return Err(mesh(format!("Invalid Proxy Mode: {other:?}"))),
+        }
+        check_gateway_mode(&mut self.mesh_gateway_mode)?;
+        let mut keys = std::collections::BTreeSet::new();
+        let mut binds = std::collections::BTreeSet::new();
+        for u in &mut self.upstreams {
+            if u.destination_type.is_empty() {
+                u.destination_type = "service".into();
+            }
+            if u.destination_type != "service" && u.destination_type != "prepared_query" {
+                return Err(mesh(format!(
+                    "unknown upstream destination type: {:?}",
+                    u.destination_type
+                )));
+            }
+            if u.destination_name.is_empty() {
+                return Err(mesh("Upstream destination name cannot be empty"));
+            }
+            if u.local_bind_port == 0 {
+                return Err(mesh(format!(
+                    "upstream {:?} must have a LocalBindPort",
+                    u.destination_name
+                )));
+            }
+            check_gateway_mode(&mut u.mesh_gateway_mode)?;
+            let key = if u.datacenter.is_empty() {
+                format!("{}:{}", u.destination_type, u.destination_name)
+            } else {
+                format!(
+                    "{}:{}?dc={}",
+                    u.destination_type, u.destination_name, u.datacenter
+                )
+            };
+            if !keys.insert(key.clone()) {
+                return Err(mesh(format!(
+                    "upstreams cannot contain duplicates of {key}"
+                )));
+            }
+            let addr = if u.local_bind_address.is_empty() {
+                "127.0.0.1"
+            } else {
+                &u.local_bind_address
+            };
+            let bind = format!("{addr}:{}", u.local_bind_port);
+            if !binds.insert(bind.clone()) {
+                return Err(mesh(format!(
+                    "upstreams cannot contain duplicates by local bind address and port or unix path; {bind:?} is specified twice"
+                )));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What a check runs.
@@ -87,6 +197,13 @@ pub struct ServiceDefinition {
     /// (passing, warning) DNS SRV weights; Consul's default is (1, 1).
     pub weights: (i32, i32),
     pub checks: Vec<CheckDefinition>,
+    /// `""`, `connect-proxy` or `mesh-gateway`.
+    pub kind: String,
+    pub proxy: Option<ProxySpec>,
+    /// `connect { native = true }`.
+    pub connect_native: bool,
+    /// `connect { sidecar_service { } }`, expanded by the agent (it picks the port).
+    pub sidecar: Option<Box<ServiceSpec>>,
 }
 
 /// A check as written by a user (config file or HTTP API), before defaults and validation.
@@ -124,6 +241,10 @@ pub struct ServiceSpec {
     /// (passing, warning); `None` = (1, 1).
     pub weights: Option<(i32, i32)>,
     pub checks: Vec<CheckSpec>,
+    pub kind: Option<String>,
+    pub proxy: Option<ProxySpec>,
+    pub connect_native: bool,
+    pub sidecar: Option<Box<ServiceSpec>>,
 }
 
 // === impl CheckSpec ===
@@ -264,7 +385,13 @@ impl ServiceSpec {
             enable_tag_override: self.enable_tag_override,
             weights: self.weights.unwrap_or((1, 1)),
             checks,
+            kind: self.kind.unwrap_or_default(),
+            proxy: self.proxy,
+            connect_native: self.connect_native,
+            sidecar: self.sidecar,
         };
+        let mut def = def;
+        def.validate_mesh()?;
         def.validate()?;
         Ok(def)
     }
@@ -273,6 +400,86 @@ impl ServiceSpec {
 // === impl ServiceDefinition ===
 
 impl ServiceDefinition {
+    /// Consul's `NodeService.Validate` for the mesh kinds, connect-native services and sidecars
+    /// (normalizes modes and upstream types on the way).
+    fn validate_mesh(&mut self) -> Result<(), DefinitionError> {
+        match self.kind.as_str() {
+            "" => {
+                if self.proxy.is_some() {
+                    return Err(mesh(
+                        "Proxy is only valid for connect-proxy and mesh-gateway services",
+                    ));
+                }
+            }
+            "connect-proxy" => {
+                if self.port == 0 {
+                    return Err(mesh("Port or SocketPath must be set for a connect-proxy"));
+                }
+                if self.connect_native {
+                    return Err(mesh(
+                        "A Proxy cannot also be Connect Native, only typical services",
+                    ));
+                }
+                if self.sidecar.is_some() {
+                    return Err(mesh(
+                        "A connect-proxy cannot have a sidecar service defined",
+                    ));
+                }
+                self.proxy
+                    .get_or_insert_with(ProxySpec::default)
+                    .validate_for_proxy()?;
+            }
+            "mesh-gateway" => {
+                if self.port == 0 {
+                    return Err(mesh("Port must be non-zero for a mesh-gateway"));
+                }
+                if self.sidecar.is_some() {
+                    return Err(mesh("A mesh-gateway cannot have a sidecar service defined"));
+                }
+                if let Some(p) = &mut self.proxy {
+                    for (field, set) in [
+                        (
+                            "DestinationServiceName",
+                            !p.destination_service_name.is_empty(),
+                        ),
+                        ("DestinationServiceID", !p.destination_service_id.is_empty()),
+                        ("LocalServiceAddress", !p.local_service_address.is_empty()),
+                        ("LocalServicePort", p.local_service_port != 0),
+                        ("Upstreams", !p.upstreams.is_empty()),
+                    ] {
+                        if set {
+                            return Err(mesh(format!(
+                                "The Proxy.{field} configuration is invalid for a mesh-gateway"
+                            )));
+                        }
+                    }
+                    check_gateway_mode(&mut p.mesh_gateway_mode)?;
+                }
+            }
+            other => {
+                return Err(mesh(format!(
+                    "Invalid service Kind: {other:?} (praetor serves connect-proxy and mesh-gateway)"
+                )));
+            }
+        }
+        if self.connect_native && self.port == 0 {
+            return Err(mesh(
+                "Port or SocketPath must be set for a Connect native service.",
+            ));
+        }
+        if let Some(s) = &self.sidecar {
+            if s.sidecar.is_some() {
+                return Err(mesh("A SidecarService cannot have a nested SidecarService"));
+            }
+            if s.id.as_deref().is_some_and(|id| !id.is_empty()) {
+                return Err(mesh(
+                    "A SidecarService cannot specify an ID as this is managed by the agent",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// Name, weights, meta and every check.
     pub fn validate(&self) -> Result<(), DefinitionError> {
         if self.name.is_empty() {

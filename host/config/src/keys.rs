@@ -170,13 +170,10 @@ pub(crate) const UNSUPPORTED_UI_CONFIG: &[&str] = &[
 
 /// Keys of a service definition praetor ignores.
 pub(crate) const UNSUPPORTED_SERVICE: &[&str] = &[
-    "connect",
     "enterprise_meta",
-    "kind",
     "locality",
     "namespace",
     "partition",
-    "proxy",
     "socket_path",
     "token",
 ];

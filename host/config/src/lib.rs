@@ -29,8 +29,8 @@ pub use config::{
     PluginGrants, PluginSlot, Ports, TlsConfig, TlsSection, TlsVersion,
 };
 pub use definitions::{
-    CHECK_STATUSES, CheckDefinition, CheckKind, CheckSpec, DefinitionError, ServiceDefinition,
-    ServiceSpec, validate_meta,
+    CHECK_STATUSES, CheckDefinition, CheckKind, CheckSpec, DefinitionError, ProxySpec,
+    ServiceDefinition, ServiceSpec, UpstreamSpec, validate_meta,
 };
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use error::ConfigError;

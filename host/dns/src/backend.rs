@@ -100,6 +100,14 @@ pub trait Backend: Send + Sync + 'static {
         tag: Option<&str>,
     ) -> Result<Vec<Instance>, LookupError>;
 
+    /// Passing members of `service`'s connect set (its `connect-proxy` instances and its
+    /// Connect-native instances) in datacenter `dc` (None = local).
+    async fn connect_instances(
+        &self,
+        dc: Option<&str>,
+        service: &str,
+    ) -> Result<Vec<Instance>, LookupError>;
+
     /// A node by name in datacenter `dc` (None = local).
     async fn node(&self, dc: Option<&str>, node: &str) -> Result<Option<NodeRecord>, LookupError>;
 

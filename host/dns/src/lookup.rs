@@ -87,6 +87,10 @@ impl Resolver {
         match parsed {
             Parsed::Apex => self.apex(qname, qtype).await,
             Parsed::Service(query) => self.service(qname, qtype, query).await,
+            Parsed::Connect {
+                service,
+                datacenter,
+            } => self.connect(qname, qtype, &service, datacenter).await,
             Parsed::PreparedQuery { name, datacenter } => {
                 self.prepared_query(qname, qtype, &name, datacenter).await
             }
@@ -202,6 +206,25 @@ impl Resolver {
             .service_instances(dc_arg, &query.service, query.tag.as_deref())
             .await;
         let mut instances: Vec<Instance> = match lookup {
+            Ok(instances) => instances,
+            Err(error) => return self.failed(error),
+        };
+        instances.shuffle(&mut rand::rng());
+        let dc = dc_arg.unwrap_or(&self.zone.datacenter);
+        self.instance_answer(qname, qtype, &instances, dc, self.zone.service_ttl)
+    }
+
+    /// `<svc>.connect`: the healthy members of the service's connect set, answered like a
+    /// service lookup (the proxies' addresses and ports).
+    async fn connect(
+        &self,
+        qname: &Name,
+        qtype: RecordType,
+        service: &str,
+        datacenter: Option<String>,
+    ) -> Answer {
+        let dc_arg = self.dc_arg(&datacenter);
+        let mut instances = match self.backend.connect_instances(dc_arg, service).await {
             Ok(instances) => instances,
             Err(error) => return self.failed(error),
         };

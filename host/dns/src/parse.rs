@@ -10,6 +10,13 @@ pub enum Parsed {
     Apex,
     /// A service lookup.
     Service(ServiceQuery),
+    /// `<svc>.connect[.<dc>].<domain>`: the service's connect set (proxies and native instances).
+    Connect {
+        /// Service name.
+        service: String,
+        /// Requested datacenter, if any.
+        datacenter: Option<String>,
+    },
     /// `<node>.node[.<dc>].<domain>`.
     Node {
         /// Node name (labels re-joined with `.`).
@@ -74,14 +81,7 @@ pub enum ParseError {
 }
 
 /// Query kinds Consul knows but this server does not serve (answered NXDOMAIN).
-const UNSUPPORTED_KINDS: &[&str] = &[
-    "connect",
-    "virtual",
-    "ingress",
-    "ap",
-    "peer",
-    "sameness-group",
-];
+const UNSUPPORTED_KINDS: &[&str] = &["virtual", "ingress", "ap", "peer", "sameness-group"];
 
 /// Parses the labels of a query name (left to right, without the root) against the domain's labels.
 /// Names outside the domain but under `arpa.` are reverse lookups (the domain wins if it is itself under
@@ -125,6 +125,17 @@ pub fn parse_query<L: AsRef<str>, D: AsRef<str>>(
         match label {
             "service" => return parse_service(parts, suffixes, false),
             "node" => return parse_node(parts, suffixes),
+            "connect" => {
+                let [service] = parts else {
+                    return Err(ParseError::Invalid(
+                        "a connect lookup takes one service name",
+                    ));
+                };
+                return Ok(Parsed::Connect {
+                    service: service.clone(),
+                    datacenter: parse_datacenter(suffixes)?,
+                });
+            }
             "addr" => return parse_addr(parts, suffixes),
             "query" => return parse_prepared_query(parts, suffixes),
             kind if UNSUPPORTED_KINDS.contains(&kind) => {
@@ -716,8 +727,17 @@ mod tests {
             Err(ParseError::Invalid("no query kind"))
         );
         assert_eq!(
-            parse("web.connect.consul"),
-            Err(ParseError::Invalid("unsupported query kind"))
+            parse("web.connect.dc2.consul"),
+            Ok(Parsed::Connect {
+                service: "web".into(),
+                datacenter: Some("dc2".into())
+            })
+        );
+        assert_eq!(
+            parse("v1.web.connect.consul"),
+            Err(ParseError::Invalid(
+                "a connect lookup takes one service name"
+            ))
         );
         assert_eq!(
             parse("x.virtual.consul"),

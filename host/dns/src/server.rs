@@ -170,6 +170,13 @@ mod tests {
         ) -> Result<Vec<crate::Instance>, crate::LookupError> {
             Ok(Vec::new())
         }
+        async fn connect_instances(
+            &self,
+            _: Option<&str>,
+            _: &str,
+        ) -> Result<Vec<crate::Instance>, crate::LookupError> {
+            Ok(Vec::new())
+        }
         async fn node(
             &self,
             _: Option<&str>,

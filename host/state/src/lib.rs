@@ -52,5 +52,6 @@ pub use shared::SharedStore;
 pub use store::{Store, StoreSnapshot};
 pub use types::{
     CheckServiceNode, CheckStatus, HealthCheck, KvEntry, Node, NodeCoordinate, Service,
-    ServiceAddress, ServiceCheckRef, ServiceNode, Session, SessionBehavior, Weights,
+    ServiceAddress, ServiceCheckRef, ServiceNode, ServiceProxy, Session, SessionBehavior, Upstream,
+    Weights,
 };

@@ -145,6 +145,18 @@ pub enum Query {
     CaRoots,
     /// The Connect CA's configuration.
     CaConfig,
+    /// The connect set of a service: `connect-proxy` instances whose destination it is, and
+    /// its Connect-native instances (`/v1/health/connect/<svc>`), with their checks.
+    HealthConnect {
+        service: String,
+        tag: Option<String>,
+        passing_only: bool,
+    },
+    /// The same set as catalog rows (`/v1/catalog/connect/<svc>`).
+    CatalogConnect {
+        service: String,
+        tag: Option<String>,
+    },
 }
 
 impl Query {
@@ -166,9 +178,10 @@ impl Query {
             Query::CatalogNode { .. } | Query::CatalogServiceNodes => {
                 &[Table::Nodes, Table::Services]
             }
-            Query::CatalogService { .. } | Query::HealthService { .. } => {
-                &[Table::Nodes, Table::Services, Table::Checks]
-            }
+            Query::CatalogService { .. }
+            | Query::HealthService { .. }
+            | Query::HealthConnect { .. }
+            | Query::CatalogConnect { .. } => &[Table::Nodes, Table::Services, Table::Checks],
             Query::HealthNode { .. } | Query::HealthChecks { .. } | Query::HealthState { .. } => {
                 &[Table::Checks]
             }
@@ -355,6 +368,41 @@ impl Store {
                     .collect();
                 (self.indexes.checks, QueryResult::Checks(checks))
             }
+            Query::HealthConnect {
+                service,
+                tag,
+                passing_only,
+            } => {
+                let rows = self
+                    .connect_instances(service)
+                    .filter(|(_, svc)| tag_matches(svc, tag.as_deref()))
+                    .map(|(node, svc)| self.check_service_node(node, svc))
+                    .filter(|csn| {
+                        !passing_only || csn.checks.iter().all(|c| c.status == CheckStatus::Passing)
+                    })
+                    .collect();
+                (
+                    self.indexes
+                        .nodes
+                        .max(self.indexes.services)
+                        .max(self.indexes.checks),
+                    QueryResult::CheckServiceNodes(rows),
+                )
+            }
+            Query::CatalogConnect { service, tag } => {
+                let rows = self
+                    .connect_instances(service)
+                    .filter(|(_, svc)| tag_matches(svc, tag.as_deref()))
+                    .map(|(node, svc)| ServiceNode {
+                        node: node.clone(),
+                        service: svc.clone(),
+                    })
+                    .collect();
+                (
+                    self.indexes.nodes.max(self.indexes.services),
+                    QueryResult::ServiceNodes(rows),
+                )
+            }
             Query::HealthService {
                 service,
                 tag,
@@ -479,6 +527,25 @@ impl Store {
                 let svc = self.services.get(key)?;
                 Some((node, svc))
             })
+    }
+
+    /// A service's connect set: proxies whose destination it is, and its native instances.
+    fn connect_instances<'a>(
+        &'a self,
+        service: &'a str,
+    ) -> impl Iterator<Item = (&'a Node, &'a Service)> + 'a {
+        self.services.iter().filter_map(move |(key, svc)| {
+            let proxy_for = svc.kind == "connect-proxy"
+                && svc
+                    .proxy
+                    .as_ref()
+                    .is_some_and(|p| eq_fold(&p.destination_service_name, service));
+            let native = svc.connect_native && eq_fold(&svc.service, service);
+            if !(proxy_for || native) {
+                return None;
+            }
+            Some((self.nodes.get(&key.0)?, svc))
+        })
     }
 
     /// The checks that apply to an instance: the node's checks and the service's own.

@@ -58,6 +58,41 @@ pub struct Service {
     pub kind: String,
     pub create_index: u64,
     pub modify_index: u64,
+    /// `connect-proxy` and `mesh-gateway` settings (Consul's `Proxy`).
+    pub proxy: Option<ServiceProxy>,
+    /// `Connect { Native = true }`.
+    pub connect_native: bool,
+}
+
+/// A mesh proxy's settings (Consul's `ConnectProxyConfig`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceProxy {
+    pub destination_service_name: String,
+    pub destination_service_id: String,
+    pub local_service_address: String,
+    pub local_service_port: u16,
+    /// `""`, `direct` or `transparent`.
+    pub mode: String,
+    /// Opaque proxy configuration (`Config`), as JSON; empty = none.
+    pub config_json: String,
+    /// `MeshGateway.Mode`: `""`, `none`, `local`, `remote`.
+    pub mesh_gateway_mode: String,
+    pub upstreams: Vec<Upstream>,
+}
+
+/// One upstream of a proxy (Consul's `Upstream`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Upstream {
+    /// `service` (default) or `prepared_query`.
+    pub destination_type: String,
+    pub destination_name: String,
+    /// Empty = the proxy's datacenter.
+    pub datacenter: String,
+    pub local_bind_address: String,
+    pub local_bind_port: u16,
+    pub mesh_gateway_mode: String,
+    /// Opaque upstream configuration, as JSON; empty = none.
+    pub config_json: String,
 }
 
 /// Health of a check (Consul's `api.Health*` strings).

@@ -126,6 +126,16 @@ impl Backend for FakeBackend {
             .collect())
     }
 
+    /// The fake's connect set of `web` is the `web-sidecar-proxy` service.
+    async fn connect_instances(
+        &self,
+        dc: Option<&str>,
+        service: &str,
+    ) -> Result<Vec<Instance>, LookupError> {
+        self.service_instances(dc, &format!("{service}-sidecar-proxy"), None)
+            .await
+    }
+
     async fn node(&self, dc: Option<&str>, node: &str) -> Result<Option<NodeRecord>, LookupError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let dc = Self::datacenter(dc)?;
