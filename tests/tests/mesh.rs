@@ -428,6 +428,16 @@ fn config_entries_and_intentions_across_datacenters() {
         openssl_verify(&dir, &dc1_root, &chain[..1]).is_err(),
         "without dc2's intermediate the leaf does not verify"
     );
+    // The discovery chain web's upstream follows: socat in dc1, through the local gateway
+    // (proxy-defaults written in dc1, replicated), SNI in the shared trust domain.
+    let chain_json = root2.get("/v1/discovery-chain/socat?compile-dc=dc1").json();
+    let target = &chain_json["Chain"]["Targets"]["socat.default.default.dc1"];
+    assert_eq!(
+        target["SNI"],
+        format!("socat.default.dc1.internal.{td}"),
+        "{chain_json}"
+    );
+    assert_eq!(target["MeshGateway"]["Mode"], "local", "{chain_json}");
     let sans = openssl_sans(&dir, &chain[0]);
     assert!(
         sans.contains(&format!("URI:spiffe://{td}/ns/default/dc/dc2/svc/web")),

@@ -14,6 +14,7 @@ mod config_entry;
 mod connect_ca;
 mod coordinate;
 pub mod decode;
+mod discovery_chain;
 mod error;
 mod event;
 mod filtering;
@@ -249,6 +250,7 @@ pub fn router(state: AppState) -> Router {
         .merge(acl::routes())
         .merge(config_entry::routes())
         .merge(connect_ca::routes())
+        .merge(discovery_chain::routes())
         .merge(intentions::routes())
         .layer(DefaultBodyLimit::max(4 << 20))
         .layer(axum::middleware::from_fn_with_state(

@@ -1,5 +1,6 @@
 //! Service-mesh configuration as Consul has it: config entries and intentions (pure, no I/O).
 
+pub mod chain;
 pub mod entry;
 pub mod intentions;
 
