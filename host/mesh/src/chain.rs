@@ -136,13 +136,11 @@ pub fn compile(input: &ChainInput<'_>) -> Result<Chain, MeshError> {
     let mut subset = String::new();
     let mut seen = vec![format!("{service}.{dc}")];
     // Follow redirects to the resolver that decides.
-    loop {
-        let Some(r) = input.resolvers.get(service.as_str()) else {
-            break;
-        };
-        let Some(redirect) = &r.redirect else {
-            break;
-        };
+    while let Some(redirect) = input
+        .resolvers
+        .get(service.as_str())
+        .and_then(|r| r.redirect.as_ref())
+    {
         if !redirect.service.is_empty() {
             service = redirect.service.clone();
         }
