@@ -115,6 +115,7 @@ async fn issue(
             praetor_rpc::RpcError::PermissionDenied(_) | praetor_rpc::RpcError::AclNotFound(_) => {
                 AgentError::Forbidden(e.to_string())
             }
+            praetor_rpc::RpcError::RateLimited => AgentError::TooManyRequests(e.root().to_string()),
             _ => internal(e),
         })?;
     let Response::CaLeaf(leaf) = signed else {

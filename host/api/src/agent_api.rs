@@ -110,6 +110,9 @@ pub enum AgentError {
     /// 403 with Consul's permission-denied text.
     #[error("{0}")]
     Forbidden(String),
+    /// 429 (`Rate limit reached, try again later`).
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -120,6 +123,7 @@ impl From<AgentError> for crate::error::ApiError {
             AgentError::NotFound(m) => crate::error::ApiError::NotFound(m),
             AgentError::BadRequest(m) => crate::error::ApiError::BadRequest(m),
             AgentError::Forbidden(m) => crate::error::ApiError::Forbidden(m),
+            AgentError::TooManyRequests(m) => crate::error::ApiError::TooManyRequests(m),
             AgentError::Internal(m) => crate::error::ApiError::Internal(m),
         }
     }

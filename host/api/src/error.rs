@@ -28,6 +28,9 @@ pub enum ApiError {
     /// 413.
     #[error("{0}")]
     TooLarge(String),
+    /// 429 (`Rate limit reached, try again later`).
+    #[error("{0}")]
+    TooManyRequests(String),
     /// 500 with Consul's message (`No path to datacenter`, `No cluster leader`, ...).
     #[error("{0}")]
     Internal(String),
@@ -58,6 +61,7 @@ impl From<RpcError> for ApiError {
             RpcError::PermissionDenied(_) | RpcError::AclNotFound(_) => {
                 ApiError::Forbidden(e.to_string())
             }
+            RpcError::RateLimited => ApiError::TooManyRequests(e.root().to_string()),
             _ => ApiError::Internal(e.to_string()),
         }
     }
@@ -73,6 +77,7 @@ impl IntoResponse for ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (code, self.to_string()).into_response()

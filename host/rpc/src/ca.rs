@@ -18,6 +18,87 @@ pub const NOT_READY: &str = "CA has not finished initializing";
 /// The provider praetor has.
 pub const PROVIDER: &str = "consul";
 
+/// How long a CSR waits for the limiter before `Rate limit reached` (Consul: 500 ms).
+const CSR_WAIT: Duration = Duration::from_millis(500);
+
+/// Consul's CSR limits on a server: a token bucket of `CSRMaxPerSecond` (burst as large), or,
+/// when that is 0, at most `CSRMaxConcurrent` signings at once (0 and 0: no limit).
+#[derive(Default)]
+pub struct CsrLimiter {
+    /// (tokens, when last refilled).
+    bucket: std::sync::Mutex<Option<(f64, std::time::Instant)>>,
+    concurrent: std::sync::Mutex<Option<(u32, std::sync::Arc<tokio::sync::Semaphore>)>>,
+}
+
+impl CsrLimiter {
+    /// Waits (at most 500 ms) for the right to sign one CSR; the permit, if any, must be held
+    /// while signing.
+    pub async fn acquire(
+        &self,
+        per_second: f64,
+        concurrent: u32,
+    ) -> Result<Option<tokio::sync::OwnedSemaphorePermit>, RpcError> {
+        if per_second > 0.0 {
+            let wait = {
+                let mut g = self
+                    .bucket
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let now = std::time::Instant::now();
+                let burst = per_second.max(1.0);
+                let (tokens, last) = g.get_or_insert((burst, now));
+                *tokens =
+                    (*tokens + now.duration_since(*last).as_secs_f64() * per_second).min(burst);
+                *last = now;
+                let wait = if *tokens >= 1.0 {
+                    Duration::ZERO
+                } else {
+                    Duration::from_secs_f64((1.0 - *tokens) / per_second)
+                };
+                if wait > CSR_WAIT {
+                    return Err(RpcError::RateLimited);
+                }
+                *tokens -= 1.0;
+                wait
+            };
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+            return Ok(None);
+        }
+        if concurrent == 0 {
+            return Ok(None);
+        }
+        let sem = {
+            let mut g = self
+                .concurrent
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match g.as_ref() {
+                Some((n, s)) if *n == concurrent => s.clone(),
+                _ => {
+                    let s = std::sync::Arc::new(tokio::sync::Semaphore::new(concurrent as usize));
+                    *g = Some((concurrent, s.clone()));
+                    s
+                }
+            }
+        };
+        match tokio::time::timeout(CSR_WAIT, sem.acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(Some(permit)),
+            _ => Err(RpcError::RateLimited),
+        }
+    }
+}
+
+/// The CSR limits of the stored configuration: (per second, concurrent).
+pub fn csr_limits(state: &CaState) -> (f64, u32) {
+    let Some(cfg) = &state.config else {
+        return (0.0, 0);
+    };
+    let map: Map<String, Value> = serde_json::from_str(&cfg.config_json).unwrap_or_default();
+    CaConfig::from_json(&map).map_or((0.0, 0), |c| (c.csr_max_per_second, c.csr_max_concurrent))
+}
+
 /// Unix seconds now.
 pub fn now_secs() -> i64 {
     std::time::SystemTime::now()
@@ -349,4 +430,97 @@ pub fn sign_intermediate(store: &Store, csr_pem: &str) -> Result<String, RpcErro
         now_secs(),
     )
     .map_err(ca_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn csr_rate_limit_refuses_beyond_half_a_second_of_wait() {
+        let l = CsrLimiter::default();
+        assert!(l.acquire(1.0, 0).await.is_ok(), "the burst");
+        assert_eq!(l.acquire(1.0, 0).await.unwrap_err(), RpcError::RateLimited);
+        assert_eq!(
+            RpcError::RateLimited.to_string(),
+            "Rate limit reached, try again later"
+        );
+        assert!(l.acquire(0.0, 0).await.is_ok(), "no limit");
+    }
+
+    #[tokio::test]
+    async fn csr_concurrency_limit_waits_then_refuses() {
+        let l = CsrLimiter::default();
+        let held = l.acquire(0.0, 1).await.unwrap();
+        assert!(held.is_some());
+        assert_eq!(l.acquire(0.0, 1).await.unwrap_err(), RpcError::RateLimited);
+        drop(held);
+        assert!(l.acquire(0.0, 1).await.unwrap().is_some());
+    }
+
+    #[test]
+    fn primary_state_signs_leaves_and_refuses_foreign_csrs() {
+        let state = initial_primary(
+            "11111111-2222-3333-4444-555555555555",
+            &Map::new(),
+            now_secs(),
+        )
+        .unwrap();
+        let mut store = Store::new();
+        store.apply(
+            1,
+            praetor_state::Command::CaSet {
+                state: Box::new(state),
+                cas: Some(0),
+            },
+        );
+        let td = "11111111-2222-3333-4444-555555555555.consul";
+        let key = praetor_ca::generate_leaf_key().unwrap();
+        let spiffe = |td: &str, dc: &str| SpiffeId::Service {
+            trust_domain: td.into(),
+            namespace: "default".into(),
+            datacenter: dc.into(),
+            service: "web".into(),
+        };
+        let csr = praetor_ca::leaf_csr(&spiffe(td, "dc1"), &[], &key).unwrap();
+        let leaf = sign_leaf(&store, None, "dc1", &csr, 1).unwrap();
+        assert_eq!(
+            leaf.spiffe_uri,
+            format!("spiffe://{td}/ns/default/dc/dc1/svc/web")
+        );
+        let foreign = praetor_ca::leaf_csr(&spiffe("other.consul", "dc1"), &[], &key).unwrap();
+        let e = sign_leaf(&store, None, "dc1", &foreign, 1).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("SPIFFE ID in CSR from a different trust domain: other.consul"),
+            "{e}"
+        );
+        let other_dc = praetor_ca::leaf_csr(&spiffe(td, "dc9"), &[], &key).unwrap();
+        assert!(sign_leaf(&store, None, "dc1", &other_dc, 1).is_err());
+        // A rotation keeps the old root listed, inactive.
+        let next = reconfigure(
+            store.ca_state(),
+            "consul",
+            r#"{"PrivateKeyType":"ec","PrivateKeyBits":384}"#,
+            false,
+            now_secs(),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(next.roots.len(), 2);
+        assert_eq!(next.roots.iter().filter(|r| r.active).count(), 1);
+        assert_eq!(next.roots[1].intermediate_certs.len(), 1, "cross-signed");
+        // Unchanged configuration: nothing to write.
+        assert!(
+            reconfigure(
+                &next,
+                "consul",
+                &next.config.as_ref().unwrap().config_json,
+                false,
+                now_secs()
+            )
+            .unwrap()
+            .is_none()
+        );
+    }
 }

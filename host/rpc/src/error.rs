@@ -33,6 +33,9 @@ pub enum RpcError {
     /// An error a server returned to a client agent (Consul's pool wraps them this way).
     #[error("rpc error making call: {0}")]
     Forwarded(Box<RpcError>),
+    /// Consul's `ErrRateLimited` (429 at the HTTP edge), e.g. the CA's CSR limits.
+    #[error("Rate limit reached, try again later")]
+    RateLimited,
 }
 
 impl RpcError {

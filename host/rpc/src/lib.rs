@@ -129,6 +129,8 @@ struct Inner {
     stable_since: Mutex<HashMap<u64, (bool, u64)>>,
     /// ACL settings, the agent's tokens and compiled identities.
     acl: acl::AclState,
+    /// The CA's CSR limits (servers).
+    csr_limiter: ca::CsrLimiter,
 }
 
 /// The forwarding point. Cheap to clone.
@@ -164,6 +166,7 @@ impl Rpc {
                 local_ops: RwLock::new(None),
                 stable_since: Mutex::new(HashMap::new()),
                 acl: acl::AclState::default(),
+                csr_limiter: ca::CsrLimiter::default(),
             }),
         }
     }
@@ -832,6 +835,8 @@ impl Rpc {
                 }
             }
             Request::CaSignLeaf { csr_pem } => {
+                let (rate, concurrent) = c.store().read(|s| ca::csr_limits(s.ca_state()));
+                let _permit = self.inner.csr_limiter.acquire(rate, concurrent).await?;
                 let index = c.applied_index();
                 c.store()
                     .read(|s| {
