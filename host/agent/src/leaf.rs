@@ -27,6 +27,19 @@ struct Entry {
     renew_at: u64,
     /// The token it was signed with (another token re-signs).
     token: String,
+    /// Unix seconds of the last request for it.
+    used: u64,
+}
+
+/// Past this many cached leaves, those not asked for in [`IDLE`] are dropped.
+const KEEP: usize = 1024;
+const IDLE: u64 = 3600;
+
+/// Drops leaves nobody asked for lately once the cache is large (names are chosen by callers).
+fn evict(entries: &mut HashMap<String, Entry>, now: u64) {
+    if entries.len() > KEEP {
+        entries.retain(|_, e| now.saturating_sub(e.used) < IDLE);
+    }
 }
 
 /// The agent's leaf certificates by service name.

@@ -250,6 +250,24 @@ pub fn praetor_get_as(
     })
 }
 
+/// `GET /v1/agent/connect/ca/leaf/<service>`: with `distinct`, a new service name per request
+/// (each one a new key, CSR and signature), else one name (the agent's cache answers).
+pub fn praetor_leaf(bases: Vec<String>, distinct: bool) -> Arc<Op> {
+    Arc::new(move |agent, client, seq| {
+        let service = if distinct {
+            format!("svc-{client}-{seq}")
+        } else {
+            "web".to_string()
+        };
+        let url = format!(
+            "{}/v1/agent/connect/ca/leaf/{service}",
+            server(&bases, client)
+        );
+        let (status, body) = body_of(agent.get(url).call())?;
+        expect(status, &body, |b| b.windows(9).any(|w| w == b"CertPEM\":"))
+    })
+}
+
 /// etcd write through its JSON gateway: `POST /v3/kv/put {"key": b64, "value": b64}`.
 pub fn etcd_put(bases: Vec<String>, keys: u64, value: Arc<[u8]>) -> Arc<Op> {
     let value_b64 = B64.encode(&value[..]);
