@@ -169,6 +169,9 @@ pub async fn get(
         let (cluster_id, signing, roots_index) = roots(shared).await?;
         let mut entries = leaves.entries.lock().await;
         let now = now();
+        if let Some(e) = entries.get_mut(service) {
+            e.used = now;
+        }
         let fresh = entries
             .get(service)
             .filter(|e| e.token == token && now < e.renew_at && e.signing_key_id == signing);
@@ -218,6 +221,7 @@ pub async fn get(
             .fetch_max(cert.modify_index, std::sync::atomic::Ordering::Relaxed);
         let renew = renew_at(cert.valid_after, cert.valid_before);
         tracing::debug!(service, serial = %cert.serial_hex, "leaf certificate issued");
+        evict(&mut entries, now);
         entries.insert(
             service.to_string(),
             Entry {
@@ -225,6 +229,7 @@ pub async fn get(
                 signing_key_id: signing,
                 renew_at: renew,
                 token: token.clone(),
+                used: now,
             },
         );
         drop(entries);
