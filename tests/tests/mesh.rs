@@ -377,6 +377,49 @@ fn config_entries_and_intentions_across_datacenters() {
     assert_eq!(up["DestinationName"], "socat", "{web_proxy}");
     assert_eq!(up["Datacenter"], "dc1");
     assert_eq!(up["LocalBindPort"], 8181);
+    // One view per proxy: web's sidecar in dc2 gets its leaf, the roots, and socat in dc1
+    // through the local mesh gateway (proxy-defaults MeshGateway local); registering a gateway
+    // wakes a blocked view with the gateway as the endpoint.
+    let view = wait_for("web's proxy view", LONG, || {
+        let r = root2.get("/v1/agent/connect/proxy/web-sidecar-proxy");
+        (r.status == 200).then(|| r.json())
+    });
+    assert!(
+        view["Leaf"]["ServiceURI"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("/dc/dc2/svc/web")),
+        "{view}"
+    );
+    let up = &view["Upstreams"][0];
+    assert_eq!(up["DestinationName"], "socat", "{view}");
+    assert_eq!(up["LocalBindPort"], 8181);
+    assert_eq!(up["Targets"][0]["Via"], "local-gateway", "{view}");
+    assert_eq!(up["Targets"][0]["Endpoints"], json!([]), "no gateway yet");
+    let hash = view["ContentHash"].as_str().unwrap().to_string();
+    let blocked = {
+        let h = root2.clone();
+        std::thread::spawn(move || {
+            h.get(&format!(
+                "/v1/agent/connect/proxy/web-sidecar-proxy?hash={hash}&wait=30s"
+            ))
+            .json()
+        })
+    };
+    status(
+        &root2.put_json(
+            "/v1/agent/service/register",
+            &json!({"Name": "mesh-gateway", "Kind": "mesh-gateway", "Port": 8443,
+                "TaggedAddresses": {"lan": {"Address": "127.0.2.45", "Port": 8443},
+                                    "wan": {"Address": "127.0.2.45", "Port": 8443}}}),
+        ),
+        200,
+        "mesh gateway in dc2",
+    );
+    let woke = blocked.join().unwrap();
+    let ep = &woke["Upstreams"][0]["Targets"][0]["Endpoints"];
+    assert_eq!(ep[0]["Address"], "127.0.2.45", "{woke}");
+    assert_eq!(ep[0]["Port"], 8443, "{woke}");
+
     // Bad registrations: a proxy without a destination, a token that cannot write the target.
     let bad = root1.put_json(
         "/v1/agent/service/register",

@@ -26,6 +26,7 @@ pub mod monitor;
 mod params;
 mod prepared_query;
 mod present;
+mod proxy_view;
 mod session;
 mod snapshot;
 mod status;
@@ -251,6 +252,7 @@ pub fn router(state: AppState) -> Router {
         .merge(config_entry::routes())
         .merge(connect_ca::routes())
         .merge(discovery_chain::routes())
+        .merge(proxy_view::routes())
         .merge(intentions::routes())
         .layer(DefaultBodyLimit::max(4 << 20))
         .layer(axum::middleware::from_fn_with_state(

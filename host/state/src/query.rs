@@ -157,6 +157,11 @@ pub enum Query {
         service: String,
         tag: Option<String>,
     },
+    /// Every instance of a service kind (e.g. `mesh-gateway`) with its checks.
+    HealthKind {
+        kind: String,
+        passing_only: bool,
+    },
 }
 
 impl Query {
@@ -181,7 +186,8 @@ impl Query {
             Query::CatalogService { .. }
             | Query::HealthService { .. }
             | Query::HealthConnect { .. }
-            | Query::CatalogConnect { .. } => &[Table::Nodes, Table::Services, Table::Checks],
+            | Query::CatalogConnect { .. }
+            | Query::HealthKind { .. } => &[Table::Nodes, Table::Services, Table::Checks],
             Query::HealthNode { .. } | Query::HealthChecks { .. } | Query::HealthState { .. } => {
                 &[Table::Checks]
             }
@@ -376,6 +382,25 @@ impl Store {
                 let rows = self
                     .connect_instances(service)
                     .filter(|(_, svc)| tag_matches(svc, tag.as_deref()))
+                    .map(|(node, svc)| self.check_service_node(node, svc))
+                    .filter(|csn| {
+                        !passing_only || csn.checks.iter().all(|c| c.status == CheckStatus::Passing)
+                    })
+                    .collect();
+                (
+                    self.indexes
+                        .nodes
+                        .max(self.indexes.services)
+                        .max(self.indexes.checks),
+                    QueryResult::CheckServiceNodes(rows),
+                )
+            }
+            Query::HealthKind { kind, passing_only } => {
+                let rows = self
+                    .services
+                    .iter()
+                    .filter(|(_, svc)| svc.kind == *kind)
+                    .filter_map(|(key, svc)| Some((self.nodes.get(&key.0)?, svc)))
                     .map(|(node, svc)| self.check_service_node(node, svc))
                     .filter(|csn| {
                         !passing_only || csn.checks.iter().all(|c| c.status == CheckStatus::Passing)
