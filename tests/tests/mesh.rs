@@ -293,6 +293,60 @@ fn config_entries_and_intentions_across_datacenters() {
         404,
         "nothing stored",
     );
+    // L7 intentions need an HTTP protocol on the destination; decisions at L7 through the
+    // slot (praetor's HTTP extension of authorize), L4 decisions on an L7 intention deny.
+    let l7 = json!({"Kind": "service-intentions", "Name": "db", "Sources": [{"Name": "web",
+        "Permissions": [{"Action": "allow", "HTTP": {"PathPrefix": "/v1/", "Methods": ["GET"]}}]}]});
+    status(
+        &root1.put_json(
+            "/v1/config",
+            &json!({"Kind": "service-defaults", "Name": "db", "Protocol": "tcp"}),
+        ),
+        200,
+        "db speaks tcp (proxy-defaults say http)",
+    );
+    let r = root1.put_json("/v1/config", &l7);
+    status(&r, 500, "L7 intention on a tcp service");
+    assert_eq!(
+        r.text(),
+        "service \"db\" has protocol \"tcp\", which is incompatible with L7 intentions permissions"
+    );
+    status(
+        &root1.put_json(
+            "/v1/config",
+            &json!({"Kind": "service-defaults", "Name": "db", "Protocol": "http"}),
+        ),
+        200,
+        "db speaks http",
+    );
+    status(&root1.put_json("/v1/config", &l7), 200, "L7 intention");
+    let authorize = |http: Value| {
+        let mut body = json!({"Target": "db",
+            "ClientCertURI": "spiffe://11111111-2222-3333-4444-555555555555.consul/ns/default/dc/dc1/svc/web"});
+        if !http.is_null() {
+            body["HTTP"] = http;
+        }
+        root1.post_json("/v1/agent/connect/authorize", &body).json()
+    };
+    wait_for("dc1's agent has the L7 intention", LONG, || {
+        (authorize(json!({"Method": "GET", "Path": "/v1/kv"}))["Authorized"] == true).then_some(())
+    });
+    let denied = authorize(json!({"Method": "GET", "Path": "/admin"}));
+    assert_eq!(denied["Authorized"], false, "{denied}");
+    let l4 = authorize(Value::Null);
+    assert_eq!(l4["Authorized"], false, "{l4}");
+    assert!(
+        l4["Reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("Matched L7 intention: default/web => default/db"),
+        "{l4}"
+    );
+    status(
+        &root1.delete("/v1/config/service-intentions/db"),
+        200,
+        "drop the L7 intention",
+    );
     // A token with service read only may not write intentions.
     let pol = root1.put_json(
         "/v1/acl/policy",

@@ -453,8 +453,13 @@ impl AgentApi for AgentHandle {
         crate::leaf::get(&self.0, service, token, min_index, wait).await
     }
 
-    fn authorize_intention(&self, source: &str, destination: &str) -> IntentionVerdict {
-        crate::mesh::authorize(&self.0, source, destination)
+    fn authorize_intention(
+        &self,
+        source: &str,
+        destination: &str,
+        http: Option<praetor_policy::HttpRequest>,
+    ) -> IntentionVerdict {
+        crate::mesh::authorize(&self.0, source, destination, http)
     }
 }
 

@@ -107,12 +107,17 @@ async fn install(shared: &Arc<Shared>, views: Vec<IntentionView>) {
     }
 }
 
-/// Decides `source => destination` (L4) through the plugin slot.
-pub fn authorize(shared: &Shared, source: &str, destination: &str) -> IntentionVerdict {
+/// Decides `source => destination` through the plugin slot: L4, or L7 with `http`.
+pub fn authorize(
+    shared: &Shared,
+    source: &str,
+    destination: &str,
+    http: Option<praetor_policy::HttpRequest>,
+) -> IntentionVerdict {
     let request = praetor_policy::Request {
         source: praetor_policy::Identity::service(source),
         destination: praetor_policy::Identity::service(destination),
-        http: None,
+        http,
     };
     let decision = shared.plugins.evaluate(&request);
     let view = decision.intention_id.as_ref().and_then(|key| {

@@ -217,43 +217,8 @@ struct AgentServiceBody {
     weights: Option<WeightsBody>,
     check: Option<AgentCheckBody>,
     checks: Vec<AgentCheckBody>,
-    proxy: Option<ProxyBody>,
+    proxy: Option<crate::json::ProxyBody>,
     connect: Option<ConnectBody>,
-}
-
-/// `MeshGateway { Mode }`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct MeshGatewayBody {
-    mode: String,
-}
-
-/// A service's `Proxy` (Consul's `ConnectProxyConfig`).
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct ProxyBody {
-    destination_service_name: String,
-    #[serde(rename = "DestinationServiceID")]
-    destination_service_id: String,
-    local_service_address: String,
-    local_service_port: u16,
-    mode: String,
-    config: serde_json::Map<String, serde_json::Value>,
-    mesh_gateway: MeshGatewayBody,
-    upstreams: Vec<UpstreamBody>,
-}
-
-/// One `Upstream`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct UpstreamBody {
-    destination_type: String,
-    destination_name: String,
-    datacenter: String,
-    local_bind_address: String,
-    local_bind_port: u16,
-    mesh_gateway: MeshGatewayBody,
-    config: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A service's `Connect` block.
@@ -262,31 +227,6 @@ struct UpstreamBody {
 struct ConnectBody {
     native: bool,
     sidecar_service: Option<Box<AgentServiceBody>>,
-}
-
-fn proxy_spec(p: ProxyBody) -> praetor_config::ProxySpec {
-    praetor_config::ProxySpec {
-        destination_service_name: p.destination_service_name,
-        destination_service_id: p.destination_service_id,
-        local_service_address: p.local_service_address,
-        local_service_port: p.local_service_port,
-        mode: p.mode,
-        config: p.config,
-        mesh_gateway_mode: p.mesh_gateway.mode,
-        upstreams: p
-            .upstreams
-            .into_iter()
-            .map(|u| praetor_config::UpstreamSpec {
-                destination_type: u.destination_type,
-                destination_name: u.destination_name,
-                datacenter: u.datacenter,
-                local_bind_address: u.local_bind_address,
-                local_bind_port: u.local_bind_port,
-                mesh_gateway_mode: u.mesh_gateway.mode,
-                config: u.config,
-            })
-            .collect(),
-    }
 }
 
 /// The user-level spec of a service body (a sidecar's too).
@@ -320,7 +260,7 @@ fn service_spec(s: AgentServiceBody) -> ApiResult<ServiceSpec> {
         weights: s.weights.map(|w| (w.passing, w.warning)),
         checks,
         kind: some(s.kind),
-        proxy: s.proxy.map(proxy_spec),
+        proxy: s.proxy.map(crate::json::proxy_spec),
         connect_native,
         sidecar,
     })

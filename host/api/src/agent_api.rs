@@ -196,7 +196,14 @@ pub trait AgentApi: Send + Sync + 'static {
     async fn revert_plugin(&self, slot: &str) -> Result<PluginInfo, AgentError>;
     /// May `source` connect to `destination` (L4)? Decided by the `intentions` plugin slot
     /// over the intentions this agent last saw.
-    fn authorize_intention(&self, source: &str, destination: &str) -> IntentionVerdict;
+    /// With `http`, an L7 decision (the request's method, path and headers against the
+    /// intentions' permissions).
+    fn authorize_intention(
+        &self,
+        source: &str,
+        destination: &str,
+        http: Option<praetor_policy::HttpRequest>,
+    ) -> IntentionVerdict;
     /// A leaf certificate for `service`, signed by the datacenter's CA with `token`, cached
     /// and renewed by the agent. With `min_index`, waits (up to `wait`, default 10 min) for
     /// a certificate with a higher modify index.

@@ -90,6 +90,24 @@ pub async fn register(State(st): State<AppState>, p: Params, body: Bytes) -> Api
                     "Must provide service name with ID".into(),
                 ));
             }
+            match s.kind.as_str() {
+                "" | "connect-proxy" | "mesh-gateway" => {}
+                other => {
+                    return Err(ApiError::BadRequest(format!(
+                        "Invalid service Kind: {other:?} (praetor serves connect-proxy and mesh-gateway)"
+                    )));
+                }
+            }
+            if s.kind == "connect-proxy"
+                && s.proxy
+                    .as_ref()
+                    .is_none_or(|p| p.destination_service_name.is_empty())
+            {
+                return Err(ApiError::BadRequest(
+                    "Proxy.DestinationServiceName must be non-empty for Connect proxy services"
+                        .into(),
+                ));
+            }
             Some(service_from_body(s))
         }
         None => None,
@@ -174,6 +192,8 @@ pub(crate) fn service_from_body(s: &json::ServiceBody) -> Service {
             })
             .unwrap_or_default(),
         kind: s.kind.clone(),
+        proxy: s.proxy.as_ref().map(json::service_proxy),
+        connect_native: s.connect.as_ref().is_some_and(|c| c.native),
         ..Default::default()
     }
 }

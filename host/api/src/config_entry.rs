@@ -104,10 +104,72 @@ fn bool_result(r: CommandResult) -> ApiResult<bool> {
     }
 }
 
+/// The protocol `service` speaks: its `service-defaults`, else `proxy-defaults`' `protocol`,
+/// else `tcp`.
+async fn protocol_of(st: &AppState, p: &Params, service: &str) -> ApiResult<String> {
+    for (kind, name) in [
+        (Kind::ServiceDefaults, service),
+        (
+            Kind::ProxyDefaults,
+            praetor_mesh::entry::PROXY_DEFAULTS_NAME,
+        ),
+    ] {
+        let (_, entries) = query(st, p, p.dc(), kind, Some(name)).await?;
+        if let Some(e) = entries.first()
+            && let Some(proto) = typed_of(e)?.protocol().filter(|x| !x.is_empty())
+        {
+            return Ok(proto.to_string());
+        }
+    }
+    Ok("tcp".into())
+}
+
+/// Consul's graph check between L7 intentions and protocols: an intention with permissions
+/// needs an HTTP-family protocol on its destination, and a service with L7 intentions cannot
+/// become `tcp` (500 with Consul's text).
+pub async fn check_l7(st: &AppState, p: &Params, entry: &ConfigEntry) -> ApiResult<()> {
+    let (service, l7) = match entry {
+        ConfigEntry::ServiceIntentions(x) => (
+            x.name.clone(),
+            x.name != "*" && x.sources.iter().any(|s| !s.permissions.is_empty()),
+        ),
+        ConfigEntry::ServiceDefaults(x) if matches!(x.protocol.as_str(), "" | "tcp") => {
+            let (_, entries) = query(st, p, p.dc(), Kind::ServiceIntentions, Some(&x.name)).await?;
+            let l7 = match entries.first().map(typed_of).transpose()? {
+                Some(ConfigEntry::ServiceIntentions(i)) => {
+                    i.sources.iter().any(|s| !s.permissions.is_empty())
+                }
+                _ => false,
+            };
+            if l7 {
+                return Err(l7_error(&x.name, "tcp"));
+            }
+            return Ok(());
+        }
+        _ => return Ok(()),
+    };
+    if !l7 {
+        return Ok(());
+    }
+    let protocol = protocol_of(st, p, &service).await?;
+    if matches!(protocol.as_str(), "http" | "http2" | "grpc") {
+        Ok(())
+    } else {
+        Err(l7_error(&service, &protocol))
+    }
+}
+
+fn l7_error(service: &str, protocol: &str) -> ApiError {
+    ApiError::Internal(format!(
+        "service {service:?} has protocol {protocol:?}, which is incompatible with L7 intentions permissions"
+    ))
+}
+
 /// `PUT /v1/config[?cas=N]` → `true`/`false`.
 async fn apply(State(st): State<AppState>, p: Params, body: Bytes) -> ApiResult<Response> {
     let mut entry = decode(&body)?;
     entry.normalize_and_validate().map_err(invalid)?;
+    check_l7(&st, &p, &entry).await?;
     let r = st
         .rpc
         .apply(

@@ -150,8 +150,10 @@ async fn modify<T>(
             }
         } else {
             ixn::normalize_and_validate_with(&mut entry, true).map_err(invalid)?;
+            let entry = ConfigEntry::ServiceIntentions(entry);
+            crate::config_entry::check_l7(st, p, &entry).await?;
             Command::ConfigEntrySet {
-                entry: stored(&ConfigEntry::ServiceIntentions(entry)),
+                entry: stored(&entry),
                 cas: Some(cas),
             }
         };
@@ -388,7 +390,7 @@ async fn check(State(st): State<AppState>, p: Params) -> ApiResult<Response> {
         .await?
         .enforcer()
         .service_read_allowed(&dst)?;
-    let v = st.agent.authorize_intention(&src, &dst);
+    let v = st.agent.authorize_intention(&src, &dst, None);
     Ok(axum::Json(json!({ "Allowed": v.allowed })).into_response())
 }
 
@@ -477,6 +479,18 @@ struct AuthorizeBody {
     #[serde(rename = "ClientCertURI")]
     client_cert_uri: String,
     client_cert_serial: String,
+    /// praetor's extension: an HTTP request to decide at L7 (Consul decides L4 only).
+    #[serde(rename = "HTTP")]
+    http: Option<HttpBody>,
+}
+
+/// The request an L7 decision is about.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct HttpBody {
+    method: String,
+    path: String,
+    header: std::collections::BTreeMap<String, String>,
 }
 
 /// The service of a SPIFFE service ID (`spiffe://<td>/ns/<ns>/dc/<dc>/svc/<name>`).
@@ -516,7 +530,12 @@ async fn authorize(State(st): State<AppState>, p: Params, body: Bytes) -> ApiRes
         .await?
         .enforcer()
         .service_write_allowed(&b.target)?;
-    let v = st.agent.authorize_intention(&src, &b.target);
+    let http = b.http.map(|h| praetor_policy::HttpRequest {
+        method: h.method.to_ascii_uppercase(),
+        path: h.path,
+        headers: h.header.into_iter().collect(),
+    });
+    let v = st.agent.authorize_intention(&src, &b.target, http);
     Ok(axum::Json(json!({ "Authorized": v.allowed, "Reason": v.reason })).into_response())
 }
 

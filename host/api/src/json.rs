@@ -298,6 +298,112 @@ pub struct ServiceBody {
     pub kind: String,
     pub enable_tag_override: bool,
     pub weights: Option<WeightsBody>,
+    pub proxy: Option<ProxyBody>,
+    pub connect: Option<CatalogConnectBody>,
+}
+
+/// `MeshGateway { Mode }`.
+#[derive(Debug, Default, Deserialize, Serialize, Clone)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct MeshGatewayBody {
+    pub mode: String,
+}
+
+/// A service's `Proxy` (Consul's `ConnectProxyConfig`).
+#[derive(Debug, Default, Deserialize, Serialize, Clone)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ProxyBody {
+    pub destination_service_name: String,
+    #[serde(rename = "DestinationServiceID")]
+    pub destination_service_id: String,
+    pub local_service_address: String,
+    pub local_service_port: u16,
+    pub mode: String,
+    pub config: serde_json::Map<String, serde_json::Value>,
+    pub mesh_gateway: MeshGatewayBody,
+    pub upstreams: Vec<UpstreamBody>,
+}
+
+/// One `Upstream`.
+#[derive(Debug, Default, Deserialize, Serialize, Clone)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct UpstreamBody {
+    pub destination_type: String,
+    pub destination_name: String,
+    pub datacenter: String,
+    pub local_bind_address: String,
+    pub local_bind_port: u16,
+    pub mesh_gateway: MeshGatewayBody,
+    pub config: serde_json::Map<String, serde_json::Value>,
+}
+
+pub fn proxy_spec(p: ProxyBody) -> praetor_config::ProxySpec {
+    praetor_config::ProxySpec {
+        destination_service_name: p.destination_service_name,
+        destination_service_id: p.destination_service_id,
+        local_service_address: p.local_service_address,
+        local_service_port: p.local_service_port,
+        mode: p.mode,
+        config: p.config,
+        mesh_gateway_mode: p.mesh_gateway.mode,
+        upstreams: p
+            .upstreams
+            .into_iter()
+            .map(|u| praetor_config::UpstreamSpec {
+                destination_type: u.destination_type,
+                destination_name: u.destination_name,
+                datacenter: u.datacenter,
+                local_bind_address: u.local_bind_address,
+                local_bind_port: u.local_bind_port,
+                mesh_gateway_mode: u.mesh_gateway.mode,
+                config: u.config,
+            })
+            .collect(),
+    }
+}
+
+/// The state's form of a proxy body (a catalog registration).
+pub fn service_proxy(p: &ProxyBody) -> praetor_state::ServiceProxy {
+    let json = |m: &serde_json::Map<String, Value>| {
+        if m.is_empty() {
+            String::new()
+        } else {
+            Value::Object(m.clone()).to_string()
+        }
+    };
+    praetor_state::ServiceProxy {
+        destination_service_name: p.destination_service_name.clone(),
+        destination_service_id: p.destination_service_id.clone(),
+        local_service_address: p.local_service_address.clone(),
+        local_service_port: p.local_service_port,
+        mode: p.mode.clone(),
+        config_json: json(&p.config),
+        mesh_gateway_mode: p.mesh_gateway.mode.to_ascii_lowercase(),
+        upstreams: p
+            .upstreams
+            .iter()
+            .map(|u| praetor_state::Upstream {
+                destination_type: if u.destination_type.is_empty() {
+                    "service".into()
+                } else {
+                    u.destination_type.clone()
+                },
+                destination_name: u.destination_name.clone(),
+                datacenter: u.datacenter.clone(),
+                local_bind_address: u.local_bind_address.clone(),
+                local_bind_port: u.local_bind_port,
+                mesh_gateway_mode: u.mesh_gateway.mode.to_ascii_lowercase(),
+                config_json: json(&u.config),
+            })
+            .collect(),
+    }
+}
+
+/// A catalog registration's `Connect` block.
+#[derive(Debug, Default, Deserialize, Serialize, Clone)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CatalogConnectBody {
+    pub native: bool,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize, Clone)]

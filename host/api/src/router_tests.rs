@@ -158,7 +158,12 @@ impl AgentApi for FakeAgent {
     ) -> Result<crate::LeafCert, AgentError> {
         Err(AgentError::Internal(format!("no CA for {service}")))
     }
-    fn authorize_intention(&self, source: &str, destination: &str) -> IntentionVerdict {
+    fn authorize_intention(
+        &self,
+        source: &str,
+        destination: &str,
+        _: Option<praetor_policy::HttpRequest>,
+    ) -> IntentionVerdict {
         self.record(format!("authorize {source} {destination}"));
         IntentionVerdict {
             allowed: false,
