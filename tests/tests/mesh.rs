@@ -486,6 +486,37 @@ fn config_entries_and_intentions_across_datacenters() {
         "{}",
         bad.text()
     );
+    // A prepared query executed with ?connect=true answers the connect set (a Connect-native
+    // instance here: the sidecar's listening check is critical, nothing listens on it).
+    status(
+        &root1.put_json(
+            "/v1/agent/service/register",
+            &json!({"Name": "socat", "ID": "socat-native", "Port": 9000, "Connect": {"Native": true}}),
+        ),
+        200,
+        "native socat",
+    );
+    let q = root1.post_json(
+        "/v1/query",
+        &json!({"Name": "socat-q", "Service": {"Service": "socat"}}),
+    );
+    status(&q, 200, "prepared query");
+    let connect = wait_for("native socat in the catalog", LONG, || {
+        let r = root1.get("/v1/query/socat-q/execute?connect=true").json();
+        (r["Nodes"].as_array().is_some_and(|n| !n.is_empty())).then_some(r)
+    });
+    let ids: Vec<&str> = connect["Nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["Service"]["ID"].as_str())
+        .collect();
+    assert_eq!(ids, ["socat-native"], "{connect}");
+    status(
+        &root1.put("/v1/agent/service/deregister/socat-native", b""),
+        200,
+        "deregister native socat",
+    );
     // Deregistering the parent removes its sidecar.
     status(
         &root1.put("/v1/agent/service/deregister/socat", b""),

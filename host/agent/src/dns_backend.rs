@@ -191,6 +191,7 @@ impl Backend for DnsBackend {
             near: None,
             limit: 0,
             stale: true,
+            connect: false,
         };
         let result = match self
             .rpc

@@ -73,11 +73,6 @@ fn definition(b: PreparedQueryBody) -> ApiResult<PreparedQuery> {
             "Peer needs cluster peering, which praetor does not have".into(),
         ));
     }
-    if s.connect {
-        return Err(invalid(
-            "Connect queries need the service mesh, which is not built yet".into(),
-        ));
-    }
     if !b.dns.ttl.is_empty() {
         praetor_config::parse_duration(&b.dns.ttl)
             .map_err(|e| invalid(format!("Bad DNS TTL '{}': {e}", b.dns.ttl)))?;
@@ -268,21 +263,18 @@ async fn execute(st: &AppState, p: &Params, name: &str) -> ApiResult<Response> {
             .parse::<usize>()
             .map_err(|e| internal(format!("Bad limit: strconv.Atoi: parsing {l:?}: {e}")))?,
     };
-    if let Some(c) = p.get("connect").filter(|c| !c.is_empty()) {
-        let connect = crate::params::parse_bool(c)
-            .map_err(|e| internal(format!("Error parsing 'connect' value: {e}")))?;
-        if connect {
-            return Err(internal(
-                "Connect queries need the service mesh, which is not built yet",
-            ));
-        }
-    }
+    let connect = match p.get("connect").filter(|c| !c.is_empty()) {
+        Some(c) => crate::params::parse_bool(c)
+            .map_err(|e| internal(format!("Error parsing 'connect' value: {e}")))?,
+        None => false,
+    };
     let stale = p.flag("stale");
     let req = Request::PreparedQueryExecute {
         name: name.to_string(),
         near: p.near(&st.agent.node_name()),
         limit,
         stale,
+        connect,
     };
     let r = match st.rpc.call(p, p.dc(), req).await? {
         RpcResponse::PreparedQueryExecute(Some(r)) => r,

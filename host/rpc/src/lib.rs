@@ -772,6 +772,7 @@ impl Rpc {
                 near,
                 limit,
                 stale,
+                connect,
             } => {
                 if !stale && !c.is_leader() {
                     let req = Request::PreparedQueryExecute {
@@ -779,11 +780,12 @@ impl Rpc {
                         near,
                         limit,
                         stale,
+                        connect,
                     };
                     return self.forward_to_leader(c, caller, req, hops).await;
                 }
                 let mut result = self
-                    .execute_prepared_query(c, caller, &name, near.as_deref(), limit, hops)
+                    .execute_prepared_query(c, caller, &name, near.as_deref(), limit, connect, hops)
                     .await?;
                 if let (Some(id), Some(r)) = (&identity, result.as_mut()) {
                     acl::filter_nodes(id, &mut r.nodes);
@@ -1020,6 +1022,7 @@ impl Rpc {
         name: &str,
         near: Option<&str>,
         limit: usize,
+        connect: bool,
         hops: u32,
     ) -> Result<Option<ExecuteResult>, RpcError> {
         let resolved = match c
@@ -1035,8 +1038,9 @@ impl Rpc {
         let Some(query) = resolved else {
             return Ok(None);
         };
-        let query = praetor_state::render_prepared_query(&query, name)
+        let mut query = praetor_state::render_prepared_query(&query, name)
             .map_err(|e| RpcError::Internal(format!("failed to render query: {e}")))?;
+        query.service.connect |= connect;
         // The query's own `Near`; `_agent`/`_ip` need the caller's node, which only a `?near`
         // from the HTTP edge carries, so they sort nothing here.
         let near = near
@@ -1083,10 +1087,19 @@ impl Rpc {
         limit: usize,
     ) -> ExecuteResult {
         use rand::seq::SliceRandom as _;
-        let out = c.store().query(&praetor_state::Query::HealthService {
-            service: query.service.service.clone(),
-            tag: None,
-            passing_only: false,
+        let service = query.service.service.clone();
+        let out = c.store().query(&if query.service.connect {
+            praetor_state::Query::HealthConnect {
+                service,
+                tag: None,
+                passing_only: false,
+            }
+        } else {
+            praetor_state::Query::HealthService {
+                service,
+                tag: None,
+                passing_only: false,
+            }
         });
         let mut nodes = match out.result {
             praetor_state::QueryResult::CheckServiceNodes(n) => n,

@@ -133,6 +133,9 @@ pub enum Request {
         near: Option<String>,
         limit: usize,
         stale: bool,
+        /// `?connect=true`: answer the service's connect set (its proxies and native
+        /// instances) instead of its instances.
+        connect: bool,
     },
     /// Run an already resolved (and rendered) query here, without failover: the remote half
     /// of a failover.
