@@ -785,7 +785,17 @@ impl Rpc {
                     return self.forward_to_leader(c, caller, req, hops).await;
                 }
                 let mut result = self
-                    .execute_prepared_query(c, caller, &name, near.as_deref(), limit, connect, hops)
+                    .execute_prepared_query(
+                        c,
+                        caller,
+                        Execute {
+                            name: &name,
+                            near: near.as_deref(),
+                            limit,
+                            connect,
+                        },
+                        hops,
+                    )
                     .await?;
                 if let (Some(id), Some(r)) = (&identity, result.as_mut()) {
                     acl::filter_nodes(id, &mut r.nodes);
@@ -1019,12 +1029,15 @@ impl Rpc {
         &self,
         c: &Consensus,
         caller: &Caller,
-        name: &str,
-        near: Option<&str>,
-        limit: usize,
-        connect: bool,
+        x: Execute<'_>,
         hops: u32,
     ) -> Result<Option<ExecuteResult>, RpcError> {
+        let Execute {
+            name,
+            near,
+            limit,
+            connect,
+        } = x;
         let resolved = match c
             .store()
             .query(&praetor_state::Query::PreparedQueryResolve {
@@ -1480,6 +1493,15 @@ impl Rpc {
 
 /// How long a forwarded call may take: a blocking read its wait plus a margin, anything else
 /// the leader hold time plus a margin.
+/// What a prepared-query execute asks for.
+struct Execute<'a> {
+    name: &'a str,
+    near: Option<&'a str>,
+    limit: usize,
+    /// Answer the connect set instead of the instances.
+    connect: bool,
+}
+
 fn call_timeout(req: &Request) -> Duration {
     match req {
         Request::Query(q) if q.min_index > 0 => blocking_wait(q.wait_ms) + RPC_MARGIN,
