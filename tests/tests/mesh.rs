@@ -183,16 +183,19 @@ fn config_entries_and_intentions_across_datacenters() {
     status(&in_dc1, 200, "service-defaults in dc1");
     assert_eq!(in_dc1.json()["Protocol"], "tcp");
 
-    // Intention created in dc2 (legacy API) is stored in dc1 and replicated back.
-    let c = root2.post_json(
-        "/v1/connect/intentions",
-        &json!({"SourceName": "web", "DestinationName": "socat", "Action": "allow"}),
-    );
-    status(&c, 200, "intention create via dc2");
-    let id = c.json()["ID"].as_str().unwrap().to_string();
+    // `praetor intention create web socat` in dc2 is stored in dc1 and replicated back.
+    let (code, out, err) = s.cli(&[
+        "intention",
+        "create",
+        &format!("-token={ROOT}"),
+        "web",
+        "socat",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(out.trim(), "Created: web => socat (allow)");
     let exact = root1.get("/v1/connect/intentions/exact?source=web&destination=socat");
     status(&exact, 200, "intention in dc1");
-    assert_eq!(exact.json()["ID"], id.as_str());
+    let id = exact.json()["ID"].as_str().unwrap().to_string();
     assert_eq!(exact.json()["Precedence"], 9);
     wait_for("intention replicated to dc2", LONG, || {
         (root2

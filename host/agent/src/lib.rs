@@ -250,7 +250,7 @@ impl Shared {
             ),
             Err(_) => (Vec::new(), None),
         };
-        let sidecar = mesh::expand_sidecar(&def, &used, current)?;
+        let sidecar = mesh::expand_sidecar(&def, self.config.ports.sidecar, &used, current)?;
         self.add_service(def, replace_checks);
         if let Some(s) = sidecar {
             self.add_service(s, replace_checks);

@@ -140,9 +140,6 @@ pub fn authorize(
     }
 }
 
-/// Consul's default sidecar port range (`ports.sidecar_min_port`/`sidecar_max_port`).
-pub const SIDECAR_PORTS: std::ops::RangeInclusive<u16> = 21000..=21255;
-
 /// The catalog form of a proxy block.
 pub fn proxy_of(p: &praetor_config::ProxySpec) -> praetor_state::ServiceProxy {
     let json = |m: &serde_json::Map<String, serde_json::Value>| {
@@ -188,6 +185,7 @@ pub fn sidecar_id(parent_id: &str) -> String {
 /// sidecar has now, if it exists.
 pub fn expand_sidecar(
     parent: &praetor_config::ServiceDefinition,
+    range: Option<(u16, u16)>,
     used: &[u16],
     current: Option<u16>,
 ) -> Result<Option<praetor_config::ServiceDefinition>, String> {
@@ -211,14 +209,18 @@ pub fn expand_sidecar(
         spec.address = Some(parent.address.clone()).filter(|a| !a.is_empty());
     }
     if spec.port.is_none_or(|p| p == 0) {
+        let Some((min, max)) = range else {
+            return Err(
+                "no port provided for sidecar_service and auto-assignment disabled in config"
+                    .into(),
+            );
+        };
         let port = current
-            .filter(|p| SIDECAR_PORTS.contains(p))
-            .or_else(|| SIDECAR_PORTS.clone().find(|p| !used.contains(p)))
+            .filter(|p| (min..=max).contains(p))
+            .or_else(|| (min..=max).find(|p| !used.contains(p)))
             .ok_or_else(|| {
                 format!(
-                    "no port provided for sidecar_service and none left in the configured range [{}, {}]",
-                    SIDECAR_PORTS.start(),
-                    SIDECAR_PORTS.end()
+                    "no port provided for sidecar_service and none left in the configured range [{min}, {max}]"
                 )
             })?;
         spec.port = Some(port);
@@ -258,4 +260,59 @@ pub fn expand_sidecar(
     spec.build()
         .map(Some)
         .map_err(|e| format!("Invalid SidecarService: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parent() -> praetor_config::ServiceDefinition {
+        praetor_config::ServiceSpec {
+            name: Some("web".into()),
+            port: Some(8080),
+            sidecar: Some(Box::default()),
+            ..Default::default()
+        }
+        .build()
+        .unwrap()
+    }
+
+    #[test]
+    fn sidecar_expansion_follows_consul() {
+        let s = expand_sidecar(&parent(), Some((21000, 21002)), &[21000], None)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (s.id.as_str(), s.name.as_str()),
+            ("web-sidecar-proxy", "web-sidecar-proxy")
+        );
+        assert_eq!(s.kind, "connect-proxy");
+        assert_eq!(s.port, 21001, "lowest free port");
+        let p = s.proxy.as_ref().unwrap();
+        assert_eq!(
+            (p.destination_service_name.as_str(), p.local_service_port),
+            ("web", 8080)
+        );
+        assert_eq!(s.checks.len(), 2);
+        assert_eq!(s.checks[0].name, "Connect Sidecar Listening");
+        assert_eq!(s.checks[1].name, "Connect Sidecar Aliasing web");
+        // A re-registration keeps its port; an exhausted or disabled range is refused.
+        let again = expand_sidecar(
+            &parent(),
+            Some((21000, 21002)),
+            &[21000, 21001],
+            Some(21002),
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(again.port, 21002);
+        assert_eq!(
+            expand_sidecar(&parent(), Some((21000, 21000)), &[21000], None).unwrap_err(),
+            "no port provided for sidecar_service and none left in the configured range [21000, 21000]"
+        );
+        assert_eq!(
+            expand_sidecar(&parent(), None, &[], None).unwrap_err(),
+            "no port provided for sidecar_service and auto-assignment disabled in config"
+        );
+    }
 }

@@ -98,6 +98,31 @@ fn optional_port(
 }
 
 /// A port that must be set.
+/// `ports.sidecar_min_port`/`sidecar_max_port`: 0 in either disables auto-assignment.
+fn sidecar_ports(min: Option<i64>, max: Option<i64>) -> Result<Option<(u16, u16)>, ConfigError> {
+    let port = |key: &str, v: Option<i64>, default: u16| -> Result<u16, ConfigError> {
+        match v {
+            None => Ok(default),
+            Some(n) => u16::try_from(n).map_err(|_| {
+                invalid(format!(
+                    "{key}: invalid port {n}: must be between 0 and 65535"
+                ))
+            }),
+        }
+    };
+    let min = port("ports.sidecar_min_port", min, 21000)?;
+    let max = port("ports.sidecar_max_port", max, 21255)?;
+    if min == 0 || max == 0 {
+        return Ok(None);
+    }
+    if min > max {
+        return Err(invalid(format!(
+            "ports.sidecar_min_port ({min}) must be less than or equal to ports.sidecar_max_port ({max})"
+        )));
+    }
+    Ok(Some((min, max)))
+}
+
 fn required_port(key: &str, value: Option<i64>, default: u16) -> Result<u16, ConfigError> {
     match value {
         None => Ok(default),
@@ -318,6 +343,7 @@ pub(crate) fn build(
         server: required_port("ports.server", raw.ports.server, 8300)?,
         serf_lan: required_port("ports.serf_lan", raw.ports.serf_lan, 8301)?,
         serf_wan: optional_port("ports.serf_wan", raw.ports.serf_wan, Some(8302))?,
+        sidecar: sidecar_ports(raw.ports.sidecar_min_port, raw.ports.sidecar_max_port)?,
     };
 
     // Domain.

@@ -33,6 +33,9 @@ pub struct Ports {
     pub serf_lan: u16,
     /// WAN gossip (servers only), default 8302.
     pub serf_wan: Option<u16>,
+    /// The range sidecar services get their port from (`sidecar_min_port`..=
+    /// `sidecar_max_port`, default 21000..=21255); `None` = auto-assignment disabled (0).
+    pub sidecar: Option<(u16, u16)>,
 }
 
 impl Default for Ports {
@@ -44,6 +47,7 @@ impl Default for Ports {
             dns: Some(8600),
             server: 8300,
             serf_lan: 8301,
+            sidecar: Some((21000, 21255)),
             serf_wan: Some(8302),
         }
     }

@@ -215,7 +215,15 @@ const GOSSIP_KEYS: &[&str] = &[
 ];
 
 const PORT_KEYS: &[&str] = &[
-    "http", "https", "grpc", "dns", "server", "serf_lan", "serf_wan",
+    "http",
+    "https",
+    "grpc",
+    "dns",
+    "server",
+    "serf_lan",
+    "serf_wan",
+    "sidecar_min_port",
+    "sidecar_max_port",
 ];
 const DNS_KEYS: &[&str] = &[
     "node_ttl",
@@ -785,6 +793,8 @@ impl<'a> Decoder<'a> {
                     "dns" => ports.dns = n,
                     "server" => ports.server = n,
                     "serf_lan" => ports.serf_lan = n,
+                    "sidecar_min_port" => ports.sidecar_min_port = n,
+                    "sidecar_max_port" => ports.sidecar_max_port = n,
                     _ => ports.serf_wan = n,
                 }
             }

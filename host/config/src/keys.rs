@@ -129,8 +129,6 @@ pub(crate) const UNSUPPORTED_PORTS: &[&str] = &[
     "grpc_tls",
     "proxy_max_port",
     "proxy_min_port",
-    "sidecar_max_port",
-    "sidecar_min_port",
 ];
 
 /// Keys of `dns_config { }` praetor ignores.

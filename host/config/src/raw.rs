@@ -19,6 +19,8 @@ pub(crate) struct RawPorts {
     pub server: Option<i64>,
     pub serf_lan: Option<i64>,
     pub serf_wan: Option<i64>,
+    pub sidecar_min_port: Option<i64>,
+    pub sidecar_max_port: Option<i64>,
 }
 
 /// `gossip_lan { ... }` / `gossip_wan { ... }` as written.
@@ -353,6 +355,14 @@ impl RawConfig {
         overlay(&mut self.ports.server, later.ports.server);
         overlay(&mut self.ports.serf_lan, later.ports.serf_lan);
         overlay(&mut self.ports.serf_wan, later.ports.serf_wan);
+        overlay(
+            &mut self.ports.sidecar_min_port,
+            later.ports.sidecar_min_port,
+        );
+        overlay(
+            &mut self.ports.sidecar_max_port,
+            later.ports.sidecar_max_port,
+        );
         overlay(&mut self.domain, later.domain);
         self.services.extend(later.services);
         self.checks.extend(later.checks);
