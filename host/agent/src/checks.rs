@@ -81,8 +81,11 @@ async fn run_once(shared: &Shared, kind: &CheckKind, timeout: Duration) -> (Chec
             url,
             method,
             headers,
-            ..
-        } => http_check(url, method, headers, timeout).await,
+            tls_skip_verify,
+        } => {
+            let tls = tls_config(shared, *tls_skip_verify);
+            http_check(url, method, headers, tls, timeout).await
+        }
         CheckKind::Script(args) => {
             if !shared.config.enable_script_checks {
                 return (
@@ -104,10 +107,64 @@ async fn run_once(shared: &Shared, kind: &CheckKind, timeout: Duration) -> (Chec
     }
 }
 
+/// The system's CA bundle (Debian's path), read once.
+const SYSTEM_CA_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
+
+fn pem_certs(path: &std::path::Path) -> Vec<ureq::tls::Certificate<'static>> {
+    let Ok(pem) = std::fs::read(path) else {
+        return Vec::new();
+    };
+    ureq::tls::parse_pem(&pem)
+        .filter_map(|item| match item {
+            Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The roots HTTPS checks trust: the system's bundle and the agent's configured CA file
+/// (Consul uses the agent's TLS settings for its checks).
+fn check_roots(shared: &Shared) -> std::sync::Arc<Vec<ureq::tls::Certificate<'static>>> {
+    static ROOTS: std::sync::OnceLock<std::sync::Arc<Vec<ureq::tls::Certificate<'static>>>> =
+        std::sync::OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let mut roots = pem_certs(std::path::Path::new(SYSTEM_CA_BUNDLE));
+            for section in [&shared.config.tls.internal_rpc, &shared.config.tls.https] {
+                if let Some(ca) = &section.ca_file {
+                    roots.extend(pem_certs(ca));
+                }
+            }
+            std::sync::Arc::new(roots)
+        })
+        .clone()
+}
+
+/// ureq's TLS for a check: rustls with ring (the project's one provider), the check roots,
+/// verification off with `tls_skip_verify`.
+fn tls_config(shared: &Shared, skip_verify: bool) -> ureq::tls::TlsConfig {
+    tls_with_roots(&check_roots(shared), skip_verify)
+}
+
+fn tls_with_roots(
+    roots: &[ureq::tls::Certificate<'static>],
+    skip_verify: bool,
+) -> ureq::tls::TlsConfig {
+    ureq::tls::TlsConfig::builder()
+        .provider(ureq::tls::TlsProvider::Rustls)
+        .unversioned_rustls_crypto_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .root_certs(ureq::tls::RootCerts::new_with_certs(roots))
+        .disable_verification(skip_verify)
+        .build()
+}
+
 async fn http_check(
     url: &str,
     method: &str,
     headers: &std::collections::BTreeMap<String, Vec<String>>,
+    tls: ureq::tls::TlsConfig,
     timeout: Duration,
 ) -> (CheckStatus, String) {
     let (url, method, headers) = (url.to_string(), method.to_string(), headers.clone());
@@ -115,6 +172,7 @@ async fn http_check(
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
+            .tls_config(tls)
             .build()
             .new_agent();
         let method = if method.is_empty() {
@@ -189,4 +247,69 @@ fn truncate(mut s: String) -> String {
         s.push_str(" ... (captured 4096 of output)");
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// An HTTPS server on loopback with a self-signed certificate for 127.0.0.1 that answers
+    /// every request `200 ok`; returns its port and certificate.
+    async fn https_server() -> (u16, Vec<u8>) {
+        let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+        let cert = ck.cert.der().to_vec();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![CertificateDer::from(cert.clone())], key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    if let Ok(mut tls) = acceptor.accept(tcp).await {
+                        let mut buf = [0u8; 1024];
+                        let _ = tls.read(&mut buf).await;
+                        let _ = tls
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                            .await;
+                        let _ = tls.shutdown().await;
+                    }
+                });
+            }
+        });
+        (port, cert)
+    }
+
+    #[tokio::test]
+    async fn https_checks_verify_or_skip_and_never_panic() {
+        let (port, cert) = https_server().await;
+        let url = format!("https://127.0.0.1:{port}/health");
+        let headers = Default::default();
+        let t = Duration::from_secs(5);
+        // Unknown issuer: critical with the reason.
+        let (status, out) = http_check(&url, "GET", &headers, tls_with_roots(&[], false), t).await;
+        assert_eq!(status, CheckStatus::Critical, "{out}");
+        // tls_skip_verify: passing.
+        let (status, out) = http_check(&url, "GET", &headers, tls_with_roots(&[], true), t).await;
+        assert_eq!(status, CheckStatus::Passing, "{out}");
+        // The CA among the roots: passing with verification.
+        let roots = vec![ureq::tls::Certificate::from_der(&cert).to_owned()];
+        let (status, out) =
+            http_check(&url, "GET", &headers, tls_with_roots(&roots, false), t).await;
+        assert_eq!(status, CheckStatus::Passing, "{out}");
+        assert!(out.contains("200"), "{out}");
+    }
 }
