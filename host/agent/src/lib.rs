@@ -575,7 +575,9 @@ pub(crate) fn raft_id(node_id: &str) -> Option<u64> {
     u64::from_str_radix(&hex, 16).ok()
 }
 
-/// The node id: from config, else `<data_dir>/node-id` (created once), else random (`-dev`).
+/// The node id: from config, else `<data_dir>/node-id` (created once, atomically), else
+/// random (`-dev`). An unreadable or invalid file is an error, never silently replaced: the
+/// node's identity (and a server's raft id) must not change behind the operator's back.
 fn node_id(cfg: &Config) -> Result<String, AgentError> {
     if let Some(id) = &cfg.node_id {
         return Ok(id.clone());
@@ -591,11 +593,30 @@ fn node_id(cfg: &Config) -> Result<String, AgentError> {
     let path = dir.join("node-id");
     match std::fs::read_to_string(&path) {
         Ok(s) if raft_id(s.trim()).is_some() => Ok(s.trim().to_string()),
-        _ => {
+        Ok(s) => Err(AgentError::DataDir {
+            path: path.display().to_string(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "node ID {:?} is invalid (remove the file to get a new identity)",
+                    s.trim()
+                ),
+            ),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let id = uuid::Uuid::new_v4().to_string();
-            std::fs::write(&path, &id).map_err(dd)?;
+            let tmp = dir.join("node-id.tmp");
+            std::fs::write(&tmp, &id)
+                .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
+                .and_then(|()| std::fs::rename(&tmp, &path))
+                .and_then(|()| std::fs::File::open(dir)?.sync_all())
+                .map_err(dd)?;
             Ok(id)
         }
+        Err(e) => Err(AgentError::DataDir {
+            path: path.display().to_string(),
+            source: e,
+        }),
     }
 }
 
@@ -1174,5 +1195,28 @@ mod tests {
             Some(0x0123abcd456789ef)
         );
         assert_eq!(raft_id("nope"), None);
+    }
+
+    #[test]
+    fn node_id_is_created_once_and_never_silently_replaced() {
+        let dir = std::env::temp_dir().join(format!("praetor-node-id-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let flags = praetor_config::Flags {
+            data_dir: Some(dir.clone()),
+            ..praetor_config::Flags::default()
+        };
+        let cfg = praetor_config::load(&flags).unwrap().config;
+        let first = node_id(&cfg).unwrap();
+        assert_eq!(node_id(&cfg).unwrap(), first, "stable across starts");
+        assert!(!dir.join("node-id.tmp").exists());
+        std::fs::write(dir.join("node-id"), "not-a-uuid").unwrap();
+        let e = node_id(&cfg).unwrap_err().to_string();
+        assert!(e.contains("node ID \"not-a-uuid\" is invalid"), "{e}");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("node-id")).unwrap(),
+            "not-a-uuid",
+            "the file is left alone"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

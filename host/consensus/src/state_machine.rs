@@ -80,7 +80,7 @@ impl StateMachine {
         Ok(())
     }
 
-    fn persist(&self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), StorageError> {
+    async fn persist(&self, meta: &SnapshotMeta, data: &[u8]) -> Result<(), StorageError> {
         let Some(path) = &self.snapshot_path else {
             return Ok(());
         };
@@ -89,45 +89,54 @@ impl StateMachine {
             data: data.to_vec(),
         };
         let bytes = postcard::to_allocvec(&file).map_err(snap_err)?;
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, &bytes).map_err(snap_err)?;
-        std::fs::File::open(&tmp)
-            .and_then(|f| f.sync_all())
-            .map_err(snap_err)?;
-        std::fs::rename(&tmp, path).map_err(snap_err)?;
-        Ok(())
+        write_durably(path.clone(), bytes).await
     }
+}
+
+/// Writes a snapshot file so that a crash leaves the old one or the new one, whole: a
+/// temporary file, fsynced, renamed over the old one, then the directory fsynced (the rename
+/// itself is durable only then). Runs off the async threads.
+async fn write_durably(path: PathBuf, bytes: Vec<u8>) -> Result<(), StorageError> {
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, &bytes)?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, &path)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    })
+    .await
+    .map_err(snap_err)?
+    .map_err(snap_err)
 }
 
 /// Builds a snapshot from a consistent copy of the store.
 pub struct SnapshotBuilder {
-    data: Vec<u8>,
+    /// The store's bytes, or why it could not be serialized (never an empty stand-in).
+    data: Result<Vec<u8>, String>,
     meta: SnapshotMeta,
     snapshot_path: Option<PathBuf>,
 }
 
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError> {
+        let data = self
+            .data
+            .clone()
+            .map_err(|e| snap_err(std::io::Error::other(format!("serializing the state: {e}"))))?;
         if let Some(path) = &self.snapshot_path {
             let file = SnapshotFile {
                 meta: self.meta.clone(),
-                data: self.data.clone(),
+                data: data.clone(),
             };
             let bytes = postcard::to_allocvec(&file).map_err(snap_err)?;
-            let path = path.clone();
-            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-                let tmp = path.with_extension("tmp");
-                std::fs::write(&tmp, &bytes)?;
-                std::fs::File::open(&tmp)?.sync_all()?;
-                std::fs::rename(&tmp, &path)
-            })
-            .await
-            .map_err(snap_err)?
-            .map_err(snap_err)?;
+            write_durably(path.clone(), bytes).await?;
         }
         Ok(Snapshot {
             meta: self.meta.clone(),
-            snapshot: Box::new(Cursor::new(self.data.clone())),
+            snapshot: Box::new(Cursor::new(data)),
         })
     }
 }
@@ -165,7 +174,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     async fn get_snapshot_builder(&mut self) -> Self::SnapshotBuilder {
         self.snapshot_seq += 1;
         // Serialising here keeps the copy consistent with `applied` (apply is not running now).
-        let data = postcard::to_allocvec(&self.store.snapshot()).unwrap_or_default();
+        let data = postcard::to_allocvec(&self.store.snapshot()).map_err(|e| e.to_string());
         let snapshot_id = match self.applied {
             Some(l) => format!("{}-{}-{}", l.leader_id.term, l.index, self.snapshot_seq),
             None => format!("0-0-{}", self.snapshot_seq),
@@ -175,7 +184,9 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
             last_membership: self.membership.clone(),
             snapshot_id,
         };
-        self.current = Some((meta.clone(), data.clone()));
+        if let Ok(d) = &data {
+            self.current = Some((meta.clone(), d.clone()));
+        }
         SnapshotBuilder {
             data,
             meta,
@@ -194,7 +205,7 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     ) -> Result<(), StorageError> {
         let data = snapshot.into_inner();
         self.install(meta, &data).map_err(sm_err)?;
-        self.persist(meta, &data)?;
+        self.persist(meta, &data).await?;
         self.current = Some((meta.clone(), data));
         Ok(())
     }

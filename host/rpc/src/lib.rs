@@ -625,7 +625,7 @@ impl Rpc {
                     &addr.to_string(),
                     Some(dc),
                     req.clone(),
-                    hops + 1,
+                    hops.saturating_add(1),
                     timeout,
                 )
                 .await
@@ -1176,7 +1176,7 @@ impl Rpc {
                     &p.node.rpc_addr,
                     None,
                     Request::RaftStats,
-                    hops + 1,
+                    hops.saturating_add(1),
                     Duration::from_secs(1),
                 )
                 .await
@@ -1280,7 +1280,7 @@ impl Rpc {
                             &node.rpc_addr,
                             None,
                             Request::Apply(cmd),
-                            hops + 1,
+                            hops.saturating_add(1),
                             RPC_MARGIN,
                         )
                         .await;
@@ -1362,7 +1362,14 @@ impl Rpc {
                         _ => RPC_MARGIN,
                     };
                     return self
-                        .forward_to(caller, &node.rpc_addr, None, req, hops + 1, timeout)
+                        .forward_to(
+                            caller,
+                            &node.rpc_addr,
+                            None,
+                            req,
+                            hops.saturating_add(1),
+                            timeout,
+                        )
                         .await;
                 }
                 Some(_) => return Box::pin(self.handle_on_server(c, caller, req, hops)).await,
@@ -1569,6 +1576,13 @@ impl RpcSvc for RpcService {
             .counters
             .calls_in
             .fetch_add(1, Ordering::Relaxed);
+        // A hop count is a number from the network: past the limit the request is refused
+        // here, so every `hops.saturating_add(1)` below stays small.
+        if call.hops > MAX_HOPS {
+            return Err(tonic::Status::invalid_argument(
+                "too many forwarding hops".to_string(),
+            ));
+        }
         let req: Request = postcard::from_bytes(&call.body)
             .map_err(|e| tonic::Status::invalid_argument(format!("malformed rpc request: {e}")))?;
         let dc = Some(call.datacenter.as_str()).filter(|d| !d.is_empty());
