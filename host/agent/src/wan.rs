@@ -5,9 +5,8 @@
 use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use praetor_config::{Config, GossipSettings};
@@ -29,7 +28,14 @@ pub(crate) fn wan_name(node: &str, dc: &str) -> String {
 }
 
 /// Test hook: `PRAETOR_TEST_WAN_DELAY_MS` delays every datagram this agent sends on the WAN
-/// pool (tc netem is not available everywhere). Not a Consul setting.
+/// pool (tc netem is not available everywhere). Not a Consul setting. Compiled only into debug
+/// builds (the ones the test suite runs); a release binary never reads it.
+#[cfg(not(debug_assertions))]
+pub(crate) fn test_send_delay() -> Duration {
+    Duration::ZERO
+}
+
+#[cfg(debug_assertions)]
 pub(crate) fn test_send_delay() -> Duration {
     std::env::var("PRAETOR_TEST_WAN_DELAY_MS")
         .ok()
@@ -40,9 +46,15 @@ pub(crate) fn test_send_delay() -> Duration {
 
 /// Test hook: while the file named by `PRAETOR_TEST_WAN_CUT_FILE` exists, this agent's WAN pool
 /// drops every datagram it receives, as if its WAN link were cut (checked every 100 ms). Not a
-/// Consul setting; `None` when the variable is unset.
+/// Consul setting; `None` when the variable is unset. Debug builds only, like the delay hook.
+#[cfg(not(debug_assertions))]
 fn test_cut() -> Option<Arc<AtomicBool>> {
-    let path = PathBuf::from(std::env::var_os("PRAETOR_TEST_WAN_CUT_FILE")?);
+    None
+}
+
+#[cfg(debug_assertions)]
+fn test_cut() -> Option<Arc<AtomicBool>> {
+    let path = std::path::PathBuf::from(std::env::var_os("PRAETOR_TEST_WAN_CUT_FILE")?);
     let cut = Arc::new(AtomicBool::new(path.exists()));
     let flag = cut.clone();
     tokio::spawn(async move {
@@ -50,7 +62,7 @@ fn test_cut() -> Option<Arc<AtomicBool>> {
         loop {
             tick.tick().await;
             let now = path.exists();
-            if flag.swap(now, Ordering::Relaxed) != now {
+            if flag.swap(now, std::sync::atomic::Ordering::Relaxed) != now {
                 tracing::warn!(cut = now, "test hook: WAN link cut changed");
             }
         }
