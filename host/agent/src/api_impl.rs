@@ -274,12 +274,15 @@ impl AgentApi for AgentHandle {
             reject_disabled(&self.0, c)?;
         }
         self.0
-            .register_service(def, replace_existing_checks)
-            .map_err(AgentError::BadRequest)
+            .register_service(def.clone(), replace_existing_checks)
+            .map_err(AgentError::BadRequest)?;
+        crate::persist::save_service(&self.0, &def);
+        Ok(())
     }
 
     async fn deregister_service(&self, id: &str) -> Result<(), AgentError> {
         if self.0.remove_service(id) {
+            crate::persist::remove_service(&self.0, id);
             Ok(())
         } else {
             Err(AgentError::NotFound(format!(
@@ -303,12 +306,14 @@ impl AgentApi for AgentHandle {
                 )));
             }
         }
+        crate::persist::save_check(&self.0, &def);
         self.0.add_check(def);
         Ok(())
     }
 
     async fn deregister_check(&self, id: &str) -> Result<(), AgentError> {
         if self.0.remove_check(id) {
+            crate::persist::remove_check(&self.0, id);
             Ok(())
         } else {
             Err(AgentError::NotFound(format!(

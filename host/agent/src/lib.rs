@@ -18,6 +18,7 @@ mod leaf;
 mod local;
 mod mesh;
 mod metrics;
+mod persist;
 mod plugins;
 mod replication;
 mod sync;
@@ -920,6 +921,14 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
     );
 
     shared.load_config_definitions(cfg);
+    let (services, checks) = persist::restore(&shared);
+    if services + checks > 0 {
+        tracing::info!(
+            services,
+            checks,
+            "restored services and checks registered through the API"
+        );
+    }
     tasks.push(tokio::spawn(sync::run(shared.clone())));
     tasks.push(tokio::spawn(events::run(shared.clone())));
     tasks.push(tokio::spawn(mesh::watch(shared.clone())));

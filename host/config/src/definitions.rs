@@ -40,7 +40,7 @@ pub enum DefinitionError {
 }
 
 /// A mesh proxy as written (Consul's `Proxy` block): `connect-proxy` and `mesh-gateway`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProxySpec {
     pub destination_service_name: String,
     pub destination_service_id: String,
@@ -54,7 +54,7 @@ pub struct ProxySpec {
 }
 
 /// One upstream as written.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UpstreamSpec {
     pub destination_type: String,
     pub destination_name: String,
@@ -147,7 +147,7 @@ impl ProxySpec {
 }
 
 /// What a check runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum CheckKind {
     /// Passes while it is refreshed within the TTL.
     Ttl(Duration),
@@ -167,7 +167,7 @@ pub enum CheckKind {
 }
 
 /// A validated check.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CheckDefinition {
     pub id: String,
     pub name: String,
@@ -181,7 +181,7 @@ pub struct CheckDefinition {
 }
 
 /// A validated service.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ServiceDefinition {
     pub id: String,
     pub name: String,
@@ -207,7 +207,7 @@ pub struct ServiceDefinition {
 }
 
 /// A check as written by a user (config file or HTTP API), before defaults and validation.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CheckSpec {
     pub id: Option<String>,
     pub name: Option<String>,
@@ -228,7 +228,7 @@ pub struct CheckSpec {
 }
 
 /// A service as written by a user (config file or HTTP API), before defaults and validation.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ServiceSpec {
     pub id: Option<String>,
     pub name: Option<String>,
