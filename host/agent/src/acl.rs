@@ -352,18 +352,5 @@ pub(crate) fn persist_tokens(config: &Config, tokens: &AgentTokens) -> std::io::
         dns: keep(&tokens.dns, &configured.dns),
     };
     let body = serde_json::to_vec(&p).map_err(std::io::Error::other)?;
-    let tmp = dir.join(format!("{TOKENS_FILE}.tmp"));
-    {
-        use std::io::Write as _;
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(&body)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, dir.join(TOKENS_FILE))
+    crate::persist::write_atomically(dir, TOKENS_FILE, &body)
 }

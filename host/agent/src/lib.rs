@@ -287,7 +287,10 @@ impl Shared {
                 warning: def.weights.1,
             },
             kind: def.kind.clone(),
-            proxy: def.proxy.as_ref().map(mesh::proxy_of),
+            proxy: def
+                .proxy
+                .as_ref()
+                .map(praetor_mesh::registration::service_proxy),
             connect_native: def.connect_native,
             ..Default::default()
         };
@@ -606,12 +609,7 @@ fn node_id(cfg: &Config) -> Result<String, AgentError> {
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let id = uuid::Uuid::new_v4().to_string();
-            let tmp = dir.join("node-id.tmp");
-            std::fs::write(&tmp, &id)
-                .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
-                .and_then(|()| std::fs::rename(&tmp, &path))
-                .and_then(|()| std::fs::File::open(dir)?.sync_all())
-                .map_err(dd)?;
+            persist::write_atomically(dir, "node-id", id.as_bytes()).map_err(dd)?;
             Ok(id)
         }
         Err(e) => Err(AgentError::DataDir {

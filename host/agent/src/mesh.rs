@@ -140,39 +140,6 @@ pub fn authorize(
     }
 }
 
-/// The catalog form of a proxy block.
-pub fn proxy_of(p: &praetor_config::ProxySpec) -> praetor_state::ServiceProxy {
-    let json = |m: &serde_json::Map<String, serde_json::Value>| {
-        if m.is_empty() {
-            String::new()
-        } else {
-            serde_json::Value::Object(m.clone()).to_string()
-        }
-    };
-    praetor_state::ServiceProxy {
-        destination_service_name: p.destination_service_name.clone(),
-        destination_service_id: p.destination_service_id.clone(),
-        local_service_address: p.local_service_address.clone(),
-        local_service_port: p.local_service_port,
-        mode: p.mode.clone(),
-        config_json: json(&p.config),
-        mesh_gateway_mode: p.mesh_gateway_mode.clone(),
-        upstreams: p
-            .upstreams
-            .iter()
-            .map(|u| praetor_state::Upstream {
-                destination_type: u.destination_type.clone(),
-                destination_name: u.destination_name.clone(),
-                datacenter: u.datacenter.clone(),
-                local_bind_address: u.local_bind_address.clone(),
-                local_bind_port: u.local_bind_port,
-                mesh_gateway_mode: u.mesh_gateway_mode.clone(),
-                config_json: json(&u.config),
-            })
-            .collect(),
-    }
-}
-
 /// The ID of a service's sidecar.
 pub fn sidecar_id(parent_id: &str) -> String {
     format!("{parent_id}-sidecar-proxy")

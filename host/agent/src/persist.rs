@@ -2,7 +2,8 @@
 //! `<data_dir>/services` and `<data_dir>/checks`): one file per service or check, written
 //! atomically when it is registered, removed when it is deregistered, registered again at
 //! start. Config-file definitions are not kept (the files are read again). The file format is
-//! versioned: `{"Version": 1, "Service"|"Check": {...}}`.
+//! versioned: `{"Version": 1, "Service"|"Check": {...}}`. Also the one atomic writer of the
+//! data dir's files (node-id, persisted tokens).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -42,11 +43,22 @@ fn file_name(id: &str) -> String {
         .collect()
 }
 
-fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+/// The one way the agent writes a file of its data dir: a temporary file readable by the
+/// agent only (0600), fsynced, renamed over the old one, then the directory fsynced, so a crash
+/// leaves the old content or the new one, whole.
+pub(crate) fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
     std::fs::create_dir_all(dir)?;
     let tmp = dir.join(format!("{name}.tmp"));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::File::open(&tmp)?.sync_all()?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
     std::fs::rename(&tmp, dir.join(name))?;
     std::fs::File::open(dir)?.sync_all()
 }

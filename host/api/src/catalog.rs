@@ -192,7 +192,10 @@ pub(crate) fn service_from_body(s: &json::ServiceBody) -> Service {
             })
             .unwrap_or_default(),
         kind: s.kind.clone(),
-        proxy: s.proxy.as_ref().map(json::service_proxy),
+        proxy: s
+            .proxy
+            .clone()
+            .map(|p| praetor_mesh::registration::service_proxy(&json::proxy_spec(p))),
         connect_native: s.connect.as_ref().is_some_and(|c| c.native),
         ..Default::default()
     }

@@ -94,7 +94,8 @@ fn cas(p: &Params) -> ApiResult<Option<u64>> {
     p.u64("cas", "cas")
 }
 
-fn bool_result(r: CommandResult) -> ApiResult<bool> {
+/// A config entry write's answer: whether it was applied (`?cas` may say no).
+pub(crate) fn bool_result(r: CommandResult) -> ApiResult<bool> {
     match r {
         CommandResult::Bool(b) => Ok(b),
         CommandResult::Ok => Ok(true),

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::config_entry::{invalid, query, stored, typed_of};
+use crate::config_entry::{bool_result, invalid, query, stored, typed_of};
 use crate::decode::{Unknown, from_slice};
 use crate::error::{ApiError, ApiResult};
 use crate::params::{Params, query_headers};
@@ -157,14 +157,8 @@ async fn modify<T>(
                 cas: Some(cas),
             }
         };
-        match st.rpc.apply(p, dc.as_deref(), cmd).await? {
-            praetor_state::CommandResult::Bool(true) | praetor_state::CommandResult::Ok => {
-                return Ok(answer);
-            }
-            praetor_state::CommandResult::Bool(false) => continue,
-            praetor_state::CommandResult::Denied(e) => return Err(ApiError::Forbidden(e)),
-            praetor_state::CommandResult::Error(e) => return Err(ApiError::Internal(e)),
-            other => return Err(ApiError::unexpected_result(&other)),
+        if bool_result(st.rpc.apply(p, dc.as_deref(), cmd).await?)? {
+            return Ok(answer);
         }
     }
     Err(ApiError::Internal(
@@ -476,9 +470,9 @@ async fn by_id_delete(
 #[serde(rename_all = "PascalCase", default)]
 struct AuthorizeBody {
     target: String,
+    /// `ClientCertSerial` is not read: Consul decides by the URI only.
     #[serde(rename = "ClientCertURI")]
     client_cert_uri: String,
-    client_cert_serial: String,
     /// praetor's extension: an HTTP request to decide at L7 (Consul decides L4 only).
     #[serde(rename = "HTTP")]
     http: Option<HttpBody>,
@@ -518,7 +512,6 @@ fn spiffe_service(uri: &str) -> Result<String, &'static str> {
 async fn authorize(State(st): State<AppState>, p: Params, body: Bytes) -> ApiResult<Response> {
     let b: AuthorizeBody = from_slice(&body, Unknown::Ignore)
         .map_err(|e| ApiError::BadRequest(format!("Request decode failed: {e}")))?;
-    let _ = &b.client_cert_serial;
     if b.target.is_empty() {
         return Err(ApiError::BadRequest(
             "Target service must be specified".into(),

@@ -362,43 +362,6 @@ pub fn proxy_spec(p: ProxyBody) -> praetor_config::ProxySpec {
     }
 }
 
-/// The state's form of a proxy body (a catalog registration).
-pub fn service_proxy(p: &ProxyBody) -> praetor_state::ServiceProxy {
-    let json = |m: &serde_json::Map<String, Value>| {
-        if m.is_empty() {
-            String::new()
-        } else {
-            Value::Object(m.clone()).to_string()
-        }
-    };
-    praetor_state::ServiceProxy {
-        destination_service_name: p.destination_service_name.clone(),
-        destination_service_id: p.destination_service_id.clone(),
-        local_service_address: p.local_service_address.clone(),
-        local_service_port: p.local_service_port,
-        mode: p.mode.clone(),
-        config_json: json(&p.config),
-        mesh_gateway_mode: p.mesh_gateway.mode.to_ascii_lowercase(),
-        upstreams: p
-            .upstreams
-            .iter()
-            .map(|u| praetor_state::Upstream {
-                destination_type: if u.destination_type.is_empty() {
-                    "service".into()
-                } else {
-                    u.destination_type.clone()
-                },
-                destination_name: u.destination_name.clone(),
-                datacenter: u.datacenter.clone(),
-                local_bind_address: u.local_bind_address.clone(),
-                local_bind_port: u.local_bind_port,
-                mesh_gateway_mode: u.mesh_gateway.mode.to_ascii_lowercase(),
-                config_json: json(&u.config),
-            })
-            .collect(),
-    }
-}
-
 /// A catalog registration's `Connect` block.
 #[derive(Debug, Default, Deserialize, Serialize, Clone)]
 #[serde(rename_all = "PascalCase", default)]

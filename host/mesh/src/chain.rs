@@ -115,12 +115,21 @@ impl ChainInput<'_> {
             .and_then(|r| r.subsets.get(subset))
             .map(|s| (s.filter.clone(), s.only_passing))
             .unwrap_or_default();
+        // `service-defaults` `ExternalSNI` replaces the mesh's name (a service outside it).
+        let sni = self
+            .service_defaults
+            .get(service)
+            .map(|sd| sd.external_sni.clone())
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| {
+                format!("{prefix}{service}.{NS}.{dc}.internal.{}", self.trust_domain)
+            });
         Target {
             id: format!("{prefix}{service}.{NS}.{NS}.{dc}"),
             service: service.to_string(),
             subset: subset.to_string(),
             datacenter: dc.to_string(),
-            sni: format!("{prefix}{service}.{NS}.{dc}.internal.{}", self.trust_domain),
+            sni,
             mesh_gateway_mode: self.mesh_gateway(service),
             connect_timeout: timeout,
             filter,
@@ -381,6 +390,13 @@ mod tests {
         input.service_defaults.insert("web", &sd);
         let chain = compile(&input).unwrap();
         assert_eq!(chain.protocol, "http");
+        let external = ServiceDefaults {
+            external_sni: "web.example.com".into(),
+            ..sd.clone()
+        };
+        let mut ext = input.clone();
+        ext.service_defaults.insert("web", &external);
+        assert_eq!(compile(&ext).unwrap().target.sni, "web.example.com");
         assert_eq!(chain.target.mesh_gateway_mode, "remote");
         input.override_mesh_gateway = Some("none");
         assert_eq!(compile(&input).unwrap().target.mesh_gateway_mode, "none");

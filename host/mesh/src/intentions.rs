@@ -170,7 +170,7 @@ pub fn precedence(source: &str, destination: &str) -> u8 {
 pub struct IntentionView {
     pub source: SourceIntention,
     pub destination: String,
-    /// The destination entry's `Meta` is not the intention's; legacy meta lives on the source.
+    /// The indexes of the destination's entry (an intention has none of its own).
     pub create_index: u64,
     pub modify_index: u64,
 }

@@ -1,8 +1,10 @@
-//! Service-mesh configuration as Consul has it: config entries and intentions (pure, no I/O).
+//! Service-mesh configuration as Consul has it: config entries, intentions, discovery chains and
+//! the catalog form of proxy registrations (pure, no I/O).
 
 pub mod chain;
 pub mod entry;
 pub mod intentions;
+pub mod registration;
 
 pub use entry::{ConfigEntry, Kind, MeshGatewayConfig};
 pub use intentions::IntentionView;

@@ -90,13 +90,19 @@ impl CsrLimiter {
     }
 }
 
+/// The provider configuration a stored CA configuration holds.
+fn parsed(cfg: &CaConfiguration) -> Result<CaConfig, RpcError> {
+    let map: Map<String, Value> = serde_json::from_str(&cfg.config_json).unwrap_or_default();
+    CaConfig::from_json(&map).map_err(ca_err)
+}
+
 /// The CSR limits of the stored configuration: (per second, concurrent).
 pub fn csr_limits(state: &CaState) -> (f64, u32) {
-    let Some(cfg) = &state.config else {
-        return (0.0, 0);
-    };
-    let map: Map<String, Value> = serde_json::from_str(&cfg.config_json).unwrap_or_default();
-    CaConfig::from_json(&map).map_or((0.0, 0), |c| (c.csr_max_per_second, c.csr_max_concurrent))
+    state
+        .config
+        .as_ref()
+        .and_then(|cfg| parsed(cfg).ok())
+        .map_or((0.0, 0), |c| (c.csr_max_per_second, c.csr_max_concurrent))
 }
 
 /// Unix seconds now.
@@ -203,8 +209,7 @@ pub fn reconfigure(
         .map_err(|e| RpcError::BadRequest(format!("Request decode failed: {e}")))?;
     let new = CaConfig::from_json(&map).map_err(ca_err)?;
     new.validate().map_err(ca_err)?;
-    let old_map: Map<String, Value> = serde_json::from_str(&cfg.config_json).unwrap_or_default();
-    let old = CaConfig::from_json(&old_map).map_err(ca_err)?;
+    let old = parsed(cfg)?;
     let stored = stored_config(&cfg.cluster_id, &new);
     if stored.config_json == cfg.config_json {
         return Ok(None);
@@ -279,8 +284,7 @@ pub fn leaf_ttl(state: &CaState) -> Result<Duration, RpcError> {
         .config
         .as_ref()
         .ok_or_else(|| RpcError::Internal(NOT_READY.into()))?;
-    let map: Map<String, Value> = serde_json::from_str(&cfg.config_json).unwrap_or_default();
-    Ok(CaConfig::from_json(&map).map_err(ca_err)?.leaf_cert_ttl)
+    Ok(parsed(cfg)?.leaf_cert_ttl)
 }
 
 /// A secondary's key and CSR for a new intermediate in the primary's trust domain.
@@ -416,8 +420,7 @@ pub fn sign_intermediate(store: &Store, csr_pem: &str) -> Result<String, RpcErro
     let (Some(cfg), Some(signer)) = (&state.config, &state.signer) else {
         return Err(RpcError::Internal(NOT_READY.into()));
     };
-    let map: Map<String, Value> = serde_json::from_str(&cfg.config_json).unwrap_or_default();
-    let config = CaConfig::from_json(&map).map_err(ca_err)?;
+    let config = parsed(cfg)?;
     let signer = Signer {
         cert_pem: signer.cert_pem.clone(),
         key_pem: signer.key_pem.clone(),

@@ -378,40 +378,23 @@ impl Store {
                 service,
                 tag,
                 passing_only,
-            } => {
-                let rows = self
-                    .connect_instances(service)
-                    .filter(|(_, svc)| tag_matches(svc, tag.as_deref()))
-                    .map(|(node, svc)| self.check_service_node(node, svc))
-                    .filter(|csn| {
-                        !passing_only || csn.checks.iter().all(|c| c.status == CheckStatus::Passing)
-                    })
-                    .collect();
-                (
-                    self.indexes
-                        .nodes
-                        .max(self.indexes.services)
-                        .max(self.indexes.checks),
-                    QueryResult::CheckServiceNodes(rows),
-                )
-            }
+            } => (
+                self.health_index(),
+                self.health_rows(
+                    self.connect_instances(service),
+                    tag.as_deref(),
+                    *passing_only,
+                ),
+            ),
             Query::HealthKind { kind, passing_only } => {
-                let rows = self
+                let of_kind = self
                     .services
                     .iter()
                     .filter(|(_, svc)| svc.kind == *kind)
-                    .filter_map(|(key, svc)| Some((self.nodes.get(&key.0)?, svc)))
-                    .map(|(node, svc)| self.check_service_node(node, svc))
-                    .filter(|csn| {
-                        !passing_only || csn.checks.iter().all(|c| c.status == CheckStatus::Passing)
-                    })
-                    .collect();
+                    .filter_map(|(key, svc)| Some((self.nodes.get(&key.0)?, svc)));
                 (
-                    self.indexes
-                        .nodes
-                        .max(self.indexes.services)
-                        .max(self.indexes.checks),
-                    QueryResult::CheckServiceNodes(rows),
+                    self.health_index(),
+                    self.health_rows(of_kind, None, *passing_only),
                 )
             }
             Query::CatalogConnect { service, tag } => {
@@ -432,20 +415,10 @@ impl Store {
                 service,
                 tag,
                 passing_only,
-            } => {
-                let rows = self
-                    .instances(service)
-                    .filter(|(_, svc)| tag_matches(svc, tag.as_deref()))
-                    .map(|(node, svc)| self.check_service_node(node, svc))
-                    .filter(|csn| {
-                        !passing_only || csn.checks.iter().all(|c| c.status == CheckStatus::Passing)
-                    })
-                    .collect();
-                (
-                    self.service_index(service, true),
-                    QueryResult::CheckServiceNodes(rows),
-                )
-            }
+            } => (
+                self.service_index(service, true),
+                self.health_rows(self.instances(service), tag.as_deref(), *passing_only),
+            ),
             Query::SessionInfo { id } => {
                 let found = self.sessions.get(id).cloned().into_iter().collect();
                 (self.indexes.sessions, QueryResult::Sessions(found))
@@ -552,6 +525,31 @@ impl Store {
                 let svc = self.services.get(key)?;
                 Some((node, svc))
             })
+    }
+
+    /// Instances with their checks, filtered by tag and, with `passing_only`, by health.
+    fn health_rows<'a>(
+        &self,
+        rows: impl Iterator<Item = (&'a Node, &'a Service)>,
+        tag: Option<&str>,
+        passing_only: bool,
+    ) -> QueryResult {
+        QueryResult::CheckServiceNodes(
+            rows.filter(|(_, svc)| tag_matches(svc, tag))
+                .map(|(node, svc)| self.check_service_node(node, svc))
+                .filter(|csn| {
+                    !passing_only || csn.checks.iter().all(|c| c.status == CheckStatus::Passing)
+                })
+                .collect(),
+        )
+    }
+
+    /// The index of reads across the whole catalog (nodes, services and checks).
+    fn health_index(&self) -> u64 {
+        self.indexes
+            .nodes
+            .max(self.indexes.services)
+            .max(self.indexes.checks)
     }
 
     /// A service's connect set: proxies whose destination it is, and its native instances.
