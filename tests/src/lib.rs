@@ -11,6 +11,8 @@ use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RecordType};
 
 pub mod bench;
+pub mod browser;
+pub mod linearizability;
 
 /// `GET /v1/kv/<key>?dc=<dc>&raw` on `agent`: (status, body), or (0, the error) when no
 /// HTTP answer came.
@@ -298,7 +300,11 @@ impl Agent {
     /// Sends a signal (SIGTERM, SIGINT, SIGHUP) without waiting.
     pub fn signal(&self, sig: i32) {
         if let Some(pid) = self.pid() {
-            unsafe { libc::kill(pid as i32, sig) };
+            // SAFETY: kill(2) takes plain integers; a stale pid at worst gets ESRCH.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::kill(pid as i32, sig)
+            };
         }
     }
 

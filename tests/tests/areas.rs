@@ -52,6 +52,7 @@ fn config(certs: &Path, cert: &str, multi_hop: bool) -> String {
         "performance": {"raft_multiplier": 1},
         "log_level": "debug",
         "ports": {"serf_wan": -1, "https": 8501},
+        "ui_config": {"enabled": true},
         "multi_hop_routing": multi_hop,
         "tls": {
             "defaults": {
@@ -207,7 +208,7 @@ fn hub_and_spoke_areas_over_tls_with_multi_hop() {
         .expect("run dig (tests/run.sh installs it)");
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "127.0.2.1");
     // The HTTPS API (ports.https) with curl: verify_incoming wants a client certificate.
-    let curl = |client_cert: bool| {
+    let curl = |client_cert: bool, path: &str| {
         let p = |f: &str| certs.join(f).display().to_string();
         let mut cmd = Command::new("curl");
         cmd.args([
@@ -229,7 +230,7 @@ fn hub_and_spoke_areas_over_tls_with_multi_hop() {
         cmd.args([
             "--resolve",
             "server.dc1.consul:8501:127.0.1.1",
-            "https://server.dc1.consul:8501/v1/kv/hello?dc=dc2&raw",
+            &format!("https://server.dc1.consul:8501{path}"),
         ]);
         let out = cmd.output().expect("run curl");
         (
@@ -237,11 +238,17 @@ fn hub_and_spoke_areas_over_tls_with_multi_hop() {
             String::from_utf8_lossy(&out.stdout).into_owned(),
         )
     };
-    assert_eq!(curl(true), (true, "world".to_string()));
+    assert_eq!(
+        curl(true, "/v1/kv/hello?dc=dc2&raw"),
+        (true, "world".to_string())
+    );
     assert!(
-        !curl(false).0,
+        !curl(false, "/v1/kv/hello?dc=dc2&raw").0,
         "HTTPS without a client certificate is refused"
     );
+    // The web UI is served on the HTTPS port too.
+    let (ok, page) = curl(true, "/ui/dc2/services");
+    assert!(ok && page.contains("/ui/assets/app.js"), "{page}");
     // praetor's own CLI over HTTPS, with Consul's flags.
     let https = |tls: &[&str]| {
         let mut args = vec![

@@ -2,7 +2,7 @@
 //! this server leads, reconciling gossip into the catalog (`serfHealth`, the `consul`
 //! service), raft membership into gossip, and expiring sessions whose TTL ran out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -138,7 +138,7 @@ impl TombstoneGc {
 
 /// The servers of this datacenter that gossip reports alive, with their raft ids.
 fn alive_servers(shared: &Shared) -> Vec<(u64, RaftNode, Member)> {
-    shared
+    let servers: Vec<(u64, RaftNode, Member)> = shared
         .lan
         .members()
         .into_iter()
@@ -157,6 +157,39 @@ fn alive_servers(shared: &Shared) -> Vec<(u64, RaftNode, Member)> {
                 m,
             ))
         })
+        .collect();
+    without_raft_id_collisions(servers)
+}
+
+/// Two servers whose node ids share their first 64 bits would share a raft id, and one
+/// would silently stand for the other in the configuration. Both are left out, loudly,
+/// until an operator gives one of them another node id.
+fn without_raft_id_collisions(
+    servers: Vec<(u64, RaftNode, Member)>,
+) -> Vec<(u64, RaftNode, Member)> {
+    let node_id = |m: &Member| m.tags.get("id").cloned().unwrap_or_default();
+    let colliding: BTreeSet<u64> = servers
+        .iter()
+        .filter(|(id, _, m)| {
+            servers
+                .iter()
+                .any(|(other, _, o)| other == id && node_id(o) != node_id(m))
+        })
+        .map(|(id, _, _)| *id)
+        .collect();
+    for id in &colliding {
+        let names: Vec<&str> = servers
+            .iter()
+            .filter(|(i, _, _)| i == id)
+            .map(|(_, n, _)| n.name.as_str())
+            .collect();
+        tracing::error!(raft_id = id, servers = ?names,
+            "servers whose node ids share their first 64 bits (the raft id); \
+             give one of them another -node-id");
+    }
+    servers
+        .into_iter()
+        .filter(|(id, _, _)| !colliding.contains(id))
         .collect()
 }
 
@@ -200,6 +233,27 @@ async fn bootstrap(
     let first = servers.iter().map(|(_, n, _)| n.name.as_str()).min();
     if first != Some(cfg.node_name.as_str()) {
         return Ok(());
+    }
+    // Consul's maybeBootstrap: never initialize raft when another server already has raft
+    // state (a cluster formed without this server, or one restarted with the flag still set);
+    // its leader adds this server instead. A server that does not answer means: not yet.
+    for (id, node, _) in &servers {
+        if *id == consensus.node_id() {
+            continue;
+        }
+        match shared.rpc.raft_stats_of(&node.rpc_addr).await {
+            Ok(s) if s.last_term > 0 || s.last_index > 0 => {
+                tracing::info!(server = %node.name, term = s.last_term,
+                    "a server already has raft state; not bootstrapping (its leader adds this one)");
+                return Ok(());
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(server = %node.name, error = %e,
+                    "cannot ask a server whether it has raft state; bootstrap waits");
+                return Ok(());
+            }
+        }
     }
     let voters: BTreeMap<u64, RaftNode> = servers.into_iter().map(|(id, n, _)| (id, n)).collect();
     tracing::info!(
@@ -442,6 +496,33 @@ async fn expire_sessions(shared: &Shared, consensus: &Consensus) -> Result<(), S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn server(name: &str, node_id: &str) -> (u64, RaftNode, Member) {
+        let m = Member {
+            name: name.into(),
+            addr: "127.0.0.1".parse().expect("ip"),
+            port: 8301,
+            tags: BTreeMap::from([("id".to_string(), node_id.to_string())]),
+            status: MemberStatus::Alive,
+            incarnation: 1,
+        };
+        let node = RaftNode {
+            name: name.into(),
+            rpc_addr: "127.0.0.1:8300".into(),
+        };
+        (raft_id(node_id).expect("uuid"), node, m)
+    }
+
+    #[test]
+    fn servers_whose_raft_ids_collide_are_left_out() {
+        let kept = without_raft_id_collisions(vec![
+            server("s1", "11111111-2222-3333-0000-000000000001"),
+            server("s2", "11111111-2222-3333-0000-000000000002"),
+            server("s3", "99999999-2222-3333-0000-000000000003"),
+        ]);
+        let names: Vec<&str> = kept.iter().map(|(_, n, _)| n.name.as_str()).collect();
+        assert_eq!(names, ["s3"]);
+    }
 
     #[test]
     fn tombstones_are_reaped_after_the_ttl_up_to_the_index_seen_then() {

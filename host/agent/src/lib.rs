@@ -753,6 +753,7 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
     // freed compiler memory; give it back so an idle agent stays small.
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim only releases free heap pages; it has no preconditions.
+    #[allow(unsafe_code)]
     unsafe {
         libc::malloc_trim(0);
     }
@@ -840,6 +841,12 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
         http: Default::default(),
     };
     let app = praetor_api::router(state);
+    // The web UI (`ui_config { enabled = true }`, `-ui`, on in `-dev`), on HTTP and HTTPS alike.
+    let app = if cfg.ui {
+        app.merge(praetor_ui::routes())
+    } else {
+        app
+    };
     let mut http_addrs = Vec::new();
     if let Some(port) = cfg.ports.http {
         for ip in &cfg.client_addrs {

@@ -19,6 +19,7 @@ mod error;
 mod event;
 mod filtering;
 mod intentions;
+mod internal_ui;
 pub mod json;
 mod keyring;
 mod kv;
@@ -35,6 +36,8 @@ mod usage;
 
 #[cfg(test)]
 mod area_tests;
+#[cfg(test)]
+mod fuzz_tests;
 #[cfg(test)]
 mod router_tests;
 
@@ -254,6 +257,7 @@ pub fn router(state: AppState) -> Router {
         .merge(discovery_chain::routes())
         .merge(proxy_view::routes())
         .merge(intentions::routes())
+        .merge(internal_ui::routes())
         .layer(DefaultBodyLimit::max(4 << 20))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

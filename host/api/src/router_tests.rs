@@ -174,7 +174,7 @@ impl AgentApi for FakeAgent {
 
 /// A client agent's API with no known server: anything forwarded fails with Consul's
 /// `No known Consul servers`.
-fn api() -> (axum::Router, Arc<FakeAgent>) {
+pub(crate) fn api() -> (axum::Router, Arc<FakeAgent>) {
     let agent = Arc::new(FakeAgent::default());
     let state = AppState {
         rpc: Rpc::client("dc1").into(),

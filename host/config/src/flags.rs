@@ -37,10 +37,9 @@ pub struct Flags {
     pub retry_join_wan: Vec<String>,
     /// `-join` (repeatable; Consul's `start_join`)
     pub join: Vec<String>,
-    /// `-config-file` (repeatable; a directory is read like `-config-dir`)
-    pub config_file: Vec<PathBuf>,
-    /// `-config-dir` (repeatable)
-    pub config_dir: Vec<PathBuf>,
+    /// Every `-config-file` and `-config-dir`, in command-line order (a directory contributes
+    /// its `*.json` / `*.hcl` files sorted by name)
+    pub config_paths: Vec<PathBuf>,
     /// `-http-port` (-1 disables)
     pub http_port: Option<i64>,
     /// `-dns-port` (-1 disables)

@@ -1,8 +1,8 @@
 //! praetor-config: Consul-compatible agent configuration — JSON and HCL files plus command-line
 //! flags merged in Consul's order and validated into one typed `Config`.
 //!
-//! Order: every `-config-file`, then every `-config-dir` (its `*.json` / `*.hcl` sorted by name),
-//! then the flags. Later scalars win, lists (retry_join, services, checks, ...) concatenate, maps
+//! Order: every `-config-file` and `-config-dir` in command-line order (a directory's `*.json` /
+//! `*.hcl` sorted by name), then the flags. Later scalars win, lists (retry_join, services, checks, ...) concatenate, maps
 //! overlay. Keys are Consul's; valid Consul keys praetor does not implement yet are ignored with
 //! a warning, unless they are security settings set to a value that would matter (those are
 //! refused, naming the key: see `security`); unknown keys are errors. Consul's deprecated

@@ -39,15 +39,15 @@ fn skipping(path: &Path) -> String {
     )
 }
 
-/// The files to read, in merge order: every `-config-file` (a directory counts as a
-/// `-config-dir`), then every `-config-dir`; a directory contributes its `*.json` / `*.hcl`
-/// files sorted by name. Other files are skipped with a warning (as Consul does).
+/// The files to read, in merge order: every `-config-file` and `-config-dir` in command-line
+/// order (as Consul); a directory contributes its `*.json` / `*.hcl` files sorted by name.
+/// Other files are skipped with a warning (as Consul does).
 pub(crate) fn config_files(
     flags: &Flags,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<(PathBuf, Format)>, ConfigError> {
     let mut files = Vec::new();
-    for path in flags.config_file.iter().chain(flags.config_dir.iter()) {
+    for path in &flags.config_paths {
         let meta = std::fs::metadata(path).map_err(|source| ConfigError::Read {
             path: path.clone(),
             source,

@@ -43,7 +43,7 @@ impl Drop for TempDir {
 
 fn flags_for(files: &[PathBuf]) -> Flags {
     Flags {
-        config_file: files.to_vec(),
+        config_paths: files.to_vec(),
         ..Flags::default()
     }
 }
@@ -221,7 +221,7 @@ fn flags_override_files_and_lists_concatenate() {
             "ports": {"http": 8500, "dns": 8600}, "retry_join": ["a"], "log_level": "warn"}"#,
     );
     let flags = Flags {
-        config_file: vec![file],
+        config_paths: vec![file],
         datacenter: Some("DC2".into()),
         node: Some("from-flag".into()),
         http_port: Some(9500),
@@ -448,7 +448,7 @@ fn config_dir_is_read_in_name_order() {
     dir.write("README.md", "not config");
     std::fs::create_dir(dir.path().join("sub.json")).expect("mkdir");
     let flags = Flags {
-        config_dir: vec![dir.path().to_path_buf()],
+        config_paths: vec![dir.path().to_path_buf()],
         ..Flags::default()
     };
     let loaded = load(&flags).expect("loads");

@@ -4,6 +4,10 @@
 //! Every openraft type stays inside this crate; callers see [`Consensus`], [`RaftNode`] and
 //! typed errors, so an openraft upgrade touches only this crate.
 
+#[cfg(test)]
+mod conformance;
+#[cfg(test)]
+mod golden;
 mod log_store;
 mod network;
 mod state_machine;
@@ -43,6 +47,9 @@ pub enum ConsensusError {
     /// Consul's `ErrNoLeader`.
     #[error("No cluster leader")]
     NoLeader,
+    /// Raft data (log or snapshot) written in a format this build cannot read.
+    #[error("raft data: {0}")]
+    Format(#[from] praetor_state::format::UnsupportedFormat),
     #[error("raft: {0}")]
     Raft(String),
 }
@@ -130,8 +137,7 @@ impl Consensus {
             std::fs::create_dir_all(dir)
                 .map_err(|e| ConsensusError::Storage(format!("{}: {e}", dir.display())))?;
         }
-        let log = LogStore::open(cfg.dir.as_ref().map(|d| d.join("raft.db")).as_deref())
-            .map_err(|e| ConsensusError::Storage(e.to_string()))?;
+        let log = LogStore::open(cfg.dir.as_ref().map(|d| d.join("raft.db")).as_deref())?;
         let counters = Arc::new(RaftCounters::default());
         let sm = StateMachine::open(store.clone(), cfg.dir.clone(), counters.clone())?;
         let factory = NetworkFactory {
@@ -227,6 +233,32 @@ impl Consensus {
                 ))
             }
             Err(e) => Err(ConsensusError::Raft(e.to_string())),
+        }
+    }
+
+    /// Waits until this leader has applied an entry of its own term (its blank entry after the
+    /// election): before that, its state may miss writes a previous leader committed, so a
+    /// default-consistency read could be stale. Immediate in the steady state.
+    pub async fn wait_own_term_applied(&self, timeout: Duration) -> Result<(), ConsensusError> {
+        let mut rx = self.raft.metrics();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            {
+                let m = rx.borrow_and_update();
+                if m.state != ServerState::Leader {
+                    return Err(ConsensusError::ForwardToLeader(None));
+                }
+                if m.last_applied
+                    .is_some_and(|l| l.leader_id.term == m.current_term)
+                {
+                    return Ok(());
+                }
+            }
+            match tokio::time::timeout_at(deadline, rx.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(ConsensusError::Raft("raft stopped".into())),
+                Err(_) => return Err(ConsensusError::NoLeader),
+            }
         }
     }
 

@@ -18,6 +18,8 @@ use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{OptionalSend, RaftLogReader, StorageIOError};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
+use praetor_state::format::{self, FORMAT_VERSION};
+
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
@@ -25,6 +27,9 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta");
 const KEY_VOTE: &str = "vote";
 const KEY_COMMITTED: &str = "committed";
 const KEY_PURGED: &str = "last_purged";
+/// The format version of the entries (`praetor_state::format`), little-endian u32. A database
+/// without it is from before versions: version 1.
+const KEY_FORMAT: &str = "format";
 
 /// Most appends written in one commit.
 const MAX_GROUP: usize = 1024;
@@ -43,6 +48,29 @@ fn write_err(e: impl std::error::Error + 'static) -> StorageError {
 
 fn read_err(e: impl std::error::Error + 'static) -> StorageError {
     StorageIOError::read_logs(&e).into()
+}
+
+/// Opens the database and its tables; a new database is stamped with this build's format.
+/// Returns the format a database already had (`None`: new, or from before versions).
+fn open_db(path: Option<&Path>) -> Result<(Database, Option<u32>), redb::Error> {
+    let db = match path {
+        Some(p) => Database::create(p)?,
+        None => Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?,
+    };
+    let tx = db.begin_write()?;
+    tx.open_table(LOG)?;
+    let stored = {
+        let mut meta = tx.open_table(META)?;
+        let stored = meta
+            .get(KEY_FORMAT)?
+            .map(|v| <[u8; 4]>::try_from(v.value()).map_or(u32::MAX, u32::from_le_bytes));
+        if stored.is_none() {
+            meta.insert(KEY_FORMAT, FORMAT_VERSION.to_le_bytes().as_slice())?;
+        }
+        stored
+    };
+    tx.commit()?;
+    Ok((db, stored))
 }
 
 /// Work for the writer thread.
@@ -84,17 +112,13 @@ pub struct LogStore {
 
 impl LogStore {
     /// Opens (or creates) the log database at `path`; `None` keeps it in memory (`-dev`).
-    pub fn open(path: Option<&Path>) -> Result<Self, redb::Error> {
-        let db = match path {
-            Some(p) => Database::create(p)?,
-            None => {
-                Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?
-            }
-        };
-        let tx = db.begin_write()?;
-        tx.open_table(LOG)?;
-        tx.open_table(META)?;
-        tx.commit()?;
+    /// A database written in a format this build cannot read is refused.
+    pub fn open(path: Option<&Path>) -> Result<Self, crate::ConsensusError> {
+        let storage = |e: redb::Error| crate::ConsensusError::Storage(e.to_string());
+        let (db, stored_format) = open_db(path).map_err(storage)?;
+        if let Some(v) = stored_format {
+            format::readable(v)?;
+        }
         let db = Arc::new(db);
         let tail: Tail = Arc::default();
         let (writer, ops) = mpsc::channel();
@@ -102,7 +126,7 @@ impl LogStore {
         let thread = std::thread::Builder::new()
             .name("raft-log-writer".into())
             .spawn(move || writer_loop(&wdb, &wtail, &ops))
-            .map_err(redb::Error::Io)?;
+            .map_err(|e| storage(redb::Error::Io(e)))?;
         Ok(LogStore {
             db,
             tail,

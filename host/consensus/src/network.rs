@@ -18,6 +18,7 @@ use openraft::raft::{
 use praetor_proto::raft::raft_client::RaftClient;
 use praetor_proto::raft::raft_server::{Raft as RaftSvc, RaftServer};
 use praetor_proto::raft::{RaftReply, RaftRequest};
+use praetor_state::format::{self, FORMAT_VERSION};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonic::transport::{Channel, Endpoint};
@@ -96,7 +97,10 @@ impl PeerConnection {
         let data =
             postcard::to_allocvec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let mut client = self.client().map_err(RPCError::Unreachable)?;
-        let mut request = tonic::Request::new(RaftRequest { data: data.into() });
+        let mut request = tonic::Request::new(RaftRequest {
+            data: data.into(),
+            format: FORMAT_VERSION,
+        });
         request.set_timeout(ttl);
         let reply = match kind {
             Kind::Append => client.append_entries(request).await,
@@ -119,6 +123,7 @@ impl PeerConnection {
             let e = std::io::Error::other(reply.error);
             return Err(RPCError::Network(NetworkError::new(&e)));
         }
+        format::readable(reply.format).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let res: Result<Resp, RaftError<u64, E>> = postcard::from_bytes(&reply.data)
             .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         res.map_err(|e| {
@@ -185,6 +190,7 @@ impl RaftService {
 }
 
 fn decode<T: DeserializeOwned>(req: &RaftRequest) -> Result<T, tonic::Status> {
+    format::readable(req.format).map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
     postcard::from_bytes(&req.data)
         .map_err(|e| tonic::Status::invalid_argument(format!("bad raft message: {e}")))
 }
@@ -194,6 +200,7 @@ fn reply<T: Serialize>(v: &T) -> Result<tonic::Response<RaftReply>, tonic::Statu
     Ok(tonic::Response::new(RaftReply {
         data: data.into(),
         error: String::new(),
+        format: FORMAT_VERSION,
     }))
 }
 

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use openraft::storage::{RaftStateMachine, Snapshot};
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, StorageIOError};
+use praetor_state::format::{self, FORMAT_VERSION};
 use praetor_state::{CommandResult, SharedStore, StoreSnapshot};
 use serde::{Deserialize, Serialize};
 
@@ -15,9 +16,36 @@ use crate::types::{Entry, LogId, SnapshotMeta, StorageError, StoredMembership, T
 
 /// What a snapshot file holds.
 #[derive(Serialize, Deserialize)]
-struct SnapshotFile {
-    meta: SnapshotMeta,
-    data: Vec<u8>,
+pub(crate) struct SnapshotFile {
+    pub(crate) meta: SnapshotMeta,
+    pub(crate) data: Vec<u8>,
+}
+
+/// A snapshot file starts with this, then the format version (little-endian u32), then the
+/// postcard bytes of [`SnapshotFile`]. A file without it is from before versions (version 1):
+/// its first byte is `SnapshotMeta`'s option tag, 0 or 1, never `P`.
+const SNAPSHOT_MAGIC: &[u8; 8] = b"PRAETORS";
+
+impl SnapshotFile {
+    pub(crate) fn encode(&self) -> Result<Vec<u8>, postcard::Error> {
+        let mut out = SNAPSHOT_MAGIC.to_vec();
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        postcard::to_extend(self, out)
+    }
+
+    pub(crate) fn decode(bytes: &[u8]) -> Result<SnapshotFile, crate::ConsensusError> {
+        let body = match bytes.strip_prefix(SNAPSHOT_MAGIC.as_slice()) {
+            Some(rest) => {
+                let (version, body) = rest.split_first_chunk::<4>().ok_or_else(|| {
+                    crate::ConsensusError::Snapshot("truncated snapshot header".into())
+                })?;
+                format::readable(u32::from_le_bytes(*version))?;
+                body
+            }
+            None => bytes,
+        };
+        postcard::from_bytes(body).map_err(|e| crate::ConsensusError::Snapshot(e.to_string()))
+    }
 }
 
 /// The state machine handed to openraft.
@@ -62,8 +90,7 @@ impl StateMachine {
         {
             let bytes =
                 std::fs::read(path).map_err(|e| crate::ConsensusError::Snapshot(e.to_string()))?;
-            let file: SnapshotFile = postcard::from_bytes(&bytes)
-                .map_err(|e| crate::ConsensusError::Snapshot(e.to_string()))?;
+            let file = SnapshotFile::decode(&bytes)?;
             sm.install(&file.meta, &file.data)
                 .map_err(|e| crate::ConsensusError::Snapshot(e.to_string()))?;
             sm.current = Some((file.meta, file.data));
@@ -88,7 +115,7 @@ impl StateMachine {
             meta: meta.clone(),
             data: data.to_vec(),
         };
-        let bytes = postcard::to_allocvec(&file).map_err(snap_err)?;
+        let bytes = file.encode().map_err(snap_err)?;
         write_durably(path.clone(), bytes).await
     }
 }
@@ -131,7 +158,7 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
                 meta: self.meta.clone(),
                 data: data.clone(),
             };
-            let bytes = postcard::to_allocvec(&file).map_err(snap_err)?;
+            let bytes = file.encode().map_err(snap_err)?;
             write_durably(path.clone(), bytes).await?;
         }
         Ok(Snapshot {

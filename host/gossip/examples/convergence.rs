@@ -89,6 +89,7 @@ fn parse_args() -> Result<Args, String> {
 }
 
 /// Raises the open-file soft limit to the hard limit (one UDP socket per pool).
+#[allow(unsafe_code)]
 fn raise_nofile_limit(needed: u64) -> Result<u64, String> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,

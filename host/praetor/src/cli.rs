@@ -268,6 +268,9 @@ pub struct AgentArgs {
     /// A directory of *.json / *.hcl config files, read in name order (repeatable)
     #[arg(long = "config-dir", value_name = "PATH")]
     pub config_dir: Vec<PathBuf>,
+    /// Every `-config-file` and `-config-dir` in command-line order (filled by [`parse`]).
+    #[arg(skip)]
+    pub config_paths: Vec<PathBuf>,
     /// HTTP API port (-1 disables)
     #[arg(long = "http-port", value_name = "PORT", allow_negative_numbers = true)]
     pub http_port: Option<i64>,
@@ -708,8 +711,7 @@ impl AgentArgs {
             retry_join: self.retry_join.clone(),
             retry_join_wan: self.retry_join_wan.clone(),
             join: self.join.clone(),
-            config_file: self.config_file.clone(),
-            config_dir: self.config_dir.clone(),
+            config_paths: self.config_paths.clone(),
             http_port: self.http_port,
             dns_port: self.dns_port,
             server_port: self.server_port,
@@ -733,16 +735,62 @@ impl AgentArgs {
 /// commands' tests.
 #[cfg(test)]
 pub(crate) fn parse_for_test(args: &[&str]) -> Cli {
-    use clap::{CommandFactory, Parser};
+    use clap::CommandFactory;
     let argv = std::iter::once("praetor")
         .chain(args.iter().copied())
         .map(std::ffi::OsString::from);
-    Cli::try_parse_from(crate::argv::rewrite(&Cli::command(), argv)).expect("parses")
+    parse(crate::argv::rewrite(&Cli::command(), argv)).expect("parses")
+}
+
+/// Parses the (rewritten) command line. Beyond clap's derive: the agent's `-config-file` and
+/// `-config-dir` are kept in the order they were given, which is the order Consul merges them.
+pub fn parse<I, T>(argv: I) -> Result<Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::{CommandFactory, FromArgMatches};
+    let matches = Cli::command().try_get_matches_from(argv)?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    if let (Command::Agent(args), Some(m)) = (&mut cli.command, matches.subcommand_matches("agent"))
+    {
+        let mut paths: Vec<(usize, PathBuf)> = Vec::new();
+        for id in ["config_file", "config_dir"] {
+            if let (Some(indices), Some(values)) = (m.indices_of(id), m.get_many::<PathBuf>(id)) {
+                paths.extend(indices.zip(values.cloned()));
+            }
+        }
+        paths.sort_by_key(|(i, _)| *i);
+        args.config_paths = paths.into_iter().map(|(_, p)| p).collect();
+    }
+    Ok(cli)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_files_and_dirs_keep_command_line_order() {
+        let cli = parse_for_test(&[
+            "agent",
+            "-config-dir=/etc/a",
+            "-config-file=/etc/b.json",
+            "-config-dir",
+            "/etc/c",
+            "-config-file=/etc/d.hcl",
+        ]);
+        let Command::Agent(args) = cli.command else {
+            panic!("expected agent");
+        };
+        let order: Vec<String> = args
+            .to_flags()
+            .config_paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        assert_eq!(order, ["/etc/a", "/etc/b.json", "/etc/c", "/etc/d.hcl"]);
+    }
     use clap::CommandFactory;
 
     fn parse(args: &[&str]) -> Cli {

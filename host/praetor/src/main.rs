@@ -10,7 +10,7 @@ mod table;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 
 use cli::{
     CatalogCommand, Cli, Command, KvCommand, OperatorCommand, PluginCommand, RaftCommand,
@@ -37,7 +37,7 @@ fn main() -> ExitCode {
         die_on_closed_pipe();
     }
     let argv = argv::rewrite(&Cli::command(), std::env::args_os());
-    let cli = match Cli::try_parse_from(argv) {
+    let cli = match cli::parse(argv) {
         Ok(cli) => cli,
         Err(e) if e.use_stderr() => e.exit(),
         // Help and version: shown with Consul's single-dash flag spelling.

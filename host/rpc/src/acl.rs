@@ -423,7 +423,9 @@ pub fn authorize(id: &Identity, req: &Request, store: &Store) -> Result<(), RpcE
     match req {
         Request::Apply(cmd) => authorize_command(&e, cmd, store)?,
         Request::Query(q) => authorize_query(&e, &q.query)?,
-        Request::RaftConfiguration | Request::AutopilotHealth => e.operator_read_allowed()?,
+        Request::RaftConfiguration | Request::AutopilotHealth | Request::Routes => {
+            e.operator_read_allowed()?
+        }
         Request::RemoveRaftPeer { .. } => e.operator_write_allowed()?,
         Request::Keyring { op, .. } => match op {
             crate::KeyringOp::List => e.keyring_read_allowed()?,

@@ -24,6 +24,7 @@ use praetor_consensus::{Consensus, ConsensusError};
 use praetor_proto::rpc::rpc_client::RpcClient;
 use praetor_proto::rpc::rpc_server::{Rpc as RpcSvc, RpcServer};
 use praetor_proto::rpc::{CallReply, CallRequest};
+use praetor_state::format::{self, FORMAT_VERSION};
 use praetor_state::{Command, CommandResult};
 use tonic::transport::Channel;
 
@@ -32,7 +33,8 @@ pub use autopilot::{AutopilotHealth, RaftStats, ServerHealth};
 pub use error::RpcError;
 pub use messages::{
     AreaJoinResult, AreaMember, CaLeaf, Consistency, DatacenterMap, KeyringOp, KeyringResponse,
-    QueryRequest, QueryResponse, RaftServerInfo, Request, Response, StoreCopy, UserEvent,
+    QueryRequest, QueryResponse, RaftServerInfo, Request, Response, RouteInfo, StoreCopy,
+    UserEvent,
 };
 pub use prepared_query::ExecuteResult;
 pub use router::{Advert, NativePolicy, RoutePolicy, WanServer, WanView};
@@ -539,6 +541,25 @@ impl Rpc {
 
     /// Runs `req` in datacenter `dc` (`None` = local): the one forwarding point.
     /// The agent's own calls ([`Caller::Internal`]).
+    /// Asks the server at `addr` (`ip:port` of its RPC listener) for its raft term and index:
+    /// both zero while it has no raft state (bootstrap's check, Consul's `maybeBootstrap`).
+    pub async fn raft_stats_of(&self, addr: &str) -> Result<RaftStats, RpcError> {
+        match self
+            .forward_to(
+                &Caller::Internal,
+                addr,
+                None,
+                Request::RaftStats,
+                1,
+                Duration::from_secs(2),
+            )
+            .await?
+        {
+            Response::RaftStats(s) => Ok(s),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     pub async fn call(&self, dc: Option<&str>, req: Request) -> Result<Response, RpcError> {
         self.call_as(&Caller::Internal, dc, req).await
     }
@@ -739,6 +760,7 @@ impl Rpc {
                 Ok(Response::RemoveRaftPeer)
             }
             Request::Datacenters => Ok(Response::Datacenters(self.datacenters())),
+            Request::Routes => Ok(Response::Routes(self.inner.router.routes())),
             Request::CoordinateDatacenters => Ok(Response::CoordinateDatacenters(
                 self.inner.router.coordinate_maps(),
             )),
@@ -1270,7 +1292,11 @@ impl Rpc {
         hops: u32,
     ) -> Result<Response, RpcError> {
         let deadline = Instant::now() + RPC_HOLD_TIMEOUT;
+        let mut cmd = cmd;
         loop {
+            // Times in the log come from the server that proposes the entry (the leader when
+            // the write succeeds), not from the agent that took the request.
+            cmd.stamp_time(now_ms());
             match c.write(cmd.clone()).await {
                 Ok(r) => return Ok(Response::Apply(r)),
                 Err(ConsensusError::ForwardToLeader(Some((id, node)))) if id != c.node_id() => {
@@ -1308,8 +1334,15 @@ impl Rpc {
                 .forward_to_leader(c, caller, Request::Query(q), hops)
                 .await;
         }
-        if q.consistency == Consistency::Consistent {
-            c.read_barrier().await.map_err(consensus_err)?;
+        match q.consistency {
+            Consistency::Consistent => c.read_barrier().await.map_err(consensus_err)?,
+            // A new leader answers default reads once its own term's first entry is applied
+            // (no read from a state that may miss the previous leader's last commits).
+            Consistency::Default => c
+                .wait_own_term_applied(RPC_HOLD_TIMEOUT)
+                .await
+                .map_err(consensus_err)?,
+            Consistency::Stale => {}
         }
         let store = c.store().clone();
         let output = if q.min_index > 0 {
@@ -1470,6 +1503,7 @@ impl Rpc {
             body: body.into(),
             datacenter: dc.unwrap_or_default().to_string(),
             token: self.wire_token(caller),
+            format: FORMAT_VERSION,
         });
         call.set_timeout(timeout);
         self.inner
@@ -1489,8 +1523,10 @@ impl Rpc {
                 _ => RpcError::Transport(format!("{addr}: {}", s.message())),
             }
         })?;
-        let resp: Response = postcard::from_bytes(&reply.into_inner().body)
-            .map_err(|e| RpcError::Internal(e.to_string()))?;
+        let reply = reply.into_inner();
+        format::readable(reply.format).map_err(|e| RpcError::Internal(e.to_string()))?;
+        let resp: Response =
+            postcard::from_bytes(&reply.body).map_err(|e| RpcError::Internal(e.to_string()))?;
         match resp {
             Response::Error(e) => Err(e),
             r => Ok(r),
@@ -1583,6 +1619,8 @@ impl RpcSvc for RpcService {
                 "too many forwarding hops".to_string(),
             ));
         }
+        format::readable(call.format)
+            .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
         let req: Request = postcard::from_bytes(&call.body)
             .map_err(|e| tonic::Status::invalid_argument(format!("malformed rpc request: {e}")))?;
         let dc = Some(call.datacenter.as_str()).filter(|d| !d.is_empty());
@@ -1599,7 +1637,10 @@ impl RpcSvc for RpcService {
         let resp = resp.unwrap_or_else(Response::Error);
         let body =
             postcard::to_allocvec(&resp).map_err(|e| tonic::Status::internal(e.to_string()))?;
-        Ok(tonic::Response::new(CallReply { body: body.into() }))
+        Ok(tonic::Response::new(CallReply {
+            body: body.into(),
+            format: FORMAT_VERSION,
+        }))
     }
 }
 

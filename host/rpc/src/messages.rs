@@ -172,6 +172,9 @@ pub enum Request {
         config_json: String,
         force_without_cross_signing: bool,
     },
+    /// How the receiving server reaches each datacenter (`/v1/operator/routes`;
+    /// `operator:read`, never forwarded).
+    Routes,
 }
 
 /// A signed leaf certificate (`ConnectCA.Sign`'s `IssuedCert`, without the key).
@@ -314,4 +317,21 @@ pub enum Response {
     CaLeaf(CaLeaf),
     /// The signed intermediate certificate (PEM).
     CaIntermediate(String),
+    Routes(Vec<RouteInfo>),
+}
+
+/// One way a server reaches a datacenter (`/v1/operator/routes`, the UI's federation map).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RouteInfo {
+    pub datacenter: String,
+    /// `local`, `wan`, `area`, `multi-hop` or `mesh-gateway`.
+    pub path: String,
+    /// The area ID, `wan`, or `via:<dc>` for a multi-hop route.
+    pub path_id: String,
+    /// Estimated round trip in milliseconds; `None` without network coordinates.
+    pub rtt_ms: Option<f64>,
+    /// Datacenter hops from the answering server (local 0, adjacent 1).
+    pub hops: u32,
+    pub servers: u32,
+    pub healthy_servers: u32,
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use praetor_coordinate::{Coordinate, distance_seconds};
 use praetor_policy::{Candidate, PathKind, Route, RouteRequest, Server};
 
-use crate::messages::DatacenterMap;
+use crate::messages::{DatacenterMap, RouteInfo};
 
 /// How long a server that failed a forwarded call is skipped (unless every server of its
 /// datacenter is in that state, then calls fail at once with `DatacenterUnavailable`).
@@ -348,6 +348,45 @@ impl Router {
     }
 
     /// Coordinates per (path, datacenter) (members without a coordinate are left out).
+    /// Every way this server reaches a datacenter, local first, then by datacenter and cost
+    /// (`/v1/operator/routes`).
+    pub(crate) fn routes(&self) -> Vec<RouteInfo> {
+        let mut out: Vec<RouteInfo> = self
+            .candidates_with_hops(&[])
+            .into_iter()
+            .map(|(c, hops)| {
+                let path = match c.path {
+                    PathKind::Local => "local",
+                    PathKind::Wan => "wan",
+                    PathKind::Area if c.path_id.starts_with("via:") => "multi-hop",
+                    PathKind::Area => "area",
+                    PathKind::Gateway => "mesh-gateway",
+                };
+                RouteInfo {
+                    path: path.to_string(),
+                    path_id: c.path_id.clone(),
+                    rtt_ms: c.rtt_ms.filter(|r| r.is_finite()),
+                    hops,
+                    servers: u32::try_from(c.servers.len()).unwrap_or(u32::MAX),
+                    healthy_servers: u32::try_from(c.servers.iter().filter(|s| s.healthy).count())
+                        .unwrap_or(u32::MAX),
+                    datacenter: c.datacenter,
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            (a.path != "local")
+                .cmp(&(b.path != "local"))
+                .then_with(|| a.datacenter.cmp(&b.datacenter))
+                .then_with(|| {
+                    a.rtt_ms
+                        .unwrap_or(f64::INFINITY)
+                        .total_cmp(&b.rtt_ms.unwrap_or(f64::INFINITY))
+                })
+        });
+        out
+    }
+
     pub(crate) fn coordinate_maps(&self) -> Vec<DatacenterMap> {
         let Ok(paths) = self.paths.read() else {
             return Vec::new();

@@ -324,6 +324,24 @@ pub struct TxnResult {
     pub errors: Vec<TxnError>,
 }
 
+impl Command {
+    /// Sets the time the command carries (`now_ms`) to the proposing leader's clock, so
+    /// session and lock-delay times never come from the edge agent that received the request.
+    pub fn stamp_time(&mut self, now: u64) {
+        match self {
+            Command::Register { now_ms, .. }
+            | Command::Deregister { now_ms, .. }
+            | Command::KvSet { now_ms, .. }
+            | Command::SessionCreate { now_ms, .. }
+            | Command::SessionDestroy { now_ms, .. }
+            | Command::Txn { now_ms, .. }
+            | Command::AclTokensReap { now_ms }
+            | Command::AclInitBuiltins { now_ms } => *now_ms = now,
+            _ => {}
+        }
+    }
+}
+
 /// The result of applying a command.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CommandResult {

@@ -16,6 +16,7 @@ mod command;
 mod config_entry;
 mod coordinates;
 mod error;
+pub mod format;
 mod kv;
 mod notify;
 mod prepared_query;

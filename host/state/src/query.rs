@@ -162,6 +162,8 @@ pub enum Query {
         kind: String,
         passing_only: bool,
     },
+    /// Every service instance with its checks (`/v1/internal/ui/services`).
+    HealthAll,
 }
 
 impl Query {
@@ -187,7 +189,8 @@ impl Query {
             | Query::HealthService { .. }
             | Query::HealthConnect { .. }
             | Query::CatalogConnect { .. }
-            | Query::HealthKind { .. } => &[Table::Nodes, Table::Services, Table::Checks],
+            | Query::HealthKind { .. }
+            | Query::HealthAll => &[Table::Nodes, Table::Services, Table::Checks],
             Query::HealthNode { .. } | Query::HealthChecks { .. } | Query::HealthState { .. } => {
                 &[Table::Checks]
             }
@@ -396,6 +399,13 @@ impl Store {
                     self.health_index(),
                     self.health_rows(of_kind, None, *passing_only),
                 )
+            }
+            Query::HealthAll => {
+                let all = self
+                    .services
+                    .iter()
+                    .filter_map(|(key, svc)| Some((self.nodes.get(&key.0)?, svc)));
+                (self.health_index(), self.health_rows(all, None, false))
             }
             Query::CatalogConnect { service, tag } => {
                 let rows = self

@@ -24,6 +24,7 @@ impl Proc {
         let err = file.try_clone().map_err(BenchError::file(log))?;
         cmd.stdin(Stdio::null()).stdout(file).stderr(err);
         // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        #[allow(unsafe_code)]
         unsafe {
             cmd.pre_exec(|| {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);

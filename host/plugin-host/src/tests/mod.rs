@@ -4,6 +4,7 @@ mod hostile;
 mod imports;
 mod inputs;
 mod misc;
+mod outputs;
 mod parity;
 mod swap;
 

@@ -131,6 +131,7 @@ impl Rpc for Echo {
         );
         Ok(tonic::Response::new(CallReply {
             body: reply.into_bytes().into(),
+            ..Default::default()
         }))
     }
 }
@@ -204,6 +205,7 @@ pub async fn call_on(channel: tonic::transport::Channel, body: &str) -> Result<S
         body: body.as_bytes().to_vec().into(),
         datacenter: String::new(),
         token: String::new(),
+        ..Default::default()
     };
     match tokio::time::timeout(DEADLINE, client.call(request)).await {
         Ok(Ok(reply)) => Ok(String::from_utf8_lossy(&reply.get_ref().body).to_string()),
