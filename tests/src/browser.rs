@@ -226,10 +226,19 @@ impl Browser {
                 let text = self
                     .eval("document.body ? document.body.innerText : ''")
                     .unwrap_or_default();
+                // The page's last requests: what it waited on, and how long each took.
+                let requests = self
+                    .eval(
+                        "performance.getEntriesByType('resource').slice(-15).map(e => \
+                         `${Math.round(e.startTime)}ms +${Math.round(e.duration)}ms \
+                         ${e.responseStatus || ''} ${e.name}`).join('\\n')",
+                    )
+                    .unwrap_or_default();
                 panic!(
                     "timed out after {deadline:?} waiting for {what} (last: {v:?}); url {}; \
-                     screenshot {shot:?}; page text:\n{}",
+                     screenshot {shot:?}; last requests:\n{}\npage text:\n{}",
                     self.eval("location.href").unwrap_or_default(),
+                    requests.as_str().unwrap_or_default(),
                     text.as_str().unwrap_or_default()
                 );
             }

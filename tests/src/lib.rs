@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use hickory_proto::op::{Message, Query};
 use hickory_proto::rr::{Name, RecordType};
 
+pub mod acl_pair;
 pub mod bench;
 pub mod browser;
 pub mod linearizability;

@@ -314,76 +314,15 @@ node_prefix "" { policy = "read" }
     });
 }
 
-fn dc_options(dc: &str, extra_tokens: Value) -> AgentOptions {
-    let mut tokens = extra_tokens;
-    tokens["agent_recovery"] = json!(RECOVERY);
-    if dc == "dc1" {
-        tokens["initial_management"] = json!(ROOT);
-    }
-    AgentOptions {
-        config_json: json!({
-            "performance": {"raft_multiplier": 1},
-            "log_level": "debug",
-            "primary_datacenter": "dc1",
-            "acl": {
-                "enabled": true,
-                "default_policy": "deny",
-                "enable_token_replication": true,
-                "tokens": tokens,
-            },
-        })
-        .to_string(),
-        self_token: Some(RECOVERY.into()),
-        ..AgentOptions::default()
-    }
-}
-
 /// Two WAN-joined datacenters, default deny, the seed guide's replication token: objects made
 /// in the primary work in the secondary, global writes in the secondary land in the primary,
 /// local tokens stay home, and the secondary keeps authorizing while the primary is down.
 #[test]
 fn replication_from_the_primary_and_primary_down() {
-    const REPL: &str = "7d0c3a52-9f3e-4c1b-8a55-2b6d1e0f4a77";
-    let mut p = Agent::start_with(
-        "aclp",
-        "127.0.1.43",
-        &["-server", "-bootstrap", "-datacenter=dc1"],
-        &dc_options("dc1", json!({})),
-    );
+    // The seed guide's setup (`acl_pair`): its own management token.
+    use praetor_tests::acl_pair::{self, ROOT};
+    let (mut p, s) = acl_pair::start("acl", "127.0.1.43", "127.0.2.43", &json!({}));
     let root1 = p.http().with_token(ROOT);
-    wait_for("primary bootstrapped", LONG, || {
-        (root1.get("/v1/acl/token/self").status == 200).then_some(())
-    });
-    // The seed guide's replication policy, and a token with a known secret.
-    status(
-        &root1.put_json(
-            "/v1/acl/policy",
-            &json!({"Name": "replication", "Rules":
-                "acl = \"write\"\noperator = \"write\"\nservice_prefix \"\" { policy = \"read\" intentions = \"read\" }"}),
-        ),
-        200,
-        "replication policy",
-    );
-    status(
-        &root1.put_json(
-            "/v1/acl/token",
-            &json!({"SecretID": REPL, "Description": "replication", "Policies": [{"Name": "replication"}]}),
-        ),
-        200,
-        "replication token",
-    );
-    let s = Agent::start_with(
-        "acls",
-        "127.0.2.43",
-        &[
-            "-server",
-            "-bootstrap",
-            "-datacenter=dc2",
-            "-retry-join-wan=127.0.1.43",
-            "-retry-interval-wan=1s",
-        ],
-        &dc_options("dc2", json!({"replication": REPL})),
-    );
 
     // A policy and a global token made in the primary work in the secondary.
     let (_, app) = token_with_rules(&root1, "app", r#"key_prefix "app/" { policy = "write" }"#);

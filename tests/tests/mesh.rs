@@ -6,39 +6,11 @@
 
 use std::time::Duration;
 
-use praetor_tests::{Agent, AgentOptions, Http, Resp, plugin_wasm, wait_for};
+use praetor_tests::acl_pair::{self, ROOT};
+use praetor_tests::{Http, Resp, plugin_wasm, wait_for};
 use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(60);
-const ROOT: &str = "6a0d3c1e-2f6a-4e7b-9a61-0c2b7d4e8f11";
-const RECOVERY: &str = "1c9e1f2a-3b4c-4d5e-8f60-718293a4b5c7";
-const REPL: &str = "8d0c3a52-9f3e-4c1b-8a55-2b6d1e0f4a78";
-
-fn dc_options(dc: &str) -> AgentOptions {
-    let mut tokens = json!({"agent_recovery": RECOVERY});
-    if dc == "dc1" {
-        tokens["initial_management"] = json!(ROOT);
-    } else {
-        tokens["replication"] = json!(REPL);
-    }
-    AgentOptions {
-        config_json: json!({
-            "performance": {"raft_multiplier": 1},
-            "log_level": "debug",
-            "primary_datacenter": "dc1",
-            "acl": {
-                "enabled": true,
-                "default_policy": "deny",
-                "enable_token_replication": true,
-                "tokens": tokens,
-            },
-        })
-        .to_string(),
-        self_token: Some(RECOVERY.into()),
-        ..AgentOptions::default()
-    }
-}
-
 fn status(r: &Resp, want: u16, what: &str) {
     assert_eq!(r.status, want, "{what}: {}", r.text());
 }
@@ -102,50 +74,10 @@ fn openssl_sans(dir: &std::path::Path, cert: &str) -> String {
 
 #[test]
 fn config_entries_and_intentions_across_datacenters() {
-    let mut p = Agent::start_with(
-        "meshp",
-        "127.0.1.45",
-        &["-server", "-bootstrap", "-datacenter=dc1"],
-        &dc_options("dc1"),
-    );
+    // The seed guide's two datacenters: replication policy and token, default deny.
+    let (mut p, s) = acl_pair::start("mesh", "127.0.1.45", "127.0.2.45", &json!({}));
     let root1 = p.http().with_token(ROOT);
-    wait_for("primary bootstrapped", LONG, || {
-        (root1.get("/v1/acl/token/self").status == 200).then_some(())
-    });
-    // The seed guide's replication policy and token.
-    status(
-        &root1.put_json(
-            "/v1/acl/policy",
-            &json!({"Name": "replication", "Rules":
-                "acl = \"write\"\noperator = \"write\"\nservice_prefix \"\" { policy = \"read\" intentions = \"read\" }"}),
-        ),
-        200,
-        "replication policy",
-    );
-    status(
-        &root1.put_json(
-            "/v1/acl/token",
-            &json!({"SecretID": REPL, "Description": "replication", "Policies": [{"Name": "replication"}]}),
-        ),
-        200,
-        "replication token",
-    );
-    let s = Agent::start_with(
-        "meshs",
-        "127.0.2.45",
-        &[
-            "-server",
-            "-bootstrap",
-            "-datacenter=dc2",
-            "-retry-join-wan=127.0.1.45",
-            "-retry-interval-wan=1s",
-        ],
-        &dc_options("dc2"),
-    );
     let root2 = s.http().with_token(ROOT);
-    wait_for("management token resolves in dc2", LONG, || {
-        (root2.get("/v1/acl/token/self").status == 200).then_some(())
-    });
 
     // proxy-defaults written in dc1 is readable in dc2 (replication).
     let pd = json!({"Kind": "proxy-defaults", "Name": "global",

@@ -8,42 +8,15 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use praetor_tests::acl_pair::{self, ROOT};
 use praetor_tests::browser::{Browser, chromium_bin};
-use praetor_tests::{Agent, AgentOptions, Http, Resp, plugin_wasm, scratch, wait_for};
+use praetor_tests::{Http, Resp, plugin_wasm, scratch, wait_for};
 use serde_json::{Value, json};
 
 const LONG: Duration = Duration::from_secs(60);
-const UI: Duration = Duration::from_secs(20);
-const ROOT: &str = "4f1b6a0e-7c2d-4e3f-9a8b-1c2d3e4f5a6b";
-const RECOVERY: &str = "0a9b8c7d-6e5f-4a3b-8c1d-2e3f4a5b6c7d";
-const REPL: &str = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b";
+/// Every wait on the page (the suite shares two cores with other tests).
+const UI: Duration = Duration::from_secs(30);
 const READER: &str = "2b3c4d5e-6f70-4a1b-8c2d-3e4f5a6b7c8d";
-
-fn dc_options(dc: &str) -> AgentOptions {
-    let mut tokens = json!({"agent_recovery": RECOVERY});
-    if dc == "dc1" {
-        tokens["initial_management"] = json!(ROOT);
-    } else {
-        tokens["replication"] = json!(REPL);
-    }
-    AgentOptions {
-        config_json: json!({
-            "performance": {"raft_multiplier": 1},
-            "log_level": "debug",
-            "primary_datacenter": "dc1",
-            "ui_config": {"enabled": true},
-            "acl": {
-                "enabled": true,
-                "default_policy": "deny",
-                "enable_token_replication": true,
-                "tokens": tokens,
-            },
-        })
-        .to_string(),
-        self_token: Some(RECOVERY.into()),
-        ..AgentOptions::default()
-    }
-}
 
 fn status(r: &Resp, want: u16, what: &str) {
     assert_eq!(r.status, want, "{what}: {}", r.text());
@@ -79,33 +52,14 @@ fn the_ui_in_a_real_browser_across_two_datacenters() {
         chromium_bin().is_some(),
         "chromium is not installed: tests/run.sh installs it (apt package `chromium`)"
     );
-    let p = Agent::start_with(
-        "uip",
+    let (p, mut s) = acl_pair::start(
+        "ui",
         "127.0.1.49",
-        &["-server", "-bootstrap", "-datacenter=dc1"],
-        &dc_options("dc1"),
+        "127.0.2.49",
+        &json!({"ui_config": {"enabled": true}}),
     );
     let root1 = p.http().with_token(ROOT);
-    wait_for("primary bootstrapped", LONG, || {
-        (root1.get("/v1/acl/token/self").status == 200).then_some(())
-    });
-    status(
-        &root1.put_json(
-            "/v1/acl/policy",
-            &json!({"Name": "replication", "Rules":
-                "acl = \"write\"\noperator = \"write\"\nservice_prefix \"\" { policy = \"read\" intentions = \"read\" }"}),
-        ),
-        200,
-        "replication policy",
-    );
-    status(
-        &root1.put_json(
-            "/v1/acl/token",
-            &json!({"SecretID": REPL, "Description": "replication", "Policies": [{"Name": "replication"}]}),
-        ),
-        200,
-        "replication token",
-    );
+    let root2 = s.http().with_token(ROOT);
     // A token that may read services and nodes but no KV.
     status(
         &root1.put_json(
@@ -124,22 +78,6 @@ fn the_ui_in_a_real_browser_across_two_datacenters() {
         200,
         "reader token",
     );
-    let mut s = Agent::start_with(
-        "uis",
-        "127.0.2.49",
-        &[
-            "-server",
-            "-bootstrap",
-            "-datacenter=dc2",
-            "-retry-join-wan=127.0.1.49",
-            "-retry-interval-wan=1s",
-        ],
-        &dc_options("dc2"),
-    );
-    let root2 = s.http().with_token(ROOT);
-    wait_for("management token resolves in dc2", LONG, || {
-        (root2.get("/v1/acl/token/self").status == 200).then_some(())
-    });
     wait_for("dc1 lists dc2", LONG, || {
         let r = p.http().get("/v1/catalog/datacenters");
         (r.json() == json!(["dc1", "dc2"])).then_some(())
