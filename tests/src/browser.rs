@@ -45,9 +45,15 @@ pub struct Browser {
     ws: WebSocket<MaybeTlsStream<TcpStream>>,
     session: String,
     next_id: u64,
+    /// The page last asked for, and how often it was loaded again after a network change.
+    last_url: String,
+    reloads: u32,
     /// Where screenshots go.
     pub artifacts: PathBuf,
 }
+
+/// How often one navigation is repeated when Chromium drops it for a network change.
+const MAX_RELOADS: u32 = 3;
 
 impl Browser {
     /// Starts Chromium with a profile in `profile_dir` and a 1280×800 page.
@@ -111,6 +117,8 @@ impl Browser {
             ws,
             session: String::new(),
             next_id: 0,
+            last_url: String::new(),
+            reloads: 0,
             artifacts: artifacts.to_path_buf(),
         };
         let target = b.browser_call("Target.createTarget", json!({"url": "about:blank"}))?;
@@ -190,8 +198,27 @@ impl Browser {
 
     /// Loads `url` in the page.
     pub fn navigate(&mut self, url: &str) -> Result<(), BrowserError> {
+        self.last_url = url.to_string();
+        self.reloads = 0;
         self.call("Page.navigate", json!({"url": url}))?;
         Ok(())
+    }
+
+    /// Chromium aborts a load with `ERR_NETWORK_CHANGED` when an interface appears or goes
+    /// (another suite making network namespaces on this machine): the same page is loaded
+    /// again, a bounded number of times.
+    fn reload_after_network_change(&mut self) {
+        let href = self.eval("location.href").unwrap_or_default();
+        if href
+            .as_str()
+            .is_some_and(|h| h.starts_with("chrome-error://"))
+            && self.reloads < MAX_RELOADS
+            && !self.last_url.is_empty()
+        {
+            self.reloads += 1;
+            let url = self.last_url.clone();
+            let _ = self.call("Page.navigate", json!({"url": url}));
+        }
     }
 
     /// Evaluates `js` in the page (promises awaited); its value as JSON.
@@ -221,6 +248,7 @@ impl Browser {
             {
                 return v.clone();
             }
+            self.reload_after_network_change();
             if start.elapsed() > deadline {
                 let shot = self.screenshot(&format!("timeout-{}", slug(what)));
                 let text = self

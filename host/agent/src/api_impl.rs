@@ -160,12 +160,18 @@ impl AgentApi for AgentHandle {
     fn members(&self, wan: bool) -> Result<Vec<MemberInfo>, AgentError> {
         if wan {
             // Clients (and servers with the WAN port disabled) have no WAN members.
-            return Ok(self
-                .0
-                .wan
-                .as_ref()
-                .map(|w| w.members().iter().map(member_info).collect())
-                .unwrap_or_default());
+            // Listed alive means routable: the router takes the pool's view first, and a
+            // member whose tags (datacenter, port) have not arrived yet is not listed.
+            let Some(w) = self.0.wan.as_ref() else {
+                return Ok(Vec::new());
+            };
+            self.0.rpc.set_wan(crate::wan::view(w, &self.0.wan_coords));
+            return Ok(w
+                .members()
+                .iter()
+                .filter(|m| !m.tags.is_empty())
+                .map(member_info)
+                .collect());
         }
         Ok(self.0.lan.members().iter().map(member_info).collect())
     }

@@ -209,25 +209,13 @@ async fn start_area(shared: &Arc<Shared>, area: &Area) -> Result<AreaPool, Strin
 async fn maintain(shared: Arc<Shared>, id: String, pool: Pool, coords: Arc<Coordinates>) {
     let mut last_reach = String::new();
     let mut last_retry: Option<tokio::time::Instant> = None;
+    let mut events = pool.subscribe();
     loop {
         let Some((area, _, _)) = shared.areas.pool(&id) else {
             return;
         };
         let members = pool.members();
-        // Router: members and coordinates, plus the adverts of the peer's servers.
-        let mut adverts = Vec::new();
-        for m in &members {
-            let (Some(dc), Some(reach)) = (m.tags.get("dc"), m.tags.get("reach")) else {
-                continue;
-            };
-            if m.status == MemberStatus::Alive
-                && wan::server_port(m).is_some()
-                && dc != &shared.config.datacenter
-            {
-                adverts.extend(parse_reach(dc, reach));
-            }
-        }
-        shared.rpc.set_area(&id, wan::view(&pool, &coords), adverts);
+        feed_router(&shared, &id, &pool, &coords);
         // Advertise what this server reaches (multi-hop routing).
         let reach = format_reach(&shared.rpc.reach(), &area.peer_datacenter);
         if reach != last_reach {
@@ -267,8 +255,32 @@ async fn maintain(shared: Arc<Shared>, id: String, pool: Pool, coords: Arc<Coord
                 tracing::debug!(area = %id, error = %e, "area retry join failed");
             }
         }
-        tokio::time::sleep(REFRESH).await;
+        // At once on a membership change (a member, or its tags, arriving), else every
+        // REFRESH (coordinates move).
+        if let Ok(Err(tokio::sync::broadcast::error::RecvError::Closed)) =
+            tokio::time::timeout(REFRESH, events.recv()).await
+        {
+            return;
+        }
     }
+}
+
+/// Hands the router the area's members and coordinates, plus the adverts of the peer's
+/// servers (multi-hop routing).
+fn feed_router(shared: &Shared, id: &str, pool: &Pool, coords: &Coordinates) {
+    let mut adverts = Vec::new();
+    for m in pool.members() {
+        let (Some(dc), Some(reach)) = (m.tags.get("dc"), m.tags.get("reach")) else {
+            continue;
+        };
+        if m.status == MemberStatus::Alive
+            && wan::server_port(&m).is_some()
+            && dc != &shared.config.datacenter
+        {
+            adverts.extend(parse_reach(dc, reach));
+        }
+    }
+    shared.rpc.set_area(id, wan::view(pool, coords), adverts);
 }
 
 /// `reach` tag: `dc=<cost ms>/<hops>` entries separated by `;`, without the area's peer (it
@@ -370,10 +382,14 @@ pub(crate) fn members(shared: &Shared, id: &str) -> Result<Vec<AreaMember>, RpcE
         .areas
         .pool(id)
         .ok_or_else(|| RpcError::BadRequest(format!("area {id:?} not found")))?;
+    // Listed alive means routable: the router takes the pool's view first, and a member whose
+    // tags (datacenter, port) have not arrived yet is not listed.
+    feed_router(shared, id, &pool, &coords);
     let own = coords.own();
     let mut out: Vec<AreaMember> = pool
         .members()
         .into_iter()
+        .filter(|m| !m.tags.is_empty())
         .map(|m| {
             let dc = m.tags.get("dc").cloned().unwrap_or_default();
             let rtt_ns = if m.name == pool.name() {
