@@ -13,6 +13,7 @@ use hickory_proto::rr::{Name, RecordType};
 pub mod acl_pair;
 pub mod bench;
 pub mod browser;
+pub mod faults;
 pub mod linearizability;
 
 /// `GET /v1/kv/<key>?dc=<dc>&raw` on `agent`: (status, body), or (0, the error) when no

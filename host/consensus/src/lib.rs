@@ -107,6 +107,9 @@ pub struct Consensus {
     last_contact: Arc<std::sync::Mutex<Option<Instant>>>,
     counters: Arc<RaftCounters>,
     log: LogStore,
+    /// How recently a quorum must have acknowledged this leader for it to answer default reads
+    /// (the shortest election timeout: no other leader can have been elected since).
+    read_lease: Duration,
 }
 
 impl Consensus {
@@ -153,6 +156,7 @@ impl Consensus {
             last_contact: Arc::new(std::sync::Mutex::new(None)),
             counters,
             log,
+            read_lease: Duration::from_millis(200 * m),
         };
         me.spawn_leader_watch();
         Ok(me)
@@ -236,10 +240,13 @@ impl Consensus {
         }
     }
 
-    /// Waits until this leader has applied an entry of its own term (its blank entry after the
-    /// election): before that, its state may miss writes a previous leader committed, so a
-    /// default-consistency read could be stale. Immediate in the steady state.
-    pub async fn wait_own_term_applied(&self, timeout: Duration) -> Result<(), ConsensusError> {
+    /// Waits until this leader may answer a default-consistency read: it has applied an entry of
+    /// its own term (its blank entry after the election; before that its state may miss writes
+    /// a previous leader committed), and a quorum acknowledged it within the read lease (the
+    /// shortest election timeout), so no newer leader can have been elected meanwhile. A leader
+    /// cut off from its quorum stops answering (`No cluster leader` after `timeout`) instead of
+    /// serving stale data. Immediate in the steady state.
+    pub async fn wait_ready_for_reads(&self, timeout: Duration) -> Result<(), ConsensusError> {
         let mut rx = self.raft.metrics();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
@@ -248,9 +255,13 @@ impl Consensus {
                 if m.state != ServerState::Leader {
                     return Err(ConsensusError::ForwardToLeader(None));
                 }
-                if m.last_applied
-                    .is_some_and(|l| l.leader_id.term == m.current_term)
-                {
+                let own_term = m
+                    .last_applied
+                    .is_some_and(|l| l.leader_id.term == m.current_term);
+                let leased = m
+                    .millis_since_quorum_ack
+                    .is_some_and(|ms| u128::from(ms) <= self.read_lease.as_millis());
+                if own_term && leased {
                     return Ok(());
                 }
             }

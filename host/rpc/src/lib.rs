@@ -1336,10 +1336,11 @@ impl Rpc {
         }
         match q.consistency {
             Consistency::Consistent => c.read_barrier().await.map_err(consensus_err)?,
-            // A new leader answers default reads once its own term's first entry is applied
-            // (no read from a state that may miss the previous leader's last commits).
+            // A leader answers default reads once its own term's first entry is applied and
+            // while a quorum acknowledged it within the read lease (no stale reads from a new
+            // leader's incomplete state, nor from a deposed one).
             Consistency::Default => c
-                .wait_own_term_applied(RPC_HOLD_TIMEOUT)
+                .wait_ready_for_reads(RPC_HOLD_TIMEOUT)
                 .await
                 .map_err(consensus_err)?,
             Consistency::Stale => {}
