@@ -1,7 +1,8 @@
-//! The short profile of the fault-injection suite (see `praetor_tests::faults`): four
+//! The short profile of the fault-injection suite (see `praetor_tests::faults`): five
 //! scenarios with about 12 s of load each, one after the other on fresh 3-server clusters in
 //! network namespaces — the leader partitioned away, servers SIGKILLed and restarted, the
-//! leader SIGSTOPped, session locks under a leader partition. Every history must be
+//! leader SIGSTOPped, a follower's disk full then freed, session locks under a leader
+//! partition. Every history must be
 //! linearizable, every lock check must hold, and the cluster must recover within 30 s.
 //!
 //! Needs root. The seed is `PRAETOR_FAULTS_SEED` or the clock (printed); the long profile is
@@ -25,10 +26,16 @@ fn faults_short_profile() {
     println!(
         "faults short profile: seed {seed} (set PRAETOR_FAULTS_SEED={seed} to replay the plan)"
     );
-    let results: Vec<_> = ["partition-leader", "kill-restart", "pause", "locks"]
-        .iter()
-        .map(|name| faults::run_scenario(name, &opts))
-        .collect();
+    let results: Vec<_> = [
+        "partition-leader",
+        "kill-restart",
+        "pause",
+        "disk-full",
+        "locks",
+    ]
+    .iter()
+    .map(|name| faults::run_scenario(name, &opts))
+    .collect();
     println!("\n{}", faults::report::table(&results));
     for r in &results {
         println!("{}\n", r.details());

@@ -10,9 +10,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::ops::RangeBounds;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{OptionalSend, RaftLogReader, StorageIOError};
@@ -98,13 +100,156 @@ enum MetaEdit {
     Purge(u64, Vec<u8>),
 }
 
+/// The log database. After an I/O error redb refuses every operation (`PreviousIo`) until the
+/// database is opened again (which repairs it). A full disk must not stop raft for good
+/// (openraft treats a storage error as fatal), so when a write fails for lack of space the
+/// database is reopened and the write retried until space returns: the server stalls, then
+/// goes on, and nothing is acknowledged that is not durable.
+struct Db {
+    /// `None`: in memory (`-dev`), never reopened.
+    path: Option<PathBuf>,
+    current: RwLock<Option<Arc<Database>>>,
+    /// Set by [`LogStore::close`]: a write waiting for space gives up (shutdown never hangs).
+    stopping: AtomicBool,
+}
+
+/// How long a write waits between two tries while the disk is full.
+const FULL_DISK_RETRY: Duration = Duration::from_millis(250);
+
+impl Db {
+    fn get(&self) -> Result<Arc<Database>, redb::Error> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or(redb::Error::DatabaseClosed)
+    }
+
+    /// Runs `f` on the database; when redb reports an earlier I/O failure the database is
+    /// reopened (by whoever gets there first) and `f` runs again.
+    fn with<T, E>(&self, f: impl Fn(&Database) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<redb::Error> + NeedsReopen + std::fmt::Display,
+    {
+        let mut waiting = false;
+        loop {
+            let db = self.get()?;
+            match f(&db) {
+                Err(e)
+                    if self.path.is_some()
+                        && e.needs_reopen()
+                        && !self.stopping.load(Ordering::Relaxed) =>
+                {
+                    if !waiting {
+                        tracing::warn!(error = %e,
+                            "raft log: out of disk space; waiting for space (nothing is acknowledged meanwhile)");
+                        waiting = true;
+                    }
+                    self.reopen(db);
+                    std::thread::sleep(FULL_DISK_RETRY);
+                }
+                other => {
+                    if waiting && other.is_ok() {
+                        tracing::info!("raft log: writing again");
+                    }
+                    return other;
+                }
+            }
+        }
+    }
+
+    /// Replaces `failed` with a freshly opened database, retrying until the open succeeds (it
+    /// repairs the file, which needs space). A no-op when another thread already did it.
+    fn reopen(&self, failed: Arc<Database>) {
+        let Some(path) = &self.path else { return };
+        let failed_ptr = Arc::as_ptr(&failed);
+        drop(failed);
+        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        if current.as_ref().map(Arc::as_ptr) != Some(failed_ptr) {
+            return;
+        }
+        // Readers that took the old database before the lock finish and let go of it; the
+        // file lock goes with the last reference.
+        if let Some(old) = current.take() {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Arc::strong_count(&old) > 1 && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            drop(old);
+        }
+        let mut logged = false;
+        loop {
+            match Database::create(path) {
+                Ok(db) => {
+                    tracing::debug!(path = %path.display(), "raft log database reopened");
+                    *current = Some(Arc::new(db));
+                    return;
+                }
+                Err(e) => {
+                    if self.stopping.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    if !logged {
+                        tracing::warn!(error = %e, path = %path.display(),
+                            "raft log database cannot be reopened yet; retrying");
+                        logged = true;
+                    }
+                    std::thread::sleep(FULL_DISK_RETRY);
+                }
+            }
+        }
+    }
+}
+
+/// Errors after which the database must be reopened before it can be used again.
+trait NeedsReopen {
+    fn needs_reopen(&self) -> bool;
+}
+
+impl NeedsReopen for redb::Error {
+    fn needs_reopen(&self) -> bool {
+        match self {
+            redb::Error::PreviousIo => true,
+            redb::Error::Io(e) => out_of_space(e),
+            _ => false,
+        }
+    }
+}
+
+/// A full disk or an exhausted quota: wait for space. Any other I/O error stays fatal.
+fn out_of_space(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
+}
+
+/// A read's failure: the database, or an entry that does not decode.
+#[derive(Debug, thiserror::Error)]
+enum ReadFail {
+    #[error(transparent)]
+    Db(#[from] redb::Error),
+    #[error(transparent)]
+    Decode(#[from] postcard::Error),
+}
+
+impl NeedsReopen for ReadFail {
+    fn needs_reopen(&self) -> bool {
+        matches!(self, ReadFail::Db(e) if e.needs_reopen())
+    }
+}
+
+fn db_err(e: impl Into<redb::Error>) -> ReadFail {
+    ReadFail::Db(e.into())
+}
+
 /// Entries appended but not yet committed to redb, keyed by index.
 type Tail = Arc<Mutex<BTreeMap<u64, Entry>>>;
 
 /// The raft log store. Cheap to clone: clones share one database, tail and writer.
 #[derive(Clone)]
 pub struct LogStore {
-    db: Arc<Database>,
+    db: Arc<Db>,
     tail: Tail,
     writer: mpsc::Sender<Op>,
     thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
@@ -119,7 +264,11 @@ impl LogStore {
         if let Some(v) = stored_format {
             format::readable(v)?;
         }
-        let db = Arc::new(db);
+        let db = Arc::new(Db {
+            path: path.map(Path::to_path_buf),
+            current: RwLock::new(Some(Arc::new(db))),
+            stopping: AtomicBool::new(false),
+        });
         let tail: Tail = Arc::default();
         let (writer, ops) = mpsc::channel();
         let (wdb, wtail) = (db.clone(), tail.clone());
@@ -137,6 +286,7 @@ impl LogStore {
 
     /// Writes what is queued and stops the writer thread (blocking). Call after raft stopped.
     pub fn close(&self) {
+        self.db.stopping.store(true, Ordering::Relaxed);
         let _ = self.writer.send(Op::Stop);
         let thread = self
             .thread
@@ -152,12 +302,16 @@ impl LogStore {
         &self,
         key: &str,
     ) -> Result<Option<T>, StorageError> {
-        let tx = self.db.begin_read().map_err(read_err)?;
-        let t = tx.open_table(META).map_err(read_err)?;
-        match t.get(key).map_err(read_err)? {
-            Some(v) => Ok(Some(dec(v.value()).map_err(read_err)?)),
-            None => Ok(None),
-        }
+        self.db
+            .with(|db| -> Result<Option<T>, ReadFail> {
+                let tx = db.begin_read().map_err(db_err)?;
+                let t = tx.open_table(META).map_err(db_err)?;
+                match t.get(key).map_err(db_err)? {
+                    Some(v) => Ok(Some(dec(v.value())?)),
+                    None => Ok(None),
+                }
+            })
+            .map_err(read_err)
     }
 
     /// Queues a metadata write or deletion and waits until it is committed.
@@ -187,7 +341,7 @@ impl LogStore {
 struct WriterGone;
 
 /// The writer thread: takes ops in order, groups consecutive appends into one commit.
-fn writer_loop(db: &Database, tail: &Tail, ops: &mpsc::Receiver<Op>) {
+fn writer_loop(db: &Db, tail: &Tail, ops: &mpsc::Receiver<Op>) {
     let mut stop = false;
     while !stop {
         let Ok(first) = ops.recv() else { return };
@@ -208,7 +362,9 @@ fn writer_loop(db: &Database, tail: &Tail, ops: &mpsc::Receiver<Op>) {
                     done,
                 } => {
                     flush_appends(db, tail, std::mem::take(&mut appends));
-                    let res = apply_meta(db, durability, edit).map_err(|e| e.to_string());
+                    let res = db
+                        .with(|db| apply_meta(db, durability, &edit))
+                        .map_err(|e| e.to_string());
                     let _ = done.send(res);
                 }
                 Op::Stop => stop = true,
@@ -221,11 +377,11 @@ fn writer_loop(db: &Database, tail: &Tail, ops: &mpsc::Receiver<Op>) {
 /// One append request: its encoded entries (index, log id, bytes) and whom to tell once durable.
 type PendingAppend = (Vec<(u64, LogId, Vec<u8>)>, LogFlushed<TypeConfig>);
 
-fn flush_appends(db: &Database, tail: &Tail, appends: Vec<PendingAppend>) {
+fn flush_appends(db: &Db, tail: &Tail, appends: Vec<PendingAppend>) {
     if appends.is_empty() {
         return;
     }
-    let res = (|| -> Result<(), redb::Error> {
+    let res = db.with(|db| -> Result<(), redb::Error> {
         let tx = db.begin_write()?;
         {
             let mut t = tx.open_table(LOG)?;
@@ -237,7 +393,7 @@ fn flush_appends(db: &Database, tail: &Tail, appends: Vec<PendingAppend>) {
         }
         tx.commit()?;
         Ok(())
-    })();
+    });
     if res.is_ok() {
         // Committed: readers find these in redb now. Keep a tail entry that was replaced
         // (truncated and appended again) after this append was queued.
@@ -259,19 +415,19 @@ fn flush_appends(db: &Database, tail: &Tail, appends: Vec<PendingAppend>) {
     }
 }
 
-fn apply_meta(db: &Database, durability: Durability, edit: MetaEdit) -> Result<(), redb::Error> {
+fn apply_meta(db: &Database, durability: Durability, edit: &MetaEdit) -> Result<(), redb::Error> {
     let mut tx = db.begin_write()?;
     tx.set_durability(durability)?;
     match edit {
         MetaEdit::Put(key, bytes) => {
-            tx.open_table(META)?.insert(key, bytes.as_slice())?;
+            tx.open_table(META)?.insert(*key, bytes.as_slice())?;
         }
         MetaEdit::TruncateFrom(from) => {
-            tx.open_table(LOG)?.retain_in(from.., |_, _| false)?;
+            tx.open_table(LOG)?.retain_in(*from.., |_, _| false)?;
         }
         MetaEdit::Purge(upto, purged) => {
             tx.open_table(META)?.insert(KEY_PURGED, purged.as_slice())?;
-            tx.open_table(LOG)?.retain_in(..=upto, |_, _| false)?;
+            tx.open_table(LOG)?.retain_in(..=*upto, |_, _| false)?;
         }
     }
     tx.commit()?;
@@ -290,13 +446,19 @@ impl RaftLogReader<TypeConfig> for LogStore {
             .range(range.clone())
             .map(|(_, e)| e.clone())
             .collect();
-        let mut out: BTreeMap<u64, Entry> = BTreeMap::new();
-        let tx = self.db.begin_read().map_err(read_err)?;
-        let t = tx.open_table(LOG).map_err(read_err)?;
-        for row in t.range(range).map_err(read_err)? {
-            let (k, v) = row.map_err(read_err)?;
-            out.insert(k.value(), dec(v.value()).map_err(read_err)?);
-        }
+        let mut out = self
+            .db
+            .with(|db| -> Result<BTreeMap<u64, Entry>, ReadFail> {
+                let mut out = BTreeMap::new();
+                let tx = db.begin_read().map_err(db_err)?;
+                let t = tx.open_table(LOG).map_err(db_err)?;
+                for row in t.range(range.clone()).map_err(db_err)? {
+                    let (k, v) = row.map_err(db_err)?;
+                    out.insert(k.value(), dec(v.value())?);
+                }
+                Ok(out)
+            })
+            .map_err(read_err)?;
         for e in tail {
             out.insert(e.log_id.index, e);
         }
@@ -310,12 +472,17 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
         let last_purged: Option<LogId> = self.get_meta(KEY_PURGED)?;
         let tail_last = self.tail().last_key_value().map(|(_, e)| e.log_id);
-        let tx = self.db.begin_read().map_err(read_err)?;
-        let t = tx.open_table(LOG).map_err(read_err)?;
-        let db_last = match t.last().map_err(read_err)? {
-            Some((_, v)) => Some(dec::<Entry>(v.value()).map_err(read_err)?.log_id),
-            None => None,
-        };
+        let db_last = self
+            .db
+            .with(|db| -> Result<Option<LogId>, ReadFail> {
+                let tx = db.begin_read().map_err(db_err)?;
+                let t = tx.open_table(LOG).map_err(db_err)?;
+                Ok(match t.last().map_err(db_err)? {
+                    Some((_, v)) => Some(dec::<Entry>(v.value())?.log_id),
+                    None => None,
+                })
+            })
+            .map_err(read_err)?;
         let last = tail_last.max(db_last).or(last_purged);
         Ok(LogState {
             last_purged_log_id: last_purged,

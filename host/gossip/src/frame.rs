@@ -150,6 +150,25 @@ mod tests {
         assert_eq!(decode_hello(&encode_hello(&v6).unwrap()[4..]).unwrap(), v6);
     }
 
+    /// Stream frames and hellos come from whoever dials the RPC port: mutated bytes never
+    /// panic the frame reader or the hello decoder (see `praetor_fuzz`).
+    #[tokio::test]
+    async fn fuzz_stream_frames_and_hellos() {
+        let hello_frame = encode_hello(&hello()).unwrap();
+        let data_frame = encode_frame(b"\x01\x02payload").unwrap();
+        let mut inputs = Vec::new();
+        praetor_fuzz::run("stream frames", &[&hello_frame, &data_frame], |bytes| {
+            if bytes.len() > 4 {
+                let _ = decode_hello(&bytes[4..]);
+            }
+            inputs.push(bytes.to_vec());
+        });
+        for bytes in inputs {
+            let mut reader: &[u8] = &bytes;
+            while let Ok(Some(_)) = read_frame(&mut reader, 64 << 10).await {}
+        }
+    }
+
     #[test]
     fn malformed_hellos_are_refused() {
         let good = encode_hello(&hello()).unwrap()[4..].to_vec();
