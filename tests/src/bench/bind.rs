@@ -1,6 +1,8 @@
 //! bind9 (`named -g -c <conf>`) serving a generated static `consul.` zone on a loopback address,
 //! with a named.conf, zone file, pid file and keys of its own under the bench's work dir (never
-//! /etc/bind), as the DNS baseline.
+//! /etc/bind), as a DNS baseline. The zone (shared with knot, see `knot.rs`) holds what praetor
+//! answers for the bench's services: the A records of every instance, and an SRV record per
+//! instance whose target is praetor's `<hex>.addr.dc1.consul.` name with its A record.
 
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -12,6 +14,7 @@ use hickory_proto::rr::RecordType;
 
 use super::BenchError;
 use super::dnsperf::query;
+use super::praetor::srv_target;
 use super::proc::{Proc, ensure_free, poll_until};
 
 /// Where Debian's `bind9` puts the daemon.
@@ -24,17 +27,26 @@ pub struct Bind9 {
 }
 
 /// The `consul.` zone file for `records` (`(name relative to consul., addresses)`), TTL 0 as
-/// Consul answers.
-pub fn zone_file(ns_ip: Ipv4Addr, records: &[(String, Vec<Ipv4Addr>)]) -> String {
+/// Consul answers: per address an A record of the name, an SRV record `1 1 srv_port <target>`
+/// of the name, and the target's A record (the same answer and additional section as praetor).
+pub fn zone_file(ns_ip: Ipv4Addr, records: &[(String, Vec<Ipv4Addr>)], srv_port: u16) -> String {
     let mut z = String::from(
         "$ORIGIN consul.\n$TTL 0\n\
          @ IN SOA ns.consul. hostmaster.consul. 1 3600 600 86400 0\n\
          @ IN NS ns.consul.\n",
     );
     let _ = writeln!(z, "ns IN A {ns_ip}");
+    let mut targets = std::collections::BTreeSet::new();
     for (name, addrs) in records {
         for a in addrs {
             let _ = writeln!(z, "{name} IN A {a}");
+        }
+        for a in addrs {
+            let target = srv_target(*a);
+            let _ = writeln!(z, "{name} IN SRV 1 1 {srv_port} {target}");
+            if targets.insert(target.clone()) {
+                let _ = writeln!(z, "{target} IN A {a}");
+            }
         }
     }
     z
@@ -55,7 +67,9 @@ pub fn named_conf(dir: &Path, addr: SocketAddr) -> String {
     recursion no;
     dnssec-validation no;
     notify no;
-    minimal-responses yes;
+    # Like praetor: no NS in the authority section of answers, but the SRV targets' A records in
+    # the additional section (`yes` would drop those too).
+    minimal-responses no-auth;
 }};
 controls {{ }};
 zone "consul" {{ type primary; file "{d}/consul.zone"; }};
@@ -72,6 +86,7 @@ impl Bind9 {
         dir: &Path,
         addr: SocketAddr,
         records: &[(String, Vec<Ipv4Addr>)],
+        srv_port: u16,
         probe: &str,
     ) -> Result<Bind9, BenchError> {
         ensure_free(&[], &[addr])?;
@@ -81,7 +96,8 @@ impl Bind9 {
             std::net::IpAddr::V6(_) => Ipv4Addr::LOCALHOST,
         };
         let zone = dir.join("consul.zone");
-        std::fs::write(&zone, zone_file(ns_ip, records)).map_err(BenchError::file(&zone))?;
+        std::fs::write(&zone, zone_file(ns_ip, records, srv_port))
+            .map_err(BenchError::file(&zone))?;
         let conf = dir.join("named.conf");
         std::fs::write(&conf, named_conf(dir, addr)).map_err(BenchError::file(&conf))?;
         let mut cmd = Command::new(NAMED_BIN);
@@ -117,10 +133,15 @@ mod tests {
             "web.service".to_string(),
             vec![Ipv4Addr::new(127, 21, 0, 1), Ipv4Addr::new(127, 21, 0, 2)],
         )];
-        let z = zone_file(Ipv4Addr::new(127, 0, 8, 1), &recs);
+        let z = zone_file(Ipv4Addr::new(127, 0, 8, 1), &recs, 8080);
         assert!(z.contains("IN SOA ns.consul."));
         assert!(z.contains("ns IN A 127.0.8.1"));
         assert!(z.contains("web.service IN A 127.21.0.1\nweb.service IN A 127.21.0.2\n"));
+        assert!(z.contains(
+            "web.service IN SRV 1 1 8080 7f150001.addr.dc1.consul.\n\
+             7f150001.addr.dc1.consul. IN A 127.21.0.1\n\
+             web.service IN SRV 1 1 8080 7f150002.addr.dc1.consul.\n"
+        ));
         let c = named_conf(Path::new("/tmp/x"), "127.0.8.1:8600".parse().unwrap());
         assert!(c.contains("listen-on port 8600 { 127.0.8.1; };"));
         assert!(c.contains(r#"file "/tmp/x/consul.zone""#));

@@ -24,9 +24,9 @@ pub struct DnsperfResult {
     pub rcodes: String,
 }
 
-/// Writes one `<name> A` line per name: dnsperf cycles through the file.
-pub fn write_queries(path: &Path, names: &[String]) -> Result<(), BenchError> {
-    let text: String = names.iter().map(|n| format!("{n} A\n")).collect();
+/// Writes one `<name> <qtype>` line per name (`A`, `SRV`): dnsperf cycles through the file.
+pub fn write_queries(path: &Path, names: &[String], qtype: RecordType) -> Result<(), BenchError> {
+    let text: String = names.iter().map(|n| format!("{n} {qtype}\n")).collect();
     std::fs::write(path, text).map_err(BenchError::file(path))
 }
 
@@ -96,6 +96,16 @@ pub fn query(
     rtype: RecordType,
     timeout: Duration,
 ) -> Result<Message, BenchError> {
+    query_sized(server, name, rtype, timeout).map(|(m, _)| m)
+}
+
+/// [`query`], also returning the answer's size in bytes.
+pub fn query_sized(
+    server: SocketAddr,
+    name: &str,
+    rtype: RecordType,
+    timeout: Duration,
+) -> Result<(Message, usize), BenchError> {
     let io = |e: std::io::Error| BenchError::Unexpected(format!("DNS {name} @{server}: {e}"));
     let qname = Name::from_ascii(name)
         .map_err(|e| BenchError::Unexpected(format!("bad name {name}: {e}")))?;
@@ -112,7 +122,51 @@ pub fn query(
     let mut buf = [0u8; 4096];
     let (n, _) = sock.recv_from(&mut buf).map_err(io)?;
     Message::from_vec(&buf[..n])
+        .map(|m| (m, n))
         .map_err(|e| BenchError::Unexpected(format!("decode answer for {name}: {e}")))
+}
+
+/// What an answer looks like, for comparing servers: response code, size, and the records of
+/// each section (`owner TYPE rdata`, lower-cased and sorted; TTLs left out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shape {
+    pub rcode: String,
+    pub bytes: usize,
+    pub answers: Vec<String>,
+    pub authorities: Vec<String>,
+    pub additionals: Vec<String>,
+}
+
+impl Shape {
+    pub fn of(m: &Message, bytes: usize) -> Shape {
+        let section = |rs: &[hickory_proto::rr::Record]| {
+            let mut v: Vec<String> = rs
+                .iter()
+                .map(|r| format!("{} {} {}", r.name, r.record_type(), r.data).to_lowercase())
+                .collect();
+            v.sort();
+            v
+        };
+        Shape {
+            rcode: format!("{:?}", m.metadata.response_code),
+            bytes,
+            answers: section(&m.answers),
+            authorities: section(&m.authorities),
+            additionals: section(&m.additionals),
+        }
+    }
+
+    /// `NoError, 3 answers, 0 authority, 3 additional, 182 bytes`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{}, {} answers, {} authority, {} additional, {} bytes",
+            self.rcode,
+            self.answers.len(),
+            self.authorities.len(),
+            self.additionals.len(),
+            self.bytes
+        )
+    }
 }
 
 /// The sorted A-record addresses of an answer.

@@ -18,6 +18,8 @@ pub const DNS_SERVICES: u64 = 100;
 pub const INSTANCES: u64 = 3;
 /// Services registered in all (the DNS ones included) for the loaded-memory figure.
 pub const TOTAL_SERVICES: u64 = 1000;
+/// The port every instance registers (the SRV answers carry it).
+pub const SERVICE_PORT: u16 = 8080;
 /// Nodes the instances are spread over.
 const NODES: u64 = 30;
 
@@ -166,7 +168,13 @@ pub fn dns_records() -> Vec<(String, Vec<Ipv4Addr>)> {
         .collect()
 }
 
-/// The names dnsperf asks for.
+/// The SRV target praetor (like Consul) gives an instance whose service address is `ip`:
+/// `<8 hex digits>.addr.dc1.consul.`, answered with an A record in the additional section.
+pub fn srv_target(ip: Ipv4Addr) -> String {
+    format!("{:08x}.addr.dc1.consul.", u32::from(ip))
+}
+
+/// The names dnsperf asks for (A and SRV alike).
 pub fn dns_names() -> Vec<String> {
     (0..DNS_SERVICES)
         .map(|s| format!("svc-{s}.service.consul"))
@@ -201,7 +209,7 @@ pub fn registration(n: u64) -> String {
     serde_json::json!({
         "Node": format!("bench-node-{node}"),
         "Address": format!("127.20.0.{}", node + 1),
-        "Service": {"ID": id, "Service": service, "Address": addr.to_string(), "Port": 8080},
+        "Service": {"ID": id, "Service": service, "Address": addr.to_string(), "Port": SERVICE_PORT},
         "Check": {"CheckID": format!("service:{id}"), "Name": format!("{service} alive"), "Status": "passing", "ServiceID": id},
     })
     .to_string()
@@ -243,6 +251,11 @@ mod tests {
         let last_dns: serde_json::Value = serde_json::from_str(&registration(299)).unwrap();
         assert_eq!(last_dns["Service"]["ID"], "svc-99-2");
         assert_eq!(last_dns["Service"]["Address"], "127.21.99.3");
+        assert_eq!(last_dns["Service"]["Port"], SERVICE_PORT);
+        assert_eq!(
+            srv_target(dns_instance_ip(99, 2)),
+            "7f156303.addr.dc1.consul."
+        );
         let last: serde_json::Value = serde_json::from_str(&registration(1199)).unwrap();
         assert_eq!(last["Service"]["Service"], "mem-899");
         let names: std::collections::HashSet<String> = (0..registrations())

@@ -1,7 +1,7 @@
 //! Child processes of the bench: spawning with logs to a file and death with the bench,
 //! polling for conditions with a deadline, and reading a process's resident memory.
 
-use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -85,6 +85,16 @@ impl Drop for Proc {
 pub fn poll_until<T>(
     what: &str,
     deadline: Duration,
+    f: impl FnMut() -> Option<T>,
+) -> Result<T, BenchError> {
+    poll_every(what, deadline, Duration::from_millis(100), f)
+}
+
+/// [`poll_until`] polling every `interval` (start-up timing polls every 2 ms).
+pub fn poll_every<T>(
+    what: &str,
+    deadline: Duration,
+    interval: Duration,
     mut f: impl FnMut() -> Option<T>,
 ) -> Result<T, BenchError> {
     let until = Instant::now() + deadline;
@@ -98,7 +108,39 @@ pub fn poll_until<T>(
                 secs: deadline.as_secs_f64(),
             });
         }
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(interval);
+    }
+}
+
+/// `n` distinct ports of `ip` that are free for both TCP and UDP right now (the kernel picks them;
+/// every socket is held until all are found, so they differ). Bounded to 20 tries per port.
+pub fn free_ports(ip: IpAddr, n: usize) -> Result<Vec<u16>, BenchError> {
+    let mut held = Vec::new();
+    let mut ports = Vec::new();
+    for _ in 0..n * 20 {
+        if ports.len() == n {
+            break;
+        }
+        let tcp = TcpListener::bind(SocketAddr::new(ip, 0))
+            .map_err(|e| BenchError::Unexpected(format!("no free TCP port on {ip}: {e}")))?;
+        let port = tcp
+            .local_addr()
+            .map_err(|e| BenchError::Unexpected(format!("{ip}: {e}")))?
+            .port();
+        if let Ok(udp) = UdpSocket::bind(SocketAddr::new(ip, port)) {
+            ports.push(port);
+            held.push((tcp, Some(udp)));
+        } else {
+            held.push((tcp, None));
+        }
+    }
+    if ports.len() == n {
+        Ok(ports)
+    } else {
+        Err(BenchError::Unexpected(format!(
+            "found only {} of {n} ports free for TCP and UDP on {ip}",
+            ports.len()
+        )))
     }
 }
 
@@ -158,6 +200,17 @@ mod tests {
         assert!(e.to_string().contains(&used.to_string()), "{e}");
         drop(l);
         assert!(ensure_free(&[used], &[used]).is_ok());
+    }
+
+    #[test]
+    fn free_ports_are_distinct_and_bindable() {
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let p = free_ports(ip, 4).unwrap();
+        let mut d = p.clone();
+        d.sort_unstable();
+        d.dedup();
+        assert_eq!(d.len(), 4, "{p:?}");
+        assert!(ensure_free(&[SocketAddr::new(ip, p[0])], &[SocketAddr::new(ip, p[0])]).is_ok());
     }
 
     #[test]
