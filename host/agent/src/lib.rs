@@ -740,23 +740,13 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
     };
 
     let host_cfg = plugins::host_config(&config.plugins);
-    let plugin_host =
-        tokio::task::spawn_blocking(move || praetor_plugin_host::PluginHost::new(host_cfg))
-            .await
-            .map_err(|e| AgentError::Config(format!("plugin host: {e}")))?
-            .map_err(|e| AgentError::Config(format!("plugin host: {e}")))?;
+    // Cheap: built-in components are compiled when their slot is first used.
+    let plugin_host = praetor_plugin_host::PluginHost::new(host_cfg)
+        .map_err(|e| AgentError::Config(format!("plugin host: {e}")))?;
     let plugin_slots = Mutex::new(std::collections::BTreeSet::new());
     plugins::apply(&plugin_host, &config.plugins, &plugin_slots)
         .await
         .map_err(AgentError::Config)?;
-    // Compiling the built-ins on several threads leaves glibc's per-thread arenas holding the
-    // freed compiler memory; give it back so an idle agent stays small.
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free heap pages; it has no preconditions.
-    #[allow(unsafe_code)]
-    unsafe {
-        libc::malloc_trim(0);
-    }
 
     let lan = Pool::start(pool_cfg).await?;
     let wan = wan::start_pool(&config, tags.clone(), gossip_key).await?;

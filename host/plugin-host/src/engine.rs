@@ -1,7 +1,7 @@
 //! The process-wide wasmtime `Engine` (Cranelift, epoch interruption, pooling allocator), the
 //! epoch ticker thread, and the per-world `Linker`s with the sandbox's host imports.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use wasmtime::component::{HasSelf, Linker};
@@ -59,6 +59,26 @@ fn build_engine() -> wasmtime::Result<Engine> {
         .cranelift_opt_level(wasmtime::OptLevel::Speed)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Engine::new(&config)
+}
+
+static LINKERS: [OnceLock<Result<Arc<Linker<HostState>>, String>>; 2] =
+    [OnceLock::new(), OnceLock::new()];
+
+/// The process' engine and the shared linker for policy worlds (`with_discovery` false) or
+/// join providers (true), both created on first use.
+pub(crate) fn shared(
+    with_discovery: bool,
+) -> Result<(&'static Engine, Arc<Linker<HostState>>), PluginError> {
+    let engine = engine()?;
+    let linker = LINKERS[usize::from(with_discovery)]
+        .get_or_init(|| {
+            linker(engine, with_discovery)
+                .map(Arc::new)
+                .map_err(|e| format!("{e:#}"))
+        })
+        .as_ref()
+        .map_err(|e| PluginError::Engine(e.clone()))?;
+    Ok((engine, linker.clone()))
 }
 
 /// Builds the linker for one world: WASI p2 with nothing granted (stdio and blocking polls

@@ -9,8 +9,7 @@ use std::sync::{Arc, RwLock};
 use arc_swap::ArcSwap;
 use praetor_policy as policy;
 use praetor_policy::discover;
-use wasmtime::component::Linker;
-use wasmtime::{Engine, Store};
+use wasmtime::Store;
 
 use crate::bindings::intentions::IntentionEvaluator;
 use crate::bindings::intentions::exports::praetor::plugins::intentions as wi;
@@ -23,9 +22,11 @@ use crate::engine;
 use crate::error::{LoadError, PluginError};
 use crate::imports;
 use crate::info::{ComponentSource, SlotInfo};
+use crate::lazy::LazySlot;
 use crate::settings::{PluginHostConfig, SlotSettings};
 use crate::slot::{LoadInput, Slot};
 use crate::store::HostState;
+use crate::worlds::PluginWorld;
 
 /// The intention set every evaluator instance must hold, and its native twin.
 struct IntentionSet {
@@ -115,14 +116,12 @@ impl LoadRequest {
 }
 
 struct Inner {
-    engine: Engine,
     config: PluginHostConfig,
-    join_linker: Arc<Linker<HostState>>,
-    translator: Slot<AddressTranslator>,
-    router: Slot<Router>,
-    intentions: Slot<IntentionEvaluator>,
+    translator: LazySlot<AddressTranslator>,
+    router: LazySlot<Router>,
+    intentions: LazySlot<IntentionEvaluator>,
     intention_set: ArcSwap<IntentionSet>,
-    joins: RwLock<BTreeMap<String, Arc<Slot<JoinProvider>>>>,
+    joins: RwLock<BTreeMap<String, Arc<LazySlot<JoinProvider>>>>,
 }
 
 /// The plugin host. Cheap to clone; calls are synchronous and safe from any thread.
@@ -135,24 +134,6 @@ impl std::fmt::Debug for PluginHost {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PluginHost").finish_non_exhaustive()
     }
-}
-
-fn builtin_input(
-    engine: &Engine,
-    b: &Builtin,
-    config_json: &str,
-) -> Result<LoadInput, PluginError> {
-    let compiled = builtin::compiled(engine, b).map_err(|e| PluginError::Builtin {
-        slot: b.slot.to_owned(),
-        source: LoadError::Compile(format!("{e:#}")),
-    })?;
-    Ok(LoadInput {
-        bytes: b.bytes.to_vec(),
-        compiled: Some(compiled),
-        config_json: config_json.to_owned(),
-        name: b.name.to_owned(),
-        source: ComponentSource::Builtin,
-    })
 }
 
 fn no_prepare<W>()
@@ -180,63 +161,16 @@ fn sync_intentions(
 }
 
 impl PluginHost {
-    /// Creates the engine (once per process), compiles the built-ins and fills every slot with
-    /// its built-in component. Blocking (compiles on first use: tens of milliseconds per
-    /// component in release builds).
+    /// Creates the slots. Each slot's built-in component is compiled when the slot is first
+    /// used (see [`LazySlot`]), and the process' engine is created then: until then, and while
+    /// it compiles in the background, calls are answered by the native policy the built-in
+    /// implements (the same answers; `*_plugin` calls wait for the compile instead). An agent
+    /// that never calls a slot pays for none of it, in start-up time or memory.
     pub fn new(config: PluginHostConfig) -> Result<PluginHost, PluginError> {
-        let engine = engine::engine()?.clone();
-        // Compile the built-ins in parallel (Cranelift compiles a component on one core); the
-        // slots below then take them from the process-wide cache. Errors are reported by the
-        // slot that needs the component.
-        let at_start = [
-            builtin::TRANSLATE_WAN_ADDRS,
-            builtin::ROUTE_RTT,
-            builtin::INTENTIONS_CONSUL,
-            builtin::JOIN_STATIC,
-            builtin::JOIN_FILE,
-            builtin::JOIN_DNS,
-        ];
-        // As many threads as cores (each thread's malloc arena stays with the process).
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(at_start.len());
-        std::thread::scope(|s| {
-            for t in 0..threads {
-                let engine = &engine;
-                let mine = at_start.iter().skip(t).step_by(threads);
-                s.spawn(move || mine.for_each(|b| drop(builtin::compiled(engine, b))));
-            }
-        });
-        let plain_linker = Arc::new(
-            engine::linker(&engine, false).map_err(|e| PluginError::Engine(format!("{e:#}")))?,
-        );
-        let join_linker = Arc::new(
-            engine::linker(&engine, true).map_err(|e| PluginError::Engine(format!("{e:#}")))?,
-        );
-        let builtin_err = |slot: &str| {
-            let slot = slot.to_owned();
-            move |source| PluginError::Builtin { slot, source }
-        };
-        let np_t = no_prepare::<AddressTranslator>();
-        let translator = Slot::new(
-            "translator",
-            &engine,
-            plain_linker.clone(),
-            config.settings_for("translator"),
-            builtin_input(&engine, &builtin::TRANSLATE_WAN_ADDRS, "{}")?,
-            &np_t,
-        )
-        .map_err(builtin_err("translator"))?;
-        let np_r = no_prepare::<Router>();
-        let router = Slot::new(
-            "router",
-            &engine,
-            plain_linker.clone(),
-            config.settings_for("router"),
-            builtin_input(&engine, &builtin::ROUTE_RTT, "{}")?,
-            &np_r,
-        )
-        .map_err(builtin_err("router"))?;
+        let lazy = |b: Builtin| (b, config.settings_for(b.slot));
+        let translator = LazySlot::builtin(lazy(builtin::TRANSLATE_WAN_ADDRS));
+        let router = LazySlot::builtin(lazy(builtin::ROUTE_RTT));
+        let intentions = LazySlot::builtin(lazy(builtin::INTENTIONS_CONSUL));
         let set = IntentionSet {
             version: INTENTION_VERSION.fetch_add(1, Ordering::Relaxed),
             wit: Vec::new(),
@@ -244,38 +178,16 @@ impl PluginHost {
             native: policy::Evaluator::new(Vec::new(), config.default_allow)
                 .map_err(PluginError::Engine)?,
         };
-        let prep_i = |inst: &IntentionEvaluator, store: &mut Store<HostState>, synced: &mut u64| {
-            sync_intentions(inst, store, synced, &set)
-        };
-        let intentions = Slot::new(
-            "intentions",
-            &engine,
-            plain_linker.clone(),
-            config.settings_for("intentions"),
-            builtin_input(&engine, &builtin::INTENTIONS_CONSUL, "{}")?,
-            &prep_i,
-        )
-        .map_err(builtin_err("intentions"))?;
-        let mut joins = BTreeMap::new();
-        let np_j = no_prepare::<JoinProvider>();
-        for b in builtin::JOIN_PROVIDERS {
-            let slot = Slot::new(
-                b.slot,
-                &engine,
-                join_linker.clone(),
-                config.settings_for(b.slot),
-                builtin_input(&engine, &b, "{}")?,
-                &np_j,
-            )
-            .map_err(builtin_err(b.slot))?;
-            let provider = b.slot.trim_start_matches("join:").to_owned();
-            joins.insert(provider, Arc::new(slot));
-        }
+        let joins = builtin::JOIN_PROVIDERS
+            .iter()
+            .map(|b| {
+                let provider = b.slot.trim_start_matches("join:").to_owned();
+                (provider, Arc::new(LazySlot::builtin(lazy(*b))))
+            })
+            .collect();
         Ok(PluginHost {
             inner: Arc::new(Inner {
-                engine,
                 config,
-                join_linker,
                 translator,
                 router,
                 intentions,
@@ -285,12 +197,58 @@ impl PluginHost {
         })
     }
 
+    /// The translator slot, compiled (blocking on first use).
+    fn translator(&self) -> Result<&Slot<AddressTranslator>, LoadError> {
+        self.inner.translator.get(&no_prepare())
+    }
+
+    /// The router slot, compiled (blocking on first use).
+    fn router(&self) -> Result<&Slot<Router>, LoadError> {
+        self.inner.router.get(&no_prepare())
+    }
+
+    /// The intentions slot, compiled (blocking on first use); its first instance takes the
+    /// current intention set.
+    fn intentions(&self) -> Result<&Slot<IntentionEvaluator>, LoadError> {
+        let set = self.inner.intention_set.load_full();
+        let prepare =
+            |inst: &IntentionEvaluator, store: &mut Store<HostState>, synced: &mut u64| {
+                sync_intentions(inst, store, synced, &set)
+            };
+        self.inner.intentions.get(&prepare)
+    }
+
+    /// `slot` if it is compiled. Otherwise starts compiling it on a thread of its own (once)
+    /// and returns `None`: the caller answers with the native policy, which is what the
+    /// built-in (the only component a slot can hold before it is compiled) would answer.
+    fn warm<'a, W: PluginWorld>(
+        &self,
+        slot: &'a LazySlot<W>,
+        compile: fn(&PluginHost),
+    ) -> Option<&'a Slot<W>> {
+        if let Some(s) = slot.compiled() {
+            return Some(s);
+        }
+        if slot.claim_warming() {
+            let host = self.clone();
+            let spawned = std::thread::Builder::new()
+                .name("praetor-plugin-compile".into())
+                .spawn(move || compile(&host));
+            if let Err(error) = spawned {
+                tracing::warn!(%error, "cannot start a thread to compile a built-in plugin");
+            }
+        }
+        None
+    }
+
     // ---- policy calls ----
 
     /// The address and port to present for a record (`translate_wan_addrs`).
     pub fn translate(&self, query: &policy::AddressQuery) -> policy::Presented {
-        self.translate_plugin(query)
-            .unwrap_or_else(|_| policy::translate(query))
+        match self.warm(&self.inner.translator, |h| drop(h.translator())) {
+            Some(slot) => translate_on(slot, query).unwrap_or_else(|_| policy::translate(query)),
+            None => policy::translate(query),
+        }
     }
 
     /// `translate` through the plugin only (no fallback); `Err` is the failure reason.
@@ -298,17 +256,21 @@ impl PluginHost {
         &self,
         query: &policy::AddressQuery,
     ) -> Result<policy::Presented, String> {
-        let q = convert::address_query(query);
-        self.inner
-            .translator
-            .call(|inst, store| inst.praetor_plugins_translation().call_translate(store, &q))
-            .map(convert::presented)
+        translate_on(self.translator().map_err(|e| e.to_string())?, query)
+    }
+
+    /// A number that changes whenever [`Self::translate`]'s answers may change (a component
+    /// loaded or reverted, a call failed), for caches of presented addresses. Cheap; 0 while
+    /// the built-in is not compiled (its answers are the native policy's either way).
+    pub fn translator_version(&self) -> u64 {
+        self.inner.translator.compiled().map_or(0, Slot::version)
     }
 
     /// Datacenter names best first (`/v1/catalog/datacenters`).
     pub fn rank(&self, local_datacenter: &str, candidates: &[policy::Candidate]) -> Vec<String> {
-        self.rank_plugin(local_datacenter, candidates)
-            .unwrap_or_else(|_| policy::rank(local_datacenter, candidates))
+        self.warm(&self.inner.router, |h| drop(h.router()))
+            .and_then(|slot| rank_on(slot, local_datacenter, candidates).ok())
+            .unwrap_or_else(|| policy::rank(local_datacenter, candidates))
     }
 
     /// `rank` through the plugin only. An answer that does not name every datacenter exactly
@@ -318,20 +280,18 @@ impl PluginHost {
         local_datacenter: &str,
         candidates: &[policy::Candidate],
     ) -> Result<Vec<String>, String> {
-        let cs = convert::candidates(candidates);
-        self.inner.router.call(|inst, store| {
-            let names = inst
-                .praetor_plugins_routing()
-                .call_rank(store, local_datacenter, &cs)?;
-            check_rank(&names, candidates).map_err(wasmtime::Error::msg)?;
-            Ok(names)
-        })
+        rank_on(
+            self.router().map_err(|e| e.to_string())?,
+            local_datacenter,
+            candidates,
+        )
     }
 
     /// Where to send a request for another datacenter; `None`: no healthy server.
     pub fn pick(&self, request: &policy::RouteRequest) -> Option<policy::Route> {
-        self.pick_plugin(request)
-            .unwrap_or_else(|_| policy::pick(request))
+        self.warm(&self.inner.router, |h| drop(h.router()))
+            .and_then(|slot| pick_on(slot, request).ok())
+            .unwrap_or_else(|| policy::pick(request))
     }
 
     /// `pick` through the plugin only.
@@ -339,41 +299,22 @@ impl PluginHost {
         &self,
         request: &policy::RouteRequest,
     ) -> Result<Option<policy::Route>, String> {
-        let r = convert::route_request(request);
-        self.inner
-            .router
-            .call(|inst, store| inst.praetor_plugins_routing().call_pick(store, &r))
-            .map(|route| convert::route(route, request))
+        pick_on(self.router().map_err(|e| e.to_string())?, request)
     }
 
     /// The intention verdict for one connection or request.
     pub fn evaluate(&self, request: &policy::Request) -> policy::Decision {
         let set = self.inner.intention_set.load();
-        match self.evaluate_with(&set, request) {
-            Ok(d) => d,
-            Err(_) => set.native.evaluate(request),
-        }
+        self.warm(&self.inner.intentions, |h| drop(h.intentions()))
+            .and_then(|slot| evaluate_on(slot, &set, request).ok())
+            .unwrap_or_else(|| set.native.evaluate(request))
     }
 
     /// `evaluate` through the plugin only.
     pub fn evaluate_plugin(&self, request: &policy::Request) -> Result<policy::Decision, String> {
+        let slot = self.intentions().map_err(|e| e.to_string())?;
         let set = self.inner.intention_set.load();
-        self.evaluate_with(&set, request)
-    }
-
-    fn evaluate_with(
-        &self,
-        set: &IntentionSet,
-        request: &policy::Request,
-    ) -> Result<policy::Decision, String> {
-        let r = convert::request(request);
-        self.inner
-            .intentions
-            .call_prepared(
-                |inst, store, synced| sync_intentions(inst, store, synced, set),
-                |inst, store| inst.praetor_plugins_intentions().call_evaluate(store, &r),
-            )
-            .map(convert::decision)
+        evaluate_on(slot, &set, request)
     }
 
     /// Replaces the intention set and default verdict. Refused (the previous set stays) when
@@ -391,8 +332,14 @@ impl PluginHost {
             default_allow,
             native,
         };
+        // A slot not compiled yet holds the built-in, which takes any set the native
+        // evaluator takes; its first instance is given the set when it is compiled.
+        let Some(slot) = self.inner.intentions.compiled() else {
+            self.inner.intention_set.store(Arc::new(set));
+            return Ok(());
+        };
         // The plugin may refuse; check on a fresh instance before publishing.
-        match self.inner.intentions.with_fresh(|inst, store| {
+        match slot.with_fresh(|inst, store| {
             inst.praetor_plugins_intentions()
                 .call_update(store, &set.wit, default_allow)
         }) {
@@ -405,9 +352,7 @@ impl PluginHost {
         let set = Arc::new(set);
         self.inner.intention_set.store(set.clone());
         // Warm instances take the new set now, so requests do not pay for it.
-        self.inner
-            .intentions
-            .for_each_warm(|inst, store, synced| sync_intentions(inst, store, synced, &set));
+        slot.for_each_warm(|inst, store, synced| sync_intentions(inst, store, synced, &set));
         Ok(())
     }
 
@@ -428,7 +373,13 @@ impl PluginHost {
         let Some(slot) = slot else {
             return native_discover(provider, args);
         };
-        match slot.call(|inst, store| inst.praetor_plugins_discovery().call_discover(store, args)) {
+        let called = slot
+            .get(&no_prepare())
+            .map_err(|e| e.to_string())
+            .and_then(|slot| {
+                slot.call(|inst, store| inst.praetor_plugins_discovery().call_discover(store, args))
+            });
+        match called {
             Ok(answer) => answer,
             Err(reason) if is_builtin_provider(provider) => {
                 tracing::debug!(provider, %reason, "join provider failed; using the built-in");
@@ -485,15 +436,16 @@ impl PluginHost {
         let input = request.into_input();
         let inner = &self.inner;
         match id {
-            SlotId::Translator => inner.translator.load(input, &no_prepare()),
-            SlotId::Router => inner.router.load(input, &no_prepare()),
+            SlotId::Translator => self.translator()?.load(input, &no_prepare()),
+            SlotId::Router => self.router()?.load(input, &no_prepare()),
             SlotId::Intentions => {
+                let slot = self.intentions()?;
                 let set = inner.intention_set.load_full();
                 let prepare =
                     |inst: &IntentionEvaluator, store: &mut Store<HostState>, synced: &mut u64| {
                         sync_intentions(inst, store, synced, &set)
                     };
-                inner.intentions.load(input, &prepare)
+                slot.load(input, &prepare)
             }
             SlotId::Join(provider) => {
                 let existing = inner
@@ -502,20 +454,22 @@ impl PluginHost {
                     .ok()
                     .and_then(|j| j.get(&provider).cloned());
                 match existing {
-                    Some(s) => s.load(input, &no_prepare()),
+                    Some(s) => s.get(&no_prepare())?.load(input, &no_prepare()),
                     None => {
                         let np = no_prepare::<JoinProvider>();
+                        let (engine, linker) =
+                            engine::shared(true).map_err(|e| LoadError::Compile(e.to_string()))?;
                         let created = Slot::new_custom(
                             slot,
-                            &inner.engine,
-                            inner.join_linker.clone(),
+                            engine,
+                            linker,
                             inner.config.settings_for(slot),
                             input,
                             &np,
                         )?;
                         let info = created.info();
                         if let Ok(mut joins) = inner.joins.write() {
-                            joins.insert(provider, Arc::new(created));
+                            joins.insert(provider, Arc::new(LazySlot::ready(slot, created)));
                         }
                         Ok(info)
                     }
@@ -528,14 +482,21 @@ impl PluginHost {
     pub fn revert(&self, slot: &str) -> Result<(), LoadError> {
         let inner = &self.inner;
         match SlotId::parse(slot)? {
+            // A slot not compiled yet still holds its built-in.
             SlotId::Translator => {
-                inner.translator.revert();
+                if let Some(s) = inner.translator.compiled() {
+                    s.revert();
+                }
             }
             SlotId::Router => {
-                inner.router.revert();
+                if let Some(s) = inner.router.compiled() {
+                    s.revert();
+                }
             }
             SlotId::Intentions => {
-                inner.intentions.revert();
+                if let Some(s) = inner.intentions.compiled() {
+                    s.revert();
+                }
             }
             SlotId::Join(provider) => {
                 let mut joins = inner
@@ -545,7 +506,9 @@ impl PluginHost {
                 let Some(s) = joins.get(&provider) else {
                     return Err(LoadError::UnknownSlot(slot.to_owned()));
                 };
-                if !s.revert() {
+                if let Some(compiled) = s.compiled()
+                    && !compiled.revert()
+                {
                     joins.remove(&provider);
                 }
             }
@@ -588,6 +551,56 @@ impl PluginHost {
     pub fn settings(&self, slot: &str) -> SlotSettings {
         self.inner.config.settings_for(slot)
     }
+}
+
+/// A translate call on `slot`'s current component.
+fn translate_on(
+    slot: &Slot<AddressTranslator>,
+    query: &policy::AddressQuery,
+) -> Result<policy::Presented, String> {
+    let q = convert::address_query(query);
+    slot.call(|inst, store| inst.praetor_plugins_translation().call_translate(store, &q))
+        .map(convert::presented)
+}
+
+/// A rank call on `slot`'s current component, its answer checked.
+fn rank_on(
+    slot: &Slot<Router>,
+    local_datacenter: &str,
+    candidates: &[policy::Candidate],
+) -> Result<Vec<String>, String> {
+    let cs = convert::candidates(candidates);
+    slot.call(|inst, store| {
+        let names = inst
+            .praetor_plugins_routing()
+            .call_rank(store, local_datacenter, &cs)?;
+        check_rank(&names, candidates).map_err(wasmtime::Error::msg)?;
+        Ok(names)
+    })
+}
+
+/// A pick call on `slot`'s current component.
+fn pick_on(
+    slot: &Slot<Router>,
+    request: &policy::RouteRequest,
+) -> Result<Option<policy::Route>, String> {
+    let r = convert::route_request(request);
+    slot.call(|inst, store| inst.praetor_plugins_routing().call_pick(store, &r))
+        .map(|route| convert::route(route, request))
+}
+
+/// An evaluate call on `slot`'s current component, after it holds `set`.
+fn evaluate_on(
+    slot: &Slot<IntentionEvaluator>,
+    set: &IntentionSet,
+    request: &policy::Request,
+) -> Result<policy::Decision, String> {
+    let r = convert::request(request);
+    slot.call_prepared(
+        |inst, store, synced| sync_intentions(inst, store, synced, set),
+        |inst, store| inst.praetor_plugins_intentions().call_evaluate(store, &r),
+    )
+    .map(convert::decision)
 }
 
 fn is_builtin_provider(provider: &str) -> bool {

@@ -59,6 +59,9 @@ pub struct SlotInfo {
     /// Hex SHA-256 of the component bytes (its version identity).
     pub sha256: String,
     pub loaded_at: SystemTime,
+    /// Whether the component is compiled: a built-in is compiled when its slot is first used
+    /// (calls are answered by the native policy until then).
+    pub compiled: bool,
     /// Calls since start (all components of the slot).
     pub calls: u64,
     /// Calls that trapped, timed out or hit the memory cap (answered natively).

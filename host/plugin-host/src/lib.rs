@@ -3,7 +3,8 @@
 //! Policies are components of the WIT package `praetor:plugins@0.1.0` (`wit/`), one per slot:
 //! `translator` (world `address-translator`), `router` (`router`), `intentions`
 //! (`intention-evaluator`) and `join:<provider>` (`join-provider`). Each slot starts with its
-//! built-in component (embedded, built from `plugins/`), can be hot-swapped with [`PluginHost::load`],
+//! built-in component (embedded, built from `plugins/`, compiled when the slot is first used),
+//! can be hot-swapped with [`PluginHost::load`],
 //! and answers with praetor-policy's native code whenever its component traps, runs past its
 //! deadline or hits its memory cap. After consecutive failures a slot reverts to its built-in.
 //!
@@ -20,6 +21,7 @@ mod host;
 mod imports;
 mod info;
 pub mod json;
+mod lazy;
 pub mod scaffold;
 mod settings;
 mod slot;

@@ -88,7 +88,7 @@ fn ticks(deadline: Duration) -> u64 {
     (deadline.as_nanos().div_ceil(tick) as u64).saturating_add(1)
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     let digest = Sha256::digest(bytes);
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -417,6 +417,14 @@ impl<W: PluginWorld> Slot<W> {
         f(&warm.inst, &mut warm.store).map_err(|e| describe(&e))
     }
 
+    /// Changes whenever the slot's answers may: a load or revert (the component's generation)
+    /// and every failed call (answered natively). Cheap: two atomic loads.
+    pub(crate) fn version(&self) -> u64 {
+        let generation = self.current.load().generation;
+        let failures = self.failures.load(Ordering::Relaxed);
+        (generation << 32) ^ failures
+    }
+
     pub(crate) fn info(&self) -> SlotInfo {
         let loaded = self.current.load();
         SlotInfo {
@@ -426,6 +434,7 @@ impl<W: PluginWorld> Slot<W> {
             source: loaded.source.clone(),
             sha256: loaded.sha256.clone(),
             loaded_at: loaded.loaded_at,
+            compiled: true,
             calls: self.calls.load(Ordering::Relaxed),
             failures: self.failures.load(Ordering::Relaxed),
             consecutive_failures: self.consecutive.load(Ordering::Relaxed),

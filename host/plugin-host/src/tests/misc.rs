@@ -1,7 +1,48 @@
 //! `list()`, `test_call` and the scaffold.
 
-use super::host;
-use crate::{ComponentSource, SlotState, scaffold, test_call};
+use std::time::Duration;
+
+use super::{host, wait_for};
+use crate::{ComponentSource, SlotState, policy, scaffold, test_call};
+
+/// A host compiles nothing at start; the first policy call is answered natively (what the
+/// built-in answers) and compiles that slot only, in the background; `*_plugin` calls wait for
+/// the compile.
+#[test]
+fn builtins_compile_on_first_use() {
+    let host = host();
+    assert!(host.list().iter().all(|i| !i.compiled && i.calls == 0));
+    let query = super::inputs::address_query(&mut super::inputs::Rng::new(7));
+    assert_eq!(host.translate(&query), policy::translate(&query));
+    assert!(
+        wait_for(Duration::from_secs(60), || host
+            .info("translator")
+            .unwrap()
+            .compiled),
+        "the translator was not compiled in the background after its first call"
+    );
+    assert_eq!(host.translate(&query), policy::translate(&query));
+    assert_eq!(host.info("translator").unwrap().calls, 1);
+    for other in [
+        "router",
+        "intentions",
+        "join:static",
+        "join:file",
+        "join:dns",
+    ] {
+        assert!(!host.info(other).unwrap().compiled, "{other} compiled");
+    }
+    // A plugin-only call compiles its slot on the spot.
+    let candidates = [policy::Candidate {
+        datacenter: "dc1".into(),
+        ..Default::default()
+    }];
+    assert_eq!(host.rank_plugin("dc1", &candidates).unwrap(), ["dc1"]);
+    assert!(host.info("router").unwrap().compiled);
+    // Reverting a slot that still holds its built-in compiles nothing.
+    host.revert("intentions").unwrap();
+    assert!(!host.info("intentions").unwrap().compiled);
+}
 
 #[test]
 fn list_shows_every_builtin_slot() {
