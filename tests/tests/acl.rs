@@ -259,6 +259,33 @@ node_prefix "" { policy = "read" }
     let m = dns(s.dns_addr(), "web.service.consul.", RecordType::A);
     assert_eq!(m.metadata.response_code, ResponseCode::NXDomain, "{m:?}");
 
+    // The agent's DNS token changed over the API (no raft write): the very next answer uses it,
+    // though the anonymous one was cached (the DNS cache's stamp includes the ACL generation).
+    let (_, dns_secret) = token_with_rules(
+        &root,
+        "dns-reader",
+        r#"service_prefix "" { policy = "read" } node_prefix "" { policy = "read" }"#,
+    );
+    for _ in 0..3 {
+        let m = dns(s.dns_addr(), "web.service.consul.", RecordType::A);
+        assert_eq!(m.metadata.response_code, ResponseCode::NXDomain, "{m:?}");
+    }
+    status(
+        &root.put_json("/v1/agent/token/dns", &json!({"Token": dns_secret})),
+        200,
+        "set the DNS token",
+    );
+    let m = dns(s.dns_addr(), "web.service.consul.", RecordType::A);
+    assert_eq!(m.metadata.response_code, ResponseCode::NoError, "{m:?}");
+    assert_eq!(m.answers.len(), 1, "{m:?}");
+    status(
+        &root.put_json("/v1/agent/token/dns", &json!({"Token": ""})),
+        200,
+        "clear the DNS token",
+    );
+    let m = dns(s.dns_addr(), "web.service.consul.", RecordType::A);
+    assert_eq!(m.metadata.response_code, ResponseCode::NXDomain, "{m:?}");
+
     // A token deleted is gone at once on the server.
     status(
         &root.delete(&format!("/v1/acl/token/{accessor}")),

@@ -357,3 +357,76 @@ fn bad_input_gets_errors_and_loses_nothing() {
     assert_eq!(h.get("/v1/kv/keep?raw").body, b"safe");
     assert_eq!(h.put("/v1/kv/after", b"ok").text(), "true");
 }
+
+/// DNS answers are cached, but never across a write: after a catalog write through HTTP returns
+/// (applied to this single server's store before the reply), the very next DNS query sees it.
+#[test]
+fn dns_answers_follow_catalog_writes_at_once() {
+    let a = Agent::start("dnscache1", "127.0.5.9", &["-dev"]);
+    let h = a.http();
+    wait_for(
+        "dev agent elects itself leader",
+        Duration::from_secs(20),
+        || h.leader(),
+    );
+    let register = |node: &str, ip: &str, id: &str| {
+        let body = format!(
+            r#"{{"Node":"{node}","Address":"{ip}","Service":{{"Service":"cached","ID":"{id}","Port":80}}}}"#
+        );
+        let r = h.put("/v1/catalog/register", body.as_bytes());
+        assert_eq!(r.status, 200, "{}", r.text());
+    };
+    let a_records = |name: &str| {
+        let q = dns(a.dns_addr(), name, RecordType::A);
+        let mut ips: Vec<String> = q.answers.iter().map(|r| r.data.to_string()).collect();
+        ips.sort();
+        (q.metadata.response_code, ips)
+    };
+
+    register("cache-n1", "10.9.0.1", "c1");
+    for _ in 0..5 {
+        assert_eq!(
+            a_records("cached.service.consul."),
+            (ResponseCode::NoError, vec!["10.9.0.1".to_string()])
+        );
+    }
+    // A negative answer is cached too, and a write ends it.
+    assert_eq!(a_records("later.service.consul.").0, ResponseCode::NXDomain);
+    assert_eq!(a_records("later.service.consul.").0, ResponseCode::NXDomain);
+
+    register("cache-n2", "10.9.0.2", "c2");
+    assert_eq!(
+        a_records("cached.service.consul."),
+        (
+            ResponseCode::NoError,
+            vec!["10.9.0.1".to_string(), "10.9.0.2".to_string()]
+        ),
+        "the DNS answer right after the write must include the new instance"
+    );
+    let q = dns(a.dns_addr(), "Cached.Service.Consul.", RecordType::SRV);
+    assert_eq!(q.answers.len(), 2);
+    assert!(
+        q.answers
+            .iter()
+            .all(|r| r.name.to_string() == "Cached.Service.Consul."),
+        "answers keep the question's case"
+    );
+
+    let body =
+        r#"{"Node":"cache-n3","Address":"10.9.0.3","Service":{"Service":"later","Port":81}}"#;
+    assert_eq!(h.put("/v1/catalog/register", body.as_bytes()).status, 200);
+    assert_eq!(
+        a_records("later.service.consul."),
+        (ResponseCode::NoError, vec!["10.9.0.3".to_string()])
+    );
+
+    let r = h.put(
+        "/v1/catalog/deregister",
+        br#"{"Node":"cache-n1","ServiceID":"c1"}"#,
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        a_records("cached.service.consul."),
+        (ResponseCode::NoError, vec!["10.9.0.2".to_string()])
+    );
+}

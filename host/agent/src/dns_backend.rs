@@ -1,6 +1,8 @@
 //! The DNS server's data: catalog reads and prepared-query executes through the forwarding point
-//! (stale reads, as Consul's DNS default `allow_stale`).
+//! (stale reads, as Consul's DNS default `allow_stale`), and the stamp the DNS answer cache is
+//! validated with.
 
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::IpAddr;
 
 use praetor_dns::{
@@ -245,6 +247,22 @@ impl Backend for DnsBackend {
             }
             _ => Ok(None),
         }
+    }
+
+    /// Local answers are stale reads of this server's own state store, run as the agent's DNS token
+    /// and presented through the translator slot. So the stamp combines the store's last applied raft
+    /// index (every catalog, health, ACL or config entry write moves it, and it moves after the write
+    /// is visible), the ACL generation (agent tokens and ACL settings changed at run time), and the
+    /// translator's version (a swap, a revert or a failed call moves it; two atomic loads). A
+    /// client agent has no local store: its reads go to a server, whose index it cannot see
+    /// without a round trip, so it does not cache (None).
+    fn answer_stamp(&self) -> Option<u64> {
+        let index = self.rpc.consensus()?.store().last_index();
+        let mut h = DefaultHasher::new();
+        index.hash(&mut h);
+        self.rpc.acl_generation().hash(&mut h);
+        self.plugins.translator_version().hash(&mut h);
+        Some(h.finish())
     }
 
     /// Consul's `handlePtr` over the local catalog, with catalog addresses as registered (no WAN

@@ -125,6 +125,15 @@ pub trait Backend: Send + Sync + 'static {
     /// the first service instance (catalog order: node, then service ID), healthy or not, whose own service
     /// address matches `ip`. Instances without an address of their own are found through their node only.
     async fn reverse(&self, ip: IpAddr) -> Result<Option<ReverseName>, LookupError>;
+
+    /// A cheap, synchronous version stamp of everything local-datacenter answers are computed from
+    /// (catalog state, the DNS token, address translation). The DNS server caches such answers
+    /// under the stamp read before computing them and serves a cached answer only while the stamp
+    /// is unchanged, so the stamp must change whenever any local answer could. `None` (the default)
+    /// turns the answer cache off for now, e.g. on a client agent that has no local catalog.
+    fn answer_stamp(&self) -> Option<u64> {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -8,17 +8,22 @@
 //! limited and truncated (TC set), EDNS is echoed.
 
 mod backend;
+mod cache;
 mod config;
-mod handler;
 mod lookup;
 mod parse;
 mod records;
+mod respond;
 mod server;
+mod tcp;
 mod truncate;
+mod udp;
+mod wire;
 
 pub use backend::{
     Backend, Instance, LookupError, NodeRecord, QueryAnswer, ReverseName, address_matches,
 };
 pub use config::DnsConfig;
 pub use parse::{ParseError, Parsed, ServiceForm, ServiceQuery, parse_query};
+pub use respond::Answerer;
 pub use server::{DnsError, DnsServer};

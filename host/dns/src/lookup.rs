@@ -27,6 +27,12 @@ pub(crate) struct Answer {
     pub answers: Vec<Record>,
     pub authorities: Vec<Record>,
     pub additionals: Vec<Record>,
+    /// Whether the answer may be cached: computed from the local datacenter's catalog only (no other
+    /// datacenter, no prepared query, which may fail over) and without a lookup failing.
+    pub cacheable: bool,
+    /// Whether asking again may order it differently (shuffled instances or name servers), so a cache
+    /// keeps several variants of it.
+    pub varies: bool,
 }
 
 impl Answer {
@@ -38,6 +44,8 @@ impl Answer {
             answers: Vec::new(),
             authorities: Vec::new(),
             additionals: Vec::new(),
+            cacheable: true,
+            varies: false,
         }
     }
 
@@ -54,6 +62,25 @@ impl Answer {
             additionals,
             ..Self::error(ResponseCode::NoError, true)
         }
+    }
+}
+
+/// The apex's name servers, and how finding them went.
+struct NameServers {
+    ns: Vec<Record>,
+    glue: Vec<Record>,
+    /// The backend failed: nothing is listed, and the answer must not be cached.
+    failed: bool,
+    /// Several servers were shuffled: the answer may differ next time.
+    shuffled: bool,
+}
+
+impl NameServers {
+    /// Marks an answer built from these servers as uncacheable or varying.
+    fn mark(&self, mut answer: Answer) -> Answer {
+        answer.cacheable &= !self.failed;
+        answer.varies |= self.shuffled;
+        answer
     }
 }
 
@@ -84,7 +111,15 @@ impl Resolver {
         if matches!(qtype, RecordType::AXFR | RecordType::IXFR) {
             return Answer::error(ResponseCode::NotImp, true);
         }
-        match parsed {
+        let local = match &parsed {
+            Parsed::PreparedQuery { .. } => false,
+            Parsed::Service(query) => self.dc_arg(&query.datacenter).is_none(),
+            Parsed::Connect { datacenter, .. } | Parsed::Node { datacenter, .. } => {
+                self.dc_arg(datacenter).is_none()
+            }
+            Parsed::Apex | Parsed::Addr { .. } | Parsed::Reverse { .. } => true,
+        };
+        let mut answer = match parsed {
             Parsed::Apex => self.apex(qname, qtype).await,
             Parsed::Service(query) => self.service(qname, qtype, query).await,
             Parsed::Connect {
@@ -97,7 +132,9 @@ impl Resolver {
             Parsed::Node { node, datacenter } => self.node(qname, qtype, &node, datacenter).await,
             Parsed::Addr { ip, .. } => self.addr(qname, qtype, ip),
             Parsed::Reverse { ip } => self.reverse(qname, qtype, ip).await,
-        }
+        };
+        answer.cacheable &= local;
+        answer
     }
 
     fn nxdomain(&self) -> Answer {
@@ -110,13 +147,15 @@ impl Resolver {
 
     /// Consul's `rCodeFromError`: no path to the datacenter is NXDOMAIN, anything else SERVFAIL.
     fn failed(&self, error: LookupError) -> Answer {
-        match error {
+        let mut answer = match error {
             LookupError::NoPathToDatacenter => self.nxdomain(),
             LookupError::Unavailable(reason) => {
                 warn!(%reason, "DNS lookup failed");
                 Answer::error(ResponseCode::ServFail, true)
             }
-        }
+        };
+        answer.cacheable = false;
+        answer
     }
 
     /// The datacenter argument for the backend: None for the local one.
@@ -128,24 +167,24 @@ impl Resolver {
     async fn apex(&self, qname: &Name, qtype: RecordType) -> Answer {
         match qtype {
             RecordType::SOA => {
-                let (ns, glue) = self.name_servers().await;
-                Answer {
-                    authorities: ns,
-                    ..Answer::records(vec![self.zone.soa()], glue)
-                }
+                let servers = self.name_servers().await;
+                servers.mark(Answer {
+                    authorities: servers.ns.clone(),
+                    ..Answer::records(vec![self.zone.soa()], servers.glue.clone())
+                })
             }
             RecordType::NS => {
-                let (ns, glue) = self.name_servers().await;
-                if ns.is_empty() {
-                    return self.nodata();
+                let servers = self.name_servers().await;
+                if servers.ns.is_empty() {
+                    return servers.mark(self.nodata());
                 }
-                Answer::records(ns, glue)
+                servers.mark(Answer::records(servers.ns.clone(), servers.glue.clone()))
             }
             RecordType::ANY => {
-                let (ns, glue) = self.name_servers().await;
+                let servers = self.name_servers().await;
                 let mut answers = vec![self.zone.soa()];
-                answers.extend(ns);
-                Answer::records(answers, glue)
+                answers.extend(servers.ns.iter().cloned());
+                servers.mark(Answer::records(answers, servers.glue.clone()))
             }
             _ => {
                 debug!(%qname, %qtype, "no such record at the apex");
@@ -155,7 +194,7 @@ impl Resolver {
     }
 
     /// NS records for up to three servers (instances of the `consul` service) plus their address glue.
-    async fn name_servers(&self) -> (Vec<Record>, Vec<Record>) {
+    async fn name_servers(&self) -> NameServers {
         let mut servers = match self
             .backend
             .service_instances(None, CONSUL_SERVICE, None)
@@ -164,9 +203,15 @@ impl Resolver {
             Ok(servers) => servers,
             Err(error) => {
                 warn!(%error, "unable to list servers for NS records");
-                return (Vec::new(), Vec::new());
+                return NameServers {
+                    ns: Vec::new(),
+                    glue: Vec::new(),
+                    failed: true,
+                    shuffled: false,
+                };
             }
         };
+        let shuffled = servers.len() > 1;
         servers.shuffle(&mut rand::rng());
         let mut seen = HashSet::new();
         let (mut ns, mut glue) = (Vec::new(), Vec::new());
@@ -192,7 +237,12 @@ impl Resolver {
             glue.push(records::address_record(&target, self.zone.node_ttl, ip));
             ns.push(self.zone.ns(target));
         }
-        (ns, glue)
+        NameServers {
+            ns,
+            glue,
+            failed: false,
+            shuffled,
+        }
     }
 
     /// Consul's `serviceLookup`: the service's passing instances, shuffled, answered with the service TTL.
@@ -211,7 +261,9 @@ impl Resolver {
         };
         instances.shuffle(&mut rand::rng());
         let dc = dc_arg.unwrap_or(&self.zone.datacenter);
-        self.instance_answer(qname, qtype, &instances, dc, self.zone.service_ttl)
+        let mut answer = self.instance_answer(qname, qtype, &instances, dc, self.zone.service_ttl);
+        answer.varies = instances.len() > 1;
+        answer
     }
 
     /// `<svc>.connect`: the healthy members of the service's connect set, answered like a
@@ -230,7 +282,9 @@ impl Resolver {
         };
         instances.shuffle(&mut rand::rng());
         let dc = dc_arg.unwrap_or(&self.zone.datacenter);
-        self.instance_answer(qname, qtype, &instances, dc, self.zone.service_ttl)
+        let mut answer = self.instance_answer(qname, qtype, &instances, dc, self.zone.service_ttl);
+        answer.varies = instances.len() > 1;
+        answer
     }
 
     /// Consul's `preparedQueryLookup`: the query's instances (which may come from a failover datacenter;
@@ -347,7 +401,9 @@ impl Resolver {
             Ok(found) => found,
             Err(error) => {
                 warn!(%error, %ip, "reverse lookup failed; answering NXDOMAIN");
-                None
+                let mut answer = self.nxdomain();
+                answer.cacheable = false;
+                return answer;
             }
         };
         let target = found.and_then(|found| {

@@ -1,24 +1,22 @@
-//! The DNS server handle: binds UDP+TCP on each address, runs hickory's `Server`, shuts it down.
+//! The DNS server handle: binds UDP (one `SO_REUSEPORT` socket per receive thread) and TCP on each
+//! address, runs the UDP receive threads and the TCP accept tasks over one `Responder`, shuts them down.
 
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use hickory_server::Server;
-use tokio::net::{TcpListener, UdpSocket};
-use tracing::{info, warn};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tracing::{Instrument, info, info_span, warn};
 
 use crate::backend::Backend;
 use crate::config::{DnsConfig, domain_labels};
-use crate::handler::ConsulDns;
 use crate::lookup::Resolver;
 use crate::records::{Zone, fqdn};
+use crate::respond::Responder;
+use crate::{tcp, udp};
 
-/// Idle TCP connections are closed after this long without a request.
-const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Outgoing response queue per TCP connection.
-const TCP_RESPONSE_BUFFER: usize = 64;
 /// Attempts at finding a port free for both UDP and TCP when binding port 0.
 const PORT_ATTEMPTS: usize = 16;
 
@@ -42,11 +40,17 @@ pub enum DnsError {
         #[source]
         source: io::Error,
     },
+    /// A UDP receive thread could not be started.
+    #[error("failed to start a DNS UDP thread: {0}")]
+    Thread(#[source] io::Error),
 }
 
-/// A running DNS server. Dropping it without [`DnsServer::shutdown`] also stops it (its tasks are aborted).
+/// A running DNS server. Dropping it without [`DnsServer::shutdown`] also stops it (its UDP threads end
+/// within a fraction of a second, its tasks are aborted).
 pub struct DnsServer {
-    server: Server<ConsulDns>,
+    udp: Option<udp::UdpLoops>,
+    tcp: Vec<JoinHandle<()>>,
+    stop_tcp: watch::Sender<bool>,
     addrs: Vec<SocketAddr>,
 }
 
@@ -61,41 +65,49 @@ impl std::fmt::Debug for DnsServer {
 impl DnsServer {
     /// Binds UDP and TCP on every `cfg.bind` address and starts answering. Must run inside a tokio runtime.
     pub async fn start(cfg: DnsConfig, backend: Arc<dyn Backend>) -> Result<DnsServer, DnsError> {
-        let labels = domain_labels(&cfg.domain)
-            .ok_or_else(|| DnsError::InvalidDomain(cfg.domain.clone()))?;
-        let domain = labels.join(".");
-        let apex = fqdn(&domain).ok_or_else(|| DnsError::InvalidDomain(cfg.domain.clone()))?;
+        let responder = Arc::new(responder(&cfg, backend)?);
         if cfg.bind.is_empty() {
             return Err(DnsError::NoBindAddress);
         }
 
-        let mut sockets = Vec::with_capacity(cfg.bind.len());
+        let threads = udp::threads_per_address();
+        let mut udp_sockets = Vec::with_capacity(cfg.bind.len() * threads);
+        let mut listeners = Vec::with_capacity(cfg.bind.len());
+        let mut addrs = Vec::with_capacity(cfg.bind.len());
         for addr in &cfg.bind {
-            sockets.push(bind_pair(*addr).await?);
+            let (udp, tcp, local) = bind_pair(*addr).await?;
+            udp_sockets.push(udp);
+            for _ in 1..threads {
+                udp_sockets.push(udp::bind(local).map_err(|source| DnsError::Bind {
+                    protocol: "udp",
+                    addr: *addr,
+                    source,
+                })?);
+            }
+            listeners.push(tcp);
+            addrs.push(local);
         }
 
-        let zone = Zone {
-            domain: domain.clone(),
-            domain_labels: labels,
-            apex,
-            datacenter: cfg.datacenter.clone(),
-            node_ttl: cfg.node_ttl,
-            service_ttl: cfg.service_ttl,
-            a_record_limit: cfg.a_record_limit,
-        };
-        let handler = ConsulDns {
-            resolver: Resolver { zone, backend },
-            udp_answer_limit: cfg.udp_answer_limit,
-        };
-        let mut server = Server::new(handler);
-        let mut addrs = Vec::with_capacity(sockets.len());
-        for (udp, tcp, addr) in sockets {
-            server.register_socket(udp);
-            server.register_listener(tcp, TCP_IDLE_TIMEOUT, TCP_RESPONSE_BUFFER);
-            addrs.push(addr);
-        }
-        info!(?addrs, %domain, datacenter = %cfg.datacenter, "DNS server listening (udp+tcp)");
-        Ok(DnsServer { server, addrs })
+        let udp = udp::UdpLoops::start(udp_sockets, &responder).map_err(DnsError::Thread)?;
+        let (stop_tcp, stopped) = watch::channel(false);
+        let tcp = listeners
+            .into_iter()
+            .zip(&addrs)
+            .map(|(listener, addr)| {
+                let span = info_span!("dns_tcp_accept", %addr);
+                tokio::spawn(
+                    tcp::serve(listener, responder.clone(), stopped.clone()).instrument(span),
+                )
+            })
+            .collect();
+        let domain = &responder.resolver.zone.domain;
+        info!(?addrs, %domain, datacenter = %cfg.datacenter, udp_threads_per_address = threads, "DNS server listening (udp+tcp)");
+        Ok(DnsServer {
+            udp: Some(udp),
+            tcp,
+            stop_tcp,
+            addrs,
+        })
     }
 
     /// The bound addresses (UDP and TCP share each one), with the ports actually chosen.
@@ -103,17 +115,56 @@ impl DnsServer {
         self.addrs.clone()
     }
 
-    /// Stops accepting queries and waits for the listener tasks to end; the ports are free afterwards.
+    /// Stops accepting queries and waits for the threads and tasks to end; the ports are free afterwards.
     pub async fn shutdown(mut self) {
-        if let Err(error) = self.server.shutdown_gracefully().await {
-            warn!(%error, "DNS server stopped with an error");
+        self.stop_tcp.send_replace(true);
+        for task in std::mem::take(&mut self.tcp) {
+            if let Err(error) = task.await {
+                warn!(%error, "DNS TCP task ended with an error");
+            }
+        }
+        if let Some(udp) = self.udp.take() {
+            udp.shutdown().await;
         }
         info!(addrs = ?self.addrs, "DNS server stopped");
     }
 }
 
-/// Binds UDP and TCP on the same address; for port 0, finds a port free for both.
-async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener, SocketAddr), DnsError> {
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        self.stop_tcp.send_replace(true);
+        for task in &self.tcp {
+            task.abort();
+        }
+    }
+}
+
+/// The zone and the responder over `backend` that `cfg` describes.
+pub(crate) fn responder(cfg: &DnsConfig, backend: Arc<dyn Backend>) -> Result<Responder, DnsError> {
+    let labels =
+        domain_labels(&cfg.domain).ok_or_else(|| DnsError::InvalidDomain(cfg.domain.clone()))?;
+    let domain = labels.join(".");
+    let apex = fqdn(&domain).ok_or_else(|| DnsError::InvalidDomain(cfg.domain.clone()))?;
+    let zone = Zone {
+        domain,
+        domain_labels: labels,
+        apex,
+        datacenter: cfg.datacenter.clone(),
+        node_ttl: cfg.node_ttl,
+        service_ttl: cfg.service_ttl,
+        a_record_limit: cfg.a_record_limit,
+    };
+    Ok(Responder::new(
+        Resolver { zone, backend },
+        cfg.udp_answer_limit,
+    ))
+}
+
+/// Binds UDP (with `SO_REUSEPORT`, the first of the address's sockets) and TCP on the same address; for
+/// port 0, finds a port free for both.
+async fn bind_pair(
+    addr: SocketAddr,
+) -> Result<(std::net::UdpSocket, TcpListener, SocketAddr), DnsError> {
     let bind_err = |protocol, source| DnsError::Bind {
         protocol,
         addr,
@@ -122,9 +173,7 @@ async fn bind_pair(addr: SocketAddr) -> Result<(UdpSocket, TcpListener, SocketAd
     let attempts = if addr.port() == 0 { PORT_ATTEMPTS } else { 1 };
     let mut last_error = None;
     for _ in 0..attempts {
-        let udp = UdpSocket::bind(addr)
-            .await
-            .map_err(|e| bind_err("udp", e))?;
+        let udp = udp::bind(addr).map_err(|e| bind_err("udp", e))?;
         let local = udp.local_addr().map_err(|e| bind_err("udp", e))?;
         match TcpListener::bind(local).await {
             Ok(tcp) => return Ok((udp, tcp, local)),

@@ -1,14 +1,10 @@
 //! UDP response size policy: Consul's `udp_answer_limit` and trimming answers to the client's buffer (TC bit).
 
-use hickory_proto::op::{Edns, Metadata};
+use hickory_proto::op::{Edns, Metadata, Query};
 use hickory_proto::rr::{Name, RData, Record};
-use hickory_proto::serialize::binary::BinEncoder;
-use hickory_server::zone_handler::{MessageResponseBuilder, Queries};
 
 use crate::lookup::Answer;
-
-/// Plain DNS over UDP (RFC 1035 §4.2.1).
-const DEFAULT_UDP_SIZE: usize = 512;
+use crate::wire::{self, DEFAULT_UDP_SIZE};
 /// Consul caps `udp_answer_limit` at 8 (`maxUDPAnswerLimit`).
 const MAX_UDP_ANSWER_LIMIT: usize = 8;
 
@@ -19,7 +15,7 @@ const MAX_UDP_ANSWER_LIMIT: usize = 8;
 /// Dropping additional data alone does not set TC (RFC 2181 §9).
 pub(crate) fn fit_udp(
     answer: &mut Answer,
-    queries: &Queries,
+    queries: &[Query],
     edns: Option<&Edns>,
     metadata: &Metadata,
     udp_answer_limit: usize,
@@ -94,7 +90,7 @@ pub(crate) fn fit_udp(
 
 /// Encoded size of the response with only the first `n` answers and the additionals they need.
 fn encoded_len(
-    queries: &Queries,
+    queries: &[Query],
     edns: Option<&Edns>,
     metadata: &Metadata,
     answer: &Answer,
@@ -106,26 +102,26 @@ fn encoded_len(
 }
 
 /// Encoded size of a response with these answers and additionals (and `answer`'s authorities), through
-/// hickory's own encoder.
+/// the encoder that sends it.
 fn encoded_size<'a>(
-    queries: &Queries,
+    queries: &[Query],
     edns: Option<&Edns>,
     metadata: &Metadata,
     answer: &'a Answer,
     answers: &'a [Record],
-    additionals: impl Iterator<Item = &'a Record> + Send + 'a,
+    additionals: impl Iterator<Item = &'a Record>,
 ) -> Option<usize> {
-    let mut buffer = Vec::with_capacity(DEFAULT_UDP_SIZE);
-    let mut encoder = BinEncoder::new(&mut buffer);
-    let response = MessageResponseBuilder::new(queries, edns).build(
-        *metadata,
-        answers.iter(),
-        answer.authorities.iter(),
-        std::iter::empty(),
+    wire::encode(
+        metadata,
+        queries,
+        answers,
+        &answer.authorities,
         additionals,
-    );
-    response.destructive_emit(&mut encoder).ok()?;
-    Some(buffer.len())
+        edns,
+        u16::MAX,
+    )
+    .ok()
+    .map(|bytes| bytes.len())
 }
 
 /// The additional records still referenced by `answers` (SRV and NS targets); all of them when no answer
@@ -133,7 +129,7 @@ fn encoded_size<'a>(
 fn needed_additionals<'a>(
     answers: &'a [Record],
     additionals: &'a [Record],
-) -> impl Iterator<Item = &'a Record> + Send {
+) -> impl Iterator<Item = &'a Record> {
     let targets: Vec<&Name> = answers
         .iter()
         .filter_map(|r| match &r.data {

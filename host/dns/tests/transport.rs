@@ -281,3 +281,32 @@ async fn start_errors() {
         })
     ));
 }
+
+#[tokio::test]
+async fn answer_owner_compressed_to_the_question() {
+    let (server, addr) = start(config(), Arc::new(catalog())).await;
+    let sender = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    // Twice per spelling: a miss, then a cache hit.
+    for name in [
+        "web.service.consul.",
+        "web.service.consul.",
+        "WEB.Service.Consul.",
+        "WEB.Service.Consul.",
+    ] {
+        let query = query_bytes(name, RecordType::A, None);
+        sender.send_to(&query, addr).await.expect("send");
+        let mut buf = [0u8; 1024];
+        let (len, _) = tokio::time::timeout(DEADLINE, sender.recv_from(&mut buf))
+            .await
+            .expect("reply before deadline")
+            .expect("recv");
+        let reply = &buf[..len];
+        // Header, the question as asked, then two A records whose owner is a pointer to offset 12.
+        let question_end = query.len();
+        assert_eq!(&reply[12..question_end], &query[12..]);
+        assert_eq!(len, question_end + 2 * (2 + 10 + 4), "{name}");
+        assert_eq!(&reply[question_end..question_end + 2], &[0xc0, 0x0c]);
+        assert_eq!(&reply[question_end + 16..question_end + 18], &[0xc0, 0x0c]);
+    }
+    server.shutdown().await;
+}

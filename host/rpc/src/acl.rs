@@ -8,6 +8,7 @@
 //! duties, as Consul's raft applies), and sent with the agent's token when they travel.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -214,6 +215,8 @@ pub(crate) struct AclState {
     /// Tokens of the primary a secondary resolved remotely (kept for `token_ttl`).
     pub(crate) remote: AclCache,
     pub(crate) replication: Mutex<ReplicationStatus>,
+    /// Bumped after each change of `settings` or `tokens` (see `Rpc::acl_generation`).
+    pub(crate) generation: AtomicU64,
 }
 
 /// `GET /v1/acl/replication` (Consul's `ACLReplicationStatus`); times are unix ms, 0 = never.

@@ -284,6 +284,7 @@ impl Rpc {
         }
         self.inner.acl.cache.clear();
         self.inner.acl.remote.clear();
+        self.inner.acl.generation.fetch_add(1, Ordering::SeqCst);
     }
 
     pub fn acl_settings(&self) -> AclSettings {
@@ -310,6 +311,13 @@ impl Rpc {
         if let Ok(mut t) = self.inner.acl.tokens.write() {
             f(&mut t);
         }
+        self.inner.acl.generation.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// A counter bumped after every change of the ACL settings or the agent's tokens (never before
+    /// the change is visible): what a read answered as the agent may differ once it moved.
+    pub fn acl_generation(&self) -> u64 {
+        self.inner.acl.generation.load(Ordering::SeqCst)
     }
 
     /// The secret a call carries on the wire: the agent's own token for internal calls.

@@ -8,6 +8,7 @@ pub mod dnsperf;
 pub mod error;
 pub mod etcd;
 pub mod etcd_grpc;
+pub mod http_async;
 pub mod knot;
 pub mod load;
 pub mod praetor;

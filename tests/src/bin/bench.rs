@@ -4,8 +4,9 @@
 //!    answering `/v1/status/leader`, and its RSS 2 s later; a 1-member etcd (127.0.7.10) timed to
 //!    `/health` true, as the peer. At least 5 starts of each, alternating.
 //! 2. KV: a 3-server praetor cluster on 127.0.1.1-3 and a 3-member etcd 3.4 cluster on
-//!    127.0.7.1-3, both loaded with the same 10k keys of 1 KiB. praetor is driven over HTTP by
-//!    `load::run` (each client its own keep-alive connection); etcd over its native gRPC API by
+//!    127.0.7.1-3, both loaded with the same 10k keys of 1 KiB. praetor is driven over HTTP/1.1
+//!    by `http_async` (N client tasks on a 2-worker tokio runtime, each its own keep-alive
+//!    connection); etcd over its native gRPC API by
 //!    `etcd_grpc` (N clients sharing C HTTP/2 connections, C calibrated per load among 1, 4, 16
 //!    and the best kept). Every load runs `--runs` times, alternating which system goes first.
 //! 3. DNS: dnsperf against praetor (127.0.1.1:8600), bind9 (127.0.0.1:18600) and Knot DNS
@@ -30,6 +31,7 @@ use praetor_tests::bench::dev;
 use praetor_tests::bench::dnsperf::{self, DnsperfResult, Shape};
 use praetor_tests::bench::etcd::EtcdCluster;
 use praetor_tests::bench::etcd_grpc::{EtcdGrpc, EtcdOp};
+use praetor_tests::bench::http_async::{HttpOp, PraetorHttp};
 use praetor_tests::bench::knot::Knot;
 use praetor_tests::bench::load::{self, Limits, Stats};
 use praetor_tests::bench::praetor::{self as pr, PraetorCluster};
@@ -364,16 +366,15 @@ fn check_populated(s: Stats) -> Result<Stats, String> {
     }
 }
 
-/// One KV run of praetor: `clients` threads over HTTP, spread round-robin over the servers.
-fn praetor_kv(bases: &[String], kind: KvKind, clients: usize, limits: Limits) -> Stats {
-    let value = load::value_1k();
-    let b = bases.to_vec();
+/// One KV run of praetor: `clients` tasks over HTTP/1.1, one keep-alive connection each,
+/// spread round-robin over the servers.
+fn praetor_kv(http: &PraetorHttp, kind: KvKind, clients: usize, limits: Limits) -> Stats {
     let op = match kind {
-        KvKind::Put => load::praetor_put(b, KEYS, value),
-        KvKind::Get => load::praetor_get(b, KEYS, false, value.len()),
-        KvKind::Stale => load::praetor_get(b, KEYS, true, value.len()),
+        KvKind::Put => HttpOp::Put,
+        KvKind::Get => HttpOp::Get { stale: false },
+        KvKind::Stale => HttpOp::Get { stale: true },
     };
-    load::run(clients, limits, op)
+    http.run(clients, limits, op)
 }
 
 /// The connection count etcd does best with for `kind` at `clients` clients: a short run with
@@ -416,6 +417,14 @@ fn kv_runs(args: &Args, table: &mut Table, praetor: Option<&[String]>, etcd: Opt
         max_requests: 5_000_000,
         warmup_per_client: 5,
     };
+    let http = match praetor.map(|b| PraetorHttp::new(b, KEYS, &load::value_1k())) {
+        Some(Ok(h)) => Some(h),
+        Some(Err(e)) => {
+            progress(&format!("praetor HTTP load generator: {e}"));
+            None
+        }
+        None => None,
+    };
     for kind in KINDS {
         for c in CLIENTS {
             let conns = etcd.map(|e| calibrate(args, e, kind, c));
@@ -434,10 +443,8 @@ fn kv_runs(args: &Args, table: &mut Table, praetor: Option<&[String]>, etcd: Opt
                     order.reverse();
                 }
                 for is_praetor in order {
-                    let (side, s) = match (is_praetor, praetor, etcd, conns) {
-                        (true, Some(bases), _, _) => {
-                            (Side::Praetor, praetor_kv(bases, kind, c, limits))
-                        }
+                    let (side, s) = match (is_praetor, &http, etcd, conns) {
+                        (true, Some(h), _, _) => (Side::Praetor, praetor_kv(h, kind, c, limits)),
                         (false, _, Some(e), Some(n)) => {
                             (Side::Peer("etcd"), e.run(n, c, limits, kind.etcd_op()))
                         }

@@ -167,6 +167,12 @@ impl Backend for FakeBackend {
             .map(|q| q.answer.clone()))
     }
 
+    /// The fake catalog never changes once the server runs: one stamp for ever, so every test also
+    /// exercises the answer cache.
+    fn answer_stamp(&self) -> Option<u64> {
+        Some(1)
+    }
+
     /// The `Backend::reverse` contract over the fake catalog: local (dc1) nodes by primary address first,
     /// then instances by their own service address.
     async fn reverse(&self, ip: IpAddr) -> Result<Option<ReverseName>, LookupError> {
