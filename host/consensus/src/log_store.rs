@@ -6,6 +6,11 @@
 //! queue up while a commit runs are written together (group commit), and openraft can replicate
 //! to followers while the leader's own fsync is still running. Truncate, purge and vote wait for
 //! the writer, so a reader never sees an entry after it was truncated.
+//!
+//! The committed log id is queued like an append but not waited for: it is written in the same
+//! commit as the appends grouped with it (all queued before it, so it is never ahead of the
+//! durable log), and openraft's core goes on at once instead of waiting behind the writer's
+//! fsync for every commit (which kept it from appending and grouping the next entries).
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -82,6 +87,11 @@ enum Op {
         rows: Vec<(u64, LogId, Vec<u8>)>,
         callback: LogFlushed<TypeConfig>,
     },
+    /// The encoded committed log id: written with the appends grouped with it (or alone, without
+    /// fsync), never waited for.
+    Committed(Vec<u8>),
+    /// Acknowledged once everything queued before it is written.
+    Barrier(tokio::sync::oneshot::Sender<()>),
     /// Metadata and deletions, acknowledged after their commit.
     Meta {
         durability: Durability,
@@ -314,6 +324,15 @@ impl LogStore {
             .map_err(read_err)
     }
 
+    /// Waits until everything queued before this call is written.
+    async fn barrier(&self) -> Result<(), StorageError> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.writer
+            .send(Op::Barrier(done))
+            .map_err(|_| write_err(WriterGone))?;
+        wait.await.map_err(|_| write_err(WriterGone))
+    }
+
     /// Queues a metadata write or deletion and waits until it is committed.
     async fn meta(&self, durability: Durability, edit: MetaEdit) -> Result<(), StorageError> {
         let (done, wait) = tokio::sync::oneshot::channel();
@@ -340,28 +359,40 @@ impl LogStore {
 #[error("raft log writer stopped")]
 struct WriterGone;
 
-/// The writer thread: takes ops in order, groups consecutive appends into one commit.
+/// The writer thread: takes ops in order, groups consecutive appends (and committed ids) into
+/// one commit.
 fn writer_loop(db: &Db, tail: &Tail, ops: &mpsc::Receiver<Op>) {
     let mut stop = false;
     while !stop {
         let Ok(first) = ops.recv() else { return };
-        let mut appends = Vec::new();
+        let mut group = Group::default();
         let mut next = Some(first);
         // Group the appends that are already queued (never reorder around a meta op).
         while let Some(op) = next.take() {
             match op {
                 Op::Append { rows, callback } => {
-                    appends.push((rows, callback));
-                    if appends.len() < MAX_GROUP {
+                    group.appends.push((rows, callback));
+                    if group.appends.len() < MAX_GROUP {
                         next = ops.try_recv().ok();
                     }
+                }
+                Op::Committed(bytes) => {
+                    // Everything queued before it is in this group or already written.
+                    group.committed = Some(bytes);
+                    if group.appends.len() < MAX_GROUP {
+                        next = ops.try_recv().ok();
+                    }
+                }
+                Op::Barrier(done) => {
+                    flush_group(db, tail, std::mem::take(&mut group));
+                    let _ = done.send(());
                 }
                 Op::Meta {
                     durability,
                     edit,
                     done,
                 } => {
-                    flush_appends(db, tail, std::mem::take(&mut appends));
+                    flush_group(db, tail, std::mem::take(&mut group));
                     let res = db
                         .with(|db| apply_meta(db, durability, &edit))
                         .map_err(|e| e.to_string());
@@ -370,15 +401,31 @@ fn writer_loop(db: &Db, tail: &Tail, ops: &mpsc::Receiver<Op>) {
                 Op::Stop => stop = true,
             }
         }
-        flush_appends(db, tail, appends);
+        flush_group(db, tail, group);
     }
 }
 
 /// One append request: its encoded entries (index, log id, bytes) and whom to tell once durable.
 type PendingAppend = (Vec<(u64, LogId, Vec<u8>)>, LogFlushed<TypeConfig>);
 
-fn flush_appends(db: &Db, tail: &Tail, appends: Vec<PendingAppend>) {
+/// What the writer commits at once: appends in queue order, and the latest committed log id
+/// queued among (or after) them.
+#[derive(Default)]
+struct Group {
+    appends: Vec<PendingAppend>,
+    committed: Option<Vec<u8>>,
+}
+
+fn flush_group(db: &Db, tail: &Tail, group: Group) {
+    let Group { appends, committed } = group;
     if appends.is_empty() {
+        if let Some(bytes) = committed {
+            // Only bounds the replay on restart: rides on the next append's fsync.
+            let edit = MetaEdit::Put(KEY_COMMITTED, bytes);
+            if let Err(e) = db.with(|db| apply_meta(db, Durability::None, &edit)) {
+                tracing::warn!(error = %e, "raft log: saving the committed index failed");
+            }
+        }
         return;
     }
     let res = db.with(|db| -> Result<(), redb::Error> {
@@ -390,6 +437,10 @@ fn flush_appends(db: &Db, tail: &Tail, appends: Vec<PendingAppend>) {
                     t.insert(*idx, bytes.as_slice())?;
                 }
             }
+        }
+        if let Some(bytes) = &committed {
+            tx.open_table(META)?
+                .insert(KEY_COMMITTED, bytes.as_slice())?;
         }
         tx.commit()?;
         Ok(())
@@ -504,15 +555,20 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         self.get_meta(KEY_VOTE)
     }
 
-    /// The committed index only bounds the replay on restart (it is never ahead of the durable
-    /// log), so it is written without its own fsync and rides on the next append's.
+    /// The committed index only bounds the replay on restart, so it is queued without waiting:
+    /// openraft calls this for every commit, and waiting here would stall its core behind the
+    /// writer's fsync. The writer stores it in order, with (or after) every append queued
+    /// before this call, which hold the committed entries: it is never ahead of the durable log.
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
         let bytes = enc(&committed).map_err(write_err)?;
-        self.meta(Durability::None, MetaEdit::Put(KEY_COMMITTED, bytes))
-            .await
+        self.writer
+            .send(Op::Committed(bytes))
+            .map_err(|_| write_err(WriterGone))
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
+        // A committed id saved just before is still queued: let the writer get past it.
+        self.barrier().await?;
         Ok(self.get_meta::<Option<LogId>>(KEY_COMMITTED)?.flatten())
     }
 
@@ -555,5 +611,44 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             .await?;
         self.tail().retain(|idx, _| *idx > upto);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openraft::CommittedLeaderId;
+
+    use super::*;
+
+    fn log_id(term: u64, index: u64) -> LogId {
+        LogId::new(CommittedLeaderId::new(term, 0), index)
+    }
+
+    #[tokio::test]
+    async fn save_committed_does_not_wait_and_the_last_one_is_read_back() {
+        let dir =
+            std::env::temp_dir().join(format!("praetor-log-committed-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("raft.db");
+        let mut log = LogStore::open(Some(&path)).expect("open");
+        for i in 1..=50 {
+            log.save_committed(Some(log_id(1, i))).await.expect("save");
+        }
+        assert_eq!(
+            log.read_committed().await.expect("read"),
+            Some(log_id(1, 50))
+        );
+        // A durable write after it (the vote) makes it durable too: it survives a reopen.
+        log.save_vote(&Vote::new(1, 0)).await.expect("vote");
+        log.close();
+        drop(log);
+        let mut log = LogStore::open(Some(&path)).expect("reopen");
+        assert_eq!(
+            log.read_committed().await.expect("read"),
+            Some(log_id(1, 50))
+        );
+        log.close();
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
