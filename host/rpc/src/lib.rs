@@ -1299,6 +1299,24 @@ impl Rpc {
         cmd: Command,
         hops: u32,
     ) -> Result<Response, RpcError> {
+        // A follower that knows the leader forwards at once, instead of proposing to its own
+        // raft core first only to be told to (a copy of the command and a round trip through
+        // the core per write). The leader stamps the time again when it proposes.
+        if !c.is_leader()
+            && let Some((id, node)) = c.leader()
+            && id != c.node_id()
+        {
+            return self
+                .forward_to(
+                    caller,
+                    &node.rpc_addr,
+                    None,
+                    Request::Apply(cmd),
+                    hops.saturating_add(1),
+                    RPC_MARGIN,
+                )
+                .await;
+        }
         let deadline = Instant::now() + RPC_HOLD_TIMEOUT;
         let mut cmd = cmd;
         loop {
