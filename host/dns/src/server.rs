@@ -76,14 +76,18 @@ impl DnsServer {
         let mut addrs = Vec::with_capacity(cfg.bind.len());
         for addr in &cfg.bind {
             let (udp, tcp, local) = bind_pair(*addr).await?;
-            udp_sockets.push(udp);
+            // The other threads read the same socket (a duplicated descriptor): each datagram
+            // goes to one of them. Not SO_REUSEPORT: with it, a port-0 bind may be handed a
+            // port another reuseport group of the same user holds, and the kernel would then
+            // spread that group's queries over both (another process could also join the port).
             for _ in 1..threads {
-                udp_sockets.push(udp::bind(local).map_err(|source| DnsError::Bind {
+                udp_sockets.push(udp.try_clone().map_err(|source| DnsError::Bind {
                     protocol: "udp",
                     addr: *addr,
                     source,
                 })?);
             }
+            udp_sockets.push(udp);
             listeners.push(tcp);
             addrs.push(local);
         }
@@ -160,8 +164,7 @@ pub(crate) fn responder(cfg: &DnsConfig, backend: Arc<dyn Backend>) -> Result<Re
     ))
 }
 
-/// Binds UDP (with `SO_REUSEPORT`, the first of the address's sockets) and TCP on the same address; for
-/// port 0, finds a port free for both.
+/// Binds UDP and TCP on the same address; for port 0, finds a port free for both.
 async fn bind_pair(
     addr: SocketAddr,
 ) -> Result<(std::net::UdpSocket, TcpListener, SocketAddr), DnsError> {

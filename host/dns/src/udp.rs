@@ -1,5 +1,5 @@
-//! UDP serving: per bind address, one socket per receive thread, all bound to the same address with
-//! `SO_REUSEPORT` (the kernel spreads clients over them). Each thread blocks in `recv_from`, answers
+//! UDP serving: per bind address, one socket read by one receive thread per core (each datagram
+//! goes to one of the threads blocked in `recv_from`). Each thread answers
 //! cache hits itself (no allocation, no task) and hands misses to the tokio runtime, which computes the
 //! answer and sends it from the same socket.
 
@@ -10,7 +10,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use socket2::{Domain, Protocol, Socket, Type};
 use tokio::runtime::Handle;
 use tokio::task::JoinSet;
 use tracing::{debug, info_span, warn};
@@ -34,12 +33,9 @@ pub(crate) fn threads_per_address() -> usize {
         .clamp(1, MAX_THREADS)
 }
 
-/// A UDP socket bound to `addr` with `SO_REUSEPORT`, blocking, with the stop-poll read timeout.
+/// A UDP socket bound to `addr`, blocking, with the stop-poll read timeout.
 pub(crate) fn bind(addr: SocketAddr) -> io::Result<UdpSocket> {
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    socket.set_reuse_port(true)?;
-    socket.bind(&addr.into())?;
-    let socket: UdpSocket = socket.into();
+    let socket = UdpSocket::bind(addr)?;
     socket.set_read_timeout(Some(STOP_POLL))?;
     Ok(socket)
 }
