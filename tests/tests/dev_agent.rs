@@ -85,7 +85,11 @@ fn dev_agent_end_to_end() {
     assert_eq!(r.status, 400);
     assert!(r.text().contains("conflicting"), "{}", r.text());
 
-    // --- Blocking query: held until the key changes, released by a write.
+    // --- Blocking query: held until the key changes, released by a write to it. The key exists
+    // first, so its index is its own: the write to another key cannot release it, even if it
+    // lands before the query reaches the server (the blocking-queries gauge below also counts
+    // the agent's own watches, so it does not prove that this one is held yet).
+    h.put("/v1/kv/watched", b"before");
     let idx = h.get("/v1/kv/watched").index();
     let h2 = h.clone();
     let started = Instant::now();
@@ -106,6 +110,7 @@ fn dev_agent_end_to_end() {
     h.put("/v1/kv/watched", b"now");
     let r = waiter.join().unwrap();
     assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()[0]["Value"], "bm93", "released by the write to it"); // base64("now")
     assert!(r.index() > idx);
     assert!(started.elapsed() < Duration::from_secs(15));
     // A blocking query with nothing changing returns at its wait with the same index.
