@@ -8,9 +8,9 @@
 //! own C connections, warms them up, measures, and closes them. The figures come back as the same
 //! [`Stats`] the HTTP load generator gives, so both sides are summarised alike.
 
+use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tonic::client::Grpc;
 use tonic::codegen::http::uri::PathAndQuery;
@@ -18,6 +18,7 @@ use tonic::transport::{Channel, Endpoint};
 use tonic_prost::ProstCodec;
 
 use super::BenchError;
+use super::async_load::{self, Client};
 use super::load::{Limits, Stats, key};
 
 /// `etcdserverpb.ResponseHeader`.
@@ -247,7 +248,19 @@ async fn connect(endpoints: &[String], conns: usize) -> Result<Vec<Channel>, Str
     Ok(out)
 }
 
-/// The generator proper (see the module doc); mirrors [`super::load::run`].
+/// One client task: its gRPC handle on a shared connection and what it sends.
+struct GrpcClient {
+    grpc: Grpc<Channel>,
+    job: Job,
+}
+
+impl Client for GrpcClient {
+    fn call(&mut self, seq: u64) -> impl Future<Output = Result<(), String>> + Send {
+        self.job.call(&mut self.grpc, seq)
+    }
+}
+
+/// The generator proper (see the module doc): `clients` tasks over `conns` connections.
 async fn run(
     endpoints: &[String],
     conns: usize,
@@ -255,127 +268,19 @@ async fn run(
     limits: Limits,
     job: Job,
 ) -> Stats {
-    let mut stats = Stats {
-        clients,
-        ok: 0,
-        errors: 0,
-        first_error: None,
-        elapsed: Duration::ZERO,
-        latencies: Vec::new(),
-    };
     let channels = match connect(endpoints, conns).await {
         Ok(c) => c,
         Err(e) => {
-            stats.errors = 1;
-            stats.first_error = Some(e);
+            let mut stats = Stats::new(clients);
+            stats.lost(&e);
             return stats;
         }
     };
-    let seq = Arc::new(AtomicU64::new(0));
-    // Every client has warmed up; then the start time is published to all of them.
-    let warm = Arc::new(tokio::sync::Barrier::new(clients + 1));
-    let (start_tx, start_rx) = tokio::sync::watch::channel(None::<Instant>);
-    let mut tasks = Vec::with_capacity(clients);
-    for client in 0..clients {
-        let mut grpc = Grpc::new(channels[client % channels.len()].clone());
-        let (job, seq, warm, mut start_rx) =
-            (job.clone(), seq.clone(), warm.clone(), start_rx.clone());
-        tasks.push(tokio::spawn(async move {
-            for w in 0..limits.warmup_per_client {
-                let _ =
-                    tokio::time::timeout(REQUEST_TIMEOUT, job.call(&mut grpc, u64::MAX - w)).await;
-            }
-            warm.wait().await;
-            let t0 = match start_rx.wait_for(Option::is_some).await {
-                Ok(t) => t.unwrap_or_else(Instant::now),
-                Err(_) => Instant::now(),
-            };
-            let deadline = t0 + limits.duration;
-            let mut lat = Vec::with_capacity(4096);
-            let (mut errors, mut first_error) = (0u64, None);
-            loop {
-                let n = seq.fetch_add(1, Ordering::Relaxed);
-                if n >= limits.max_requests || Instant::now() >= deadline {
-                    break;
-                }
-                let t = Instant::now();
-                match tokio::time::timeout(REQUEST_TIMEOUT, job.call(&mut grpc, n)).await {
-                    Ok(Ok(())) => lat.push(t.elapsed()),
-                    Ok(Err(e)) => {
-                        errors += 1;
-                        first_error.get_or_insert(e);
-                    }
-                    Err(_) => {
-                        errors += 1;
-                        first_error.get_or_insert_with(|| "request timed out".into());
-                    }
-                }
-            }
-            (lat, errors, first_error, Instant::now())
-        }));
-    }
-    warm.wait().await;
-    let t0 = Instant::now();
-    let _ = start_tx.send(Some(t0));
-    let mut last_end = t0;
-    for t in tasks {
-        match t.await {
-            Ok((lat, errors, first_error, ended)) => {
-                stats.ok += lat.len() as u64;
-                stats.latencies.extend(lat);
-                stats.errors += errors;
-                if stats.first_error.is_none() {
-                    stats.first_error = first_error;
-                }
-                last_end = last_end.max(ended);
-            }
-            Err(e) => {
-                stats.errors += 1;
-                stats
-                    .first_error
-                    .get_or_insert_with(|| format!("load task failed: {e}"));
-            }
-        }
-    }
-    stats.elapsed = last_end.saturating_duration_since(t0);
-    stats.latencies.sort_unstable();
-    stats
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use prost::Message as _;
-
-    #[test]
-    fn messages_use_etcds_field_numbers() {
-        let put = PutRequest {
-            key: b"k".to_vec(),
-            value: b"v".to_vec(),
-            ..Default::default()
-        };
-        // Field 1 (bytes) = 0x0a, field 2 (bytes) = 0x12.
-        assert_eq!(put.encode_to_vec(), vec![0x0a, 1, b'k', 0x12, 1, b'v']);
-        let range = RangeRequest {
-            key: b"k".to_vec(),
-            serializable: true,
-            ..Default::default()
-        };
-        // Field 7 (varint) = 0x38.
-        assert_eq!(range.encode_to_vec(), vec![0x0a, 1, b'k', 0x38, 1]);
-        // A RangeResponse with a header (revision 5), one kv (key 1, mod_revision 3, value 5)
-        // and count 1; the fields the struct leaves out are skipped.
-        let v = [
-            0x0a, 2, 0x18, 5, // header { revision (3): 5 }
-            0x12, 8, 0x0a, 1, b'k', 0x18, 3, 0x2a, 1,
-            b'x', // kvs { key, mod_revision (3), value (5) }
-            0x20, 1, // count (4): 1
-        ];
-        let r = RangeResponse::decode(&v[..]).unwrap();
-        assert_eq!(r.header.unwrap().revision, 5);
-        assert_eq!(r.kvs.len(), 1);
-        assert_eq!(r.kvs[0].key, b"k");
-        assert_eq!(r.kvs[0].value, b"x");
-        assert_eq!(r.count, 1);
-    }
+    let clients = (0..clients)
+        .map(|client| GrpcClient {
+            grpc: Grpc::new(channels[client % channels.len()].clone()),
+            job: job.clone(),
+        })
+        .collect();
+    async_load::run(clients, limits, REQUEST_TIMEOUT).await
 }

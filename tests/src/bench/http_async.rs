@@ -6,9 +6,8 @@
 //! answering the value), so the two generators measure the same work; this one does not spend the
 //! cores on 64 blocked threads, as etcd's gRPC client does not.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::future::Future;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -16,6 +15,7 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 
 use super::BenchError;
+use super::async_load::{self, Client};
 use super::load::{Limits, Stats, key};
 
 /// What one run sends.
@@ -148,95 +148,36 @@ async fn connect(host: &str) -> Result<SendRequest<Full<Bytes>>, String> {
     Ok(send)
 }
 
-/// The generator proper (see the module doc); mirrors [`super::etcd_grpc`]'s.
+/// One client task: its own connection, the host it talks to, and what it sends.
+struct HttpClient {
+    conn: SendRequest<Full<Bytes>>,
+    host: String,
+    job: Job,
+}
+
+impl Client for HttpClient {
+    fn call(&mut self, seq: u64) -> impl Future<Output = Result<(), String>> + Send {
+        self.job.call(&mut self.conn, &self.host, seq)
+    }
+}
+
+/// The generator proper (see the module doc): one connection per client, then the run.
 async fn run(members: &[String], clients: usize, limits: Limits, job: Job) -> Stats {
-    let mut stats = Stats {
-        clients,
-        ok: 0,
-        errors: 0,
-        first_error: None,
-        elapsed: Duration::ZERO,
-        latencies: Vec::new(),
-    };
     let mut conns = Vec::with_capacity(clients);
     for client in 0..clients {
         let host = members[client % members.len()].clone();
         match connect(&host).await {
-            Ok(c) => conns.push((c, host)),
+            Ok(conn) => conns.push(HttpClient {
+                conn,
+                host,
+                job: job.clone(),
+            }),
             Err(e) => {
-                stats.errors = 1;
-                stats.first_error = Some(e);
+                let mut stats = Stats::new(clients);
+                stats.lost(&e);
                 return stats;
             }
         }
     }
-    let seq = Arc::new(AtomicU64::new(0));
-    // Every client has warmed up; then the start time is published to all of them.
-    let warm = Arc::new(tokio::sync::Barrier::new(clients + 1));
-    let (start_tx, start_rx) = tokio::sync::watch::channel(None::<Instant>);
-    let mut tasks = Vec::with_capacity(clients);
-    for (mut conn, host) in conns {
-        let (job, seq, warm, mut start_rx) =
-            (job.clone(), seq.clone(), warm.clone(), start_rx.clone());
-        tasks.push(tokio::spawn(async move {
-            for w in 0..limits.warmup_per_client {
-                let _ =
-                    tokio::time::timeout(REQUEST_TIMEOUT, job.call(&mut conn, &host, u64::MAX - w))
-                        .await;
-            }
-            warm.wait().await;
-            let t0 = match start_rx.wait_for(Option::is_some).await {
-                Ok(t) => t.unwrap_or_else(Instant::now),
-                Err(_) => Instant::now(),
-            };
-            let deadline = t0 + limits.duration;
-            let mut lat = Vec::with_capacity(4096);
-            let (mut errors, mut first_error) = (0u64, None);
-            loop {
-                let n = seq.fetch_add(1, Ordering::Relaxed);
-                if n >= limits.max_requests || Instant::now() >= deadline {
-                    break;
-                }
-                let t = Instant::now();
-                match tokio::time::timeout(REQUEST_TIMEOUT, job.call(&mut conn, &host, n)).await {
-                    Ok(Ok(())) => lat.push(t.elapsed()),
-                    Ok(Err(e)) => {
-                        errors += 1;
-                        first_error.get_or_insert(e);
-                    }
-                    Err(_) => {
-                        errors += 1;
-                        first_error.get_or_insert_with(|| "request timed out".into());
-                    }
-                }
-            }
-            (lat, errors, first_error, Instant::now())
-        }));
-    }
-    warm.wait().await;
-    let t0 = Instant::now();
-    let _ = start_tx.send(Some(t0));
-    let mut last_end = t0;
-    for t in tasks {
-        match t.await {
-            Ok((lat, errors, first_error, ended)) => {
-                stats.ok += lat.len() as u64;
-                stats.latencies.extend(lat);
-                stats.errors += errors;
-                if stats.first_error.is_none() {
-                    stats.first_error = first_error;
-                }
-                last_end = last_end.max(ended);
-            }
-            Err(_) => {
-                stats.errors += 1;
-                stats
-                    .first_error
-                    .get_or_insert_with(|| "load task panicked".into());
-            }
-        }
-    }
-    stats.elapsed = last_end.saturating_duration_since(t0);
-    stats.latencies.sort_unstable();
-    stats
+    async_load::run(conns, limits, REQUEST_TIMEOUT).await
 }

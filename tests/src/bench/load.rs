@@ -35,9 +35,51 @@ pub struct Stats {
     pub elapsed: Duration,
     /// Latencies of the successful requests, sorted ascending.
     pub latencies: Vec<Duration>,
+    /// When the last client stopped (for `elapsed`).
+    last_end: Option<Instant>,
 }
 
 impl Stats {
+    /// No request yet, from `clients` clients.
+    pub fn new(clients: usize) -> Self {
+        Stats {
+            clients,
+            ok: 0,
+            errors: 0,
+            first_error: None,
+            elapsed: Duration::ZERO,
+            latencies: Vec::new(),
+            last_end: None,
+        }
+    }
+
+    /// Adds one client's run; `elapsed` is set by [`Stats::finish`] from the last end.
+    pub fn add(&mut self, run: ClientRun) {
+        self.ok += run.latencies.len() as u64;
+        self.latencies.extend(run.latencies);
+        self.errors += run.errors;
+        if self.first_error.is_none() {
+            self.first_error = run.first_error;
+        }
+        if let Some(ended) = run.ended {
+            self.last_end = Some(self.last_end.map_or(ended, |e| e.max(ended)));
+        }
+    }
+
+    /// Counts a client that died without bringing its run back.
+    pub fn lost(&mut self, what: &str) {
+        self.errors += 1;
+        self.first_error.get_or_insert_with(|| what.to_owned());
+    }
+
+    /// The run started at `t0`: sets `elapsed` to the last client's end and sorts the latencies.
+    pub fn finish(&mut self, t0: Instant) {
+        self.elapsed = self
+            .last_end
+            .map_or(Duration::ZERO, |e| e.saturating_duration_since(t0));
+        self.latencies.sort_unstable();
+    }
+
     /// Successful requests per second.
     pub fn throughput(&self) -> f64 {
         let secs = self.elapsed.as_secs_f64();
@@ -98,8 +140,7 @@ pub fn run(clients: usize, limits: Limits, op: Arc<Op>) -> Stats {
                 .and_then(|g| *g)
                 .unwrap_or_else(Instant::now);
             let deadline = t0 + limits.duration;
-            let mut lat = Vec::with_capacity(4096);
-            let (mut errors, mut first_error) = (0u64, None);
+            let mut run = ClientRun::default();
             loop {
                 let n = seq.fetch_add(1, Ordering::Relaxed);
                 if n >= limits.max_requests || Instant::now() >= deadline {
@@ -107,14 +148,12 @@ pub fn run(clients: usize, limits: Limits, op: Arc<Op>) -> Stats {
                 }
                 let t = Instant::now();
                 match op(&agent, client, n) {
-                    Ok(()) => lat.push(t.elapsed()),
-                    Err(e) => {
-                        errors += 1;
-                        first_error.get_or_insert(e);
-                    }
+                    Ok(()) => run.latencies.push(t.elapsed()),
+                    Err(e) => run.failed(e),
                 }
             }
-            (lat, errors, first_error, Instant::now())
+            run.ended = Some(Instant::now());
+            run
         }));
     }
     warm.wait();
@@ -123,37 +162,34 @@ pub fn run(clients: usize, limits: Limits, op: Arc<Op>) -> Stats {
         *g = Some(t0);
     }
     go.wait();
-    let mut stats = Stats {
-        clients,
-        ok: 0,
-        errors: 0,
-        first_error: None,
-        elapsed: Duration::ZERO,
-        latencies: Vec::new(),
-    };
-    let mut last_end = t0;
+    let mut stats = Stats::new(clients);
     for h in handles {
         match h.join() {
-            Ok((lat, errors, first_error, ended)) => {
-                stats.ok += lat.len() as u64;
-                stats.latencies.extend(lat);
-                stats.errors += errors;
-                if stats.first_error.is_none() {
-                    stats.first_error = first_error;
-                }
-                last_end = last_end.max(ended);
-            }
-            Err(_) => {
-                stats.errors += 1;
-                stats
-                    .first_error
-                    .get_or_insert_with(|| "load thread panicked".into());
-            }
+            Ok(run) => stats.add(run),
+            Err(_) => stats.lost("load thread panicked"),
         }
     }
-    stats.elapsed = last_end.saturating_duration_since(t0);
-    stats.latencies.sort_unstable();
+    stats.finish(t0);
     stats
+}
+
+/// What one client of a run brought back.
+#[derive(Debug, Default)]
+pub struct ClientRun {
+    /// Latencies of its successful requests.
+    pub latencies: Vec<Duration>,
+    pub errors: u64,
+    pub first_error: Option<String>,
+    /// When it stopped sending.
+    pub ended: Option<Instant>,
+}
+
+impl ClientRun {
+    /// Counts a failed request, keeping the first reason.
+    pub fn failed(&mut self, error: String) {
+        self.errors += 1;
+        self.first_error.get_or_insert(error);
+    }
 }
 
 /// The 1 KiB value every system stores (printable, not compressible to nothing).

@@ -2,6 +2,7 @@
 //! against etcd 3.4 (KV, driven over its native gRPC API), bind9 and Knot DNS (DNS), and a
 //! 1-member etcd (single-server start-up and memory), all on loopback.
 
+pub mod async_load;
 pub mod bind;
 pub mod dev;
 pub mod dnsperf;
