@@ -178,15 +178,7 @@ impl Db {
         if current.as_ref().map(Arc::as_ptr) != Some(failed_ptr) {
             return;
         }
-        // Readers that took the old database before the lock finish and let go of it; the
-        // file lock goes with the last reference.
-        if let Some(old) = current.take() {
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while Arc::strong_count(&old) > 1 && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            drop(old);
-        }
+        release(current.take());
         let mut logged = false;
         loop {
             match Database::create(path) {
@@ -208,6 +200,18 @@ impl Db {
                 }
             }
         }
+    }
+}
+
+/// Drops the database once readers that took it before it was taken out finish with it (30 s
+/// at most): the file lock goes with the last reference.
+fn release(db: Option<Arc<Database>>) {
+    if let Some(db) = db {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Arc::strong_count(&db) > 1 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        drop(db);
     }
 }
 
@@ -294,7 +298,8 @@ impl LogStore {
         })
     }
 
-    /// Writes what is queued and stops the writer thread (blocking). Call after raft stopped.
+    /// Writes what is queued, stops the writer thread and closes the database file (blocking).
+    /// Call after raft stopped; reads after this fail with `DatabaseClosed`.
     pub fn close(&self) {
         self.db.stopping.store(true, Ordering::Relaxed);
         let _ = self.writer.send(Op::Stop);
@@ -306,6 +311,15 @@ impl LogStore {
         if let Some(t) = thread {
             let _ = t.join();
         }
+        // Clones of this store may outlive raft (a replication or snapshot task still being
+        // dropped); the file must be free when this returns so the server can start again.
+        let db = self
+            .db
+            .current
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        release(db);
     }
 
     fn get_meta<T: serde::de::DeserializeOwned>(
@@ -649,6 +663,32 @@ mod tests {
             Some(log_id(1, 50))
         );
         log.close();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A clone of the store that outlives raft (a task still being dropped) must not keep the
+    /// file locked: a server restarted in the same process opens it at once (failed a CI run).
+    #[tokio::test]
+    async fn close_frees_the_file_while_clones_are_alive() {
+        let dir = std::env::temp_dir().join(format!("praetor-log-close-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("raft.db");
+        let mut log = LogStore::open(Some(&path)).expect("open");
+        log.save_vote(&Vote::new(3, 0)).await.expect("vote");
+        let mut lingering = log.clone();
+        log.close();
+        let mut again = LogStore::open(Some(&path)).expect("reopen while a clone is alive");
+        assert_eq!(
+            again.read_vote().await.expect("vote"),
+            Some(Vote::new(3, 0))
+        );
+        assert!(
+            lingering.read_vote().await.is_err(),
+            "a closed store reads nothing"
+        );
+        again.close();
+        drop(lingering);
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
