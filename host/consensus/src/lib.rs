@@ -10,6 +10,7 @@ mod conformance;
 mod golden;
 mod log_store;
 mod network;
+mod propose;
 mod state_machine;
 mod types;
 
@@ -33,7 +34,7 @@ use crate::state_machine::StateMachine;
 use crate::types::Raft;
 
 /// Errors of this crate.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum ConsensusError {
     #[error("raft storage: {0}")]
     Storage(String),
@@ -110,6 +111,9 @@ pub struct Consensus {
     /// How recently a quorum must have acknowledged this leader for it to answer default reads
     /// (the shortest election timeout: no other leader can have been elected since).
     read_lease: Duration,
+    /// Writes go through the proposer, which batches those queued together (`propose`).
+    proposals: tokio::sync::mpsc::Sender<propose::Proposal>,
+    proposer: Arc<tokio::task::JoinHandle<()>>,
 }
 
 impl Consensus {
@@ -143,12 +147,15 @@ impl Consensus {
         let log = LogStore::open(cfg.dir.as_ref().map(|d| d.join("raft.db")).as_deref())?;
         let counters = Arc::new(RaftCounters::default());
         let sm = StateMachine::open(store.clone(), cfg.dir.clone(), counters.clone())?;
+        let reads = network::PeerReads::default();
         let factory = NetworkFactory {
             dialer: cfg.dialer.clone(),
+            reads: reads.clone(),
         };
         let raft = Raft::new(cfg.node_id, config, factory, log.clone(), sm)
             .await
             .map_err(|e| ConsensusError::Raft(e.to_string()))?;
+        let (proposals, proposer) = propose::spawn(raft.clone(), cfg.node_id, reads);
         let me = Consensus {
             raft,
             node_id: cfg.node_id,
@@ -157,6 +164,8 @@ impl Consensus {
             counters,
             log,
             read_lease: Duration::from_millis(200 * m),
+            proposals,
+            proposer: Arc::new(proposer),
         };
         me.spawn_leader_watch();
         Ok(me)
@@ -209,21 +218,23 @@ impl Consensus {
     }
 
     /// Replicates a command and returns its result once applied on this (leader) server.
+    /// Writes queued together go as one raft entry (see `propose`); each gets its own result.
     pub async fn write(&self, cmd: Command) -> Result<CommandResult, ConsensusError> {
         let started = Instant::now();
-        match self.raft.client_write(cmd).await {
-            Ok(resp) => {
-                self.counters.commits.fetch_add(1, Ordering::Relaxed);
-                self.counters
-                    .commit_nanos
-                    .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-                Ok(resp.data)
-            }
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(
-                ConsensusError::ForwardToLeader(f.leader_id.zip(f.leader_node)),
-            ),
-            Err(e) => Err(ConsensusError::Raft(e.to_string())),
+        let stopped = || ConsensusError::Raft("raft stopped".into());
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.proposals
+            .send(propose::Proposal { cmd, done })
+            .await
+            .map_err(|_| stopped())?;
+        let res = result.await.map_err(|_| stopped())?;
+        if res.is_ok() {
+            self.counters.commits.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .commit_nanos
+                .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
         }
+        res
     }
 
     /// Confirms leadership with a quorum round (read-index) and waits until this server has
@@ -383,6 +394,7 @@ impl Consensus {
     /// Stops raft, then flushes and closes the log (its file is free when this returns).
     pub async fn shutdown(&self) {
         let _ = self.raft.shutdown().await;
+        self.proposer.abort();
         let log = self.log.clone();
         let _ = tokio::task::spawn_blocking(move || log.close()).await;
     }

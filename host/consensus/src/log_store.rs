@@ -22,10 +22,11 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
-use openraft::{OptionalSend, RaftLogReader, StorageIOError};
+use openraft::{EntryPayload, OptionalSend, RaftLogReader, StorageIOError};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
-use praetor_state::format::{self, FORMAT_VERSION};
+use praetor_state::Command;
+use praetor_state::format::{self, BATCH_FORMAT, FORMAT_VERSION};
 
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
@@ -82,9 +83,11 @@ fn open_db(path: Option<&Path>) -> Result<(Database, Option<u32>), redb::Error> 
 
 /// Work for the writer thread.
 enum Op {
-    /// Entries to write (index, log id, bytes); the callback fires after the commit.
+    /// Entries to write (index, log id, bytes); the callback fires after the commit. `batch`:
+    /// one of them is a command batch (format version 2).
     Append {
         rows: Vec<(u64, LogId, Vec<u8>)>,
+        batch: bool,
         callback: LogFlushed<TypeConfig>,
     },
     /// The encoded committed log id: written with the appends grouped with it (or alone, without
@@ -278,6 +281,7 @@ impl LogStore {
         if let Some(v) = stored_format {
             format::readable(v)?;
         }
+        let stamped_batch = stored_format.is_some_and(|v| v >= BATCH_FORMAT);
         let db = Arc::new(Db {
             path: path.map(Path::to_path_buf),
             current: RwLock::new(Some(Arc::new(db))),
@@ -288,7 +292,7 @@ impl LogStore {
         let (wdb, wtail) = (db.clone(), tail.clone());
         let thread = std::thread::Builder::new()
             .name("raft-log-writer".into())
-            .spawn(move || writer_loop(&wdb, &wtail, &ops))
+            .spawn(move || writer_loop(&wdb, &wtail, &ops, stamped_batch))
             .map_err(|e| storage(redb::Error::Io(e)))?;
         Ok(LogStore {
             db,
@@ -374,8 +378,8 @@ impl LogStore {
 struct WriterGone;
 
 /// The writer thread: takes ops in order, groups consecutive appends (and committed ids) into
-/// one commit.
-fn writer_loop(db: &Db, tail: &Tail, ops: &mpsc::Receiver<Op>) {
+/// one commit. `stamped_batch`: the database is already stamped with [`BATCH_FORMAT`].
+fn writer_loop(db: &Db, tail: &Tail, ops: &mpsc::Receiver<Op>, mut stamped_batch: bool) {
     let mut stop = false;
     while !stop {
         let Ok(first) = ops.recv() else { return };
@@ -384,7 +388,12 @@ fn writer_loop(db: &Db, tail: &Tail, ops: &mpsc::Receiver<Op>) {
         // Group the appends that are already queued (never reorder around a meta op).
         while let Some(op) = next.take() {
             match op {
-                Op::Append { rows, callback } => {
+                Op::Append {
+                    rows,
+                    batch,
+                    callback,
+                } => {
+                    group.batch |= batch;
                     group.appends.push((rows, callback));
                     if group.appends.len() < MAX_GROUP {
                         next = ops.try_recv().ok();
@@ -398,7 +407,7 @@ fn writer_loop(db: &Db, tail: &Tail, ops: &mpsc::Receiver<Op>) {
                     }
                 }
                 Op::Barrier(done) => {
-                    flush_group(db, tail, std::mem::take(&mut group));
+                    flush_group(db, tail, std::mem::take(&mut group), &mut stamped_batch);
                     let _ = done.send(());
                 }
                 Op::Meta {
@@ -406,7 +415,7 @@ fn writer_loop(db: &Db, tail: &Tail, ops: &mpsc::Receiver<Op>) {
                     edit,
                     done,
                 } => {
-                    flush_group(db, tail, std::mem::take(&mut group));
+                    flush_group(db, tail, std::mem::take(&mut group), &mut stamped_batch);
                     let res = db
                         .with(|db| apply_meta(db, durability, &edit))
                         .map_err(|e| e.to_string());
@@ -415,7 +424,7 @@ fn writer_loop(db: &Db, tail: &Tail, ops: &mpsc::Receiver<Op>) {
                 Op::Stop => stop = true,
             }
         }
-        flush_group(db, tail, group);
+        flush_group(db, tail, group, &mut stamped_batch);
     }
 }
 
@@ -428,10 +437,19 @@ type PendingAppend = (Vec<(u64, LogId, Vec<u8>)>, LogFlushed<TypeConfig>);
 struct Group {
     appends: Vec<PendingAppend>,
     committed: Option<Vec<u8>>,
+    /// An append holds a command batch.
+    batch: bool,
 }
 
-fn flush_group(db: &Db, tail: &Tail, group: Group) {
-    let Group { appends, committed } = group;
+/// Commits a group. The first batch written stamps the database with [`BATCH_FORMAT`] in the
+/// same transaction, so a build that reads only version 1 refuses the file at start.
+fn flush_group(db: &Db, tail: &Tail, group: Group, stamped_batch: &mut bool) {
+    let Group {
+        appends,
+        committed,
+        batch,
+    } = group;
+    let stamp = batch && !*stamped_batch;
     if appends.is_empty() {
         if let Some(bytes) = committed {
             // Only bounds the replay on restart: rides on the next append's fsync.
@@ -456,9 +474,16 @@ fn flush_group(db: &Db, tail: &Tail, group: Group) {
             tx.open_table(META)?
                 .insert(KEY_COMMITTED, bytes.as_slice())?;
         }
+        if stamp {
+            tx.open_table(META)?
+                .insert(KEY_FORMAT, BATCH_FORMAT.to_le_bytes().as_slice())?;
+        }
         tx.commit()?;
         Ok(())
     });
+    if res.is_ok() && stamp {
+        *stamped_batch = true;
+    }
     if res.is_ok() {
         // Committed: readers find these in redb now. Keep a tail entry that was replaced
         // (truncated and appended again) after this append was queued.
@@ -596,15 +621,21 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let mut rows = Vec::new();
+        let mut batch = false;
         let mut tail = self.tail();
         for e in entries {
+            batch |= matches!(&e.payload, EntryPayload::Normal(Command::Batch(_)));
             rows.push((e.log_id.index, e.log_id, enc(&e).map_err(write_err)?));
             tail.insert(e.log_id.index, e);
         }
         drop(tail);
         // Readable now (tail); durable when the writer's commit returns and fires the callback.
         self.writer
-            .send(Op::Append { rows, callback })
+            .send(Op::Append {
+                rows,
+                batch,
+                callback,
+            })
             .map_err(|_| write_err(WriterGone))
     }
 

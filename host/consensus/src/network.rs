@@ -4,11 +4,13 @@
 //! openraft messages are postcard-encoded into `RaftRequest.data`; replies carry the remote
 //! `Result` the same way, so a remote raft error comes back typed.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use openraft::error::{
-    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+    InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError,
+    Unreachable,
 };
 use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
@@ -18,7 +20,8 @@ use openraft::raft::{
 use praetor_proto::raft::raft_client::RaftClient;
 use praetor_proto::raft::raft_server::{Raft as RaftSvc, RaftServer};
 use praetor_proto::raft::{RaftReply, RaftRequest};
-use praetor_state::format::{self, FORMAT_VERSION};
+use praetor_state::Command;
+use praetor_state::format::{self, BATCH_FORMAT, FORMAT_VERSION, NEWEST_READABLE_FORMAT};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonic::transport::{Channel, Endpoint};
@@ -37,10 +40,37 @@ pub fn channel(addr: &str) -> Result<Channel, tonic::transport::Error> {
         .connect_lazy())
 }
 
+/// The largest raft message sent or accepted (gRPC's limit on both sides).
+const MAX_MESSAGE: usize = 64 << 20;
+
+/// The newest format each peer (by raft node id) said it reads, from its latest raft reply.
+#[derive(Clone, Default)]
+pub(crate) struct PeerReads(Arc<Mutex<HashMap<u64, u32>>>);
+
+impl PeerReads {
+    fn record(&self, peer: u64, reads: u32) {
+        // 0: a build from before the field, which reads version 1 only.
+        let reads = reads.max(FORMAT_VERSION);
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(peer, reads);
+    }
+
+    /// True when every one of `peers` has answered that it reads `version`.
+    pub(crate) fn all_read(&self, peers: impl IntoIterator<Item = u64>, version: u32) -> bool {
+        let known = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        peers
+            .into_iter()
+            .all(|p| known.get(&p).is_some_and(|v| *v >= version))
+    }
+}
+
 /// Creates one connection object per peer.
 #[derive(Clone, Default)]
 pub struct NetworkFactory {
     pub(crate) dialer: Option<crate::Dialer>,
+    pub(crate) reads: PeerReads,
 }
 
 impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
@@ -52,6 +82,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             node: node.clone(),
             client: None,
             dialer: self.dialer.clone(),
+            reads: self.reads.clone(),
         }
     }
 }
@@ -62,6 +93,7 @@ pub struct PeerConnection {
     node: RaftNode,
     client: Option<RaftClient<Channel>>,
     dialer: Option<crate::Dialer>,
+    reads: PeerReads,
 }
 
 type RpcErr<E = openraft::error::Infallible> = RPCError<u64, RaftNode, RaftError<u64, E>>;
@@ -77,29 +109,28 @@ impl PeerConnection {
             None => channel(&self.node.rpc_addr).map_err(|e| Unreachable::new(&e))?,
         };
         let c = RaftClient::new(ch)
-            .max_decoding_message_size(64 << 20)
-            .max_encoding_message_size(64 << 20);
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE);
         self.client = Some(c.clone());
         Ok(c)
     }
 
-    async fn call<Req, Resp, E>(
+    /// Sends `data` (an encoded `kind` request written in `format`) and decodes the reply.
+    async fn call<Resp, E>(
         &mut self,
         kind: Kind,
-        req: &Req,
+        data: Vec<u8>,
+        format: u32,
         ttl: Duration,
     ) -> Result<Resp, RpcErr<E>>
     where
-        Req: Serialize,
         Resp: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
-        let data =
-            postcard::to_allocvec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         let mut client = self.client().map_err(RPCError::Unreachable)?;
         let mut request = tonic::Request::new(RaftRequest {
             data: data.into(),
-            format: FORMAT_VERSION,
+            format,
         });
         request.set_timeout(ttl);
         let reply = match kind {
@@ -124,6 +155,7 @@ impl PeerConnection {
             return Err(RPCError::Network(NetworkError::new(&e)));
         }
         format::readable(reply.format).map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
+        self.reads.record(self.target, reply.reads);
         let res: Result<Resp, RaftError<u64, E>> = postcard::from_bytes(&reply.data)
             .map_err(|e| RPCError::Network(NetworkError::new(&e)))?;
         res.map_err(|e| {
@@ -149,7 +181,27 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<u64>, RpcErr> {
-        self.call(Kind::Append, &rpc, option.hard_ttl()).await
+        // Version 2 only when a batch is in it: other messages stay readable by version 1.
+        let format = if rpc.entries.iter().any(|e| {
+            matches!(
+                &e.payload,
+                openraft::EntryPayload::Normal(Command::Batch(_))
+            )
+        }) {
+            BATCH_FORMAT
+        } else {
+            FORMAT_VERSION
+        };
+        let data = encode(&rpc)?;
+        if data.len() > MAX_MESSAGE && rpc.entries.len() > 1 {
+            // openraft sends again with at most this many entries.
+            let fewer = (rpc.entries.len() / 2) as u64;
+            return Err(RPCError::PayloadTooLarge(
+                PayloadTooLarge::new_entries_hint(fewer),
+            ));
+        }
+        self.call(Kind::Append, data, format, option.hard_ttl())
+            .await
     }
 
     async fn install_snapshot(
@@ -157,7 +209,9 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: InstallSnapshotRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<InstallSnapshotResponse<u64>, RpcErr<InstallSnapshotError>> {
-        self.call(Kind::Snapshot, &rpc, option.hard_ttl()).await
+        let data = encode(&rpc)?;
+        self.call(Kind::Snapshot, data, FORMAT_VERSION, option.hard_ttl())
+            .await
     }
 
     async fn vote(
@@ -165,7 +219,9 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         rpc: VoteRequest<u64>,
         option: RPCOption,
     ) -> Result<VoteResponse<u64>, RpcErr> {
-        self.call(Kind::Vote, &rpc, option.hard_ttl()).await
+        let data = encode(&rpc)?;
+        self.call(Kind::Vote, data, FORMAT_VERSION, option.hard_ttl())
+            .await
     }
 }
 
@@ -184,9 +240,13 @@ impl RaftService {
     /// The tonic service to mount on the server RPC listener.
     pub fn into_server(self) -> RaftServer<RaftService> {
         RaftServer::new(self)
-            .max_decoding_message_size(64 << 20)
-            .max_encoding_message_size(64 << 20)
+            .max_decoding_message_size(MAX_MESSAGE)
+            .max_encoding_message_size(MAX_MESSAGE)
     }
+}
+
+fn encode<T: Serialize, E: std::error::Error>(req: &T) -> Result<Vec<u8>, RpcErr<E>> {
+    postcard::to_allocvec(req).map_err(|e| RPCError::Network(NetworkError::new(&e)))
 }
 
 fn decode<T: DeserializeOwned>(req: &RaftRequest) -> Result<T, tonic::Status> {
@@ -201,6 +261,7 @@ fn reply<T: Serialize>(v: &T) -> Result<tonic::Response<RaftReply>, tonic::Statu
         data: data.into(),
         error: String::new(),
         format: FORMAT_VERSION,
+        reads: NEWEST_READABLE_FORMAT,
     }))
 }
 
@@ -234,5 +295,24 @@ impl RaftSvc for RaftService {
     ) -> Result<tonic::Response<RaftReply>, tonic::Status> {
         let req: InstallSnapshotRequest<TypeConfig> = decode(request.get_ref())?;
         reply(&self.raft.install_snapshot(req).await)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_need_every_peer_to_have_answered_that_it_reads_them() {
+        let reads = PeerReads::default();
+        assert!(!reads.all_read([2, 3], BATCH_FORMAT), "nobody answered yet");
+        reads.record(2, NEWEST_READABLE_FORMAT);
+        // 3 runs a build from before the field: its replies carry 0, i.e. version 1.
+        reads.record(3, 0);
+        assert!(!reads.all_read([2, 3], BATCH_FORMAT));
+        assert!(reads.all_read([2, 3], FORMAT_VERSION));
+        reads.record(3, BATCH_FORMAT);
+        assert!(reads.all_read([2, 3], BATCH_FORMAT));
+        assert!(reads.all_read([], BATCH_FORMAT), "a single server batches");
     }
 }

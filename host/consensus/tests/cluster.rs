@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -105,13 +105,15 @@ fn leader(servers: &[Server]) -> Option<usize> {
     servers.iter().position(|s| s.consensus.is_leader())
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn three_servers_replicate_survive_a_crash_and_restart_from_disk() {
-    let base = std::env::temp_dir().join(format!("praetor-consensus-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&base);
+/// Three fresh servers on 127.0.6.(first+1..=first+3) with dirs under `base`, one of them
+/// bootstrapping the cluster; returns them and the leader's position.
+async fn start_three(base: &Path, first: u8) -> (Vec<Server>, usize) {
+    let _ = std::fs::remove_dir_all(base);
     let mut servers = Vec::new();
     for id in 1..=3u64 {
-        let addr: SocketAddr = format!("127.0.6.{id}:0").parse().unwrap();
+        let addr: SocketAddr = format!("127.0.6.{}:0", u64::from(first) + id)
+            .parse()
+            .unwrap();
         servers.push(start(id, addr, base.join(format!("s{id}"))).await);
     }
     let members: BTreeMap<u64, RaftNode> = servers
@@ -132,6 +134,13 @@ async fn three_servers_replicate_survive_a_crash_and_restart_from_disk() {
         .await
         .expect("initialize");
     let l = wait_for("a leader", || leader(&servers)).await;
+    (servers, l)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_servers_replicate_survive_a_crash_and_restart_from_disk() {
+    let base = std::env::temp_dir().join(format!("praetor-consensus-{}", std::process::id()));
+    let (mut servers, l) = start_three(&base, 0).await;
     assert_eq!(
         servers[l]
             .consensus
@@ -226,6 +235,86 @@ async fn three_servers_replicate_survive_a_crash_and_restart_from_disk() {
         .write(put("final", "ok"))
         .await
         .expect("write after restart");
+    for s in servers {
+        stop(s).await;
+    }
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+/// Writes that arrive together go as one raft entry, each with its own result: 200 concurrent
+/// writes (a CAS among them refused) take far fewer than 200 log indexes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_are_batched_into_fewer_entries_with_their_own_results() {
+    let base = std::env::temp_dir().join(format!("praetor-consensus-batch-{}", std::process::id()));
+    let (mut servers, l) = start_three(&base, 10).await;
+    servers[l]
+        .consensus
+        .write(put("warm", "1"))
+        .await
+        .expect("first write");
+    let before = servers[l].consensus.applied_index();
+    let leader = servers[l].consensus.clone();
+    let mut writes = Vec::new();
+    for i in 0..200 {
+        let c = leader.clone();
+        let cmd = if i == 7 {
+            // A CAS against an index "warm" does not have: refused, alone.
+            Command::KvSet {
+                op: KvOp::Cas,
+                entry: KvEntry {
+                    key: "warm".into(),
+                    value: b"lost".to_vec(),
+                    ..Default::default()
+                },
+                cas_index: 1,
+                now_ms: 0,
+            }
+        } else {
+            put(&format!("b{i}"), &i.to_string())
+        };
+        writes.push(tokio::spawn(async move { c.write(cmd).await }));
+    }
+    for (i, w) in writes.into_iter().enumerate() {
+        let r = w.await.expect("task").expect("write");
+        let want = CommandResult::Bool(i != 7);
+        assert_eq!(r, want, "write {i}");
+    }
+    let entries = servers[l].consensus.applied_index() - before;
+    assert!(
+        entries < 100,
+        "200 concurrent writes took {entries} raft entries: not batched"
+    );
+    for s in &servers {
+        wait_for("every write on every server", || get(s, "b199")).await;
+        assert_eq!(get(s, "b42").as_deref(), Some(&b"42"[..]));
+        assert_eq!(get(s, "warm").as_deref(), Some(&b"1"[..]));
+    }
+
+    // The log holding batches is stamped version 2 (a version-1 build refuses it), and every
+    // server restarts from it with every write.
+    let mut saved = Vec::new();
+    for s in servers.drain(..) {
+        saved.push(stop(s).await);
+    }
+    for (_, _, dir) in &saved {
+        let db = redb::Database::open(dir.join("raft.db")).expect("open log");
+        let tx = redb::ReadableDatabase::begin_read(&db).expect("read");
+        let meta = tx
+            .open_table(redb::TableDefinition::<&str, &[u8]>::new("raft_meta"))
+            .expect("meta");
+        let format = meta.get("format").expect("get").expect("format stamped");
+        assert_eq!(
+            format.value(),
+            praetor_state::format::BATCH_FORMAT.to_le_bytes()
+        );
+    }
+    for (id, addr, dir) in saved {
+        servers.push(start(id, addr, dir).await);
+    }
+    for s in &servers {
+        wait_for("batched writes survive a restart", || get(s, "b199")).await;
+        assert_eq!(get(s, "b0").as_deref(), Some(&b"0"[..]));
+    }
     for s in servers {
         stop(s).await;
     }

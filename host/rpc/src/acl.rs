@@ -628,6 +628,12 @@ fn authorize_command(e: &Enforcer<'_>, cmd: &Command, store: &Store) -> Result<(
         Command::TombstoneReap { .. }
         | Command::AclTokensReap { .. }
         | Command::AclInitBuiltins { .. } => e.operator_write_allowed()?,
+        // Built by the leader's proposer; from outside, as if each were sent alone.
+        Command::Batch(cmds) => {
+            for cmd in cmds {
+                authorize_command(e, cmd, store)?;
+            }
+        }
     }
     Ok(())
 }

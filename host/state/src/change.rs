@@ -166,6 +166,22 @@ impl ChangeSet {
         self.tables.is_empty()
     }
 
+    /// Adds `other`'s changes (the commands of a batch). A KV change without named keys (every
+    /// KV waiter re-checks) stays one: the merged set then names no keys.
+    pub fn merge(&mut self, other: ChangeSet) {
+        let every_key = self.kv_without_keys() || other.kv_without_keys();
+        self.tables.extend(other.tables);
+        self.kv_keys.extend(other.kv_keys);
+        if every_key {
+            self.kv_keys.clear();
+        }
+    }
+
+    fn kv_without_keys(&self) -> bool {
+        self.kv_keys.is_empty()
+            && (self.tables.contains(&Table::Kvs) || self.tables.contains(&Table::Tombstones))
+    }
+
     /// True when `table` changed.
     pub fn contains(&self, table: Table) -> bool {
         self.tables.contains(&table)

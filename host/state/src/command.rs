@@ -308,6 +308,11 @@ pub enum Command {
         state: Box<crate::CaState>,
         cas: Option<u64>,
     },
+    /// Several independent commands proposed as one raft entry (format version 2, see
+    /// [`crate::format::BATCH_FORMAT`]): applied in order at the entry's index, each with its
+    /// own result and its own rollback, under one store lock. Answers `Batch` with one result
+    /// per command; a batch inside a batch is refused.
+    Batch(Vec<Command>),
 }
 
 /// One failed operation of a transaction.
@@ -337,6 +342,7 @@ impl Command {
             | Command::Txn { now_ms, .. }
             | Command::AclTokensReap { now_ms }
             | Command::AclInitBuiltins { now_ms } => *now_ms = now,
+            Command::Batch(cmds) => cmds.iter_mut().for_each(|c| c.stamp_time(now)),
             _ => {}
         }
     }
@@ -355,4 +361,6 @@ pub enum CommandResult {
     Denied(String),
     /// Rejected because the object to change does not exist (404).
     NotFound(String),
+    /// The results of a [`Command::Batch`], in its order.
+    Batch(Vec<CommandResult>),
 }

@@ -16,6 +16,9 @@ pub enum StateError {
     /// An ACL object to change is missing (404).
     #[error("{0}")]
     AclNotFound(String),
+    /// A [`crate::Command::Batch`] inside a batch (proposers never build one).
+    #[error("a command batch cannot contain a batch")]
+    NestedBatch,
     #[error("Must provide node")]
     MissingNodeName,
     #[error("Must provide service name with ID")]

@@ -255,6 +255,23 @@ impl Store {
             return (CommandResult::Error(err.to_string()), ChangeSet::default());
         }
         self.last_index = index;
+        match cmd {
+            Command::Batch(cmds) => {
+                let mut results = Vec::with_capacity(cmds.len());
+                let mut changes = ChangeSet::default();
+                for cmd in cmds {
+                    let (result, changed) = self.apply_one(index, cmd);
+                    results.push(result);
+                    changes.merge(changed);
+                }
+                (CommandResult::Batch(results), changes)
+            }
+            cmd => self.apply_one(index, cmd),
+        }
+    }
+
+    /// Applies one command at `index`; a rejected command is rolled back on its own.
+    fn apply_one(&mut self, index: u64, cmd: Command) -> (CommandResult, ChangeSet) {
         let saved_indexes = self.indexes.clone();
         self.journal.clear();
         self.changes = ChangeSet::default();
@@ -591,6 +608,9 @@ impl Store {
             Command::Restore { snapshot } => {
                 self.restore_at(idx, *snapshot);
                 Outcome::Commit(CommandResult::Ok)
+            }
+            Command::Batch(_) => {
+                Outcome::Abort(CommandResult::Error(StateError::NestedBatch.to_string()))
             }
         }
     }

@@ -1,5 +1,5 @@
-//! Golden files of format version 1 (`praetor_state::format`): the postcard bytes of raft
-//! commands and of a state snapshot as this layout writes them. The files in `golden/v1/`
+//! Golden files of format versions 1 and 2 (`praetor_state::format`): the postcard bytes of
+//! raft commands and of a state snapshot as these layouts write them. The files in `golden/v<N>/`
 //! must keep decoding to the same values in every later build; a change to these types that
 //! moves bytes is a new format version (keep the old files, add a decoder, bump the number).
 //!
@@ -8,15 +8,15 @@
 
 use std::path::PathBuf;
 
-use praetor_state::format::FORMAT_VERSION;
+use praetor_state::format::{BATCH_FORMAT, FORMAT_VERSION};
 use praetor_state::{
-    AclPolicy, AclToken, Area, Command, ConfigEntry, HealthCheck, KvEntry, KvOp, Node,
-    PreparedQuery, Query, QueryResult, Service, Session, Store, StoreSnapshot, TxnKvOp, TxnKvVerb,
-    TxnOp,
+    AclPolicy, AclToken, Area, Command, CommandResult, ConfigEntry, HealthCheck, KvEntry, KvOp,
+    Node, PreparedQuery, Query, QueryResult, Service, Session, Store, StoreSnapshot, TxnKvOp,
+    TxnKvVerb, TxnOp,
 };
 
-fn golden_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/v1")
+fn golden_dir(version: u32) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/v{version}"))
 }
 
 /// The same commands, in the same order, every time: one of each kind that carries data.
@@ -123,10 +123,10 @@ fn commands() -> Vec<Command> {
 }
 
 /// Compares `bytes` with the golden file `name` (writing it when blessing and absent).
-fn check_golden(name: &str, bytes: &[u8]) -> Vec<u8> {
-    let path = golden_dir().join(name);
+fn check_golden(version: u32, name: &str, bytes: &[u8]) -> Vec<u8> {
+    let path = golden_dir(version).join(name);
     if !path.exists() && std::env::var_os("PRAETOR_BLESS_GOLDEN").is_some() {
-        std::fs::create_dir_all(golden_dir()).expect("golden dir");
+        std::fs::create_dir_all(golden_dir(version)).expect("golden dir");
         std::fs::write(&path, bytes).expect("write golden file");
     }
     let golden = std::fs::read(&path).unwrap_or_else(|e| {
@@ -137,7 +137,7 @@ fn check_golden(name: &str, bytes: &[u8]) -> Vec<u8> {
     });
     assert!(
         golden == bytes,
-        "format version {FORMAT_VERSION} moved: today's bytes of {name} differ from {}. \
+        "format version {version} moved: today's bytes of {name} differ from {}. \
          Reordering or inserting fields or variants is a new format version; \
          append variants at the end instead",
         path.display()
@@ -149,7 +149,7 @@ fn check_golden(name: &str, bytes: &[u8]) -> Vec<u8> {
 fn commands_of_version_1_still_decode() {
     let cmds = commands();
     let bytes = postcard::to_allocvec(&cmds).expect("encode");
-    let golden = check_golden("commands.bin", &bytes);
+    let golden = check_golden(FORMAT_VERSION, "commands.bin", &bytes);
     let decoded: Vec<Command> = postcard::from_bytes(&golden).expect("golden commands decode");
     assert_eq!(decoded, cmds);
 }
@@ -162,7 +162,7 @@ fn a_snapshot_of_version_1_still_decodes() {
     }
     let snapshot = store.snapshot();
     let bytes = postcard::to_allocvec(&snapshot).expect("encode");
-    let golden = check_golden("snapshot.bin", &bytes);
+    let golden = check_golden(FORMAT_VERSION, "snapshot.bin", &bytes);
     let decoded: StoreSnapshot = postcard::from_bytes(&golden).expect("golden snapshot decodes");
     assert_eq!(decoded, snapshot);
     // What a restored store holds is what the commands wrote.
@@ -179,5 +179,35 @@ fn a_snapshot_of_version_1_still_decodes() {
     assert_eq!(
         postcard::to_allocvec(&restored.snapshot()).expect("encode"),
         golden
+    );
+}
+
+/// Version 2: a batch of every version-1 command, and a batch result. The version-1 commands
+/// inside keep their bytes (a batch is the appended variant's tag and a length in front).
+#[test]
+fn a_batch_of_version_2_still_decodes() {
+    let batch = Command::Batch(commands());
+    let bytes = postcard::to_allocvec(&batch).expect("encode");
+    let golden = check_golden(BATCH_FORMAT, "batch.bin", &bytes);
+    let v1 = std::fs::read(golden_dir(FORMAT_VERSION).join("commands.bin")).expect("v1 file");
+    assert_eq!(
+        golden[1..],
+        v1[..],
+        "a batch is one tag byte before version 1's bytes"
+    );
+    assert_eq!(
+        postcard::from_bytes::<Command>(&golden).expect("golden batch decodes"),
+        batch
+    );
+    let result = CommandResult::Batch(vec![
+        CommandResult::Ok,
+        CommandResult::Bool(false),
+        CommandResult::Error("Missing node registration".into()),
+    ]);
+    let bytes = postcard::to_allocvec(&result).expect("encode");
+    let golden = check_golden(BATCH_FORMAT, "batch_result.bin", &bytes);
+    assert_eq!(
+        postcard::from_bytes::<CommandResult>(&golden).expect("golden batch result decodes"),
+        result
     );
 }

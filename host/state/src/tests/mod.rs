@@ -2,6 +2,7 @@
 
 mod acl;
 mod areas;
+mod batch;
 mod catalog;
 mod config_entry;
 mod coordinates;
