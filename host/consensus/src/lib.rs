@@ -114,6 +114,8 @@ pub struct Consensus {
     /// Writes go through the proposer, which batches those queued together (`propose`).
     proposals: tokio::sync::mpsc::Sender<propose::Proposal>,
     proposer: Arc<tokio::task::JoinHandle<()>>,
+    /// What each peer reads, from its raft replies (the batch gate).
+    reads: network::PeerReads,
 }
 
 impl Consensus {
@@ -155,7 +157,7 @@ impl Consensus {
         let raft = Raft::new(cfg.node_id, config, factory, log.clone(), sm)
             .await
             .map_err(|e| ConsensusError::Raft(e.to_string()))?;
-        let (proposals, proposer) = propose::spawn(raft.clone(), cfg.node_id, reads);
+        let (proposals, proposer) = propose::spawn(raft.clone(), cfg.node_id, reads.clone());
         let me = Consensus {
             raft,
             node_id: cfg.node_id,
@@ -166,6 +168,7 @@ impl Consensus {
             read_lease: Duration::from_millis(200 * m),
             proposals,
             proposer: Arc::new(proposer),
+            reads,
         };
         me.spawn_leader_watch();
         Ok(me)
@@ -237,6 +240,12 @@ impl Consensus {
         res
     }
 
+    /// True when writes queued together may go as one entry: every other server of the raft
+    /// configuration has answered that it reads batches (see `propose`).
+    pub fn batches_enabled(&self) -> bool {
+        propose::every_server_reads_batches(&self.raft, self.node_id, &self.reads)
+    }
+
     /// Confirms leadership with a quorum round (read-index) and waits until this server has
     /// applied up to it: a read after this is linearizable (`?consistent`).
     pub async fn read_barrier(&self) -> Result<(), ConsensusError> {
@@ -286,7 +295,8 @@ impl Consensus {
 
     /// The current leader, if known, with its address.
     pub fn leader(&self) -> Option<(u64, RaftNode)> {
-        let m = self.raft.metrics().borrow().clone();
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
         let id = m.current_leader?;
         let node = m.membership_config.membership().get_node(&id).cloned()?;
         Some((id, node))
@@ -331,7 +341,8 @@ impl Consensus {
 
     /// The raft configuration: voters and learners.
     pub fn peers(&self) -> Vec<Peer> {
-        let m = self.raft.metrics().borrow().clone();
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
         let membership = m.membership_config.membership();
         let voters: BTreeSet<u64> = membership.voter_ids().collect();
         membership

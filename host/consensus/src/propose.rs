@@ -141,7 +141,7 @@ async fn write(raft: &Raft, cmd: Command) -> Result<CommandResult, ConsensusErro
 }
 
 /// True when every other server of the raft configuration has answered that it reads batches.
-fn every_server_reads_batches(raft: &Raft, node_id: u64, reads: &PeerReads) -> bool {
+pub(crate) fn every_server_reads_batches(raft: &Raft, node_id: u64, reads: &PeerReads) -> bool {
     let peers: Vec<u64> = {
         let metrics = raft.metrics();
         let m = metrics.borrow();

@@ -252,6 +252,11 @@ async fn concurrent_writes_are_batched_into_fewer_entries_with_their_own_results
         .write(put("warm", "1"))
         .await
         .expect("first write");
+    // Until both followers have answered once, the leader does not know they read batches.
+    wait_for("the followers to have said they read batches", || {
+        servers[l].consensus.batches_enabled().then_some(())
+    })
+    .await;
     let before = servers[l].consensus.applied_index();
     let leader = servers[l].consensus.clone();
     let mut writes = Vec::new();

@@ -1306,16 +1306,7 @@ impl Rpc {
             && let Some((id, node)) = c.leader()
             && id != c.node_id()
         {
-            return self
-                .forward_to(
-                    caller,
-                    &node.rpc_addr,
-                    None,
-                    Request::Apply(cmd),
-                    hops.saturating_add(1),
-                    RPC_MARGIN,
-                )
-                .await;
+            return self.forward_apply(caller, &node.rpc_addr, cmd, hops).await;
         }
         let deadline = Instant::now() + RPC_HOLD_TIMEOUT;
         let mut cmd = cmd;
@@ -1326,16 +1317,7 @@ impl Rpc {
             match c.write(cmd.clone()).await {
                 Ok(r) => return Ok(Response::Apply(r)),
                 Err(ConsensusError::ForwardToLeader(Some((id, node)))) if id != c.node_id() => {
-                    return self
-                        .forward_to(
-                            caller,
-                            &node.rpc_addr,
-                            None,
-                            Request::Apply(cmd),
-                            hops.saturating_add(1),
-                            RPC_MARGIN,
-                        )
-                        .await;
+                    return self.forward_apply(caller, &node.rpc_addr, cmd, hops).await;
                 }
                 Err(ConsensusError::ForwardToLeader(_)) | Err(ConsensusError::NoLeader) => {
                     if Instant::now() >= deadline {
@@ -1346,6 +1328,25 @@ impl Rpc {
                 Err(e) => return Err(consensus_err(e)),
             }
         }
+    }
+
+    /// Sends a write to the leader at `leader_addr` (one hop more).
+    async fn forward_apply(
+        &self,
+        caller: &Caller,
+        leader_addr: &str,
+        cmd: Command,
+        hops: u32,
+    ) -> Result<Response, RpcError> {
+        self.forward_to(
+            caller,
+            leader_addr,
+            None,
+            Request::Apply(cmd),
+            hops.saturating_add(1),
+            RPC_MARGIN,
+        )
+        .await
     }
 
     async fn query_on_server(
