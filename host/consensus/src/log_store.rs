@@ -3,9 +3,11 @@
 //! One writer thread owns every write, in FIFO order. `append` hands its entries to the writer
 //! and returns at once: the entries are readable from an in-memory tail until their commit
 //! lands, and openraft is told they are flushed only after that commit (fsync). Appends that
-//! queue up while a commit runs are written together (group commit), and openraft can replicate
-//! to followers while the leader's own fsync is still running. Truncate, purge and vote wait for
-//! the writer, so a reader never sees an entry after it was truncated.
+//! queue up while a commit runs are written together (group commit). openraft 0.9's core waits
+//! for that flush before its next command (replication included), so one leader append is one
+//! fsync in series: client writes are batched before they reach raft (`crate::propose`).
+//! Truncate, purge and vote wait for the writer, so a reader never sees an entry after it was
+//! truncated.
 //!
 //! The committed log id is queued like an append but not waited for: it is written in the same
 //! commit as the appends grouped with it (all queued before it, so it is never ahead of the
@@ -22,13 +24,12 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
-use openraft::{EntryPayload, OptionalSend, RaftLogReader, StorageIOError};
+use openraft::{OptionalSend, RaftLogReader, StorageIOError};
 use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
-use praetor_state::Command;
 use praetor_state::format::{self, BATCH_FORMAT, FORMAT_VERSION};
 
-use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote};
+use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote, holds_batch};
 
 const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta");
@@ -624,7 +625,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let mut batch = false;
         let mut tail = self.tail();
         for e in entries {
-            batch |= matches!(&e.payload, EntryPayload::Normal(Command::Batch(_)));
+            batch |= holds_batch(&e);
             rows.push((e.log_id.index, e.log_id, enc(&e).map_err(write_err)?));
             tail.insert(e.log_id.index, e);
         }

@@ -20,13 +20,12 @@ use openraft::raft::{
 use praetor_proto::raft::raft_client::RaftClient;
 use praetor_proto::raft::raft_server::{Raft as RaftSvc, RaftServer};
 use praetor_proto::raft::{RaftReply, RaftRequest};
-use praetor_state::Command;
 use praetor_state::format::{self, BATCH_FORMAT, FORMAT_VERSION, NEWEST_READABLE_FORMAT};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::types::{Raft, RaftNode, TypeConfig};
+use crate::types::{Raft, RaftNode, TypeConfig, holds_batch};
 
 /// Dial timeout for a peer's RPC port (Consul's pool uses 10s; raft wants to give up sooner).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -182,12 +181,7 @@ impl RaftNetwork<TypeConfig> for PeerConnection {
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<u64>, RpcErr> {
         // Version 2 only when a batch is in it: other messages stay readable by version 1.
-        let format = if rpc.entries.iter().any(|e| {
-            matches!(
-                &e.payload,
-                openraft::EntryPayload::Normal(Command::Batch(_))
-            )
-        }) {
+        let format = if rpc.entries.iter().any(holds_batch) {
             BATCH_FORMAT
         } else {
             FORMAT_VERSION

@@ -76,18 +76,12 @@ async fn run(raft: Raft, node_id: u64, reads: PeerReads, mut rx: mpsc::Receiver<
             );
             let slot = Arc::new(slot);
             for p in batch {
-                let (raft, slot) = (raft.clone(), slot.clone());
-                tokio::spawn(holding(slot, async move {
-                    let _ = p.done.send(write(&raft, p.cmd).await);
-                }));
+                tokio::spawn(holding(slot.clone(), propose(raft.clone(), vec![p])));
             }
             continue;
         }
         tracing::trace!(writes = batch.len(), "proposing");
-        let raft = raft.clone();
-        tokio::spawn(holding(Arc::new(slot), async move {
-            propose(&raft, batch).await;
-        }));
+        tokio::spawn(holding(Arc::new(slot), propose(raft.clone(), batch)));
     }
 }
 
@@ -101,15 +95,15 @@ async fn holding(slot: Arc<OwnedSemaphorePermit>, write: impl Future<Output = ()
 }
 
 /// Proposes one write as itself, several as a batch, and hands each its own result.
-async fn propose(raft: &Raft, mut batch: Vec<Proposal>) {
+async fn propose(raft: Raft, mut batch: Vec<Proposal>) {
     if batch.len() == 1 {
         let p = batch.remove(0);
-        let _ = p.done.send(write(raft, p.cmd).await);
+        let _ = p.done.send(write(&raft, p.cmd).await);
         return;
     }
     let (cmds, dones): (Vec<Command>, Vec<_>) = batch.into_iter().map(|p| (p.cmd, p.done)).unzip();
     let n = cmds.len();
-    match write(raft, Command::Batch(cmds)).await {
+    match write(&raft, Command::Batch(cmds)).await {
         Ok(CommandResult::Batch(results)) if results.len() == n => {
             for (done, r) in dones.into_iter().zip(results) {
                 let _ = done.send(Ok(r));

@@ -31,6 +31,14 @@ openraft::declare_raft_types!(
 
 pub type Raft = openraft::Raft<TypeConfig>;
 pub type Entry = openraft::Entry<TypeConfig>;
+
+/// True when the entry holds a [`praetor_state::Command::Batch`] (format version 2).
+pub fn holds_batch(e: &Entry) -> bool {
+    matches!(
+        &e.payload,
+        openraft::EntryPayload::Normal(praetor_state::Command::Batch(_))
+    )
+}
 pub type LogId = openraft::LogId<u64>;
 pub type Vote = openraft::Vote<u64>;
 pub type StorageError = openraft::StorageError<u64>;
