@@ -1,4 +1,4 @@
-//! openraft's storage conformance suite (`openraft::testing::Suite`) run against the redb log
+//! openraft's storage conformance suite (`openraft::testing::Suite`) run against the segment log
 //! store and the state machine exactly as a server opens them from its data dir.
 
 use std::path::PathBuf;
@@ -34,7 +34,7 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachine, DirGuard> for OnDisk {
             std::env::temp_dir().join(format!("praetor-raft-suite-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(io)?;
-        let log = LogStore::open(Some(&dir.join("raft.db"))).map_err(io)?;
+        let log = LogStore::open(Some(&dir)).map_err(io)?;
         let store = Arc::new(SharedStore::new(Store::new()));
         let sm = StateMachine::open(store, Some(dir.clone()), Arc::default()).map_err(io)?;
         Ok((DirGuard(dir), log, sm))

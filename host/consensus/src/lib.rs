@@ -9,8 +9,10 @@ mod conformance;
 #[cfg(test)]
 mod golden;
 mod log_store;
+mod migrate;
 mod network;
 mod propose;
+mod segment;
 mod state_machine;
 mod types;
 
@@ -26,6 +28,7 @@ use praetor_state::{Command, CommandResult, SharedStore};
 use tonic::transport::Channel;
 
 pub use network::{RaftService, channel};
+pub use segment::LogError;
 pub use types::RaftNode;
 
 use crate::log_store::LogStore;
@@ -38,6 +41,9 @@ use crate::types::Raft;
 pub enum ConsensusError {
     #[error("raft storage: {0}")]
     Storage(String),
+    /// The raft log's files cannot be opened or read.
+    #[error(transparent)]
+    Log(Arc<LogError>),
     #[error("raft snapshot: {0}")]
     Snapshot(String),
     #[error("raft config: {0}")]
@@ -53,6 +59,18 @@ pub enum ConsensusError {
     Format(#[from] praetor_state::format::UnsupportedFormat),
     #[error("raft: {0}")]
     Raft(String),
+}
+
+/// The raft entry format (`praetor_state::format`) recorded in the log of a server's raft dir;
+/// the server must be stopped.
+pub fn stored_log_format(raft_dir: &std::path::Path) -> Result<u32, ConsensusError> {
+    Ok(log_store::stored_format(raft_dir)?)
+}
+
+impl From<LogError> for ConsensusError {
+    fn from(e: LogError) -> Self {
+        ConsensusError::Log(Arc::new(e))
+    }
 }
 
 /// Opens the gRPC channel to a peer's RPC port (`ip:port`); the agent passes one that speaks
@@ -146,7 +164,7 @@ impl Consensus {
             std::fs::create_dir_all(dir)
                 .map_err(|e| ConsensusError::Storage(format!("{}: {e}", dir.display())))?;
         }
-        let log = LogStore::open(cfg.dir.as_ref().map(|d| d.join("raft.db")).as_deref())?;
+        let log = LogStore::open(cfg.dir.as_deref())?;
         let counters = Arc::new(RaftCounters::default());
         let sm = StateMachine::open(store.clone(), cfg.dir.clone(), counters.clone())?;
         let reads = network::PeerReads::default();

@@ -1,54 +1,66 @@
-//! The durable raft log: entries, vote and committed index in a redb database.
+//! The durable raft log: entries, vote and committed id as checksummed records appended to
+//! zero-filled segment files (`crate::segment`), each flush one data write and `fdatasync`.
 //!
 //! One writer thread owns every write, in FIFO order. `append` hands its entries to the writer
-//! and returns at once: the entries are readable from an in-memory tail until their commit
-//! lands, and openraft is told they are flushed only after that commit (fsync). Appends that
-//! queue up while a commit runs are written together (group commit). openraft 0.9's core waits
-//! for that flush before its next command (replication included), so one leader append is one
-//! fsync in series: client writes are batched before they reach raft (`crate::propose`).
-//! Truncate, purge and vote wait for the writer, so a reader never sees an entry after it was
-//! truncated.
+//! and returns at once: the entries are readable from an in-memory tail until they are written,
+//! and openraft is told they are flushed only after the `fdatasync`. Appends that queue up while
+//! a flush runs are written together (group commit). openraft 0.9's core waits for that flush
+//! before its next command (replication included), so one leader append is one fsync in series:
+//! client writes are batched before they reach raft (`crate::propose`), and the flush is kept to
+//! one write into blocks already allocated (no file metadata to journal). Truncate, purge and
+//! vote wait for the writer, so a reader never sees an entry after it was truncated. A read
+//! finds an entry's place in an in-memory index and reads it with `pread`.
 //!
-//! The committed log id is queued like an append but not waited for: it is written in the same
-//! commit as the appends grouped with it (all queued before it, so it is never ahead of the
-//! durable log), and openraft's core goes on at once instead of waiting behind the writer's
-//! fsync for every commit (which kept it from appending and grouping the next entries).
+//! The committed log id is queued like an append but not waited for: it is written with the
+//! appends grouped with it (all queued before it, so it is never ahead of the durable log),
+//! synced by the next flush, and openraft's core goes on at once.
+//!
+//! A full disk: writes inside a segment need no new space; making the next segment waits (every
+//! 250 ms, with a warning) until space returns, acknowledging nothing meanwhile, instead of
+//! failing raft for good (openraft treats a storage error as fatal).
+//!
+//! In memory (`-dev`) nothing is written: the tail is the whole log.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
+use std::fs::{File, OpenOptions};
 use std::ops::RangeBounds;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{OptionalSend, RaftLogReader, StorageIOError};
-use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
 
 use praetor_state::format::{self, BATCH_FORMAT, FORMAT_VERSION};
 
+use crate::segment::{self, Checkpoint, Loc, LogError, Record, io_err, meta_bytes};
 use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote, holds_batch};
 
-const LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("raft_log");
-const META: TableDefinition<&str, &[u8]> = TableDefinition::new("raft_meta");
-const KEY_VOTE: &str = "vote";
-const KEY_COMMITTED: &str = "committed";
-const KEY_PURGED: &str = "last_purged";
-/// The format version of the entries (`praetor_state::format`), little-endian u32. A database
-/// without it is from before versions: version 1.
-const KEY_FORMAT: &str = "format";
-
-/// Most appends written in one commit.
+/// Most appends written in one flush.
 const MAX_GROUP: usize = 1024;
+/// How long making a segment waits between two tries while the disk is full.
+const FULL_DISK_RETRY: Duration = Duration::from_millis(250);
 
-fn enc<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, postcard::Error> {
-    postcard::to_allocvec(v)
+/// Segment sizes: the first of a new log, then doubling up to the largest (a record bigger
+/// than that gets a segment of its own size).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sizes {
+    pub first: u64,
+    pub max: u64,
 }
 
-fn dec<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, postcard::Error> {
-    postcard::from_bytes(b)
+impl Default for Sizes {
+    fn default() -> Self {
+        Sizes {
+            first: 1 << 20,
+            max: 8 << 20,
+        }
+    }
 }
 
 fn write_err(e: impl std::error::Error + 'static) -> StorageError {
@@ -59,107 +71,337 @@ fn read_err(e: impl std::error::Error + 'static) -> StorageError {
     StorageIOError::read_logs(&e).into()
 }
 
-/// Opens the database and its tables; a new database is stamped with this build's format.
-/// Returns the format a database already had (`None`: new, or from before versions).
-fn open_db(path: Option<&Path>) -> Result<(Database, Option<u32>), redb::Error> {
-    let db = match path {
-        Some(p) => Database::create(p)?,
-        None => Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?,
-    };
-    let tx = db.begin_write()?;
-    tx.open_table(LOG)?;
-    let stored = {
-        let mut meta = tx.open_table(META)?;
-        let stored = meta
-            .get(KEY_FORMAT)?
-            .map(|v| <[u8; 4]>::try_from(v.value()).map_or(u32::MAX, u32::from_le_bytes));
-        if stored.is_none() {
-            meta.insert(KEY_FORMAT, FORMAT_VERSION.to_le_bytes().as_slice())?;
-        }
-        stored
-    };
-    tx.commit()?;
-    Ok((db, stored))
+#[derive(Debug, thiserror::Error)]
+#[error("raft log writer stopped")]
+struct WriterGone;
+
+#[derive(Debug, thiserror::Error)]
+#[error("raft log is closed")]
+struct Closed;
+
+/// A full disk or an exhausted quota: wait for space. Any other I/O error stays fatal.
+fn out_of_space(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
+}
+
+/// What readers see: where each written entry is, the open segment files, the metadata.
+#[derive(Default)]
+struct Shared {
+    index: BTreeMap<u64, Loc>,
+    files: BTreeMap<u64, Arc<File>>,
+    vote: Option<Vote>,
+    committed: Option<LogId>,
+    purged: Option<LogId>,
+    closed: bool,
+}
+
+/// Entries appended but not yet written, keyed by index (in memory: every entry).
+type Tail = Arc<Mutex<BTreeMap<u64, Entry>>>;
+
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The raft log store. Cheap to clone: clones share one index, tail and writer.
+#[derive(Clone)]
+pub struct LogStore {
+    shared: Arc<Mutex<Shared>>,
+    tail: Tail,
+    writer: mpsc::Sender<Op>,
+    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+    stopping: Arc<AtomicBool>,
 }
 
 /// Work for the writer thread.
 enum Op {
-    /// Entries to write (index, log id, bytes); the callback fires after the commit. `batch`:
+    /// Entries to write (index, log id, bytes); the callback fires after the flush. `batch`:
     /// one of them is a command batch (format version 2).
     Append {
         rows: Vec<(u64, LogId, Vec<u8>)>,
         batch: bool,
-        callback: LogFlushed<TypeConfig>,
+        callback: Flushed,
     },
-    /// The encoded committed log id: written with the appends grouped with it (or alone, without
-    /// fsync), never waited for.
+    /// The encoded committed log id: written with the appends grouped with it (or alone,
+    /// without fsync), never waited for.
     Committed(Vec<u8>),
-    /// Acknowledged once everything queued before it is written.
-    Barrier(tokio::sync::oneshot::Sender<()>),
-    /// Metadata and deletions, acknowledged after their commit.
+    /// Written and synced, then acknowledged.
     Meta {
-        durability: Durability,
         edit: MetaEdit,
-        done: tokio::sync::oneshot::Sender<Result<(), String>>,
+        done: tokio::sync::oneshot::Sender<std::io::Result<()>>,
     },
-    /// Finish what is queued and stop (releases the database file).
+    /// Finish what is queued and stop (releases the files).
     Stop,
 }
 
 enum MetaEdit {
-    Put(&'static str, Vec<u8>),
+    Vote(Vec<u8>),
     /// Delete entries from this index on.
     TruncateFrom(u64),
     /// Record the purged id and delete entries up to its index.
-    Purge(u64, Vec<u8>),
+    Purge(LogId),
 }
 
-/// The log database. After an I/O error redb refuses every operation (`PreviousIo`) until the
-/// database is opened again (which repairs it). A full disk must not stop raft for good
-/// (openraft treats a storage error as fatal), so when a write fails for lack of space the
-/// database is reopened and the write retried until space returns: the server stalls, then
-/// goes on, and nothing is acknowledged that is not durable.
-struct Db {
-    /// `None`: in memory (`-dev`), never reopened.
-    path: Option<PathBuf>,
-    current: RwLock<Option<Arc<Database>>>,
-    /// Set by [`LogStore::close`]: a write waiting for space gives up (shutdown never hangs).
-    stopping: AtomicBool,
-}
-
-/// How long a write waits between two tries while the disk is full.
-const FULL_DISK_RETRY: Duration = Duration::from_millis(250);
-
-impl Db {
-    fn get(&self) -> Result<Arc<Database>, redb::Error> {
-        self.current
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-            .ok_or(redb::Error::DatabaseClosed)
+impl LogStore {
+    /// Opens (or creates) the log in `<raft_dir>/raft-log/`, importing a redb `raft.db` of an
+    /// older build; `None` keeps it in memory (`-dev`). A log written in a format this build
+    /// cannot read is refused.
+    pub fn open(raft_dir: Option<&Path>) -> Result<Self, crate::ConsensusError> {
+        Self::open_sized(raft_dir, Sizes::default())
     }
 
-    /// Runs `f` on the database; when redb reports an earlier I/O failure the database is
-    /// reopened (by whoever gets there first) and `f` runs again.
-    fn with<T, E>(&self, f: impl Fn(&Database) -> Result<T, E>) -> Result<T, E>
-    where
-        E: From<redb::Error> + NeedsReopen + std::fmt::Display,
-    {
+    pub(crate) fn open_sized(
+        raft_dir: Option<&Path>,
+        sizes: Sizes,
+    ) -> Result<Self, crate::ConsensusError> {
+        let stopping = Arc::new(AtomicBool::new(false));
+        let (files, shared) = match raft_dir {
+            None => (None, Shared::default()),
+            Some(d) => {
+                let (files, shared) = Files::open(d, sizes, stopping.clone())?;
+                (Some(files), shared)
+            }
+        };
+        let shared = Arc::new(Mutex::new(shared));
+        let tail: Tail = Arc::default();
+        let (writer, ops) = mpsc::channel();
+        let (wshared, wtail) = (shared.clone(), tail.clone());
+        let thread = std::thread::Builder::new()
+            .name("raft-log-writer".into())
+            .spawn(move || writer_loop(files, &wshared, &wtail, &ops))
+            .map_err(|e| crate::ConsensusError::Storage(e.to_string()))?;
+        Ok(LogStore {
+            shared,
+            tail,
+            writer,
+            thread: Arc::new(Mutex::new(Some(thread))),
+            stopping,
+        })
+    }
+
+    /// Writes what is queued, stops the writer thread and closes the files (blocking). Call
+    /// after raft stopped; reads after this fail, from every clone.
+    pub fn close(&self) {
+        self.stopping.store(true, Ordering::Relaxed);
+        let _ = self.writer.send(Op::Stop);
+        if let Some(t) = locked(&self.thread).take() {
+            let _ = t.join();
+        }
+        let mut shared = locked(&self.shared);
+        shared.closed = true;
+        shared.files.clear();
+        shared.index.clear();
+    }
+
+    fn shared(&self) -> Result<MutexGuard<'_, Shared>, StorageError> {
+        let s = locked(&self.shared);
+        if s.closed {
+            return Err(read_err(Closed));
+        }
+        Ok(s)
+    }
+
+    /// Queues a metadata write and waits until it is synced.
+    async fn meta(&self, edit: MetaEdit) -> Result<(), StorageError> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.writer
+            .send(Op::Meta { edit, done })
+            .map_err(|_| write_err(WriterGone))?;
+        match wait.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(write_err(e)),
+            Err(_) => Err(write_err(WriterGone)),
+        }
+    }
+
+    /// Puts entries in the tail (readable at once) and queues them for the writer, which
+    /// calls `flushed` once they are durable.
+    fn queue_append(
+        &self,
+        entries: impl IntoIterator<Item = Entry>,
+        flushed: Flushed,
+    ) -> Result<(), StorageError> {
+        let mut rows = Vec::new();
+        let mut batch = false;
+        let mut tail = self.tail();
+        for e in entries {
+            batch |= holds_batch(&e);
+            rows.push((
+                e.log_id.index,
+                e.log_id,
+                postcard::to_allocvec(&e).map_err(write_err)?,
+            ));
+            tail.insert(e.log_id.index, e);
+        }
+        drop(tail);
+        self.writer
+            .send(Op::Append {
+                rows,
+                batch,
+                callback: flushed,
+            })
+            .map_err(|_| write_err(WriterGone))
+    }
+
+    fn tail(&self) -> MutexGuard<'_, BTreeMap<u64, Entry>> {
+        locked(&self.tail)
+    }
+}
+
+/// The writer's side of the files.
+struct Files {
+    dir: PathBuf,
+    /// Held while open: a second process opening the log is refused.
+    _lock: File,
+    seq: u64,
+    active: Arc<File>,
+    /// Where the next record goes in the active segment.
+    end: u64,
+    size: u64,
+    sizes: Sizes,
+    next_size: u64,
+    /// Live segments and the highest entry index written in each (deleted once purged).
+    seg_max: BTreeMap<u64, Option<u64>>,
+    /// What a new segment starts with: the state as written so far.
+    ck: Checkpoint,
+    /// The next segment's zero-filled file, being made (size, or the error).
+    spare: Option<JoinHandle<std::io::Result<u64>>>,
+    stopping: Arc<AtomicBool>,
+}
+
+impl Files {
+    fn open(
+        raft_dir: &Path,
+        sizes: Sizes,
+        stopping: Arc<AtomicBool>,
+    ) -> Result<(Files, Shared), crate::ConsensusError> {
+        std::fs::create_dir_all(raft_dir).map_err(io_err(raft_dir))?;
+        crate::migrate::prepare(raft_dir, sizes.first)?;
+        let dir = raft_dir.join(segment::DIR);
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let lock = segment::lock(&dir)?;
+        let mut rep = segment::replay(&dir)?;
+        if rep.format == 0 {
+            rep.format = FORMAT_VERSION;
+        }
+        format::readable(rep.format)?;
+        let ck = rep.checkpoint();
+        if rep.segments.is_empty() {
+            // A new log: its first segment, with the checkpoint (the format) at its start.
+            let path = segment::segment_path(&dir, 1);
+            let start = ck.segment_start(1);
+            let file = make_segment(&dir, &path, sizes.first, &start).map_err(io_err(&path))?;
+            rep.segments.push(segment::Segment {
+                seq: 1,
+                file: Arc::new(file),
+                size: sizes.first,
+                max_index: None,
+            });
+            rep.end = start.len() as u64;
+        }
+        let last = rep.segments.last().ok_or_else(|| {
+            crate::ConsensusError::Storage("raft log: no segment after opening".into())
+        })?;
+        let files = Files {
+            dir,
+            _lock: lock,
+            seq: last.seq,
+            active: last.file.clone(),
+            end: rep.end,
+            size: last.size,
+            sizes,
+            next_size: last.size.saturating_mul(2).clamp(sizes.first, sizes.max),
+            seg_max: rep.segments.iter().map(|s| (s.seq, s.max_index)).collect(),
+            ck,
+            spare: None,
+            stopping,
+        };
+        let shared = Shared {
+            index: rep.index,
+            files: rep.segments.into_iter().map(|s| (s.seq, s.file)).collect(),
+            vote: rep.vote,
+            committed: rep.committed,
+            purged: rep.purged,
+            closed: false,
+        };
+        Ok((files, shared))
+    }
+
+    /// Writes `bytes` at the end of the log (in a new segment when they do not fit), synced
+    /// when `sync`. Returns the segment and offset written.
+    fn write(
+        &mut self,
+        bytes: &[u8],
+        sync: bool,
+        shared: &Mutex<Shared>,
+    ) -> std::io::Result<(u64, u64)> {
+        let len = bytes.len() as u64;
+        if self.end + len > self.size {
+            self.roll(len, shared)?;
+        }
+        self.active.write_all_at(bytes, self.end)?;
+        let at = self.end;
+        self.end += len;
+        if sync {
+            self.active.sync_data()?;
+        }
+        if self.spare.is_none() && self.end > self.size / 2 {
+            let (path, size) = (self.dir.join(segment::SPARE), self.next_size);
+            self.spare = Some(std::thread::spawn(move || {
+                segment::zero_file(&path, size).map(|()| size)
+            }));
+        }
+        Ok((self.seq, at))
+    }
+
+    /// Starts the next segment with room for `need` bytes after its checkpoint.
+    fn roll(&mut self, need: u64, shared: &Mutex<Shared>) -> std::io::Result<()> {
+        let seq = self.seq + 1;
+        let start = self.ck.segment_start(seq);
+        let want = start.len() as u64 + need;
+        let size = if want <= self.next_size {
+            self.next_size
+        } else {
+            want.next_multiple_of(1 << 20)
+        };
+        let spare = self.dir.join(segment::SPARE);
+        let ready = match self.spare.take().map(JoinHandle::join) {
+            Some(Ok(Ok(made))) => made == size,
+            _ => false,
+        };
+        if !ready {
+            self.until_space(|| segment::zero_file(&spare, size))?;
+        }
+        let path = segment::segment_path(&self.dir, seq);
+        std::fs::rename(&spare, &path)?;
+        segment::sync_dir(&self.dir)?;
+        let file = Arc::new(OpenOptions::new().read(true).write(true).open(&path)?);
+        // Synced with the first flush into it.
+        file.write_all_at(&start, 0)?;
+        self.seq = seq;
+        self.active = file.clone();
+        self.end = start.len() as u64;
+        self.size = size;
+        self.next_size = self.next_size.saturating_mul(2).min(self.sizes.max);
+        self.seg_max.insert(seq, None);
+        locked(shared).files.insert(seq, file);
+        Ok(())
+    }
+
+    /// Runs `f` until it does not fail for lack of space (or the log is closing).
+    fn until_space(&self, f: impl Fn() -> std::io::Result<()>) -> std::io::Result<()> {
         let mut waiting = false;
         loop {
-            let db = self.get()?;
-            match f(&db) {
-                Err(e)
-                    if self.path.is_some()
-                        && e.needs_reopen()
-                        && !self.stopping.load(Ordering::Relaxed) =>
-                {
+            match f() {
+                Err(e) if out_of_space(&e) && !self.stopping.load(Ordering::Relaxed) => {
                     if !waiting {
                         tracing::warn!(error = %e,
-                            "raft log: out of disk space; waiting for space (nothing is acknowledged meanwhile)");
+                            "raft log: out of disk space for a new segment; waiting for space \
+                             (nothing is acknowledged meanwhile)");
                         waiting = true;
                     }
-                    self.reopen(db);
                     std::thread::sleep(FULL_DISK_RETRY);
                 }
                 other => {
@@ -172,218 +414,60 @@ impl Db {
         }
     }
 
-    /// Replaces `failed` with a freshly opened database, retrying until the open succeeds (it
-    /// repairs the file, which needs space). A no-op when another thread already did it.
-    fn reopen(&self, failed: Arc<Database>) {
-        let Some(path) = &self.path else { return };
-        let failed_ptr = Arc::as_ptr(&failed);
-        drop(failed);
-        let mut current = self.current.write().unwrap_or_else(PoisonError::into_inner);
-        if current.as_ref().map(Arc::as_ptr) != Some(failed_ptr) {
-            return;
-        }
-        release(current.take());
-        let mut logged = false;
-        loop {
-            match Database::create(path) {
-                Ok(db) => {
-                    tracing::debug!(path = %path.display(), "raft log database reopened");
-                    *current = Some(Arc::new(db));
-                    return;
-                }
-                Err(e) => {
-                    if self.stopping.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    if !logged {
-                        tracing::warn!(error = %e, path = %path.display(),
-                            "raft log database cannot be reopened yet; retrying");
-                        logged = true;
-                    }
-                    std::thread::sleep(FULL_DISK_RETRY);
-                }
+    /// Deletes the oldest segments whose entries are all purged (never the active one).
+    fn drop_purged(&mut self, upto: u64, shared: &Mutex<Shared>) {
+        while let Some((&seq, &max)) = self.seg_max.first_key_value() {
+            if seq == self.seq || max.is_some_and(|m| m > upto) {
+                break;
             }
+            let path = segment::segment_path(&self.dir, seq);
+            if let Err(e) = std::fs::remove_file(&path) {
+                tracing::warn!(error = %e, path = %path.display(), "raft log: removing a purged segment");
+                break;
+            }
+            self.seg_max.remove(&seq);
+            locked(shared).files.remove(&seq);
+        }
+    }
+
+    /// Waits for a spare being made (so no thread writes in the directory after close).
+    fn finish(mut self) {
+        if let Some(h) = self.spare.take() {
+            let _ = h.join();
         }
     }
 }
 
-/// Drops the database once readers that took it before it was taken out finish with it (30 s
-/// at most): the file lock goes with the last reference.
-fn release(db: Option<Arc<Database>>) {
-    if let Some(db) = db {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Arc::strong_count(&db) > 1 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        drop(db);
-    }
+/// The entry format recorded in the log of `raft_dir` (for tests and tools; the log must not
+/// be open).
+pub(crate) fn stored_format(raft_dir: &Path) -> Result<u32, LogError> {
+    let dir = raft_dir.join(segment::DIR);
+    let _lock = segment::lock(&dir)?;
+    Ok(segment::replay(&dir)?.format.max(FORMAT_VERSION))
 }
 
-/// Errors after which the database must be reopened before it can be used again.
-trait NeedsReopen {
-    fn needs_reopen(&self) -> bool;
+/// Makes a segment file: `size` zero bytes with `start` written at its beginning, synced, its
+/// directory entry durable.
+fn make_segment(dir: &Path, path: &Path, size: u64, start: &[u8]) -> std::io::Result<File> {
+    segment::zero_file(path, size)?;
+    let file = OpenOptions::new().read(true).write(true).open(path)?;
+    file.write_all_at(start, 0)?;
+    file.sync_data()?;
+    segment::sync_dir(dir)?;
+    Ok(file)
 }
-
-impl NeedsReopen for redb::Error {
-    fn needs_reopen(&self) -> bool {
-        match self {
-            redb::Error::PreviousIo => true,
-            redb::Error::Io(e) => out_of_space(e),
-            _ => false,
-        }
-    }
-}
-
-/// A full disk or an exhausted quota: wait for space. Any other I/O error stays fatal.
-fn out_of_space(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
-    )
-}
-
-/// A read's failure: the database, or an entry that does not decode.
-#[derive(Debug, thiserror::Error)]
-enum ReadFail {
-    #[error(transparent)]
-    Db(#[from] redb::Error),
-    #[error(transparent)]
-    Decode(#[from] postcard::Error),
-}
-
-impl NeedsReopen for ReadFail {
-    fn needs_reopen(&self) -> bool {
-        matches!(self, ReadFail::Db(e) if e.needs_reopen())
-    }
-}
-
-fn db_err(e: impl Into<redb::Error>) -> ReadFail {
-    ReadFail::Db(e.into())
-}
-
-/// Entries appended but not yet committed to redb, keyed by index.
-type Tail = Arc<Mutex<BTreeMap<u64, Entry>>>;
-
-/// The raft log store. Cheap to clone: clones share one database, tail and writer.
-#[derive(Clone)]
-pub struct LogStore {
-    db: Arc<Db>,
-    tail: Tail,
-    writer: mpsc::Sender<Op>,
-    thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
-}
-
-impl LogStore {
-    /// Opens (or creates) the log database at `path`; `None` keeps it in memory (`-dev`).
-    /// A database written in a format this build cannot read is refused.
-    pub fn open(path: Option<&Path>) -> Result<Self, crate::ConsensusError> {
-        let storage = |e: redb::Error| crate::ConsensusError::Storage(e.to_string());
-        let (db, stored_format) = open_db(path).map_err(storage)?;
-        if let Some(v) = stored_format {
-            format::readable(v)?;
-        }
-        let stamped_batch = stored_format.is_some_and(|v| v >= BATCH_FORMAT);
-        let db = Arc::new(Db {
-            path: path.map(Path::to_path_buf),
-            current: RwLock::new(Some(Arc::new(db))),
-            stopping: AtomicBool::new(false),
-        });
-        let tail: Tail = Arc::default();
-        let (writer, ops) = mpsc::channel();
-        let (wdb, wtail) = (db.clone(), tail.clone());
-        let thread = std::thread::Builder::new()
-            .name("raft-log-writer".into())
-            .spawn(move || writer_loop(&wdb, &wtail, &ops, stamped_batch))
-            .map_err(|e| storage(redb::Error::Io(e)))?;
-        Ok(LogStore {
-            db,
-            tail,
-            writer,
-            thread: Arc::new(Mutex::new(Some(thread))),
-        })
-    }
-
-    /// Writes what is queued, stops the writer thread and closes the database file (blocking).
-    /// Call after raft stopped; reads after this fail with `DatabaseClosed`.
-    pub fn close(&self) {
-        self.db.stopping.store(true, Ordering::Relaxed);
-        let _ = self.writer.send(Op::Stop);
-        let thread = self
-            .thread
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(t) = thread {
-            let _ = t.join();
-        }
-        // Clones of this store may outlive raft (a replication or snapshot task still being
-        // dropped); the file must be free when this returns so the server can start again.
-        let db = self
-            .db
-            .current
-            .write()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        release(db);
-    }
-
-    fn get_meta<T: serde::de::DeserializeOwned>(
-        &self,
-        key: &str,
-    ) -> Result<Option<T>, StorageError> {
-        self.db
-            .with(|db| -> Result<Option<T>, ReadFail> {
-                let tx = db.begin_read().map_err(db_err)?;
-                let t = tx.open_table(META).map_err(db_err)?;
-                match t.get(key).map_err(db_err)? {
-                    Some(v) => Ok(Some(dec(v.value())?)),
-                    None => Ok(None),
-                }
-            })
-            .map_err(read_err)
-    }
-
-    /// Waits until everything queued before this call is written.
-    async fn barrier(&self) -> Result<(), StorageError> {
-        let (done, wait) = tokio::sync::oneshot::channel();
-        self.writer
-            .send(Op::Barrier(done))
-            .map_err(|_| write_err(WriterGone))?;
-        wait.await.map_err(|_| write_err(WriterGone))
-    }
-
-    /// Queues a metadata write or deletion and waits until it is committed.
-    async fn meta(&self, durability: Durability, edit: MetaEdit) -> Result<(), StorageError> {
-        let (done, wait) = tokio::sync::oneshot::channel();
-        self.writer
-            .send(Op::Meta {
-                durability,
-                edit,
-                done,
-            })
-            .map_err(|_| write_err(WriterGone))?;
-        match wait.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(write_err(std::io::Error::other(e))),
-            Err(_) => Err(write_err(WriterGone)),
-        }
-    }
-
-    fn tail(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Entry>> {
-        self.tail.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("raft log writer stopped")]
-struct WriterGone;
 
 /// The writer thread: takes ops in order, groups consecutive appends (and committed ids) into
-/// one commit. `stamped_batch`: the database is already stamped with [`BATCH_FORMAT`].
-fn writer_loop(db: &Db, tail: &Tail, ops: &mpsc::Receiver<Op>, mut stamped_batch: bool) {
+/// one flush.
+fn writer_loop(
+    mut files: Option<Files>,
+    shared: &Mutex<Shared>,
+    tail: &Tail,
+    ops: &mpsc::Receiver<Op>,
+) {
     let mut stop = false;
     while !stop {
-        let Ok(first) = ops.recv() else { return };
+        let Ok(first) = ops.recv() else { break };
         let mut group = Group::default();
         let mut next = Some(first);
         // Group the appends that are already queued (never reorder around a meta op).
@@ -407,32 +491,27 @@ fn writer_loop(db: &Db, tail: &Tail, ops: &mpsc::Receiver<Op>, mut stamped_batch
                         next = ops.try_recv().ok();
                     }
                 }
-                Op::Barrier(done) => {
-                    flush_group(db, tail, std::mem::take(&mut group), &mut stamped_batch);
-                    let _ = done.send(());
-                }
-                Op::Meta {
-                    durability,
-                    edit,
-                    done,
-                } => {
-                    flush_group(db, tail, std::mem::take(&mut group), &mut stamped_batch);
-                    let res = db
-                        .with(|db| apply_meta(db, durability, &edit))
-                        .map_err(|e| e.to_string());
-                    let _ = done.send(res);
+                Op::Meta { edit, done } => {
+                    flush_group(files.as_mut(), shared, tail, std::mem::take(&mut group));
+                    let _ = done.send(apply_meta(files.as_mut(), shared, edit));
                 }
                 Op::Stop => stop = true,
             }
         }
-        flush_group(db, tail, group, &mut stamped_batch);
+        flush_group(files.as_mut(), shared, tail, group);
+    }
+    if let Some(f) = files {
+        f.finish();
     }
 }
 
-/// One append request: its encoded entries (index, log id, bytes) and whom to tell once durable.
-type PendingAppend = (Vec<(u64, LogId, Vec<u8>)>, LogFlushed<TypeConfig>);
+/// Whom to tell that an append is durable (openraft's `LogFlushed`, or a test).
+type Flushed = Box<dyn FnOnce(std::io::Result<()>) + Send>;
 
-/// What the writer commits at once: appends in queue order, and the latest committed log id
+/// One append request: its encoded entries (index, log id, bytes) and whom to tell once durable.
+type PendingAppend = (Vec<(u64, LogId, Vec<u8>)>, Flushed);
+
+/// What the writer flushes at once: appends in queue order, and the latest committed log id
 /// queued among (or after) them.
 #[derive(Default)]
 struct Group {
@@ -442,53 +521,75 @@ struct Group {
     batch: bool,
 }
 
-/// Commits a group. The first batch written stamps the database with [`BATCH_FORMAT`] in the
-/// same transaction, so a build that reads only version 1 refuses the file at start.
-fn flush_group(db: &Db, tail: &Tail, group: Group, stamped_batch: &mut bool) {
+/// Writes and syncs a group, then makes its entries readable from the files. The first batch
+/// written is preceded by a format record ([`BATCH_FORMAT`]) in the same write, so a build that
+/// reads only version 1 refuses the log at start.
+fn flush_group(files: Option<&mut Files>, shared: &Mutex<Shared>, tail: &Tail, group: Group) {
     let Group {
         appends,
         committed,
         batch,
     } = group;
-    let stamp = batch && !*stamped_batch;
+    let Some(files) = files else {
+        // In memory: the tail keeps every entry.
+        for (_, callback) in appends {
+            callback(Ok(()));
+        }
+        return;
+    };
     if appends.is_empty() {
         if let Some(bytes) = committed {
-            // Only bounds the replay on restart: rides on the next append's fsync.
-            let edit = MetaEdit::Put(KEY_COMMITTED, bytes);
-            if let Err(e) = db.with(|db| apply_meta(db, Durability::None, &edit)) {
-                tracing::warn!(error = %e, "raft log: saving the committed index failed");
+            // Only bounds the replay on restart: rides on the next flush's fsync.
+            let mut buf = Vec::new();
+            segment::put(&mut buf, &Record::Committed(&bytes));
+            match files.write(&buf, false, shared) {
+                Ok(_) => files.ck.committed = Some(bytes),
+                Err(e) => tracing::warn!(error = %e, "raft log: saving the committed index failed"),
             }
         }
         return;
     }
-    let res = db.with(|db| -> Result<(), redb::Error> {
-        let tx = db.begin_write()?;
-        {
-            let mut t = tx.open_table(LOG)?;
-            for (rows, _) in &appends {
-                for (idx, _, bytes) in rows {
-                    t.insert(*idx, bytes.as_slice())?;
-                }
-            }
-        }
-        if let Some(bytes) = &committed {
-            tx.open_table(META)?
-                .insert(KEY_COMMITTED, bytes.as_slice())?;
-        }
-        if stamp {
-            tx.open_table(META)?
-                .insert(KEY_FORMAT, BATCH_FORMAT.to_le_bytes().as_slice())?;
-        }
-        tx.commit()?;
-        Ok(())
-    });
-    if res.is_ok() && stamp {
-        *stamped_batch = true;
+    let stamp = batch && files.ck.format < BATCH_FORMAT;
+    let mut buf = Vec::new();
+    if stamp {
+        segment::put(&mut buf, &Record::Format(BATCH_FORMAT));
     }
-    if res.is_ok() {
-        // Committed: readers find these in redb now. Keep a tail entry that was replaced
+    let mut placed = Vec::new();
+    for (rows, _) in &appends {
+        for (idx, log_id, bytes) in rows {
+            let at = segment::put(&mut buf, &Record::Entry(*idx, bytes));
+            placed.push((*idx, *log_id, at as u64, bytes.len()));
+        }
+    }
+    if let Some(bytes) = &committed {
+        segment::put(&mut buf, &Record::Committed(bytes));
+    }
+    let res = files.write(&buf, true, shared);
+    if let Ok((seq, base)) = res {
+        if stamp {
+            files.ck.format = BATCH_FORMAT;
+        }
+        if let Some(bytes) = committed {
+            files.ck.committed = Some(bytes);
+        }
+        let mut s = locked(shared);
+        for (idx, log_id, at, len) in placed {
+            s.index.insert(
+                idx,
+                Loc {
+                    seq,
+                    offset: base + at,
+                    len: u32::try_from(len).unwrap_or(u32::MAX),
+                    log_id,
+                },
+            );
+            let max = files.seg_max.entry(seq).or_default();
+            *max = (*max).max(Some(idx));
+        }
+        drop(s);
+        // Written: readers find these in the files now. Keep a tail entry that was replaced
         // (truncated and appended again) after this append was queued.
-        let mut t = tail.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut t = locked(tail);
         for (rows, _) in &appends {
             for (idx, log_id, _) in rows {
                 if t.get(idx).is_some_and(|e| e.log_id == *log_id) {
@@ -497,31 +598,53 @@ fn flush_group(db: &Db, tail: &Tail, group: Group, stamped_batch: &mut bool) {
             }
         }
     }
+    let res = res.map(|_| ()).map_err(|e| e.to_string());
     for (_, callback) in appends {
-        let r = res
-            .as_ref()
-            .map(|_| ())
-            .map_err(|e| std::io::Error::other(e.to_string()));
-        callback.log_io_completed(r);
+        callback(res.clone().map_err(std::io::Error::other));
     }
 }
 
-fn apply_meta(db: &Database, durability: Durability, edit: &MetaEdit) -> Result<(), redb::Error> {
-    let mut tx = db.begin_write()?;
-    tx.set_durability(durability)?;
+/// Writes and syncs a metadata record and applies it to what readers see.
+fn apply_meta(
+    files: Option<&mut Files>,
+    shared: &Mutex<Shared>,
+    edit: MetaEdit,
+) -> std::io::Result<()> {
+    let mut buf = Vec::new();
+    let purge_bytes;
+    match &edit {
+        MetaEdit::Vote(bytes) => segment::put(&mut buf, &Record::Vote(bytes)),
+        MetaEdit::TruncateFrom(from) => segment::put(&mut buf, &Record::Truncate(*from)),
+        MetaEdit::Purge(id) => {
+            purge_bytes = meta_bytes(id);
+            segment::put(&mut buf, &Record::Purge(&purge_bytes))
+        }
+    };
+    let mut files = files;
+    if let Some(f) = files.as_deref_mut() {
+        f.write(&buf, true, shared)?;
+    }
     match edit {
-        MetaEdit::Put(key, bytes) => {
-            tx.open_table(META)?.insert(*key, bytes.as_slice())?;
+        MetaEdit::Vote(bytes) => {
+            if let Some(f) = files {
+                f.ck.vote = Some(bytes);
+            }
         }
         MetaEdit::TruncateFrom(from) => {
-            tx.open_table(LOG)?.retain_in(*from.., |_, _| false)?;
+            locked(shared).index.split_off(&from);
         }
-        MetaEdit::Purge(upto, purged) => {
-            tx.open_table(META)?.insert(KEY_PURGED, purged.as_slice())?;
-            tx.open_table(LOG)?.retain_in(..=*upto, |_, _| false)?;
+        MetaEdit::Purge(id) => {
+            {
+                let mut s = locked(shared);
+                s.index = s.index.split_off(&(id.index + 1));
+                s.purged = Some(id);
+            }
+            if let Some(f) = files {
+                f.ck.purged = Some(meta_bytes(&id));
+                f.drop_purged(id.index, shared);
+            }
         }
     }
-    tx.commit()?;
     Ok(())
 }
 
@@ -530,26 +653,30 @@ impl RaftLogReader<TypeConfig> for LogStore {
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry>, StorageError> {
-        // Snapshot the tail first: an entry leaves the tail only after it is in redb, so each
-        // index is found in one of the two.
+        // Snapshot the tail first: an entry leaves the tail only after it is in the index, so
+        // each index is found in one of the two.
         let tail: Vec<Entry> = self
             .tail()
             .range(range.clone())
             .map(|(_, e)| e.clone())
             .collect();
-        let mut out = self
-            .db
-            .with(|db| -> Result<BTreeMap<u64, Entry>, ReadFail> {
-                let mut out = BTreeMap::new();
-                let tx = db.begin_read().map_err(db_err)?;
-                let t = tx.open_table(LOG).map_err(db_err)?;
-                for row in t.range(range.clone()).map_err(db_err)? {
-                    let (k, v) = row.map_err(db_err)?;
-                    out.insert(k.value(), dec(v.value())?);
-                }
-                Ok(out)
-            })
-            .map_err(read_err)?;
+        let places: Vec<(Loc, Option<Arc<File>>)> = {
+            let s = self.shared()?;
+            s.index
+                .range(range)
+                .map(|(_, loc)| (*loc, s.files.get(&loc.seq).cloned()))
+                .collect()
+        };
+        let mut out = BTreeMap::new();
+        let mut bytes = Vec::new();
+        for (loc, file) in places {
+            let file = file.ok_or_else(|| read_err(Closed))?;
+            bytes.resize(loc.len as usize, 0);
+            file.read_exact_at(&mut bytes, loc.offset)
+                .map_err(read_err)?;
+            let e: Entry = postcard::from_bytes(&bytes).map_err(read_err)?;
+            out.insert(loc.log_id.index, e);
+        }
         for e in tail {
             out.insert(e.log_id.index, e);
         }
@@ -561,22 +688,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     type LogReader = LogStore;
 
     async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
-        let last_purged: Option<LogId> = self.get_meta(KEY_PURGED)?;
         let tail_last = self.tail().last_key_value().map(|(_, e)| e.log_id);
-        let db_last = self
-            .db
-            .with(|db| -> Result<Option<LogId>, ReadFail> {
-                let tx = db.begin_read().map_err(db_err)?;
-                let t = tx.open_table(LOG).map_err(db_err)?;
-                Ok(match t.last().map_err(db_err)? {
-                    Some((_, v)) => Some(dec::<Entry>(v.value())?.log_id),
-                    None => None,
-                })
-            })
-            .map_err(read_err)?;
-        let last = tail_last.max(db_last).or(last_purged);
+        let s = self.shared()?;
+        let written_last = s.index.last_key_value().map(|(_, l)| l.log_id);
+        let last = tail_last.max(written_last).or(s.purged);
         Ok(LogState {
-            last_purged_log_id: last_purged,
+            last_purged_log_id: s.purged,
             last_log_id: last,
         })
     }
@@ -586,13 +703,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
-        let bytes = enc(vote).map_err(write_err)?;
-        self.meta(Durability::Immediate, MetaEdit::Put(KEY_VOTE, bytes))
-            .await
+        self.meta(MetaEdit::Vote(meta_bytes(vote))).await?;
+        self.shared()?.vote = Some(*vote);
+        Ok(())
     }
 
     async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
-        self.get_meta(KEY_VOTE)
+        Ok(self.shared()?.vote)
     }
 
     /// The committed index only bounds the replay on restart, so it is queued without waiting:
@@ -600,16 +717,14 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     /// writer's fsync. The writer stores it in order, with (or after) every append queued
     /// before this call, which hold the committed entries: it is never ahead of the durable log.
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
-        let bytes = enc(&committed).map_err(write_err)?;
+        self.shared()?.committed = committed;
         self.writer
-            .send(Op::Committed(bytes))
+            .send(Op::Committed(meta_bytes(&committed)))
             .map_err(|_| write_err(WriterGone))
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
-        // A committed id saved just before is still queued: let the writer get past it.
-        self.barrier().await?;
-        Ok(self.get_meta::<Option<LogId>>(KEY_COMMITTED)?.flatten())
+        Ok(self.shared()?.committed)
     }
 
     async fn append<I>(
@@ -621,40 +736,21 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let mut rows = Vec::new();
-        let mut batch = false;
-        let mut tail = self.tail();
-        for e in entries {
-            batch |= holds_batch(&e);
-            rows.push((e.log_id.index, e.log_id, enc(&e).map_err(write_err)?));
-            tail.insert(e.log_id.index, e);
-        }
-        drop(tail);
-        // Readable now (tail); durable when the writer's commit returns and fires the callback.
-        self.writer
-            .send(Op::Append {
-                rows,
-                batch,
-                callback,
-            })
-            .map_err(|_| write_err(WriterGone))
+        self.queue_append(entries, Box::new(move |r| callback.log_io_completed(r)))
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
         let from = log_id.index;
         self.tail().retain(|idx, _| *idx < from);
-        self.meta(Durability::Immediate, MetaEdit::TruncateFrom(from))
-            .await?;
-        // An append queued before the truncate may have re-added rows to redb only: gone now.
+        self.meta(MetaEdit::TruncateFrom(from)).await?;
+        // Appends queued before the truncate were written (and dropped from the index) first.
         self.tail().retain(|idx, _| *idx < from);
         Ok(())
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
-        let bytes = enc(&log_id).map_err(write_err)?;
+        self.meta(MetaEdit::Purge(log_id)).await?;
         let upto = log_id.index;
-        self.meta(Durability::Immediate, MetaEdit::Purge(upto, bytes))
-            .await?;
         self.tail().retain(|idx, _| *idx > upto);
         Ok(())
     }
@@ -662,7 +758,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
 #[cfg(test)]
 mod tests {
-    use openraft::CommittedLeaderId;
+    use openraft::{CommittedLeaderId, EntryPayload};
 
     use super::*;
 
@@ -670,14 +766,62 @@ mod tests {
         LogId::new(CommittedLeaderId::new(term, 0), index)
     }
 
-    #[tokio::test]
-    async fn save_committed_does_not_wait_and_the_last_one_is_read_back() {
-        let dir =
-            std::env::temp_dir().join(format!("praetor-log-committed-{}", std::process::id()));
+    fn blank(term: u64, index: u64) -> Entry {
+        Entry {
+            log_id: log_id(term, index),
+            payload: EntryPayload::Blank,
+        }
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("praetor-log-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join("raft.db");
-        let mut log = LogStore::open(Some(&path)).expect("open");
+        dir
+    }
+
+    /// Appends and waits until the writer says they are durable.
+    async fn append(log: &LogStore, entries: Vec<Entry>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        log.queue_append(
+            entries,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        )
+        .expect("queue");
+        rx.await.expect("flushed").expect("durable");
+    }
+
+    async fn indexes(log: &mut LogStore) -> Vec<u64> {
+        log.try_get_log_entries(..)
+            .await
+            .expect("read")
+            .iter()
+            .map(|e| e.log_id.index)
+            .collect()
+    }
+
+    fn segments(dir: &Path) -> usize {
+        std::fs::read_dir(dir.join(segment::DIR))
+            .expect("log dir")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("seg-"))
+            })
+            .count()
+    }
+
+    const SMALL: Sizes = Sizes {
+        first: 1024,
+        max: 2048,
+    };
+
+    #[tokio::test]
+    async fn save_committed_does_not_wait_and_the_last_one_is_read_back() {
+        let dir = scratch("committed");
+        let mut log = LogStore::open(Some(&dir)).expect("open");
+        append(&log, vec![blank(1, 1)]).await;
         for i in 1..=50 {
             log.save_committed(Some(log_id(1, i))).await.expect("save");
         }
@@ -688,8 +832,7 @@ mod tests {
         // A durable write after it (the vote) makes it durable too: it survives a reopen.
         log.save_vote(&Vote::new(1, 0)).await.expect("vote");
         log.close();
-        drop(log);
-        let mut log = LogStore::open(Some(&path)).expect("reopen");
+        let mut log = LogStore::open(Some(&dir)).expect("reopen");
         assert_eq!(
             log.read_committed().await.expect("read"),
             Some(log_id(1, 50))
@@ -699,18 +842,22 @@ mod tests {
     }
 
     /// A clone of the store that outlives raft (a task still being dropped) must not keep the
-    /// file locked: a server restarted in the same process opens it at once (failed a CI run).
+    /// log locked: a server restarted in the same process opens it at once (failed a CI run).
     #[tokio::test]
-    async fn close_frees_the_file_while_clones_are_alive() {
-        let dir = std::env::temp_dir().join(format!("praetor-log-close-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
-        let path = dir.join("raft.db");
-        let mut log = LogStore::open(Some(&path)).expect("open");
+    async fn close_frees_the_log_while_clones_are_alive() {
+        let dir = scratch("close");
+        let mut log = LogStore::open(Some(&dir)).expect("open");
         log.save_vote(&Vote::new(3, 0)).await.expect("vote");
         let mut lingering = log.clone();
+        assert!(
+            matches!(
+                LogStore::open(Some(&dir)),
+                Err(crate::ConsensusError::Log(e)) if matches!(*e, LogError::Locked(_))
+            ),
+            "a second open while the log is open is refused"
+        );
         log.close();
-        let mut again = LogStore::open(Some(&path)).expect("reopen while a clone is alive");
+        let mut again = LogStore::open(Some(&dir)).expect("reopen while a clone is alive");
         assert_eq!(
             again.read_vote().await.expect("vote"),
             Some(Vote::new(3, 0))
@@ -722,5 +869,199 @@ mod tests {
         again.close();
         drop(lingering);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Entries, truncation, purge, vote and committed id come back after a reopen from
+    /// segments rolled many times; purged segments are deleted.
+    #[tokio::test]
+    async fn a_reopened_log_is_the_log_that_was_written_across_segments() {
+        let dir = scratch("reopen");
+        let mut log = LogStore::open_sized(Some(&dir), SMALL).expect("open");
+        for i in 1..=600 {
+            append(&log, vec![blank(1, i)]).await;
+        }
+        log.truncate(log_id(1, 501)).await.expect("truncate");
+        append(&log, (501..=520).map(|i| blank(2, i)).collect()).await;
+        let rolled = segments(&dir);
+        assert!(
+            rolled > 5,
+            "600 entries in 2 KiB segments took {rolled} segments"
+        );
+        log.purge(log_id(1, 400)).await.expect("purge");
+        assert!(
+            segments(&dir) < rolled,
+            "purged segments are deleted ({rolled} before, {} after)",
+            segments(&dir)
+        );
+        log.save_vote(&Vote::new(2, 1)).await.expect("vote");
+        log.save_committed(Some(log_id(2, 510)))
+            .await
+            .expect("committed");
+        let before = log.get_log_state().await.expect("state");
+        let written = indexes(&mut log).await;
+        assert_eq!(written, (401..=520).collect::<Vec<_>>());
+        log.close();
+
+        let mut log = LogStore::open_sized(Some(&dir), SMALL).expect("reopen");
+        let after = log.get_log_state().await.expect("state");
+        assert_eq!(after.last_log_id, before.last_log_id);
+        assert_eq!(after.last_log_id, Some(log_id(2, 520)));
+        assert_eq!(after.last_purged_log_id, Some(log_id(1, 400)));
+        assert_eq!(indexes(&mut log).await, written);
+        let terms: Vec<u64> = log
+            .try_get_log_entries(499..=502)
+            .await
+            .expect("read")
+            .iter()
+            .map(|e| e.log_id.leader_id.term)
+            .collect();
+        assert_eq!(
+            terms,
+            vec![1, 1, 2, 2],
+            "the truncated entries stay replaced"
+        );
+        assert_eq!(log.read_vote().await.expect("vote"), Some(Vote::new(2, 1)));
+        assert_eq!(
+            log.read_committed().await.expect("committed"),
+            Some(log_id(2, 510))
+        );
+        // Writing goes on after the reopen.
+        append(&log, vec![blank(2, 521)]).await;
+        log.close();
+        let mut log = LogStore::open_sized(Some(&dir), SMALL).expect("reopen");
+        assert_eq!(indexes(&mut log).await.last(), Some(&521));
+        log.close();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// The active segment's file: the highest seq.
+    fn last_segment(dir: &Path) -> PathBuf {
+        let mut segs: Vec<PathBuf> = std::fs::read_dir(dir.join(segment::DIR))
+            .expect("log dir")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("seg-"))
+            })
+            .collect();
+        segs.sort();
+        segs.pop().expect("a segment")
+    }
+
+    /// A write torn by a crash (its checksum fails) ends the log there and is cleaned so later
+    /// writes read back; the same damage in an older segment refuses the log.
+    #[tokio::test]
+    async fn a_torn_tail_is_dropped_and_older_damage_is_refused() {
+        let dir = scratch("torn");
+        let log = LogStore::open(Some(&dir)).expect("open");
+        for i in 1..=10 {
+            append(&log, vec![blank(1, i)]).await;
+        }
+        log.close();
+        // Damage the last record's payload: its checksum no longer matches.
+        let path = last_segment(&dir);
+        let bytes = std::fs::read(&path).expect("read");
+        let end = bytes.iter().rposition(|b| *b != 0).expect("data");
+        let f = OpenOptions::new().write(true).open(&path).expect("open");
+        f.write_all_at(&[bytes[end] ^ 0xff], end as u64)
+            .expect("damage");
+        drop(f);
+        let mut log = LogStore::open(Some(&dir)).expect("reopen past a torn write");
+        assert_eq!(indexes(&mut log).await, (1..=9).collect::<Vec<_>>());
+        append(&log, vec![blank(1, 10), blank(1, 11)]).await;
+        log.close();
+        let mut log = LogStore::open(Some(&dir)).expect("reopen");
+        assert_eq!(indexes(&mut log).await, (1..=11).collect::<Vec<_>>());
+        log.close();
+
+        let _ = std::fs::remove_dir_all(&dir);
+
+        // The same in a segment that is not the last: corruption, named.
+        let dir = scratch("torn-older");
+        let log = LogStore::open_sized(Some(&dir), SMALL).expect("open");
+        for i in 1..=400 {
+            append(&log, vec![blank(1, i)]).await;
+        }
+        log.close();
+        let first = segment::segment_path(&dir.join(segment::DIR), 1);
+        let f = OpenOptions::new().write(true).open(&first).expect("open");
+        f.write_all_at(&[0xee], segment::HEADER_LEN + 12)
+            .expect("damage");
+        drop(f);
+        match LogStore::open_sized(Some(&dir), SMALL) {
+            Err(crate::ConsensusError::Log(e)) => match &*e {
+                LogError::Corrupt { path, .. } => assert_eq!(path, &first),
+                other => panic!("wrong error for a damaged older segment: {other}"),
+            },
+            Err(e) => panic!("wrong error for a damaged older segment: {e}"),
+            Ok(_) => panic!("a damaged older segment was accepted"),
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A log written by the redb store of older builds is imported once; `raft.db` becomes a
+    /// file that redb (so an older build) refuses to open.
+    #[tokio::test]
+    async fn a_redb_log_is_imported_and_left_unopenable_for_older_builds() {
+        use redb::TableDefinition;
+        let dir = scratch("import");
+        let old = dir.join(crate::migrate::REDB_FILE);
+        {
+            let db = redb::Database::create(&old).expect("redb");
+            let tx = db.begin_write().expect("tx");
+            {
+                let mut t = tx
+                    .open_table(TableDefinition::<u64, &[u8]>::new("raft_log"))
+                    .expect("log");
+                for i in 3..=7 {
+                    let bytes = postcard::to_allocvec(&blank(4, i)).expect("enc");
+                    t.insert(i, bytes.as_slice()).expect("row");
+                }
+                let mut m = tx
+                    .open_table(TableDefinition::<&str, &[u8]>::new("raft_meta"))
+                    .expect("meta");
+                let put = |m: &mut redb::Table<&str, &[u8]>, k, v: Vec<u8>| {
+                    m.insert(k, v.as_slice()).expect("meta row");
+                };
+                put(&mut m, "format", 1u32.to_le_bytes().to_vec());
+                put(&mut m, "vote", meta_bytes(&Vote::new(4, 2)));
+                put(&mut m, "committed", meta_bytes(&Some(log_id(4, 6))));
+                put(&mut m, "last_purged", meta_bytes(&log_id(3, 2)));
+            }
+            tx.commit().expect("commit");
+        }
+        let mut log = LogStore::open(Some(&dir)).expect("import");
+        assert_eq!(indexes(&mut log).await, (3..=7).collect::<Vec<_>>());
+        assert_eq!(log.read_vote().await.expect("vote"), Some(Vote::new(4, 2)));
+        assert_eq!(
+            log.read_committed().await.expect("committed"),
+            Some(log_id(4, 6))
+        );
+        let state = log.get_log_state().await.expect("state");
+        assert_eq!(state.last_purged_log_id, Some(log_id(3, 2)));
+        assert_eq!(state.last_log_id, Some(log_id(4, 7)));
+        log.close();
+        assert!(
+            redb::Database::create(&old).is_err(),
+            "an older build could open raft.db after the import"
+        );
+        // Imported once: a second open reads the segment log, the tombstone untouched.
+        let mut log = LogStore::open(Some(&dir)).expect("reopen");
+        assert_eq!(indexes(&mut log).await, (3..=7).collect::<Vec<_>>());
+        log.close();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn in_memory_the_tail_is_the_log() {
+        let mut log = LogStore::open(None).expect("open");
+        append(&log, (1..=5).map(|i| blank(1, i)).collect()).await;
+        log.truncate(log_id(1, 4)).await.expect("truncate");
+        log.purge(log_id(1, 1)).await.expect("purge");
+        assert_eq!(indexes(&mut log).await, vec![2, 3]);
+        let state = log.get_log_state().await.expect("state");
+        assert_eq!(state.last_log_id, Some(log_id(1, 3)));
+        assert_eq!(state.last_purged_log_id, Some(log_id(1, 1)));
+        log.close();
     }
 }

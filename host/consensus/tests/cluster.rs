@@ -302,15 +302,9 @@ async fn concurrent_writes_are_batched_into_fewer_entries_with_their_own_results
         saved.push(stop(s).await);
     }
     for (_, _, dir) in &saved {
-        let db = redb::Database::open(dir.join("raft.db")).expect("open log");
-        let tx = redb::ReadableDatabase::begin_read(&db).expect("read");
-        let meta = tx
-            .open_table(redb::TableDefinition::<&str, &[u8]>::new("raft_meta"))
-            .expect("meta");
-        let format = meta.get("format").expect("get").expect("format stamped");
         assert_eq!(
-            format.value(),
-            praetor_state::format::BATCH_FORMAT.to_le_bytes()
+            praetor_consensus::stored_log_format(dir).expect("log format"),
+            praetor_state::format::BATCH_FORMAT
         );
     }
     for (id, addr, dir) in saved {

@@ -1,0 +1,481 @@
+//! The raft log's files: append-only segments of checksummed records in `<raft dir>/raft-log/`.
+//!
+//! A segment `seg-<seq, 16 hex digits>.log` is filled with zeros when it is made (so that an
+//! append and its `fdatasync` change no file metadata: one data write per flush) and starts
+//! with a header (magic, container version, seq) and the log's state when it was made (a
+//! checkpoint: format, vote, committed id, purged id), then records as they are written. A
+//! record is `len: u32 LE, crc32: u32 LE, payload` with the payload a kind byte and its fields;
+//! the data of a segment ends at the first zero header (or the end of the file).
+//!
+//! Replaying every segment in seq order rebuilds the log: entries are inserted by index,
+//! `Truncate` and `Purge` drop entries, the last vote / committed / purged / highest format wins.
+//! A bad record at the end of the last segment is a write torn by a crash (never acknowledged,
+//! since acknowledgement follows the fsync): the rest of that file is zeroed. A bad record
+//! anywhere else is corruption and the log is refused, naming the file and offset.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufReader, Read};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::types::{Entry, LogId, Vote};
+
+/// The directory of the segments, inside the raft dir.
+pub(crate) const DIR: &str = "raft-log";
+const MAGIC: &[u8; 8] = b"PRAETORL";
+/// The layout of segment files and records (not of the entries, see `praetor_state::format`).
+pub(crate) const CONTAINER_VERSION: u32 = 1;
+/// Magic, container version, seq.
+pub(crate) const HEADER_LEN: u64 = 8 + 4 + 8;
+const RECORD_HEADER: u64 = 8;
+/// The zero-filled file a new segment is made from.
+pub(crate) const SPARE: &str = "spare.tmp";
+/// Held (exclusive `flock`) while a process has the log open.
+pub(crate) const LOCK: &str = "LOCK";
+
+const KIND_ENTRY: u8 = 1;
+const KIND_VOTE: u8 = 2;
+const KIND_COMMITTED: u8 = 3;
+const KIND_TRUNCATE: u8 = 4;
+const KIND_PURGE: u8 = 5;
+const KIND_FORMAT: u8 = 6;
+
+/// Why the log's files cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    #[error("raft log {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("raft log {path} is corrupt at byte {offset}: {reason}")]
+    Corrupt {
+        path: PathBuf,
+        offset: u64,
+        reason: &'static str,
+    },
+    #[error(
+        "raft log {path} has container version {found}; this build reads {CONTAINER_VERSION}: \
+         upgrade this server first"
+    )]
+    Container { path: PathBuf, found: u32 },
+    #[error("raft log {0} is in use by another process")]
+    Locked(PathBuf),
+    #[error("raft log {path}: importing the redb log: {reason}")]
+    Import { path: PathBuf, reason: String },
+}
+
+pub(crate) fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> LogError + '_ {
+    move |source| LogError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+pub(crate) fn segment_path(dir: &Path, seq: u64) -> PathBuf {
+    dir.join(format!("seg-{seq:016x}.log"))
+}
+
+fn segment_seq(name: &str) -> Option<u64> {
+    let hex = name.strip_prefix("seg-")?.strip_suffix(".log")?;
+    (hex.len() == 16).then(|| u64::from_str_radix(hex, 16).ok())?
+}
+
+/// Where an entry's encoded bytes are.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Loc {
+    pub seq: u64,
+    pub offset: u64,
+    pub len: u32,
+    pub log_id: LogId,
+}
+
+/// A record to write.
+pub(crate) enum Record<'a> {
+    /// An entry's index and its postcard bytes.
+    Entry(u64, &'a [u8]),
+    Vote(&'a [u8]),
+    /// Postcard `Option<LogId>`.
+    Committed(&'a [u8]),
+    /// Entries from this index on are gone.
+    Truncate(u64),
+    /// Postcard `LogId`: entries up to its index are gone.
+    Purge(&'a [u8]),
+    Format(u32),
+}
+
+/// Appends `r` to `buf`; returns the offset in `buf` where an entry's bytes start.
+pub(crate) fn put(buf: &mut Vec<u8>, r: &Record<'_>) -> usize {
+    let start = buf.len();
+    buf.extend_from_slice(&[0; RECORD_HEADER as usize]);
+    let (kind, num, bytes): (u8, Option<[u8; 8]>, &[u8]) = match r {
+        Record::Entry(i, b) => (KIND_ENTRY, Some(i.to_le_bytes()), b),
+        Record::Vote(b) => (KIND_VOTE, None, b),
+        Record::Committed(b) => (KIND_COMMITTED, None, b),
+        Record::Truncate(i) => (KIND_TRUNCATE, Some(i.to_le_bytes()), &[]),
+        Record::Purge(b) => (KIND_PURGE, None, b),
+        Record::Format(v) => {
+            let mut n = [0; 8];
+            n[..4].copy_from_slice(&v.to_le_bytes());
+            (KIND_FORMAT, Some(n), &[])
+        }
+    };
+    buf.push(kind);
+    if let Some(n) = num {
+        buf.extend_from_slice(&n);
+    }
+    let data_at = buf.len();
+    buf.extend_from_slice(bytes);
+    let payload = &buf[start + RECORD_HEADER as usize..];
+    // A payload is at most the batch cap plus a few bytes (callers check sizes far below 4 GiB).
+    let len = u32::try_from(payload.len()).unwrap_or(u32::MAX);
+    let crc = crc32fast::hash(payload);
+    buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    buf[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    data_at
+}
+
+/// The header of segment `seq`.
+pub(crate) fn header(seq: u64) -> Vec<u8> {
+    let mut h = Vec::with_capacity(HEADER_LEN as usize);
+    h.extend_from_slice(MAGIC);
+    h.extend_from_slice(&CONTAINER_VERSION.to_le_bytes());
+    h.extend_from_slice(&seq.to_le_bytes());
+    h
+}
+
+/// The state a new segment starts with, as encoded bytes.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Checkpoint {
+    pub format: u32,
+    pub vote: Option<Vec<u8>>,
+    pub committed: Option<Vec<u8>>,
+    pub purged: Option<Vec<u8>>,
+}
+
+impl Checkpoint {
+    /// Header and checkpoint records of segment `seq`.
+    pub(crate) fn segment_start(&self, seq: u64) -> Vec<u8> {
+        let mut b = header(seq);
+        put(&mut b, &Record::Format(self.format));
+        if let Some(v) = &self.vote {
+            put(&mut b, &Record::Vote(v));
+        }
+        if let Some(c) = &self.committed {
+            put(&mut b, &Record::Committed(c));
+        }
+        if let Some(p) = &self.purged {
+            put(&mut b, &Record::Purge(p));
+        }
+        b
+    }
+}
+
+/// A live segment found by [`replay`].
+pub(crate) struct Segment {
+    pub seq: u64,
+    pub file: Arc<File>,
+    pub size: u64,
+    /// The highest entry index written in it (truncated or not).
+    pub max_index: Option<u64>,
+}
+
+/// The log rebuilt from its files.
+#[derive(Default)]
+pub(crate) struct Replayed {
+    pub index: BTreeMap<u64, Loc>,
+    /// In seq order; the last is where writing goes on.
+    pub segments: Vec<Segment>,
+    /// Where the data of the last segment ends.
+    pub end: u64,
+    pub vote: Option<Vote>,
+    pub committed: Option<LogId>,
+    pub purged: Option<LogId>,
+    /// The highest format recorded (0: none).
+    pub format: u32,
+}
+
+impl Replayed {
+    /// The state to write at the start of a new segment.
+    pub(crate) fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            format: self.format,
+            vote: self.vote.as_ref().map(meta_bytes),
+            committed: self.committed.map(|c| meta_bytes(&Some(c))),
+            purged: self.purged.as_ref().map(meta_bytes),
+        }
+    }
+}
+
+/// The postcard bytes of a vote or log id (encoding them into a `Vec` cannot fail).
+pub(crate) fn meta_bytes<T: serde::Serialize>(v: &T) -> Vec<u8> {
+    postcard::to_allocvec(v).unwrap_or_default()
+}
+
+/// Lists the segments of `dir` in seq order and removes a leftover spare file.
+fn list(dir: &Path) -> Result<Vec<(u64, PathBuf)>, LogError> {
+    let mut segs = Vec::new();
+    for item in std::fs::read_dir(dir).map_err(io_err(dir))? {
+        let item = item.map_err(io_err(dir))?;
+        let name = item.file_name();
+        let name = name.to_string_lossy();
+        if let Some(seq) = segment_seq(&name) {
+            segs.push((seq, item.path()));
+        } else if name == SPARE {
+            let p = item.path();
+            std::fs::remove_file(&p).map_err(io_err(&p))?;
+        }
+    }
+    segs.sort_unstable_by_key(|(seq, _)| *seq);
+    Ok(segs)
+}
+
+/// Reads every segment of `dir` in order. Zeroes the torn end of the last one; removes a last
+/// segment whose header never reached the disk.
+pub(crate) fn replay(dir: &Path) -> Result<Replayed, LogError> {
+    let mut out = Replayed::default();
+    let segs = list(dir)?;
+    let count = segs.len();
+    for (i, (seq, path)) in segs.into_iter().enumerate() {
+        let last = i + 1 == count;
+        match replay_segment(&path, seq, last, &mut out)? {
+            Some(seg) => out.segments.push(seg),
+            None => std::fs::remove_file(&path).map_err(io_err(&path))?,
+        }
+    }
+    Ok(out)
+}
+
+/// Why a record could not be read.
+enum Bad {
+    /// Short, zero-length, or its checksum does not match: torn if at the end of the log.
+    Torn(&'static str),
+    /// Checksummed but not understood: never a torn write.
+    Invalid(&'static str),
+}
+
+fn replay_segment(
+    path: &Path,
+    seq: u64,
+    last: bool,
+    out: &mut Replayed,
+) -> Result<Option<Segment>, LogError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .map_err(io_err(path))?;
+    let size = file.metadata().map_err(io_err(path))?.len();
+    let corrupt = |offset, reason| LogError::Corrupt {
+        path: path.to_path_buf(),
+        offset,
+        reason,
+    };
+    let mut r = BufReader::with_capacity(64 << 10, &file);
+    let mut head = [0u8; HEADER_LEN as usize];
+    let whole = size >= HEADER_LEN && r.read_exact(&mut head).is_ok();
+    if !whole || &head[..8] != MAGIC {
+        if last {
+            // Made (renamed into place) but its first write never reached the disk.
+            tracing::warn!(path = %path.display(), "raft log: removing a segment without a header");
+            return Ok(None);
+        }
+        return Err(corrupt(0, "no segment header"));
+    }
+    let found = u32::from_le_bytes([head[8], head[9], head[10], head[11]]);
+    if found != CONTAINER_VERSION {
+        return Err(LogError::Container {
+            path: path.to_path_buf(),
+            found,
+        });
+    }
+    let mut seq_bytes = [0u8; 8];
+    seq_bytes.copy_from_slice(&head[12..20]);
+    if u64::from_le_bytes(seq_bytes) != seq {
+        return Err(corrupt(12, "the header's seq differs from the file name"));
+    }
+    let mut seg = Segment {
+        seq,
+        file: Arc::new(file.try_clone().map_err(io_err(path))?),
+        size,
+        max_index: None,
+    };
+    let mut pos = HEADER_LEN;
+    let mut payload = Vec::new();
+    let torn = loop {
+        if pos + RECORD_HEADER > size {
+            break None;
+        }
+        let mut h = [0u8; RECORD_HEADER as usize];
+        if r.read_exact(&mut h).is_err() {
+            break Some("short record header");
+        }
+        let len = u64::from(u32::from_le_bytes([h[0], h[1], h[2], h[3]]));
+        let crc = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+        if len == 0 && crc == 0 {
+            break None;
+        }
+        if len == 0 || len > size - pos - RECORD_HEADER {
+            break Some("record length past the end of the file");
+        }
+        payload.resize(len as usize, 0);
+        if r.read_exact(&mut payload).is_err() {
+            break Some("short record");
+        }
+        if crc32fast::hash(&payload) != crc {
+            break Some("checksum mismatch");
+        }
+        match apply(&payload, seq, pos + RECORD_HEADER, &mut seg, out) {
+            Ok(()) => {}
+            Err(Bad::Invalid(reason)) => return Err(corrupt(pos, reason)),
+            Err(Bad::Torn(reason)) => break Some(reason),
+        }
+        pos += RECORD_HEADER + len;
+    };
+    drop(r);
+    if let Some(reason) = torn {
+        if !last {
+            return Err(corrupt(pos, reason));
+        }
+        tracing::warn!(path = %path.display(), offset = pos, reason,
+            "raft log: dropping a write torn by a crash (it was never acknowledged)");
+    }
+    if last {
+        zero_after(&file, pos, size).map_err(io_err(path))?;
+        out.end = pos;
+    }
+    Ok(Some(seg))
+}
+
+/// Applies one checksummed payload (kind byte and fields) found at `offset` of segment `seq`.
+fn apply(
+    payload: &[u8],
+    seq: u64,
+    offset: u64,
+    seg: &mut Segment,
+    out: &mut Replayed,
+) -> Result<(), Bad> {
+    let (&kind, rest) = payload.split_first().ok_or(Bad::Torn("empty record"))?;
+    let num = |rest: &[u8]| -> Result<(u64, usize), Bad> {
+        let n: [u8; 8] = rest
+            .get(..8)
+            .and_then(|b| b.try_into().ok())
+            .ok_or(Bad::Invalid("record too short"))?;
+        Ok((u64::from_le_bytes(n), 8))
+    };
+    let dec_err = |_| Bad::Invalid("metadata does not decode");
+    match kind {
+        KIND_ENTRY => {
+            let (index, n) = num(rest)?;
+            let bytes = &rest[n..];
+            let e: Entry =
+                postcard::from_bytes(bytes).map_err(|_| Bad::Invalid("entry does not decode"))?;
+            if e.log_id.index != index {
+                return Err(Bad::Invalid("entry index differs from its record"));
+            }
+            let len = u32::try_from(bytes.len()).map_err(|_| Bad::Invalid("entry too long"))?;
+            out.index.insert(
+                index,
+                Loc {
+                    seq,
+                    offset: offset + 1 + 8,
+                    len,
+                    log_id: e.log_id,
+                },
+            );
+            seg.max_index = seg.max_index.max(Some(index));
+        }
+        KIND_VOTE => out.vote = Some(postcard::from_bytes(rest).map_err(dec_err)?),
+        KIND_COMMITTED => out.committed = postcard::from_bytes(rest).map_err(dec_err)?,
+        KIND_TRUNCATE => {
+            let (from, _) = num(rest)?;
+            out.index.split_off(&from);
+        }
+        KIND_PURGE => {
+            let id: LogId = postcard::from_bytes(rest).map_err(dec_err)?;
+            out.index = out.index.split_off(&(id.index + 1));
+            out.purged = Some(id);
+        }
+        KIND_FORMAT => {
+            let (v, _) = num(rest)?;
+            let v = u32::try_from(v & 0xffff_ffff).unwrap_or(u32::MAX);
+            out.format = out.format.max(v);
+        }
+        _ => {
+            return Err(Bad::Invalid(
+                "unknown record kind (written by a newer build?)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Zeroes `file` from `from` to `size` if anything there is not zero (a torn write), so the
+/// next appends end at a zero header.
+fn zero_after(file: &File, from: u64, size: u64) -> std::io::Result<()> {
+    let mut chunk = vec![0u8; 64 << 10];
+    let mut at = from;
+    let mut dirty = false;
+    while at < size {
+        let n = (size - at).min(chunk.len() as u64) as usize;
+        file.read_exact_at(&mut chunk[..n], at)?;
+        if chunk[..n].iter().any(|b| *b != 0) {
+            dirty = true;
+            break;
+        }
+        at += n as u64;
+    }
+    if !dirty {
+        return Ok(());
+    }
+    chunk.fill(0);
+    let mut at = from;
+    while at < size {
+        let n = (size - at).min(chunk.len() as u64) as usize;
+        file.write_all_at(&chunk[..n], at)?;
+        at += n as u64;
+    }
+    file.sync_data()
+}
+
+/// Writes `path` as `size` zero bytes and syncs it (the blocks are allocated now, so writes
+/// into it later need no metadata). Replaces a file already there.
+pub(crate) fn zero_file(path: &Path, size: u64) -> std::io::Result<()> {
+    let f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
+    let chunk = vec![0u8; (1 << 20).min(size.max(1)) as usize];
+    let mut at = 0;
+    while at < size {
+        let n = (size - at).min(chunk.len() as u64) as usize;
+        f.write_all_at(&chunk[..n], at)?;
+        at += n as u64;
+    }
+    f.sync_all()
+}
+
+/// Makes renames and removals in `dir` durable.
+pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Takes the log's lock file; fails when another process holds it.
+pub(crate) fn lock(dir: &Path) -> Result<File, LogError> {
+    let path = dir.join(LOCK);
+    let f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    match f.try_lock() {
+        Ok(()) => Ok(f),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LogError::Locked(dir.to_path_buf())),
+        Err(std::fs::TryLockError::Error(e)) => Err(io_err(&path)(e)),
+    }
+}
