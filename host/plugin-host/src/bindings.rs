@@ -15,6 +15,8 @@ pub mod translator {
     wasmtime::component::bindgen!({
         world: "address-translator",
         path: "../../wit",
+        // Call arguments borrow the host's strings instead of copying them per call.
+        ownership: Borrowing { duplicate_if_necessary: true },
         with: { "praetor:plugins/log": super::join::praetor::plugins::log },
     });
 }
@@ -24,6 +26,8 @@ pub mod router {
     wasmtime::component::bindgen!({
         world: "router",
         path: "../../wit",
+        // Call arguments borrow the host's strings instead of copying them per call.
+        ownership: Borrowing { duplicate_if_necessary: true },
         with: { "praetor:plugins/log": super::join::praetor::plugins::log },
     });
 }

@@ -8,7 +8,22 @@ use crate::bindings::translator::exports::praetor::plugins::translation as wt;
 
 // ---- translation ----
 
-pub(crate) fn address_query(q: &policy::AddressQuery) -> wt::AddressQuery {
+/// The tagged addresses of `q`, borrowed (the query's list is built from these).
+pub(crate) fn tagged(q: &policy::AddressQuery) -> Vec<wt::TaggedAddress<'_>> {
+    q.tagged
+        .iter()
+        .map(|t| wt::TaggedAddress {
+            key: &t.key,
+            address: &t.address,
+            port: t.port,
+        })
+        .collect()
+}
+
+pub(crate) fn address_query<'a>(
+    q: &'a policy::AddressQuery,
+    tagged: &'a [wt::TaggedAddress<'a>],
+) -> wt::AddressQuery<'a> {
     let mut accept = wt::Accept::empty();
     if q.accept.ipv4 {
         accept |= wt::Accept::IPV4;
@@ -20,20 +35,12 @@ pub(crate) fn address_query(q: &policy::AddressQuery) -> wt::AddressQuery {
         accept |= wt::Accept::DOMAIN;
     }
     wt::AddressQuery {
-        local_datacenter: q.local_datacenter.clone(),
-        record_datacenter: q.record_datacenter.clone(),
+        local_datacenter: &q.local_datacenter,
+        record_datacenter: &q.record_datacenter,
         enabled: q.enabled,
-        address: q.address.clone(),
+        address: &q.address,
         port: q.port,
-        tagged: q
-            .tagged
-            .iter()
-            .map(|t| wt::TaggedAddress {
-                key: t.key.clone(),
-                address: t.address.clone(),
-                port: t.port,
-            })
-            .collect(),
+        tagged,
         accept,
     }
 }
@@ -56,34 +63,65 @@ fn path_kind(k: policy::PathKind) -> wr::PathKind {
     }
 }
 
-pub(crate) fn candidate(c: &policy::Candidate) -> wr::Candidate {
-    wr::Candidate {
-        datacenter: c.datacenter.clone(),
-        path: path_kind(c.path),
-        path_id: c.path_id.clone(),
-        rtt_ms: c.rtt_ms,
-        labels: c.labels.clone(),
-        servers: c
-            .servers
+/// The parts of the candidates that are lists, borrowed: the candidates' WIT records point
+/// into these, so they are built first and kept for the call.
+pub(crate) struct CandidateLists<'a> {
+    labels: Vec<Vec<(&'a str, &'a str)>>,
+    servers: Vec<Vec<wr::Server<'a>>>,
+}
+
+pub(crate) fn candidate_lists(cs: &[policy::Candidate]) -> CandidateLists<'_> {
+    CandidateLists {
+        labels: cs
             .iter()
-            .map(|s| wr::Server {
-                name: s.name.clone(),
-                address: s.address.clone(),
-                healthy: s.healthy,
+            .map(|c| {
+                c.labels
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect()
+            })
+            .collect(),
+        servers: cs
+            .iter()
+            .map(|c| {
+                c.servers
+                    .iter()
+                    .map(|s| wr::Server {
+                        name: &s.name,
+                        address: &s.address,
+                        healthy: s.healthy,
+                    })
+                    .collect()
             })
             .collect(),
     }
 }
 
-pub(crate) fn candidates(cs: &[policy::Candidate]) -> Vec<wr::Candidate> {
-    cs.iter().map(candidate).collect()
+pub(crate) fn candidates<'a>(
+    cs: &'a [policy::Candidate],
+    lists: &'a CandidateLists<'a>,
+) -> Vec<wr::Candidate<'a>> {
+    cs.iter()
+        .zip(lists.labels.iter().zip(&lists.servers))
+        .map(|(c, (labels, servers))| wr::Candidate {
+            datacenter: &c.datacenter,
+            path: path_kind(c.path),
+            path_id: &c.path_id,
+            rtt_ms: c.rtt_ms,
+            labels,
+            servers,
+        })
+        .collect()
 }
 
-pub(crate) fn route_request(r: &policy::RouteRequest) -> wr::RouteRequest {
+pub(crate) fn route_request<'a>(
+    r: &'a policy::RouteRequest,
+    candidates: &'a [wr::Candidate<'a>],
+) -> wr::RouteRequest<'a> {
     wr::RouteRequest {
-        local_datacenter: r.local_datacenter.clone(),
-        target: r.target.clone(),
-        candidates: candidates(&r.candidates),
+        local_datacenter: &r.local_datacenter,
+        target: &r.target,
+        candidates,
     }
 }
 

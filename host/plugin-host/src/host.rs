@@ -558,8 +558,9 @@ fn translate_on(
     slot: &Slot<AddressTranslator>,
     query: &policy::AddressQuery,
 ) -> Result<policy::Presented, String> {
-    let q = convert::address_query(query);
-    slot.call(|inst, store| inst.praetor_plugins_translation().call_translate(store, &q))
+    let tagged = convert::tagged(query);
+    let q = convert::address_query(query, &tagged);
+    slot.call(|inst, store| inst.praetor_plugins_translation().call_translate(store, q))
         .map(convert::presented)
 }
 
@@ -569,7 +570,8 @@ fn rank_on(
     local_datacenter: &str,
     candidates: &[policy::Candidate],
 ) -> Result<Vec<String>, String> {
-    let cs = convert::candidates(candidates);
+    let lists = convert::candidate_lists(candidates);
+    let cs = convert::candidates(candidates, &lists);
     slot.call(|inst, store| {
         let names = inst
             .praetor_plugins_routing()
@@ -584,8 +586,10 @@ fn pick_on(
     slot: &Slot<Router>,
     request: &policy::RouteRequest,
 ) -> Result<Option<policy::Route>, String> {
-    let r = convert::route_request(request);
-    slot.call(|inst, store| inst.praetor_plugins_routing().call_pick(store, &r))
+    let lists = convert::candidate_lists(&request.candidates);
+    let cs = convert::candidates(&request.candidates, &lists);
+    let r = convert::route_request(request, &cs);
+    slot.call(|inst, store| inst.praetor_plugins_routing().call_pick(store, r))
         .map(|route| convert::route(route, request))
 }
 

@@ -73,9 +73,10 @@ pub fn test_call(
                 load(),
                 &ok_prepare,
             )?;
-            let wq = convert::address_query(&q);
+            let tagged = convert::tagged(&q);
+            let wq = convert::address_query(&q, &tagged);
             let p = slot
-                .call(|i, s| i.praetor_plugins_translation().call_translate(s, &wq))
+                .call(|i, s| i.praetor_plugins_translation().call_translate(s, wq))
                 .map_err(LoadError::Call)?;
             output(&json::Presented::from(convert::presented(p)))
         }
@@ -89,7 +90,8 @@ pub fn test_call(
                 } => {
                     let cs: Vec<policy::Candidate> =
                         candidates.into_iter().map(Into::into).collect();
-                    let wcs = convert::candidates(&cs);
+                    let lists = convert::candidate_lists(&cs);
+                    let wcs = convert::candidates(&cs, &lists);
                     let names = slot
                         .call(|i, s| {
                             i.praetor_plugins_routing()
@@ -108,9 +110,11 @@ pub fn test_call(
                         target,
                         candidates: candidates.into_iter().map(Into::into).collect(),
                     };
-                    let wr = convert::route_request(&request);
+                    let lists = convert::candidate_lists(&request.candidates);
+                    let wcs = convert::candidates(&request.candidates, &lists);
+                    let wr = convert::route_request(&request, &wcs);
                     let route = slot
-                        .call(|i, s| i.praetor_plugins_routing().call_pick(s, &wr))
+                        .call(|i, s| i.praetor_plugins_routing().call_pick(s, wr))
                         .map_err(LoadError::Call)?;
                     let route = convert::route(route, &request).map(|r| json::Route {
                         candidate: r.candidate,
