@@ -391,27 +391,8 @@ impl Files {
     }
 
     /// Runs `f` until it does not fail for lack of space (or the log is closing).
-    fn until_space(&self, f: impl Fn() -> std::io::Result<()>) -> std::io::Result<()> {
-        let mut waiting = false;
-        loop {
-            match f() {
-                Err(e) if out_of_space(&e) && !self.stopping.load(Ordering::Relaxed) => {
-                    if !waiting {
-                        tracing::warn!(error = %e,
-                            "raft log: out of disk space for a new segment; waiting for space \
-                             (nothing is acknowledged meanwhile)");
-                        waiting = true;
-                    }
-                    std::thread::sleep(FULL_DISK_RETRY);
-                }
-                other => {
-                    if waiting && other.is_ok() {
-                        tracing::info!("raft log: writing again");
-                    }
-                    return other;
-                }
-            }
-        }
+    fn until_space(&self, f: impl FnMut() -> std::io::Result<()>) -> std::io::Result<()> {
+        until_space(&self.stopping, FULL_DISK_RETRY, f)
     }
 
     /// Deletes the oldest segments whose entries are all purged (never the active one).
@@ -444,6 +425,35 @@ pub(crate) fn stored_format(raft_dir: &Path) -> Result<u32, LogError> {
     let dir = raft_dir.join(segment::DIR);
     let _lock = segment::lock(&dir)?;
     Ok(segment::replay(&dir)?.format.max(FORMAT_VERSION))
+}
+
+/// Runs `f` until it does not fail for lack of space, waiting `retry` between tries, or until
+/// `stopping` is set. Any other error is returned at once.
+fn until_space(
+    stopping: &AtomicBool,
+    retry: Duration,
+    mut f: impl FnMut() -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let mut waiting = false;
+    loop {
+        match f() {
+            Err(e) if out_of_space(&e) && !stopping.load(Ordering::Relaxed) => {
+                if !waiting {
+                    tracing::warn!(error = %e,
+                        "raft log: out of disk space for a new segment; waiting for space \
+                         (nothing is acknowledged meanwhile)");
+                    waiting = true;
+                }
+                std::thread::sleep(retry);
+            }
+            other => {
+                if waiting && other.is_ok() {
+                    tracing::info!("raft log: writing again");
+                }
+                return other;
+            }
+        }
+    }
 }
 
 /// Makes a segment file: `size` zero bytes with `start` written at its beginning, synced, its
@@ -1050,6 +1060,31 @@ mod tests {
         assert_eq!(indexes(&mut log).await, (3..=7).collect::<Vec<_>>());
         log.close();
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_full_disk_is_waited_out_and_other_errors_are_not() {
+        let stopping = AtomicBool::new(false);
+        let mut tries = 0;
+        let full = || std::io::Error::from(std::io::ErrorKind::StorageFull);
+        let res = until_space(&stopping, Duration::from_millis(1), || {
+            tries += 1;
+            if tries < 3 { Err(full()) } else { Ok(()) }
+        });
+        assert!(res.is_ok());
+        assert_eq!(tries, 3, "retried until space returned");
+        let mut tries = 0;
+        let res = until_space(&stopping, Duration::from_millis(1), || {
+            tries += 1;
+            Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied))
+        });
+        assert!(res.is_err());
+        assert_eq!(tries, 1, "other errors are not retried");
+        stopping.store(true, Ordering::Relaxed);
+        assert!(
+            until_space(&stopping, Duration::from_millis(1), || Err(full())).is_err(),
+            "closing gives up waiting"
+        );
     }
 
     #[tokio::test]

@@ -431,14 +431,20 @@ fn zero_after(file: &File, from: u64, size: u64) -> std::io::Result<()> {
     if !dirty {
         return Ok(());
     }
-    chunk.fill(0);
+    write_zeros(file, from, size)?;
+    file.sync_data()
+}
+
+/// Writes zeros into `file` from `from` to `to`, a MiB at a time.
+fn write_zeros(file: &File, from: u64, to: u64) -> std::io::Result<()> {
+    let chunk = vec![0u8; (1 << 20).min(to.saturating_sub(from).max(1)) as usize];
     let mut at = from;
-    while at < size {
-        let n = (size - at).min(chunk.len() as u64) as usize;
+    while at < to {
+        let n = (to - at).min(chunk.len() as u64) as usize;
         file.write_all_at(&chunk[..n], at)?;
         at += n as u64;
     }
-    file.sync_data()
+    Ok(())
 }
 
 /// Writes `path` as `size` zero bytes and syncs it (the blocks are allocated now, so writes
@@ -449,13 +455,7 @@ pub(crate) fn zero_file(path: &Path, size: u64) -> std::io::Result<()> {
         .create(true)
         .truncate(true)
         .open(path)?;
-    let chunk = vec![0u8; (1 << 20).min(size.max(1)) as usize];
-    let mut at = 0;
-    while at < size {
-        let n = (size - at).min(chunk.len() as u64) as usize;
-        f.write_all_at(&chunk[..n], at)?;
-        at += n as u64;
-    }
+    write_zeros(&f, 0, size)?;
     f.sync_all()
 }
 
