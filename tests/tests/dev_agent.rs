@@ -289,6 +289,33 @@ fn dev_agent_end_to_end() {
     );
 }
 
+/// SIGINT stops a `-dev` agent at once and cleanly: no task calls into raft after it stopped
+/// (openraft logged ERRORs for those).
+#[test]
+fn an_interrupted_dev_agent_stops_without_errors() {
+    let mut a = Agent::start("devstop", "127.0.5.12", &["-dev"]);
+    let h = a.http();
+    wait_for(
+        "dev agent elects itself leader",
+        Duration::from_secs(20),
+        || h.leader(),
+    );
+    assert_eq!(h.put("/v1/kv/stop-test", b"v").status, 200);
+    a.signal(libc::SIGINT);
+    assert_eq!(
+        a.wait_exit(Duration::from_secs(20)),
+        Some(0),
+        "the agent exits 0 on SIGINT"
+    );
+    let logs = a.logs();
+    let errors: Vec<&str> = logs.lines().filter(|l| l.contains(" ERROR ")).collect();
+    assert!(
+        errors.is_empty(),
+        "errors while stopping:\n{}",
+        errors.join("\n")
+    );
+}
+
 #[test]
 fn bad_input_gets_errors_and_loses_nothing() {
     let a = Agent::start("dev2", "127.0.5.2", &["-dev"]);

@@ -55,6 +55,9 @@ pub async fn run(shared: Arc<Shared>, consensus: Consensus) {
     let mut ca = crate::ca::CaLeader::default();
     let mut leadership = consensus.leadership();
     loop {
+        if *stop.borrow() {
+            return;
+        }
         if let Err(e) = bootstrap(&shared, &consensus).await {
             tracing::warn!(error = %e, "raft bootstrap failed");
         }

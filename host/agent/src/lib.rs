@@ -945,6 +945,9 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
     tasks.push(tokio::spawn(wan::retry_join(shared.clone())));
 
     wait_for_stop(&shared, shutdown_rx).await;
+    // Stopped by a signal: tell every task (the leader loop must not touch raft while it
+    // shuts down below, or openraft logs errors for calls into a stopped core).
+    let _ = shared.shutdown.send(true);
 
     tracing::info!("shutting down");
     if let Some(d) = dns {
