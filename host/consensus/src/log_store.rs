@@ -292,7 +292,8 @@ impl Files {
             // A new log: its first segment, with the checkpoint (the format) at its start.
             let path = segment::segment_path(&dir, 1);
             let start = ck.segment_start(1);
-            let file = make_segment(&dir, &path, sizes.first, &start).map_err(io_err(&path))?;
+            let file =
+                segment::make_segment(&dir, &path, sizes.first, &start).map_err(io_err(&path))?;
             rep.segments.push(segment::Segment {
                 seq: 1,
                 file: Arc::new(file),
@@ -456,17 +457,6 @@ fn until_space(
     }
 }
 
-/// Makes a segment file: `size` zero bytes with `start` written at its beginning, synced, its
-/// directory entry durable.
-fn make_segment(dir: &Path, path: &Path, size: u64, start: &[u8]) -> std::io::Result<File> {
-    segment::zero_file(path, size)?;
-    let file = OpenOptions::new().read(true).write(true).open(path)?;
-    file.write_all_at(start, 0)?;
-    file.sync_data()?;
-    segment::sync_dir(dir)?;
-    Ok(file)
-}
-
 /// The writer thread: takes ops in order, groups consecutive appends (and committed ids) into
 /// one flush.
 fn writer_loop(
@@ -621,14 +611,14 @@ fn apply_meta(
     edit: MetaEdit,
 ) -> std::io::Result<()> {
     let mut buf = Vec::new();
-    let purge_bytes;
+    let mut purged_bytes = None;
     match &edit {
         MetaEdit::Vote(bytes) => segment::put(&mut buf, &Record::Vote(bytes)),
         MetaEdit::TruncateFrom(from) => segment::put(&mut buf, &Record::Truncate(*from)),
-        MetaEdit::Purge(id) => {
-            purge_bytes = meta_bytes(id);
-            segment::put(&mut buf, &Record::Purge(&purge_bytes))
-        }
+        MetaEdit::Purge(id) => segment::put(
+            &mut buf,
+            &Record::Purge(purged_bytes.insert(meta_bytes(id))),
+        ),
     };
     let mut files = files;
     if let Some(f) = files.as_deref_mut() {
@@ -650,7 +640,7 @@ fn apply_meta(
                 s.purged = Some(id);
             }
             if let Some(f) = files {
-                f.ck.purged = Some(meta_bytes(&id));
+                f.ck.purged = purged_bytes;
                 f.drop_purged(id.index, shared);
             }
         }

@@ -106,14 +106,7 @@ fn import(old: &Path, raft_dir: &Path, segment_bytes: u64) -> Result<(), LogErro
     std::fs::create_dir_all(&tmp_dir).map_err(io_err(&tmp_dir))?;
     let path = segment::segment_path(&tmp_dir, 1);
     let size = (bytes.len() as u64).max(segment_bytes);
-    segment::zero_file(&path, size).map_err(io_err(&path))?;
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .map_err(io_err(&path))?;
-    std::os::unix::fs::FileExt::write_all_at(&f, &bytes, 0).map_err(io_err(&path))?;
-    f.sync_data().map_err(io_err(&path))?;
-    segment::sync_dir(&tmp_dir).map_err(io_err(&tmp_dir))?;
+    segment::make_segment(&tmp_dir, &path, size, &bytes).map_err(io_err(&path))?;
     let log_dir = raft_dir.join(segment::DIR);
     std::fs::rename(&tmp_dir, &log_dir).map_err(io_err(&log_dir))?;
     segment::sync_dir(raft_dir).map_err(io_err(raft_dir))?;

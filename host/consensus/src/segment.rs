@@ -459,6 +459,22 @@ pub(crate) fn zero_file(path: &Path, size: u64) -> std::io::Result<()> {
     f.sync_all()
 }
 
+/// Makes a segment file: `size` zero bytes with `start` written at its beginning, synced, its
+/// directory entry durable.
+pub(crate) fn make_segment(
+    dir: &Path,
+    path: &Path,
+    size: u64,
+    start: &[u8],
+) -> std::io::Result<File> {
+    zero_file(path, size)?;
+    let file = OpenOptions::new().read(true).write(true).open(path)?;
+    file.write_all_at(start, 0)?;
+    file.sync_data()?;
+    sync_dir(dir)?;
+    Ok(file)
+}
+
 /// Makes renames and removals in `dir` durable.
 pub(crate) fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
