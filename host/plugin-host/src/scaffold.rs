@@ -87,7 +87,7 @@ praetor-plugin-sdk = {{ path = "{sdk}" }}
 [workspace]
 
 [profile.release]
-opt-level = "s"
+opt-level = 3
 lto = true
 codegen-units = 1
 strip = true
