@@ -134,6 +134,8 @@ pub struct AgentOptions {
     /// The token the harness reads `/v1/agent/self` with while waiting for the agent (ACL
     /// agents: their `acl.tokens.agent_recovery`).
     pub self_token: Option<String>,
+    /// `-data-dir` (default: `data` in the agent's scratch dir).
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for AgentOptions {
@@ -144,6 +146,7 @@ impl Default for AgentOptions {
             rust_log: "info,praetor=debug,openraft=warn,hickory_server=warn".into(),
             env: Vec::new(),
             self_token: None,
+            data_dir: None,
         }
     }
 }
@@ -184,7 +187,13 @@ impl Agent {
             format!("-node-id={node_id}"),
             format!("-bind={ip}"),
             format!("-client={ip}"),
-            format!("-data-dir={}", dir.join("data").display()),
+            format!(
+                "-data-dir={}",
+                opts.data_dir
+                    .clone()
+                    .unwrap_or_else(|| dir.join("data"))
+                    .display()
+            ),
             format!("-config-file={}", cfg.display()),
         ];
         args.extend(extra.iter().map(|s| s.to_string()));

@@ -59,6 +59,7 @@ impl PraetorCluster {
             rust_log: "info,openraft=warn,hickory_server=warn".into(),
             env: Vec::new(),
             self_token: self_token.clone(),
+            data_dir: None,
         };
         let flags = ["-server", "-bootstrap-expect=3", "-retry-join=127.0.1.1"];
         let agents = IPS

@@ -27,6 +27,7 @@ fn options() -> AgentOptions {
         rust_log: "info,openraft=warn,hickory_server=warn".into(),
         env: Vec::new(),
         self_token: None,
+        data_dir: None,
     }
 }
 

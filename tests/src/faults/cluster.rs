@@ -212,13 +212,22 @@ fn unique_node_id() -> String {
 }
 
 /// Mounts a tmpfs of `mib` MiB at `point` (device name `praetor-faults`, so a sweep can tell
-/// it is ours).
-fn mount_tmpfs(point: &Path, mib: u64) {
+/// it is ours). Needs root.
+pub fn mount_tmpfs(point: &Path, mib: u64) {
     std::fs::create_dir_all(point).expect("mount point");
     let opts = format!("size={mib}m,mode=0755");
     let p = point.to_string_lossy().into_owned();
     if let Err(e) = run("mount", &["-t", "tmpfs", "-o", &opts, "praetor-faults", &p]) {
         panic!("mounting a tmpfs for the data dir: {e}");
+    }
+}
+
+/// Unmounts what [`mount_tmpfs`] mounted (lazily when a process still holds a file there).
+pub fn unmount_tmpfs(point: &Path) {
+    let p = point.to_string_lossy().into_owned();
+    if let Err(e) = run("umount", &[&p]) {
+        eprintln!("faults: {e}; unmounting lazily");
+        let _ = run("umount", &["-l", &p]);
     }
 }
 
@@ -425,11 +434,7 @@ impl Drop for Cluster {
         }
         for s in &self.servers {
             if let Some(point) = &s.disk {
-                let p = point.to_string_lossy().into_owned();
-                if let Err(e) = run("umount", &[&p]) {
-                    eprintln!("faults: {e}; unmounting lazily");
-                    let _ = run("umount", &["-l", &p]);
-                }
+                unmount_tmpfs(point);
             }
         }
         // `net` drops after this: namespaces, root veth, owner file.
