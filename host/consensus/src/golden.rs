@@ -3,8 +3,6 @@
 //! must keep decoding in every later build (see `praetor_state::format`). A missing file is
 //! written with `PRAETOR_BLESS_GOLDEN=1`; an existing one is never overwritten.
 
-use std::path::PathBuf;
-
 use openraft::raft::AppendEntriesRequest;
 use openraft::{CommittedLeaderId, EntryPayload, Membership};
 use praetor_state::{Command, KvEntry, KvOp};
@@ -13,19 +11,7 @@ use crate::state_machine::SnapshotFile;
 use crate::types::{Entry, LogId, RaftNode, SnapshotMeta, StoredMembership, Vote};
 
 fn check_golden(name: &str, bytes: &[u8]) -> Vec<u8> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/v1");
-    let path = dir.join(name);
-    if !path.exists() && std::env::var_os("PRAETOR_BLESS_GOLDEN").is_some() {
-        std::fs::create_dir_all(&dir).expect("golden dir");
-        std::fs::write(&path, bytes).expect("write golden file");
-    }
-    let golden = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert!(
-        golden == bytes,
-        "format version 1 moved: today's bytes of {name} differ from {}",
-        path.display()
-    );
-    golden
+    praetor_golden::check(env!("CARGO_MANIFEST_DIR"), 1, name, bytes)
 }
 
 fn log_id(term: u64, index: u64) -> LogId {

@@ -16,7 +16,7 @@ use praetor_state::{
 };
 
 fn golden_dir(version: u32) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/v{version}"))
+    praetor_golden::dir(env!("CARGO_MANIFEST_DIR"), version)
 }
 
 /// The same commands, in the same order, every time: one of each kind that carries data.
@@ -124,25 +124,7 @@ fn commands() -> Vec<Command> {
 
 /// Compares `bytes` with the golden file `name` (writing it when blessing and absent).
 fn check_golden(version: u32, name: &str, bytes: &[u8]) -> Vec<u8> {
-    let path = golden_dir(version).join(name);
-    if !path.exists() && std::env::var_os("PRAETOR_BLESS_GOLDEN").is_some() {
-        std::fs::create_dir_all(golden_dir(version)).expect("golden dir");
-        std::fs::write(&path, bytes).expect("write golden file");
-    }
-    let golden = std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (PRAETOR_BLESS_GOLDEN=1 writes a missing file)",
-            path.display()
-        )
-    });
-    assert!(
-        golden == bytes,
-        "format version {version} moved: today's bytes of {name} differ from {}. \
-         Reordering or inserting fields or variants is a new format version; \
-         append variants at the end instead",
-        path.display()
-    );
-    golden
+    praetor_golden::check(env!("CARGO_MANIFEST_DIR"), version, name, bytes)
 }
 
 #[test]
