@@ -418,23 +418,27 @@ fn three_datacenters_federated_over_the_wan() {
     let maps = maps.as_array().unwrap();
     assert_eq!(maps.len(), 3, "{maps:?}");
     assert!(maps.iter().all(|m| m["AreaID"] == "wan"));
-    // s1.dc1 learns s1.dc2's coordinate once one of them has probed the other.
-    let out = wait_for(
-        "a WAN rtt estimate s1.dc1 <-> s1.dc2",
+    // s1.dc1 learns s1.dc2's coordinate once one of them has probed the other; the estimate
+    // then converges toward the injected delay as probes accumulate (it read 16.7 ms of 100
+    // once, right after the ranking had settled).
+    let ms = wait_for(
+        "a WAN rtt estimate s1.dc1 <-> s1.dc2 above a quarter of the injected delay",
         Duration::from_secs(60),
         || {
             let (code, out, _) = dc1[0].cli(&["rtt", "-wan", "s1.dc1", "s1.dc2"]);
-            (code == 0).then_some(out)
+            if code != 0 {
+                return None;
+            }
+            let ms: f64 = out
+                .split("rtt: ")
+                .nth(1)
+                .and_then(|s| s.split(' ').next())
+                .and_then(|s| s.parse().ok())
+                .unwrap_or_else(|| panic!("rtt output: {out}"));
+            (ms > (DC2_DELAY_MS / 4) as f64).then_some(ms)
         },
     );
-    let ms: f64 = out
-        .split("rtt: ")
-        .nth(1)
-        .and_then(|s| s.split(' ').next())
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("rtt output: {out}"));
     eprintln!("estimated WAN rtt s1.dc1 <-> s1.dc2: {ms} ms (injected {DC2_DELAY_MS} ms)");
-    assert!(ms > (DC2_DELAY_MS / 4) as f64, "{out}");
     wait_for(
         "LAN coordinates in dc1's catalog",
         Duration::from_secs(60),
