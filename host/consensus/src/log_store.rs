@@ -45,6 +45,11 @@ use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote, holds_batch};
 const MAX_GROUP: usize = 1024;
 /// How long making a segment waits between two tries while the disk is full.
 const FULL_DISK_RETRY: Duration = Duration::from_millis(250);
+/// Most stored bytes of entries handed to one `AppendEntries` (at least one entry). openraft
+/// 0.9 gives that RPC one heartbeat interval (50 ms x `raft_multiplier`) and sends the same
+/// range again after a timeout, so a follower far behind on big values must be caught up in
+/// pieces that fit, or it never catches up.
+const APPEND_BYTES: u64 = 1 << 20;
 
 /// Segment sizes: the first of a new log, then doubling up to the largest (a record bigger
 /// than that gets a segment of its own size).
@@ -648,7 +653,30 @@ fn apply_meta(
     Ok(())
 }
 
+/// The end of the longest run of entries from `start` (below `end`) whose stored sizes add up
+/// to at most `budget`, with at least one entry. Entries not written yet (the tail) are not
+/// counted: they are the few being appended now.
+fn within_budget(index: &BTreeMap<u64, Loc>, start: u64, end: u64, budget: u64) -> u64 {
+    let mut bytes = 0;
+    for (&i, loc) in index.range(start..end) {
+        bytes += u64::from(loc.len);
+        if bytes > budget && i > start {
+            return i;
+        }
+    }
+    end
+}
+
 impl RaftLogReader<TypeConfig> for LogStore {
+    async fn limited_get_log_entries(
+        &mut self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<Entry>, StorageError> {
+        let end = within_budget(&self.shared()?.index, start, end, APPEND_BYTES);
+        self.try_get_log_entries(start..end).await
+    }
+
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
         &mut self,
         range: RB,
@@ -1050,6 +1078,42 @@ mod tests {
         assert_eq!(indexes(&mut log).await, (3..=7).collect::<Vec<_>>());
         log.close();
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_append_carries_entries_up_to_the_byte_budget_and_at_least_one() {
+        let index: BTreeMap<u64, Loc> = (1..=6)
+            .map(|i| {
+                let len = if i == 5 { 5_000 } else { 300 };
+                let loc = Loc {
+                    seq: 1,
+                    offset: 0,
+                    len,
+                    log_id: log_id(1, i),
+                };
+                (i, loc)
+            })
+            .collect();
+        assert_eq!(
+            within_budget(&index, 1, 7, 1_000),
+            4,
+            "three fit, the fourth does not"
+        );
+        assert_eq!(
+            within_budget(&index, 5, 7, 1_000),
+            6,
+            "one entry over the budget goes alone"
+        );
+        assert_eq!(
+            within_budget(&index, 2, 4, 1_000),
+            4,
+            "the whole range fits"
+        );
+        assert_eq!(
+            within_budget(&index, 7, 9, 1_000),
+            9,
+            "entries not written yet are not counted"
+        );
     }
 
     #[test]
