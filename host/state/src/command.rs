@@ -103,6 +103,8 @@ impl TxnKvVerb {
 pub struct TxnKvOp {
     pub verb: TxnKvVerb,
     pub key: String,
+    /// Encoded as bytes, like [`crate::KvEntry::value`].
+    #[serde(with = "serde_bytes")]
     pub value: Vec<u8>,
     pub flags: u64,
     /// The compared modify index of `cas`, `delete-cas` and `check-index`.

@@ -163,6 +163,8 @@ pub struct HealthCheck {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KvEntry {
     pub key: String,
+    /// Encoded as bytes: the same postcard bytes as a sequence of u8, written in one copy.
+    #[serde(with = "serde_bytes")]
     pub value: Vec<u8>,
     pub flags: u64,
     /// The session holding the lock on this key, if any.
