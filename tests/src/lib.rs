@@ -359,6 +359,22 @@ impl Drop for Agent {
     }
 }
 
+/// Waits (60 s at most) until every one of `agents` names the same raft leader; its RPC
+/// address (`ip:8300`).
+pub fn common_leader(agents: &[Agent]) -> String {
+    wait_for(
+        "a leader known to every server",
+        Duration::from_secs(60),
+        || {
+            let ls: Vec<String> = agents
+                .iter()
+                .map(|a| a.http().leader())
+                .collect::<Option<_>>()?;
+            ls.windows(2).all(|w| w[0] == w[1]).then(|| ls[0].clone())
+        },
+    )
+}
+
 /// Polls `f` every 50 ms until it returns `Some`, or panics after `deadline` naming `what`.
 pub fn wait_for<T>(what: &str, deadline: Duration, mut f: impl FnMut() -> Option<T>) -> T {
     let until = Instant::now() + deadline;

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use praetor_tests::{Agent, wait_for};
+use praetor_tests::{Agent, common_leader, wait_for};
 
 const JOIN: [&str; 5] = [
     "-server",
@@ -20,14 +20,7 @@ fn acknowledged_writes_survive_a_follower_restart() {
     let mut s: Vec<Agent> = (1..=3)
         .map(|i| Agent::start(&format!("w{i}"), &format!("127.0.1.{i}"), &JOIN))
         .collect();
-    let leader = wait_for(
-        "a leader known to every server",
-        Duration::from_secs(60),
-        || {
-            let ls: Vec<String> = s.iter().map(|a| a.http().leader()).collect::<Option<_>>()?;
-            ls.windows(2).all(|w| w[0] == w[1]).then(|| ls[0].clone())
-        },
-    );
+    let leader = common_leader(&s);
     let follower = s
         .iter()
         .position(|a| format!("{}:8300", a.ip) != leader)

@@ -1094,26 +1094,14 @@ mod tests {
                 (i, loc)
             })
             .collect();
-        assert_eq!(
-            within_budget(&index, 1, 7, 1_000),
-            4,
-            "three fit, the fourth does not"
-        );
-        assert_eq!(
-            within_budget(&index, 5, 7, 1_000),
-            6,
-            "one entry over the budget goes alone"
-        );
-        assert_eq!(
-            within_budget(&index, 2, 4, 1_000),
-            4,
-            "the whole range fits"
-        );
-        assert_eq!(
-            within_budget(&index, 7, 9, 1_000),
-            9,
-            "entries not written yet are not counted"
-        );
+        for (start, end, want, why) in [
+            (1, 7, 4, "three fit, the fourth does not"),
+            (5, 7, 6, "one entry over the budget goes alone"),
+            (2, 4, 4, "the whole range fits"),
+            (7, 9, 9, "entries not written yet are not counted"),
+        ] {
+            assert_eq!(within_budget(&index, start, end, 1_000), want, "{why}");
+        }
     }
 
     #[test]
