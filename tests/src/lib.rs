@@ -359,18 +359,26 @@ impl Drop for Agent {
     }
 }
 
-/// Waits (60 s at most) until every one of `agents` names the same raft leader; its RPC
-/// address (`ip:8300`).
-pub fn common_leader(agents: &[Agent]) -> String {
+/// Waits (60 s at most) until every server but `skip` names the same raft leader, one of
+/// `servers`; returns its index.
+pub fn agreed_leader(servers: &[Agent], skip: Option<usize>) -> usize {
     wait_for(
-        "a leader known to every server",
+        "all servers agree on a leader",
         Duration::from_secs(60),
         || {
-            let ls: Vec<String> = agents
+            let leaders: Vec<String> = servers
                 .iter()
-                .map(|a| a.http().leader())
-                .collect::<Option<_>>()?;
-            ls.windows(2).all(|w| w[0] == w[1]).then(|| ls[0].clone())
+                .enumerate()
+                .filter(|(i, _)| Some(*i) != skip)
+                .map(|(_, s)| s.http().leader())
+                .collect::<Option<Vec<_>>>()?;
+            if leaders.windows(2).any(|w| w[0] != w[1]) {
+                return None;
+            }
+            let l = servers
+                .iter()
+                .position(|s| leaders[0] == format!("{}:8300", s.ip))?;
+            (Some(l) != skip).then_some(l)
         },
     )
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
-use praetor_tests::{Agent, dns, wait_for};
+use praetor_tests::{Agent, agreed_leader, dns, wait_for};
 
 const JOIN: [&str; 5] = [
     "-server",
@@ -21,29 +21,6 @@ fn servers() -> Vec<Agent> {
     (1..=3)
         .map(|i| Agent::start(&format!("s{i}"), &format!("127.0.1.{i}"), &JOIN))
         .collect()
-}
-
-/// Waits until every running server reports the same leader; returns the leader's index.
-fn agreed_leader(servers: &[Agent], skip: Option<usize>) -> usize {
-    wait_for(
-        "all servers agree on a leader",
-        Duration::from_secs(60),
-        || {
-            let leaders: Vec<String> = servers
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| Some(*i) != skip)
-                .map(|(_, s)| s.http().leader())
-                .collect::<Option<Vec<_>>>()?;
-            if leaders.windows(2).any(|w| w[0] != w[1]) {
-                return None;
-            }
-            let l = servers
-                .iter()
-                .position(|s| leaders[0] == format!("{}:8300", s.ip))?;
-            (Some(l) != skip).then_some(l)
-        },
-    )
 }
 
 #[test]

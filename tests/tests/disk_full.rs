@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use praetor_tests::faults::cluster::{mount_tmpfs, unmount_tmpfs};
 use praetor_tests::faults::nemesis::fill_disk;
-use praetor_tests::{Agent, AgentOptions, common_leader, scratch, wait_for};
+use praetor_tests::{Agent, AgentOptions, agreed_leader, scratch, wait_for};
 
 /// Each value is a quarter of the log's first segment (1 MiB; later ones 2, 4, then 8 MiB).
 const VALUE: usize = 256 << 10;
@@ -182,11 +182,8 @@ fn a_leader_whose_disk_fills_is_replaced_and_follows_once_space_returns() {
             Agent::start_with(&format!("dfc{}", i + 1), ip, &join, &opts)
         })
         .collect();
-    let leader = common_leader(&s);
-    let l = s
-        .iter()
-        .position(|a| format!("{}:8300", a.ip) == leader)
-        .expect("the leader is one of the three");
+    let l = agreed_leader(&s, None);
+    let leader = format!("{}:8300", s[l].ip);
     let other = (l + 1) % 3;
 
     let mut acked = Vec::new();

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use praetor_tests::{Agent, common_leader, wait_for};
+use praetor_tests::{Agent, agreed_leader, wait_for};
 
 const JOIN: [&str; 5] = [
     "-server",
@@ -20,11 +20,8 @@ fn acknowledged_writes_survive_a_follower_restart() {
     let mut s: Vec<Agent> = (1..=3)
         .map(|i| Agent::start(&format!("w{i}"), &format!("127.0.1.{i}"), &JOIN))
         .collect();
-    let leader = common_leader(&s);
-    let follower = s
-        .iter()
-        .position(|a| format!("{}:8300", a.ip) != leader)
-        .unwrap();
+    // A follower: the server after the leader.
+    let follower = (agreed_leader(&s, None) + 1) % s.len();
 
     // Four writers, each through a different server than the follower we kill; bounded in count and time.
     let acked = Arc::new(Mutex::new(Vec::<String>::new()));
