@@ -21,6 +21,7 @@ const COMPONENTS: &[&str] = &[
     "hostile-membomb",
     "hostile-trap",
     "hostile-wrong-world",
+    "hostile-old-abi",
 ];
 
 fn main() {

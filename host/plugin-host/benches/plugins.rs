@@ -162,6 +162,50 @@ fn print_ratios(host: &PluginHost, native_eval: &policy::Evaluator) {
     );
 }
 
+/// A named call on a host.
+type Named<'a> = (&'a str, &'a dyn Fn(&PluginHost));
+
+/// Built-ins against the components in `dir`, interleaved (7 rounds, alternating which goes
+/// first) so that the machine's drift hits both alike: median and range per call.
+fn compare_builds(host: &PluginHost, alt: &PluginHost, dir: &str) {
+    let (q, rr, req) = (query(), route_request(), request());
+    let n = 50_000;
+    let calls: [Named<'_>; 3] = [
+        ("translate", &|h| {
+            drop(black_box(h.translate_plugin(black_box(&q))))
+        }),
+        ("route pick", &|h| {
+            drop(black_box(h.pick_plugin(black_box(&rr))))
+        }),
+        ("intention (1,000 loaded)", &|h| {
+            drop(black_box(h.evaluate_plugin(black_box(&req))))
+        }),
+    ];
+    for (name, call) in calls {
+        let mut times: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+        for round in 0..7 {
+            for i in [round % 2, 1 - round % 2] {
+                let h = if i == 0 { host } else { alt };
+                times[i].push(per_call(n, || call(h)).as_nanos() as f64);
+            }
+        }
+        let [built_in, other] = times.map(|mut t| {
+            t.sort_by(f64::total_cmp);
+            (t[t.len() / 2], t[0], t[t.len() - 1])
+        });
+        println!(
+            "COMPARE {name:<26} built-in {:>7.0} ns ({:.0}-{:.0})   {dir} {:>7.0} ns ({:.0}-{:.0})   ratio {:.2}",
+            built_in.0,
+            built_in.1,
+            built_in.2,
+            other.0,
+            other.1,
+            other.2,
+            built_in.0 / other.0
+        );
+    }
+}
+
 /// Issue 10's figure: `check` with 10,000 intentions through the slot against the native
 /// evaluator (goal: ≤ 3×).
 fn print_intentions_10k(host: &PluginHost) {
@@ -225,8 +269,7 @@ fn benches(c: &mut Criterion) {
         }
         alt.update_intentions(intentions(), false)
             .expect("intentions");
-        println!("components from {dir}:");
-        print_ratios(&alt, &native_eval);
+        compare_builds(&host, &alt, &dir);
     }
 
     let (q, cs, rr, req) = (query(), candidates(), route_request(), request());

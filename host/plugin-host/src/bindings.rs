@@ -1,4 +1,4 @@
-//! The one place WIT bindings are generated: one `bindgen!` per world of `praetor:plugins@0.1.0`
+//! The one place WIT bindings are generated: one `bindgen!` per world of `praetor:plugins@0.2.0`
 //! (`wit/` at the repository root). The `log` interface is generated once (in [`join`]) and
 //! shared by the other worlds through `with`, so the host implements it once.
 

@@ -13,11 +13,25 @@ pub(crate) fn tagged(q: &policy::AddressQuery) -> Vec<wt::TaggedAddress<'_>> {
     q.tagged
         .iter()
         .map(|t| wt::TaggedAddress {
-            key: &t.key,
+            key: address_key(&t.key),
             address: &t.address,
             port: t.port,
         })
         .collect()
+}
+
+/// A catalog tagged-address key as WIT carries it: Consul's six well-known keys without a
+/// string.
+fn address_key(key: &str) -> wt::AddressKey<'_> {
+    match key {
+        policy::translate::TAGGED_LAN => wt::AddressKey::Lan,
+        policy::translate::TAGGED_WAN => wt::AddressKey::Wan,
+        policy::translate::TAGGED_LAN_IPV4 => wt::AddressKey::LanIpv4,
+        policy::translate::TAGGED_WAN_IPV4 => wt::AddressKey::WanIpv4,
+        policy::translate::TAGGED_LAN_IPV6 => wt::AddressKey::LanIpv6,
+        policy::translate::TAGGED_WAN_IPV6 => wt::AddressKey::WanIpv6,
+        other => wt::AddressKey::Other(other),
+    }
 }
 
 pub(crate) fn address_query<'a>(
@@ -35,9 +49,7 @@ pub(crate) fn address_query<'a>(
         accept |= wt::Accept::DOMAIN;
     }
     wt::AddressQuery {
-        local_datacenter: &q.local_datacenter,
         record_datacenter: &q.record_datacenter,
-        enabled: q.enabled,
         address: &q.address,
         port: q.port,
         tagged,

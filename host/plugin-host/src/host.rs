@@ -121,6 +121,10 @@ struct Inner {
     router: LazySlot<Router>,
     intentions: LazySlot<IntentionEvaluator>,
     intention_set: ArcSwap<IntentionSet>,
+    /// What the translator's instances were last given (see [`translate_on`]).
+    agent: ArcSwap<Given<Agent>>,
+    /// The request the router's instances were last given (see [`pick_on`]).
+    route_request: ArcSwap<Given<policy::RouteRequest>>,
     joins: RwLock<BTreeMap<String, Arc<LazySlot<JoinProvider>>>>,
 }
 
@@ -192,6 +196,8 @@ impl PluginHost {
                 router,
                 intentions,
                 intention_set: ArcSwap::new(Arc::new(set)),
+                agent: ArcSwap::new(Given::new(Agent::default())),
+                route_request: ArcSwap::new(Given::new(policy::RouteRequest::default())),
                 joins: RwLock::new(joins),
             }),
         })
@@ -246,7 +252,8 @@ impl PluginHost {
     /// The address and port to present for a record (`translate_wan_addrs`).
     pub fn translate(&self, query: &policy::AddressQuery) -> policy::Presented {
         match self.warm(&self.inner.translator, |h| drop(h.translator())) {
-            Some(slot) => translate_on(slot, query).unwrap_or_else(|_| policy::translate(query)),
+            Some(slot) => translate_on(slot, &self.inner.agent, query)
+                .unwrap_or_else(|_| policy::translate(query)),
             None => policy::translate(query),
         }
     }
@@ -256,7 +263,11 @@ impl PluginHost {
         &self,
         query: &policy::AddressQuery,
     ) -> Result<policy::Presented, String> {
-        translate_on(self.translator().map_err(|e| e.to_string())?, query)
+        translate_on(
+            self.translator().map_err(|e| e.to_string())?,
+            &self.inner.agent,
+            query,
+        )
     }
 
     /// A number that changes whenever [`Self::translate`]'s answers may change (a component
@@ -290,7 +301,7 @@ impl PluginHost {
     /// Where to send a request for another datacenter; `None`: no healthy server.
     pub fn pick(&self, request: &policy::RouteRequest) -> Option<policy::Route> {
         self.warm(&self.inner.router, |h| drop(h.router()))
-            .and_then(|slot| pick_on(slot, request).ok())
+            .and_then(|slot| pick_on(slot, &self.inner.route_request, request).ok())
             .unwrap_or_else(|| policy::pick(request))
     }
 
@@ -299,7 +310,11 @@ impl PluginHost {
         &self,
         request: &policy::RouteRequest,
     ) -> Result<Option<policy::Route>, String> {
-        pick_on(self.router().map_err(|e| e.to_string())?, request)
+        pick_on(
+            self.router().map_err(|e| e.to_string())?,
+            &self.inner.route_request,
+            request,
+        )
     }
 
     /// The intention verdict for one connection or request.
@@ -553,15 +568,33 @@ impl PluginHost {
     }
 }
 
-/// A translate call on `slot`'s current component.
+/// A translate call on `slot`'s current component: `set-agent` first when the instance does
+/// not hold the query's agent part yet (both within the call's deadline), then `translate`.
 fn translate_on(
     slot: &Slot<AddressTranslator>,
+    last: &ArcSwap<Given<Agent>>,
     query: &policy::AddressQuery,
 ) -> Result<policy::Presented, String> {
+    let given = Given::for_call(
+        last,
+        |a| a.local_datacenter == query.local_datacenter && a.enabled == query.enabled,
+        || Agent {
+            local_datacenter: query.local_datacenter.clone(),
+            enabled: query.enabled,
+        },
+    );
     let tagged = convert::tagged(query);
     let q = convert::address_query(query, &tagged);
-    slot.call(|inst, store| inst.praetor_plugins_translation().call_translate(store, q))
-        .map(convert::presented)
+    slot.call_synced(|inst, store, synced| {
+        let translation = inst.praetor_plugins_translation();
+        if *synced != given.version {
+            let agent = &given.value;
+            translation.call_set_agent(&mut *store, &agent.local_datacenter, agent.enabled)?;
+            *synced = given.version;
+        }
+        translation.call_translate(store, q)
+    })
+    .map(convert::presented)
 }
 
 /// A rank call on `slot`'s current component, its answer checked.
@@ -581,16 +614,67 @@ fn rank_on(
     })
 }
 
-/// A pick call on `slot`'s current component.
+/// State a slot's instances are given before a call (the router's request, the translator's
+/// agent), with a process-unique version: an instance whose `synced` tag is `version` holds
+/// `value` already.
+struct Given<T> {
+    version: u64,
+    value: T,
+}
+
+static GIVEN_VERSION: AtomicU64 = AtomicU64::new(1);
+
+impl<T> Given<T> {
+    fn new(value: T) -> Arc<Self> {
+        Arc::new(Given {
+            version: GIVEN_VERSION.fetch_add(1, Ordering::Relaxed),
+            value,
+        })
+    }
+
+    /// What a call gives: the last given value when it `matches` the call's, else `make()`,
+    /// which becomes the last given.
+    fn for_call(
+        last: &ArcSwap<Given<T>>,
+        matches: impl FnOnce(&T) -> bool,
+        make: impl FnOnce() -> T,
+    ) -> Arc<Given<T>> {
+        let current = last.load();
+        if matches(&current.value) {
+            return arc_swap::Guard::into_inner(current);
+        }
+        let given = Given::new(make());
+        last.store(given.clone());
+        given
+    }
+}
+
+/// What the translator's instances are given by `set-agent`.
+#[derive(Default)]
+struct Agent {
+    local_datacenter: String,
+    enabled: bool,
+}
+
+/// A pick call on `slot`'s current component: `set-request` first when the instance does not
+/// hold `request` yet (both within the call's deadline), then `pick`.
 fn pick_on(
     slot: &Slot<Router>,
+    last: &ArcSwap<Given<policy::RouteRequest>>,
     request: &policy::RouteRequest,
 ) -> Result<Option<policy::Route>, String> {
-    let lists = convert::candidate_lists(&request.candidates);
-    let cs = convert::candidates(&request.candidates, &lists);
-    let r = convert::route_request(request, &cs);
-    slot.call(|inst, store| inst.praetor_plugins_routing().call_pick(store, r))
-        .map(|route| convert::route(route, request))
+    let given = Given::for_call(last, |r| r == request, || request.clone());
+    slot.call_synced(|inst, store, synced| {
+        let routing = inst.praetor_plugins_routing();
+        if *synced != given.version {
+            let lists = convert::candidate_lists(&given.value.candidates);
+            let cs = convert::candidates(&given.value.candidates, &lists);
+            routing.call_set_request(&mut *store, convert::route_request(&given.value, &cs))?;
+            *synced = given.version;
+        }
+        routing.call_pick(store)
+    })
+    .map(|route| convert::route(route, request))
 }
 
 /// An evaluate call on `slot`'s current component, after it holds `set`.
@@ -602,7 +686,7 @@ fn evaluate_on(
     let r = convert::request(request);
     slot.call_prepared(
         |inst, store, synced| sync_intentions(inst, store, synced, set),
-        |inst, store| inst.praetor_plugins_intentions().call_evaluate(store, &r),
+        |inst, store, _| inst.praetor_plugins_intentions().call_evaluate(store, &r),
     )
     .map(convert::decision)
 }

@@ -1,6 +1,6 @@
 //! praetor's WebAssembly plugin host (wasmtime 48, component model).
 //!
-//! Policies are components of the WIT package `praetor:plugins@0.1.0` (`wit/`), one per slot:
+//! Policies are components of the WIT package `praetor:plugins@0.2.0` (`wit/`), one per slot:
 //! `translator` (world `address-translator`), `router` (`router`), `intentions`
 //! (`intention-evaluator`) and `join:<provider>` (`join-provider`). Each slot starts with its
 //! built-in component (embedded, built from `plugins/`, compiled when the slot is first used),

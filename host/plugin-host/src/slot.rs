@@ -256,6 +256,15 @@ impl<W: PluginWorld> Slot<W> {
         &self,
         f: impl FnOnce(&W, &mut Store<HostState>) -> wasmtime::Result<R>,
     ) -> Result<R, String> {
+        self.call_synced(|inst, store, _| f(inst, store))
+    }
+
+    /// [`Self::call`], with the instance's `synced` tag: for state that the call brings up to
+    /// date itself, within the call's deadline (the router's request).
+    pub(crate) fn call_synced<R>(
+        &self,
+        f: impl FnOnce(&W, &mut Store<HostState>, &mut u64) -> wasmtime::Result<R>,
+    ) -> Result<R, String> {
         self.call_prepared(|_, _, _| Ok(Ok(())), f)
     }
 
@@ -269,7 +278,7 @@ impl<W: PluginWorld> Slot<W> {
             &mut Store<HostState>,
             &mut u64,
         ) -> wasmtime::Result<Result<(), String>>,
-        f: impl FnOnce(&W, &mut Store<HostState>) -> wasmtime::Result<R>,
+        f: impl FnOnce(&W, &mut Store<HostState>, &mut u64) -> wasmtime::Result<R>,
     ) -> Result<R, String> {
         self.calls.fetch_add(1, Ordering::Relaxed);
         let loaded = self.current.load();
@@ -291,7 +300,7 @@ impl<W: PluginWorld> Slot<W> {
             Err(e) => return Err(self.failed(&loaded, describe(&e))),
         }
         warm.store.set_epoch_deadline(self.deadline_ticks);
-        match f(&warm.inst, &mut warm.store) {
+        match f(&warm.inst, &mut warm.store, &mut warm.synced) {
             Ok(r) => {
                 if self.consecutive.load(Ordering::Relaxed) != 0 {
                     self.consecutive.store(0, Ordering::Relaxed);

@@ -76,7 +76,11 @@ pub fn test_call(
             let tagged = convert::tagged(&q);
             let wq = convert::address_query(&q, &tagged);
             let p = slot
-                .call(|i, s| i.praetor_plugins_translation().call_translate(s, wq))
+                .call(|i, s| {
+                    let translation = i.praetor_plugins_translation();
+                    translation.call_set_agent(&mut *s, &q.local_datacenter, q.enabled)?;
+                    translation.call_translate(s, wq)
+                })
                 .map_err(LoadError::Call)?;
             output(&json::Presented::from(convert::presented(p)))
         }
@@ -114,7 +118,11 @@ pub fn test_call(
                     let wcs = convert::candidates(&request.candidates, &lists);
                     let wr = convert::route_request(&request, &wcs);
                     let route = slot
-                        .call(|i, s| i.praetor_plugins_routing().call_pick(s, wr))
+                        .call(|i, s| {
+                            let routing = i.praetor_plugins_routing();
+                            routing.call_set_request(&mut *s, wr)?;
+                            routing.call_pick(s)
+                        })
                         .map_err(LoadError::Call)?;
                     let route = convert::route(route, &request).map(|r| json::Route {
                         candidate: r.candidate,
@@ -149,7 +157,7 @@ pub fn test_call(
                                 input.default_allow,
                             )
                         },
-                        |i, s| i.praetor_plugins_intentions().call_evaluate(s, &r),
+                        |i, s, _| i.praetor_plugins_intentions().call_evaluate(s, &r),
                     )
                     .map_err(LoadError::Call)?;
                 decisions.push(json::Decision::from(convert::decision(d)));

@@ -9,6 +9,8 @@ pub const HOSTILE_MEMBOMB: &str = env!("PRAETOR_WASM_HOSTILE_MEMBOMB");
 pub const HOSTILE_TRAP: &str = env!("PRAETOR_WASM_HOSTILE_TRAP");
 /// A component of another world than the slot it is loaded into.
 pub const HOSTILE_WRONG_WORLD: &str = env!("PRAETOR_WASM_HOSTILE_WRONG_WORLD");
+/// A translator built against the previous version of the WIT package.
+pub const HOSTILE_OLD_ABI: &str = env!("PRAETOR_WASM_HOSTILE_OLD_ABI");
 
 /// Reads one of the paths above.
 pub fn read(path: &str) -> Vec<u8> {

@@ -25,7 +25,7 @@ pub(crate) trait PluginWorld: Sized + Send + 'static {
     ) -> wasmtime::Result<Result<(), String>>;
 }
 
-const LIFECYCLE: &str = "praetor:plugins/lifecycle@0.1.0";
+const LIFECYCLE: &str = "praetor:plugins/lifecycle@0.2.0";
 
 macro_rules! world {
     ($ty:ty, $pre:ty, $name:literal, $export:literal) => {
@@ -61,25 +61,25 @@ world!(
     translator::AddressTranslator,
     translator::AddressTranslatorPre<HostState>,
     "address-translator",
-    "praetor:plugins/translation@0.1.0"
+    "praetor:plugins/translation@0.2.0"
 );
 world!(
     router::Router,
     router::RouterPre<HostState>,
     "router",
-    "praetor:plugins/routing@0.1.0"
+    "praetor:plugins/routing@0.2.0"
 );
 world!(
     intentions::IntentionEvaluator,
     intentions::IntentionEvaluatorPre<HostState>,
     "intention-evaluator",
-    "praetor:plugins/intentions@0.1.0"
+    "praetor:plugins/intentions@0.2.0"
 );
 world!(
     join::JoinProvider,
     join::JoinProviderPre<HostState>,
     "join-provider",
-    "praetor:plugins/discovery@0.1.0"
+    "praetor:plugins/discovery@0.2.0"
 );
 
 /// Checks that `component` exports every interface of world `W`, naming what it lacks.
@@ -94,6 +94,20 @@ pub(crate) fn check_exports<W: PluginWorld>(
         .collect();
     for want in W::EXPORTS {
         if !exports.iter().any(|e| e == want) {
+            // The same interface of another version of the package: name both versions.
+            let unversioned = want.split_once('@').map_or(*want, |(name, _)| name);
+            if let Some(other) = exports.iter().find(|e| {
+                e.split_once('@')
+                    .is_some_and(|(name, _)| name == unversioned)
+            }) {
+                return Err(format!(
+                    "component was built for `{}` (it exports `{other}`), and this agent serves \
+                     `{}`: rebuild it against this version's WIT (a plugin written with the SDK \
+                     only needs rebuilding)",
+                    package(other),
+                    package(want)
+                ));
+            }
             let have = if exports.is_empty() {
                 "nothing".to_owned()
             } else {
@@ -106,4 +120,12 @@ pub(crate) fn check_exports<W: PluginWorld>(
         }
     }
     Ok(())
+}
+
+/// `praetor:plugins@0.2.0` of `praetor:plugins/routing@0.2.0`.
+fn package(interface: &str) -> String {
+    match (interface.split_once('/'), interface.split_once('@')) {
+        (Some((package, _)), Some((_, version))) => format!("{package}@{version}"),
+        _ => interface.to_owned(),
+    }
 }

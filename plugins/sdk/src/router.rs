@@ -2,6 +2,8 @@
 //! bindings.
 
 use crate::bindings::router::exports::praetor::plugins::routing as wit;
+use std::cell::RefCell;
+
 use crate::slot::Slot;
 use praetor_policy::routing::{Candidate, PathKind, Route, RouteRequest, Server};
 
@@ -70,7 +72,7 @@ where
         S::with(|plugin| plugin.rank(&local_datacenter, &candidates))
     }
 
-    fn pick(request: wit::RouteRequest) -> Option<wit::Route> {
+    fn set_request(request: wit::RouteRequest) {
         let request = RouteRequest {
             local_datacenter: request.local_datacenter,
             target: request.target,
@@ -80,11 +82,22 @@ where
                 .map(Candidate::from)
                 .collect(),
         };
-        S::with(|plugin| plugin.pick(&request)).map(|r| wit::Route {
-            candidate: r.candidate,
-            server: r.server,
-        })
+        REQUEST.with(|r| *r.borrow_mut() = request);
     }
+
+    fn pick() -> Option<wit::Route> {
+        REQUEST
+            .with(|r| S::with(|plugin| plugin.pick(&r.borrow())))
+            .map(|r| wit::Route {
+                candidate: r.candidate,
+                server: r.server,
+            })
+    }
+}
+
+thread_local! {
+    /// The request of the last `set-request` (the host gives it again whenever it changes).
+    static REQUEST: RefCell<RouteRequest> = RefCell::new(RouteRequest::default());
 }
 
 impl From<wit::Candidate> for Candidate {

@@ -1,9 +1,14 @@
 //! Address translators (world `address-translator`): the [`AddressTranslator`] trait and its
 //! bridge to the generated bindings.
 
+use std::cell::RefCell;
+
 use crate::bindings::translator::exports::praetor::plugins::translation as wit;
 use crate::slot::Slot;
-use praetor_policy::translate::{Accept, AddressQuery, Presented, TaggedAddress};
+use praetor_policy::translate::{
+    Accept, AddressQuery, Presented, TAGGED_LAN, TAGGED_LAN_IPV4, TAGGED_LAN_IPV6, TAGGED_WAN,
+    TAGGED_WAN_IPV4, TAGGED_WAN_IPV6, TaggedAddress,
+};
 
 /// Chooses the address and port an agent presents for a node or service record (Consul's
 /// `translate_wan_addrs`). Export with `export_plugin!(translator: MyType)`.
@@ -65,38 +70,56 @@ where
     S: Slot,
     S::Plugin: AddressTranslator,
 {
+    fn set_agent(local_datacenter: String, enabled: bool) {
+        QUERY.with(|q| {
+            let mut q = q.borrow_mut();
+            q.local_datacenter = local_datacenter;
+            q.enabled = enabled;
+        });
+    }
+
     fn translate(query: wit::AddressQuery) -> wit::Presented {
-        let query = AddressQuery::from(query);
-        let presented = S::with(|plugin| plugin.translate(&query));
-        wit::Presented {
-            address: presented.address,
-            port: presented.port,
-        }
+        QUERY.with(|q| {
+            let mut q = q.borrow_mut();
+            q.record_datacenter = query.record_datacenter;
+            q.address = query.address;
+            q.port = query.port;
+            q.tagged.clear();
+            q.tagged
+                .extend(query.tagged.into_iter().map(|t| TaggedAddress {
+                    key: key(t.key),
+                    address: t.address,
+                    port: t.port,
+                }));
+            q.accept = Accept {
+                ipv4: query.accept.contains(wit::Accept::IPV4),
+                ipv6: query.accept.contains(wit::Accept::IPV6),
+                domain: query.accept.contains(wit::Accept::DOMAIN),
+            };
+            let presented = S::with(|plugin| plugin.translate(&q));
+            wit::Presented {
+                address: presented.address,
+                port: presented.port,
+            }
+        })
     }
 }
 
-impl From<wit::AddressQuery> for AddressQuery {
-    fn from(q: wit::AddressQuery) -> Self {
-        AddressQuery {
-            local_datacenter: q.local_datacenter,
-            record_datacenter: q.record_datacenter,
-            enabled: q.enabled,
-            address: q.address,
-            port: q.port,
-            tagged: q
-                .tagged
-                .into_iter()
-                .map(|t| TaggedAddress {
-                    key: t.key,
-                    address: t.address,
-                    port: t.port,
-                })
-                .collect(),
-            accept: Accept {
-                ipv4: q.accept.contains(wit::Accept::IPV4),
-                ipv6: q.accept.contains(wit::Accept::IPV6),
-                domain: q.accept.contains(wit::Accept::DOMAIN),
-            },
-        }
+thread_local! {
+    /// The query handed to the plugin: the agent's part as `set-agent` last gave it, the
+    /// record's part replaced by each `translate` (its list keeps its capacity).
+    static QUERY: RefCell<AddressQuery> = RefCell::new(AddressQuery::default());
+}
+
+/// The catalog's spelling of a tagged-address key.
+fn key(k: wit::AddressKey) -> String {
+    match k {
+        wit::AddressKey::Lan => TAGGED_LAN.to_owned(),
+        wit::AddressKey::Wan => TAGGED_WAN.to_owned(),
+        wit::AddressKey::LanIpv4 => TAGGED_LAN_IPV4.to_owned(),
+        wit::AddressKey::WanIpv4 => TAGGED_WAN_IPV4.to_owned(),
+        wit::AddressKey::LanIpv6 => TAGGED_LAN_IPV6.to_owned(),
+        wit::AddressKey::WanIpv6 => TAGGED_WAN_IPV6.to_owned(),
+        wit::AddressKey::Other(other) => other,
     }
 }

@@ -81,6 +81,23 @@ fn rank_and_pick_through_the_wit_types() {
             ),
         ],
     };
-    let route = <TestSlot as Guest>::pick(request).expect("a route");
+    <TestSlot as Guest>::set_request(request);
+    let route = <TestSlot as Guest>::pick().expect("a route");
     assert_eq!((route.candidate, route.server), (1, 1));
+    // `pick` answers for the request last given, as often as it is called.
+    let again = <TestSlot as Guest>::pick().expect("a route");
+    assert_eq!((again.candidate, again.server), (1, 1));
+
+    // A new request replaces the old one: no area path, so no route.
+    <TestSlot as Guest>::set_request(wit::RouteRequest {
+        local_datacenter: "dc1".into(),
+        target: "dc2".into(),
+        candidates: vec![candidate(
+            "dc2",
+            wit::PathKind::Wan,
+            Some(1.0),
+            &[("a", true)],
+        )],
+    });
+    assert!(<TestSlot as Guest>::pick().is_none());
 }

@@ -70,20 +70,42 @@ fn configure_then_translate_through_the_wit_types() {
         <TestSlot as Lifecycle>::configure(r#"{"prefix": "p"}"#.to_string()),
         Ok(())
     );
-    let query = wit::AddressQuery {
-        local_datacenter: "dc1".into(),
+    <TestSlot as Guest>::set_agent("dc1".into(), true);
+    let query = |key| wit::AddressQuery {
         record_datacenter: "dc2".into(),
-        enabled: true,
         address: "10.0.0.1".into(),
         port: 8080,
         tagged: vec![wit::TaggedAddress {
-            key: "wan".into(),
+            key,
             address: "198.18.0.1".into(),
             port: 80,
         }],
         accept: wit::Accept::IPV4 | wit::Accept::DOMAIN,
     };
-    let out = <TestSlot as Guest>::translate(query);
+    let out = <TestSlot as Guest>::translate(query(wit::AddressKey::Wan));
     assert_eq!(out.address, "p|dc1|dc2|true|10.0.0.1|wan=198.18.0.1:80|101");
     assert_eq!(out.port, 8081);
+    // Every well-known key is spelled as the catalog spells it; others arrive as they are.
+    for (key, spelled) in [
+        (wit::AddressKey::Lan, "lan"),
+        (wit::AddressKey::LanIpv4, "lan_ipv4"),
+        (wit::AddressKey::WanIpv4, "wan_ipv4"),
+        (wit::AddressKey::LanIpv6, "lan_ipv6"),
+        (wit::AddressKey::WanIpv6, "wan_ipv6"),
+        (wit::AddressKey::Other("public".into()), "public"),
+    ] {
+        let out = <TestSlot as Guest>::translate(query(key));
+        assert!(
+            out.address.contains(&format!("|{spelled}=198.18.0.1:80|")),
+            "{}",
+            out.address
+        );
+    }
+    // The agent part stays until it is given again.
+    <TestSlot as Guest>::set_agent("dc3".into(), false);
+    let out = <TestSlot as Guest>::translate(query(wit::AddressKey::Wan));
+    assert_eq!(
+        out.address,
+        "p|dc3|dc2|false|10.0.0.1|wan=198.18.0.1:80|101"
+    );
 }

@@ -93,7 +93,7 @@ fn wrong_world_is_refused_and_old_component_stays() {
     let text = err.to_string();
     assert!(matches!(err, LoadError::WrongWorld(_)), "{err:?}");
     assert!(text.contains("`address-translator`"), "{text}");
-    assert!(text.contains("praetor:plugins/translation@0.1.0"), "{text}");
+    assert!(text.contains("praetor:plugins/translation@0.2.0"), "{text}");
     // A join provider (it imports discovery-host, which a translator may not) is refused too.
     let err = host
         .load_blocking(
@@ -111,6 +111,24 @@ fn wrong_world_is_refused_and_old_component_stays() {
     assert_eq!(after.sha256, before.sha256);
     assert_eq!(after.component, "translate-wan-addrs");
     host.translate_plugin(&query()).unwrap();
+}
+
+#[test]
+fn component_of_the_previous_wit_version_is_refused_with_a_rebuild_hint() {
+    let host = host();
+    let err = load(&host, "translator", testdata::HOSTILE_OLD_ABI).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, LoadError::WrongWorld(_)), "{err:?}");
+    assert!(
+        text.contains("built for `praetor:plugins@0.1.0`")
+            && text.contains("serves `praetor:plugins@0.2.0`")
+            && text.contains("rebuild it"),
+        "{text}"
+    );
+    assert_eq!(
+        host.info("translator").unwrap().component,
+        "translate-wan-addrs"
+    );
 }
 
 #[test]

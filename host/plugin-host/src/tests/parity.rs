@@ -117,6 +117,64 @@ fn rank_and_pick_match_native() {
     assert_no_failures(&host);
 }
 
+/// `pick` carries no request and `translate` no agent part: an instance is given them
+/// (`set-request`, `set-agent`) when it does not hold the caller's. Threads with different
+/// ones share the slots' instances (and the host's "last given"), and every answer must still
+/// be the caller's.
+#[test]
+fn given_state_follows_the_caller_across_instances() {
+    let host = host();
+    let mut r = Rng::new(0x5e7);
+    let requests: Vec<policy::RouteRequest> = (0..8)
+        .map(|_| {
+            let mut req = inputs::route_request(&mut r);
+            // Give every request a healthy server, so that answers differ between requests.
+            if let Some(s) = req
+                .candidates
+                .first_mut()
+                .and_then(|c| c.servers.first_mut())
+            {
+                s.healthy = true;
+            }
+            req
+        })
+        .collect();
+    let queries: Vec<policy::AddressQuery> = (0..8)
+        .map(|i| policy::AddressQuery {
+            // Remote with translation on answers the WAN address; the others the record's own.
+            local_datacenter: ["dc1", "dc2"][i % 2].into(),
+            record_datacenter: "dc2".into(),
+            enabled: i % 4 < 2,
+            address: "10.0.0.1".into(),
+            port: 8080,
+            tagged: vec![policy::TaggedAddress::new("wan", "198.18.0.1", 80)],
+            accept: policy::Accept::ANY,
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        for t in 0..4 {
+            let (host, requests, queries) = (&host, &requests, &queries);
+            scope.spawn(move || {
+                for i in 0..500 {
+                    let req = &requests[(i * (t + 1) + t) % requests.len()];
+                    assert_eq!(
+                        host.pick_plugin(req).unwrap(),
+                        policy::pick(req),
+                        "thread {t}, call {i}: {req:?}"
+                    );
+                    let q = &queries[(i * (t + 1) + t) % queries.len()];
+                    assert_eq!(
+                        host.translate_plugin(q).unwrap(),
+                        policy::translate(q),
+                        "thread {t}, call {i}: {q:?}"
+                    );
+                }
+            });
+        }
+    });
+    assert_no_failures(&host);
+}
+
 #[test]
 fn intentions_match_native() {
     let host = host();
