@@ -730,6 +730,11 @@ pub async fn run(config: Config) -> Result<(), AgentError> {
             },
             dir: config.data_dir.as_ref().map(|d| d.join("raft")),
             raft_multiplier: config.raft_multiplier,
+            snapshots: praetor_consensus::Snapshots {
+                threshold: config.raft_snapshot_threshold,
+                interval: config.raft_snapshot_interval,
+                trailing_logs: config.raft_trailing_logs,
+            },
             dialer: Some(raft_dialer(rpc_tls.clone(), &config.datacenter)),
         };
         let consensus = Consensus::start(cc, store).await?;

@@ -102,6 +102,7 @@ async fn server() -> Server {
             node: node.clone(),
             dir: None,
             raft_multiplier: 1,
+            snapshots: praetor_consensus::Snapshots::default(),
             dialer: None,
         },
         Arc::new(SharedStore::new(Store::new())),

@@ -391,6 +391,21 @@ pub(crate) fn build(
         }
     };
 
+    // Raft snapshots (Consul: zero or absent means the default).
+    let or_default = |n: u32, default: u32| u64::from(if n == 0 { default } else { n });
+    let raft_snapshot_threshold = or_default(
+        non_negative("raft_snapshot_threshold", raw.raft_snapshot_threshold, 0)?,
+        16_384,
+    );
+    let raft_trailing_logs = or_default(
+        non_negative("raft_trailing_logs", raw.raft_trailing_logs, 0)?,
+        10_240,
+    );
+    let raft_snapshot_interval = raw
+        .raft_snapshot_interval
+        .filter(|d| !d.is_zero())
+        .unwrap_or(Duration::from_secs(30));
+
     // Node meta and gossip key.
     validate_meta(&raw.node_meta, false).map_err(|e| invalid(format!("node_meta invalid: {e}")))?;
     let encrypt = match raw.encrypt.filter(|k| !k.is_empty()) {
@@ -527,6 +542,9 @@ pub(crate) fn build(
         checks,
         enable_script_checks: raw.enable_script_checks.unwrap_or(false),
         raft_multiplier,
+        raft_snapshot_threshold,
+        raft_snapshot_interval,
+        raft_trailing_logs,
         leave_on_terminate: raw.leave_on_terminate.unwrap_or(!server),
         skip_leave_on_interrupt: raw.skip_leave_on_interrupt.unwrap_or(server),
         rejoin_after_leave: raw.rejoin_after_leave.unwrap_or(false),

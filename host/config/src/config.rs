@@ -324,6 +324,15 @@ pub struct Config {
     pub enable_script_checks: bool,
     /// `performance.raft_multiplier`: 1..=10, default 5 (dev 1).
     pub raft_multiplier: u32,
+    /// `raft_snapshot_threshold`: committed entries since the last snapshot that make the next
+    /// one (Consul's default 16384; 0 is the default).
+    pub raft_snapshot_threshold: u64,
+    /// `raft_snapshot_interval`: how often a server checks the threshold, plus a random part of
+    /// up to as much again (Consul's default 30s; 0 is the default).
+    pub raft_snapshot_interval: Duration,
+    /// `raft_trailing_logs`: entries kept in the log behind a snapshot, so that a follower a
+    /// little behind catches up from the log (Consul's default 10240; 0 is the default).
+    pub raft_trailing_logs: u64,
     pub leave_on_terminate: bool,
     pub skip_leave_on_interrupt: bool,
     pub rejoin_after_leave: bool,

@@ -98,6 +98,9 @@ const TOP_LEVEL: &[&str] = &[
     "check",
     "log_level",
     "performance",
+    "raft_snapshot_threshold",
+    "raft_snapshot_interval",
+    "raft_trailing_logs",
     "enable_script_checks",
     "leave_on_terminate",
     "skip_leave_on_interrupt",
@@ -650,6 +653,11 @@ impl<'a> Decoder<'a> {
             }
             "log_level" => raw.log_level = Some(self.string(name, v)?),
             "performance" => raw.raft_multiplier = self.performance(v)?,
+            "raft_snapshot_threshold" => raw.raft_snapshot_threshold = Some(self.int(name, v)?),
+            "raft_snapshot_interval" => {
+                raw.raft_snapshot_interval = Some(self.duration(name, v)?);
+            }
+            "raft_trailing_logs" => raw.raft_trailing_logs = Some(self.int(name, v)?),
             "enable_script_checks" => raw.enable_script_checks = Some(self.boolean(name, v)?),
             "leave_on_terminate" => raw.leave_on_terminate = Some(self.boolean(name, v)?),
             "skip_leave_on_interrupt" => {

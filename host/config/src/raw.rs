@@ -285,6 +285,9 @@ pub(crate) struct RawConfig {
     pub checks: Vec<CheckSpec>,
     pub log_level: Option<String>,
     pub raft_multiplier: Option<i64>,
+    pub raft_snapshot_threshold: Option<i64>,
+    pub raft_snapshot_interval: Option<Duration>,
+    pub raft_trailing_logs: Option<i64>,
     pub enable_script_checks: Option<bool>,
     pub leave_on_terminate: Option<bool>,
     pub skip_leave_on_interrupt: Option<bool>,
@@ -368,6 +371,15 @@ impl RawConfig {
         self.checks.extend(later.checks);
         overlay(&mut self.log_level, later.log_level);
         overlay(&mut self.raft_multiplier, later.raft_multiplier);
+        overlay(
+            &mut self.raft_snapshot_threshold,
+            later.raft_snapshot_threshold,
+        );
+        overlay(
+            &mut self.raft_snapshot_interval,
+            later.raft_snapshot_interval,
+        );
+        overlay(&mut self.raft_trailing_logs, later.raft_trailing_logs);
         overlay(&mut self.enable_script_checks, later.enable_script_checks);
         overlay(&mut self.leave_on_terminate, later.leave_on_terminate);
         overlay(

@@ -1605,3 +1605,48 @@ fn default_intention_policy_must_match_praetors_default() {
         load_one("i.json", text).expect("same decision loads");
     }
 }
+
+#[test]
+fn raft_snapshot_keys_take_consul_defaults_values_and_refuse_negatives() {
+    let defaults = load_one("d.json", r#"{"data_dir": "/tmp/x"}"#)
+        .expect("loads")
+        .config;
+    assert_eq!(defaults.raft_snapshot_threshold, 16_384);
+    assert_eq!(defaults.raft_snapshot_interval, Duration::from_secs(30));
+    assert_eq!(defaults.raft_trailing_logs, 10_240);
+    let set = load_one(
+        "s.hcl",
+        r#"
+data_dir = "/tmp/x"
+raft_snapshot_threshold = 8192
+raft_snapshot_interval = "5s"
+raft_trailing_logs = 20000
+"#,
+    )
+    .expect("loads");
+    assert!(
+        !set.warnings.iter().any(|w| w.contains("raft_")),
+        "{:?}",
+        set.warnings
+    );
+    assert_eq!(set.config.raft_snapshot_threshold, 8192);
+    assert_eq!(set.config.raft_snapshot_interval, Duration::from_secs(5));
+    assert_eq!(set.config.raft_trailing_logs, 20_000);
+    // Consul treats zero as unset.
+    let zero = load_one(
+        "z.json",
+        r#"{"data_dir": "/tmp/x", "raft_snapshot_threshold": 0, "raft_snapshot_interval": "0s"}"#,
+    )
+    .expect("loads")
+    .config;
+    assert_eq!(zero.raft_snapshot_threshold, 16_384);
+    assert_eq!(zero.raft_snapshot_interval, Duration::from_secs(30));
+    for key in ["raft_snapshot_threshold", "raft_trailing_logs"] {
+        let err = load_one(
+            "n.json",
+            &format!(r#"{{"data_dir": "/tmp/x", "{key}": -1}}"#),
+        )
+        .unwrap_err();
+        assert!(err.starts_with(&format!("{key} cannot be -1")), "{err}");
+    }
+}

@@ -1,5 +1,5 @@
-//! Raft for one datacenter's servers: openraft with a durable redb log, an in-memory state
-//! machine snapshotted to a file, and gRPC transport on the server RPC port.
+//! Raft for one datacenter's servers: openraft with a durable segment log (`segment`), an in-memory
+//! state machine snapshotted to a file, and gRPC transport on the server RPC port.
 //!
 //! Every openraft type stays inside this crate; callers see [`Consensus`], [`RaftNode`] and
 //! typed errors, so an openraft upgrade touches only this crate.
@@ -13,6 +13,7 @@ mod migrate;
 mod network;
 mod propose;
 mod segment;
+mod snapshots;
 mod state_machine;
 mod types;
 
@@ -29,6 +30,7 @@ use tonic::transport::Channel;
 
 pub use network::{RaftService, channel};
 pub use segment::LogError;
+pub use snapshots::Snapshots;
 pub use types::RaftNode;
 
 use crate::log_store::LogStore;
@@ -88,6 +90,8 @@ pub struct ConsensusConfig {
     pub raft_multiplier: u32,
     /// How to reach peers (`None` = plaintext gRPC).
     pub dialer: Option<Dialer>,
+    /// When to snapshot (Consul's `raft_snapshot_*` and `raft_trailing_logs`).
+    pub snapshots: Snapshots,
 }
 
 /// Counters the agent exports as metrics.
@@ -132,6 +136,8 @@ pub struct Consensus {
     /// Writes go through the proposer, which batches those queued together (`propose`).
     proposals: tokio::sync::mpsc::Sender<propose::Proposal>,
     proposer: Arc<tokio::task::JoinHandle<()>>,
+    /// Starts snapshots on Consul's cadence (`snapshots`).
+    snapshotter: Arc<tokio::task::JoinHandle<()>>,
     /// What each peer reads, from its raft replies (the batch gate).
     reads: network::PeerReads,
 }
@@ -151,8 +157,9 @@ impl Consensus {
             election_timeout_min: 200 * m,
             election_timeout_max: 400 * m,
             install_snapshot_timeout: 10_000,
-            snapshot_policy: SnapshotPolicy::LogsSinceLast(10_000),
-            max_in_snapshot_log_to_keep: 1_000,
+            // Snapshots are started by `snapshots`, on Consul's cadence.
+            snapshot_policy: SnapshotPolicy::Never,
+            max_in_snapshot_log_to_keep: cfg.snapshots.trailing_logs,
             ..Default::default()
         };
         let config = Arc::new(
@@ -176,6 +183,7 @@ impl Consensus {
             .await
             .map_err(|e| ConsensusError::Raft(e.to_string()))?;
         let (proposals, proposer) = propose::spawn(raft.clone(), cfg.node_id, reads.clone());
+        let snapshotter = snapshots::spawn(raft.clone(), cfg.snapshots);
         let me = Consensus {
             raft,
             node_id: cfg.node_id,
@@ -186,6 +194,7 @@ impl Consensus {
             read_lease: Duration::from_millis(200 * m),
             proposals,
             proposer: Arc::new(proposer),
+            snapshotter: Arc::new(snapshotter),
             reads,
         };
         me.spawn_leader_watch();
@@ -424,6 +433,7 @@ impl Consensus {
     pub async fn shutdown(&self) {
         let _ = self.raft.shutdown().await;
         self.proposer.abort();
+        self.snapshotter.abort();
         let log = self.log.clone();
         let _ = tokio::task::spawn_blocking(move || log.close()).await;
     }

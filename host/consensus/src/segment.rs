@@ -396,7 +396,10 @@ fn apply(
         }
         KIND_PURGE => {
             let id: LogId = postcard::from_bytes(rest).map_err(dec_err)?;
-            out.index = out.index.split_off(&(id.index + 1));
+            out.index = match id.index.checked_add(1) {
+                Some(after) => out.index.split_off(&after),
+                None => BTreeMap::new(),
+            };
             out.purged = Some(id);
         }
         KIND_FORMAT => {
@@ -447,15 +450,27 @@ fn write_zeros(file: &File, from: u64, to: u64) -> std::io::Result<()> {
     Ok(())
 }
 
+/// How much of a new segment is zero-filled between two syncs.
+const ZERO_CHUNK: u64 = 256 << 10;
+
 /// Writes `path` as `size` zero bytes and syncs it (the blocks are allocated now, so writes
-/// into it later need no metadata). Replaces a file already there.
+/// into it later need no metadata). Replaces a file already there. Synced 256 KiB at a time:
+/// the log's `fdatasync`s, running meanwhile on the same disk, then wait behind at most that
+/// much of it. (One sync of a whole 8 MiB segment, made every second at 64 writers, took
+/// 80-170 ms and held every log sync of that time behind it: the 64-writer p99 tail.)
 pub(crate) fn zero_file(path: &Path, size: u64) -> std::io::Result<()> {
     let f = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .open(path)?;
-    write_zeros(&f, 0, size)?;
+    let mut at = 0;
+    while at < size {
+        let to = (at + ZERO_CHUNK).min(size);
+        write_zeros(&f, at, to)?;
+        f.sync_data()?;
+        at = to;
+    }
     f.sync_all()
 }
 
@@ -493,5 +508,123 @@ pub(crate) fn lock(dir: &Path) -> Result<File, LogError> {
         Ok(()) => Ok(f),
         Err(std::fs::TryLockError::WouldBlock) => Err(LogError::Locked(dir.to_path_buf())),
         Err(std::fs::TryLockError::Error(e)) => Err(io_err(&path)(e)),
+    }
+}
+
+#[cfg(test)]
+mod fuzz_tests {
+    //! A segment holding every record kind, mutated (see `praetor_fuzz`), with each record's
+    //! checksum made right again so that the mutations reach the decoders behind it: replay
+    //! returns a log or an error naming the file, never a panic.
+
+    use openraft::{CommittedLeaderId, EntryPayload};
+
+    use super::*;
+
+    fn log_id(term: u64, index: u64) -> LogId {
+        LogId::new(CommittedLeaderId::new(term, 0), index)
+    }
+
+    fn entry(index: u64, payload: EntryPayload<crate::types::TypeConfig>) -> Vec<u8> {
+        postcard::to_allocvec(&Entry {
+            log_id: log_id(2, index),
+            payload,
+        })
+        .expect("encodes")
+    }
+
+    /// Header, checkpoint and one record of each kind, as the writer lays them out.
+    fn seed() -> Vec<u8> {
+        let ck = Checkpoint {
+            format: 2,
+            vote: Some(meta_bytes(&Vote::new(2, 1))),
+            committed: Some(meta_bytes(&Some(log_id(1, 3)))),
+            purged: Some(meta_bytes(&log_id(1, 1))),
+        };
+        let mut b = ck.segment_start(1);
+        let kv = praetor_state::Command::KvSet {
+            op: praetor_state::KvOp::Set,
+            entry: praetor_state::KvEntry {
+                key: "k".into(),
+                value: b"v".to_vec(),
+                ..Default::default()
+            },
+            cas_index: 0,
+            now_ms: 1,
+        };
+        put(&mut b, &Record::Entry(2, &entry(2, EntryPayload::Blank)));
+        put(
+            &mut b,
+            &Record::Entry(3, &entry(3, EntryPayload::Normal(kv))),
+        );
+        put(&mut b, &Record::Truncate(3));
+        put(&mut b, &Record::Purge(&meta_bytes(&log_id(2, 2))));
+        put(&mut b, &Record::Format(2));
+        put(&mut b, &Record::Vote(&meta_bytes(&Vote::new(3, 1))));
+        put(&mut b, &Record::Committed(&meta_bytes(&Some(log_id(2, 2)))));
+        b
+    }
+
+    /// Rewrites each record's checksum over its payload, as far as the lengths hold.
+    fn fix_checksums(b: &mut [u8]) {
+        let mut pos = HEADER_LEN as usize;
+        while let Some(h) = b.get(pos..pos + RECORD_HEADER as usize) {
+            let len = u32::from_le_bytes([h[0], h[1], h[2], h[3]]) as usize;
+            let start = pos + RECORD_HEADER as usize;
+            let Some(payload) = b.get(start..start.saturating_add(len)) else {
+                return;
+            };
+            if len == 0 {
+                return;
+            }
+            let crc = crc32fast::hash(payload);
+            b[pos + 4..pos + 8].copy_from_slice(&crc.to_le_bytes());
+            pos = start + len;
+        }
+    }
+
+    /// A purge up to the last possible index drops every entry (it used to overflow).
+    #[test]
+    fn a_purge_of_the_highest_index_replays() {
+        let dir = std::env::temp_dir().join(format!("praetor-seg-purge-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let mut b = header(1);
+        put(&mut b, &Record::Entry(2, &entry(2, EntryPayload::Blank)));
+        put(&mut b, &Record::Purge(&meta_bytes(&log_id(2, u64::MAX))));
+        std::fs::write(segment_path(&dir, 1), &b).expect("write");
+        let rep = replay(&dir).expect("replays");
+        assert!(rep.index.is_empty());
+        assert_eq!(rep.purged, Some(log_id(2, u64::MAX)));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn fuzz_segment_replay() {
+        let dir = std::env::temp_dir().join(format!("praetor-fuzz-seg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("dir");
+        let seed = seed();
+        // The unmutated seed replays to what was written.
+        std::fs::write(segment_path(&dir, 1), &seed).expect("write");
+        let rep = replay(&dir).expect("the seed replays");
+        assert_eq!(
+            rep.index.keys().copied().collect::<Vec<_>>(),
+            Vec::<u64>::new()
+        );
+        assert_eq!(rep.purged, Some(log_id(2, 2)));
+        assert_eq!(rep.vote, Some(Vote::new(3, 1)));
+        praetor_fuzz::run("raft log segment", &[&seed], |bytes| {
+            let mut bytes = bytes.to_vec();
+            fix_checksums(&mut bytes);
+            for item in std::fs::read_dir(&dir).expect("dir") {
+                let _ = std::fs::remove_file(item.expect("entry").path());
+            }
+            std::fs::write(segment_path(&dir, 1), &bytes).expect("write");
+            if let Ok(rep) = replay(&dir) {
+                let _ = rep.checkpoint();
+            }
+        });
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

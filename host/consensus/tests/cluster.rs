@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use praetor_consensus::{Consensus, ConsensusConfig, RaftNode};
+use praetor_consensus::{Consensus, ConsensusConfig, RaftNode, Snapshots};
 use praetor_state::{
     Command, CommandResult, KvEntry, KvOp, Query, QueryResult, SharedStore, Store,
 };
@@ -22,6 +22,10 @@ struct Server {
 }
 
 async fn start(id: u64, addr: SocketAddr, dir: PathBuf) -> Server {
+    start_with(id, addr, dir, Snapshots::default()).await
+}
+
+async fn start_with(id: u64, addr: SocketAddr, dir: PathBuf, snapshots: Snapshots) -> Server {
     let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
     let addr = listener.local_addr().unwrap();
     let cfg = ConsensusConfig {
@@ -32,6 +36,7 @@ async fn start(id: u64, addr: SocketAddr, dir: PathBuf) -> Server {
         },
         dir: Some(dir.clone()),
         raft_multiplier: 1,
+        snapshots,
         dialer: None,
     };
     let consensus = Consensus::start(cfg, Arc::new(SharedStore::new(Store::new())))
@@ -317,5 +322,44 @@ async fn concurrent_writes_are_batched_into_fewer_entries_with_their_own_results
     for s in servers {
         stop(s).await;
     }
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+/// Snapshots follow Consul's cadence, not a request: once more than the threshold of entries
+/// were applied since the last snapshot, the next check (every interval plus up to as much
+/// again) writes one, and the log keeps the trailing entries behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_snapshot_is_taken_at_the_first_check_past_the_threshold() {
+    let base =
+        std::env::temp_dir().join(format!("praetor-consensus-cadence-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let snapshots = Snapshots {
+        threshold: 40,
+        interval: Duration::from_millis(100),
+        trailing_logs: 5,
+    };
+    let addr: SocketAddr = "127.0.6.21:0".parse().unwrap();
+    let s = start_with(1, addr, base.join("s1"), snapshots).await;
+    let me = RaftNode {
+        name: "s1".into(),
+        rpc_addr: s.addr.to_string(),
+    };
+    s.consensus
+        .initialize(BTreeMap::from([(1, me)]))
+        .await
+        .expect("initialize");
+    wait_for("a leader", || s.consensus.is_leader().then_some(())).await;
+    for i in 0..50 {
+        s.consensus
+            .write(put(&format!("k{i}"), "v"))
+            .await
+            .expect("write");
+    }
+    let snapshot = s.dir.join("snapshot.bin");
+    wait_for("a snapshot past the threshold", || {
+        snapshot.exists().then_some(())
+    })
+    .await;
+    stop(s).await;
     let _ = std::fs::remove_dir_all(&base);
 }

@@ -1,5 +1,6 @@
-//! The DNS server handle: binds UDP (one `SO_REUSEPORT` socket per receive thread) and TCP on each
-//! address, runs the UDP receive threads and the TCP accept tasks over one `Responder`, shuts them down.
+//! The DNS server handle: binds UDP (one socket per address, read by every receive thread
+//! through duplicated descriptors) and TCP on each address, runs the UDP receive threads and
+//! the TCP accept tasks over one `Responder`, shuts them down.
 
 use std::io;
 use std::net::SocketAddr;

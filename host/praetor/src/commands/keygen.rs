@@ -7,7 +7,8 @@ use rand::rngs::SysRng;
 
 use super::Outcome;
 
-/// Size of the keys `keygen` makes (AES-256; 16 and 24 bytes are accepted by `encrypt`).
+/// Size of the keys `keygen` makes (AES-256, the only size `encrypt` accepts; Consul also
+/// takes 16 and 24 bytes).
 pub const KEY_LEN: usize = 32;
 
 /// A fresh key, base64-encoded (standard alphabet, padded).
