@@ -2,6 +2,7 @@
 //! the lowest-named server (127.0.1.50) starts late with the same flags, finds raft state on
 //! the others, does not bootstrap, and is added to the existing cluster by its leader.
 //! (A full restart of a bootstrapped cluster with the flag still set is in `cluster.rs`.)
+//! A server whose `-retry-join` names only itself (127.0.1.60) is done joining at once.
 
 use std::time::Duration;
 
@@ -64,4 +65,25 @@ fn a_late_lowest_named_server_joins_instead_of_bootstrapping() {
         logs.contains("not bootstrapping"),
         "b1 did not report why it skipped bootstrap:\n{logs}"
     );
+}
+
+/// `-retry-join` naming only the agent's own address is done at once, as in Consul (which
+/// joins itself and stops): no "will retry" warning every `retry_interval` for the agent's life.
+#[test]
+fn retry_join_naming_only_its_own_address_completes() {
+    let solo = Agent::start(
+        "solo",
+        "127.0.1.60",
+        &[
+            "-server",
+            "-bootstrap-expect=1",
+            "-retry-join=127.0.1.60",
+            "-retry-interval=1s",
+        ],
+    );
+    let logs = wait_for("the join loop to finish", LONG, || {
+        let logs = solo.logs();
+        logs.contains("Join cluster completed").then_some(logs)
+    });
+    assert!(!logs.contains("will retry"), "{logs}");
 }

@@ -1071,7 +1071,13 @@ async fn join_loop(shared: Arc<Shared>) {
                 addrs.extend(resolve_join(&a, port).await);
             }
         }
+        let listed = addrs.len();
         addrs.retain(|a| *a != shared.lan.local_addr());
+        if listed > 0 && addrs.is_empty() {
+            // Consul joins its own address, counts that as done and stops retrying.
+            tracing::info!("Join cluster completed: retry_join names only this agent");
+            return;
+        }
         match shared.lan.join(&addrs, Duration::from_secs(5)).await {
             Ok(n) => {
                 tracing::info!(

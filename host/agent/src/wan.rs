@@ -255,7 +255,13 @@ pub(crate) async fn retry_join(shared: Arc<Shared>) {
                 }
             }
         }
+        let listed = addrs.len();
         addrs.retain(|a| *a != wan.local_addr() && *a != wan.advertise_addr());
+        if listed > 0 && addrs.is_empty() {
+            // As on the LAN: only this server's own address is nothing left to join.
+            tracing::info!("(WAN) Join cluster completed: retry_join_wan names only this server");
+            return;
+        }
         let result = if addrs.is_empty() {
             Err("No servers to join".to_string())
         } else {
