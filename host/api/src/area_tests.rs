@@ -102,7 +102,7 @@ async fn server() -> Server {
             node: node.clone(),
             dir: None,
             raft_multiplier: 1,
-            snapshots: praetor_consensus::Snapshots::default(),
+            snapshots: praetor_consensus::Snapshots::ONLY_WHEN_ASKED,
             dialer: None,
         },
         Arc::new(SharedStore::new(Store::new())),

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use crate::types::Raft;
 
-/// Consul's `raft_snapshot_threshold`, `raft_snapshot_interval` and `raft_trailing_logs`.
+/// Consul's `raft_snapshot_threshold`, `raft_snapshot_interval` and `raft_trailing_logs` (their
+/// defaults are the config crate's, which resolves them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Snapshots {
     pub threshold: u64,
@@ -18,15 +19,14 @@ pub struct Snapshots {
     pub trailing_logs: u64,
 }
 
-impl Default for Snapshots {
-    /// Consul's defaults.
-    fn default() -> Self {
-        Snapshots {
-            threshold: 16_384,
-            interval: Duration::from_secs(30),
-            trailing_logs: 10_240,
-        }
-    }
+impl Snapshots {
+    /// No snapshot unless [`crate::Consensus::snapshot`] asks for one (tests that take them
+    /// when they choose).
+    pub const ONLY_WHEN_ASKED: Snapshots = Snapshots {
+        threshold: u64::MAX,
+        interval: Duration::from_secs(3600),
+        trailing_logs: 1_000,
+    };
 }
 
 /// Runs the checks until raft shuts down (or the task is aborted).
