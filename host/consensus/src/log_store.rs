@@ -1,5 +1,7 @@
 //! The durable raft log: entries, vote and committed id as checksummed records appended to
-//! zero-filled segment files (`crate::segment`), each flush one data write and `fdatasync`.
+//! segment files whose blocks are already written (`crate::segment`), each flush one data write
+//! and `fdatasync`. A new segment is a purged segment's file when one is free (up to
+//! `FREE_MAX` are kept), else a spare allocated by a helper thread (`fallocate`).
 //!
 //! One writer thread owns every write, in FIFO order. `append` hands its entries to the writer
 //! and returns at once: the entries are readable from an in-memory tail until they are written,
@@ -43,6 +45,10 @@ use crate::types::{Entry, LogId, StorageError, TypeConfig, Vote, holds_batch};
 
 /// Most appends written in one flush.
 const MAX_GROUP: usize = 1024;
+/// Most purged segment files kept for reuse (at the largest size, 256 MiB): a new segment made
+/// from one needs no new space (it rolls on a full disk too), and its blocks are already written
+/// (a write entering an allocated block also records that it is written).
+const FREE_MAX: usize = 32;
 /// How long making a segment waits between two tries while the disk is full.
 const FULL_DISK_RETRY: Duration = Duration::from_millis(250);
 /// Most stored bytes of entries handed to one `AppendEntries` (at least one entry). openraft
@@ -265,13 +271,19 @@ struct Files {
     /// Where the next record goes in the active segment.
     end: u64,
     size: u64,
+    /// How the active segment's records are checksummed.
+    key: segment::Key,
+    /// The active segment has its `End` record: the next write starts a new segment.
+    ended: bool,
+    /// Purged segments' files, to become new segments.
+    free: Vec<segment::Free>,
     sizes: Sizes,
     next_size: u64,
     /// Live segments and the highest entry index written in each (deleted once purged).
     seg_max: BTreeMap<u64, Option<u64>>,
     /// What a new segment starts with: the state as written so far.
     ck: Checkpoint,
-    /// The next segment's zero-filled file, being made (size, or the error).
+    /// The next segment's allocated file, being made (size, or the error).
     spare: Option<JoinHandle<std::io::Result<u64>>>,
     stopping: Arc<AtomicBool>,
 }
@@ -304,6 +316,8 @@ impl Files {
                 file: Arc::new(file),
                 size: sizes.first,
                 max_index: None,
+                key: segment::Key::Seq(1),
+                ended: false,
             });
             rep.end = start.len() as u64;
         }
@@ -317,6 +331,9 @@ impl Files {
             active: last.file.clone(),
             end: rep.end,
             size: last.size,
+            key: last.key,
+            ended: last.ended,
+            free: std::mem::take(&mut rep.free),
             sizes,
             next_size: last.size.saturating_mul(2).clamp(sizes.first, sizes.max),
             seg_max: rep.segments.iter().map(|s| (s.seq, s.max_index)).collect(),
@@ -335,61 +352,91 @@ impl Files {
         Ok((files, shared))
     }
 
-    /// Writes `bytes` at the end of the log (in a new segment when they do not fit), synced
-    /// when `sync`. Returns the segment and offset written.
+    /// Writes `records` (laid out by `segment::put`) at the end of the log, in a new segment
+    /// when they do not fit before the room kept for an `End`, sealed for the segment they go
+    /// into, synced when `sync`. Returns the segment and offset written.
     fn write(
         &mut self,
-        bytes: &[u8],
+        records: &mut [u8],
         sync: bool,
         shared: &Mutex<Shared>,
     ) -> std::io::Result<(u64, u64)> {
-        let len = bytes.len() as u64;
-        if self.end + len > self.size {
+        let len = records.len() as u64;
+        if self.ended || self.end + len + segment::END_LEN > self.size {
             self.roll(len, shared)?;
         }
-        self.active.write_all_at(bytes, self.end)?;
+        segment::seal(records, self.key);
+        self.active.write_all_at(records, self.end)?;
         let at = self.end;
         self.end += len;
         if sync {
             self.active.sync_data()?;
         }
-        if self.spare.is_none() && self.end > self.size / 2 {
+        let reusable = self.free.iter().any(|f| f.size >= self.next_size);
+        if self.spare.is_none() && !reusable && self.end > self.size / 2 {
             let (path, size) = (self.dir.join(segment::SPARE), self.next_size);
             self.spare = Some(std::thread::spawn(move || {
-                segment::zero_file(&path, size).map(|()| size)
+                segment::allocate_file(&path, size).map(|()| size)
             }));
         }
         Ok((self.seq, at))
     }
 
-    /// Starts the next segment with room for `need` bytes after its checkpoint.
+    /// Ends the active segment and starts the next with room for `need` bytes after its
+    /// checkpoint (and an `End`): a purged segment's file when one is big enough and no reader
+    /// holds it, else the allocated spare.
     fn roll(&mut self, need: u64, shared: &Mutex<Shared>) -> std::io::Result<()> {
+        if !self.ended && self.end + segment::END_LEN <= self.size {
+            // Durable before anything is written into the next segment: replay knows where
+            // this one's data ends although a reused file has old records after it. (A version
+            // 1 segment without room for it ends at the zeros after its data.)
+            let mut end = Vec::new();
+            segment::put(&mut end, &Record::End);
+            segment::seal(&mut end, self.key);
+            self.active.write_all_at(&end, self.end)?;
+            self.active.sync_data()?;
+            self.end += segment::END_LEN;
+        }
+        self.ended = true;
         let seq = self.seq + 1;
         let start = self.ck.segment_start(seq);
-        let want = start.len() as u64 + need;
-        let size = if want <= self.next_size {
-            self.next_size
-        } else {
-            want.next_multiple_of(1 << 20)
-        };
-        let spare = self.dir.join(segment::SPARE);
-        let ready = match self.spare.take().map(JoinHandle::join) {
-            Some(Ok(Ok(made))) => made == size,
-            _ => false,
-        };
-        if !ready {
-            self.until_space(|| segment::zero_file(&spare, size))?;
-        }
+        let want = start.len() as u64 + need + segment::END_LEN;
         let path = segment::segment_path(&self.dir, seq);
-        std::fs::rename(&spare, &path)?;
+        let reuse = self
+            .free
+            .iter()
+            .position(|f| f.size >= want && Arc::strong_count(&f.file) == 1);
+        let (file, size) = if let Some(i) = reuse {
+            let f = self.free.swap_remove(i);
+            std::fs::rename(&f.path, &path)?;
+            (f.file, f.size)
+        } else {
+            let size = if want <= self.next_size {
+                self.next_size
+            } else {
+                want.next_multiple_of(1 << 20)
+            };
+            let spare = self.dir.join(segment::SPARE);
+            let ready = match self.spare.take().map(JoinHandle::join) {
+                Some(Ok(Ok(made))) => made == size,
+                _ => false,
+            };
+            if !ready {
+                self.until_space(|| segment::allocate_file(&spare, size))?;
+            }
+            std::fs::rename(&spare, &path)?;
+            let file = OpenOptions::new().read(true).write(true).open(&path)?;
+            (Arc::new(file), size)
+        };
         segment::sync_dir(&self.dir)?;
-        let file = Arc::new(OpenOptions::new().read(true).write(true).open(&path)?);
         // Synced with the first flush into it.
         file.write_all_at(&start, 0)?;
         self.seq = seq;
         self.active = file.clone();
         self.end = start.len() as u64;
         self.size = size;
+        self.key = segment::Key::Seq(seq);
+        self.ended = false;
         self.next_size = self.next_size.saturating_mul(2).min(self.sizes.max);
         self.seg_max.insert(seq, None);
         locked(shared).files.insert(seq, file);
@@ -401,19 +448,42 @@ impl Files {
         until_space(&self.stopping, FULL_DISK_RETRY, f)
     }
 
-    /// Deletes the oldest segments whose entries are all purged (never the active one).
+    /// Takes the oldest segments whose entries are all purged (never the active one) out of
+    /// the log: kept as free files while there is room for one of the largest size, else
+    /// deleted.
     fn drop_purged(&mut self, upto: u64, shared: &Mutex<Shared>) {
         while let Some((&seq, &max)) = self.seg_max.first_key_value() {
             if seq == self.seq || max.is_some_and(|m| m > upto) {
                 break;
             }
             let path = segment::segment_path(&self.dir, seq);
-            if let Err(e) = std::fs::remove_file(&path) {
+            let size = locked(shared)
+                .files
+                .get(&seq)
+                .and_then(|f| f.metadata().ok())
+                .map_or(0, |m| m.len());
+            let keep = self.free.len() < FREE_MAX && size >= self.sizes.max;
+            let free = segment::free_path(&self.dir, seq);
+            let done = if keep {
+                std::fs::rename(&path, &free)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            if let Err(e) = done {
                 tracing::warn!(error = %e, path = %path.display(), "raft log: removing a purged segment");
                 break;
             }
             self.seg_max.remove(&seq);
-            locked(shared).files.remove(&seq);
+            // Readers that took the file before this still read its old bytes: it is reused
+            // only once no one else holds it.
+            let file = locked(shared).files.remove(&seq);
+            if let (true, Some(file)) = (keep, file) {
+                self.free.push(segment::Free {
+                    path: free,
+                    file,
+                    size,
+                });
+            }
         }
     }
 
@@ -547,7 +617,7 @@ fn flush_group(files: Option<&mut Files>, shared: &Mutex<Shared>, tail: &Tail, g
             // Only bounds the replay on restart: rides on the next flush's fsync.
             let mut buf = Vec::new();
             segment::put(&mut buf, &Record::Committed(&bytes));
-            match files.write(&buf, false, shared) {
+            match files.write(&mut buf, false, shared) {
                 Ok(_) => files.ck.committed = Some(bytes),
                 Err(e) => tracing::warn!(error = %e, "raft log: saving the committed index failed"),
             }
@@ -569,7 +639,7 @@ fn flush_group(files: Option<&mut Files>, shared: &Mutex<Shared>, tail: &Tail, g
     if let Some(bytes) = &committed {
         segment::put(&mut buf, &Record::Committed(bytes));
     }
-    let res = files.write(&buf, true, shared);
+    let res = files.write(&mut buf, true, shared);
     if let Ok((seq, base)) = res {
         if stamp {
             files.ck.format = BATCH_FORMAT;
@@ -627,7 +697,7 @@ fn apply_meta(
     };
     let mut files = files;
     if let Some(f) = files.as_deref_mut() {
-        f.write(&buf, true, shared)?;
+        f.write(&mut buf, true, shared)?;
     }
     match edit {
         MetaEdit::Vote(bytes) => {
@@ -831,13 +901,33 @@ mod tests {
     }
 
     fn segments(dir: &Path) -> usize {
+        files(dir, "seg-").len()
+    }
+
+    /// The files of the log's directory whose names start with `prefix`, with their inodes.
+    fn files(dir: &Path, prefix: &str) -> BTreeMap<String, u64> {
+        use std::os::unix::fs::MetadataExt;
         std::fs::read_dir(dir.join(segment::DIR))
             .expect("log dir")
-            .filter(|e| {
-                e.as_ref()
-                    .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("seg-"))
+            .map(|e| e.expect("entry"))
+            .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+            .map(|e| {
+                let ino = e.metadata().expect("metadata").ino();
+                (e.file_name().to_string_lossy().into_owned(), ino)
             })
-            .count()
+            .collect()
+    }
+
+    /// Opening the log in `dir` is refused as corrupt, naming `path`.
+    fn refused_as_corrupt(dir: &Path, path: &Path, what: &str) {
+        match LogStore::open_sized(Some(dir), SMALL) {
+            Err(crate::ConsensusError::Log(e)) => match &*e {
+                LogError::Corrupt { path: named, .. } => assert_eq!(named, path, "{what}"),
+                other => panic!("wrong error for {what}: {other}"),
+            },
+            Err(e) => panic!("wrong error for {what}: {e}"),
+            Ok(_) => panic!("{what} was accepted"),
+        }
     }
 
     const SMALL: Sizes = Sizes {
@@ -964,16 +1054,9 @@ mod tests {
 
     /// The active segment's file: the highest seq.
     fn last_segment(dir: &Path) -> PathBuf {
-        let mut segs: Vec<PathBuf> = std::fs::read_dir(dir.join(segment::DIR))
-            .expect("log dir")
-            .map(|e| e.expect("entry").path())
-            .filter(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("seg-"))
-            })
-            .collect();
-        segs.sort();
-        segs.pop().expect("a segment")
+        let segs = files(dir, "seg-");
+        let (name, _) = segs.last_key_value().expect("a segment");
+        dir.join(segment::DIR).join(name)
     }
 
     /// A write torn by a crash (its checksum fails) ends the log there and is cleaned so later
@@ -1016,14 +1099,170 @@ mod tests {
         f.write_all_at(&[0xee], segment::HEADER_LEN + 12)
             .expect("damage");
         drop(f);
-        match LogStore::open_sized(Some(&dir), SMALL) {
-            Err(crate::ConsensusError::Log(e)) => match &*e {
-                LogError::Corrupt { path, .. } => assert_eq!(path, &first),
-                other => panic!("wrong error for a damaged older segment: {other}"),
-            },
-            Err(e) => panic!("wrong error for a damaged older segment: {e}"),
-            Ok(_) => panic!("a damaged older segment was accepted"),
+        refused_as_corrupt(&dir, &first, "a damaged older segment");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Purged segments' files become later segments; the old records still in them never
+    /// replay (each record's checksum is keyed by its segment's seq), and each segment before
+    /// the last ends with its `End` record.
+    #[tokio::test]
+    async fn purged_segments_are_reused_and_their_old_records_never_replay() {
+        let dir = scratch("reuse");
+        let mut log = LogStore::open_sized(Some(&dir), SMALL).expect("open");
+        for i in 1..=600 {
+            append(&log, vec![blank(1, i)]).await;
         }
+        log.purge(log_id(1, 400)).await.expect("purge");
+        let free = files(&dir, "free-");
+        assert!(free.len() >= 3, "purged segments kept for reuse: {free:?}");
+        // A few entries: the next segment is a reused file, its old records after the new.
+        let segs_before = files(&dir, "seg-");
+        let mut i = 601;
+        while files(&dir, "seg-") == segs_before || i < 640 {
+            append(&log, vec![blank(2, i)]).await;
+            i += 1;
+            assert!(i < 2000, "no new segment after 1,400 entries");
+        }
+        let last = i - 1;
+        let segs = files(&dir, "seg-");
+        let (newest, ino) = segs.last_key_value().expect("a segment");
+        assert!(
+            free.values().any(|f| f == ino),
+            "{newest} was made from a purged segment's file"
+        );
+        assert!(
+            files(&dir, "free-").len() < free.len(),
+            "a free file was taken"
+        );
+        assert!(!dir.join(segment::DIR).join(segment::SPARE).exists());
+        let written = indexes(&mut log).await;
+        assert_eq!(written, (401..=last).collect::<Vec<_>>());
+        log.close();
+
+        for round in 0..2 {
+            let mut log = LogStore::open_sized(Some(&dir), SMALL).expect("reopen");
+            assert_eq!(
+                indexes(&mut log).await,
+                (401..=last + round).collect::<Vec<_>>(),
+                "no purged entry came back from a reused file (round {round})"
+            );
+            let state = log.get_log_state().await.expect("state");
+            assert_eq!(state.last_purged_log_id, Some(log_id(1, 400)));
+            // Written on after the reopen, into the reused file.
+            append(&log, vec![blank(2, last + round + 1)]).await;
+            log.close();
+        }
+        // Every segment but the last ends with its `End`: without it the log is refused.
+        let log_dir = dir.join(segment::DIR);
+        let segs = files(&dir, "seg-");
+        let first = log_dir.join(segs.keys().next().expect("a segment"));
+        let bytes = std::fs::read(&first).expect("read");
+        let end = bytes
+            .windows(segment::END_LEN as usize)
+            .position(|w| w[0] == 1 && w[1..4] == [0, 0, 0] && w[8] == 7)
+            .expect("an end record");
+        let f = OpenOptions::new().write(true).open(&first).expect("open");
+        f.write_all_at(&[0; segment::END_LEN as usize], end as u64)
+            .expect("erase");
+        drop(f);
+        refused_as_corrupt(
+            &dir,
+            &first,
+            "a segment before the last without its end record",
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A crash between making the next segment from a free file and its first flush: that file
+    /// still has its old header and is dropped, the segment before it (ended) is the last, and
+    /// the next write starts a new one.
+    #[tokio::test]
+    async fn a_reused_file_whose_header_never_reached_the_disk_is_dropped() {
+        let dir = scratch("reuse-crash");
+        let mut log = LogStore::open_sized(Some(&dir), SMALL).expect("open");
+        for i in 1..=300 {
+            append(&log, vec![blank(1, i)]).await;
+        }
+        log.purge(log_id(1, 200)).await.expect("purge");
+        log.close();
+        let log_dir = dir.join(segment::DIR);
+        let rep = segment::replay(&log_dir).expect("replay");
+        let last = rep.segments.last().expect("a segment");
+        let mut end = Vec::new();
+        segment::put(&mut end, &Record::End);
+        segment::seal(&mut end, last.key);
+        last.file.write_all_at(&end, rep.end).expect("end");
+        let next = segment::segment_path(&log_dir, last.seq + 1);
+        let free = rep.free.first().expect("a free file");
+        std::fs::rename(&free.path, &next).expect("rename");
+        drop(rep);
+
+        let mut log = LogStore::open_sized(Some(&dir), SMALL).expect("reopen");
+        assert!(!next.exists(), "the header-less segment is removed");
+        assert_eq!(indexes(&mut log).await, (201..=300).collect::<Vec<_>>());
+        append(&log, vec![blank(1, 301)]).await;
+        log.close();
+        let mut log = LogStore::open_sized(Some(&dir), SMALL).expect("reopen");
+        assert_eq!(indexes(&mut log).await, (201..=301).collect::<Vec<_>>());
+        log.close();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A log written by a build of container version 1 (golden files: three segments, entries
+    /// truncated and purged, a vote and a committed id) is read, written on in its last segment
+    /// and then in version 2 segments, and reads back whole.
+    #[tokio::test]
+    async fn a_log_of_container_version_1_is_read_and_written_on() {
+        let dir = scratch("container-1");
+        let log_dir = dir.join(segment::DIR);
+        std::fs::create_dir_all(&log_dir).expect("dir");
+        let golden =
+            praetor_golden::dir(env!("CARGO_MANIFEST_DIR"), 1).join("raft-log-container-1");
+        for item in std::fs::read_dir(&golden).expect("golden dir") {
+            let item = item.expect("entry");
+            std::fs::copy(item.path(), log_dir.join(item.file_name())).expect("copy");
+        }
+        let want: Vec<u64> = (4..=148).collect();
+        let mut log = LogStore::open_sized(Some(&dir), SMALL).expect("open");
+        assert_eq!(indexes(&mut log).await, want);
+        let terms: Vec<u64> = log
+            .try_get_log_entries(145..=146)
+            .await
+            .expect("read")
+            .iter()
+            .map(|e| e.log_id.leader_id.term)
+            .collect();
+        assert_eq!(terms, vec![1, 2], "the truncation is replayed");
+        assert_eq!(log.read_vote().await.expect("vote"), Some(Vote::new(2, 1)));
+        assert_eq!(
+            log.read_committed().await.expect("committed"),
+            Some(log_id(2, 147))
+        );
+        let state = log.get_log_state().await.expect("state");
+        assert_eq!(state.last_purged_log_id, Some(log_id(1, 3)));
+        for i in 149..=400 {
+            append(&log, vec![blank(2, i)]).await;
+        }
+        log.close();
+        let versions: Vec<u32> = files(&dir, "seg-")
+            .keys()
+            .map(|name| {
+                let b = std::fs::read(log_dir.join(name)).expect("read");
+                u32::from_le_bytes([b[8], b[9], b[10], b[11]])
+            })
+            .collect();
+        assert_eq!(versions[..3], [1, 1, 1]);
+        assert!(
+            versions.len() > 4
+                && versions[3..]
+                    .iter()
+                    .all(|v| *v == segment::CONTAINER_VERSION),
+            "later segments are of this build's version: {versions:?}"
+        );
+        let mut log = LogStore::open_sized(Some(&dir), SMALL).expect("reopen");
+        assert_eq!(indexes(&mut log).await, (4..=400).collect::<Vec<_>>());
+        log.close();
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -99,6 +99,10 @@ fn import(old: &Path, raft_dir: &Path, segment_bytes: u64) -> Result<(), LogErro
     for (index, entry) in &entries {
         segment::put(&mut bytes, &Record::Entry(*index, entry));
     }
+    segment::seal(
+        &mut bytes[segment::HEADER_LEN as usize..],
+        segment::Key::Seq(1),
+    );
     let tmp_dir = raft_dir.join(format!("{}.tmp", segment::DIR));
     if tmp_dir.exists() {
         std::fs::remove_dir_all(&tmp_dir).map_err(io_err(&tmp_dir))?;
