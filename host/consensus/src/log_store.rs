@@ -388,15 +388,20 @@ impl Files {
     fn roll(&mut self, need: u64, shared: &Mutex<Shared>) -> std::io::Result<()> {
         if !self.ended && self.end + segment::END_LEN <= self.size {
             // Durable before anything is written into the next segment: replay knows where
-            // this one's data ends although a reused file has old records after it. (A version
-            // 1 segment without room for it ends at the zeros after its data.)
+            // this one's data ends although a reused file has old records after it.
             let mut end = Vec::new();
             segment::put(&mut end, &Record::End);
             segment::seal(&mut end, self.key);
             self.active.write_all_at(&end, self.end)?;
             self.active.sync_data()?;
             self.end += segment::END_LEN;
+        } else if !self.ended && self.key != segment::Key::Plain {
+            // Every writer keeps room for it; without it the log would not replay.
+            return Err(std::io::Error::other(
+                "raft log: no room for the active segment's end record",
+            ));
         }
+        // (A version 1 segment without room for it ends at the zeros after its data.)
         self.ended = true;
         let seq = self.seq + 1;
         let start = self.ck.segment_start(seq);

@@ -109,7 +109,8 @@ fn import(old: &Path, raft_dir: &Path, segment_bytes: u64) -> Result<(), LogErro
     }
     std::fs::create_dir_all(&tmp_dir).map_err(io_err(&tmp_dir))?;
     let path = segment::segment_path(&tmp_dir, 1);
-    let size = (bytes.len() as u64).max(segment_bytes);
+    // Room for the `End` written when the log moves on to the next segment.
+    let size = (bytes.len() as u64 + segment::END_LEN).max(segment_bytes);
     segment::make_segment(&tmp_dir, &path, size, &bytes).map_err(io_err(&path))?;
     let log_dir = raft_dir.join(segment::DIR);
     std::fs::rename(&tmp_dir, &log_dir).map_err(io_err(&log_dir))?;
