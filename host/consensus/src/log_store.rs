@@ -1,6 +1,6 @@
 //! The durable raft log: entries, vote and committed id as checksummed records appended to
-//! segment files whose blocks are already written (`crate::segment`), each flush one data write
-//! and `fdatasync`. A new segment is a purged segment's file when one is free (up to
+//! segment files whose blocks are already allocated (`crate::segment`), each flush one data
+//! write and `fdatasync`. A new segment is a purged segment's file when one is free (up to
 //! `FREE_MAX` are kept), else a spare allocated by a helper thread (`fallocate`).
 //!
 //! One writer thread owns every write, in FIFO order. `append` hands its entries to the writer
@@ -9,9 +9,10 @@
 //! a flush runs are written together (group commit). openraft 0.9's core waits for that flush
 //! before its next command (replication included), so one leader append is one fsync in series:
 //! client writes are batched before they reach raft (`crate::propose`), and the flush is kept to
-//! one write into blocks already allocated (no file metadata to journal). Truncate, purge and
-//! vote wait for the writer, so a reader never sees an entry after it was truncated. A read
-//! finds an entry's place in an in-memory index and reads it with `pread`.
+//! one write into blocks already allocated (no new space; in a fresh segment, a write entering a
+//! block also marks it written). Truncate, purge and vote wait for the writer, so a reader never
+//! sees an entry after it was truncated. A read finds an entry's place in an in-memory index and
+//! reads it with `pread`.
 //!
 //! The committed log id is queued like an append but not waited for: it is written with the
 //! appends grouped with it (all queued before it, so it is never ahead of the durable log),
