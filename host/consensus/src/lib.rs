@@ -470,3 +470,12 @@ fn map_membership_err(e: RaftError<u64, ClientWriteError<u64, RaftNode>>) -> Con
         e => ConsensusError::Raft(e.to_string()),
     }
 }
+
+/// An empty directory `praetor-<name>-<pid>` in the temp dir, for a test.
+#[cfg(test)]
+pub(crate) fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("praetor-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}

@@ -373,8 +373,10 @@ impl Files {
         if sync {
             self.active.sync_data()?;
         }
-        let reusable = self.free.iter().any(|f| f.size >= self.next_size);
-        if self.spare.is_none() && !reusable && self.end > self.size / 2 {
+        if self.spare.is_none()
+            && self.end > self.size / 2
+            && !self.free.iter().any(|f| f.size >= self.next_size)
+        {
             let (path, size) = (self.dir.join(segment::SPARE), self.next_size);
             self.spare = Some(std::thread::spawn(move || {
                 segment::allocate_file(&path, size).map(|()| size)
@@ -877,11 +879,9 @@ mod tests {
         }
     }
 
+    /// A scratch directory for the log test `name`.
     fn scratch(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("praetor-log-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
-        dir
+        crate::scratch(&format!("log-{name}"))
     }
 
     /// Appends and waits until the writer says they are durable.

@@ -713,9 +713,7 @@ mod fuzz_tests {
     /// A purge up to the last possible index drops every entry (it used to overflow).
     #[test]
     fn a_purge_of_the_highest_index_replays() {
-        let dir = std::env::temp_dir().join(format!("praetor-seg-purge-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
+        let dir = crate::scratch("seg-purge");
         let mut b = header(1);
         put(&mut b, &Record::Entry(2, &entry(2, EntryPayload::Blank)));
         put(&mut b, &Record::Purge(&meta_bytes(&log_id(2, u64::MAX))));
@@ -731,9 +729,7 @@ mod fuzz_tests {
     /// ones: only what was written as segment 9 replays.
     #[test]
     fn old_records_of_a_reused_file_do_not_replay() {
-        let dir = std::env::temp_dir().join(format!("praetor-seg-reuse-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
+        let dir = crate::scratch("seg-reuse");
         let records = |seq: u64, indexes: &[u64]| {
             let mut b = header(seq);
             for &i in indexes {
@@ -756,9 +752,7 @@ mod fuzz_tests {
 
     #[test]
     fn fuzz_segment_replay() {
-        let dir = std::env::temp_dir().join(format!("praetor-fuzz-seg-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("dir");
+        let dir = crate::scratch("fuzz-seg");
         let seed = seed();
         // The unmutated seed replays to what was written.
         std::fs::write(segment_path(&dir, 1), &seed).expect("write");
